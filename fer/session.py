@@ -414,11 +414,16 @@ class SessionStore:
         source: str,
         notes: str = "",
         started_at: datetime | None = None,
+        frames: Iterable[FrameRecord] = (),
+        ended_at: datetime | None = None,
     ) -> int:
         """Start a session under a stored consent and return its id.
 
+        ``frames`` are written in the same transaction (an analysed upload is stored whole or not
+        at all); ``ended_at`` closes the session at once.
+
         Raises ``ConsentError`` when ``consent_id`` is missing, unknown or withdrawn, and
-        ``ValueError`` for malformed metadata.
+        ``ValueError`` for malformed metadata or frames.
         """
         if consent_id is None:
             raise ConsentError(
@@ -432,6 +437,10 @@ class SessionStore:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         notes = _validate_text(notes, "notes", MAX_NOTES_LENGTH, False)
         started = _now() if started_at is None else _as_utc(started_at, "started_at")
+        ended = None if ended_at is None else _as_utc(ended_at, "ended_at")
+        if ended is not None and ended < started:
+            raise ValueError(f"ended_at ({ended}) is before started_at ({started})")
+        rows = [encode_frame(record, names) for record in frames]
         with self._transaction() as connection:
             consent = connection.execute(
                 "SELECT given_by, given_at, withdrawn_at FROM consents WHERE id=?", (consent_id,)
@@ -447,11 +456,14 @@ class SessionStore:
                 )
             cursor = connection.execute(
                 "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "
-                "model, classes, source, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (consent_id, consent[0], consent[1], started.isoformat(), model,
-                 json.dumps(list(names)), source, notes),
+                "ended_at, model, classes, source, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (consent_id, consent[0], consent[1], started.isoformat(),
+                 ended.isoformat() if ended else None, model, json.dumps(list(names)), source,
+                 notes),
             )
-        return int(cursor.lastrowid)
+            session_id = int(cursor.lastrowid)
+            self._insert_rows(connection, session_id, rows)
+        return session_id
 
     def end_session(self, session_id: int, ended_at: datetime | None = None) -> None:
         """Set the session's end time (once; ending an ended session changes nothing)."""
@@ -505,11 +517,15 @@ class SessionStore:
                 raise ConsentError(f"Consent for session {session_id} was withdrawn")
             if ended_at is not None:
                 raise ValueError(f"Session {session_id} ended at {ended_at}; start a new one")
-            connection.executemany(
-                f"INSERT INTO frames ({_FRAME_COLUMNS}) VALUES ({', '.join('?' * 13)})",
-                [(session_id, *row) for row in rows],
-            )
+            self._insert_rows(connection, session_id, rows)
         return len(rows)
+
+    @staticmethod
+    def _insert_rows(connection: sqlite3.Connection, session_id: int, rows: Sequence[tuple]):
+        connection.executemany(
+            f"INSERT INTO frames ({_FRAME_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            [(session_id, *row) for row in rows],
+        )
 
     # reading ----------------------------------------------------------------------------------
 

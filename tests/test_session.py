@@ -428,3 +428,20 @@ def test_a_write_failing_half_way_is_rolled_back(store, session_id):
     with pytest.raises(sqlite3.ProgrammingError):
         store.insert_encoded(session_id, [good, good, good[:3]])
     assert count(store, "frames") == 0
+
+
+def test_a_session_can_be_created_whole_with_its_frames(store):
+    consent = store.record_consent("Dana")
+    ended = datetime.now(UTC) + timedelta(seconds=1)
+    session_id = store.create_session(
+        consent.id, "ferplus", CLASSES, "video", frames=[record(0.0), record(0.5)],
+        ended_at=ended,
+    )
+    info = store.get_session(session_id)
+    assert info.n_frames == 2 and info.ended_at == ended
+    with pytest.raises(ValueError, match="label"):
+        store.create_session(
+            consent.id, "ferplus", CLASSES, "video", frames=[record(0.0), record(label="joy")]
+        )
+    assert [item.id for item in store.list_sessions()] == [session_id]
+    assert count(store, "frames") == 2

@@ -1,0 +1,241 @@
+"""Live session: consent first, then the webcam with smoothed predictions and recording."""
+
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults.
+from streamlit_webrtc import WebRtcMode, webrtc_streamer  # isort: skip
+
+import time
+
+import streamlit as st
+
+from fer.emotions import emotion_style
+from fer.smoothing import METHODS, SmoothingConfig
+from ui import resources
+from ui.consent import consent_banner, consent_gate
+from ui.live import LiveHistory, LiveProcessor, drain, probability_bars, rtc_configuration
+
+PAGE = "live"
+PURPOSE = (
+    "The live view analyses the camera picture of the person in the session to estimate facial "
+    "expressions. It supports the clinician's attention and makes no decisions about anyone. "
+    "The camera stays off until the person's consent is recorded."
+)
+REDRAW_EVERY_S = 0.3
+QUEUE_TIMEOUT_S = 0.2
+
+
+def processor() -> LiveProcessor:
+    if "live.processor" not in st.session_state:
+        st.session_state["live.processor"] = LiveProcessor()
+    return st.session_state["live.processor"]
+
+
+def stop_recording(store) -> None:
+    """Detach the recorder from the stream, write what it holds and end its session."""
+    recorder = processor().stop_recording()
+    if recorder is None:
+        return
+    try:
+        recorder.close()
+    except Exception as error:  # the database went away; say so rather than lose it silently
+        st.error(f"The last {recorder.n_pending} results could not be saved: {error}")
+    st.session_state["live.last_saved"] = recorder.session_id
+
+
+def controls() -> tuple[SmoothingConfig, bool, int]:
+    sidebar = st.sidebar
+    sidebar.header("Live settings")
+    method = sidebar.selectbox(
+        "Smoothing", METHODS, key="live.method",
+        help="window: mean over the last seconds; ema: exponential average; none: raw",
+    )
+    window_s = sidebar.slider(
+        "Smoothing window (s)", 0.2, 3.0, 1.0, 0.1, key="live.window_s",
+        disabled=method == "none",
+        help="For ema this is twice the half-life: the weight of a frame halves every window/2.",
+    )
+    uncertain_below = sidebar.slider(
+        "Show 'uncertain' below", 0.0, 0.9, 0.4, 0.05, key="live.uncertain_below",
+        help="When the top smoothed probability is lower, the label reads 'uncertain'.",
+    )
+    show_landmarks = sidebar.checkbox("Draw landmarks", value=False, key="live.landmarks")
+    max_faces = sidebar.number_input("Most faces", 1, 4, 1, key="live.max_faces")
+    config = SmoothingConfig(
+        method=method, window_s=window_s, half_life_s=window_s / 2,
+        uncertain_below=uncertain_below,
+    )
+    return config, show_landmarks, int(max_faces)
+
+
+def recognizer_for(model, model_key: str, config: SmoothingConfig, max_faces: int):
+    """This session's EmotionRecognizer, rebuilt when a setting changes (it holds tracks and
+    smoothing state, so it is per user, not cached)."""
+    from fer.pipeline import EmotionRecognizer
+
+    key = (model_key, config, max_faces)
+    if st.session_state.get("live.recognizer_key") != key:
+        previous = st.session_state.get("live.recognizer")
+        recognizer = EmotionRecognizer(
+            model=model, smoothing=config, max_faces=max_faces,
+            landmarker_path=resources.landmarker_path(),
+        )
+        with st.spinner("Opening the face detector…"):
+            recognizer.load()
+        st.session_state["live.recognizer"] = recognizer
+        st.session_state["live.recognizer_key"] = key
+        if previous is not None:
+            processor().configure(recognizer, False)
+            previous.close()
+    return st.session_state["live.recognizer"]
+
+
+def recording_controls(store, consent, model, classes, playing: bool) -> None:
+    live = processor()
+    recorder = live.recorder
+    if recorder is None:
+        start = st.button(
+            "⏺ Start recording", key="live.record_start", disabled=not playing,
+            help="Writes every analysed face to the session store." if playing
+            else "Start the camera first.",
+        )
+        if start:
+            from fer.session import SessionRecorder
+
+            session_id = store.create_session(
+                consent.id, resources.model_label(model), classes, "live"
+            )
+            live.start_recording(SessionRecorder(store, session_id))
+            st.rerun()
+    else:
+        st.markdown(f"🔴 **Recording** session #{recorder.session_id}")
+        if st.button("⏹ Stop recording", key="live.record_stop"):
+            stop_recording(store)
+            st.rerun()
+    last_saved = st.session_state.get("live.last_saved")
+    if last_saved is not None and live.recorder is None:
+        try:
+            info = store.get_session(last_saved)
+        except ValueError:
+            return  # deleted on another page
+        st.success(f"Session #{info.id} saved: {info.n_frames} face results.")
+        columns = st.columns(2)
+        columns[0].download_button(
+            "Download CSV", store.export_csv(info.id), f"session_{info.id}.csv", "text/csv",
+            key="live.download_csv",
+        )
+        columns[1].download_button(
+            "Download JSON", store.export_json(info.id), f"session_{info.id}.json",
+            "application/json", key="live.download_json",
+        )
+
+
+def live_loop(ctx, classes: list[str], panel) -> None:
+    """Redraw the side panel from the worker's updates while the camera plays."""
+    from fer.plots import session_timeline
+
+    live = processor()
+    history = st.session_state.get("live.history")
+    if history is None or history.classes != classes:
+        history = st.session_state["live.history"] = LiveHistory(classes)
+    with panel:
+        metrics_slot, faces_slot, bars_slot = st.empty(), st.empty(), st.empty()
+        timeline_slot, stats_slot, error_slot = st.empty(), st.empty(), st.empty()
+    faces_slot.info("Waiting for the first frames…")
+    latest, last_drawn, n_draws = None, 0.0, 0
+    while ctx.state.playing:
+        updates = drain(live.updates, QUEUE_TIMEOUT_S)
+        if updates:
+            history.extend(updates)
+            latest = updates[-1]
+        recorder = live.recorder
+        if recorder is not None:
+            try:
+                recorder.maybe_flush()
+            except Exception as error:
+                error_slot.error(f"Recording stopped: the results could not be saved ({error}).")
+                live.stop_recording()
+        if latest is None or time.monotonic() - last_drawn < REDRAW_EVERY_S:
+            continue
+        last_drawn, n_draws = time.monotonic(), n_draws + 1
+        with metrics_slot.container():
+            columns = st.columns(3)
+            columns[0].metric("FPS", f"{latest.fps:.1f}")
+            columns[1].metric("ms per frame", f"{latest.frame_ms:.0f}")
+            columns[2].metric("Faces", len(latest.results))
+        if latest.results:
+            faces_slot.markdown(
+                "  \n".join(
+                    f"## {emotion_style(result.label).emoji} {result.label} "
+                    f"· {result.confidence:.0%} · face #{result.track_id}"
+                    for result in latest.results
+                )
+            )
+            primary = latest.results[0]
+            title = f"Face #{primary.track_id} (smoothed)"
+            bars_slot.plotly_chart(
+                probability_bars(classes, primary.smoothed, title), key=f"live.bars.{n_draws}"
+            )
+            frames = history.frame()
+            if len(frames):
+                figure = session_timeline(frames, track_id=primary.track_id)
+                figure.update_layout(height=280, title={"text": "Last 30 s"})
+                timeline_slot.plotly_chart(figure, key=f"live.timeline.{n_draws}")
+        else:
+            faces_slot.info("No face in view.")
+        stats = live.stats
+        recorded = ""
+        if recorder is not None:
+            recorded = f" · recorded {recorder.n_written + recorder.n_pending}"
+        stats_slot.caption(
+            f"Frames analysed {stats.n_frames} · with faces {stats.n_with_faces}{recorded}"
+            f" · t = {latest.t_seconds:.1f} s"
+        )
+        if stats.last_error:
+            error_slot.warning(f"Last problem: {stats.last_error}")
+
+
+def main() -> None:
+    st.title("Live session")
+    store = resources.session_store()
+    consent = consent_gate(store, PAGE, PURPOSE)
+    if consent is None:
+        st.info("The camera stays off until consent is recorded.")
+        return
+    consent_banner(store, PAGE, on_withdraw=lambda: stop_recording(store))
+    try:
+        rtc = rtc_configuration()
+    except ValueError as error:
+        st.error(f"The network (ICE server) configuration is invalid: {error}")
+        return
+    model_name = resources.choose_model("live.model")
+    model = resources.load_model_or_error(model_name) if model_name else None
+    if model is None:
+        return
+    config, show_landmarks, max_faces = controls()
+    recognizer = recognizer_for(model, model_name, config, max_faces)
+    if recognizer.detector_warning:
+        st.warning(recognizer.detector_warning)
+    live = processor()
+    live.configure(recognizer, show_landmarks)
+    classes = recognizer.classes
+
+    video_column, panel_column = st.columns([3, 2])
+    with video_column:
+        ctx = webrtc_streamer(
+            key="live-camera",
+            mode=WebRtcMode.SENDRECV,
+            rtc_configuration=rtc,
+            video_frame_callback=live,
+            media_stream_constraints={"video": True, "audio": False},
+            async_processing=True,
+        )
+        playing = ctx.state.playing
+        if live.recorder is not None and not playing:
+            stop_recording(store)  # the camera stopped: end the recording with it
+        recording_controls(store, consent, model, classes, playing)
+    if not playing:
+        panel_column.info("Press **Start** to open the camera; predictions appear here.")
+        return
+    live_loop(ctx, classes, panel_column)
+
+
+main()
