@@ -1,0 +1,152 @@
+"""Reading saved evaluation reports into tables, and picking examples for error galleries.
+
+Two kinds of reports exist: ``models/<name>/report_<split>[_tta][_keras].json`` written by
+:mod:`fer.evaluate`, and ``reports/compare/<arch>_<strategy>.json`` written by :mod:`fer.compare`.
+Both hold a :func:`fer.metrics.classification_report` at the top level. Pure NumPy/pandas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+CARD_FILE = "card.json"
+COMPARE_SUBDIR = "compare"
+SUMMARY_STEM = "summary"
+TABLE_COLUMNS = [
+    "source",
+    "name",
+    "dataset",
+    "split",
+    "tta",
+    "backend",
+    "n_samples",
+    "accuracy",
+    "macro_f1",
+    "ece",
+    "epochs",
+    "path",
+]
+
+
+def list_models(models_dir: Path) -> list[str]:
+    """Names of model directories (those holding a ``card.json``), sorted."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return []
+    return sorted(path.parent.name for path in models_dir.glob(f"*/{CARD_FILE}"))
+
+
+def model_report_paths(model_dir: Path) -> list[Path]:
+    """A model directory's saved reports, sorted by file name."""
+    return sorted(Path(model_dir).glob("report_*.json"))
+
+
+def compare_report_paths(reports_dir: Path) -> list[Path]:
+    """Reports of the strategy comparison (``reports/compare/*.json`` except the summary)."""
+    folder = Path(reports_dir) / COMPARE_SUBDIR
+    return sorted(path for path in folder.glob("*.json") if path.stem != SUMMARY_STEM)
+
+
+def load_report(path: Path) -> dict:
+    """A saved report; ``ValueError`` naming the file when it is not a classification report."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    missing = [
+        key for key in ("accuracy", "macro_f1", "classes", "per_class") if key not in report
+    ]
+    if missing:
+        raise ValueError(f"{path} is not a classification report (missing {missing})")
+    return report
+
+
+def report_label(path: Path) -> str:
+    """``report_PrivateTest_tta.json`` → ``PrivateTest +TTA``; for menus."""
+    parts = Path(path).stem.removeprefix("report_").split("_")
+    extras = {"tta": "+TTA", "keras": "(keras)"}
+    return " ".join([parts[0], *(extras.get(part, part) for part in parts[1:])])
+
+
+def _row(report: dict, source: str, name: str, path: Path) -> dict:
+    training = report.get("training", {})
+    return {
+        "source": source,
+        "name": name,
+        "dataset": report.get("dataset", ""),
+        "split": report.get("split", ""),
+        "tta": bool(report.get("tta", False)),
+        "backend": report.get("backend", ""),
+        "n_samples": int(report.get("n_samples", 0)),
+        "accuracy": float(report["accuracy"]),
+        "macro_f1": float(report["macro_f1"]),
+        "ece": float(report.get("ece", np.nan)),
+        "epochs": training.get("epochs_run", report.get("epochs_run", np.nan)),
+        "path": str(path),
+    }
+
+
+def report_table(models_dir: Path, reports_dir: Path) -> pd.DataFrame:
+    """Every saved report as one row (columns :data:`TABLE_COLUMNS`), unreadable files skipped.
+
+    ``source`` is ``"model"`` for shipped models' reports and ``"compare"`` for comparison runs.
+    """
+    rows = []
+    for name in list_models(models_dir):
+        for path in model_report_paths(Path(models_dir) / name):
+            try:
+                rows.append(_row(load_report(path), "model", name, path))
+            except ValueError:
+                continue
+    for path in compare_report_paths(reports_dir):
+        try:
+            report = load_report(path)
+        except ValueError:
+            continue
+        rows.append(_row(report, "compare", report.get("model", path.stem), path))
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def per_class_table(report: dict) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class (rows in the report's class order)."""
+    table = pd.DataFrame.from_dict(report["per_class"], orient="index")
+    table.index.name = "emotion"
+    table = table.reindex(report["classes"])
+    if "support" in table.columns:
+        table["support"] = table["support"].astype(np.int64)
+    return table
+
+
+def most_confident_mistakes(
+    probabilities: NDArray, true_labels: NDArray, class_names: Sequence[str], n: int = 24
+) -> pd.DataFrame:
+    """The ``n`` misclassified examples the model was most sure about, most confident first.
+
+    Columns: ``position`` (row in the inputs), ``true``, ``predicted``, ``confidence`` (probability
+    of the predicted class), ``true_probability``.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    true_labels = np.asarray(true_labels, dtype=np.int64)
+    if probabilities.ndim != 2 or len(probabilities) != len(true_labels):
+        raise ValueError("need (N, n_classes) probabilities and N labels")
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != true_labels)
+    confidence = probabilities[wrong, predicted[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")][:n]
+    names = np.asarray(class_names)
+    return pd.DataFrame(
+        {
+            "position": order.astype(np.int64),
+            "true": names[true_labels[order]],
+            "predicted": names[predicted[order]],
+            "confidence": probabilities[order, predicted[order]],
+            "true_probability": probabilities[order, true_labels[order]],
+        }
+    )
