@@ -1,0 +1,143 @@
+"""Evaluation: a model's saved reports, a comparison across every saved report, and a gallery of
+the mistakes the model was most confident about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from fer import plots, reports
+from ui import research
+
+SPLITS = ("PrivateTest", "PublicTest", "Training")
+GALLERY_SIZES = (200, 500, 1000, 2000, 3589)
+
+
+@st.cache_data
+def load_report(path_text: str, modified: float) -> dict:
+    return reports.load_report(Path(path_text))
+
+
+@st.cache_data
+def report_table(models_dir_text: str, reports_dir_text: str, stamp: tuple) -> object:
+    return reports.report_table(Path(models_dir_text), Path(reports_dir_text))
+
+
+def show_report(report: dict) -> None:
+    columns = st.columns(4)
+    columns[0].metric("Accuracy", f"{report['accuracy']:.1%}")
+    columns[1].metric("Macro-F1", f"{report['macro_f1']:.3f}")
+    columns[2].metric("ECE", f"{report.get('ece', float('nan')):.3f}")
+    columns[3].metric("Faces", f"{report.get('n_samples', 0):,}")
+    normalised = st.toggle("Normalise rows (recall per true class)", key="evaluation.normalised")
+    matrix = report["confusion_matrix_normalised" if normalised else "confusion_matrix"]
+    st.plotly_chart(plots.confusion_heatmap(matrix, report["classes"], normalised=normalised))
+    st.subheader("Per class")
+    left, right = st.columns([2, 3])
+    left.dataframe(reports.per_class_table(report).style.format(precision=3))
+    right.plotly_chart(plots.per_class_bar(report, "f1"))
+    if report.get("reliability_bins"):
+        st.subheader("Calibration")
+        st.plotly_chart(plots.reliability_diagram(report["reliability_bins"], report.get("ece")))
+
+
+def show_comparison() -> None:
+    st.header("Comparison across saved reports")
+    paths = sorted(research.models_dir().glob("*/report_*.json")) + sorted(
+        (research.reports_dir() / reports.COMPARE_SUBDIR).glob("*.json")
+    )
+    stamp = tuple((str(path), path.stat().st_mtime) for path in paths)
+    table = report_table(str(research.models_dir()), str(research.reports_dir()), stamp)
+    if table.empty:
+        st.info(
+            "No saved reports yet. `python -m fer.evaluate MODEL --split PrivateTest` saves one "
+            "next to the model; `python -m fer.compare --epochs N` adds the strategy comparison."
+        )
+        return
+    table = table.assign(
+        label=table["name"] + " · " + table["split"] + table["tta"].map({True: " +TTA", False: ""})
+    )
+    st.dataframe(
+        table.drop(columns=["path"]).set_index("label"),
+        column_config={
+            "accuracy": st.column_config.NumberColumn(format="%.3f"),
+            "macro_f1": st.column_config.NumberColumn(format="%.3f"),
+            "ece": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+    st.plotly_chart(plots.comparison_chart(table, label_column="label"))
+    if (table["source"] == "compare").any():
+        st.caption(
+            "Comparison runs share one short epoch budget (see each report's note): they rank "
+            "strategies; the shipped models trained longer."
+        )
+
+
+def show_gallery(model_dir: Path) -> None:
+    st.header("Most confident mistakes")
+    data_dir = research.data_dir()
+    if data_dir is None:
+        st.info(research.NO_DATA_MESSAGE)
+        return
+    if not st.toggle("Show the gallery (runs the model on a split)", key="evaluation.gallery"):
+        return
+    left, right = st.columns(2)
+    split = left.selectbox("Split", SPLITS, key="evaluation.gallery_split")
+    n_faces = right.select_slider(
+        "Faces to scan", GALLERY_SIZES, value=500, key="evaluation.gallery_faces"
+    )
+    outputs = research.split_outputs(
+        str(model_dir),
+        str(data_dir),
+        split,
+        n_faces,
+        0,
+        False,
+        research.model_version(model_dir),
+    )
+    mistakes = reports.most_confident_mistakes(
+        outputs["probabilities"], outputs["labels"], outputs["classes"], n=24
+    )
+    if mistakes.empty:
+        st.success("No mistakes among these faces.")
+        return
+    emotion_model = research.model(str(model_dir))
+    faces = research.dataset(emotion_model.card["label_set"], str(data_dir)).split(split)
+    images = faces.images[outputs["positions"][mistakes["position"].to_numpy()]]
+    captions = [
+        f"{row.true} → {row.predicted} ({row.confidence:.0%})" for row in mistakes.itertuples()
+    ]
+    st.caption(f"True → predicted (confidence), most confident first, among {n_faces} faces.")
+    st.image(list(images), caption=captions, width=96)
+
+
+def main() -> None:
+    st.title("Evaluation")
+    st.caption(
+        "Protocol: models are trained on Training, selected on PublicTest and reported on "
+        "PrivateTest."
+    )
+    model_dir = research.pick_model("evaluation.model")
+    if model_dir is not None:
+        paths = reports.model_report_paths(model_dir)
+        if not paths:
+            st.info(
+                f"No saved report for {model_dir.name} yet: run "
+                f"`python -m fer.evaluate {model_dir.name} --split PrivateTest`."
+            )
+        else:
+            path = st.selectbox(
+                "Report",
+                [str(path) for path in paths],
+                format_func=lambda text: reports.report_label(Path(text)),
+                key="evaluation.report",
+            )
+            show_report(load_report(path, Path(path).stat().st_mtime))
+    show_comparison()
+    if model_dir is not None:
+        show_gallery(model_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Clusters: K-means on a model's embeddings or probabilities (of dataset faces or a recorded
+session), seen on the first two principal components, with elbow/silhouette and a table of
+clusters against labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from fer import cluster, plots
+from ui import research
+
+SOURCES = ("Dataset split", "Recorded session")
+SPLITS = ("PrivateTest", "PublicTest", "Training")
+
+
+@st.cache_data(show_spinner="Clustering…")
+def run_clustering(features: np.ndarray, k: int, seed: int) -> cluster.ClusterResult:
+    return cluster.cluster_features(features, k, seed)
+
+
+@st.cache_data(show_spinner="Sweeping k…")
+def run_sweep(features: np.ndarray, k_low: int, k_high: int, seed: int):
+    return cluster.k_sweep(features, range(k_low, k_high + 1), seed)
+
+
+def dataset_features(seed: int) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    model_dir = research.pick_model("clusters.model")
+    if model_dir is None:
+        return None
+    data_dir = research.data_dir()
+    if data_dir is None:
+        st.info(research.NO_DATA_MESSAGE)
+        return None
+    left, middle, right = st.columns(3)
+    split = left.selectbox("Split", SPLITS, key="clusters.split")
+    n_faces = middle.slider("Faces (seeded subset)", 100, 3000, 500, step=100, key="clusters.n")
+    kind = right.radio(
+        "Features",
+        ("embeddings", "probabilities"),
+        key="clusters.kind",
+        help="Embeddings: the model's penultimate layer. Probabilities: its softmax output.",
+    )
+    outputs = research.split_outputs(
+        str(model_dir),
+        str(data_dir),
+        split,
+        n_faces,
+        seed,
+        kind == "embeddings",
+        research.model_version(model_dir),
+    )
+    features = outputs["embeddings" if kind == "embeddings" else "probabilities"]
+    return features, outputs["labels"], outputs["classes"]
+
+
+def session_features() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    from fer.replay import class_columns
+
+    store = research.session_store()
+    session_id = research.pick_session(store, "clusters.session")
+    if session_id is None:
+        return None
+    frames = store.load_frames(session_id)
+    prefix = st.radio(
+        "Probabilities",
+        ("smoothed_", "prob_"),
+        key="clusters.prefix",
+        format_func={"smoothed_": "smoothed", "prob_": "raw (per frame)"}.get,
+    )
+    classes = class_columns(frames, prefix)
+    if len(frames) < 3:
+        st.info("This session has fewer than 3 frames: too few to cluster.")
+        return None
+    features = frames[[prefix + name for name in classes]].to_numpy()
+    return features, frames["label"].to_numpy(), classes
+
+
+def main() -> None:
+    st.title("Clusters")
+    st.caption(
+        "Do faces group by expression in the model's feature space? K-means ignores the labels; "
+        "the table below compares clusters with them afterwards."
+    )
+    source = st.radio("Source", SOURCES, horizontal=True, key="clusters.source")
+    seed = int(st.number_input("Seed", 0, 10_000, 0, key="clusters.seed"))
+    picked = dataset_features(seed) if source == SOURCES[0] else session_features()
+    if picked is None:
+        return
+    features, labels, classes = picked
+    max_k = int(min(12, len(features) - 1, cluster.n_distinct_points(features)))
+    if max_k < 2:
+        st.info("These points are (nearly) all identical: there is nothing to cluster.")
+        return
+    if max_k > 2:
+        k = st.slider("k (clusters)", 2, max_k, min(len(classes), max_k), key="clusters.k")
+    else:
+        k = 2
+        st.caption("Only k = 2 is possible with this few points.")
+    result = run_clustering(features, k, seed)
+    columns = st.columns(3)
+    columns[0].metric("Points", f"{len(features):,}")
+    columns[1].metric("Silhouette", f"{result.silhouette:.3f}")
+    columns[2].metric("Inertia", f"{result.inertia:,.1f}")
+    table = cluster.contingency_table(result.labels, labels, classes, k=k)
+    names = np.asarray(classes)[labels] if np.asarray(labels).dtype.kind in "iu" else labels
+    hover = [f"label: {name}" for name in names]
+    st.plotly_chart(
+        plots.cluster_scatter(
+            result.projection,
+            result.labels,
+            result.centroid_projection,
+            hover,
+            result.explained_variance,
+        )
+    )
+    st.subheader("Clusters × labels")
+    st.dataframe(table)
+    st.caption(
+        f"Purity (share of points in their cluster's majority label): "
+        f"{cluster.cluster_purity(table):.1%}"
+    )
+    st.subheader("Choosing k")
+    if not st.toggle("Sweep k (elbow and silhouette; one K-means per k)", key="clusters.sweep"):
+        return
+    k_low, k_high = (
+        st.slider("k range", 2, max_k, (2, max_k), key="clusters.k_range") if max_k > 2 else (2, 2)
+    )
+    if k_high > k_low:
+        st.plotly_chart(plots.elbow_chart(run_sweep(features, k_low, k_high, seed)))
+    else:
+        st.info("Pick a range of at least two values of k.")
+
+
+if __name__ == "__main__":
+    main()

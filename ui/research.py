@@ -1,0 +1,181 @@
+"""Streamlit-only helpers for the research pages (Evaluation, Clusters, Session replay, Dataset):
+cached loaders around :mod:`fer`, and the empty-state messages the pages share.
+
+Paths are read from :mod:`fer.config` at call time (not import time) so a test can point the pages
+at fixture folders by patching ``fer.config``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from fer import config
+
+NO_DATA_MESSAGE = (
+    "This view needs the FER2013/FER+ files. " + config.DATA_HELP + " Then restart the app."
+)
+NO_MODEL_MESSAGE = (
+    "No trained model yet. Train one with `python -m fer.train --model fernet --labels fer2013` "
+    "(models are published under `models/<name>/` with a `card.json`)."
+)
+NO_SESSION_MESSAGE = (
+    "No session recorded yet. Record one on the Live or Upload page (after the person's consent "
+    "is on record); it will appear here."
+)
+
+
+def models_dir() -> Path:
+    return Path(config.MODELS_DIR)
+
+
+def reports_dir() -> Path:
+    return Path(config.REPORTS_DIR)
+
+
+def session_db() -> Path:
+    return Path(config.DEFAULT_SESSION_DB)
+
+
+def data_dir() -> Path | None:
+    """``$FER_DATA_DIR`` if it names a folder, else None (pages then show NO_DATA_MESSAGE)."""
+    return config.data_dir_from_env(required=False)
+
+
+# ---------------------------------------------------------------------------------- datasets
+
+
+@st.cache_resource(show_spinner="Loading the dataset…")
+def dataset(key: str, data_dir_text: str):
+    """A :class:`fer.data.FaceDataset`, shared read-only between sessions (cache_data would copy
+    82 MB of pixels on every rerun)."""
+    from fer.data import load_dataset
+
+    return load_dataset(key, Path(data_dir_text))
+
+
+@st.cache_data(show_spinner="Checking blank and duplicate images…")
+def quality(key: str, data_dir_text: str) -> tuple[dict, pd.DataFrame]:
+    from fer import eda
+
+    faces = dataset(key, data_dir_text)
+    return eda.quality_summary(faces), eda.duplicate_groups(faces)
+
+
+@st.cache_data(show_spinner="Computing pixel statistics…")
+def pixel_statistics(key: str, data_dir_text: str, split: str | None) -> pd.DataFrame:
+    from fer import eda
+
+    faces = dataset(key, data_dir_text)
+    return eda.pixel_statistics(faces if split is None else faces.split(split))
+
+
+# ------------------------------------------------------------------------------------ models
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def model(model_dir_text: str):
+    """An :class:`fer.inference.EmotionModel`; its runners are lock-guarded, so sharing is safe."""
+    from fer.inference import load_model
+
+    return load_model(model_dir_text)
+
+
+def model_version(model_dir: Path) -> float:
+    """Modification time of the model's card: changes when a model is republished."""
+    card = Path(model_dir) / "card.json"
+    return card.stat().st_mtime if card.is_file() else 0.0
+
+
+def sample_positions(n_rows: int, n_samples: int, seed: int) -> np.ndarray:
+    """A seeded, sorted subset of row positions (all rows when ``n_samples`` >= ``n_rows``)."""
+    if n_samples >= n_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, n_samples, replace=False))
+
+
+@st.cache_data(show_spinner="Running the model on the faces…")
+def split_outputs(
+    model_dir_text: str,
+    data_dir_text: str,
+    split: str,
+    n_samples: int,
+    seed: int,
+    embeddings: bool,
+    model_version: float = 0.0,
+) -> dict:
+    """Probabilities (and embeddings if asked) of a seeded subset of one split, with the true
+    labels and the subset's positions within the split. ``model_version`` (see
+    :func:`model_version`) only keys the cache, so a retrained model is not served stale."""
+    emotion_model = model(model_dir_text)
+    faces = dataset(emotion_model.card["label_set"], data_dir_text).split(split)
+    positions = sample_positions(len(faces), n_samples, seed)
+    images = faces.images[positions]
+    result = {
+        "positions": positions,
+        "labels": faces.labels[positions],
+        "classes": list(faces.class_names),
+        "probabilities": emotion_model.predict(images),
+    }
+    if embeddings:
+        result["embeddings"] = emotion_model.embed(images)
+    return result
+
+
+# ---------------------------------------------------------------------------------- sessions
+
+
+def session_store():
+    """The session store, or None when no database file exists yet (nothing recorded)."""
+    from fer.session import SessionStore
+
+    path = session_db()
+    if not path.is_file():
+        return None
+    return SessionStore(path)
+
+
+def session_table(store) -> pd.DataFrame:
+    """Recorded sessions as a table, newest first (empty when there are none)."""
+    rows = [
+        {
+            "id": info.id,
+            "started_at": info.started_at,
+            "source": info.source,
+            "model": info.model,
+            "n_frames": info.n_frames,
+            "notes": info.notes,
+        }
+        for info in store.list_sessions()
+    ]
+    return pd.DataFrame(rows, columns=["id", "started_at", "source", "model", "n_frames", "notes"])
+
+
+def session_label(row: pd.Series) -> str:
+    started = pd.Timestamp(row["started_at"]).strftime("%Y-%m-%d %H:%M")
+    return f"#{row['id']} · {started} · {row['source']} · {row['n_frames']} frames"
+
+
+def pick_session(store, key: str) -> int | None:
+    """A session selectbox; None (with an info message) when nothing is recorded."""
+    table = session_table(store) if store is not None else pd.DataFrame()
+    if table.empty:
+        st.info(NO_SESSION_MESSAGE)
+        return None
+    labels = {int(row["id"]): session_label(row) for _, row in table.iterrows()}
+    return st.selectbox("Session", list(labels), format_func=labels.get, key=key)
+
+
+def pick_model(key: str) -> Path | None:
+    """A model selectbox over ``models/*/card.json``; None (with a message) when there is none."""
+    from fer.reports import list_models
+
+    names = list_models(models_dir())
+    if not names:
+        st.info(NO_MODEL_MESSAGE)
+        return None
+    name = st.selectbox("Model", names, key=key)
+    return models_dir() / name
