@@ -1,0 +1,153 @@
+"""Upload: analyse an image or a video file and save the result as a session (after consent)."""
+
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults
+# (this page does not stream, but it may be the first page a process runs).
+import streamlit_webrtc  # noqa: F401  # isort: skip
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from fer.smoothing import SmoothingConfig
+from ui import resources
+from ui.consent import consent_banner, consent_gate
+from ui.upload import (
+    IMAGE_TYPES,
+    VIDEO_TYPES,
+    analyse_image,
+    analyse_video_bytes,
+    faces_table,
+    upload_kind,
+)
+
+PAGE = "upload"
+PURPOSE = (
+    "This page analyses a photo or a recording of the person named below and stores the "
+    "results as a session for their clinician. Record that person's consent first."
+)
+
+
+def settings() -> tuple[int, float, int, str]:
+    sidebar = st.sidebar
+    sidebar.header("Upload settings")
+    stride = sidebar.slider(
+        "Video: analyse every n-th frame", 1, 30, 5, key="upload.stride",
+        help="1 analyses every frame (slowest); 5 at 30 fps gives 6 results per second.",
+    )
+    uncertain_below = sidebar.slider(
+        "Show 'uncertain' below", 0.0, 0.9, 0.4, 0.05, key="upload.uncertain_below"
+    )
+    max_faces = int(sidebar.number_input("Most faces", 1, 8, 4, key="upload.max_faces"))
+    notes = sidebar.text_area("Session notes", key="upload.notes", max_chars=2000)
+    return stride, uncertain_below, max_faces, notes
+
+
+def analyse(uploaded, kind: str, model, stride: int, uncertain_below: float, max_faces: int):
+    data = uploaded.getvalue()
+    landmarker = resources.landmarker_path()
+    if kind == "image":
+        with st.spinner("Looking for faces…"):
+            return analyse_image(data, model, uncertain_below, max_faces, landmarker)
+    bar = st.progress(0.0, text="Analysing the video…")
+
+    def progress(n_done: int, n_total: int) -> None:
+        fraction = min(1.0, n_done / max(n_total, 1))
+        bar.progress(fraction, text=f"Analysed {n_done}/{n_total} frames")
+
+    smoothing = SmoothingConfig(uncertain_below=uncertain_below)
+    analysis = analyse_video_bytes(
+        data, uploaded.name, model, smoothing, stride, max_faces, landmarker, progress
+    )
+    bar.progress(1.0, text=f"Analysed {analysis.n_frames} frames")
+    return analysis
+
+
+def show_saved(store, session_id: int, analysis) -> None:
+    from fer.plots import session_timeline
+
+    info = store.get_session(session_id)
+    st.success(
+        f"Saved as session #{info.id} ({info.source}, {info.n_frames} face results, "
+        f"consent by {info.consent_by})."
+    )
+    if analysis is not None and analysis.detector_warning:
+        st.warning(analysis.detector_warning)
+    if analysis is not None and analysis.preview_bgr is not None:
+        caption = "Faces found" if info.source == "image" else "First frame with a face"
+        st.image(analysis.preview_bgr, channels="BGR", caption=caption)
+    frames = store.load_frames(session_id)
+    if info.source == "image":
+        st.dataframe(faces_table(analysis.records, info.classes), hide_index=True)
+    else:
+        for track_id in sorted(frames["track_id"].unique()):
+            st.plotly_chart(
+                session_timeline(frames, track_id=track_id), key=f"upload.timeline.{track_id}"
+            )
+        st.dataframe(
+            frames[["t_seconds", "track_id", "label", "confidence"]], hide_index=True, height=240
+        )
+    columns = st.columns(2)
+    columns[0].download_button(
+        "Download CSV", store.export_csv(session_id), f"session_{session_id}.csv", "text/csv",
+        key="upload.download_csv",
+    )
+    columns[1].download_button(
+        "Download JSON", store.export_json(session_id), f"session_{session_id}.json",
+        "application/json", key="upload.download_json",
+    )
+
+
+def main() -> None:
+    st.title("Analyse an image or a video")
+    store = resources.session_store()
+    consent = consent_gate(store, PAGE, PURPOSE)
+    if consent is None:
+        st.info("Uploading opens once consent is recorded.")
+        return
+    consent_banner(store, PAGE, on_withdraw=lambda: st.session_state.pop("upload.saved", None))
+    model_name = resources.choose_model("upload.model")
+    model = resources.load_model_or_error(model_name) if model_name else None
+    if model is None:
+        return
+    stride, uncertain_below, max_faces, notes = settings()
+    uploaded = st.file_uploader(
+        "Image or video of the person", type=list(IMAGE_TYPES + VIDEO_TYPES), key="upload.file",
+        help=f"Images up to 40 megapixels ({', '.join(IMAGE_TYPES)}); videos "
+        f"({', '.join(VIDEO_TYPES)}).",
+    )
+    if uploaded is None:
+        st.info("Choose a file; its faces are analysed and stored as a new session.")
+        return
+    try:
+        kind = upload_kind(uploaded.name)
+    except ValueError as error:
+        st.error(str(error))
+        return
+    saved = st.session_state.get("upload.saved")
+    if saved is not None and saved["file_id"] == uploaded.file_id:
+        try:
+            show_saved(store, saved["session_id"], saved["analysis"])
+            return
+        except ValueError:  # the session was deleted meanwhile: offer to analyse again
+            st.session_state.pop("upload.saved")
+    if not st.button(f"Analyse the {kind} and save it as a session", type="primary",
+                     key="upload.analyse"):
+        return
+    started = datetime.now(UTC)
+    try:
+        analysis = analyse(uploaded, kind, model, stride, uncertain_below, max_faces)
+        note = f"Uploaded file: {uploaded.name}" + (f"\n{notes.strip()}" if notes.strip() else "")
+        session_id = store.create_session(
+            consent.id, resources.model_label(model), analysis.classes, kind, notes=note,
+            started_at=started, frames=analysis.records, ended_at=datetime.now(UTC),
+        )
+    except ValueError as error:  # bad file, no face, or refused by the store: nothing stored
+        st.error(f"{uploaded.name}: {error}")
+        return
+    st.session_state["upload.saved"] = {
+        "file_id": uploaded.file_id, "session_id": session_id, "analysis": analysis,
+    }
+    show_saved(store, session_id, analysis)
+
+
+main()
