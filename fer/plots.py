@@ -235,6 +235,44 @@ def image_grid(
     return _layout(figure, title, height=max(200, 60 * images.shape[0] + 80))
 
 
+def face_gallery(
+    images: NDArray[np.uint8], captions: Sequence[str], n_cols: int = 8, title: str = ""
+) -> go.Figure:
+    """Faces (N, H, W) tiled ``n_cols`` per row (the last row padded white), each with a caption
+    above it."""
+    from fer.eda import montage
+
+    images = np.asarray(images)
+    if len(images) != len(captions):
+        raise ValueError(f"{len(images)} images but {len(captions)} captions")
+    if len(images) == 0:
+        return _layout(go.Figure(), title or "No faces to show")
+    n_rows = -(-len(images) // n_cols)
+    height, width = images.shape[1:]
+    tiles = np.full((n_rows * n_cols, height, width), 255, np.uint8)
+    tiles[: len(images)] = images
+    gap = 16  # room for the captions
+    canvas = montage(tiles.reshape(n_rows, n_cols, height, width), gap=gap)
+    figure = go.Figure(
+        go.Heatmap(
+            z=canvas, colorscale="gray", zmin=0, zmax=255, showscale=False, hoverinfo="skip"
+        )
+    )
+    for index, caption in enumerate(captions):
+        row, col = divmod(index, n_cols)
+        figure.add_annotation(
+            x=col * (width + gap) + width / 2,
+            y=row * (height + gap) - 2,
+            text=caption,
+            showarrow=False,
+            font={"size": 9},
+            yanchor="bottom",
+        )
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    figure.update_xaxes(visible=False)
+    return _layout(figure, title, height=max(200, 90 * n_rows + 80))
+
+
 # ------------------------------------------------------------------------------------ clusters
 
 

@@ -120,6 +120,19 @@ def test_image_grid_labels_rows():
     assert list(figure.layout.yaxis.tickvals) == [2.0, 8.0]
 
 
+def test_face_gallery_pads_and_captions():
+    images = np.full((3, 4, 4), 9, np.uint8)
+    figure = plots.face_gallery(images, ["a", "b", "c"], n_cols=2)
+    canvas = np.asarray(figure.data[0].z)
+    assert canvas.shape == (2 * 20 - 16, 2 * 20 - 16)  # 2×2 tiles with 16-pixel gaps
+    assert (canvas[20:24, 20:24] == 255).all()  # the padded fourth tile
+    assert (canvas[20:24, 0:4] == 9).all()
+    assert [note.text for note in figure.layout.annotations] == ["a", "b", "c"]
+    with pytest.raises(ValueError):
+        plots.face_gallery(images, ["a"])
+    assert plots.face_gallery(images[:0], []).data == ()
+
+
 def test_elbow_chart_and_learning_curves():
     sweep = pd.DataFrame({"k": [2, 3], "inertia": [10.0, 4.0], "silhouette": [0.3, 0.6]})
     elbow = plots.elbow_chart(sweep)
