@@ -45,7 +45,7 @@ def controls() -> tuple[SmoothingConfig, bool, int]:
     sidebar = st.sidebar
     sidebar.header("Live settings")
     method = sidebar.selectbox(
-        "Smoothing", METHODS, key="live.method",
+        "Smoothing", METHODS, index=METHODS.index(SmoothingConfig().method), key="live.method",
         help="window: mean over the last seconds; ema: exponential average; none: raw",
     )
     window_s = sidebar.slider(
@@ -231,7 +231,10 @@ def main() -> None:
         playing = ctx.state.playing
         if live.recorder is not None and not playing:
             stop_recording(store)  # the camera stopped: end the recording with it
-        recording_controls(store, consent, model, classes, playing)
+        # One placeholder: while the page loop runs the script never finishes, so elements a
+        # previous run drew here would otherwise linger as stale copies.
+        with st.empty().container():
+            recording_controls(store, consent, model, classes, playing)
     if not playing:
         panel_column.info("Press **Start** to open the camera; predictions appear here.")
         return
