@@ -41,6 +41,16 @@ def stop_recording(store) -> None:
     st.session_state["live.last_saved"] = recorder.session_id
 
 
+def withdraw(store) -> None:
+    """Consent withdrawn: save and end any recording, and stop analysing frames at once."""
+    stop_recording(store)
+    processor().configure(None, False)
+    recognizer = st.session_state.pop("live.recognizer", None)
+    st.session_state.pop("live.recognizer_key", None)
+    if recognizer is not None:
+        recognizer.close()
+
+
 def controls() -> tuple[SmoothingConfig, bool, int]:
     sidebar = st.sidebar
     sidebar.header("Live settings")
@@ -200,7 +210,7 @@ def main() -> None:
     if consent is None:
         st.info("The camera stays off until consent is recorded.")
         return
-    consent_banner(store, PAGE, on_withdraw=lambda: stop_recording(store))
+    consent_banner(store, PAGE, on_withdraw=lambda: withdraw(store))
     try:
         rtc = rtc_configuration()
     except ValueError as error:

@@ -98,10 +98,24 @@ def test_after_consent_the_camera_is_offered(db_path):
 
 def test_withdrawing_consent_closes_the_camera(db_path):
     at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    live = at.session_state["live.processor"]
     at = at.button(key="live.withdraw").click().run()
     assert not at.exception
     assert webrtc_components(at) == []
+    assert live.process_bgr(face_frame_bgr()) is not None and live.stats.n_frames == 0
     assert SessionStore(db_path).get_consent(1).withdrawn_at is not None
+
+
+def test_a_missing_landmarker_is_reported(db_path, monkeypatch, tmp_path):
+    import fer.config
+
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))  # no face_landmarker.task here
+    monkeypatch.setattr(fer.config, "LOCAL_DATA_DIR", tmp_path)
+    monkeypatch.setattr("fer.pipeline.LOCAL_DATA_DIR", tmp_path)
+    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    assert not at.exception, at.exception
+    assert any("face_landmarker.task" in warning.value for warning in at.warning)
+    assert len(webrtc_components(at)) == 1  # the Haar fallback still works
 
 
 def test_a_malformed_ice_configuration_is_reported(db_path, monkeypatch):
