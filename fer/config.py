@@ -1,0 +1,75 @@
+"""Project paths and environment lookups.
+
+Paths are constants derived from the package location so that notebooks, pages and CLIs agree on
+where models and caches live. Environment variables are only read by the helpers below, which the
+edges (CLIs, app, tests) call explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = PROJECT_ROOT / "models"
+LOCAL_DATA_DIR = PROJECT_ROOT / "data"
+CACHE_DIR = LOCAL_DATA_DIR / "cache"
+DEFAULT_SESSION_DB = LOCAL_DATA_DIR / "sessions.db"
+REPORTS_DIR = PROJECT_ROOT / "reports"
+
+DATA_DIR_ENV = "FER_DATA_DIR"
+
+FER2013_CSV_NAMES = ("fer2013.csv", "fer2013.csv.gz")
+FERPLUS_CSV_NAME = "fer2013new.csv"
+FACE_LANDMARKER_NAME = "face_landmarker.task"
+FER2013_MD5 = "f8428a1edbd21e88f42c73edd2a14f95"
+
+DATA_HELP = (
+    "Set FER_DATA_DIR to a folder holding fer2013.csv (or fer2013.csv.gz, from Kaggle's "
+    "'Challenges in Representation Learning: Facial Expression Recognition Challenge'), "
+    "fer2013new.csv (github.com/microsoft/FERPlus) and face_landmarker.task (MediaPipe's "
+    "face_landmarker/float16/1 model). See README.md, section 'Data'."
+)
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset or asset the caller asked for is not where the configuration says."""
+
+
+def data_dir_from_env(required: bool = True) -> Path | None:
+    """Return ``$FER_DATA_DIR`` as a path, or raise a helpful error when it is unset or missing."""
+    value = os.environ.get(DATA_DIR_ENV)
+    if not value:
+        if required:
+            raise DataNotFoundError(f"{DATA_DIR_ENV} is not set. {DATA_HELP}")
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        if required:
+            raise DataNotFoundError(f"{DATA_DIR_ENV}={value} is not a directory. {DATA_HELP}")
+        return None
+    return path
+
+
+def find_fer2013_csv(data_dir: Path) -> Path:
+    """Locate FER2013's CSV (plain or gzipped) inside ``data_dir``."""
+    for name in FER2013_CSV_NAMES:
+        candidate = Path(data_dir) / name
+        if candidate.is_file():
+            return candidate
+    raise DataNotFoundError(f"No {' or '.join(FER2013_CSV_NAMES)} in {data_dir}. {DATA_HELP}")
+
+
+def find_ferplus_csv(data_dir: Path) -> Path:
+    candidate = Path(data_dir) / FERPLUS_CSV_NAME
+    if not candidate.is_file():
+        raise DataNotFoundError(f"No {FERPLUS_CSV_NAME} in {data_dir}. {DATA_HELP}")
+    return candidate
+
+
+def find_face_landmarker(data_dir: Path | None) -> Path | None:
+    """Return the MediaPipe face landmarker bundle in ``data_dir`` if it is there."""
+    if data_dir is None:
+        return None
+    candidate = Path(data_dir) / FACE_LANDMARKER_NAME
+    return candidate if candidate.is_file() else None
