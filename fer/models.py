@@ -1,0 +1,116 @@
+"""The model zoo: a registry of backbone builders by name.
+
+A backbone maps a raw 48×48×1 face (0..255) to a feature vector; classification heads are added by
+:func:`build_classifier` (one head) or by the trainer (one head per label set, shared backbone).
+Per-face standardisation is the backbone's first layer so every saved model carries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from fer.preprocess import INPUT_SHAPE, PerFaceStandardization
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    description: str
+    build_backbone: Callable[[], keras.Model]
+    dropout: float  # applied between the features and each softmax head
+
+
+def _conv_bn_relu(x, filters: int, name: str):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _ziggy_backbone() -> keras.Model:
+    # The published lightweight baseline, layer for layer (valid padding as in the original).
+    inputs = keras.Input(INPUT_SHAPE, name="face")
+    x = PerFaceStandardization(name="standardize")(inputs)
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    return keras.Model(inputs, x, name="ziggy_backbone")
+
+
+def _mycnn_backbone() -> keras.Model:
+    inputs = keras.Input(INPUT_SHAPE, name="face")
+    x = PerFaceStandardization(name="standardize")(inputs)
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)
+    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", name="dense")(x)
+    return keras.Model(inputs, x, name="mycnn_backbone")
+
+
+def _fernet_backbone() -> keras.Model:
+    # Chosen by measuring train ms/image and int8 TFLite latency on the 2-core machine
+    # (scripts/arch_bench.py): a single conv at full resolution, then double 3×3 conv stages with
+    # batch norm, global average pooling instead of a large dense layer. 0.66 M parameters,
+    # ~115 s per FER2013 epoch, ~0.3 ms per face after int8 export.
+    inputs = keras.Input(INPUT_SHAPE, name="face")
+    x = PerFaceStandardization(name="standardize")(inputs)
+    x = _conv_bn_relu(x, 24, "stem")
+    for stage, filters in enumerate((48, 96, 192), start=1):
+        x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
+        x = _conv_bn_relu(x, filters, f"stage{stage}a")
+        x = _conv_bn_relu(x, filters, f"stage{stage}b")
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inputs, x, name="fernet_backbone")
+
+
+ZOO: dict[str, ZooEntry] = {
+    entry.name: entry
+    for entry in (
+        ZooEntry(
+            "ziggy",
+            "Published lightweight baseline: Conv32-Pool-Conv64-Pool-Dropout0.5-Dense softmax",
+            _ziggy_backbone,
+            dropout=0.5,
+        ),
+        ZooEntry(
+            "mycnn",
+            "Two conv layers (32, 64), max-pool, Dense 128, softmax",
+            _mycnn_backbone,
+            dropout=0.0,
+        ),
+        ZooEntry(
+            "fernet",
+            "Project CNN for accuracy per CPU-second: BN conv stages 24-48-96-192, GAP",
+            _fernet_backbone,
+            dropout=0.4,
+        ),
+    )
+}
+
+
+def zoo_entry(name: str) -> ZooEntry:
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise ValueError(f"Unknown architecture {name!r}; the zoo has {sorted(ZOO)}") from None
+
+
+def build_head(features, n_classes: int, dropout: float, name: str):
+    """Dropout + softmax head on a feature tensor."""
+    if dropout:
+        features = layers.Dropout(dropout, name=f"{name}_dropout")(features)
+    return layers.Dense(n_classes, activation="softmax", name=name)(features)
+
+
+def build_classifier(architecture: str, n_classes: int, name: str = "probs") -> keras.Model:
+    """A single-head classifier: raw face in, class probabilities out."""
+    entry = zoo_entry(architecture)
+    backbone = entry.build_backbone()
+    outputs = build_head(backbone.output, n_classes, entry.dropout, name)
+    return keras.Model(backbone.input, outputs, name=architecture)

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from fer.models import ZOO, build_classifier, zoo_entry
+from fer.preprocess import PerFaceStandardization, standardize_faces
+
+
+@pytest.mark.parametrize("architecture", sorted(ZOO))
+@pytest.mark.parametrize("n_classes", [7, 8])
+def test_each_zoo_model_builds_with_the_right_output(architecture, n_classes):
+    model = build_classifier(architecture, n_classes)
+    assert model.input_shape == (None, 48, 48, 1)
+    assert model.output_shape == (None, n_classes)
+    faces = np.random.default_rng(0).integers(0, 256, (2, 48, 48, 1)).astype(np.float32)
+    probabilities = np.asarray(model(faces, training=False))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_ziggy_matches_the_published_layer_sequence():
+    model = build_classifier("ziggy", 7)
+    kinds = [type(layer).__name__ for layer in model.layers[2:]]
+    assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
+    assert [model.get_layer(name).filters for name in ("conv1", "conv2")] == [32, 64]
+
+
+def test_mycnn_has_two_convs_and_dense_128():
+    model = build_classifier("mycnn", 7)
+    assert model.get_layer("dense").units == 128
+    assert [model.get_layer(name).filters for name in ("conv1", "conv2")] == [32, 64]
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="zoo has"):
+        zoo_entry("resnet152")
+
+
+def test_standardisation_layer_and_numpy_twin_agree():
+    faces = np.random.default_rng(1).integers(0, 256, (3, 48, 48, 1)).astype(np.float32)
+    faces[2] = 128.0  # a blank face: the std floor keeps it finite
+    layer_output = np.asarray(PerFaceStandardization()(faces))
+    np.testing.assert_allclose(layer_output, standardize_faces(faces), atol=1e-4)
+    assert np.isfinite(layer_output).all()
+    np.testing.assert_allclose(layer_output[0].mean(), 0.0, atol=1e-4)
+    np.testing.assert_allclose(layer_output[0].std(), 1.0, atol=1e-3)
+    # Brightness and contrast changes do not change what the network sees.
+    np.testing.assert_allclose(
+        standardize_faces(faces[:1] * 0.5 + 40), standardize_faces(faces[:1]), atol=1e-4
+    )
