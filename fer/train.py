@@ -1,0 +1,465 @@
+"""Training CLI: ``python -m fer.train --model fernet --labels fer2013``.
+
+One run trains one backbone with one softmax head per requested label set (``fer2013``,
+``ferplus`` or both, ``fer2013+ferplus``: the FER+ head then shares the backbone and learns from
+the same FER2013 training images, which costs one training run instead of two). Model selection and
+early stopping use PublicTest only; PrivateTest is evaluated once, after training, for the card.
+
+Every epoch writes ``checkpoint.keras`` (model + optimizer) and ``state.json`` in the run directory,
+so ``--resume`` continues an interrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.config import MODELS_DIR, PROJECT_ROOT, data_dir_from_env
+from fer.data import FaceDataset, ferplus_distribution, load_dataset
+from fer.emotions import FER2013, FERPLUS, class_set
+from fer.imbalance import STRATEGIES, balanced_class_weights, rebalance
+from fer.preprocess import AugmentationConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    architecture: str = "fernet"
+    label_sets: tuple[str, ...] = ("fer2013",)
+    imbalance: str = "none"
+    epochs: int = 36
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    gradient_clip_norm: float = 1.0
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.1
+    patience: int = 10
+    seed: int = 0
+    train_limit: int = 0  # 0: every training row; >0: the first N (smoke runs, tests)
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+
+    def __post_init__(self) -> None:
+        if not self.label_sets or len(set(self.label_sets)) != len(self.label_sets):
+            raise ValueError(f"label_sets must be distinct and non-empty: {self.label_sets}")
+        for key in self.label_sets:
+            class_set(key)
+        if self.imbalance not in STRATEGIES:
+            raise ValueError(f"imbalance must be one of {STRATEGIES}, not {self.imbalance!r}")
+        if self.imbalance in ("oversample", "smote") and len(self.label_sets) > 1:
+            raise ValueError("oversample/smote change the rows, so they need a single label set")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+
+
+@dataclass
+class TrainingData:
+    """Images with one target matrix per head (rows summing to 0 carry no loss for that head)."""
+
+    images: NDArray[np.uint8]
+    targets: dict[str, NDArray[np.float32]]
+    labels: dict[str, NDArray[np.int64]]  # hard labels, -1 where a head has none
+
+
+def _head_labels(fer2013: FaceDataset, ferplus: FaceDataset | None, rows: NDArray) -> dict:
+    """Hard labels of FER2013 rows ``rows`` per label set (-1 where FER+ drops the row)."""
+    labels = {FER2013.key: fer2013.labels[rows]}
+    if ferplus is not None:
+        ferplus_label = np.full(len(fer2013), -1, np.int64)
+        ferplus_label[ferplus.row_ids] = ferplus.labels
+        labels[FERPLUS.key] = ferplus_label[fer2013.row_ids[rows]]
+    return labels
+
+
+def build_training_data(
+    config: TrainConfig, fer2013: FaceDataset, ferplus: FaceDataset | None
+) -> TrainingData:
+    """Training rows and per-head targets (smoothing, class weights, FER+ vote distributions)."""
+    rows = np.flatnonzero(fer2013.splits == "Training")
+    if config.label_sets == (FERPLUS.key,):
+        # FER+ alone: train only on rows its protocol keeps.
+        keep = np.isin(fer2013.row_ids[rows], ferplus.row_ids)
+        rows = rows[keep]
+    if config.train_limit:
+        rows = rows[: config.train_limit]
+    labels = _head_labels(fer2013, ferplus, rows)
+    images = fer2013.images[rows]
+    soft_ferplus = None
+    if ferplus is not None:
+        soft_all = np.zeros((len(fer2013), len(FERPLUS)), np.float32)
+        soft_all[ferplus.row_ids] = ferplus.soft_labels
+        soft_ferplus = soft_all[fer2013.row_ids[rows]]
+
+    primary = config.label_sets[0]
+    balanced = rebalance(
+        images, labels[primary], len(class_set(primary)), config.imbalance, config.seed
+    )
+    source = balanced.source_rows
+    synthetic = source < 0
+    safe_source = np.where(synthetic, 0, source)
+    targets: dict[str, NDArray[np.float32]] = {}
+    out_labels: dict[str, NDArray[np.int64]] = {}
+    for key in config.label_sets:
+        n_classes = len(class_set(key))
+        head_labels = np.where(synthetic, balanced.labels, labels[key][safe_source])
+        if key == FERPLUS.key:
+            target = soft_ferplus[safe_source].copy()
+            target[synthetic] = np.eye(n_classes, dtype=np.float32)[balanced.labels[synthetic]]
+        else:
+            smoothing = config.label_smoothing
+            target = np.eye(n_classes, dtype=np.float32)[np.maximum(head_labels, 0)]
+            target = target * (1 - smoothing) + smoothing / n_classes
+            target[head_labels < 0] = 0.0
+        if config.imbalance == "class_weights":
+            # Scaling a row's target scales its cross-entropy: the same as a per-row loss weight.
+            valid = head_labels >= 0
+            weights = balanced_class_weights(head_labels[valid], n_classes)
+            target[valid] *= weights[head_labels[valid]][:, None]
+        targets[key] = target.astype(np.float32)
+        out_labels[key] = head_labels
+    return TrainingData(balanced.images, targets, out_labels)
+
+
+def validation_labels(fer2013: FaceDataset, ferplus: FaceDataset | None, split: str):
+    rows = np.flatnonzero(fer2013.splits == split)
+    return fer2013.images[rows], _head_labels(fer2013, ferplus, rows)
+
+
+# ------------------------------------------------------------------------------------- model
+
+
+def build_training_model(config: TrainConfig):
+    import keras
+
+    from fer.models import build_head, zoo_entry
+    from fer.preprocess import INPUT_SHAPE, build_augmentation
+
+    keras.utils.set_random_seed(config.seed)
+    entry = zoo_entry(config.architecture)
+    inputs = keras.Input(INPUT_SHAPE, name="face")
+    augmentation = build_augmentation(config.augmentation, config.seed)
+    augmented = augmentation(inputs) if augmentation.layers else inputs
+    backbone = entry.build_backbone()
+    features = backbone(augmented)
+    outputs = {
+        key: build_head(features, len(class_set(key)), entry.dropout, name=key)
+        for key in config.label_sets
+    }
+    return keras.Model(inputs, outputs, name=f"{config.architecture}_train")
+
+
+def compile_training_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
+    import keras
+
+    total_steps = max(1, config.epochs * steps_per_epoch)
+    warmup_steps = min(config.warmup_epochs * steps_per_epoch, total_steps - 1)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate * 0.1,
+        decay_steps=total_steps - warmup_steps,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup_steps,
+        alpha=0.01,
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=config.weight_decay,
+        clipnorm=config.gradient_clip_norm or None,
+    )
+    losses = {key: keras.losses.CategoricalCrossentropy() for key in config.label_sets}
+    model.compile(optimizer=optimizer, loss=losses, jit_compile=False)
+
+
+def build_inference_heads(config: TrainConfig) -> dict:
+    """One stand-alone inference model per head (backbone + head, no augmentation).
+
+    They are built once, separately from the training graph, and receive the training weights by
+    layer name (:func:`copy_head_weights`): building new models on top of the training model's
+    layers during ``fit`` disturbed training in Keras 3 (the training loss rose after the first
+    exports), so the training graph is never touched.
+    """
+    from fer.models import build_classifier
+
+    return {
+        key: build_classifier(config.architecture, len(class_set(key)), name=key)
+        for key in config.label_sets
+    }
+
+
+def copy_head_weights(training_model, inference_model) -> None:
+    """Copy backbone and head weights from the training model into an inference model."""
+    source = {}
+    for layer in training_model.layers:
+        if layer.name.endswith("_backbone"):
+            source.update({inner.name: inner for inner in layer.layers})
+        else:
+            source[layer.name] = layer
+    for layer in inference_model.layers:
+        if layer.weights:
+            layer.set_weights(source[layer.name].get_weights())
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+class RunState:
+    """What ``--resume`` needs: epochs done, best validation scores, history, wall time."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.path = run_dir / "state.json"
+        self.epochs_done = 0
+        self.wall_time_s = 0.0
+        self.best: dict[str, dict] = {}
+        self.history: list[dict] = []
+
+    def load(self) -> bool:
+        if not self.path.is_file():
+            return False
+        state = json.loads(self.path.read_text())
+        self.epochs_done = state["epochs_done"]
+        self.wall_time_s = state["wall_time_s"]
+        self.best = state["best"]
+        self.history = state["history"]
+        return True
+
+    def save(self, config: TrainConfig) -> None:
+        state = {
+            "epochs_done": self.epochs_done,
+            "wall_time_s": self.wall_time_s,
+            "best": self.best,
+            "history": self.history,
+            "config": dataclasses.asdict(config),
+        }
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(state, indent=1))
+        partial.replace(self.path)
+
+
+def _epoch_callback(config, state, validation, started):
+    import keras
+
+    val_images, val_labels = validation
+    heads = build_inference_heads(config)
+
+    class EpochEnd(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch_started = time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            model = self.model
+            row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self.epoch_started, 1)}
+            row["learning_rate"] = float(
+                keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+            )
+            row["loss"] = round(float(logs.get("loss", float("nan"))), 5)
+            improved = False
+            for key in config.label_sets:
+                head = heads[key]
+                copy_head_weights(model, head)
+                predictions = head.predict(val_images, batch_size=512, verbose=0)
+                labels = val_labels[key]
+                valid = labels >= 0
+                accuracy = float((predictions[valid].argmax(axis=1) == labels[valid]).mean())
+                row[f"val_accuracy_{key}"] = round(accuracy, 5)
+                best = state.best.get(key)
+                if best is None or accuracy > best["val_accuracy"]:
+                    state.best[key] = {"val_accuracy": accuracy, "epoch": epoch + 1}
+                    head.save(state.run_dir / f"best_{key}.keras")
+                    improved = True
+            state.history.append(row)
+            state.epochs_done = epoch + 1
+            state.wall_time_s += time.perf_counter() - started[0]
+            started[0] = time.perf_counter()
+            partial = state.run_dir / "checkpoint.partial.keras"
+            model.save(partial)
+            partial.replace(state.run_dir / "checkpoint.keras")
+            state.save(config)
+            _append_history_csv(state.run_dir / "history.csv", row)
+            scores = " ".join(f"{k}={v}" for k, v in row.items() if k.startswith("val_"))
+            print(
+                f"epoch {epoch + 1}/{config.epochs} {row['seconds']}s loss={row['loss']} "
+                f"{scores}{' *' if improved else ''}",
+                flush=True,
+            )
+            last_best = max(best["epoch"] for best in state.best.values())
+            if epoch + 1 - last_best >= config.patience:
+                print(f"early stop: no PublicTest improvement for {config.patience} epochs")
+                model.stop_training = True
+
+    return EpochEnd()
+
+
+def _append_history_csv(path: Path, row: dict) -> None:
+    new_file = not path.is_file()
+    with open(path, "a", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(row))
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def train(
+    config: TrainConfig,
+    fer2013: FaceDataset,
+    ferplus: FaceDataset | None,
+    run_dir: Path,
+    resume: bool = False,
+) -> RunState:
+    """Train (or resume) a run; best heads are saved as ``run_dir/best_<label set>.keras``."""
+    import keras
+    import tensorflow as tf
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = RunState(run_dir)
+    data = build_training_data(config, fer2013, ferplus)
+    validation = validation_labels(fer2013, ferplus, "PublicTest")
+    steps_per_epoch = int(np.ceil(len(data.images) / config.batch_size))
+    checkpoint = run_dir / "checkpoint.keras"
+    if resume and state.load() and checkpoint.is_file():
+        model = keras.models.load_model(checkpoint)
+        print(f"resuming after epoch {state.epochs_done} from {checkpoint}", flush=True)
+    else:
+        if (run_dir / "state.json").is_file() and not resume:
+            raise FileExistsError(f"{run_dir} holds a run already; pass --resume or a new --run-dir")
+        state = RunState(run_dir)
+        (run_dir / "history.csv").unlink(missing_ok=True)
+        model = build_training_model(config)
+        compile_training_model(model, config, steps_per_epoch)
+    if state.epochs_done >= config.epochs:
+        return state
+    images = data.images[..., None].astype(np.float32)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((images, data.targets))
+        .shuffle(len(images), seed=config.seed + state.epochs_done, reshuffle_each_iteration=True)
+        .batch(config.batch_size)
+        .prefetch(2)
+    )
+    started = [time.perf_counter()]
+    val_images = validation[0][..., None].astype(np.float32)
+    model.fit(
+        dataset,
+        epochs=config.epochs,
+        initial_epoch=state.epochs_done,
+        callbacks=[_epoch_callback(config, state, (val_images, validation[1]), started)],
+        verbose=0,
+    )
+    return state
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m fer.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="fernet", help="architecture from the zoo")
+    parser.add_argument(
+        "--labels", default="fer2013", help="fer2013, ferplus, or both joined by '+' (shared backbone)"
+    )
+    parser.add_argument("--imbalance", default="none", choices=STRATEGIES)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--patience", type=int, default=TrainConfig.patience)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--train-limit", type=int, default=0, help="use only the first N rows")
+    parser.add_argument("--no-augment", action="store_true", help="disable augmentation")
+    parser.add_argument("--run-dir", type=Path, help="checkpoints and history (default runs/<names>)")
+    parser.add_argument("--output-dir", type=Path, default=MODELS_DIR, help="where models go")
+    parser.add_argument(
+        "--names", help="model names, comma-separated, one per label set (default: the label sets)"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    parser.add_argument("--no-tflite", action="store_true", help="skip the int8 TFLite export")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    label_sets = tuple(args.labels.split("+"))
+    augmentation = (
+        AugmentationConfig(False, 0, 0, 0, 0, 0) if args.no_augment else AugmentationConfig()
+    )
+    try:
+        config = TrainConfig(
+            architecture=args.model,
+            label_sets=label_sets,
+            imbalance=args.imbalance,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            patience=args.patience,
+            seed=args.seed,
+            train_limit=args.train_limit,
+            augmentation=augmentation,
+        )
+        from fer.models import zoo_entry
+
+        zoo_entry(config.architecture)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    names = args.names.split(",") if args.names else list(label_sets)
+    if len(names) != len(label_sets):
+        print("error: --names needs one name per label set", file=sys.stderr)
+        return 2
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    data_dir = data_dir_from_env()
+    fer2013 = load_dataset("fer2013", data_dir)
+    ferplus = load_dataset("ferplus", data_dir) if FERPLUS.key in label_sets else None
+    run_dir = args.run_dir or PROJECT_ROOT / "runs" / "_".join(names)
+    command = "python -m fer.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    state = train(config, fer2013, ferplus, run_dir, resume=args.resume)
+    print(f"training done: {state.epochs_done} epochs, {state.wall_time_s / 60:.1f} min", flush=True)
+
+    from fer.modelcard import publish_model
+
+    for key, name in zip(label_sets, names, strict=True):
+        publish_model(
+            best_path=run_dir / f"best_{key}.keras",
+            output_dir=args.output_dir / name,
+            name=name,
+            label_set=key,
+            config=config,
+            state=state,
+            command=command,
+            git_commit=_git_commit(),
+            data_dir=data_dir,
+            export_tflite=not args.no_tflite,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

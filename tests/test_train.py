@@ -1,0 +1,90 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer.data import FaceDataset
+from fer.emotions import FER2013, FERPLUS
+from fer.train import TrainConfig, build_training_data, train
+
+
+def _tiny_fer2013(n_train: int = 64, n_val: int = 32, seed: int = 0) -> FaceDataset:
+    rng = np.random.default_rng(seed)
+    n_rows = n_train + 2 * n_val
+    labels = rng.integers(0, 7, n_rows)
+    # Class-dependent brightness patterns make the task learnable in principle.
+    images = rng.integers(0, 60, (n_rows, 48, 48)).astype(np.uint8)
+    for index, label in enumerate(labels):
+        images[index, label * 6 : label * 6 + 6, :] = 220
+    splits = np.array(["Training"] * n_train + ["PublicTest"] * n_val + ["PrivateTest"] * n_val)
+    return FaceDataset(images, labels.astype(np.int64), splits, FER2013, "tiny")
+
+
+def _tiny_ferplus(fer2013: FaceDataset) -> FaceDataset:
+    keep = np.arange(0, len(fer2013), 2)  # FER+ drops every other row here
+    labels = fer2013.labels[keep] % 8
+    soft = np.eye(8, dtype=np.float32)[labels] * 0.7 + 0.3 / 8
+    return FaceDataset(
+        fer2013.images[keep], labels, fer2013.splits[keep], FERPLUS, "tiny+", soft_labels=soft,
+        row_ids=keep,
+    )
+
+
+def test_training_data_targets_with_smoothing_and_masking():
+    fer2013 = _tiny_fer2013()
+    ferplus = _tiny_ferplus(fer2013)
+    config = TrainConfig(label_sets=("fer2013", "ferplus"), label_smoothing=0.1)
+    data = build_training_data(config, fer2013, ferplus)
+    assert data.images.shape == (64, 48, 48)
+    np.testing.assert_allclose(data.targets["fer2013"].sum(axis=1), 1.0, rtol=1e-6)
+    assert data.targets["fer2013"].max() == pytest.approx(0.9 + 0.1 / 7)
+    # Rows FER+ drops carry no FER+ loss: an all-zero target.
+    assert (data.targets["ferplus"][1::2] == 0).all()
+    np.testing.assert_allclose(data.targets["ferplus"][0::2].sum(axis=1), 1.0, rtol=1e-6)
+    assert (data.labels["ferplus"][1::2] == -1).all()
+
+
+def test_class_weights_scale_targets():
+    fer2013 = _tiny_fer2013()
+    config = TrainConfig(imbalance="class_weights", label_smoothing=0.0)
+    data = build_training_data(config, fer2013, None)
+    sums = data.targets["fer2013"].sum(axis=1)
+    counts = np.bincount(data.labels["fer2013"], minlength=7)
+    expected = 64 / (7 * counts[data.labels["fer2013"]])
+    np.testing.assert_allclose(sums, expected, rtol=1e-5)
+
+
+def test_invalid_configs():
+    with pytest.raises(ValueError, match="single label set"):
+        TrainConfig(label_sets=("fer2013", "ferplus"), imbalance="smote")
+    with pytest.raises(ValueError, match="Unknown class set"):
+        TrainConfig(label_sets=("affectnet",))
+
+
+@pytest.mark.slow
+def test_one_epoch_on_64_images_checkpoints_and_resumes(tmp_path: Path):
+    import keras
+
+    fer2013 = _tiny_fer2013()
+    ferplus = _tiny_ferplus(fer2013)
+    config = TrainConfig(
+        architecture="ziggy", label_sets=("fer2013", "ferplus"), epochs=1, batch_size=16
+    )
+    state = train(config, fer2013, ferplus, tmp_path)
+    assert state.epochs_done == 1
+    for name in ("checkpoint.keras", "state.json", "history.csv", "best_fer2013.keras",
+                 "best_ferplus.keras"):
+        assert (tmp_path / name).is_file(), name
+    head = keras.models.load_model(tmp_path / "best_ferplus.keras")
+    assert head.output_shape == (None, 8)
+    # Resume continues from the checkpoint instead of starting over.
+    longer = TrainConfig(
+        architecture="ziggy", label_sets=("fer2013", "ferplus"), epochs=2, batch_size=16
+    )
+    resumed = train(longer, fer2013, ferplus, tmp_path, resume=True)
+    assert resumed.epochs_done == 2
+    history = json.loads((tmp_path / "state.json").read_text())["history"]
+    assert [row["epoch"] for row in history] == [1, 2]
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(longer, fer2013, ferplus, tmp_path)
