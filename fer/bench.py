@@ -1,0 +1,108 @@
+"""Benchmark CLI.
+
+``python -m fer.bench MODEL``: model load time and ``predict`` latency, single face and batched
+(median over repeated runs, ms per face), on real FER2013 faces when ``FER_DATA_DIR`` is set.
+``python -m fer.bench --video FILE``: the whole frame pipeline on a video (see fer.bench_video).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def _benchmark_faces(n_faces: int, seed: int) -> NDArray[np.uint8]:
+    from fer.config import data_dir_from_env
+
+    data_dir = data_dir_from_env(required=False)
+    if data_dir is not None:
+        from fer.data import load_dataset
+
+        faces = load_dataset("fer2013", data_dir).split("PrivateTest").images
+        return faces[np.random.default_rng(seed).choice(len(faces), n_faces, replace=False)]
+    # Latency does not depend on pixel values; random faces keep the benchmark usable without data.
+    return np.random.default_rng(seed).integers(0, 256, (n_faces, 48, 48), dtype=np.uint8)
+
+
+def benchmark_model(
+    name: str, backend: str = "auto", repeats: int = 200, batch_size: int = 64, seed: int = 0
+) -> dict:
+    """Load time and median ms/face for one face per call and for batches of ``batch_size``."""
+    started = time.perf_counter()
+    from fer.inference import load_model
+
+    model = load_model(name, backend=backend)
+    faces = _benchmark_faces(max(batch_size, 64), seed)
+    model.predict(faces[0])  # the first call allocates; it is load cost, not per-face cost
+    load_ms = (time.perf_counter() - started) * 1e3
+
+    single = []
+    for index in range(repeats):
+        face = faces[index % len(faces)]
+        tick = time.perf_counter()
+        model.predict(face)
+        single.append(time.perf_counter() - tick)
+    batch = faces[:batch_size]
+    model.predict(batch)
+    batched = []
+    for _ in range(max(10, repeats // 10)):
+        tick = time.perf_counter()
+        model.predict(batch)
+        batched.append((time.perf_counter() - tick) / batch_size)
+    return {
+        "model": model.name,
+        "backend": model.backend,
+        "load_ms_incl_first_call": round(load_ms, 1),
+        "single_face_ms_median": round(float(np.median(single)) * 1e3, 4),
+        "single_face_ms_p95": round(float(np.percentile(single, 95)) * 1e3, 4),
+        f"batched_{batch_size}_ms_per_face_median": round(float(np.median(batched)) * 1e3, 4),
+        "repeats": repeats,
+        "faces": "FER2013 PrivateTest" if len(faces) and _has_data() else "random uint8",
+    }
+
+
+def _has_data() -> bool:
+    from fer.config import data_dir_from_env
+
+    return data_dir_from_env(required=False) is not None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("model", nargs="?", help="model name under models/ or a model directory")
+    parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--video", help="benchmark the full frame pipeline on this video file")
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args, rest = parser.parse_known_args(argv)
+    if args.video:
+        from fer.bench_video import main as video_main
+
+        return video_main([args.video, *rest] + ([args.model] if args.model else []))
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    if not args.model:
+        parser.error("give a MODEL or --video FILE")
+    from fer.inference import ModelNotFoundError
+
+    try:
+        result = benchmark_model(args.model, args.backend, args.repeats, args.batch_size)
+    except (ModelNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:<36} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Evaluation CLI: ``python -m fer.evaluate MODEL [--split PrivateTest] [--tta]``.
+
+Computes accuracy, macro-F1, per-class precision/recall/F1, confusion matrices (counts and
+row-normalised) and expected calibration error, prints a summary and saves the JSON report next to
+the model as ``report_<split>[_tta].json``. The labels come from the model card's ``label_set``
+(FER+ is scored on the rows its majority-vote protocol keeps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.config import data_dir_from_env
+from fer.data import FaceDataset, load_dataset
+from fer.metrics import classification_report
+
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+
+
+def predict_faces(model, images: NDArray[np.uint8], tta: bool = False) -> NDArray[np.float32]:
+    """Probabilities for faces; with ``tta`` the mean over the face and its mirror image."""
+    probabilities = model.predict(images)
+    if tta:
+        probabilities = (probabilities + model.predict(images[:, :, ::-1].copy())) / 2.0
+    return probabilities
+
+
+def evaluate_split(model, dataset: FaceDataset, split: str, tta: bool = False) -> dict:
+    """A full classification report for ``model`` on one split of ``dataset``."""
+    if list(model.classes) != list(dataset.class_names):
+        raise ValueError(
+            f"model classes {model.classes} differ from the dataset's {list(dataset.class_names)}"
+        )
+    part = dataset.split(split)
+    started = time.perf_counter()
+    probabilities = predict_faces(model, part.images, tta=tta)
+    report = classification_report(probabilities, part.labels, dataset.class_names)
+    report.update(
+        {
+            "model": model.name,
+            "backend": model.backend,
+            "dataset": dataset.source,
+            "data_checksum": dataset.checksum,
+            "split": split,
+            "tta": tta,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+    return report
+
+
+def report_path(model_dir: Path, split: str, tta: bool, backend: str = "tflite") -> Path:
+    suffix = ("_tta" if tta else "") + ("_keras" if backend == "keras" else "")
+    return Path(model_dir) / f"report_{split}{suffix}.json"
+
+
+def save_report(report: dict, path: Path) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(report, indent=1))
+    partial.replace(path)
+
+
+def summarise(report: dict) -> str:
+    lines = [
+        f"{report['model']} ({report['backend']}) on {report['dataset']} {report['split']}"
+        f"{' +TTA' if report['tta'] else ''}: n={report['n_samples']}",
+        f"accuracy {report['accuracy'] * 100:.2f} %  macro-F1 {report['macro_f1']:.3f}  "
+        f"ECE {report['ece']:.3f}",
+        f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}",
+    ]
+    for name, scores in report["per_class"].items():
+        lines.append(
+            f"{name:<10}{scores['precision']:>10.3f}{scores['recall']:>10.3f}"
+            f"{scores['f1']:>8.3f}{int(scores['support']):>9d}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("model", help="model name under models/ or a model directory")
+    parser.add_argument("--split", default="PrivateTest", choices=SPLITS)
+    parser.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
+    parser.add_argument("--no-save", action="store_true", help="print only, do not write the report")
+    args = parser.parse_args(argv)
+
+    from fer.inference import ModelNotFoundError, load_model
+
+    try:
+        model = load_model(args.model, backend=args.backend)
+    except (ModelNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    dataset = load_dataset(model.card["label_set"], data_dir_from_env())
+    report = evaluate_split(model, dataset, args.split, tta=args.tta)
+    print(summarise(report))
+    if not args.no_save:
+        path = report_path(model.model_dir, args.split, args.tta, model.backend)
+        save_report(report, path)
+        print(f"report saved to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Public inference API: ``load_model(name_or_path)`` → :class:`EmotionModel`.
+
+A model directory holds ``model.keras`` (the reference model), ``card.json`` and, when exported,
+``model_int8.tflite``: the same network quantised to int8, whose accuracy is re-measured and recorded
+in the card. ``EmotionModel`` runs the TFLite form when present (about 4× faster on CPU) and the
+Keras form otherwise; ``backend="keras"`` forces the reference model.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.config import MODELS_DIR
+from fer.data import FACE_SIZE
+
+KERAS_FILE = "model.keras"
+TFLITE_FILE = "model_int8.tflite"
+CARD_FILE = "card.json"
+BACKENDS = ("auto", "tflite", "keras")
+
+
+class ModelNotFoundError(FileNotFoundError):
+    pass
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    """A name under ``models/`` (``"fer2013"``) or a path to a model directory or ``.keras`` file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".keras" and candidate.is_file():
+        return candidate.parent
+    if candidate.is_dir() and (candidate / CARD_FILE).is_file():
+        return candidate
+    named = MODELS_DIR / str(name_or_path)
+    if named.is_dir() and (named / CARD_FILE).is_file():
+        return named
+    available = sorted(path.name for path in MODELS_DIR.glob("*") if (path / CARD_FILE).is_file())
+    raise ModelNotFoundError(
+        f"No model {str(name_or_path)!r}: not a model directory and not one of {available} "
+        f"under {MODELS_DIR}"
+    )
+
+
+def validate_faces(faces: NDArray) -> NDArray[np.uint8]:
+    """Check a face batch and return it as (N, 48, 48) uint8; raise ``ValueError`` otherwise."""
+    if not isinstance(faces, np.ndarray):
+        raise ValueError(f"faces must be a numpy array, got {type(faces).__name__}")
+    if faces.dtype != np.uint8:
+        raise ValueError(
+            f"faces must be uint8 gray images (0..255), got dtype {faces.dtype}; "
+            "convert with np.clip(x, 0, 255).astype(np.uint8) after checking the scale"
+        )
+    if faces.ndim == 2:
+        faces = faces[None]
+    elif faces.ndim == 4 and faces.shape[-1] == 1:
+        faces = faces[..., 0]
+    if faces.ndim != 3 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE):
+        raise ValueError(
+            f"faces must have shape (N, {FACE_SIZE}, {FACE_SIZE}) or ({FACE_SIZE}, {FACE_SIZE}), "
+            f"got {faces.shape}"
+        )
+    return faces
+
+
+class _TFLiteRunner:
+    """The int8 TFLite model behind a lock; resized when the batch size changes.
+
+    The exported graph starts after the standardisation layer, so faces are standardised here with
+    the NumPy twin of that layer (see fer.modelcard.export_tflite_int8).
+    """
+
+    def __init__(self, path: Path, num_threads: int):
+        import tensorflow as tf
+
+        from fer.preprocess import standardize_faces
+
+        self._standardize = standardize_faces
+        self._interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = 1
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        batch = self._standardize(batch)
+        with self._lock:
+            if len(batch) != self._batch:
+                self._interpreter.resize_tensor_input(self._input, batch.shape)
+                self._interpreter.allocate_tensors()
+                self._batch = len(batch)
+            self._interpreter.set_tensor(self._input, batch)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output).copy()
+
+
+class _KerasRunner:
+    def __init__(self, path: Path):
+        import keras
+
+        import fer.preprocess  # noqa: F401  registers the custom layers for deserialisation
+
+        self.model = keras.models.load_model(path, compile=False)
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        with self._lock:
+            if len(batch) <= 64:
+                # Direct call: Model.predict's per-call setup costs milliseconds.
+                return np.asarray(self.model(batch, training=False))
+            return self.model.predict(batch, batch_size=256, verbose=0)
+
+
+class EmotionModel:
+    """A trained expression classifier: uint8 gray 48×48 faces in, class probabilities out."""
+
+    def __init__(self, model_dir: Path, backend: str = "auto", num_threads: int = 1):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        self.model_dir = Path(model_dir)
+        self.card: dict = json.loads((self.model_dir / CARD_FILE).read_text())
+        self.name: str = self.card["name"]
+        self.classes: list[str] = list(self.card["classes"])
+        tflite_path = self.model_dir / TFLITE_FILE
+        if backend == "tflite" or (backend == "auto" and tflite_path.is_file()):
+            if not tflite_path.is_file():
+                raise ModelNotFoundError(f"{tflite_path} does not exist")
+            self.backend = "tflite"
+            self._run = _TFLiteRunner(tflite_path, num_threads)
+        else:
+            self.backend = "keras"
+            self._run = _KerasRunner(self.model_dir / KERAS_FILE)
+
+    def __repr__(self) -> str:
+        return f"EmotionModel({self.name!r}, backend={self.backend!r}, classes={self.classes})"
+
+    def predict(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
+        """Probabilities (N, len(classes)) for uint8 gray faces (N, 48, 48) or one (48, 48)."""
+        faces = validate_faces(faces)
+        if len(faces) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        batch = faces[..., None].astype(np.float32)
+        parts = [self._run(batch[start : start + batch_size]) for start in range(0, len(batch), batch_size)]
+        return np.concatenate(parts).astype(np.float32)
+
+    def embed(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
+        """Penultimate-layer features (the backbone output) from the reference Keras model."""
+        import keras
+
+        faces = validate_faces(faces)
+        keras_model = getattr(self, "_keras_for_embedding", None)
+        if keras_model is None:
+            full = _KerasRunner(self.model_dir / KERAS_FILE).model
+            feature_layer = next(
+                layer for layer in reversed(full.layers)
+                if not isinstance(layer, (keras.layers.Dense, keras.layers.Dropout))
+            )
+            keras_model = keras.Model(full.input, feature_layer.output)
+            self._keras_for_embedding = keras_model
+        return keras_model.predict(
+            faces[..., None].astype(np.float32), batch_size=batch_size, verbose=0
+        ).astype(np.float32)
+
+
+def load_model(name_or_path: str | Path = "fer2013", backend: str = "auto") -> EmotionModel:
+    """Load a shipped model by name (``"fer2013"``, ``"ferplus"``) or from a directory path."""
+    return EmotionModel(resolve_model_dir(name_or_path), backend=backend)

@@ -1,0 +1,184 @@
+"""Publishing a trained head as a shipped model: ``model.keras``, int8 TFLite, reports, card.
+
+The card is the model's contract and its record: classes in output order, input spec and
+preprocessing, data checksums, metrics per split for both the Keras and the TFLite form, training
+command, git commit, wall time and parameter count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fer.data import FaceDataset, load_dataset
+from fer.emotions import class_set
+from fer.evaluate import SPLITS, evaluate_split, report_path, save_report
+from fer.inference import CARD_FILE, KERAS_FILE, TFLITE_FILE, EmotionModel
+from fer.preprocess import INPUT_SHAPE, PREPROCESSING_DESCRIPTION, standardize_faces
+
+CARD_VERSION = 1
+N_CALIBRATION_FACES = 1000
+INTENDED_USE = (
+    "Supports a clinician's attention during a consented remote session by estimating the "
+    "facial expression of the person on camera. It makes no decisions about people and is not a "
+    "diagnostic device; facial expression is not the same as felt emotion."
+)
+LIMITATIONS = [
+    "Trained on FER2013 web images (48x48 gray, mostly frontal, posed and spontaneous mixed); "
+    "accuracy on webcam video of patients, children, older adults, darker or poorly lit faces, "
+    "faces with glasses/masks, or people with facial paralysis is not measured here.",
+    "FER2013 labels are noisy (human accuracy is estimated around 65-70 %); disgust and fear "
+    "have the lowest recall.",
+    "Expressions are culturally and individually variable; use the smoothed trend, not single "
+    "frames, and always together with the clinician's own judgement.",
+]
+
+
+def model_after_standardization(keras_model):
+    """The same network with standardised faces as input (for int8 export).
+
+    Zoo models are single chains, so the layers after ``standardize`` are re-applied in order to
+    a new input; weights are shared, not copied.
+    """
+    import keras
+
+    names = [layer.name for layer in keras_model.layers]
+    if "standardize" not in names:
+        raise ValueError(f"{keras_model.name} has no 'standardize' layer to cut at")
+    inputs = keras.Input(INPUT_SHAPE, name="standardized_face")
+    x = inputs
+    for layer in keras_model.layers[names.index("standardize") + 1 :]:
+        x = layer(x)
+    return keras.Model(inputs, x, name=f"{keras_model.name}_core")
+
+
+def export_tflite_int8(keras_model, calibration_faces: np.ndarray, path: Path) -> None:
+    """Full-integer quantisation (float input/output) calibrated on real training faces.
+
+    The exported graph takes standardised faces (see ``standardize_faces``), which the TFLite
+    runner computes in NumPy.
+    """
+    import tensorflow as tf
+
+    standardized = standardize_faces(calibration_faces[..., None])
+
+    def representative_faces():
+        for face in standardized:
+            yield [face[None]]
+
+    core = model_after_standardization(keras_model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(core)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_faces
+    path.write_bytes(converter.convert())
+
+
+def _split_metrics(report: dict) -> dict:
+    return {key: report[key] for key in ("accuracy", "macro_f1", "ece", "n_samples")}
+
+
+def evaluate_all_splits(model: EmotionModel, dataset: FaceDataset, model_dir: Path) -> dict:
+    """Metrics per split (and TTA on PrivateTest); full reports saved beside the model."""
+    metrics = {}
+    for split in SPLITS:
+        report = evaluate_split(model, dataset, split)
+        save_report(report, report_path(model_dir, split, False, model.backend))
+        metrics[split] = _split_metrics(report)
+    report = evaluate_split(model, dataset, "PrivateTest", tta=True)
+    save_report(report, report_path(model_dir, "PrivateTest", True, model.backend))
+    metrics["PrivateTest_tta"] = _split_metrics(report)
+    return metrics
+
+
+def publish_model(
+    best_path: Path,
+    output_dir: Path,
+    name: str,
+    label_set: str,
+    config,
+    state,
+    command: str,
+    git_commit: str,
+    data_dir: Path,
+    export_tflite: bool = True,
+) -> dict:
+    """Copy the selected head into ``output_dir``, export, evaluate every split, write the card."""
+    import keras
+
+    started = time.perf_counter()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    keras_model = keras.models.load_model(best_path, compile=False)
+    keras_model.save(output_dir / KERAS_FILE)
+    classes = list(class_set(label_set).names)
+    dataset = load_dataset(label_set, data_dir)
+
+    card = {
+        "name": name,
+        "card_version": CARD_VERSION,
+        "label_set": label_set,
+        "classes": classes,
+        "architecture": config.architecture,
+        "parameters": int(keras_model.count_params()),
+        "input": {
+            "shape": list(INPUT_SHAPE[:2]),
+            "dtype": "uint8",
+            "colour": "gray",
+            **PREPROCESSING_DESCRIPTION,
+        },
+        "training": {
+            "datasets": {"fer2013_md5": dataset.checksum.split(" ")[0].removeprefix("fer2013:")},
+            "data_checksum": dataset.checksum,
+            "protocol": (
+                "FER2013: train on Training, select on PublicTest, report PrivateTest"
+                if label_set == "fer2013"
+                else "FER+ majority vote (single votes removed, >50 % majority, unknown/NF "
+                "dropped); trained on vote distributions of kept Training rows; select on "
+                "PublicTest, report PrivateTest (FER+ test)"
+            ),
+            "heads_trained_jointly": list(config.label_sets),
+            "config": dataclasses.asdict(config),
+            "seed": config.seed,
+            "command": command,
+            "git_commit": git_commit,
+            "epochs_run": state.epochs_done,
+            "selected_epoch": state.best[label_set]["epoch"],
+            "selected_publictest_accuracy": state.best[label_set]["val_accuracy"],
+            "wall_time_s": round(state.wall_time_s, 1),
+            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, 2 cores, no GPU",
+        },
+        "intended_use": INTENDED_USE,
+        "limitations": LIMITATIONS,
+    }
+    # Write a provisional card first: EmotionModel reads classes from it.
+    (output_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
+    reference = EmotionModel(output_dir, backend="keras")
+    card["metrics"] = evaluate_all_splits(reference, dataset, output_dir)
+    card["metrics_source"] = f"python -m fer.evaluate {name} --split SPLIT --backend keras"
+    files = {"keras": KERAS_FILE}
+    if export_tflite:
+        rng = np.random.default_rng(config.seed)
+        training_faces = dataset.split("Training").images
+        pick = rng.choice(len(training_faces), min(N_CALIBRATION_FACES, len(training_faces)), replace=False)
+        export_tflite_int8(keras_model, training_faces[pick], output_dir / TFLITE_FILE)
+        exported = EmotionModel(output_dir, backend="tflite")
+        card["metrics_tflite_int8"] = evaluate_all_splits(exported, dataset, output_dir)
+        card["served_backend"] = "tflite_int8"
+        files["tflite_int8"] = TFLITE_FILE
+        files["tflite_input"] = "standardised faces (fer.preprocess.standardize_faces)"
+    else:
+        card["served_backend"] = "keras"
+    card["files"] = files
+    card["publish_seconds"] = round(time.perf_counter() - started, 1)
+    (output_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
+    served = card.get("metrics_tflite_int8", card["metrics"])
+    print(
+        f"published {name}: PrivateTest accuracy {served['PrivateTest']['accuracy'] * 100:.2f} % "
+        f"macro-F1 {served['PrivateTest']['macro_f1']:.3f} ({card['served_backend']})",
+        flush=True,
+    )
+    return card

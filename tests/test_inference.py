@@ -1,0 +1,85 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer.inference import ModelNotFoundError, load_model, validate_faces
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """An untrained ziggy with a card and an int8 export: enough to test the API's plumbing."""
+    from fer.emotions import FER2013
+    from fer.modelcard import export_tflite_int8
+    from fer.models import build_classifier
+
+    model_dir = tmp_path_factory.mktemp("models") / "tiny"
+    model_dir.mkdir()
+    model = build_classifier("ziggy", 7)
+    model.save(model_dir / "model.keras")
+    (model_dir / "card.json").write_text(
+        json.dumps({"name": "tiny", "label_set": "fer2013", "classes": list(FER2013.names)})
+    )
+    faces = np.random.default_rng(0).integers(0, 256, (20, 48, 48), dtype=np.uint8)
+    export_tflite_int8(model, faces, model_dir / "model_int8.tflite")
+    return model_dir
+
+
+@pytest.mark.parametrize(
+    ("faces", "message"),
+    [
+        (np.zeros((48, 48), np.float32), "uint8"),
+        (np.zeros((2, 64, 64), np.uint8), r"shape \(N, 48, 48\)"),
+        (np.zeros((2, 48, 48, 3), np.uint8), "shape"),
+        ([[0] * 48] * 48, "numpy array"),
+    ],
+)
+def test_predict_input_validation(faces, message):
+    with pytest.raises(ValueError, match=message):
+        validate_faces(faces)
+
+
+def test_one_face_and_batches_have_the_contracted_shape(tiny_model_dir: Path):
+    for backend in ("keras", "tflite"):
+        model = load_model(tiny_model_dir, backend=backend)
+        assert model.classes[0] == "angry" and len(model.classes) == 7
+        faces = np.random.default_rng(1).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+        batch = model.predict(faces)
+        assert batch.shape == (5, 7) and batch.dtype == np.float32
+        np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-3)
+        assert model.predict(faces[0]).shape == (1, 7)
+        assert model.predict(faces[:0]).shape == (0, 7)
+        with pytest.raises(ValueError):
+            model.predict(faces.astype(np.float64))
+
+
+def test_int8_export_tracks_the_keras_model(tiny_model_dir: Path):
+    faces = np.random.default_rng(2).integers(0, 256, (32, 48, 48), dtype=np.uint8)
+    reference = load_model(tiny_model_dir, backend="keras").predict(faces)
+    exported = load_model(tiny_model_dir, backend="tflite").predict(faces)
+    assert np.abs(reference - exported).max() < 0.05
+
+
+def test_unknown_model_name_is_a_clear_error():
+    with pytest.raises(ModelNotFoundError, match="No model 'nope'"):
+        load_model("nope")
+
+
+def test_import_fer_is_cheap_and_names_resolve():
+    code = (
+        "import sys, fer; heavy = [m for m in ('tensorflow', 'keras', 'mediapipe', 'cv2', "
+        "'streamlit') if m in sys.modules]; print(heavy); print(sorted(fer.__all__))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert output[0] == "[]"
+    import fer
+
+    for name in fer.__all__:
+        assert getattr(fer, name) is not None
+    with pytest.raises(AttributeError):
+        fer.not_a_name  # noqa: B018

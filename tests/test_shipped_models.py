@@ -1,0 +1,35 @@
+"""The shipped models reproduce the PrivateTest figures their cards report."""
+
+import json
+
+import pytest
+
+from fer.config import MODELS_DIR
+
+SHIPPED = ("fer2013", "ferplus")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_has_the_contracted_fields(name):
+    card = json.loads((MODELS_DIR / name / "card.json").read_text())
+    for field in ("classes", "input", "training", "metrics", "parameters", "intended_use"):
+        assert field in card, field
+    for field in ("command", "wall_time_s", "data_checksum", "config", "git_commit"):
+        assert field in card["training"], field
+    assert set(card["metrics"]) >= {"Training", "PublicTest", "PrivateTest"}
+    assert (MODELS_DIR / name / "model.keras").stat().st_size < 20 * 1024 * 1024
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", SHIPPED)
+def test_model_reproduces_card_accuracy(name, data_dir):
+    from fer import load_model
+    from fer.data import load_dataset
+    from fer.evaluate import evaluate_split
+
+    model = load_model(name)
+    card_metrics = model.card["metrics_tflite_int8" if model.backend == "tflite" else "metrics"]
+    dataset = load_dataset(model.card["label_set"], data_dir)
+    report = evaluate_split(model, dataset, "PrivateTest")
+    assert report["n_samples"] == card_metrics["PrivateTest"]["n_samples"]
+    assert abs(report["accuracy"] - card_metrics["PrivateTest"]["accuracy"]) <= 0.005
