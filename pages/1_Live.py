@@ -110,9 +110,13 @@ def recording_controls(store, consent, model, classes, playing: bool) -> None:
         if start:
             from fer.session import SessionRecorder
 
-            session_id = store.create_session(
-                consent.id, resources.model_label(model), classes, "live"
-            )
+            try:
+                session_id = store.create_session(
+                    consent.id, resources.model_label(model), classes, "live"
+                )
+            except ValueError as error:  # e.g. consent withdrawn in another tab
+                st.error(f"Recording could not start: {error}")
+                return
             live.start_recording(SessionRecorder(store, session_id))
             st.rerun()
     else:

@@ -67,7 +67,8 @@ def show_saved(store, session_id: int, analysis) -> None:
 
     info = store.get_session(session_id)
     st.success(
-        f"Saved as session #{info.id} ({info.source}, {info.n_frames} face results, "
+        f"Saved as session #{info.id} ({info.source}, {info.n_frames} face "
+        f"result{'' if info.n_frames == 1 else 's'}, "
         f"consent by {info.consent_by})."
     )
     if analysis is not None and analysis.detector_warning:

@@ -177,13 +177,12 @@ def test_live_page_records_predictions_from_a_fake_camera(app_server, tmp_path):
             assert count(db, "consents") == 0 and count(db, "sessions") == 0
 
             name_box.fill("E2E Client")
-            name_box.press("Enter")
             page.get_by_text("The person named above has read the statement").click()
             page.get_by_role("button", name="I consent").click()
 
             webrtc = page.frame_locator("iframe[title*='webrtc']")
             start = webrtc.get_by_role("button", name="Start")
-            expect(start).to_be_visible(timeout=60_000)
+            expect(start).to_be_visible(timeout=120_000)
             assert count(db, "consents") == 1 and count(db, "sessions") == 0
             start.click()
 

@@ -31,12 +31,18 @@ def consent_gate(store, page: str, purpose: str) -> Consent | None:
         return consent
     st.subheader("Consent")
     st.markdown(f"{purpose}\n\n> {CONSENT_STATEMENT}")
-    name = st.text_input("Name of the person consenting", key=f"{page}.consent_name")
-    agreed = st.checkbox(
-        "The person named above has read the statement and agrees to it",
-        key=f"{page}.consent_checkbox",
-    )
-    if st.button("I consent", key=f"{page}.consent_button", type="primary"):
+    # A form: name and checkbox arrive with the click in one rerun (no rerun per keystroke that
+    # could swallow a quick click), and Enter in the name field does not submit.
+    with st.form(f"{page}.consent_form", enter_to_submit=False):
+        name = st.text_input("Name of the person consenting", key=f"{page}.consent_name")
+        agreed = st.checkbox(
+            "The person named above has read the statement and agrees to it",
+            key=f"{page}.consent_checkbox",
+        )
+        submitted = st.form_submit_button(
+            "I consent", key=f"{page}.consent_button", type="primary"
+        )
+    if submitted:
         if not name.strip():
             st.error("Enter the name of the person giving consent.")
         elif not agreed:
