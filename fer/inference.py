@@ -95,7 +95,15 @@ class _TFLiteRunner:
                 self._batch = len(batch)
             self._interpreter.set_tensor(self._input, batch)
             self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output).copy()
+            probabilities = self._interpreter.get_tensor(self._output).copy()
+        # The int8 softmax is quantised in steps of 1/256; renormalise so rows sum to 1.
+        totals = probabilities.sum(axis=1, keepdims=True)
+        return np.divide(
+            probabilities,
+            totals,
+            out=np.full_like(probabilities, 1 / probabilities.shape[1]),
+            where=totals > 0,
+        )
 
 
 class _KerasRunner:
@@ -144,7 +152,10 @@ class EmotionModel:
         if len(faces) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
         batch = faces[..., None].astype(np.float32)
-        parts = [self._run(batch[start : start + batch_size]) for start in range(0, len(batch), batch_size)]
+        parts = [
+            self._run(batch[start : start + batch_size])
+            for start in range(0, len(batch), batch_size)
+        ]
         return np.concatenate(parts).astype(np.float32)
 
     def embed(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
@@ -156,7 +167,8 @@ class EmotionModel:
         if keras_model is None:
             full = _KerasRunner(self.model_dir / KERAS_FILE).model
             feature_layer = next(
-                layer for layer in reversed(full.layers)
+                layer
+                for layer in reversed(full.layers)
                 if not isinstance(layer, (keras.layers.Dense, keras.layers.Dropout))
             )
             keras_model = keras.Model(full.input, feature_layer.output)

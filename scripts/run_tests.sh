@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up .venv if needed, install Chromium for the browser test (Debian, as root), run all tests.
+# With FER_DATA_DIR set, data tests (checksums, shipped-model accuracy, video, browser) run too.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$REPO_ROOT/scripts/setup_env.sh"
+cd "$REPO_ROOT"
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "[tests] installing Debian chromium for the browser test"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "[tests] could not install chromium; the browser test will be skipped"
+fi
+.venv/bin/python -m ruff check fer tests app.py pages ui scripts
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
