@@ -5,6 +5,10 @@ Run with ``streamlit run app.py``; the pages in ``pages/`` are discovered automa
 
 from __future__ import annotations
 
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults;
+# any page may be the first one a user opens, so each imports it first.
+import streamlit_webrtc  # noqa: F401  # isort: skip
+
 from pathlib import Path
 
 import streamlit as st

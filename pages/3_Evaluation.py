@@ -3,6 +3,10 @@ the mistakes the model was most confident about."""
 
 from __future__ import annotations
 
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults;
+# any page may be the first one a user opens, so each imports it first.
+import streamlit_webrtc  # noqa: F401  # isort: skip
+
 from pathlib import Path
 
 import streamlit as st

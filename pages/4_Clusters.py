@@ -4,6 +4,10 @@ clusters against labels."""
 
 from __future__ import annotations
 
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults;
+# any page may be the first one a user opens, so each imports it first.
+import streamlit_webrtc  # noqa: F401  # isort: skip
+
 import numpy as np
 import streamlit as st
 

@@ -3,6 +3,10 @@ interval, per-face summaries, a moment's values and landmarks, and CSV export.""
 
 from __future__ import annotations
 
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults;
+# any page may be the first one a user opens, so each imports it first.
+import streamlit_webrtc  # noqa: F401  # isort: skip
+
 import pandas as pd
 import streamlit as st
 

@@ -3,6 +3,10 @@ images."""
 
 from __future__ import annotations
 
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults;
+# any page may be the first one a user opens, so each imports it first.
+import streamlit_webrtc  # noqa: F401  # isort: skip
+
 import streamlit as st
 
 from fer import eda, plots

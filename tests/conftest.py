@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe in one process, or Python
+# segfaults; page tests import it, so the test session imports it first.
+import streamlit_webrtc  # noqa: F401  # isort: skip
+
 import os
 from pathlib import Path
 

@@ -37,7 +37,9 @@ def reports_dir() -> Path:
 
 
 def session_db() -> Path:
-    return Path(config.DEFAULT_SESSION_DB)
+    from ui.resources import session_db_path
+
+    return session_db_path()
 
 
 def data_dir() -> Path | None:
