@@ -88,3 +88,21 @@ def test_one_epoch_on_64_images_checkpoints_and_resumes(tmp_path: Path):
     assert [row["epoch"] for row in history] == [1, 2]
     with pytest.raises(FileExistsError, match="--resume"):
         train(longer, fer2013, ferplus, tmp_path)
+
+
+def test_unlabelled_rows_give_no_loss_and_no_gradient():
+    import tensorflow as tf
+
+    from fer.train import soft_cross_entropy
+
+    logits = tf.Variable([[2.0, -1.0, 0.5], [0.3, 0.2, -4.0]])
+    targets = tf.constant([[0.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
+    with tf.GradientTape() as tape:
+        losses = soft_cross_entropy(targets, tf.nn.softmax(logits))
+        total = tf.reduce_sum(losses)
+    gradient = tape.gradient(total, logits).numpy()
+    assert float(losses[0]) == 0.0
+    np.testing.assert_allclose(gradient[0], 0.0, atol=1e-7)
+    probabilities = tf.nn.softmax(logits[1]).numpy()
+    # d/dlogits of soft cross-entropy is softmax - target.
+    np.testing.assert_allclose(gradient[1], probabilities - [0.2, 0.8, 0.0], atol=1e-5)
