@@ -72,14 +72,35 @@ def _has_data() -> bool:
     return data_dir_from_env(required=False) is not None
 
 
+def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> None:
+    import platform
+
+    from fer.inference import CARD_FILE, resolve_model_dir
+
+    card_path = resolve_model_dir(model_name) / CARD_FILE
+    card = json.loads(card_path.read_text())
+    arguments = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--record"]
+    card.setdefault("benchmark", {})[result["backend"]] = {
+        **result,
+        "command": "python -m fer.bench " + " ".join(arguments),
+        "machine": f"{platform.machine()}, 2 cores, no GPU",
+    }
+    card_path.write_text(json.dumps(card, indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fer.bench", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("model", nargs="?", help="model name under models/ or a model directory")
     parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--video", help="benchmark the full frame pipeline on this video file")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument(
+        "--record", action="store_true", help="also write the figures into the model's card.json"
+    )
     args, rest = parser.parse_known_args(argv)
     if args.video:
         from fer.bench_video import main as video_main
@@ -96,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.record:
+        _record_in_card(args.model, result, argv)
     if args.json:
         print(json.dumps(result))
     else:

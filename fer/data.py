@@ -1,8 +1,8 @@
 """Loading FER2013, FER+ and folder datasets into one in-memory form.
 
-Everything returns a :class:`FaceDataset`: uint8 gray faces (N, 48, 48), integer labels in the order
-of a :class:`~fer.emotions.ClassSet`, the split of every row and, for FER+, the per-image vote
-distribution. Raw files are never modified; parsed FER2013 is cached as ``.npz`` keyed by checksum.
+Everything returns a :class:`FaceDataset`: uint8 gray faces (N, 48, 48), integer labels in the
+order of a :class:`~fer.emotions.ClassSet`, the split of every row and, for FER+, the per-image
+vote distribution. Raw files are never modified; parsed FER2013 is cached as ``.npz`` keyed by checksum.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FER2013_SPLITS = ("Training", "PublicTest", "PrivateTest")
 FER2013_SPLIT_SIZES = {"Training": 28_709, "PublicTest": 3_589, "PrivateTest": 3_589}
 FER2013_N_ROWS = 35_887
 FERPLUS_VOTE_COLUMNS = (*FERPLUS.names, "unknown", "NF")
-# Known FER+ quirk: the votes of these FER2013 rows describe other images, so neither protocol uses them.
+# Known FER+ quirk: the votes of these FER2013 rows describe other images; no protocol uses them.
 FERPLUS_MISALIGNED_ROWS = (5274, 33200)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm")
 
@@ -56,7 +56,10 @@ class FaceDataset:
         for name in ("labels", "splits", "row_ids"):
             if len(getattr(self, name)) != n_rows:
                 raise ValueError(f"{name} has {len(getattr(self, name))} rows, images {n_rows}")
-        if self.soft_labels is not None and self.soft_labels.shape != (n_rows, len(self.class_set)):
+        if self.soft_labels is not None and self.soft_labels.shape != (
+            n_rows,
+            len(self.class_set),
+        ):
             raise ValueError(f"soft_labels shape {self.soft_labels.shape} does not fit the data")
 
     def __len__(self) -> int:
@@ -325,7 +328,7 @@ def load_ferplus(fer2013: FaceDataset, votes_path: str | Path) -> FaceDataset:
 
 
 def read_face_image(path: str | Path, size: int = FACE_SIZE) -> NDArray[np.uint8]:
-    """Read an image file as a ``size``×``size`` gray face; unreadable files raise ``ValueError``."""
+    """Read an image file as a ``size``×``size`` gray face; unreadable files raise ValueError."""
     import cv2  # local import keeps `import fer.data` light for the CSV-only paths
 
     path = Path(path)
@@ -347,7 +350,7 @@ def load_image_folder(
     """Load ``root/<label>/*.png`` (e.g. CK+48) into a dataset in ``class_set``'s order.
 
     Folder names are mapped through ``label_map`` (if given) and then the usual spellings
-    (``happiness`` → ``happy``). Folders whose emotion is not in ``class_set`` raise ``ValueError``.
+    (``happiness`` → ``happy``). Folders whose emotion is not in ``class_set`` raise ValueError.
     """
     root = Path(root)
     if not root.is_dir():
@@ -360,9 +363,7 @@ def load_image_folder(
     for folder in folders:
         name = (label_map or {}).get(folder.name, folder.name)
         label = class_set.index(canonical_label(name))
-        files = sorted(
-            path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES
-        )
+        files = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
         for file in files:
             images.append(read_face_image(file))
             labels.append(label)
@@ -404,7 +405,9 @@ def load_dataset(key: str, data_dir: Path, cache_dir: Path | None = CACHE_DIR) -
     """Load a dataset by class-set key from ``data_dir`` (``fer2013`` or ``ferplus``)."""
     from fer.config import FER2013_MD5, find_fer2013_csv, find_ferplus_csv
 
-    fer2013 = load_fer2013(find_fer2013_csv(data_dir), expected_md5=FER2013_MD5, cache_dir=cache_dir)
+    fer2013 = load_fer2013(
+        find_fer2013_csv(data_dir), expected_md5=FER2013_MD5, cache_dir=cache_dir
+    )
     if key == FER2013.key:
         return fer2013
     if key == FERPLUS.key:

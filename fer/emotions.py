@@ -1,7 +1,7 @@
 """The emotion vocabulary and the class sets models are trained on.
 
-Every class name in the project comes from ``EMOTIONS``; a ``ClassSet`` fixes an order, and that order
-is the contract for the columns of every probability array a model returns.
+Every class name in the project comes from ``EMOTIONS``; a ``ClassSet`` fixes an order, and that
+order is the contract for the columns of every probability array a model returns.
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ def class_set(key: str) -> ClassSet:
     try:
         return CLASS_SETS[key]
     except KeyError:
-        raise ValueError(f"Unknown class set {key!r}; choose one of {sorted(CLASS_SETS)}") from None
+        raise ValueError(
+            f"Unknown class set {key!r}; choose one of {sorted(CLASS_SETS)}"
+        ) from None
 
 
 def canonical_label(raw: str) -> str:

@@ -84,12 +84,16 @@ def summarise(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fer.evaluate", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("model", help="model name under models/ or a model directory")
     parser.add_argument("--split", default="PrivateTest", choices=SPLITS)
     parser.add_argument("--tta", action="store_true", help="average with the mirrored face")
     parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
-    parser.add_argument("--no-save", action="store_true", help="print only, do not write the report")
+    parser.add_argument(
+        "--no-save", action="store_true", help="print only, do not write the report"
+    )
     args = parser.parse_args(argv)
 
     from fer.inference import ModelNotFoundError, load_model

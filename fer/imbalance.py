@@ -71,6 +71,8 @@ def rebalance(
     n_synthetic = len(resampled_labels) - n_rows
     source_rows = np.concatenate([identity, np.full(n_synthetic, -1, np.int64)])
     return Rebalanced(
-        resampled, resampled_labels.astype(np.int64), np.ones(len(source_rows), np.float32),
+        resampled,
+        resampled_labels.astype(np.int64),
+        np.ones(len(source_rows), np.float32),
         source_rows,
     )

@@ -1,9 +1,9 @@
 """Public inference API: ``load_model(name_or_path)`` → :class:`EmotionModel`.
 
 A model directory holds ``model.keras`` (the reference model), ``card.json`` and, when exported,
-``model_int8.tflite``: the same network quantised to int8, whose accuracy is re-measured and recorded
-in the card. ``EmotionModel`` runs the TFLite form when present (about 4× faster on CPU) and the
-Keras form otherwise; ``backend="keras"`` forces the reference model.
+``model_int8.tflite``: the same network quantised to int8, whose accuracy is re-measured and
+recorded in the card. ``EmotionModel`` runs the TFLite form when present (about 4× faster on CPU)
+and the Keras form otherwise; ``backend="keras"`` forces the reference model.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class ModelNotFoundError(FileNotFoundError):
 
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """A name under ``models/`` (``"fer2013"``) or a path to a model directory or ``.keras`` file."""
+    """A name under ``models/`` (``"fer2013"``), a model directory or a ``.keras`` file path."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".keras" and candidate.is_file():
         return candidate.parent

@@ -38,10 +38,14 @@ def per_class_scores(confusion: NDArray) -> dict[str, NDArray[np.float64]]:
     true_positive = np.diag(confusion)
     predicted = confusion.sum(axis=0)
     support = confusion.sum(axis=1)
-    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    precision = np.divide(
+        true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0
+    )
     recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
     denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0
+    )
     return {"precision": precision, "recall": recall, "f1": f1, "support": support}
 
 
@@ -66,8 +70,13 @@ def expected_calibration_error(
         else:
             accuracy = mean_confidence = 0.0
         bins.append(
-            {"low": float(low), "high": float(high), "count": count,
-             "accuracy": accuracy, "confidence": mean_confidence}
+            {
+                "low": float(low),
+                "high": float(high),
+                "count": count,
+                "accuracy": accuracy,
+                "confidence": mean_confidence,
+            }
         )
     return float(ece), bins
 

@@ -163,7 +163,9 @@ def publish_model(
     if export_tflite:
         rng = np.random.default_rng(config.seed)
         training_faces = dataset.split("Training").images
-        pick = rng.choice(len(training_faces), min(N_CALIBRATION_FACES, len(training_faces)), replace=False)
+        pick = rng.choice(
+            len(training_faces), min(N_CALIBRATION_FACES, len(training_faces)), replace=False
+        )
         export_tflite_int8(keras_model, training_faces[pick], output_dir / TFLITE_FILE)
         exported = EmotionModel(output_dir, backend="tflite")
         card["metrics_tflite_int8"] = evaluate_all_splits(exported, dataset, output_dir)

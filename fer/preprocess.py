@@ -88,7 +88,5 @@ def build_augmentation(config: AugmentationConfig, seed: int) -> keras.Sequentia
     if config.contrast:
         steps.append(layers.RandomContrast(config.contrast, value_range=(0, 255), seed=seed))
     if config.brightness:
-        steps.append(
-            layers.RandomBrightness(config.brightness, value_range=(0, 255), seed=seed)
-        )
+        steps.append(layers.RandomBrightness(config.brightness, value_range=(0, 255), seed=seed))
     return keras.Sequential(steps, name="augmentation")

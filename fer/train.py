@@ -5,8 +5,8 @@ One run trains one backbone with one softmax head per requested label set (``fer
 the same FER2013 training images, which costs one training run instead of two). Model selection and
 early stopping use PublicTest only; PrivateTest is evaluated once, after training, for the card.
 
-Every epoch writes ``checkpoint.keras`` (model + optimizer) and ``state.json`` in the run directory,
-so ``--resume`` continues an interrupted run.
+Every epoch writes ``checkpoint.keras`` (model + optimizer) and ``state.json`` in the run
+directory, so ``--resume`` continues an interrupted run.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fer.config import MODELS_DIR, PROJECT_ROOT, data_dir_from_env
-from fer.data import FaceDataset, ferplus_distribution, load_dataset
+from fer.data import FaceDataset, load_dataset
 from fer.emotions import FER2013, FERPLUS, class_set
 from fer.imbalance import STRATEGIES, balanced_class_weights, rebalance
 from fer.preprocess import AugmentationConfig
@@ -189,8 +189,11 @@ def compile_training_model(model, config: TrainConfig, steps_per_epoch: int) -> 
     clip = config.gradient_clip_norm or None
     if config.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(
-            learning_rate=schedule, momentum=0.9, nesterov=True,
-            weight_decay=config.weight_decay, clipnorm=clip,
+            learning_rate=schedule,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=config.weight_decay,
+            clipnorm=clip,
         )
     else:
         optimizer = keras.optimizers.AdamW(
@@ -282,10 +285,11 @@ def _epoch_callback(config, state, validation, started):
 
         def on_epoch_end(self, epoch, logs=None):
             model = self.model
-            row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self.epoch_started, 1)}
-            row["learning_rate"] = float(
-                keras.ops.convert_to_numpy(model.optimizer.learning_rate)
-            )
+            row = {
+                "epoch": epoch + 1,
+                "seconds": round(time.perf_counter() - self.epoch_started, 1),
+            }
+            row["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             row["loss"] = round(float(logs.get("loss", float("nan"))), 5)
             improved = False
             for key in config.label_sets:
@@ -357,7 +361,9 @@ def train(
         print(f"resuming after epoch {state.epochs_done} from {checkpoint}", flush=True)
     else:
         if (run_dir / "state.json").is_file() and not resume:
-            raise FileExistsError(f"{run_dir} holds a run already; pass --resume or a new --run-dir")
+            raise FileExistsError(
+                f"{run_dir} holds a run already; pass --resume or a new --run-dir"
+            )
         state = RunState(run_dir)
         (run_dir / "history.csv").unlink(missing_ok=True)
         model = build_training_model(config)
@@ -391,18 +397,26 @@ def _git_commit() -> str:
 
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-            check=True, timeout=10,
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m fer.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fer.train", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--model", default="fernet", help="architecture from the zoo")
     parser.add_argument(
-        "--labels", default="fer2013", help="fer2013, ferplus, or both joined by '+' (shared backbone)"
+        "--labels",
+        default="fer2013",
+        help="fer2013, ferplus, or both joined by '+' (shared backbone)",
     )
     parser.add_argument("--imbalance", default="none", choices=STRATEGIES)
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
@@ -413,7 +427,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--train-limit", type=int, default=0, help="use only the first N rows")
     parser.add_argument("--no-augment", action="store_true", help="disable augmentation")
-    parser.add_argument("--run-dir", type=Path, help="checkpoints and history (default runs/<names>)")
+    parser.add_argument(
+        "--run-dir", type=Path, help="checkpoints and history (default runs/<names>)"
+    )
     parser.add_argument("--output-dir", type=Path, default=MODELS_DIR, help="where models go")
     parser.add_argument(
         "--names", help="model names, comma-separated, one per label set (default: the label sets)"
@@ -465,7 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.run_dir or PROJECT_ROOT / "runs" / "_".join(names)
     command = "python -m fer.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     state = train(config, fer2013, ferplus, run_dir, resume=args.resume)
-    print(f"training done: {state.epochs_done} epochs, {state.wall_time_s / 60:.1f} min", flush=True)
+    print(
+        f"training done: {state.epochs_done} epochs, {state.wall_time_s / 60:.1f} min", flush=True
+    )
 
     from fer.modelcard import publish_model
 

@@ -102,9 +102,14 @@ def test_ferplus_majority_follows_the_reference_protocol():
 
 
 def test_ferplus_votes_malformed(tmp_path: Path):
-    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+    header = "Usage,Image name," + ",".join(
+        ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+         "unknown", "NF"]
+    )
     path = tmp_path / "fer2013new.csv"
-    path.write_text(f"{header}\nTraining,fer0.png,4,0,0,1,3,2,0,0,0,0\nTraining,fer1.png,a,0,0,0,0,0,0,0,0,0\n")
+    path.write_text(
+        f"{header}\nTraining,fer0.png,4,0,0,1,3,2,0,0,0,0\nTraining,fer1.png,a,0,0,0,0,0,0,0,0,0\n"
+    )
     with pytest.raises(DataFormatError, match="line 3"):
         read_ferplus_votes(path)
     path.write_text(f"{header}\nTraining,fer0.png,4,0,0\n")

@@ -10,10 +10,31 @@ FER_DIR = Path(__file__).resolve().parent.parent / "fer"
 LAYERS = {
     0: {"config", "emotions", "metrics", "imbalance"},
     1: {"preprocess"},
-    2: {"data", "models", "faces", "landmarks", "smoothing", "tracking", "session", "plots",
-        "eda", "inference", "replay"},
-    3: {"pipeline", "train", "evaluate", "cluster", "compare", "bench", "bench_video",
-        "modelcard", "video", "reports"},
+    2: {
+        "data",
+        "models",
+        "faces",
+        "landmarks",
+        "smoothing",
+        "tracking",
+        "session",
+        "plots",
+        "eda",
+        "inference",
+        "replay",
+    },
+    3: {
+        "pipeline",
+        "train",
+        "evaluate",
+        "cluster",
+        "compare",
+        "bench",
+        "bench_video",
+        "modelcard",
+        "video",
+        "reports",
+    },
 }
 RANK = {module: rank for rank, modules in LAYERS.items() for module in modules}
 MODULES = sorted(path.stem for path in FER_DIR.glob("*.py") if path.stem != "__init__")
@@ -39,7 +60,9 @@ def test_every_module_has_a_layer():
 @pytest.mark.parametrize("module", MODULES)
 def test_no_upward_imports_and_no_streamlit(module):
     imported = _imports(module)
-    assert not {name for name in imported if name.split(".")[0] in ("streamlit", "streamlit_webrtc")}
+    assert not {
+        name for name in imported if name.split(".")[0] in ("streamlit", "streamlit_webrtc")
+    }
     for name in imported:
         parts = name.split(".")
         if parts[0] == "fer" and len(parts) > 1 and parts[1] in RANK:

@@ -19,7 +19,15 @@ def test_each_zoo_model_builds_with_the_right_output(architecture, n_classes):
 def test_ziggy_matches_the_published_layer_sequence():
     model = build_classifier("ziggy", 7)
     kinds = [type(layer).__name__ for layer in model.layers[2:]]
-    assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
+    assert kinds == [
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dropout",
+        "Dense",
+    ]
     assert [model.get_layer(name).filters for name in ("conv1", "conv2")] == [32, 64]
 
 

@@ -26,7 +26,12 @@ def _tiny_ferplus(fer2013: FaceDataset) -> FaceDataset:
     labels = fer2013.labels[keep] % 8
     soft = np.eye(8, dtype=np.float32)[labels] * 0.7 + 0.3 / 8
     return FaceDataset(
-        fer2013.images[keep], labels, fer2013.splits[keep], FERPLUS, "tiny+", soft_labels=soft,
+        fer2013.images[keep],
+        labels,
+        fer2013.splits[keep],
+        FERPLUS,
+        "tiny+",
+        soft_labels=soft,
         row_ids=keep,
     )
 
@@ -73,8 +78,13 @@ def test_one_epoch_on_64_images_checkpoints_and_resumes(tmp_path: Path):
     )
     state = train(config, fer2013, ferplus, tmp_path)
     assert state.epochs_done == 1
-    for name in ("checkpoint.keras", "state.json", "history.csv", "best_fer2013.keras",
-                 "best_ferplus.keras"):
+    for name in (
+        "checkpoint.keras",
+        "state.json",
+        "history.csv",
+        "best_fer2013.keras",
+        "best_ferplus.keras",
+    ):
         assert (tmp_path / name).is_file(), name
     head = keras.models.load_model(tmp_path / "best_ferplus.keras")
     assert head.output_shape == (None, 8)
