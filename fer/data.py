@@ -2,7 +2,8 @@
 
 Everything returns a :class:`FaceDataset`: uint8 gray faces (N, 48, 48), integer labels in the
 order of a :class:`~fer.emotions.ClassSet`, the split of every row and, for FER+, the per-image
-vote distribution. Raw files are never modified; parsed FER2013 is cached as ``.npz`` keyed by checksum.
+vote distribution. Raw files are never modified; parsed FER2013 is cached as ``.npz`` keyed by
+checksum.
 """
 
 from __future__ import annotations
