@@ -74,12 +74,14 @@ class _TFLiteRunner:
     """
 
     def __init__(self, path: Path, num_threads: int):
-        import tensorflow as tf
+        # LiteRT is the maintained home of the TFLite interpreter (tf.lite.Interpreter is
+        # deprecated and scheduled for removal from TensorFlow).
+        from ai_edge_litert.interpreter import Interpreter
 
         from fer.preprocess import standardize_faces
 
         self._standardize = standardize_faces
-        self._interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
+        self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
