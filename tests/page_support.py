@@ -10,7 +10,9 @@ import streamlit_webrtc  # noqa: F401  # isort: skip
 
 import json
 import os
+import sqlite3
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -67,3 +69,18 @@ def png_bytes(frame_bgr: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".png", frame_bgr)
     assert ok
     return encoded.tobytes()
+
+
+@pytest.fixture
+def webrtc_without_runtime():
+    """AppTest has no Runtime session manager; the component treats None as "no session info"."""
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        yield
+
+
+def rows(path: Path, table: str) -> int:
+    """Row count of ``table`` in the SQLite file at ``path`` (0 if the file does not exist)."""
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as connection:
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

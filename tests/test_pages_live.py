@@ -5,13 +5,16 @@ webrtc component (with the component's session lookup patched, see the shared RE
 callback is tested directly with a real frame, and the browser test covers the whole path.
 """
 
-from page_support import build_tiny_model, face_frame_bgr  # isort: skip  (imports webrtc first)
+from page_support import (  # isort: skip  (imports webrtc first)
+    build_tiny_model,
+    face_frame_bgr,
+    rows,
+    webrtc_without_runtime,  # noqa: F401  (fixture)
+)
 
 import queue
-import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -29,6 +32,9 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
 
 
+pytestmark = pytest.mark.usefixtures("webrtc_without_runtime")
+
+
 @pytest.fixture
 def db_path(tmp_path, monkeypatch, tiny_model) -> Path:
     path = tmp_path / "sessions.db"
@@ -37,20 +43,6 @@ def db_path(tmp_path, monkeypatch, tiny_model) -> Path:
     for name in ("FER_ICE_SERVERS", "FER_TURN_URL", "FER_TURN_USERNAME", "FER_TURN_CREDENTIAL"):
         monkeypatch.delenv(name, raising=False)
     return path
-
-
-@pytest.fixture(autouse=True)
-def webrtc_without_runtime():
-    # AppTest has no Runtime session manager; the component treats None as "no session info".
-    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
-        yield
-
-
-def rows(path: Path, table: str) -> int:
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path) as connection:
-        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def webrtc_components(at: AppTest) -> list:

@@ -6,14 +6,14 @@ from page_support import (  # isort: skip  (imports webrtc first)
     build_tiny_model,
     face_frame_bgr,
     png_bytes,
+    rows,
     shared_data_dir,
+    webrtc_without_runtime,  # noqa: F401  (fixture)
 )
 
-import sqlite3
 import struct
 import zlib
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -30,25 +30,15 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
 
 
+pytestmark = pytest.mark.usefixtures("webrtc_without_runtime")
+
+
 @pytest.fixture
 def db_path(tmp_path, monkeypatch, tiny_model) -> Path:
     path = tmp_path / "sessions.db"
     monkeypatch.setenv("FER_SESSION_DB", str(path))
     monkeypatch.setenv("FER_MODEL", str(tiny_model))
     return path
-
-
-@pytest.fixture(autouse=True)
-def webrtc_without_runtime():
-    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
-        yield
-
-
-def rows(path: Path, table: str) -> int:
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path) as connection:
-        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def consented_page() -> AppTest:

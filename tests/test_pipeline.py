@@ -10,7 +10,6 @@ from fer.pipeline import EmotionRecognizer, FaceResult
 from fer.smoothing import SmoothingConfig
 
 VIDEO_NAME = "videos/WolfgangLanger_Pexels.mp4"
-DEV_MODEL = Path("/tmp/devmodels/ferplus")
 
 
 class FakeModel:
@@ -147,14 +146,9 @@ def test_haar_fallback_still_finds_the_face(video_frames, tmp_path):
 def test_default_model_or_dev_model_end_to_end(video_frames):
     from fer.config import MODELS_DIR
 
-    if (MODELS_DIR / "ferplus" / "card.json").is_file():
-        model = "ferplus"
-    elif (DEV_MODEL / "card.json").is_file():
-        model = DEV_MODEL
-    else:
-        pytest.skip("no trained ferplus model yet")
+    assert (MODELS_DIR / "ferplus" / "card.json").is_file(), "the shipped ferplus model is missing"
     landmarker, frames = video_frames
-    recognizer = EmotionRecognizer(model=model, landmarker_path=landmarker)
+    recognizer = EmotionRecognizer(model="ferplus", landmarker_path=landmarker)
     results = [recognizer.process(frame, t_s) for _, t_s, frame in frames[:3]]
     assert recognizer.classes == list(FERPLUS.names)
     face = results[-1][0]
