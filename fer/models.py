@@ -55,7 +55,7 @@ def _mycnn_backbone() -> keras.Model:
 
 def _fernet_backbone() -> keras.Model:
     # Chosen by measuring train ms/image and int8 TFLite latency on the 2-core machine
-    # (scripts/arch_bench.py): a single conv at full resolution, then double 3×3 conv stages with
+    # (python scripts/arch_bench.py): a single conv at full resolution, then double 3×3 conv stages with
     # batch norm, global average pooling instead of a large dense layer. 0.66 M parameters,
     # ~115 s per FER2013 epoch, ~0.3 ms per face after int8 export.
     inputs = keras.Input(INPUT_SHAPE, name="face")
