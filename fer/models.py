@@ -55,9 +55,9 @@ def _mycnn_backbone() -> keras.Model:
 
 def _fernet_backbone() -> keras.Model:
     # Chosen by measuring train ms/image and int8 TFLite latency on the 2-core machine
-    # (python scripts/arch_bench.py): a single conv at full resolution, then double 3×3 conv stages with
-    # batch norm, global average pooling instead of a large dense layer. 0.66 M parameters,
-    # ~115 s per FER2013 epoch, ~0.3 ms per face after int8 export.
+    # (python scripts/arch_bench.py): a single conv at full resolution, then double 3×3 conv
+    # stages with batch norm, global average pooling instead of a large dense layer.
+    # 0.66 M parameters, ~115 s per FER2013 epoch, ~0.3 ms per face after int8 export.
     inputs = keras.Input(INPUT_SHAPE, name="face")
     x = PerFaceStandardization(name="standardize")(inputs)
     x = _conv_bn_relu(x, 24, "stem")

@@ -82,8 +82,9 @@ def main() -> int:
             parameters = build_classifier(name, 7).count_params()
             train_ms = training_ms_per_image(name)
             single_ms, batch_ms = int8_latency_ms(name, Path(tmp))
+            epoch_s = train_ms * N_TRAINING_IMAGES / 1e3
             print(
-                f"{name:<8}{parameters:>10,}{train_ms:>14.2f}{train_ms * N_TRAINING_IMAGES / 1e3:>9.0f}"
+                f"{name:<8}{parameters:>10,}{train_ms:>14.2f}{epoch_s:>9.0f}"
                 f"{single_ms:>12.3f}ms{batch_ms:>10.3f}ms",
                 flush=True,
             )
