@@ -33,11 +33,11 @@ def benchmark_model(
     name: str, backend: str = "auto", repeats: int = 200, batch_size: int = 64, seed: int = 0
 ) -> dict:
     """Load time and median ms/face for one face per call and for batches of ``batch_size``."""
+    faces = _benchmark_faces(max(batch_size, 64), seed)
     started = time.perf_counter()
     from fer.inference import load_model
 
     model = load_model(name, backend=backend)
-    faces = _benchmark_faces(max(batch_size, 64), seed)
     model.predict(faces[0])  # the first call allocates; it is load cost, not per-face cost
     load_ms = (time.perf_counter() - started) * 1e3
 
