@@ -25,6 +25,18 @@ def data_dir() -> Path:
     return Path(value)
 
 
+SHARED_VIDEO = "videos/WolfgangLanger_Pexels.mp4"
+
+
+@pytest.fixture(scope="session")
+def video_data_dir(data_dir: Path) -> Path:
+    """``$FER_DATA_DIR`` holding the face landmarker and the shared video; skips otherwise."""
+    required = (data_dir / "face_landmarker.task", data_dir / SHARED_VIDEO)
+    if not all(path.is_file() for path in required):
+        pytest.skip(f"face_landmarker.task or {SHARED_VIDEO} missing in {data_dir}")
+    return data_dir
+
+
 def synthetic_fer2013_csv(n_per_split: int = 4, seed: int = 0) -> str:
     """A small, valid fer2013.csv text: every class and split present."""
     rng = np.random.default_rng(seed)

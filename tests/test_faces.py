@@ -1,5 +1,4 @@
 import dataclasses
-import os
 from pathlib import Path
 
 import cv2
@@ -13,8 +12,8 @@ from fer.faces import (
     align_face,
     open_face_detector,
 )
+from tests.conftest import SHARED_VIDEO as VIDEO_NAME
 
-VIDEO_NAME = "videos/WolfgangLanger_Pexels.mp4"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -105,25 +104,14 @@ def test_missing_landmarker_falls_back_to_haar_with_a_warning(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
-    value = os.environ.get("FER_DATA_DIR")
-    if not value:
-        pytest.skip("FER_DATA_DIR is not set")
-    path = Path(value)
-    if not (path / "face_landmarker.task").is_file() or not (path / VIDEO_NAME).is_file():
-        pytest.skip(f"face_landmarker.task or {VIDEO_NAME} missing in {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
-def video_detections(data_dir):
+def video_detections(video_data_dir):
     """(frame, faces) for every 8th frame of the shared video (59 frames), VIDEO mode."""
     from fer.video import iter_frames
 
-    detector = LandmarkerDetector(data_dir / "face_landmarker.task", max_faces=2)
+    detector = LandmarkerDetector(video_data_dir / "face_landmarker.task", max_faces=2)
     frames = [
         (frame, detector.detect(frame, t_s))
-        for _, t_s, frame in iter_frames(data_dir / VIDEO_NAME, stride=8)
+        for _, t_s, frame in iter_frames(video_data_dir / VIDEO_NAME, stride=8)
     ]
     detector.close()
     return frames
@@ -140,8 +128,8 @@ def test_landmarker_finds_the_face_on_at_least_99_percent_of_frames(video_detect
 
 
 @pytest.mark.data
-def test_image_mode_on_a_single_frame(data_dir, video_detections):
-    detector = LandmarkerDetector(data_dir / "face_landmarker.task", mode="image")
+def test_image_mode_on_a_single_frame(video_data_dir, video_detections):
+    detector = LandmarkerDetector(video_data_dir / "face_landmarker.task", mode="image")
     faces = detector.detect(video_detections[10][0])
     detector.close()
     assert len(faces) == 1
@@ -160,10 +148,10 @@ def mean_face_correlation(crops: np.ndarray, reference_mean: np.ndarray) -> floa
 
 
 @pytest.mark.data
-def test_video_crops_are_framed_like_fer2013(data_dir, video_detections):
+def test_video_crops_are_framed_like_fer2013(video_data_dir, video_detections):
     from fer.data import load_dataset
 
-    fer2013 = load_dataset("fer2013", data_dir).split("Training").images
+    fer2013 = load_dataset("fer2013", video_data_dir).split("Training").images
     rng = np.random.default_rng(0)
     reference = standardise(fer2013[rng.choice(len(fer2013), 2000, replace=False)]).mean(0)
     pairs = [(frame, faces[0]) for frame, faces in video_detections if faces]

@@ -1,5 +1,3 @@
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,8 +6,7 @@ from fer.emotions import FERPLUS, UNCERTAIN
 from fer.inference import validate_faces
 from fer.pipeline import EmotionRecognizer, FaceResult
 from fer.smoothing import SmoothingConfig
-
-VIDEO_NAME = "videos/WolfgangLanger_Pexels.mp4"
+from tests.conftest import SHARED_VIDEO as VIDEO_NAME
 
 
 class FakeModel:
@@ -78,13 +75,8 @@ def test_no_face_gives_empty_list_with_haar_fallback(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def video_frames():
-    value = os.environ.get("FER_DATA_DIR")
-    if not value:
-        pytest.skip("FER_DATA_DIR is not set")
-    data_dir = Path(value)
-    if not (data_dir / "face_landmarker.task").is_file() or not (data_dir / VIDEO_NAME).is_file():
-        pytest.skip(f"face_landmarker.task or {VIDEO_NAME} missing in {data_dir}")
+def video_frames(video_data_dir):
+    data_dir = video_data_dir
     from fer.video import iter_frames
 
     frames = list(iter_frames(data_dir / VIDEO_NAME, stride=10, max_frames=12))

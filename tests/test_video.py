@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import cv2
@@ -6,8 +5,7 @@ import numpy as np
 import pytest
 
 from fer.video import FrameResult, analyse_video, iter_frames, probe_video
-
-VIDEO_NAME = "videos/WolfgangLanger_Pexels.mp4"
+from tests.conftest import SHARED_VIDEO as VIDEO_NAME
 
 
 @pytest.fixture
@@ -93,13 +91,8 @@ def test_truncated_video_is_rejected(tiny_video, tmp_path):
 
 
 @pytest.mark.data
-def test_benchmark_on_the_shared_video():
-    value = os.environ.get("FER_DATA_DIR")
-    if not value:
-        pytest.skip("FER_DATA_DIR is not set")
-    data_dir = Path(value)
-    if not (data_dir / "face_landmarker.task").is_file() or not (data_dir / VIDEO_NAME).is_file():
-        pytest.skip(f"face_landmarker.task or {VIDEO_NAME} missing in {data_dir}")
+def test_benchmark_on_the_shared_video(video_data_dir):
+    data_dir = video_data_dir
     from fer.bench_video import benchmark_video, format_report
     from fer.pipeline import EmotionRecognizer
 
