@@ -148,7 +148,9 @@ def publish_model(
             "epochs_run": state.epochs_done,
             "selected_epoch": state.best[label_set]["epoch"],
             "selected_publictest_accuracy": state.best[label_set]["val_accuracy"],
-            "wall_time_s": round(state.wall_time_s, 1),
+            # The whole cost of the weights: earlier stages (--init-from) included.
+            "wall_time_s": round(state.total_wall_time_s, 1),
+            "stages": state.stages(),
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, 2 cores, no GPU",
         },
         "intended_use": INTENDED_USE,

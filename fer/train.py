@@ -245,6 +245,24 @@ class RunState:
         self.wall_time_s = 0.0
         self.best: dict[str, dict] = {}
         self.history: list[dict] = []
+        self.command = ""
+        # Earlier runs this one continued from (``--init-from``), oldest first; each has its
+        # command, epochs and wall time so the card can state the model's whole training cost.
+        self.predecessors: list[dict] = []
+
+    @property
+    def total_wall_time_s(self) -> float:
+        return self.wall_time_s + sum(stage["wall_time_s"] for stage in self.predecessors)
+
+    def stages(self) -> list[dict]:
+        """Every training stage of the model, oldest first, this run last."""
+        own = {
+            "run_dir": str(self.run_dir),
+            "command": self.command,
+            "epochs": self.epochs_done,
+            "wall_time_s": round(self.wall_time_s, 1),
+        }
+        return [*self.predecessors, own]
 
     def load(self) -> bool:
         if not self.path.is_file():
@@ -254,6 +272,8 @@ class RunState:
         self.wall_time_s = state["wall_time_s"]
         self.best = state["best"]
         self.history = state["history"]
+        self.command = state.get("command", "")
+        self.predecessors = state.get("predecessors", [])
         return True
 
     def save(self, config: TrainConfig) -> None:
@@ -263,6 +283,8 @@ class RunState:
             "best": self.best,
             "history": self.history,
             "config": dataclasses.asdict(config),
+            "command": self.command,
+            "predecessors": self.predecessors,
         }
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps(state, indent=1))
@@ -328,6 +350,24 @@ def _epoch_callback(config, state, validation, started):
     return EpochEnd()
 
 
+def predecessor_stages(previous_run_dir: Path, config: TrainConfig) -> list[dict]:
+    """The stages of a finished run to continue from, checked against this run's config."""
+    previous = RunState(previous_run_dir)
+    if not previous.load() or not (previous_run_dir / "checkpoint.keras").is_file():
+        raise FileNotFoundError(
+            f"{previous_run_dir} holds no finished run (state.json + checkpoint)"
+        )
+    previous_config = json.loads(previous.path.read_text())["config"]
+    theirs = (previous_config["architecture"], list(previous_config["label_sets"]))
+    ours = (config.architecture, list(config.label_sets))
+    if theirs != ours:
+        raise ValueError(
+            f"--init-from {previous_run_dir} trained {theirs[0]} with heads {theirs[1]}; "
+            f"this run is {ours[0]} with heads {ours[1]}"
+        )
+    return previous.stages()
+
+
 def _append_history_csv(path: Path, row: dict) -> None:
     new_file = not path.is_file()
     with open(path, "a", newline="") as stream:
@@ -343,8 +383,15 @@ def train(
     ferplus: FaceDataset | None,
     run_dir: Path,
     resume: bool = False,
+    init_from: Path | None = None,
+    command: str = "",
 ) -> RunState:
-    """Train (or resume) a run; best heads are saved as ``run_dir/best_<label set>.keras``."""
+    """Train (or resume) a run; best heads are saved as ``run_dir/best_<label set>.keras``.
+
+    ``init_from`` starts a new run from the last checkpoint of a finished run of the same
+    architecture and heads (a warm restart: fresh optimizer and learning-rate schedule); the
+    earlier run's command, epochs and wall time are carried into this run's state.
+    """
     import keras
     import tensorflow as tf
 
@@ -365,9 +412,16 @@ def train(
                 f"{run_dir} holds a run already; pass --resume or a new --run-dir"
             )
         state = RunState(run_dir)
+        state.command = command
         (run_dir / "history.csv").unlink(missing_ok=True)
         model = build_training_model(config)
         compile_training_model(model, config, steps_per_epoch)
+        if init_from is not None:
+            state.predecessors = predecessor_stages(Path(init_from), config)
+            # Layer weights only: the optimizer and its schedule start afresh.
+            model.load_weights(Path(init_from) / "checkpoint.keras")
+            print(f"initialised from {init_from}", flush=True)
+        state.save(config)
     if state.epochs_done >= config.epochs:
         return state
     images = data.images[..., None].astype(np.float32)
@@ -435,6 +489,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--names", help="model names, comma-separated, one per label set (default: the label sets)"
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="start from the last checkpoint of this finished run dir (warm restart)",
+    )
     parser.add_argument("--no-tflite", action="store_true", help="skip the int8 TFLite export")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
     return parser.parse_args(argv)
@@ -480,9 +539,23 @@ def main(argv: list[str] | None = None) -> int:
     ferplus = load_dataset("ferplus", data_dir) if FERPLUS.key in label_sets else None
     run_dir = args.run_dir or PROJECT_ROOT / "runs" / "_".join(names)
     command = "python -m fer.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    state = train(config, fer2013, ferplus, run_dir, resume=args.resume)
+    try:
+        state = train(
+            config,
+            fer2013,
+            ferplus,
+            run_dir,
+            resume=args.resume,
+            init_from=args.init_from,
+            command=command,
+        )
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(
-        f"training done: {state.epochs_done} epochs, {state.wall_time_s / 60:.1f} min", flush=True
+        f"training done: {state.epochs_done} epochs, {state.wall_time_s / 60:.1f} min "
+        f"({state.total_wall_time_s / 60:.1f} min with earlier stages)",
+        flush=True,
     )
 
     from fer.modelcard import publish_model

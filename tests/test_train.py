@@ -116,3 +116,58 @@ def test_unlabelled_rows_give_no_loss_and_no_gradient():
     probabilities = tf.nn.softmax(logits[1]).numpy()
     # d/dlogits of soft cross-entropy is softmax - target.
     np.testing.assert_allclose(gradient[1], probabilities - [0.2, 0.8, 0.0], atol=1e-5)
+
+
+def test_init_from_starts_at_the_previous_weights_and_carries_its_cost(tmp_path: Path):
+    import keras
+
+    fer2013 = _tiny_fer2013()
+    config = TrainConfig(architecture="ziggy", epochs=1, batch_size=16)
+    first = train(config, fer2013, None, tmp_path / "first", command="first command")
+    previous = keras.models.load_model(tmp_path / "first" / "checkpoint.keras", compile=False)
+
+    second = train(
+        TrainConfig(architecture="ziggy", epochs=1, batch_size=16),
+        fer2013,
+        None,
+        tmp_path / "second",
+        init_from=tmp_path / "first",
+        command="second command",
+    )
+    assert [stage["command"] for stage in second.stages()] == ["first command", "second command"]
+    assert second.total_wall_time_s == pytest.approx(
+        first.wall_time_s + second.wall_time_s, abs=0.1
+    )
+    continued = keras.models.load_model(tmp_path / "second" / "checkpoint.keras", compile=False)
+    # After one more epoch the weights moved away from the initial ones, but only by a fine-tune
+    # step: far closer to the previous run than to a freshly initialised model.
+    train(
+        TrainConfig(architecture="ziggy", epochs=1, batch_size=16, seed=3),
+        fer2013,
+        None,
+        tmp_path / "fresh",
+    )
+    fresh_model = keras.models.load_model(tmp_path / "fresh" / "checkpoint.keras", compile=False)
+
+    def distance(a, b):
+        return sum(
+            float(np.abs(x - y).sum())
+            for x, y in zip(a.get_weights(), b.get_weights(), strict=True)
+        )
+
+    assert distance(continued, previous) < distance(fresh_model, previous)
+    assert (
+        json.loads((tmp_path / "second" / "state.json").read_text())["predecessors"][0]["epochs"]
+        == 1
+    )
+
+    with pytest.raises(ValueError, match="heads"):
+        train(
+            TrainConfig(architecture="ziggy", label_sets=("fer2013", "ferplus"), epochs=1),
+            fer2013,
+            _tiny_ferplus(fer2013),
+            tmp_path / "third",
+            init_from=tmp_path / "first",
+        )
+    with pytest.raises(FileNotFoundError):
+        train(config, fer2013, None, tmp_path / "fourth", init_from=tmp_path / "missing")
