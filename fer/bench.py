@@ -30,14 +30,19 @@ def _benchmark_faces(n_faces: int, seed: int) -> NDArray[np.uint8]:
 
 
 def benchmark_model(
-    name: str, backend: str = "auto", repeats: int = 200, batch_size: int = 64, seed: int = 0
+    name: str,
+    backend: str = "auto",
+    repeats: int = 200,
+    batch_size: int = 64,
+    seed: int = 0,
+    num_threads: int | None = None,
 ) -> dict:
     """Load time and median ms/face for one face per call and for batches of ``batch_size``."""
     faces = _benchmark_faces(max(batch_size, 64), seed)
     started = time.perf_counter()
     from fer.inference import load_model
 
-    model = load_model(name, backend=backend)
+    model = load_model(name, backend=backend, num_threads=num_threads)
     model.predict(faces[0])  # the first call allocates; it is load cost, not per-face cost
     load_ms = (time.perf_counter() - started) * 1e3
 
@@ -57,6 +62,7 @@ def benchmark_model(
     return {
         "model": model.name,
         "backend": model.backend,
+        "threads": model.num_threads,
         "load_ms_incl_first_call": round(load_ms, 1),
         "single_face_ms_median": round(float(np.median(single)) * 1e3, 4),
         "single_face_ms_p95": round(float(np.percentile(single, 95)) * 1e3, 4),
@@ -80,7 +86,8 @@ def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> No
     card_path = resolve_model_dir(model_name) / CARD_FILE
     card = json.loads(card_path.read_text())
     arguments = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--record"]
-    card.setdefault("benchmark", {})[result["backend"]] = {
+    key = result["backend"] + (f"_{result['threads']}_threads" if result["threads"] else "")
+    card.setdefault("benchmark", {})[key] = {
         **result,
         "command": "python -m fer.bench " + " ".join(arguments),
         "machine": f"{platform.machine()}, 2 cores, no GPU",
@@ -96,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--threads", type=int, help="TFLite interpreter threads (default: $FER_THREADS or 2)"
+    )
     parser.add_argument("--video", help="benchmark the full frame pipeline on this video file")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument(
@@ -113,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     from fer.inference import ModelNotFoundError
 
     try:
-        result = benchmark_model(args.model, args.backend, args.repeats, args.batch_size)
+        result = benchmark_model(
+            args.model, args.backend, args.repeats, args.batch_size, num_threads=args.threads
+        )
     except (ModelNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,27 @@ def test_one_face_and_batches_have_the_contracted_shape(tiny_model_dir: Path):
             model.predict(faces.astype(np.float64))
 
 
+def test_thread_count_follows_fer_threads_and_gives_the_same_probabilities(
+    tiny_model_dir: Path, monkeypatch
+):
+    from fer.inference import default_threads
+
+    monkeypatch.setenv("FER_THREADS", "1")
+    assert default_threads() == 1
+    one = load_model(tiny_model_dir, backend="tflite")
+    assert one.num_threads == 1
+    monkeypatch.delenv("FER_THREADS")
+    assert default_threads() == min(2, os.cpu_count() or 1)
+    two = load_model(tiny_model_dir, backend="tflite", num_threads=2)
+    assert two.num_threads == 2
+    faces = np.random.default_rng(3).integers(0, 256, (16, 48, 48), dtype=np.uint8)
+    np.testing.assert_allclose(one.predict(faces), two.predict(faces), atol=1e-6)
+    for bad in ("zero", "0"):
+        monkeypatch.setenv("FER_THREADS", bad)
+        with pytest.raises(ValueError, match="FER_THREADS"):
+            default_threads()
+
+
 def test_int8_export_tracks_the_keras_model(tiny_model_dir: Path):
     faces = np.random.default_rng(2).integers(0, 256, (32, 48, 48), dtype=np.uint8)
     reference = load_model(tiny_model_dir, backend="keras").predict(faces)
@@ -83,3 +105,20 @@ def test_import_fer_is_cheap_and_names_resolve():
         assert getattr(fer, name) is not None
     with pytest.raises(AttributeError):
         fer.not_a_name  # noqa: B018
+
+
+def test_bench_cli_reports_latency_and_records_it_in_the_card(tiny_model_dir: Path, capsys):
+    from fer.bench import main
+
+    arguments = [str(tiny_model_dir), "--repeats", "20", "--batch-size", "8", "--threads", "1"]
+    assert main(arguments) == 0
+    printed = capsys.readouterr().out
+    assert "single_face_ms_median" in printed and "batched_8_ms_per_face_median" in printed
+    card_before = json.loads((tiny_model_dir / "card.json").read_text())
+    assert "benchmark" not in card_before
+    assert main([str(tiny_model_dir), "--repeats", "20", "--threads", "2", "--record"]) == 0
+    recorded = json.loads((tiny_model_dir / "card.json").read_text())["benchmark"]
+    entry = recorded["tflite_2_threads"]
+    assert entry["threads"] == 2 and entry["single_face_ms_median"] > 0
+    assert entry["command"].endswith("--repeats 20 --threads 2")
+    assert main(["no-such-model"]) == 2
