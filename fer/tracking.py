@@ -30,6 +30,10 @@ class TrackerConfig:
         Otherwise, largest centre move, as a fraction of the track's box size.
     timeout_s
         A track unseen for longer than this is dropped; the face gets a new id when it returns.
+    min_missed_frames
+        ...but only once it has also been missing from this many processed frames. On a loaded
+        machine frames can arrive a second or more apart; the time limit alone would then give
+        the same face a new id (and a fresh smoother) on every frame.
     box_half_life_s
         Half-life of the exponential smoothing of the shown box (0 disables it).
     snap_iou
@@ -40,13 +44,20 @@ class TrackerConfig:
     iou_threshold: float = 0.3
     max_centre_shift: float = 0.5
     timeout_s: float = 1.0
+    min_missed_frames: int = 3
     box_half_life_s: float = 0.08
     snap_iou: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 < self.iou_threshold <= 1.0:
             raise ValueError(f"iou_threshold must be in (0, 1], got {self.iou_threshold}")
-        for name in ("max_centre_shift", "timeout_s", "box_half_life_s", "snap_iou"):
+        for name in (
+            "max_centre_shift",
+            "timeout_s",
+            "min_missed_frames",
+            "box_half_life_s",
+            "snap_iou",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
 
@@ -62,6 +73,7 @@ class Track:
     last_seen_s: float
     state: Any = None
     n_frames: int = field(default=1)
+    missed_frames: int = 0  # processed frames since the face was last matched
 
     @property
     def bbox(self) -> BBox:
@@ -116,7 +128,10 @@ class FaceTracker:
         self._last_t = t_s
         config = self.config
         self.tracks = [
-            track for track in self.tracks if t_s - track.last_seen_s <= config.timeout_s
+            track
+            for track in self.tracks
+            if t_s - track.last_seen_s <= config.timeout_s
+            or track.missed_frames < config.min_missed_frames
         ]
         detections = [np.asarray(box, np.float64).reshape(4) for box in boxes]
         assigned: dict[int, Track] = {}
@@ -147,6 +162,8 @@ class FaceTracker:
                 assigned[d_index] = self.tracks[t_index]
                 free_tracks.discard(t_index)
 
+        for t_index in free_tracks:
+            self.tracks[t_index].missed_frames += 1
         result = []
         for d_index, box in enumerate(detections):
             track = assigned.get(d_index)
@@ -176,3 +193,4 @@ class FaceTracker:
         track.raw_box = box.copy()
         track.last_seen_s = t_s
         track.n_frames += 1
+        track.missed_frames = 0

@@ -41,12 +41,28 @@ def test_fast_move_without_overlap_is_matched_by_centre():
 
 
 def test_track_times_out():
-    tracker = FaceTracker(TrackerConfig(timeout_s=1.0))
+    tracker = FaceTracker(TrackerConfig(timeout_s=1.0, min_missed_frames=1))
     tracker.update([(10, 10, 60, 60)], 0.0)
     tracker.update([], 0.5)
     assert ids(tracker.update([(10, 10, 60, 60)], 0.9)) == [1]  # unseen 0.9 s: kept
     tracker.update([], 1.5)
     assert ids(tracker.update([(10, 10, 60, 60)], 2.0)) == [2]  # unseen 1.1 s: new id
+    assert len(tracker.tracks) == 1
+
+
+def test_low_frame_rate_keeps_the_id_until_frames_are_missed_too():
+    # A loaded machine processing one frame every 1.5 s: the face is the same person throughout.
+    tracker = FaceTracker(TrackerConfig(timeout_s=1.0, min_missed_frames=3))
+    seen = [ids(tracker.update([(100 + i, 50, 80, 80)], 1.5 * i))[0] for i in range(6)]
+    assert seen == [1] * 6
+    # Gone for two processed frames (3 s): still the same track when it comes back...
+    tracker.update([], 9.0)
+    tracker.update([], 10.5)
+    assert ids(tracker.update([(106, 50, 80, 80)], 12.0)) == [1]
+    # ...gone for three frames and longer than the timeout: a new id.
+    for t_s in (13.5, 15.0, 16.5):
+        tracker.update([], t_s)
+    assert ids(tracker.update([(106, 50, 80, 80)], 18.0)) == [2]
     assert len(tracker.tracks) == 1
 
 
