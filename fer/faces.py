@@ -270,7 +270,7 @@ def open_face_detector(
     return HaarDetector(max_faces=max_faces), HAAR_FALLBACK_WARNING.format(where=where)
 
 
-def _warp(
+def warp_to_face(
     image: NDArray[np.uint8], matrix: NDArray[np.float64], scale: float, size: int
 ) -> NDArray[np.uint8]:
     """Warp to ``size``×``size`` gray, supersampling when shrinking so small crops do not alias."""
@@ -354,7 +354,7 @@ def align_face(
         eyes, mouth = points["eyes"], points["mouth"]
     if eyes is not None:
         matrix, scale = alignment_matrix(eyes, mouth, framing, size)
-        return _warp(image, matrix, scale, size)
+        return warp_to_face(image, matrix, scale, size)
     if bbox is not None:
         x, y, width, height = (float(v) for v in bbox)
         if width <= 0 or height <= 0:
@@ -365,7 +365,7 @@ def align_face(
         target = np.array([framing.box_centre_x, framing.box_centre_y]) * ratio
         matrix = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
         matrix[:, 2] = target - scale * centre
-        return _warp(image, matrix, scale, size)
+        return warp_to_face(image, matrix, scale, size)
     raise ValueError("align_face needs landmarks, eye points or a bbox")
 
 
