@@ -17,23 +17,30 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from fer.config import DEFAULT_SESSION_DB
-from fer.emotions import EMOTIONS, UNCERTAIN
+from fer.session_records import (
+    Consent,
+    ConsentError,
+    FrameRecord,
+    SessionInfo,
+    SessionNotFoundError,
+    as_utc,
+    encode_frame,
+    parse_time,
+    positive_id,
+    utc_now,
+    validate_classes,
+    validate_text,
+)
 
 SCHEMA_VERSION = 1
 SOURCES = ("live", "image", "video")
@@ -45,7 +52,6 @@ MAX_NAME_LENGTH = 200
 MAX_NOTES_LENGTH = 20_000
 # A consent time a little ahead of this machine's clock is tolerated (clients' clocks drift).
 _CLOCK_SKEW = timedelta(seconds=5)
-_PROBABILITY_TOLERANCE = 1e-3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS consents (
@@ -90,209 +96,6 @@ _FRAME_COLUMNS = (
     "session_id, t_seconds, track_id, x, y, w, h, probs, smoothed, label, confidence, "
     "landmarks, blendshapes"
 )
-
-
-class ConsentError(ValueError):
-    """A write about a person was attempted without a valid consent record."""
-
-
-class SessionNotFoundError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Consent:
-    id: int
-    given_by: str
-    given_at: datetime
-    statement: str
-    withdrawn_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    id: int
-    consent_id: int
-    consent_by: str
-    consent_given_at: datetime
-    started_at: datetime
-    ended_at: datetime | None
-    model: str
-    classes: tuple[str, ...]
-    source: str
-    notes: str
-    n_frames: int
-
-    def as_json_dict(self) -> dict[str, Any]:
-        """Metadata with times as ISO 8601 strings (what the JSON export writes)."""
-        return {
-            "id": self.id,
-            "consent_id": self.consent_id,
-            "consent_by": self.consent_by,
-            "consent_given_at": self.consent_given_at.isoformat(),
-            "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-            "model": self.model,
-            "classes": list(self.classes),
-            "source": self.source,
-            "notes": self.notes,
-            "n_frames": self.n_frames,
-        }
-
-
-@dataclass(frozen=True)
-class FrameRecord:
-    """One face in one frame, as stored; ``from_result`` reads a pipeline ``FaceResult``."""
-
-    t_seconds: float
-    track_id: int
-    bbox: tuple[float, float, float, float]
-    probs: NDArray[np.float32]
-    smoothed: NDArray[np.float32]
-    label: str
-    confidence: float
-    landmarks: NDArray[np.float32] | None = None
-    blendshapes: dict[str, float] | None = None
-
-    @classmethod
-    def from_result(cls, t_seconds: float, result: Any) -> FrameRecord:
-        return cls(
-            t_seconds=t_seconds,
-            track_id=result.track_id,
-            bbox=tuple(result.bbox),
-            probs=result.probs,
-            smoothed=result.smoothed,
-            label=result.label,
-            confidence=result.confidence,
-            landmarks=getattr(result, "landmarks", None),
-            blendshapes=getattr(result, "blendshapes", None),
-        )
-
-
-# --- conversions ------------------------------------------------------------------------------
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _as_utc(value: datetime, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise ValueError(f"{what} must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None:
-        raise ValueError(f"{what} must carry a time zone (e.g. datetime.now(UTC)), got {value}")
-    return value.astimezone(UTC)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _finite_number(value: Any, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be finite, got {number}")
-    return number
-
-
-def _float32_blob(values: Any, shape: tuple[int | None, ...], what: str) -> bytes:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be numeric, got {type(values).__name__}") from None
-    if array.ndim != len(shape) or any(
-        expected is not None and size != expected
-        for size, expected in zip(array.shape, shape, strict=True)
-    ):
-        wanted = "(" + ", ".join("N" if size is None else str(size) for size in shape) + ")"
-        raise ValueError(f"{what} must have shape {wanted}, got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{what} contains NaN or infinite values")
-    return array.astype("<f4").tobytes()
-
-
-def _probabilities_blob(values: Any, n_classes: int, what: str) -> bytes:
-    blob = _float32_blob(values, (n_classes,), what)
-    array = np.frombuffer(blob, "<f4")
-    if array.min() < -_PROBABILITY_TOLERANCE or array.max() > 1 + _PROBABILITY_TOLERANCE:
-        raise ValueError(f"{what} must lie in [0, 1], got {array.tolist()}")
-    return blob
-
-
-def encode_frame(record: FrameRecord, classes: Sequence[str]) -> tuple:
-    """Validate ``record`` against ``classes`` and return its row (without the session id).
-
-    Raises ``ValueError`` naming the first problem. Pure: no database access, so recorders can
-    validate on the thread that produced the result.
-    """
-    if not isinstance(record, FrameRecord):
-        raise ValueError(f"expected a FrameRecord, got {type(record).__name__}")
-    t_seconds = _finite_number(record.t_seconds, "t_seconds")
-    if t_seconds < 0:
-        raise ValueError(f"t_seconds must be >= 0, got {t_seconds}")
-    if isinstance(record.track_id, bool) or not isinstance(record.track_id, int | np.integer):
-        raise ValueError(f"track_id must be an integer, got {record.track_id!r}")
-    if record.track_id < 0:
-        raise ValueError(f"track_id must be >= 0, got {record.track_id}")
-    if len(record.bbox) != 4:
-        raise ValueError(f"bbox must be (x, y, w, h), got {record.bbox!r}")
-    x, y, w, h = (_finite_number(value, "bbox") for value in record.bbox)
-    if w < 0 or h < 0:
-        raise ValueError(f"bbox width and height must be >= 0, got {record.bbox!r}")
-    probs = _probabilities_blob(record.probs, len(classes), "probs")
-    smoothed = _probabilities_blob(record.smoothed, len(classes), "smoothed")
-    if record.label != UNCERTAIN and record.label not in classes:
-        raise ValueError(f"label {record.label!r} is not one of {list(classes)} or {UNCERTAIN!r}")
-    confidence = _finite_number(record.confidence, "confidence")
-    if not 0 <= confidence <= 1 + _PROBABILITY_TOLERANCE:
-        raise ValueError(f"confidence must lie in [0, 1], got {confidence}")
-    landmarks = None
-    if record.landmarks is not None:
-        landmarks = _float32_blob(record.landmarks, (None, 2), "landmarks")
-    blendshapes = None
-    if record.blendshapes is not None:
-        if not isinstance(record.blendshapes, dict) or not all(
-            isinstance(name, str) for name in record.blendshapes
-        ):
-            raise ValueError("blendshapes must be a dict of name -> score")
-        blendshapes = json.dumps(
-            {name: _finite_number(score, f"blendshape {name!r}")
-             for name, score in record.blendshapes.items()},
-            allow_nan=False,
-        )
-    return (
-        t_seconds, int(record.track_id), x, y, w, h, probs, smoothed, str(record.label),
-        round(min(confidence, 1.0), 6), landmarks, blendshapes,
-    )
-
-
-def _validate_classes(classes: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
-        raise ValueError(f"classes must be a non-empty list of emotion names, got {classes!r}")
-    names = tuple(classes)
-    unknown = [name for name in names if name not in EMOTIONS]
-    if unknown:
-        raise ValueError(f"classes {unknown} are not known emotions ({', '.join(EMOTIONS)})")
-    if len(set(names)) != len(names):
-        raise ValueError(f"classes repeat a name: {list(names)}")
-    return names
-
-
-def _validate_text(value: Any, what: str, max_length: int, required: bool) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be text, got {type(value).__name__}")
-    text = value.strip()
-    if required and not text:
-        raise ValueError(f"{what} must not be empty")
-    if len(text) > max_length:
-        raise ValueError(f"{what} is longer than {max_length} characters")
-    return text
-
-
-# --- the store --------------------------------------------------------------------------------
 
 
 class SessionStore:
@@ -360,10 +163,10 @@ class SessionStore:
         statement: str = CONSENT_STATEMENT,
     ) -> Consent:
         """Store that ``given_by`` consented (now, or at ``given_at``) to ``statement``."""
-        name = _validate_text(given_by, "The name of the person consenting", MAX_NAME_LENGTH, True)
-        text = _validate_text(statement, "The consent statement", MAX_NOTES_LENGTH, True)
-        when = _now() if given_at is None else _as_utc(given_at, "given_at")
-        if when > _now() + _CLOCK_SKEW:
+        name = validate_text(given_by, "The name of the person consenting", MAX_NAME_LENGTH, True)
+        text = validate_text(statement, "The consent statement", MAX_NOTES_LENGTH, True)
+        when = utc_now() if given_at is None else as_utc(given_at, "given_at")
+        if when > utc_now() + _CLOCK_SKEW:
             raise ValueError(f"Consent cannot be given in the future ({when.isoformat()})")
         with self._transaction() as connection:
             cursor = connection.execute(
@@ -376,22 +179,22 @@ class SessionStore:
         with self._connect() as connection:
             row = connection.execute(
                 "SELECT id, given_by, given_at, statement, withdrawn_at FROM consents WHERE id=?",
-                (_id(consent_id, "consent_id"),),
+                (positive_id(consent_id, "consent_id"),),
             ).fetchone()
         if row is None:
             raise ConsentError(f"No consent record {consent_id}")
-        return Consent(row[0], row[1], _parse_time(row[2]), row[3], _parse_time(row[4]))
+        return Consent(row[0], row[1], parse_time(row[2]), row[3], parse_time(row[4]))
 
     def withdraw_consent(self, consent_id: int, at: datetime | None = None) -> None:
         """Mark a consent withdrawn and end its open sessions; no frame can be added afterwards.
 
         Stored data is kept until deleted with ``delete_session``.
         """
-        when = (_now() if at is None else _as_utc(at, "at")).isoformat()
+        when = (utc_now() if at is None else as_utc(at, "at")).isoformat()
         with self._transaction() as connection:
             updated = connection.execute(
                 "UPDATE consents SET withdrawn_at=? WHERE id=? AND withdrawn_at IS NULL",
-                (when, _id(consent_id, "consent_id")),
+                (when, positive_id(consent_id, "consent_id")),
             ).rowcount
             if not updated:
                 known = connection.execute(
@@ -430,14 +233,14 @@ class SessionStore:
                 "A session can only be created after consent is recorded "
                 "(SessionStore.record_consent)"
             )
-        consent_id = _id(consent_id, "consent_id")
-        model = _validate_text(model, "model", MAX_NAME_LENGTH, True)
-        names = _validate_classes(classes)
+        consent_id = positive_id(consent_id, "consent_id")
+        model = validate_text(model, "model", MAX_NAME_LENGTH, True)
+        names = validate_classes(classes)
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        notes = _validate_text(notes, "notes", MAX_NOTES_LENGTH, False)
-        started = _now() if started_at is None else _as_utc(started_at, "started_at")
-        ended = None if ended_at is None else _as_utc(ended_at, "ended_at")
+        notes = validate_text(notes, "notes", MAX_NOTES_LENGTH, False)
+        started = utc_now() if started_at is None else as_utc(started_at, "started_at")
+        ended = None if ended_at is None else as_utc(ended_at, "ended_at")
         if ended is not None and ended < started:
             raise ValueError(f"ended_at ({ended}) is before started_at ({started})")
         rows = [encode_frame(record, names) for record in frames]
@@ -449,7 +252,7 @@ class SessionStore:
                 raise ConsentError(f"No consent record {consent_id}; record consent first")
             if consent[2] is not None:
                 raise ConsentError(f"Consent {consent_id} was withdrawn at {consent[2]}")
-            if started < _parse_time(consent[1]):
+            if started < parse_time(consent[1]):
                 raise ConsentError(
                     f"A session cannot start ({started.isoformat()}) before consent was given "
                     f"({consent[1]})"
@@ -457,9 +260,17 @@ class SessionStore:
             cursor = connection.execute(
                 "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "
                 "ended_at, model, classes, source, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (consent_id, consent[0], consent[1], started.isoformat(),
-                 ended.isoformat() if ended else None, model, json.dumps(list(names)), source,
-                 notes),
+                (
+                    consent_id,
+                    consent[0],
+                    consent[1],
+                    started.isoformat(),
+                    ended.isoformat() if ended else None,
+                    model,
+                    json.dumps(list(names)),
+                    source,
+                    notes,
+                ),
             )
             session_id = int(cursor.lastrowid)
             self._insert_rows(connection, session_id, rows)
@@ -467,7 +278,7 @@ class SessionStore:
 
     def end_session(self, session_id: int, ended_at: datetime | None = None) -> None:
         """Set the session's end time (once; ending an ended session changes nothing)."""
-        when = (_now() if ended_at is None else _as_utc(ended_at, "ended_at")).isoformat()
+        when = (utc_now() if ended_at is None else as_utc(ended_at, "ended_at")).isoformat()
         with self._transaction() as connection:
             self._require_session(connection, session_id)
             connection.execute(
@@ -476,7 +287,7 @@ class SessionStore:
             )
 
     def set_notes(self, session_id: int, notes: str) -> None:
-        notes = _validate_text(notes, "notes", MAX_NOTES_LENGTH, False)
+        notes = validate_text(notes, "notes", MAX_NOTES_LENGTH, False)
         with self._transaction() as connection:
             self._require_session(connection, session_id)
             connection.execute("UPDATE sessions SET notes=? WHERE id=?", (notes, session_id))
@@ -493,7 +304,7 @@ class SessionStore:
         row = connection.execute(
             "SELECT s.classes, s.ended_at, c.withdrawn_at FROM sessions s "
             "JOIN consents c ON c.id = s.consent_id WHERE s.id=?",
-            (_id(session_id, "session_id"),),
+            (positive_id(session_id, "session_id"),),
         ).fetchone()
         if row is None:
             raise SessionNotFoundError(f"No session {session_id}")
@@ -538,16 +349,23 @@ class SessionStore:
     @staticmethod
     def _session_from_row(row: tuple) -> SessionInfo:
         return SessionInfo(
-            id=row[0], consent_id=row[1], consent_by=row[2],
-            consent_given_at=_parse_time(row[3]), started_at=_parse_time(row[4]),
-            ended_at=_parse_time(row[5]), model=row[6], classes=tuple(json.loads(row[7])),
-            source=row[8], notes=row[9], n_frames=row[10],
+            id=row[0],
+            consent_id=row[1],
+            consent_by=row[2],
+            consent_given_at=parse_time(row[3]),
+            started_at=parse_time(row[4]),
+            ended_at=parse_time(row[5]),
+            model=row[6],
+            classes=tuple(json.loads(row[7])),
+            source=row[8],
+            notes=row[9],
+            n_frames=row[10],
         )
 
     def get_session(self, session_id: int) -> SessionInfo:
         with self._connect() as connection:
             row = connection.execute(
-                f"{self._SESSION_QUERY} WHERE s.id=?", (_id(session_id, "session_id"),)
+                f"{self._SESSION_QUERY} WHERE s.id=?", (positive_id(session_id, "session_id"),)
             ).fetchone()
         if row is None:
             raise SessionNotFoundError(f"No session {session_id}")
@@ -627,116 +445,26 @@ class SessionStore:
             }
             if include_landmarks:
                 item["landmarks"] = (
-                    None if row.landmarks is None
+                    None
+                    if row.landmarks is None
                     else np.round(row.landmarks.astype(np.float64), 6).tolist()
                 )
             records.append(item)
         return json.dumps({"session": info.as_json_dict(), "frames": records}, allow_nan=False)
 
 
-def _id(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
+# The recorder lives in its own module; importing it here keeps ``from fer.session import
+# SessionRecorder`` working for callers.
+from fer.session_recorder import SessionRecorder  # noqa: E402
 
-
-# --- batching recorder ------------------------------------------------------------------------
-
-
-class SessionRecorder:
-    """Buffers frame results in memory and writes them to the store in batches.
-
-    ``add`` validates and buffers without touching SQLite, so a webrtc frame callback may call it;
-    the page thread calls ``maybe_flush`` on every pass of its loop, which writes when
-    ``flush_interval_s`` (at most 1 s) has passed since the last write or ``max_batch`` rows are
-    waiting. ``close`` writes the rest and ends the session. All methods are thread-safe.
-
-    When nobody flushes (the page went away) the buffer stops growing at ``max_pending`` rows and
-    counts what it drops in ``n_dropped``.
-    """
-
-    def __init__(
-        self,
-        store: SessionStore,
-        session_id: int,
-        flush_interval_s: float = 0.5,
-        max_batch: int = 500,
-        max_pending: int = 20_000,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        if not 0 < flush_interval_s <= 1:
-            raise ValueError(f"flush_interval_s must be in (0, 1], got {flush_interval_s}")
-        if max_batch < 1 or max_pending < max_batch:
-            raise ValueError("need 1 <= max_batch <= max_pending")
-        info = store.get_session(session_id)
-        if info.ended_at is not None:
-            raise ValueError(f"Session {session_id} has ended; start a new one to record")
-        self.store = store
-        self.session_id = session_id
-        self.classes = info.classes
-        self.flush_interval_s = flush_interval_s
-        self.max_batch = max_batch
-        self.max_pending = max_pending
-        self._clock = clock
-        self._lock = threading.Lock()  # guards the buffer and counters
-        self._flush_lock = threading.Lock()  # keeps batches in order
-        self._pending: list[tuple] = []
-        self._last_flush = clock()
-        self.n_written = 0
-        self.n_dropped = 0
-        self.closed = False
-
-    @property
-    def n_pending(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def add(self, t_seconds: float, results: Iterable[Any]) -> int:
-        """Buffer a frame's face results (pipeline ``FaceResult``s) at ``t_seconds``."""
-        return self.add_records(FrameRecord.from_result(t_seconds, result) for result in results)
-
-    def add_records(self, records: Iterable[FrameRecord]) -> int:
-        rows = [encode_frame(record, self.classes) for record in records]
-        with self._lock:
-            if self.closed:
-                raise ValueError(f"The recorder for session {self.session_id} is closed")
-            room = self.max_pending - len(self._pending)
-            self.n_dropped += max(0, len(rows) - room)
-            self._pending.extend(rows[: max(room, 0)])
-        return len(rows)
-
-    def due(self) -> bool:
-        with self._lock:
-            waiting = len(self._pending)
-            elapsed = self._clock() - self._last_flush
-        return waiting >= self.max_batch or (waiting > 0 and elapsed >= self.flush_interval_s)
-
-    def maybe_flush(self) -> int:
-        """Write the buffer if it is due; return the number of rows written."""
-        return self.flush() if self.due() else 0
-
-    def flush(self) -> int:
-        """Write everything buffered now in one transaction; on failure keep it for a retry."""
-        with self._flush_lock:
-            with self._lock:
-                batch, self._pending = self._pending, []
-            try:
-                self.store.insert_encoded(self.session_id, batch)
-            except BaseException:
-                with self._lock:
-                    self._pending[:0] = batch
-                raise
-            with self._lock:
-                self.n_written += len(batch)
-                self._last_flush = self._clock()
-            return len(batch)
-
-    def close(self) -> int:
-        """Flush, end the session and refuse further rows; return the rows written overall."""
-        with self._lock:
-            if self.closed:
-                return self.n_written
-            self.closed = True  # first, so no row can slip in after the final flush
-        self.flush()
-        self.store.end_session(self.session_id)
-        return self.n_written
+__all__ = [
+    "CONSENT_STATEMENT",
+    "Consent",
+    "ConsentError",
+    "FrameRecord",
+    "SessionInfo",
+    "SessionNotFoundError",
+    "SessionRecorder",
+    "SessionStore",
+    "encode_frame",
+]

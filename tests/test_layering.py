@@ -18,6 +18,8 @@ LAYERS = {
         "smoothing",
         "tracking",
         "session",
+        "session_records",
+        "session_recorder",
         "plots",
         "eda",
         "inference",
