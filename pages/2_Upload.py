@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from fer.smoothing import SmoothingConfig
-from ui import resources
-from ui.consent import consent_banner, consent_gate
-from ui.upload import (
+from fer.upload import (
     IMAGE_TYPES,
     VIDEO_TYPES,
     analyse_image,
@@ -19,6 +17,8 @@ from ui.upload import (
     faces_table,
     upload_kind,
 )
+from ui import resources
+from ui.consent import consent_banner, consent_gate
 
 PAGE = "upload"
 PURPOSE = (

@@ -24,6 +24,7 @@ LAYERS = {
         "eda",
         "inference",
         "replay",
+        "overlay",
     },
     3: {
         "pipeline",
@@ -36,6 +37,7 @@ LAYERS = {
         "modelcard",
         "video",
         "reports",
+        "upload",
     },
 }
 RANK = {module: rank for rank, modules in LAYERS.items() for module in modules}

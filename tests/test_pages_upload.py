@@ -20,7 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.session import SessionStore
-from ui.upload import MAX_IMAGE_PIXELS, decode_image, upload_kind
+from fer.upload import MAX_IMAGE_PIXELS, decode_image, upload_kind
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "2_Upload.py")
 

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from fer.overlay import draw_results
 from fer.plots import emotion_colour
-from ui.overlay import draw_results
 
 ICE_SERVERS_ENV = "FER_ICE_SERVERS"
 TURN_URL_ENV = "FER_TURN_URL"

@@ -92,7 +92,7 @@ def analyse_image(
     data: bytes, model, uncertain_below: float, max_faces: int, landmarker_path
 ) -> Analysis:
     """Every face of one image, labelled; ``ValueError`` for a bad file or no face."""
-    from ui.overlay import draw_results
+    from fer.overlay import draw_results
 
     frame_bgr = decode_image(data)
     # A still image has no history to smooth over; the uncertain threshold still applies.
@@ -121,8 +121,8 @@ def analyse_video_bytes(
     progress: Callable[[int, int], None] | None = None,
 ) -> Analysis:
     """Run the recognizer over an uploaded video; ``ValueError`` for a bad file or no face."""
+    from fer.overlay import draw_results
     from fer.video import analyse_video
-    from ui.overlay import draw_results
 
     if not data:
         raise ValueError("The file is empty.")
