@@ -72,7 +72,10 @@ def shipped_epoch_budget(models_dir: Path = MODELS_DIR) -> int:
     card_path = Path(models_dir) / LABEL_SET / "card.json"
     if card_path.is_file():
         try:
-            return int(json.loads(card_path.read_text())["training"]["config"]["epochs"])
+            training = json.loads(card_path.read_text())["training"]
+            if training.get("stages"):  # warm restarts: the weights saw every stage's epochs
+                return sum(int(stage["epochs"]) for stage in training["stages"])
+            return int(training["config"]["epochs"])
         except (KeyError, TypeError, ValueError):
             pass
     from fer.train import TrainConfig
@@ -80,13 +83,25 @@ def shipped_epoch_budget(models_dir: Path = MODELS_DIR) -> int:
     return TrainConfig().epochs
 
 
-def budget_note(epochs: int, shipped_epochs: int) -> str:
-    return (
-        f"Equal budget of {epochs} epoch(s) for every architecture and strategy, shorter than the "
-        f"shipped models' budget ({shipped_epochs} epochs with early stopping on PublicTest). "
-        "These numbers rank strategies against each other; they are not the shipped models' "
-        "accuracy."
+def budget_note(epochs: int, shipped_epochs: int, train_limit: int = 0) -> str:
+    rows = (
+        f" on the first {train_limit:,} Training rows" if train_limit else " on all Training rows"
     )
+    return (
+        f"Equal budget of {epochs} epoch(s){rows} for every architecture and strategy, shorter "
+        f"than the shipped models' budget ({shipped_epochs} epochs on all rows, selected on "
+        "PublicTest). These numbers rank strategies against each other; they are not the shipped "
+        "models' accuracy."
+    )
+
+
+def reproduce_command(epochs: int, train_limit: int = 0, seed: int = 0) -> str:
+    command = f"python -m fer.compare --epochs {epochs}"
+    if train_limit:
+        command += f" --train-limit {train_limit}"
+    if seed:
+        command += f" --seed {seed}"
+    return command
 
 
 def _prepare_run_dir(run_dir: Path, config, restart: bool) -> None:
@@ -136,6 +151,13 @@ def run_one(
     if report_path.is_file() and not restart:
         previous = json.loads(report_path.read_text())
         if previous.get("config") == config_json:
+            if "note" in previous:
+                # The shipped models' budget may have grown since this pair ran.
+                shipped = shipped_epochs if shipped_epochs is not None else shipped_epoch_budget()
+                note = budget_note(epochs, shipped, train_limit)
+                if previous["note"] != note:
+                    previous["note"] = note
+                    report_path.write_text(json.dumps(previous, indent=1))
             return previous
     run_dir = Path(runs_dir) / name
     _prepare_run_dir(run_dir, config, restart)
@@ -170,7 +192,7 @@ def run_one(
             "seed": seed,
             "config": config_json,
             "run_dir": str(run_dir),
-            "note": budget_note(epochs, shipped),
+            "note": budget_note(epochs, shipped, train_limit),
         }
     )
     Path(output_dir).mkdir(parents=True, exist_ok=True)
@@ -227,6 +249,29 @@ def write_summary(reports: Sequence[dict], output_dir: Path) -> pd.DataFrame:
     notes = sorted({report["note"] for report in reports})
     text = "# Strategy comparison on FER2013 PrivateTest\n\n" + markdown_table(table) + "\n\n"
     text += "\n".join(f"> {note}" for note in notes) + "\n"
+    commands = sorted(
+        {
+            reproduce_command(
+                report["epochs"], report.get("train_limit", 0), report.get("seed", 0)
+            )
+            for report in reports
+        }
+    )
+    text += "\nReproduce: " + "; ".join(f"`{command}`" for command in commands) + "\n"
+    settings = sorted(
+        {
+            (
+                f"{config['optimizer']} at learning rate {config['learning_rate']:g}, batch "
+                f"{config['batch_size']}, cosine schedule, label smoothing "
+                f"{config['label_smoothing']:g}, augmentation as in training; model selection on "
+                "PublicTest, PrivateTest scored once"
+            )
+            for config in (report.get("config") for report in reports)
+            if config
+        }
+    )
+    if settings:
+        text += "\nEvery pair: " + "; ".join(settings) + ".\n"
     (output_dir / "summary.md").write_text(text)
     return table
 

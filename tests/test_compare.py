@@ -38,7 +38,32 @@ def test_summary_orders_by_macro_f1_and_writes_files(tmp_path):
 
 def test_budget_note_names_both_budgets():
     note = compare.budget_note(5, 40)
-    assert "5 epoch(s)" in note and "40 epochs" in note
+    assert "5 epoch(s) on all Training rows" in note and "40 epochs" in note
+    assert "on the first 8,000 Training rows" in compare.budget_note(5, 40, train_limit=8000)
+
+
+def test_summary_says_how_to_reproduce_and_with_which_settings(tmp_path):
+    report = fake_report("ziggy", "none", 0.6, 0.4)
+    report.update(
+        train_limit=8000,
+        seed=0,
+        config=dataclasses.asdict(compare.comparison_config("ziggy", "none", 3, 8000)),
+    )
+    compare.write_summary([report], tmp_path)
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "`python -m fer.compare --epochs 3 --train-limit 8000`" in markdown
+    assert "adamw at learning rate 0.001, batch 64" in markdown
+
+
+def test_shipped_budget_counts_every_training_stage(tmp_path):
+    card_dir = tmp_path / "fer2013"
+    card_dir.mkdir()
+    training = {"config": {"epochs": 45}, "stages": [{"epochs": 34}, {"epochs": 45}]}
+    (card_dir / "card.json").write_text(json.dumps({"training": training}))
+    assert compare.shipped_epoch_budget(tmp_path) == 79
+    del training["stages"]
+    (card_dir / "card.json").write_text(json.dumps({"training": training}))
+    assert compare.shipped_epoch_budget(tmp_path) == 45
 
 
 def test_finished_pair_is_not_retrained(tmp_path):
