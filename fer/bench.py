@@ -62,7 +62,8 @@ def benchmark_model(
     return {
         "model": model.name,
         "backend": model.backend,
-        "threads": model.num_threads,
+        # Single faces always run on one thread; batches on ``batch_threads`` (fer.inference).
+        "batch_threads": model.num_threads,
         "load_ms_incl_first_call": round(load_ms, 1),
         "single_face_ms_median": round(float(np.median(single)) * 1e3, 4),
         "single_face_ms_p95": round(float(np.percentile(single, 95)) * 1e3, 4),
@@ -86,7 +87,8 @@ def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> No
     card_path = resolve_model_dir(model_name) / CARD_FILE
     card = json.loads(card_path.read_text())
     arguments = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--record"]
-    key = result["backend"] + (f"_{result['threads']}_threads" if result["threads"] else "")
+    threads = result["batch_threads"]
+    key = result["backend"] + (f"_{threads}_threads" if threads else "")
     card.setdefault("benchmark", {})[key] = {
         **result,
         "command": "python -m fer.bench " + " ".join(arguments),

@@ -71,7 +71,10 @@ def test_thread_count_follows_fer_threads_and_gives_the_same_probabilities(
     two = load_model(tiny_model_dir, backend="tflite", num_threads=2)
     assert two.num_threads == 2
     faces = np.random.default_rng(3).integers(0, 256, (16, 48, 48), dtype=np.uint8)
+    two.predict(faces[:2])
+    assert set(two._run._interpreters) == {1}  # small batches stay on one thread
     np.testing.assert_allclose(one.predict(faces), two.predict(faces), atol=1e-6)
+    assert set(two._run._interpreters) == {1, 2}
     for bad in ("zero", "0"):
         monkeypatch.setenv("FER_THREADS", bad)
         with pytest.raises(ValueError, match="FER_THREADS"):
@@ -119,6 +122,6 @@ def test_bench_cli_reports_latency_and_records_it_in_the_card(tiny_model_dir: Pa
     assert main([str(tiny_model_dir), "--repeats", "20", "--threads", "2", "--record"]) == 0
     recorded = json.loads((tiny_model_dir / "card.json").read_text())["benchmark"]
     entry = recorded["tflite_2_threads"]
-    assert entry["threads"] == 2 and entry["single_face_ms_median"] > 0
+    assert entry["batch_threads"] == 2 and entry["single_face_ms_median"] > 0
     assert entry["command"].endswith("--repeats 20 --threads 2")
     assert main(["no-such-model"]) == 2
