@@ -26,10 +26,7 @@ SPLITS = ("Training", "PublicTest", "PrivateTest")
 
 def predict_faces(model, images: NDArray[np.uint8], tta: bool = False) -> NDArray[np.float32]:
     """Probabilities for faces; with ``tta`` the mean over the face and its mirror image."""
-    probabilities = model.predict(images)
-    if tta:
-        probabilities = (probabilities + model.predict(images[:, :, ::-1].copy())) / 2.0
-    return probabilities
+    return model.predict(images, tta=tta)
 
 
 def evaluate_split(model, dataset: FaceDataset, split: str, tta: bool = False) -> dict:

@@ -191,17 +191,29 @@ class EmotionModel:
     def __repr__(self) -> str:
         return f"EmotionModel({self.name!r}, backend={self.backend!r}, classes={self.classes})"
 
-    def predict(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
-        """Probabilities (N, len(classes)) for uint8 gray faces (N, 48, 48) or one (48, 48)."""
+    def predict(
+        self, faces: NDArray[np.uint8], batch_size: int = 256, tta: bool = False
+    ) -> NDArray[np.float32]:
+        """Probabilities (N, len(classes)) for uint8 gray faces (N, 48, 48) or one (48, 48).
+
+        ``tta=True`` averages each face with its mirror image: about twice the time for the
+        accuracy in the cards' ``PrivateTest_tta`` rows (+1 to 2 points on FER2013).
+        """
         faces = validate_faces(faces)
         if len(faces) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
+        if tta:
+            faces = np.concatenate([faces, faces[:, :, ::-1]])
         batch = faces[..., None].astype(np.float32)
         parts = [
             self._run(batch[start : start + batch_size])
             for start in range(0, len(batch), batch_size)
         ]
-        return np.concatenate(parts).astype(np.float32)
+        probabilities = np.concatenate(parts).astype(np.float32)
+        if tta:
+            half = len(probabilities) // 2
+            probabilities = (probabilities[:half] + probabilities[half:]) / 2.0
+        return probabilities
 
     def embed(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
         """Penultimate-layer features (the backbone output) from the reference Keras model."""

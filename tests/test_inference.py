@@ -81,6 +81,16 @@ def test_thread_count_follows_fer_threads_and_gives_the_same_probabilities(
             default_threads()
 
 
+def test_flip_tta_averages_a_face_with_its_mirror_image(tiny_model_dir: Path):
+    model = load_model(tiny_model_dir, backend="tflite")
+    faces = np.random.default_rng(4).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    expected = (model.predict(faces) + model.predict(faces[:, :, ::-1].copy())) / 2.0
+    averaged = model.predict(faces, tta=True)
+    assert averaged.shape == (3, 7)
+    np.testing.assert_allclose(averaged, expected, atol=1e-6)
+    np.testing.assert_allclose(model.predict(faces[0], tta=True), expected[:1], atol=1e-6)
+
+
 def test_int8_export_tracks_the_keras_model(tiny_model_dir: Path):
     faces = np.random.default_rng(2).integers(0, 256, (32, 48, 48), dtype=np.uint8)
     reference = load_model(tiny_model_dir, backend="keras").predict(faces)
