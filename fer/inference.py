@@ -139,7 +139,7 @@ class _TFLiteRunner:
             if threads not in self._interpreters:
                 self._interpreters[threads] = _Interpreter(self._path, threads)
             probabilities = self._interpreters[threads].run(batch)
-        # The int8 softmax is quantised in steps of 1/256; renormalise so rows sum to 1.
+        # A fully quantised softmax comes in steps of 1/256; renormalise so rows sum to 1.
         totals = probabilities.sum(axis=1, keepdims=True)
         return np.divide(
             probabilities,

@@ -57,25 +57,65 @@ def model_after_standardization(keras_model):
     return keras.Model(inputs, x, name=f"{keras_model.name}_core")
 
 
-def export_tflite_int8(keras_model, calibration_faces: np.ndarray, path: Path) -> None:
-    """Full-integer quantisation (float input/output) calibrated on real training faces.
+QUANTIZATION_MODES = {
+    # Chosen for the shipped models: on FER2013 PublicTest it matched the calibrated full-integer
+    # export (65.17 % vs 65.20 %) while staying with the Keras reference (65.23 %), and XNNPACK's
+    # dynamically quantised kernels ran a single face faster (0.29 vs 0.33 ms).
+    "dynamic": "int8 weights; activations quantised per call at run time (dynamic range)",
+    "full": "int8 weights and activations, calibrated on 1,000 training faces",
+}
 
-    The exported graph takes standardised faces (see ``standardize_faces``), which the TFLite
-    runner computes in NumPy.
+
+def export_tflite_int8(
+    keras_model, calibration_faces: np.ndarray | None, path: Path, mode: str = "dynamic"
+) -> str:
+    """Export with int8 weights (float input/output); returns the mode's description.
+
+    ``mode="dynamic"`` needs no calibration; ``mode="full"`` also quantises activations,
+    calibrated on ``calibration_faces`` (real training faces). The exported graph takes
+    standardised faces (see ``standardize_faces``), which the TFLite runner computes in NumPy.
     """
     import tensorflow as tf
 
-    standardized = standardize_faces(calibration_faces[..., None])
-
-    def representative_faces():
-        for face in standardized:
-            yield [face[None]]
-
+    if mode not in QUANTIZATION_MODES:
+        raise ValueError(f"mode must be one of {sorted(QUANTIZATION_MODES)}, not {mode!r}")
     core = model_after_standardization(keras_model)
     converter = tf.lite.TFLiteConverter.from_keras_model(core)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_faces
+    if mode == "full":
+        if calibration_faces is None or not len(calibration_faces):
+            raise ValueError("full-integer export needs calibration faces")
+        standardized = standardize_faces(calibration_faces[..., None])
+
+        def representative_faces():
+            for face in standardized:
+                yield [face[None]]
+
+        converter.representative_dataset = representative_faces
     path.write_bytes(converter.convert())
+    return QUANTIZATION_MODES[mode]
+
+
+def export_and_evaluate_tflite(
+    keras_model, dataset: FaceDataset, output_dir: Path, card: dict, seed: int, mode: str
+) -> None:
+    """Export the served TFLite file beside the model and record its metrics in ``card``."""
+    training_faces = dataset.split("Training").images
+    pick = np.random.default_rng(seed).choice(
+        len(training_faces), min(N_CALIBRATION_FACES, len(training_faces)), replace=False
+    )
+    card["quantization"] = export_tflite_int8(
+        keras_model, training_faces[pick], output_dir / TFLITE_FILE, mode
+    )
+    exported = EmotionModel(output_dir, backend="tflite")
+    card["metrics_tflite_int8"] = evaluate_all_splits(exported, dataset, output_dir)
+    card["served_backend"] = "tflite_int8"
+    card.setdefault("files", {}).update(
+        tflite_int8=TFLITE_FILE,
+        tflite_input="standardised faces (fer.preprocess.standardize_faces)",
+    )
+    # Latency figures belong to the file they were measured on.
+    card.pop("benchmark", None)
 
 
 def _split_metrics(report: dict) -> dict:
@@ -106,6 +146,7 @@ def publish_model(
     git_commit: str,
     data_dir: Path,
     export_tflite: bool = True,
+    quantization: str = "dynamic",
 ) -> dict:
     """Copy the selected head into ``output_dir``, export, evaluate every split, write the card."""
     import keras
@@ -161,22 +202,13 @@ def publish_model(
     reference = EmotionModel(output_dir, backend="keras")
     card["metrics"] = evaluate_all_splits(reference, dataset, output_dir)
     card["metrics_source"] = f"python -m fer.evaluate {name} --split SPLIT --backend keras"
-    files = {"keras": KERAS_FILE}
+    card["files"] = {"keras": KERAS_FILE}
     if export_tflite:
-        rng = np.random.default_rng(config.seed)
-        training_faces = dataset.split("Training").images
-        pick = rng.choice(
-            len(training_faces), min(N_CALIBRATION_FACES, len(training_faces)), replace=False
+        export_and_evaluate_tflite(
+            keras_model, dataset, output_dir, card, config.seed, quantization
         )
-        export_tflite_int8(keras_model, training_faces[pick], output_dir / TFLITE_FILE)
-        exported = EmotionModel(output_dir, backend="tflite")
-        card["metrics_tflite_int8"] = evaluate_all_splits(exported, dataset, output_dir)
-        card["served_backend"] = "tflite_int8"
-        files["tflite_int8"] = TFLITE_FILE
-        files["tflite_input"] = "standardised faces (fer.preprocess.standardize_faces)"
     else:
         card["served_backend"] = "keras"
-    card["files"] = files
     card["publish_seconds"] = round(time.perf_counter() - started, 1)
     (output_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
     served = card.get("metrics_tflite_int8", card["metrics"])
@@ -186,3 +218,52 @@ def publish_model(
         flush=True,
     )
     return card
+
+
+def reexport(name: str, mode: str, data_dir: Path) -> dict:
+    """Re-export a shipped model's TFLite file from its Keras model and re-evaluate it."""
+    import keras
+
+    from fer.inference import resolve_model_dir
+
+    model_dir = resolve_model_dir(name)
+    card = json.loads((model_dir / CARD_FILE).read_text())
+    keras_model = keras.models.load_model(model_dir / KERAS_FILE, compile=False)
+    dataset = load_dataset(card["label_set"], data_dir)
+    export_and_evaluate_tflite(
+        keras_model, dataset, model_dir, card, int(card["training"]["seed"]), mode
+    )
+    card["tflite_export_command"] = f"python -m fer.modelcard {name} --quantization {mode}"
+    (model_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from fer.config import data_dir_from_env
+    from fer.inference import ModelNotFoundError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fer.modelcard",
+        description="Re-export a model's TFLite file and re-evaluate it into its card",
+    )
+    parser.add_argument("model", help="model name under models/ or a model directory")
+    parser.add_argument("--quantization", default="dynamic", choices=sorted(QUANTIZATION_MODES))
+    args = parser.parse_args(argv)
+    try:
+        card = reexport(args.model, args.quantization, data_dir_from_env())
+    except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    served = card["metrics_tflite_int8"]["PrivateTest"]
+    print(
+        f"{card['name']}: {card['quantization']}; PrivateTest accuracy "
+        f"{served['accuracy'] * 100:.2f} % macro-F1 {served['macro_f1']:.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -135,3 +135,19 @@ def test_bench_cli_reports_latency_and_records_it_in_the_card(tiny_model_dir: Pa
     assert entry["batch_threads"] == 2 and entry["single_face_ms_median"] > 0
     assert entry["command"].endswith("--repeats 20 --threads 2")
     assert main(["no-such-model"]) == 2
+
+
+def test_export_modes_and_their_errors(tmp_path: Path):
+    from fer.modelcard import QUANTIZATION_MODES, export_tflite_int8
+    from fer.models import build_classifier
+
+    model = build_classifier("ziggy", 7)
+    faces = np.random.default_rng(5).integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    assert export_tflite_int8(model, None, tmp_path / "d.tflite") == QUANTIZATION_MODES["dynamic"]
+    assert export_tflite_int8(model, faces, tmp_path / "f.tflite", "full").startswith(
+        "int8 weights and"
+    )
+    with pytest.raises(ValueError, match="calibration"):
+        export_tflite_int8(model, None, tmp_path / "x.tflite", "full")
+    with pytest.raises(ValueError, match="mode"):
+        export_tflite_int8(model, faces, tmp_path / "x.tflite", "float")
