@@ -22,7 +22,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-UPSCALE = 4
 PAD = 96
 
 
@@ -32,7 +31,13 @@ def main() -> int:
     from fer import load_model
     from fer.config import data_dir_from_env, find_face_landmarker
     from fer.data import FACE_SIZE, load_dataset
-    from fer.faces import LandmarkerDetector, align_detected, warp_to_face
+    from fer.faces import (
+        DATASET_FACE_UPSCALE,
+        LandmarkerDetector,
+        align_detected,
+        enlarge_dataset_face,
+        warp_to_face,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fer2013")
@@ -52,18 +57,15 @@ def main() -> int:
     detector = LandmarkerDetector(landmarker_path, max_faces=1, mode="image", blendshapes=False)
     found, realigned, control = [], [], []
     # The original window inside the upscaled, padded image.
-    shrink, shift = 1 / UPSCALE, -PAD / UPSCALE
+    shrink, shift = 1 / DATASET_FACE_UPSCALE, -PAD / DATASET_FACE_UPSCALE
     back_to_original = np.array([[shrink, 0, shift], [0, shrink, shift]])
     for index in sample:
-        big = cv2.resize(
-            test.images[index], None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC
-        )
-        big = cv2.copyMakeBorder(big, *[PAD] * 4, cv2.BORDER_REPLICATE)
+        big = enlarge_dataset_face(test.images[index], PAD)
         faces = detector.detect(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
         if faces:
             found.append(index)
             realigned.append(align_detected(big, faces[0]))
-            control.append(warp_to_face(big, back_to_original, 1 / UPSCALE, FACE_SIZE))
+            control.append(warp_to_face(big, back_to_original, shrink, FACE_SIZE))
     detector.close()
     found = np.array(found)
     labels = test.labels[found]

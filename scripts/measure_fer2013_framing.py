@@ -17,9 +17,14 @@ import numpy as np
 
 from fer.config import data_dir_from_env, find_face_landmarker
 from fer.data import FACE_SIZE, load_dataset
-from fer.faces import HaarDetector, LandmarkerDetector
-
-UPSCALE = 4
+from fer.faces import (
+    DATASET_FACE_UPSCALE as UPSCALE,
+)
+from fer.faces import (
+    HaarDetector,
+    LandmarkerDetector,
+    enlarge_dataset_face,
+)
 
 
 def main() -> int:
@@ -42,10 +47,7 @@ def main() -> int:
     haar = HaarDetector(max_faces=1, detect_width=10_000)
     rows, boxes = [], []
     for index in sample:
-        big = cv2.resize(
-            images[index], None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC
-        )
-        big = cv2.copyMakeBorder(big, *[args.pad] * 4, cv2.BORDER_REPLICATE)
+        big = enlarge_dataset_face(images[index], args.pad)
         bgr = cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
 
         def to48(points: np.ndarray) -> np.ndarray:

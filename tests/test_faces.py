@@ -186,3 +186,14 @@ def test_video_crops_are_framed_like_fer2013(video_data_dir, video_detections):
     grid = np.vstack([*video_rows, np.full((4, 48 * n_columns), 255, np.uint8), *fer_rows])
     cv2.imwrite(str(ARTIFACTS / "faces_video_vs_fer2013.png"),
                 cv2.resize(grid, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
+
+
+def test_enlarge_dataset_face_upscales_and_pads_with_edge_pixels():
+    from fer.faces import enlarge_dataset_face
+
+    face = np.zeros((48, 48), np.uint8)
+    face[:, 0] = 200
+    big = enlarge_dataset_face(face, pad=10)
+    assert big.shape == (48 * 4 + 20, 48 * 4 + 20) and big.dtype == np.uint8
+    # The left padding repeats the (upscaled) bright edge column.
+    assert (big[10:-10, :10] == big[10:-10, 10:11]).all() and big[100, 10] >= 200
