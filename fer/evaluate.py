@@ -14,19 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from numpy.typing import NDArray
-
 from fer.config import data_dir_from_env
 from fer.data import FaceDataset, load_dataset
 from fer.metrics import classification_report
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
-
-
-def predict_faces(model, images: NDArray[np.uint8], tta: bool = False) -> NDArray[np.float32]:
-    """Probabilities for faces; with ``tta`` the mean over the face and its mirror image."""
-    return model.predict(images, tta=tta)
 
 
 def evaluate_split(model, dataset: FaceDataset, split: str, tta: bool = False) -> dict:
@@ -37,7 +29,7 @@ def evaluate_split(model, dataset: FaceDataset, split: str, tta: bool = False) -
         )
     part = dataset.split(split)
     started = time.perf_counter()
-    probabilities = predict_faces(model, part.images, tta=tta)
+    probabilities = model.predict(part.images, tta=tta)
     report = classification_report(probabilities, part.labels, dataset.class_names)
     report.update(
         {

@@ -245,6 +245,7 @@ class RunState:
         self.wall_time_s = 0.0
         self.best: dict[str, dict] = {}
         self.history: list[dict] = []
+        self.config: dict = {}  # the saved run's TrainConfig, as stored (set by load)
         self.command = ""
         # Earlier runs this one continued from (``--init-from``), oldest first; each has its
         # command, epochs and wall time so the card can state the model's whole training cost.
@@ -272,6 +273,7 @@ class RunState:
         self.wall_time_s = state["wall_time_s"]
         self.best = state["best"]
         self.history = state["history"]
+        self.config = state.get("config", {})
         self.command = state.get("command", "")
         self.predecessors = state.get("predecessors", [])
         return True
@@ -357,8 +359,7 @@ def predecessor_stages(previous_run_dir: Path, config: TrainConfig) -> list[dict
         raise FileNotFoundError(
             f"{previous_run_dir} holds no finished run (state.json + checkpoint)"
         )
-    previous_config = json.loads(previous.path.read_text())["config"]
-    theirs = (previous_config["architecture"], list(previous_config["label_sets"]))
+    theirs = (previous.config["architecture"], list(previous.config["label_sets"]))
     ours = (config.architecture, list(config.label_sets))
     if theirs != ours:
         raise ValueError(
