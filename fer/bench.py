@@ -80,8 +80,7 @@ def _has_data() -> bool:
 
 
 def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> None:
-    import platform
-
+    from fer.config import machine_description
     from fer.inference import CARD_FILE, resolve_model_dir
 
     card_path = resolve_model_dir(model_name) / CARD_FILE
@@ -92,7 +91,7 @@ def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> No
     card.setdefault("benchmark", {})[key] = {
         **result,
         "command": "python -m fer.bench " + " ".join(arguments),
-        "machine": f"{platform.machine()}, 2 cores, no GPU",
+        "machine": machine_description(),
     }
     card_path.write_text(json.dumps(card, indent=1))
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from fer.config import machine_description
 from fer.data import FaceDataset, load_dataset
 from fer.emotions import class_set
 from fer.evaluate import SPLITS, evaluate_split, report_path, save_report
@@ -192,7 +192,7 @@ def publish_model(
             # The whole cost of the weights: earlier stages (--init-from) included.
             "wall_time_s": round(state.total_wall_time_s, 1),
             "stages": state.stages(),
-            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, 2 cores, no GPU",
+            "machine": machine_description(),
         },
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,

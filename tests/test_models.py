@@ -54,3 +54,10 @@ def test_standardisation_layer_and_numpy_twin_agree():
     np.testing.assert_allclose(
         standardize_faces(faces[:1] * 0.5 + 40), standardize_faces(faces[:1]), atol=1e-4
     )
+
+
+def test_fernet4_has_four_stages_down_to_3x3():
+    backbone = zoo_entry("fernet4").build_backbone()
+    widths = [backbone.get_layer(f"stage{stage}b_conv").filters for stage in (1, 2, 3, 4)]
+    assert widths == [64, 96, 192, 320]
+    assert backbone.get_layer("stage4b_conv").output.shape[1:3] == (3, 3)
