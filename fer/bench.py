@@ -45,7 +45,21 @@ def benchmark_model(
     model = load_model(name, backend=backend, num_threads=num_threads)
     model.predict(faces[0])  # the first call allocates; it is load cost, not per-face cost
     load_ms = (time.perf_counter() - started) * 1e3
+    return {
+        "model": model.name,
+        "backend": model.backend,
+        # Single faces always run on one thread; batches on ``batch_threads`` (fer.inference).
+        "batch_threads": model.num_threads,
+        "load_ms_incl_first_call": round(load_ms, 1),
+        **time_predict(model, faces, repeats, batch_size),
+        "repeats": repeats,
+        "faces": "FER2013 PrivateTest" if len(faces) and _has_data() else "random uint8",
+    }
 
+
+def time_predict(model, faces: NDArray[np.uint8], repeats: int, batch_size: int) -> dict:
+    """Median (and p95) ms of ``model.predict`` on one face, and ms per face on batches."""
+    model.predict(faces[0])
     single = []
     for index in range(repeats):
         face = faces[index % len(faces)]
@@ -60,16 +74,9 @@ def benchmark_model(
         model.predict(batch)
         batched.append((time.perf_counter() - tick) / batch_size)
     return {
-        "model": model.name,
-        "backend": model.backend,
-        # Single faces always run on one thread; batches on ``batch_threads`` (fer.inference).
-        "batch_threads": model.num_threads,
-        "load_ms_incl_first_call": round(load_ms, 1),
         "single_face_ms_median": round(float(np.median(single)) * 1e3, 4),
         "single_face_ms_p95": round(float(np.percentile(single, 95)) * 1e3, 4),
         f"batched_{batch_size}_ms_per_face_median": round(float(np.median(batched)) * 1e3, 4),
-        "repeats": repeats,
-        "faces": "FER2013 PrivateTest" if len(faces) and _has_data() else "random uint8",
     }
 
 

@@ -29,7 +29,7 @@ def default_threads() -> int:
     """Interpreter threads for batches: ``$FER_THREADS`` if set, else both cores (at most 2).
 
     Two XNNPACK threads halve int8 time per face for batches on the 2-core machine; single
-    faces always run on one thread (see ``_TFLiteRunner``).
+    faces always run on one thread (see ``TFLiteRunner``).
     """
     configured = os.environ.get("FER_THREADS", "").strip()
     if configured:
@@ -85,6 +85,24 @@ def validate_faces(faces: NDArray) -> NDArray[np.uint8]:
     return faces
 
 
+def predict_in_batches(
+    run, n_classes: int, faces: NDArray[np.uint8], batch_size: int, tta: bool
+) -> NDArray[np.float32]:
+    """Validate faces, run ``run`` on (B, 48, 48, 1) float32 chunks, optionally flip-average."""
+    faces = validate_faces(faces)
+    if len(faces) == 0:
+        return np.zeros((0, n_classes), np.float32)
+    if tta:
+        faces = np.concatenate([faces, faces[:, :, ::-1]])
+    batch = faces[..., None].astype(np.float32)
+    parts = [run(batch[start : start + batch_size]) for start in range(0, len(batch), batch_size)]
+    probabilities = np.concatenate(parts).astype(np.float32)
+    if tta:
+        half = len(probabilities) // 2
+        probabilities = (probabilities[:half] + probabilities[half:]) / 2.0
+    return probabilities
+
+
 class _Interpreter:
     """One LiteRT interpreter, resized when the batch size changes (callers hold the lock)."""
 
@@ -109,7 +127,7 @@ class _Interpreter:
         return self.interpreter.get_tensor(self.output).copy()
 
 
-class _TFLiteRunner:
+class TFLiteRunner:
     """The int8 TFLite model behind a lock.
 
     Batches of ``PARALLEL_MIN_BATCH`` faces or more run on ``num_threads`` threads; smaller ones
@@ -123,17 +141,18 @@ class _TFLiteRunner:
 
     PARALLEL_MIN_BATCH = 8
 
-    def __init__(self, path: Path, num_threads: int):
+    def __init__(self, path: Path, num_threads: int, preprocess=None):
         from fer.preprocess import standardize_faces
 
-        self._standardize = standardize_faces
+        # The peer model (fer.peer) runs through the same runner with its own preprocessing.
+        self._preprocess = preprocess or standardize_faces
         self._path = path
         self._num_threads = num_threads
         self._interpreters: dict[int, _Interpreter] = {1: _Interpreter(path, 1)}
         self._lock = threading.Lock()
 
     def __call__(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
-        batch = self._standardize(batch)
+        batch = self._preprocess(batch)
         threads = 1 if len(batch) < self.PARALLEL_MIN_BATCH else self._num_threads
         with self._lock:
             if threads not in self._interpreters:
@@ -149,16 +168,20 @@ class _TFLiteRunner:
         )
 
 
-class _KerasRunner:
-    def __init__(self, path: Path):
+class KerasRunner:
+    def __init__(self, path: Path, preprocess=None):
         import keras
 
         import fer.preprocess  # noqa: F401  registers the custom layers for deserialisation
 
         self.model = keras.models.load_model(path, compile=False)
+        # Our models standardise inside the graph; the peer (fer.peer) needs its own step.
+        self._preprocess = preprocess
         self._lock = threading.Lock()
 
     def __call__(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        if self._preprocess is not None:
+            batch = self._preprocess(batch)
         with self._lock:
             if len(batch) <= 64:
                 # Direct call: Model.predict's per-call setup costs milliseconds.
@@ -182,11 +205,11 @@ class EmotionModel:
                 raise ModelNotFoundError(f"{tflite_path} does not exist")
             self.backend = "tflite"
             self.num_threads = num_threads or default_threads()
-            self._run = _TFLiteRunner(tflite_path, self.num_threads)
+            self._run = TFLiteRunner(tflite_path, self.num_threads)
         else:
             self.backend = "keras"
             self.num_threads = 0  # TensorFlow's own thread pools
-            self._run = _KerasRunner(self.model_dir / KERAS_FILE)
+            self._run = KerasRunner(self.model_dir / KERAS_FILE)
 
     def __repr__(self) -> str:
         return f"EmotionModel({self.name!r}, backend={self.backend!r}, classes={self.classes})"
@@ -199,21 +222,7 @@ class EmotionModel:
         ``tta=True`` averages each face with its mirror image: about twice the time for the
         accuracy in the cards' ``PrivateTest_tta`` rows (+1 to 2 points on FER2013).
         """
-        faces = validate_faces(faces)
-        if len(faces) == 0:
-            return np.zeros((0, len(self.classes)), np.float32)
-        if tta:
-            faces = np.concatenate([faces, faces[:, :, ::-1]])
-        batch = faces[..., None].astype(np.float32)
-        parts = [
-            self._run(batch[start : start + batch_size])
-            for start in range(0, len(batch), batch_size)
-        ]
-        probabilities = np.concatenate(parts).astype(np.float32)
-        if tta:
-            half = len(probabilities) // 2
-            probabilities = (probabilities[:half] + probabilities[half:]) / 2.0
-        return probabilities
+        return predict_in_batches(self._run, len(self.classes), faces, batch_size, tta)
 
     def embed(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
         """Penultimate-layer features (the backbone output) from the reference Keras model."""
@@ -222,7 +231,7 @@ class EmotionModel:
         faces = validate_faces(faces)
         keras_model = getattr(self, "_keras_for_embedding", None)
         if keras_model is None:
-            full = _KerasRunner(self.model_dir / KERAS_FILE).model
+            full = KerasRunner(self.model_dir / KERAS_FILE).model
             feature_layer = next(
                 layer
                 for layer in reversed(full.layers)

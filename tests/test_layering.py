@@ -33,6 +33,7 @@ LAYERS = {
         "cluster",
         "compare",
         "bench",
+        "peer",
         "bench_video",
         "modelcard",
         "video",
