@@ -56,8 +56,12 @@ def test_standardisation_layer_and_numpy_twin_agree():
     )
 
 
-def test_fernet4_has_four_stages_down_to_3x3():
-    backbone = zoo_entry("fernet4").build_backbone()
-    widths = [backbone.get_layer(f"stage{stage}b_conv").filters for stage in (1, 2, 3, 4)]
-    assert widths == [64, 96, 192, 320]
+@pytest.mark.parametrize(
+    ("architecture", "widths"),
+    [("fernet4", [64, 96, 192, 320]), ("fernet4s", [48, 96, 192, 320])],
+)
+def test_four_stage_fernets_go_down_to_3x3(architecture, widths):
+    backbone = zoo_entry(architecture).build_backbone()
+    found = [backbone.get_layer(f"stage{stage}b_conv").filters for stage in (1, 2, 3, 4)]
+    assert found == widths
     assert backbone.get_layer("stage4b_conv").output.shape[1:3] == (3, 3)
