@@ -53,15 +53,23 @@ def _mycnn_backbone() -> keras.Model:
     return keras.Model(inputs, x, name="mycnn_backbone")
 
 
-def _stacked_conv_backbone(name: str, stem: int, stages: tuple[int, ...]) -> keras.Model:
-    """One 3×3 conv at full resolution, then per stage: max-pool 2×2 and two 3×3 BN convs; GAP."""
+def _stacked_conv_backbone(
+    name: str, stem: int, stages: tuple[int, ...], convs_per_stage: tuple[int, ...] = ()
+) -> keras.Model:
+    """One 3×3 conv at full resolution, then per stage: max-pool 2×2 and 3×3 BN convs; GAP.
+
+    ``convs_per_stage`` gives each stage's number of convs (default two per stage).
+    """
+    convs_per_stage = convs_per_stage or (2,) * len(stages)
     inputs = keras.Input(INPUT_SHAPE, name="face")
-    x = PerFaceStandardization(name="standardize")(inputs)
+    # float32 whatever the global dtype policy: mixed-precision training must standardise
+    # exactly as the float32 NumPy twin used in serving does.
+    x = PerFaceStandardization(name="standardize", dtype="float32")(inputs)
     x = _conv_bn_relu(x, stem, "stem")
-    for stage, filters in enumerate(stages, start=1):
+    for stage, (filters, convs) in enumerate(zip(stages, convs_per_stage, strict=True), start=1):
         x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
-        x = _conv_bn_relu(x, filters, f"stage{stage}a")
-        x = _conv_bn_relu(x, filters, f"stage{stage}b")
+        for conv in "abcd"[:convs]:
+            x = _conv_bn_relu(x, filters, f"stage{stage}{conv}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     return keras.Model(inputs, x, name=f"{name}_backbone")
 
@@ -86,6 +94,14 @@ def _fernet4s_backbone() -> keras.Model:
     # cheap (9 positions per filter), so int8 latency stays under 0.4 ms per face, which fernet4's
     # wider first stage does not (0.36 vs 0.43 ms per invoke, python scripts/arch_bench.py).
     return _stacked_conv_backbone("fernet4s", 24, (48, 96, 192, 320))
+
+
+def _fernet4l_backbone() -> keras.Model:
+    # fernet4s with one conv instead of two in the 24×24 stage, the most expensive conv of the
+    # net (~12 M of fernet's ~54 M multiply-adds per face): the 3×3 stage's 2.1 M parameters come
+    # at fernet's int8 latency (0.30-0.32 vs fernet's 0.32-0.33 and fernet4s' 0.39-0.42 ms per
+    # invoke on one thread, python scripts/arch_bench.py, AMD EPYC 2 cores).
+    return _stacked_conv_backbone("fernet4l", 24, (48, 96, 192, 320), (1, 2, 2, 2))
 
 
 ZOO: dict[str, ZooEntry] = {
@@ -121,6 +137,13 @@ ZOO: dict[str, ZooEntry] = {
             _fernet4s_backbone,
             dropout=0.4,
         ),
+        ZooEntry(
+            "fernet4l",
+            "fernet4s with one conv in the 24x24 stage (24; 48x1-96-192-320), GAP; 2.1 M "
+            "parameters at fernet's int8 latency",
+            _fernet4l_backbone,
+            dropout=0.4,
+        ),
     )
 }
 
@@ -136,7 +159,8 @@ def build_head(features, n_classes: int, dropout: float, name: str):
     """Dropout + softmax head on a feature tensor."""
     if dropout:
         features = layers.Dropout(dropout, name=f"{name}_dropout")(features)
-    return layers.Dense(n_classes, activation="softmax", name=name)(features)
+    # float32 softmax even under a mixed-precision policy (the loss takes logs of it).
+    return layers.Dense(n_classes, activation="softmax", name=name, dtype="float32")(features)
 
 
 def build_classifier(architecture: str, n_classes: int, name: str = "probs") -> keras.Model:

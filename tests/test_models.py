@@ -65,3 +65,13 @@ def test_four_stage_fernets_go_down_to_3x3(architecture, widths):
     found = [backbone.get_layer(f"stage{stage}b_conv").filters for stage in (1, 2, 3, 4)]
     assert found == widths
     assert backbone.get_layer("stage4b_conv").output.shape[1:3] == (3, 3)
+
+
+def test_fernet4l_has_one_conv_at_24x24_and_fernet4s_widths_elsewhere():
+    lean = zoo_entry("fernet4l").build_backbone()
+    full = zoo_entry("fernet4s").build_backbone()
+    lean_convs = [layer.name for layer in lean.layers if layer.name.endswith("_conv")]
+    full_convs = [layer.name for layer in full.layers if layer.name.endswith("_conv")]
+    assert set(full_convs) - set(lean_convs) == {"stage1b_conv"}
+    assert lean.get_layer("stage1a_conv").output.shape[1:3] == (24, 24)
+    assert lean.get_layer("stage4b_conv").filters == 320

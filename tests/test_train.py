@@ -65,6 +65,48 @@ def test_invalid_configs():
         TrainConfig(label_sets=("fer2013", "ferplus"), imbalance="smote")
     with pytest.raises(ValueError, match="Unknown class set"):
         TrainConfig(label_sets=("affectnet",))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="float16")
+
+
+def test_dtype_policy_is_restored_after_building():
+    import keras
+
+    from fer.train import dtype_policy
+
+    assert keras.config.dtype_policy().name == "float32"
+    with pytest.raises(RuntimeError), dtype_policy("mixed_bfloat16"):
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+        raise RuntimeError("a failed build must not leave the policy behind")
+    assert keras.config.dtype_policy().name == "float32"
+
+
+@pytest.mark.slow
+def test_mixed_bfloat16_training_keeps_float32_edges_and_saves_float32_heads(tmp_path: Path):
+    import keras
+
+    from fer.train import build_training_model
+
+    config = TrainConfig(architecture="fernet4l", precision="mixed_bfloat16")
+    model = build_training_model(config)
+    backbone = model.get_layer("fernet4l_backbone")
+    assert backbone.get_layer("stage1a_conv").compute_dtype == "bfloat16"
+    # Standardisation matches the float32 NumPy twin used in serving; the softmax feeds a log.
+    assert backbone.get_layer("standardize").compute_dtype == "float32"
+    assert model.get_layer("fer2013").compute_dtype == "float32"
+    assert model.get_layer("augmentation").compute_dtype == "float32"
+
+    fer2013 = _tiny_fer2013()
+    small = TrainConfig(
+        architecture="ziggy", epochs=1, batch_size=16, precision="mixed_bfloat16"
+    )
+    state = train(small, fer2013, None, tmp_path)
+    assert np.isfinite(state.history[0]["loss"])
+    head = keras.models.load_model(tmp_path / "best_fer2013.keras")
+    assert {layer.compute_dtype for layer in head.layers if layer.weights} == {"float32"}
+    probabilities = head.predict(fer2013.images[:4, ..., None].astype(np.float32), verbose=0)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.slow
