@@ -62,9 +62,7 @@ def _stacked_conv_backbone(
     """
     convs_per_stage = convs_per_stage or (2,) * len(stages)
     inputs = keras.Input(INPUT_SHAPE, name="face")
-    # float32 whatever the global dtype policy: mixed-precision training must standardise
-    # exactly as the float32 NumPy twin used in serving does.
-    x = PerFaceStandardization(name="standardize", dtype="float32")(inputs)
+    x = PerFaceStandardization(name="standardize")(inputs)
     x = _conv_bn_relu(x, stem, "stem")
     for stage, (filters, convs) in enumerate(zip(stages, convs_per_stage, strict=True), start=1):
         x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)

@@ -29,6 +29,10 @@ class PerFaceStandardization(layers.Layer):
     """``(x - mean) / max(std, min_std)`` over each face's pixels (0..255 scale input)."""
 
     def __init__(self, min_std: float = MIN_STD, **kwargs):
+        # float32 whatever the global dtype policy: under mixed-precision training the input would
+        # otherwise be cast to bfloat16 first, and training would standardise differently from the
+        # float32 NumPy twin (standardize_faces) used in serving.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         # A floor on the std keeps near-blank crops from being amplified into pure noise.
         self.min_std = float(min_std)

@@ -100,6 +100,8 @@ def test_mixed_bfloat16_training_keeps_float32_edges_and_saves_float32_heads(tmp
     small = TrainConfig(
         architecture="ziggy", epochs=1, batch_size=16, precision="mixed_bfloat16"
     )
+    ziggy = build_training_model(small).get_layer("ziggy_backbone")
+    assert ziggy.get_layer("standardize").compute_dtype == "float32"
     state = train(small, fer2013, None, tmp_path)
     assert np.isfinite(state.history[0]["loss"])
     head = keras.models.load_model(tmp_path / "best_fer2013.keras")
