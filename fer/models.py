@@ -66,8 +66,8 @@ def _stacked_conv_backbone(
     x = _conv_bn_relu(x, stem, "stem")
     for stage, (filters, convs) in enumerate(zip(stages, convs_per_stage, strict=True), start=1):
         x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
-        for conv in "abcd"[:convs]:
-            x = _conv_bn_relu(x, filters, f"stage{stage}{conv}")
+        for conv in range(convs):
+            x = _conv_bn_relu(x, filters, f"stage{stage}{chr(ord('a') + conv)}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     return keras.Model(inputs, x, name=f"{name}_backbone")
 
