@@ -12,9 +12,6 @@ directory, so ``--resume`` continues an interrupted run.
 from __future__ import annotations
 
 import argparse
-import csv
-import dataclasses
-import json
 import os
 import shlex
 import sys
@@ -28,9 +25,18 @@ from numpy.typing import NDArray
 
 from fer.config import MODELS_DIR, PROJECT_ROOT, data_dir_from_env
 from fer.data import FaceDataset, load_dataset
+from fer.distill import blend_targets
 from fer.emotions import FER2013, FERPLUS, class_set
 from fer.imbalance import STRATEGIES, balanced_class_weights, rebalance
 from fer.preprocess import AugmentationConfig
+from fer.run_state import (
+    RunState,
+    append_history_csv,
+    load_initial_weights,
+    merge_stages,
+    predecessor_stages,
+    published_stages,
+)
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 
@@ -55,6 +61,10 @@ class TrainConfig:
     # softmax; saved inference models are float32). On an AVX512_BF16 CPU it sped fernet's epoch
     # from ~95 to ~74 s but gave fernet4l nothing measurable, so float32 stays the default.
     precision: str = "float32"
+    # Offline distillation (fer.distill): a published model whose flip-averaged predictions are
+    # blended into the targets of its head, with this weight; "" trains on the labels alone.
+    distill_from: str = ""
+    distill_weight: float = 0.5
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
 
     def __post_init__(self) -> None:
@@ -70,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', not {self.optimizer!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must lie in [0, 1], not {self.distill_weight}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
 
@@ -140,6 +152,22 @@ def build_training_data(
         targets[key] = target.astype(np.float32)
         out_labels[key] = head_labels
     return TrainingData(balanced.images, targets, out_labels)
+
+
+def add_teacher_targets(config: TrainConfig, data: TrainingData) -> str:
+    """Blend ``config.distill_from``'s predictions into its head's targets; returns the head."""
+    from fer.distill import teacher_probabilities
+    from fer.inference import load_model
+
+    head = load_model(config.distill_from, backend="keras").card["label_set"]
+    if head not in data.targets:
+        raise ValueError(
+            f"teacher {config.distill_from} is a {head!r} model; this run trains heads "
+            f"{list(data.targets)}"
+        )
+    teacher = teacher_probabilities(config.distill_from, data.images, list(class_set(head).names))
+    data.targets[head] = blend_targets(data.targets[head], teacher, config.distill_weight)
+    return head
 
 
 def validation_labels(fer2013: FaceDataset, ferplus: FaceDataset | None, split: str):
@@ -259,64 +287,6 @@ def copy_head_weights(training_model, inference_model) -> None:
 # ------------------------------------------------------------------------------------ training
 
 
-class RunState:
-    """What ``--resume`` needs: epochs done, best validation scores, history, wall time."""
-
-    def __init__(self, run_dir: Path):
-        self.run_dir = run_dir
-        self.path = run_dir / "state.json"
-        self.epochs_done = 0
-        self.wall_time_s = 0.0
-        self.best: dict[str, dict] = {}
-        self.history: list[dict] = []
-        self.config: dict = {}  # the saved run's TrainConfig, as stored (set by load)
-        self.command = ""
-        # Earlier runs this one continued from (``--init-from``), oldest first; each has its
-        # command, epochs and wall time so the card can state the model's whole training cost.
-        self.predecessors: list[dict] = []
-
-    @property
-    def total_wall_time_s(self) -> float:
-        return self.wall_time_s + sum(stage["wall_time_s"] for stage in self.predecessors)
-
-    def stages(self) -> list[dict]:
-        """Every training stage of the model, oldest first, this run last."""
-        own = {
-            "run_dir": str(self.run_dir),
-            "command": self.command,
-            "epochs": self.epochs_done,
-            "wall_time_s": round(self.wall_time_s, 1),
-        }
-        return [*self.predecessors, own]
-
-    def load(self) -> bool:
-        if not self.path.is_file():
-            return False
-        state = json.loads(self.path.read_text())
-        self.epochs_done = state["epochs_done"]
-        self.wall_time_s = state["wall_time_s"]
-        self.best = state["best"]
-        self.history = state["history"]
-        self.config = state.get("config", {})
-        self.command = state.get("command", "")
-        self.predecessors = state.get("predecessors", [])
-        return True
-
-    def save(self, config: TrainConfig) -> None:
-        state = {
-            "epochs_done": self.epochs_done,
-            "wall_time_s": self.wall_time_s,
-            "best": self.best,
-            "history": self.history,
-            "config": dataclasses.asdict(config),
-            "command": self.command,
-            "predecessors": self.predecessors,
-        }
-        partial = self.path.with_suffix(".partial")
-        partial.write_text(json.dumps(state, indent=1))
-        partial.replace(self.path)
-
-
 def _epoch_callback(config, state, validation, started):
     import keras
 
@@ -361,7 +331,7 @@ def _epoch_callback(config, state, validation, started):
             model.save(partial)
             partial.replace(state.run_dir / "checkpoint.keras")
             state.save(config)
-            _append_history_csv(state.run_dir / "history.csv", row)
+            append_history_csv(state.run_dir / "history.csv", row)
             scores = " ".join(f"{k}={v}" for k, v in row.items() if k.startswith("val_"))
             print(
                 f"epoch {epoch + 1}/{config.epochs} {row['seconds']}s loss={row['loss']} "
@@ -376,32 +346,6 @@ def _epoch_callback(config, state, validation, started):
     return EpochEnd()
 
 
-def predecessor_stages(previous_run_dir: Path, config: TrainConfig) -> list[dict]:
-    """The stages of a finished run to continue from, checked against this run's config."""
-    previous = RunState(previous_run_dir)
-    if not previous.load() or not (previous_run_dir / "checkpoint.keras").is_file():
-        raise FileNotFoundError(
-            f"{previous_run_dir} holds no finished run (state.json + checkpoint)"
-        )
-    theirs = (previous.config["architecture"], list(previous.config["label_sets"]))
-    ours = (config.architecture, list(config.label_sets))
-    if theirs != ours:
-        raise ValueError(
-            f"--init-from {previous_run_dir} trained {theirs[0]} with heads {theirs[1]}; "
-            f"this run is {ours[0]} with heads {ours[1]}"
-        )
-    return previous.stages()
-
-
-def _append_history_csv(path: Path, row: dict) -> None:
-    new_file = not path.is_file()
-    with open(path, "a", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(row))
-        if new_file:
-            writer.writeheader()
-        writer.writerow(row)
-
-
 def train(
     config: TrainConfig,
     fer2013: FaceDataset,
@@ -414,15 +358,23 @@ def train(
     """Train (or resume) a run; best heads are saved as ``run_dir/best_<label set>.keras``.
 
     ``init_from`` starts a new run from the last checkpoint of a finished run of the same
-    architecture and heads (a warm restart: fresh optimizer and learning-rate schedule); the
-    earlier run's command, epochs and wall time are carried into this run's state.
+    architecture and heads, or from a published model of the same architecture (its backbone
+    and head; see :mod:`fer.run_state`): a warm restart with a fresh optimizer and schedule. The
+    earlier stages' commands, epochs and wall time (and the teacher's, when distilling) are
+    carried into this run's state.
     """
     import keras
     import tensorflow as tf
 
     run_dir.mkdir(parents=True, exist_ok=True)
     state = RunState(run_dir)
+    teacher_started = time.perf_counter()
     data = build_training_data(config, fer2013, ferplus)
+    if config.distill_from:
+        head = add_teacher_targets(config, data)
+        print(f"distilling {config.distill_from} into the {head} head", flush=True)
+    # The teacher's predictions are part of this run's cost (recomputed on --resume).
+    teacher_seconds = time.perf_counter() - teacher_started if config.distill_from else 0.0
     validation = validation_labels(fer2013, ferplus, "PublicTest")
     steps_per_epoch = int(np.ceil(len(data.images) / config.batch_size))
     checkpoint = run_dir / "checkpoint.keras"
@@ -444,9 +396,16 @@ def train(
         if init_from is not None:
             state.predecessors = predecessor_stages(Path(init_from), config)
             # Layer weights only: the optimizer and its schedule start afresh.
-            model.load_weights(Path(init_from) / "checkpoint.keras")
-            print(f"initialised from {init_from}", flush=True)
+            loaded = load_initial_weights(model, Path(init_from))
+            print(f"initialised {len(loaded)} layers from {init_from}", flush=True)
+        if config.distill_from:
+            # A student owes its teacher's training too (nothing twice if it also started there).
+            from fer.inference import resolve_model_dir
+
+            teacher_stages = published_stages(resolve_model_dir(config.distill_from))
+            state.predecessors = merge_stages(state.predecessors, teacher_stages)
         state.save(config)
+    state.wall_time_s += teacher_seconds
     if state.epochs_done >= config.epochs:
         return state
     images = data.images[..., None].astype(np.float32)
@@ -524,7 +483,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--init-from",
         type=Path,
-        help="start from the last checkpoint of this finished run dir (warm restart)",
+        help="warm restart from a finished run dir's last checkpoint, or from a published "
+        "model dir (its backbone and head; other heads start fresh)",
+    )
+    parser.add_argument(
+        "--distill-from",
+        default="",
+        help="teacher model (name or dir): its flip-averaged predictions join its head's targets",
+    )
+    parser.add_argument(
+        "--distill-weight",
+        type=float,
+        default=TrainConfig.distill_weight,
+        help="share of the teacher in the blended targets (0..1)",
     )
     parser.add_argument("--no-tflite", action="store_true", help="skip the int8 TFLite export")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
@@ -548,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             learning_rate=args.learning_rate,
             weight_decay=args.weight_decay,
             precision=args.precision,
+            distill_from=args.distill_from,
+            distill_weight=args.distill_weight,
             patience=args.patience,
             seed=args.seed,
             train_limit=args.train_limit,
