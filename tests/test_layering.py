@@ -29,6 +29,8 @@ LAYERS = {
     3: {
         "pipeline",
         "train",
+        "distill",
+        "run_state",
         "evaluate",
         "cluster",
         "compare",
