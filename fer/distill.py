@@ -8,29 +8,26 @@ The teacher sees each face once, unaugmented; the student sees it augmented, as 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from numpy.typing import NDArray
 
-from fer.inference import load_model
+from fer.inference import EmotionModel
 
 
 def teacher_probabilities(
-    teacher: str | Path, faces: NDArray[np.uint8], expected_classes: list[str]
+    teacher: EmotionModel, faces: NDArray[np.uint8], expected_classes: list[str]
 ) -> NDArray[np.float32]:
     """The teacher model's flip-averaged probabilities (N, classes) for uint8 faces (N, 48, 48).
 
-    ``expected_classes`` is the student head's class order; a teacher with another order or
-    class set is refused rather than silently misaligned.
+    ``expected_classes`` is the student head's class order; a teacher whose card lists another
+    order or class set is refused rather than silently misaligned.
     """
-    model = load_model(teacher, backend="keras")
-    if list(model.classes) != list(expected_classes):
+    if list(teacher.classes) != list(expected_classes):
         raise ValueError(
-            f"teacher {teacher} predicts {model.classes}; the student head needs "
+            f"teacher {teacher.name} predicts {teacher.classes}; the student head needs "
             f"{list(expected_classes)}"
         )
-    return model.predict(faces, batch_size=512, tta=True)
+    return teacher.predict(faces, batch_size=512, tta=True)
 
 
 def blend_targets(

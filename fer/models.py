@@ -153,6 +153,20 @@ def zoo_entry(name: str) -> ZooEntry:
         raise ValueError(f"Unknown architecture {name!r}; the zoo has {sorted(ZOO)}") from None
 
 
+def layers_by_name(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """A model's weighted layers by name, the backbone's inner layers included.
+
+    Training models hold the backbone as one nested model (``<arch>_backbone``); inference
+    models built by :func:`build_classifier` hold its layers directly. The names match, which is
+    how weights move between the two.
+    """
+    found = {}
+    for layer in model.layers:
+        inner = layer.layers if layer.name.endswith("_backbone") else [layer]
+        found.update({item.name: item for item in inner if item.weights})
+    return found
+
+
 def build_head(features, n_classes: int, dropout: float, name: str):
     """Dropout + softmax head on a feature tensor."""
     if dropout:

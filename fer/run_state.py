@@ -138,23 +138,19 @@ def load_initial_weights(training_model, source: Path) -> list[str]:
     """
     import keras
 
+    from fer.models import layers_by_name
+
     source = Path(source)
     if not (source / "card.json").is_file():
         training_model.load_weights(source / "checkpoint.keras")
         return [layer.name for layer in training_model.layers if layer.weights]
     published = keras.models.load_model(source / "model.keras", compile=False)
-    by_name = {layer.name: layer for layer in published.layers if layer.weights}
+    by_name = layers_by_name(published)
     loaded = []
-    targets = []
-    for layer in training_model.layers:
-        if layer.name.endswith("_backbone"):
-            targets.extend(layer.layers)
-        else:
-            targets.append(layer)
-    for layer in targets:
-        if layer.weights and layer.name in by_name:
-            layer.set_weights(by_name[layer.name].get_weights())
-            loaded.append(layer.name)
+    for name, layer in layers_by_name(training_model).items():
+        if name in by_name:
+            layer.set_weights(by_name[name].get_weights())
+            loaded.append(name)
     missing = sorted(set(by_name) - set(loaded))
     if missing:
         raise ValueError(f"{source} has layers the training model lacks: {missing}")

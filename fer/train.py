@@ -159,13 +159,14 @@ def add_teacher_targets(config: TrainConfig, data: TrainingData) -> str:
     from fer.distill import teacher_probabilities
     from fer.inference import load_model
 
-    head = load_model(config.distill_from, backend="keras").card["label_set"]
+    teacher_model = load_model(config.distill_from, backend="keras")
+    head = teacher_model.card["label_set"]
     if head not in data.targets:
         raise ValueError(
             f"teacher {config.distill_from} is a {head!r} model; this run trains heads "
             f"{list(data.targets)}"
         )
-    teacher = teacher_probabilities(config.distill_from, data.images, list(class_set(head).names))
+    teacher = teacher_probabilities(teacher_model, data.images, list(class_set(head).names))
     data.targets[head] = blend_targets(data.targets[head], teacher, config.distill_weight)
     return head
 
@@ -273,15 +274,11 @@ def build_inference_heads(config: TrainConfig) -> dict:
 
 def copy_head_weights(training_model, inference_model) -> None:
     """Copy backbone and head weights from the training model into an inference model."""
-    source = {}
-    for layer in training_model.layers:
-        if layer.name.endswith("_backbone"):
-            source.update({inner.name: inner for inner in layer.layers})
-        else:
-            source[layer.name] = layer
-    for layer in inference_model.layers:
-        if layer.weights:
-            layer.set_weights(source[layer.name].get_weights())
+    from fer.models import layers_by_name
+
+    source = layers_by_name(training_model)
+    for name, layer in layers_by_name(inference_model).items():
+        layer.set_weights(source[name].get_weights())
 
 
 # ------------------------------------------------------------------------------------ training
@@ -368,13 +365,14 @@ def train(
 
     run_dir.mkdir(parents=True, exist_ok=True)
     state = RunState(run_dir)
-    teacher_started = time.perf_counter()
     data = build_training_data(config, fer2013, ferplus)
-    if config.distill_from:
-        head = add_teacher_targets(config, data)
-        print(f"distilling {config.distill_from} into the {head} head", flush=True)
     # The teacher's predictions are part of this run's cost (recomputed on --resume).
-    teacher_seconds = time.perf_counter() - teacher_started if config.distill_from else 0.0
+    teacher_seconds = 0.0
+    if config.distill_from:
+        teacher_started = time.perf_counter()
+        head = add_teacher_targets(config, data)
+        teacher_seconds = time.perf_counter() - teacher_started
+        print(f"distilling {config.distill_from} into the {head} head", flush=True)
     validation = validation_labels(fer2013, ferplus, "PublicTest")
     steps_per_epoch = int(np.ceil(len(data.images) / config.batch_size))
     checkpoint = run_dir / "checkpoint.keras"
