@@ -94,3 +94,33 @@ def build_augmentation(config: AugmentationConfig, seed: int) -> keras.Sequentia
     if config.brightness:
         steps.append(layers.RandomBrightness(config.brightness, value_range=(0, 255), seed=seed))
     return keras.Sequential(steps, name="augmentation")
+
+
+def mixup_batch(images, targets: dict, alpha: float, generator):
+    """Mixup (Zhang et al., 2018) of one training batch: each face blends with a shuffled partner.
+
+    ``images`` (B, 48, 48, 1) float, ``targets`` a dict of (B, classes) target rows per head,
+    ``generator`` a ``tf.random.Generator``. Each row draws its own ``lam ~ Beta(alpha, alpha)``
+    and keeps the larger share (``max(lam, 1 - lam)``), so a face stays mostly itself. Targets mix
+    with the same weights; a head's all-zero row (no label) therefore scales its partner's target
+    down rather than inventing one, so unlabelled partners only shrink that head's loss.
+    """
+    import tensorflow as tf
+
+    batch = tf.shape(images)[0]
+    # Beta(a, a) as the ratio of two Gamma(a, 1) draws; the generator supplies their seeds so
+    # the run stays reproducible for a given --seed.
+    seeds = generator.make_seeds(2)
+    left = tf.random.stateless_gamma([batch], seeds[:, 0], alpha)
+    right = tf.random.stateless_gamma([batch], seeds[:, 1], alpha)
+    lam = left / (left + right)
+    lam = tf.maximum(lam, 1.0 - lam)
+    partner = tf.argsort(generator.uniform([batch]))
+    image_lam = tf.reshape(lam, [-1, 1, 1, 1])
+    mixed_images = image_lam * images + (1.0 - image_lam) * tf.gather(images, partner)
+    target_lam = tf.reshape(lam, [-1, 1])
+    mixed_targets = {
+        key: target_lam * rows + (1.0 - target_lam) * tf.gather(rows, partner)
+        for key, rows in targets.items()
+    }
+    return mixed_images, mixed_targets

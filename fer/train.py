@@ -65,6 +65,9 @@ class TrainConfig:
     # blended into the targets of its head, with this weight; "" trains on the labels alone.
     distill_from: str = ""
     distill_weight: float = 0.5
+    # Mixup's Beta(alpha, alpha) parameter (fer.preprocess.mixup_batch); 0 turns it off. Training
+    # accuracy ran 12 points above test accuracy with the augmentation layers alone.
+    mixup_alpha: float = 0.0
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
 
     def __post_init__(self) -> None:
@@ -82,6 +85,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight must lie in [0, 1], not {self.distill_weight}")
+        if self.mixup_alpha < 0.0:
+            raise ValueError(f"mixup_alpha must be >= 0, not {self.mixup_alpha}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
 
@@ -411,8 +416,15 @@ def train(
         tf.data.Dataset.from_tensor_slices((images, data.targets))
         .shuffle(len(images), seed=config.seed + state.epochs_done, reshuffle_each_iteration=True)
         .batch(config.batch_size)
-        .prefetch(2)
     )
+    if config.mixup_alpha > 0:
+        from fer.preprocess import mixup_batch
+
+        generator = tf.random.Generator.from_seed(config.seed + state.epochs_done)
+        dataset = dataset.map(
+            lambda faces, targets: mixup_batch(faces, targets, config.mixup_alpha, generator)
+        )
+    dataset = dataset.prefetch(2)
     started = [time.perf_counter()]
     val_images = validation[0][..., None].astype(np.float32)
     model.fit(
@@ -495,6 +507,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=TrainConfig.distill_weight,
         help="share of the teacher in the blended targets (0..1)",
     )
+    parser.add_argument(
+        "--mixup",
+        type=float,
+        default=TrainConfig.mixup_alpha,
+        help="mixup Beta(alpha, alpha) parameter, e.g. 0.2 (0: off)",
+    )
     parser.add_argument("--no-tflite", action="store_true", help="skip the int8 TFLite export")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
     return parser.parse_args(argv)
@@ -519,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
             precision=args.precision,
             distill_from=args.distill_from,
             distill_weight=args.distill_weight,
+            mixup_alpha=args.mixup,
             patience=args.patience,
             seed=args.seed,
             train_limit=args.train_limit,

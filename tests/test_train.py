@@ -215,3 +215,50 @@ def test_init_from_starts_at_the_previous_weights_and_carries_its_cost(tmp_path:
         )
     with pytest.raises(FileNotFoundError):
         train(config, fer2013, None, tmp_path / "fourth", init_from=tmp_path / "missing")
+
+
+def test_mixup_blends_faces_and_targets_with_the_same_weights():
+    import tensorflow as tf
+
+    from fer.preprocess import mixup_batch
+
+    rng = np.random.default_rng(0)
+    faces = rng.uniform(0, 255, (16, 48, 48, 1)).astype(np.float32)
+    # A one-hot "row id" head reveals each row's partner and weight exactly.
+    row_ids = np.eye(16, dtype=np.float32)
+    # Half the rows carry no label for this head (all-zero target rows).
+    half = np.where((np.arange(16) % 2 == 0)[:, None], row_ids[:, :8], 0.0).astype(np.float32)
+    generator = tf.random.Generator.from_seed(5)
+    mixed, targets = mixup_batch(
+        tf.constant(faces),
+        {"ids": tf.constant(row_ids), "half": tf.constant(half)},
+        0.4,
+        generator,
+    )
+    mixed, ids, half_mixed = mixed.numpy(), targets["ids"].numpy(), targets["half"].numpy()
+    np.testing.assert_allclose(ids.sum(axis=1), 1.0, rtol=1e-5)
+    mixed_rows = 0
+    for row in range(16):
+        own = ids[row, row]
+        assert own >= 0.5 - 1e-6  # each face keeps the larger share of itself
+        others = np.flatnonzero((ids[row] > 1e-6) & (np.arange(16) != row))
+        assert len(others) <= 1
+        partner = int(others[0]) if len(others) else row
+        mixed_rows += partner != row
+        expected_face = own * faces[row] + (1 - own) * faces[partner]
+        np.testing.assert_allclose(mixed[row], expected_face, atol=1e-2)
+        expected_half = own * half[row] + (1 - own) * half[partner]
+        np.testing.assert_allclose(half_mixed[row], expected_half, atol=1e-5)
+    assert mixed_rows >= 8  # Beta(0.4, 0.4) and a random pairing mix most rows
+    # An unlabelled partner only shrinks a row's target; nothing is invented for unlabelled rows.
+    assert np.all(half_mixed.sum(axis=1) <= 1.0 + 1e-5)
+
+
+def test_mixup_config_is_validated_and_trains(tmp_path: Path):
+    with pytest.raises(ValueError, match="mixup_alpha"):
+        TrainConfig(mixup_alpha=-0.1)
+    fer2013 = _tiny_fer2013()
+    config = TrainConfig(architecture="ziggy", epochs=1, batch_size=16, mixup_alpha=0.2)
+    state = train(config, fer2013, None, tmp_path)
+    assert state.epochs_done == 1
+    assert np.isfinite(state.history[0]["loss"])
