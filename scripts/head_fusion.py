@@ -1,0 +1,128 @@
+"""Would a second head on the same backbone, fused into the prediction, raise accuracy for free?
+
+A shipped model's backbone computes features once; a second softmax head on those features costs
+next to nothing at inference. This experiment fits the other label set's head on the frozen
+features of ``models/<model>`` (FER+ vote distributions for ``fer2013``; FER2013 labels for
+``ferplus``) on Training rows only, maps its probabilities onto the model's classes (FER+'s
+contempt has no FER2013 class: it is dropped and the rest renormalised; the other way round the
+model's own contempt probability is kept), and blends ``(1 - w) * own + w * other``. The weight
+would be chosen on PublicTest; PrivateTest is printed for the record only.
+
+    FER_DATA_DIR=/path/to/data python scripts/head_fusion.py --write
+
+``--write`` stores the table in ``reports/experiments/head_fusion/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+SPLITS = ("PublicTest", "PrivateTest")
+OUTPUT = ROOT / "reports" / "experiments" / "head_fusion" / "results.json"
+
+
+def fit_softmax_head(features, targets, seed: int = 0):
+    """A Dense softmax head on frozen features (Adam, 40 epochs, soft cross-entropy)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    head = keras.Sequential(
+        [
+            keras.Input((features.shape[1],)),
+            keras.layers.Dense(targets.shape[1], activation="softmax"),
+        ]
+    )
+    head.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")
+    head.fit(features, targets, epochs=40, batch_size=256, verbose=0)
+    return head
+
+
+def fusion_table(model_name: str, fer2013, ferplus) -> list[dict]:
+    from fer import load_model
+
+    model = load_model(model_name)
+    features = model.embed(fer2013.images)  # FER2013 row order; FER+ rows index it by row_ids
+    own = model.predict(fer2013.images)
+    fer2013_names, ferplus_names = list(fer2013.class_set.names), list(ferplus.class_set.names)
+    if model.classes == fer2013_names:
+        training = ferplus.splits == "Training"
+        head = fit_softmax_head(features[ferplus.row_ids[training]], ferplus.soft_labels[training])
+        other = head.predict(features, verbose=0)[
+            :, [ferplus_names.index(n) for n in fer2013_names]
+        ]
+        other /= other.sum(axis=1, keepdims=True)
+        scored = {
+            s: (np.flatnonzero(fer2013.splits == s), fer2013.labels[fer2013.splits == s])
+            for s in SPLITS
+        }
+    elif model.classes == ferplus_names:
+        training = np.flatnonzero(fer2013.splits == "Training")
+        targets = np.eye(len(fer2013_names), dtype=np.float32)[fer2013.labels[training]]
+        probabilities = fit_softmax_head(features[training], targets).predict(features, verbose=0)
+        other = own.copy()  # keeps the model's own contempt column
+        for column, name in enumerate(fer2013_names):
+            other[:, ferplus_names.index(name)] = probabilities[:, column]
+        scored = {
+            s: (ferplus.row_ids[ferplus.splits == s], ferplus.labels[ferplus.splits == s])
+            for s in SPLITS
+        }
+    else:
+        raise ValueError(f"{model_name}: classes {model.classes} are neither FER2013's nor FER+'s")
+    rows = []
+    for weight in WEIGHTS:
+        blended = (1.0 - weight) * own + weight * other
+        accuracy = {
+            s: float((blended[rows_].argmax(axis=1) == labels).mean())
+            for s, (rows_, labels) in scored.items()
+        }
+        rows.append(
+            {
+                "model": model_name,
+                "weight": weight,
+                **{f"{s}_accuracy": a for s, a in accuracy.items()},
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    from fer.config import data_dir_from_env
+    from fer.data import load_dataset
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["fer2013", "ferplus"])
+    parser.add_argument(
+        "--write", action="store_true", help=f"store the table in {OUTPUT.relative_to(ROOT)}"
+    )
+    args = parser.parse_args()
+    root = data_dir_from_env()
+    fer2013, ferplus = load_dataset("fer2013", root), load_dataset("ferplus", root)
+    rows = [row for name in args.models for row in fusion_table(name, fer2013, ferplus)]
+    for row in rows:
+        public, private = row["PublicTest_accuracy"], row["PrivateTest_accuracy"]
+        print(
+            f"{row['model']:8s} w={row['weight']:.1f}  PublicTest {100 * public:.2f} %"
+            f"  PrivateTest {100 * private:.2f} %"
+        )
+    if args.write:
+        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+        OUTPUT.write_text(
+            json.dumps(
+                {"command": "python scripts/head_fusion.py --write", "rows": rows}, indent=1
+            )
+        )
+        print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
