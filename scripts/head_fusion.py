@@ -50,45 +50,40 @@ def fusion_table(model_name: str, fer2013, ferplus) -> list[dict]:
     from fer import load_model
 
     model = load_model(model_name)
-    features = model.embed(fer2013.images)  # FER2013 row order; FER+ rows index it by row_ids
-    own = model.predict(fer2013.images)
-    fer2013_names, ferplus_names = list(fer2013.class_set.names), list(ferplus.class_set.names)
-    if model.classes == fer2013_names:
-        training = ferplus.splits == "Training"
-        head = fit_softmax_head(features[ferplus.row_ids[training]], ferplus.soft_labels[training])
-        other = head.predict(features, verbose=0)[
-            :, [ferplus_names.index(n) for n in fer2013_names]
-        ]
-        other /= other.sum(axis=1, keepdims=True)
-        scored = {
-            s: (np.flatnonzero(fer2013.splits == s), fer2013.labels[fer2013.splits == s])
-            for s in SPLITS
-        }
-    elif model.classes == ferplus_names:
-        training = np.flatnonzero(fer2013.splits == "Training")
-        targets = np.eye(len(fer2013_names), dtype=np.float32)[fer2013.labels[training]]
-        probabilities = fit_softmax_head(features[training], targets).predict(features, verbose=0)
-        other = own.copy()  # keeps the model's own contempt column
-        for column, name in enumerate(fer2013_names):
-            other[:, ferplus_names.index(name)] = probabilities[:, column]
-        scored = {
-            s: (ferplus.row_ids[ferplus.splits == s], ferplus.labels[ferplus.splits == s])
-            for s in SPLITS
-        }
-    else:
+    by_classes = {tuple(dataset.class_names): dataset for dataset in (fer2013, ferplus)}
+    evaluated = by_classes.get(tuple(model.classes))
+    if evaluated is None:
         raise ValueError(f"{model_name}: classes {model.classes} are neither FER2013's nor FER+'s")
+    other = ferplus if evaluated is fer2013 else fer2013
+    features = model.embed(fer2013.images)  # FER2013 row order; row_ids index it
+    own = model.predict(fer2013.images)
+    training = other.split("Training")
+    targets = training.soft_labels  # FER+ vote distributions; FER2013 has hard labels only
+    if targets is None:
+        targets = np.eye(len(other.class_set), dtype=np.float32)[training.labels]
+    head = fit_softmax_head(features[training.row_ids], targets)
+    names, other_names = list(evaluated.class_names), list(other.class_names)
+    shared = [name for name in names if name in other_names]
+    other_probabilities = head.predict(features, verbose=0)[
+        :, [other_names.index(n) for n in shared]
+    ]
+    # A class only the other set has (contempt) is dropped and the rest renormalised ...
+    other_probabilities /= other_probabilities.sum(axis=1, keepdims=True)
+    mapped = own.copy()  # ... and a class only the model has keeps the model's own probability.
+    mapped[:, [names.index(n) for n in shared]] = other_probabilities
+    tests = {split: evaluated.split(split) for split in SPLITS}
     rows = []
     for weight in WEIGHTS:
-        blended = (1.0 - weight) * own + weight * other
+        blended = (1.0 - weight) * own + weight * mapped
         accuracy = {
-            s: float((blended[rows_].argmax(axis=1) == labels).mean())
-            for s, (rows_, labels) in scored.items()
+            split: float((blended[test.row_ids].argmax(axis=1) == test.labels).mean())
+            for split, test in tests.items()
         }
         rows.append(
             {
                 "model": model_name,
                 "weight": weight,
-                **{f"{s}_accuracy": a for s, a in accuracy.items()},
+                **{f"{split}_accuracy": value for split, value in accuracy.items()},
             }
         )
     return rows
