@@ -87,7 +87,7 @@ def _has_data() -> bool:
 
 
 def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> None:
-    from fer.config import machine_description
+    from fer.config import cpu_vector_extension, machine_description
     from fer.inference import CARD_FILE, resolve_model_dir
 
     card_path = resolve_model_dir(model_name) / CARD_FILE
@@ -95,6 +95,10 @@ def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> No
     arguments = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--record"]
     threads = result["batch_threads"]
     key = result["backend"] + (f"_{threads}_threads" if threads else "")
+    # One entry per CPU class: an AVX2-only machine runs the same file ~6x slower than an
+    # AVX-512 one, and its figures must not replace the other's.
+    vector = cpu_vector_extension().replace(" ", "_")
+    key += f"_{vector}" if vector else ""
     card.setdefault("benchmark", {})[key] = {
         **result,
         "command": "python -m fer.bench " + " ".join(arguments),

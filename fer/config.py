@@ -76,12 +76,8 @@ def find_face_landmarker(data_dir: Path | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def machine_description() -> str:
-    """The CPU that timed a run, for cards and benchmarks, e.g. 'x86_64, AMD EPYC, avx512, 2 cores'
-
-    Machines of the same kind differ by ~2x in speed (seen here: one without AVX-512 trained
-    fernet at ~85 s per FER2013 epoch, one with it at ~35 s), so a time means little without this.
-    """
+def _cpuinfo() -> tuple[str, str]:
+    """(CPU model name, widest x86 vector extension) read from /proc/cpuinfo."""
     model, vector = platform.processor() or "cpu", ""
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
@@ -101,5 +97,24 @@ def machine_description() -> str:
                 ),
                 "no avx",
             )
+    return model, vector
+
+
+def cpu_vector_extension() -> str:
+    """'avx512', 'avx2', 'avx', 'no avx', or '' where /proc/cpuinfo has no flags (not Linux x86).
+
+    Latency depends on it more than on anything else here: the same int8 model runs a face in
+    0.33 ms on a 2-core AVX-512 machine and in 2.1 ms on a 2-core AVX2-only one (see README).
+    """
+    return _cpuinfo()[1]
+
+
+def machine_description() -> str:
+    """The CPU that timed a run, for cards and benchmarks, e.g. 'x86_64, AMD EPYC, avx512, 2 cores'
+
+    Machines of the same kind differ by ~2x in training speed and ~6x in int8 latency (AVX-512
+    or not), so a time means little without this.
+    """
+    model, vector = _cpuinfo()
     parts = [platform.machine(), model, vector, f"{os.cpu_count()} cores"]
     return ", ".join(part for part in parts if part)

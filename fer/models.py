@@ -102,6 +102,14 @@ def _fernet4l_backbone() -> keras.Model:
     return _stacked_conv_backbone("fernet4l", 24, (48, 96, 192, 320), (1, 2, 2, 2))
 
 
+def _fernetlite_backbone() -> keras.Model:
+    # fernet4l at half width: a quarter of its multiply-adds (14 M of 56 M per face). On a
+    # 2-core CPU without AVX-512, fernet4l's int8 file takes 1.4-2.1 ms per face (its 0.33 ms
+    # needs AVX-512) and the peer's 0.62 ms; this one took 0.41 ms for one face and ~56 s of
+    # training per FER2013 epoch there (fernet4l ~214 s): scripts/arch_bench.py.
+    return _stacked_conv_backbone("fernetlite", 12, (24, 48, 96, 160), (1, 2, 2, 2))
+
+
 ZOO: dict[str, ZooEntry] = {
     entry.name: entry
     for entry in (
@@ -140,6 +148,13 @@ ZOO: dict[str, ZooEntry] = {
             "fernet4s with one conv in the 24x24 stage (24; 48x1-96-192-320), GAP; 2.1 M "
             "parameters at fernet's int8 latency",
             _fernet4l_backbone,
+            dropout=0.4,
+        ),
+        ZooEntry(
+            "fernetlite",
+            "fernet4l at half width (12; 24x1-48-96-160), GAP; 0.53 M parameters, for CPUs "
+            "without AVX-512",
+            _fernetlite_backbone,
             dropout=0.4,
         ),
     )

@@ -15,11 +15,26 @@ ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
+def latency(card: dict, figure: str) -> str:
+    """``figure`` from the card's two-thread ``fer.bench --record`` entries, per CPU class.
+
+    The class matters more than anything else: the same int8 file runs ~6x slower on a 2-core
+    machine without AVX-512. '–' marks a class nobody has measured the model on.
+    """
+    benchmark = card.get("benchmark", {})
+    values = []
+    for vector in ("avx512", "avx2"):
+        entry = benchmark.get(f"tflite_2_threads_{vector}")
+        values.append(f"{entry[figure]:.2f}" if entry else "–")
+    return " · ".join(values)
+
+
 def results_table(models_dir: Path = ROOT / "models") -> str:
     rows = [
         "| model | classes | test split | accuracy (served int8) | macro-F1 | accuracy +flip TTA "
-        "| Keras accuracy | PublicTest | params | train wall time |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Keras accuracy | PublicTest | params | train wall time "
+        "| ms, one face (AVX-512 · AVX2) | ms/face, batch 64 (AVX-512 · AVX2) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for card_path in sorted(models_dir.glob("*/card.json")):
         card = json.loads(card_path.read_text())
@@ -31,7 +46,9 @@ def results_table(models_dir: Path = ROOT / "models") -> str:
             f"| {served['PrivateTest_tta']['accuracy'] * 100:.2f} % "
             f"| {card['metrics']['PrivateTest']['accuracy'] * 100:.2f} % "
             f"| {served['PublicTest']['accuracy'] * 100:.2f} % "
-            f"| {card['parameters']:,} | {card['training']['wall_time_s'] / 60:.0f} min |"
+            f"| {card['parameters']:,} | {card['training']['wall_time_s'] / 60:.0f} min "
+            f"| {latency(card, 'single_face_ms_median')} "
+            f"| {latency(card, 'batched_64_ms_per_face_median')} |"
         )
     return "\n".join(rows)
 

@@ -120,8 +120,11 @@ def test_import_fer_is_cheap_and_names_resolve():
         fer.not_a_name  # noqa: B018
 
 
-def test_bench_cli_reports_latency_and_records_it_in_the_card(tiny_model_dir: Path, capsys):
+def test_bench_cli_reports_latency_and_records_it_in_the_card(
+    tiny_model_dir: Path, capsys, monkeypatch
+):
     from fer.bench import main
+    from fer.config import cpu_vector_extension
 
     arguments = [str(tiny_model_dir), "--repeats", "20", "--batch-size", "8", "--threads", "1"]
     assert main(arguments) == 0
@@ -131,9 +134,17 @@ def test_bench_cli_reports_latency_and_records_it_in_the_card(tiny_model_dir: Pa
     assert "benchmark" not in card_before
     assert main([str(tiny_model_dir), "--repeats", "20", "--threads", "2", "--record"]) == 0
     recorded = json.loads((tiny_model_dir / "card.json").read_text())["benchmark"]
-    entry = recorded["tflite_2_threads"]
+    vector = cpu_vector_extension().replace(" ", "_")
+    entry = recorded["tflite_2_threads" + (f"_{vector}" if vector else "")]
     assert entry["batch_threads"] == 2 and entry["single_face_ms_median"] > 0
     assert entry["command"].endswith("--repeats 20 --threads 2")
+    assert cpu_vector_extension() in entry["machine"]
+    # A machine of another CPU class adds its own entry instead of replacing this one.
+    monkeypatch.setattr("fer.config.cpu_vector_extension", lambda: "avx9")
+    assert main([str(tiny_model_dir), "--repeats", "5", "--threads", "2", "--record"]) == 0
+    both = json.loads((tiny_model_dir / "card.json").read_text())["benchmark"]
+    assert both["tflite_2_threads_avx9"]["batch_threads"] == 2
+    assert both[next(iter(recorded))] == entry
     assert main(["no-such-model"]) == 2
 
 

@@ -75,3 +75,26 @@ def test_fernet4l_has_one_conv_at_24x24_and_fernet4s_widths_elsewhere():
     assert set(full_convs) - set(lean_convs) == {"stage1b_conv"}
     assert lean.get_layer("stage1a_conv").output.shape[1:3] == (24, 24)
     assert lean.get_layer("stage4b_conv").filters == 320
+
+
+def multiply_adds_per_face(backbone) -> int:
+    """3×3 conv multiply-adds of one 48×48 face, from the layer shapes."""
+    total = 0
+    for layer in backbone.layers:
+        if layer.name.endswith("_conv"):
+            height, width, filters = layer.output.shape[1:]
+            total += 9 * layer.input.shape[-1] * filters * height * width
+    return total
+
+
+def test_fernetlite_is_fernet4l_at_half_width_and_a_quarter_of_its_compute():
+    lite = zoo_entry("fernetlite").build_backbone()
+    lean = zoo_entry("fernet4l").build_backbone()
+    lite_convs = [layer.name for layer in lite.layers if layer.name.endswith("_conv")]
+    assert lite_convs == [layer.name for layer in lean.layers if layer.name.endswith("_conv")]
+    for name in lite_convs:
+        assert lite.get_layer(name).filters * 2 == lean.get_layer(name).filters
+    assert multiply_adds_per_face(lean) == pytest.approx(55.6e6, rel=0.01)
+    assert multiply_adds_per_face(lite) / multiply_adds_per_face(lean) == pytest.approx(
+        0.25, abs=0.01
+    )
