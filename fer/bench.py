@@ -86,6 +86,17 @@ def _has_data() -> bool:
     return data_dir_from_env(required=False) is not None
 
 
+def benchmark_key(backend: str, threads: int, vector_extension: str) -> str:
+    """The card's ``benchmark`` entry for one backend, thread count and CPU class.
+
+    One entry per CPU class (``fer.config.cpu_vector_extension``): an AVX2-only machine runs the
+    same file ~6x slower than an AVX-512 one, and its figures must not replace the other's.
+    """
+    key = backend + (f"_{threads}_threads" if threads else "")
+    vector = vector_extension.replace(" ", "_")
+    return key + (f"_{vector}" if vector else "")
+
+
 def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> None:
     from fer.config import cpu_vector_extension, machine_description
     from fer.inference import CARD_FILE, resolve_model_dir
@@ -93,12 +104,7 @@ def _record_in_card(model_name: str, result: dict, argv: list[str] | None) -> No
     card_path = resolve_model_dir(model_name) / CARD_FILE
     card = json.loads(card_path.read_text())
     arguments = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--record"]
-    threads = result["batch_threads"]
-    key = result["backend"] + (f"_{threads}_threads" if threads else "")
-    # One entry per CPU class: an AVX2-only machine runs the same file ~6x slower than an
-    # AVX-512 one, and its figures must not replace the other's.
-    vector = cpu_vector_extension().replace(" ", "_")
-    key += f"_{vector}" if vector else ""
+    key = benchmark_key(result["backend"], result["batch_threads"], cpu_vector_extension())
     card.setdefault("benchmark", {})[key] = {
         **result,
         "command": "python -m fer.bench " + " ".join(arguments),

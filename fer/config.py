@@ -7,6 +7,7 @@ edges (CLIs, app, tests) call explicitly.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from pathlib import Path
@@ -76,6 +77,7 @@ def find_face_landmarker(data_dir: Path | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+@functools.cache  # the CPU does not change while the process runs
 def _cpuinfo() -> tuple[str, str]:
     """(CPU model name, widest x86 vector extension) read from /proc/cpuinfo."""
     model, vector = platform.processor() or "cpu", ""

@@ -105,8 +105,10 @@ def _fernet4l_backbone() -> keras.Model:
 def _fernetlite_backbone() -> keras.Model:
     # fernet4l at half width: a quarter of its multiply-adds (14 M of 56 M per face). On a
     # 2-core CPU without AVX-512, fernet4l's int8 file takes 1.4-2.1 ms per face (its 0.33 ms
-    # needs AVX-512) and the peer's 0.62 ms; this one took 0.41 ms for one face and ~56 s of
-    # training per FER2013 epoch there (fernet4l ~214 s): scripts/arch_bench.py.
+    # needs AVX-512) and the peer's 0.62 ms. With random weights this one timed 0.41 ms for one
+    # face (scripts/arch_bench.py's timing); trained and served through fer.bench it took
+    # 0.50-0.66 ms, no faster than the peer, so it did not ship
+    # (reports/experiments/fernetlite_joint/: 64.73 % FER2013 PublicTest, 87 min of training).
     return _stacked_conv_backbone("fernetlite", 12, (24, 48, 96, 160), (1, 2, 2, 2))
 
 
@@ -152,8 +154,8 @@ ZOO: dict[str, ZooEntry] = {
         ),
         ZooEntry(
             "fernetlite",
-            "fernet4l at half width (12; 24x1-48-96-160), GAP; 0.53 M parameters, for CPUs "
-            "without AVX-512",
+            "fernet4l at half width (12; 24x1-48-96-160), GAP; 0.53 M parameters; a speed "
+            "candidate for CPUs without AVX-512 (not shipped)",
             _fernetlite_backbone,
             dropout=0.4,
         ),

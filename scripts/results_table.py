@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -21,10 +22,12 @@ def latency(card: dict, figure: str) -> str:
     The class matters more than anything else: the same int8 file runs ~6x slower on a 2-core
     machine without AVX-512. '–' marks a class nobody has measured the model on.
     """
+    from fer.bench import benchmark_key
+
     benchmark = card.get("benchmark", {})
     values = []
     for vector in ("avx512", "avx2"):
-        entry = benchmark.get(f"tflite_2_threads_{vector}")
+        entry = benchmark.get(benchmark_key("tflite", 2, vector))
         values.append(f"{entry[figure]:.2f}" if entry else "–")
     return " · ".join(values)
 

@@ -123,7 +123,7 @@ def test_import_fer_is_cheap_and_names_resolve():
 def test_bench_cli_reports_latency_and_records_it_in_the_card(
     tiny_model_dir: Path, capsys, monkeypatch
 ):
-    from fer.bench import main
+    from fer.bench import benchmark_key, main
     from fer.config import cpu_vector_extension
 
     arguments = [str(tiny_model_dir), "--repeats", "20", "--batch-size", "8", "--threads", "1"]
@@ -134,8 +134,7 @@ def test_bench_cli_reports_latency_and_records_it_in_the_card(
     assert "benchmark" not in card_before
     assert main([str(tiny_model_dir), "--repeats", "20", "--threads", "2", "--record"]) == 0
     recorded = json.loads((tiny_model_dir / "card.json").read_text())["benchmark"]
-    vector = cpu_vector_extension().replace(" ", "_")
-    entry = recorded["tflite_2_threads" + (f"_{vector}" if vector else "")]
+    entry = recorded[benchmark_key("tflite", 2, cpu_vector_extension())]
     assert entry["batch_threads"] == 2 and entry["single_face_ms_median"] > 0
     assert entry["command"].endswith("--repeats 20 --threads 2")
     assert cpu_vector_extension() in entry["machine"]
@@ -146,6 +145,14 @@ def test_bench_cli_reports_latency_and_records_it_in_the_card(
     assert both["tflite_2_threads_avx9"]["batch_threads"] == 2
     assert both[next(iter(recorded))] == entry
     assert main(["no-such-model"]) == 2
+
+
+def test_benchmark_keys_name_backend_threads_and_cpu_class():
+    from fer.bench import benchmark_key
+
+    assert benchmark_key("tflite", 2, "avx512") == "tflite_2_threads_avx512"
+    assert benchmark_key("tflite", 1, "no avx") == "tflite_1_threads_no_avx"
+    assert benchmark_key("keras", 0, "") == "keras"
 
 
 def test_export_modes_and_their_errors(tmp_path: Path):
