@@ -106,8 +106,9 @@ def _fernetlite_backbone() -> keras.Model:
     # fernet4l at half width: a quarter of its multiply-adds (14 M of 56 M per face). On a
     # 2-core CPU without AVX-512, fernet4l's int8 file takes 1.4-2.1 ms per face (its 0.33 ms
     # needs AVX-512) and the peer's 0.62 ms. With random weights this one timed 0.41 ms for one
-    # face (scripts/arch_bench.py's timing); trained and served through fer.bench it took
-    # 0.50-0.66 ms, no faster than the peer, so it did not ship
+    # face (scripts/arch_bench.py's timing); trained and served it took 0.47-0.56 ms against the
+    # peer's 0.84-0.87 ms in the same runs (scripts/peer_bench.py), but it is over 0.4 ms and
+    # less accurate than the peer, so it did not ship
     # (reports/experiments/fernetlite_joint/: 64.73 % FER2013 PublicTest, 87 min of training).
     return _stacked_conv_backbone("fernetlite", 12, (24, 48, 96, 160), (1, 2, 2, 2))
 
