@@ -38,6 +38,7 @@ class Analysis:
     preview_bgr: NDArray[np.uint8] | None
     n_frames: int
     detector_warning: str | None
+    mirror_average: bool  # each prediction averaged with the mirror image's (EmotionRecognizer)
 
 
 def upload_kind(filename: str) -> str:
@@ -107,7 +108,9 @@ def analyse_image(
         raise ValueError("No face was found in the image, so nothing was saved.")
     preview = draw_results(frame_bgr.copy(), results, show_landmarks=False)
     records = [FrameRecord.from_result(0.0, result) for result in results]
-    return Analysis("image", records, list(model.classes), preview, 1, warning)
+    return Analysis(
+        "image", records, list(model.classes), preview, 1, warning, recognizer.mirror_average
+    )
 
 
 def analyse_video_bytes(
@@ -148,7 +151,10 @@ def analyse_video_bytes(
         preview = _read_frame(path, first.frame_index)
     if preview is not None:
         preview = draw_results(preview, first.faces, show_landmarks=False)
-    return Analysis("video", records, list(model.classes), preview, len(frames), warning)
+    return Analysis(
+        "video", records, list(model.classes), preview, len(frames), warning,
+        recognizer.mirror_average,
+    )
 
 
 def _read_frame(path: Path, index: int) -> NDArray[np.uint8] | None:

@@ -98,7 +98,7 @@ def recognizer_for(model, model_key: str, config: SmoothingConfig, max_faces: in
     return st.session_state["live.recognizer"]
 
 
-def recording_controls(store, consent, model, classes, playing: bool) -> None:
+def recording_controls(store, consent, model, recognizer, playing: bool) -> None:
     live = processor()
     recorder = live.recorder
     if recorder is None:
@@ -112,7 +112,8 @@ def recording_controls(store, consent, model, classes, playing: bool) -> None:
 
             try:
                 session_id = store.create_session(
-                    consent.id, resources.model_label(model), classes, "live"
+                    consent.id, resources.model_label(model, recognizer.mirror_average),
+                    recognizer.classes, "live",
                 )
             except ValueError as error:  # e.g. consent withdrawn in another tab
                 st.error(f"Recording could not start: {error}")
@@ -248,7 +249,7 @@ def main() -> None:
         # One placeholder: while the page loop runs the script never finishes, so elements a
         # previous run drew here would otherwise linger as stale copies.
         with st.empty().container():
-            recording_controls(store, consent, model, classes, playing)
+            recording_controls(store, consent, model, recognizer, playing)
     if not playing:
         panel_column.info("Press **Start** to open the camera; predictions appear here.")
         return

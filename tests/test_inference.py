@@ -147,6 +147,21 @@ def test_bench_cli_reports_latency_and_records_it_in_the_card(
     assert main(["no-such-model"]) == 2
 
 
+def test_bench_cli_times_mirror_averaged_predictions_without_recording_them(
+    tiny_model_dir: Path, capsys
+):
+    from fer.bench import main
+
+    arguments = [str(tiny_model_dir), "--repeats", "10", "--batch-size", "4", "--tta", "--json"]
+    card_before = (tiny_model_dir / "card.json").read_text()
+    assert main(arguments) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["tta"] is True and result["single_face_ms_median"] > 0
+    with pytest.raises(SystemExit):  # the cards keep the plain figures only
+        main([*arguments, "--record"])
+    assert (tiny_model_dir / "card.json").read_text() == card_before
+
+
 def test_benchmark_keys_name_backend_threads_and_cpu_class():
     from fer.bench import benchmark_key
 

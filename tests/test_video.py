@@ -99,7 +99,7 @@ def test_benchmark_on_the_shared_video(video_data_dir):
     class UniformModel:
         classes = ["neutral", "happy"]
 
-        def predict(self, faces):
+        def predict(self, faces, tta=False):
             return np.full((len(faces), 2), 0.5, np.float32)
 
     recognizer = EmotionRecognizer(
