@@ -66,7 +66,7 @@ def benchmark_video(
                   "fps": round(info.fps, 3)},
         "detector": recognizer.detector_kind,
         "classes": recognizer.classes,
-        "mirror_average": recognizer.mirror_average,
+        "tta": recognizer.tta,
         "n_frames": n_frames,
         "stride": stride,
         "warmup_frames": min(warmup_frames, n_frames),
@@ -94,7 +94,7 @@ def format_report(report: dict) -> str:
         [
             f"video      {video['name']} {video['width']}x{video['height']} @ {video['fps']} fps",
             f"detector   {report['detector']}; classes {len(report['classes'])}; "
-            f"mirror-averaged predictions {'on' if report['mirror_average'] else 'off'}",
+            f"test-time views {report['tta']}",
             f"frames     {report['n_frames']} (stride {report['stride']}, "
             f"{report['warmup_frames']} warm-up frames not timed)",
             f"face share {report['face_share']:.1%} (target >= {TARGET_FACE_SHARE:.0%})",
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--max-faces", type=int, default=4)
     parser.add_argument(
-        "--no-mirror-average", action="store_true",
-        help="one model pass per face instead of averaging it with its mirror image",
+        "--tta", default="mirror+zoom", choices=("none", "mirror", "mirror+zoom"),
+        help="test-time views averaged per face (default: the pipeline's mirror+zoom)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         landmarker = find_face_landmarker(data_dir_from_env())
     recognizer = EmotionRecognizer(
         model=model, max_faces=args.max_faces, landmarker_path=landmarker,
-        mirror_average=not args.no_mirror_average,
+        tta=args.tta,
     )
     report = benchmark_video(
         args.video, recognizer, stride=args.stride, max_frames=args.max_frames

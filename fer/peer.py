@@ -91,6 +91,6 @@ class PeerModel:
         return f"PeerModel({self.name!r}, backend={self.backend!r})"
 
     def predict(
-        self, faces: NDArray[np.uint8], batch_size: int = 256, tta: bool = False
+        self, faces: NDArray[np.uint8], batch_size: int = 256, tta: bool | str = False
     ) -> NDArray[np.float32]:
         return predict_in_batches(self._run, len(self.classes), faces, batch_size, tta)

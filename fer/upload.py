@@ -38,7 +38,7 @@ class Analysis:
     preview_bgr: NDArray[np.uint8] | None
     n_frames: int
     detector_warning: str | None
-    mirror_average: bool  # each prediction averaged with the mirror image's (EmotionRecognizer)
+    tta: str  # the test-time views each prediction averaged (EmotionRecognizer.tta)
 
 
 def upload_kind(filename: str) -> str:
@@ -109,7 +109,7 @@ def analyse_image(
     preview = draw_results(frame_bgr.copy(), results, show_landmarks=False)
     records = [FrameRecord.from_result(0.0, result) for result in results]
     return Analysis(
-        "image", records, list(model.classes), preview, 1, warning, recognizer.mirror_average
+        "image", records, list(model.classes), preview, 1, warning, recognizer.tta
     )
 
 
@@ -153,7 +153,7 @@ def analyse_video_bytes(
         preview = draw_results(preview, first.faces, show_landmarks=False)
     return Analysis(
         "video", records, list(model.classes), preview, len(frames), warning,
-        recognizer.mirror_average,
+        recognizer.tta,
     )
 
 

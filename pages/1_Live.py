@@ -112,7 +112,7 @@ def recording_controls(store, consent, model, recognizer, playing: bool) -> None
 
             try:
                 session_id = store.create_session(
-                    consent.id, resources.model_label(model, recognizer.mirror_average),
+                    consent.id, resources.model_label(model, recognizer.tta),
                     recognizer.classes, "live",
                 )
             except ValueError as error:  # e.g. consent withdrawn in another tab

@@ -139,7 +139,7 @@ def main() -> None:
         analysis = analyse(uploaded, kind, model, stride, uncertain_below, max_faces)
         note = f"Uploaded file: {uploaded.name}" + (f"\n{notes.strip()}" if notes.strip() else "")
         session_id = store.create_session(
-            consent.id, resources.model_label(model, analysis.mirror_average), analysis.classes,
+            consent.id, resources.model_label(model, analysis.tta), analysis.classes,
             kind, notes=note,
             started_at=started, frames=analysis.records, ended_at=datetime.now(UTC),
         )

@@ -7,8 +7,8 @@ original crops and on the re-aligned ones for the faces the landmarker found; a 
 mean our framing differs from FER2013's. A control crop takes the original 48×48 window back out
 of the same upscaled image through the same warp, so the cost of resampling alone is visible.
 Differences are paired (same faces), with a 95 % interval; a sample of a few hundred faces
-moves by ±2 points from seed to seed, hence the default of 2,000. ``--mirror-average`` scores
-mirror-averaged predictions, as the frame pipeline makes them (``EmotionRecognizer``'s default).
+moves by ±2 points from seed to seed, hence the default of 2,000. ``--tta mirror+zoom`` scores
+predictions averaged over test-time views, as the frame pipeline makes them (its default).
 
     FER_DATA_DIR=/path/to/data python scripts/alignment_accuracy.py --model fer2013 --n 2000
 """
@@ -46,8 +46,8 @@ def main() -> int:
     parser.add_argument("--split", default="PrivateTest")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--mirror-average", action="store_true",
-        help="average each face's prediction with its mirror image's, as the pipeline does",
+        "--tta", default="none", choices=("none", "mirror", "mirror+zoom"),
+        help="test-time views to average (mirror+zoom: the pipeline's)",
     )
     args = parser.parse_args()
 
@@ -80,13 +80,13 @@ def main() -> int:
         "our detection + alignment": np.stack(realigned),
     }
     predicted = {
-        name: model.predict(images, tta=args.mirror_average).argmax(1)
+        name: model.predict(images, tta=args.tta).argmax(1)
         for name, images in crops.items()
     }
     correct = {name: (classes == labels).astype(float) for name, classes in predicted.items()}
     print(
         f"model {model.name}"
-        f"{' (mirror-averaged predictions)' if args.mirror_average else ''}; "
+        f"{f' (test-time views: {args.tta})' if args.tta != 'none' else ''}; "
         f"{len(found)}/{len(sample)} {args.split} faces found by the landmarker"
     )
     for name, hits in correct.items():

@@ -91,6 +91,34 @@ def test_flip_tta_averages_a_face_with_its_mirror_image(tiny_model_dir: Path):
     np.testing.assert_allclose(model.predict(faces[0], tta=True), expected[:1], atol=1e-6)
 
 
+def test_mirror_zoom_tta_averages_six_views(tiny_model_dir: Path):
+    from fer.inference import TTA_ZOOMS, zoom_faces
+
+    model = load_model(tiny_model_dir, backend="tflite")
+    faces = np.random.default_rng(5).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    views = [zoom_faces(faces, factor) for factor in TTA_ZOOMS["mirror+zoom"]]
+    views += [view[:, :, ::-1].copy() for view in views]
+    expected = np.mean([model.predict(view) for view in views], axis=0)
+    np.testing.assert_allclose(model.predict(faces, tta="mirror+zoom"), expected, atol=1e-6)
+    assert model.predict(faces, tta="none").shape == (3, 7)
+    mirrored = model.predict(faces, tta=True)
+    np.testing.assert_array_equal(model.predict(faces, tta="mirror"), mirrored)
+    with pytest.raises(ValueError, match="tta must be"):
+        model.predict(faces, tta="ten-crop")
+
+
+def test_zoom_keeps_the_centre_and_magnifies_about_it():
+    from fer.inference import zoom_faces
+
+    face = np.zeros((1, 48, 48), np.uint8)
+    face[0, 20:28, 20:28] = 255  # an 8-pixel square at the centre
+    assert zoom_faces(face, 1.0) is face
+    zoomed = zoom_faces(face, 1.5)
+    assert zoomed.shape == face.shape and zoomed.dtype == np.uint8
+    assert zoomed[0, 24, 24] == 255 and zoomed[0, 17, 24] > 0  # grew past the old edge
+    assert (zoomed[0] > 127).sum() == pytest.approx(1.5**2 * 64, rel=0.2)
+
+
 def test_int8_export_tracks_the_keras_model(tiny_model_dir: Path):
     faces = np.random.default_rng(2).integers(0, 256, (32, 48, 48), dtype=np.uint8)
     reference = load_model(tiny_model_dir, backend="keras").predict(faces)
@@ -147,7 +175,7 @@ def test_bench_cli_reports_latency_and_records_it_in_the_card(
     assert main(["no-such-model"]) == 2
 
 
-def test_bench_cli_times_mirror_averaged_predictions_without_recording_them(
+def test_bench_cli_times_test_time_views_without_recording_them(
     tiny_model_dir: Path, capsys
 ):
     from fer.bench import main
@@ -156,7 +184,7 @@ def test_bench_cli_times_mirror_averaged_predictions_without_recording_them(
     card_before = (tiny_model_dir / "card.json").read_text()
     assert main(arguments) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["tta"] is True and result["single_face_ms_median"] > 0
+    assert result["tta"] == "mirror" and result["single_face_ms_median"] > 0
     with pytest.raises(SystemExit):  # the cards keep the plain figures only
         main([*arguments, "--record"])
     assert (tiny_model_dir / "card.json").read_text() == card_before

@@ -139,7 +139,7 @@ def test_a_face_image_becomes_a_session(db_path):
     assert (info.source, info.consent_by, info.n_frames) == ("image", "Dana Client", 1)
     assert info.ended_at is not None and "client.png" in info.notes
     # The record says how its predictions were made (the pipeline's mirror averaging).
-    assert info.model.endswith(", mirror-averaged"), info.model
+    assert info.model.endswith(", tta mirror+zoom"), info.model
     assert any(f"session #{info.id}" in success.value for success in at.success)
     assert len(at.get("image")) == 1  # the overlay
     table = at.dataframe[0].value

@@ -16,12 +16,12 @@ class FakeModel:
 
     def __init__(self):
         self.batch_shapes: list[tuple[int, ...]] = []
-        self.mirror_averaged: list[bool] = []
+        self.views: list[bool | str] = []
 
     def predict(self, faces, tta=False):
         faces = validate_faces(faces)
         self.batch_shapes.append(faces.shape)
-        self.mirror_averaged.append(tta)
+        self.views.append(tta)
         probs = np.full((len(faces), len(self.classes)), 0.02, np.float32)
         probs[:, 1] = 1.0 - 0.02 * (len(self.classes) - 1)
         return probs
@@ -123,16 +123,21 @@ def test_all_faces_of_a_frame_go_to_the_model_in_one_batch(video_frames):
     assert len(results) == 2
     assert len({face.track_id for face in results}) == 2
     assert model.batch_shapes == [(2, 48, 48)]
-    assert model.mirror_averaged == [True]  # the pipeline's default
+    assert model.views == ["mirror+zoom"]  # the pipeline's default
 
 
 @pytest.mark.data
-def test_mirror_averaging_can_be_turned_off(video_frames):
+def test_test_time_views_can_be_turned_off(video_frames):
     landmarker, frames = video_frames
     model = FakeModel()
-    recognizer = EmotionRecognizer(model=model, landmarker_path=landmarker, mirror_average=False)
+    recognizer = EmotionRecognizer(model=model, landmarker_path=landmarker, tta="none")
     assert len(recognizer.process(frames[0][2], 0.0)) == 1
-    assert model.mirror_averaged == [False]
+    assert model.views == ["none"]
+
+
+def test_unknown_test_time_views_are_refused_up_front():
+    with pytest.raises(ValueError, match="tta must be"):
+        EmotionRecognizer(model=FakeModel(), tta="ten-crop")
 
 
 @pytest.mark.data
@@ -157,12 +162,11 @@ def test_default_model_or_dev_model_end_to_end(video_frames):
     assert recognizer.classes == list(FERPLUS.names)
     face = results[-1][0]
     assert face.probs.sum() == pytest.approx(1.0, abs=1e-3)
-    # The served probabilities are the mean of the crop's and its mirror image's.
+    # The served probabilities average the crop's six test-time views.
     from fer.inference import load_model
 
     model = load_model("ferplus")
     crop = face.face_gray[None]
-    mirrored = (model.predict(crop) + model.predict(crop[:, :, ::-1])) / 2
-    np.testing.assert_allclose(face.probs, mirrored[0], atol=1e-5)
+    np.testing.assert_allclose(face.probs, model.predict(crop, tta="mirror+zoom")[0], atol=1e-5)
     assert not np.allclose(face.probs, model.predict(crop)[0], atol=1e-5)
     assert face.label in (*FERPLUS.names, UNCERTAIN)

@@ -96,9 +96,9 @@ def load_model_or_error(name_or_path: str):
         return None
 
 
-def model_label(model, mirror_average: bool) -> str:
-    """How a session records its model: card name, version when the card has one, and whether
-    each prediction was averaged with the mirror image's (the recognizer's ``mirror_average``)."""
+def model_label(model, tta: str) -> str:
+    """How a session records its model: card name, version when the card has one, and the
+    test-time views its predictions averaged (the recognizer's ``tta``)."""
     version = model.card.get("version")
     label = f"{model.name} v{version}" if version else model.name
-    return label + (", mirror-averaged" if mirror_average else "")
+    return label + (f", tta {tta}" if tta != "none" else "")
