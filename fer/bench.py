@@ -135,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--video", help="benchmark the full frame pipeline on this video file")
     parser.add_argument(
-        "--tta", nargs="?", const="mirror", default="none",
+        "--tta", nargs="?", const="mirror", default=None,
         choices=("none", "mirror", "mirror+zoom"),
-        help="time predictions averaged over test-time views (mirror+zoom: the pipeline's)",
+        help="time predictions averaged over test-time views (mirror+zoom: the pipeline's; "
+        "default none, with --video mirror+zoom)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument(
@@ -148,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         from fer.bench_video import main as video_main
 
         # The model goes straight after the file: argparse cannot take a positional after flags.
-        return video_main([args.video, *([args.model] if args.model else []), *rest])
+        views = ["--tta", args.tta] if args.tta else []
+        return video_main([args.video, *([args.model] if args.model else []), *views, *rest])
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     if not args.model:
         parser.error("give a MODEL or --video FILE")
+    args.tta = args.tta or "none"
     if args.record and args.tta != "none":
         parser.error("--record keeps the cards' plain predict figures; drop --tta to record")
     from fer.inference import ModelNotFoundError

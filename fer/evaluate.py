@@ -16,13 +16,20 @@ from pathlib import Path
 
 from fer.config import data_dir_from_env
 from fer.data import FaceDataset, load_dataset
+from fer.inference import tta_label, tta_views
 from fer.metrics import classification_report
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 
 
-def evaluate_split(model, dataset: FaceDataset, split: str, tta: bool = False) -> dict:
-    """A full classification report for ``model`` on one split of ``dataset``."""
+def evaluate_split(model, dataset: FaceDataset, split: str, tta: bool | str = False) -> dict:
+    """A full classification report for ``model`` on one split of ``dataset``.
+
+    ``tta``: test-time views (``EmotionModel.predict``); the report's ``tta`` is ``False``,
+    ``True`` (mirror, as earlier reports wrote it) or ``"mirror+zoom"``.
+    """
+    views = tta_views(tta)
+    tta = {None: False, "mirror": True}.get(views, views)
     if list(model.classes) != list(dataset.class_names):
         raise ValueError(
             f"model classes {model.classes} differ from the dataset's {list(dataset.class_names)}"
@@ -45,8 +52,10 @@ def evaluate_split(model, dataset: FaceDataset, split: str, tta: bool = False) -
     return report
 
 
-def report_path(model_dir: Path, split: str, tta: bool, backend: str = "tflite") -> Path:
-    suffix = ("_tta" if tta else "") + ("_keras" if backend == "keras" else "")
+def report_path(model_dir: Path, split: str, tta: bool | str, backend: str = "tflite") -> Path:
+    views = tta_views(tta)
+    tta_suffix = {None: "", "mirror": "_tta", "mirror+zoom": "_tta_zoom"}[views]
+    suffix = tta_suffix + ("_keras" if backend == "keras" else "")
     return Path(model_dir) / f"report_{split}{suffix}.json"
 
 
@@ -59,7 +68,7 @@ def save_report(report: dict, path: Path) -> None:
 def summarise(report: dict) -> str:
     lines = [
         f"{report['model']} ({report['backend']}) on {report['dataset']} {report['split']}"
-        f"{' +TTA' if report['tta'] else ''}: n={report['n_samples']}",
+        f"{tta_label(report['tta'])}: n={report['n_samples']}",
         f"accuracy {report['accuracy'] * 100:.2f} %  macro-F1 {report['macro_f1']:.3f}  "
         f"ECE {report['ece']:.3f}",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}",
@@ -78,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("model", help="model name under models/ or a model directory")
     parser.add_argument("--split", default="PrivateTest", choices=SPLITS)
-    parser.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    parser.add_argument(
+        "--tta", nargs="?", const="mirror", default="none",
+        choices=("none", "mirror", "mirror+zoom"),
+        help="average test-time views: --tta alone is the mirror image; mirror+zoom adds two "
+        "zoomed views (the frame pipeline's)",
+    )
     parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
     parser.add_argument(
         "--no-save", action="store_true", help="print only, do not write the report"

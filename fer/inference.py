@@ -106,6 +106,13 @@ def tta_views(tta: bool | str) -> str | None:
     raise ValueError(f"tta must be False, True or one of {['none', *TTA_ZOOMS]}, not {tta!r}")
 
 
+def tta_label(tta: bool | str) -> str:
+    """`` +TTA`` (mirror) or `` +TTA mirror+zoom`` for a report's ``tta``; empty without."""
+    if not tta:
+        return ""
+    return " +TTA" if tta is True or tta == "mirror" else f" +TTA {tta}"
+
+
 def zoom_faces(faces: NDArray[np.uint8], factor: float) -> NDArray[np.uint8]:
     """Faces (N, 48, 48) magnified by ``factor`` about the centre; borders mirror the image."""
     if factor == 1.0:

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from fer.inference import tta_label
+
 CARD_FILE = "card.json"
 COMPARE_SUBDIR = "compare"
 SUMMARY_STEM = "summary"
@@ -82,7 +84,7 @@ def _row(report: dict, source: str, name: str, path: Path) -> dict:
         "name": name,
         "dataset": report.get("dataset", ""),
         "split": report.get("split", ""),
-        "tta": bool(report.get("tta", False)),
+        "tta": tta_label(report.get("tta", False)).strip(),  # "", "+TTA", "+TTA mirror+zoom"
         "backend": report.get("backend", ""),
         "n_samples": int(report.get("n_samples", 0)),
         "accuracy": float(report["accuracy"]),

@@ -60,7 +60,7 @@ def show_comparison() -> None:
         )
         return
     table = table.assign(
-        label=table["name"] + " · " + table["split"] + table["tta"].map({True: " +TTA", False: ""})
+        label=table["name"] + " · " + table["split"] + (" " + table["tta"]).str.rstrip()
     )
     st.dataframe(
         table.drop(columns=["path"]).set_index("label"),

@@ -212,3 +212,21 @@ def test_export_modes_and_their_errors(tmp_path: Path):
         export_tflite_int8(model, None, tmp_path / "x.tflite", "full")
     with pytest.raises(ValueError, match="mode"):
         export_tflite_int8(model, faces, tmp_path / "x.tflite", "float")
+
+
+def test_report_names_and_labels_say_which_test_time_views():
+    from fer.evaluate import report_path
+    from fer.inference import tta_label
+    from fer.reports import report_label
+
+    folder = Path("m")
+    assert report_path(folder, "PrivateTest", False).name == "report_PrivateTest.json"
+    assert report_path(folder, "PrivateTest", True).name == "report_PrivateTest_tta.json"
+    zoom = report_path(folder, "PublicTest", "mirror+zoom", "keras")
+    assert zoom.name == "report_PublicTest_tta_zoom_keras.json"
+    assert report_label(zoom) == "PublicTest +TTA zoom (keras)"
+    assert [tta_label(v) for v in (False, True, "mirror", "mirror+zoom")] == [
+        "", " +TTA", " +TTA", " +TTA mirror+zoom"
+    ]
+    with pytest.raises(ValueError, match="tta must be"):
+        report_path(folder, "PrivateTest", "ten-crop")
