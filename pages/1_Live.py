@@ -51,7 +51,7 @@ def withdraw(store) -> None:
         recognizer.close()
 
 
-def controls() -> tuple[SmoothingConfig, bool, int]:
+def controls() -> tuple[SmoothingConfig, bool, int, str]:
     sidebar = st.sidebar
     sidebar.header("Live settings")
     method = sidebar.selectbox(
@@ -69,23 +69,28 @@ def controls() -> tuple[SmoothingConfig, bool, int]:
     )
     show_landmarks = sidebar.checkbox("Draw landmarks", value=False, key="live.landmarks")
     max_faces = sidebar.number_input("Most faces", 1, 4, 1, key="live.max_faces")
+    tta = sidebar.selectbox(
+        "Prediction views", ("mirror+zoom", "mirror", "none"), key="live.tta",
+        help="Views of each face averaged per prediction. mirror+zoom (six passes) is the most "
+        "accurate; mirror (two) or none (one) keep up on slow CPUs. The session records which.",
+    )
     config = SmoothingConfig(
         method=method, window_s=window_s, half_life_s=window_s / 2,
         uncertain_below=uncertain_below,
     )
-    return config, show_landmarks, int(max_faces)
+    return config, show_landmarks, int(max_faces), tta
 
 
-def recognizer_for(model, model_key: str, config: SmoothingConfig, max_faces: int):
+def recognizer_for(model, model_key: str, config: SmoothingConfig, max_faces: int, tta: str):
     """This session's EmotionRecognizer, rebuilt when a setting changes (it holds tracks and
     smoothing state, so it is per user, not cached)."""
     from fer.pipeline import EmotionRecognizer
 
-    key = (model_key, config, max_faces)
+    key = (model_key, config, max_faces, tta)
     if st.session_state.get("live.recognizer_key") != key:
         previous = st.session_state.get("live.recognizer")
         recognizer = EmotionRecognizer(
-            model=model, smoothing=config, max_faces=max_faces,
+            model=model, smoothing=config, max_faces=max_faces, tta=tta,
             landmarker_path=resources.landmarker_path(),
         )
         with st.spinner("Opening the face detector…"):
@@ -225,8 +230,8 @@ def main() -> None:
     model = resources.load_model_or_error(model_name) if model_name else None
     if model is None:
         return
-    config, show_landmarks, max_faces = controls()
-    recognizer = recognizer_for(model, model_name, config, max_faces)
+    config, show_landmarks, max_faces, tta = controls()
+    recognizer = recognizer_for(model, model_name, config, max_faces, tta)
     if recognizer.detector_warning:
         st.warning(recognizer.detector_warning)
     live = processor()

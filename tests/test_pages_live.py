@@ -88,6 +88,14 @@ def test_after_consent_the_camera_is_offered(db_path):
     assert start.disabled  # the camera is not playing in AppTest
 
 
+def test_the_prediction_views_setting_rebuilds_the_recognizer(db_path):
+    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    assert at.session_state["live.recognizer"].tta == "mirror+zoom"  # the default
+    at = at.selectbox(key="live.tta").set_value("none").run()
+    assert not at.exception, at.exception
+    assert at.session_state["live.recognizer"].tta == "none"
+
+
 def test_withdrawing_consent_closes_the_camera(db_path):
     at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
     live = at.session_state["live.processor"]
