@@ -15,6 +15,8 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
+from fer.inference import TTA_CHOICES
+
 
 def _benchmark_faces(n_faces: int, seed: int) -> NDArray[np.uint8]:
     from fer.config import data_dir_from_env
@@ -67,20 +69,19 @@ def time_predict(
     model, faces: NDArray[np.uint8], repeats: int, batch_size: int, tta: str = "none"
 ) -> dict:
     """Median (and p95) ms of ``model.predict`` on one face, and ms per face on batches."""
-    options = {"tta": tta} if tta != "none" else {}  # the peer's predict has no tta argument
-    model.predict(faces[0], **options)
+    model.predict(faces[0], tta=tta)
     single = []
     for index in range(repeats):
         face = faces[index % len(faces)]
         tick = time.perf_counter()
-        model.predict(face, **options)
+        model.predict(face, tta=tta)
         single.append(time.perf_counter() - tick)
     batch = faces[:batch_size]
-    model.predict(batch, **options)
+    model.predict(batch, tta=tta)
     batched = []
     for _ in range(max(10, repeats // 10)):
         tick = time.perf_counter()
-        model.predict(batch, **options)
+        model.predict(batch, tta=tta)
         batched.append((time.perf_counter() - tick) / batch_size)
     return {
         "single_face_ms_median": round(float(np.median(single)) * 1e3, 4),
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", help="benchmark the full frame pipeline on this video file")
     parser.add_argument(
         "--tta", nargs="?", const="mirror", default=None,
-        choices=("none", "mirror", "mirror+zoom"),
+        choices=TTA_CHOICES,
         help="time predictions averaged over test-time views (mirror+zoom: the pipeline's; "
         "default none, with --video mirror+zoom)",
     )

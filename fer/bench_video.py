@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.config import data_dir_from_env, find_face_landmarker
+from fer.inference import PIPELINE_TTA, TTA_CHOICES
 from fer.pipeline import DEFAULT_MODEL, EmotionRecognizer
 from fer.video import iter_frames, probe_video
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--max-faces", type=int, default=4)
     parser.add_argument(
-        "--tta", default="mirror+zoom", choices=("none", "mirror", "mirror+zoom"),
+        "--tta", default=PIPELINE_TTA, choices=TTA_CHOICES,
         help="test-time views averaged per face (default: the pipeline's mirror+zoom)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fer.config import data_dir_from_env
 from fer.data import FaceDataset, load_dataset
-from fer.inference import tta_label, tta_views
+from fer.inference import TTA_CHOICES, tta_label, tta_views
 from fer.metrics import classification_report
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="PrivateTest", choices=SPLITS)
     parser.add_argument(
         "--tta", nargs="?", const="mirror", default="none",
-        choices=("none", "mirror", "mirror+zoom"),
+        choices=TTA_CHOICES,
         help="average test-time views: --tta alone is the mirror image; mirror+zoom adds two "
         "zoomed views (the frame pipeline's)",
     )

@@ -29,6 +29,8 @@ BACKENDS = ("auto", "tflite", "keras")
 # "mirror" and over adding ±2-pixel shifts on PublicTest (FER2013 68.71 % vs 67.62 %, FER+
 # 87.28 % vs 85.84 %; shifts added ≤ 0.2 points for 2.3x the passes).
 TTA_ZOOMS = {"mirror": (1.0,), "mirror+zoom": (1.0, 1.08, 0.93)}
+TTA_CHOICES = ("none", *TTA_ZOOMS)  # the ``tta`` names every CLI and the Live page offer
+PIPELINE_TTA = "mirror+zoom"  # what the frame pipeline (EmotionRecognizer) serves by default
 
 
 def default_threads() -> int:

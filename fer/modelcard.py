@@ -18,7 +18,7 @@ from fer.config import machine_description
 from fer.data import FaceDataset, load_dataset
 from fer.emotions import class_set
 from fer.evaluate import SPLITS, evaluate_split, report_path, save_report
-from fer.inference import CARD_FILE, KERAS_FILE, TFLITE_FILE, EmotionModel
+from fer.inference import CARD_FILE, KERAS_FILE, PIPELINE_TTA, TFLITE_FILE, EmotionModel
 from fer.preprocess import INPUT_SHAPE, PREPROCESSING_DESCRIPTION, standardize_faces
 
 CARD_VERSION = 1
@@ -140,8 +140,8 @@ def evaluate_tta_zoom(model: EmotionModel, dataset: FaceDataset, model_dir: Path
     """``PublicTest_tta_zoom`` and ``PrivateTest_tta_zoom`` metrics (the pipeline's views)."""
     metrics = {}
     for split in ("PublicTest", "PrivateTest"):
-        report = evaluate_split(model, dataset, split, tta="mirror+zoom")
-        save_report(report, report_path(model_dir, split, "mirror+zoom", model.backend))
+        report = evaluate_split(model, dataset, split, tta=PIPELINE_TTA)
+        save_report(report, report_path(model_dir, split, PIPELINE_TTA, model.backend))
         metrics[f"{split}_tta_zoom"] = _split_metrics(report)
     return metrics
 

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from fer.config import LOCAL_DATA_DIR, find_face_landmarker
 from fer.faces import HAAR_FALLBACK_WARNING, FaceDetector, align_detected, open_face_detector
+from fer.inference import PIPELINE_TTA, tta_views
 from fer.smoothing import ProbabilitySmoother, SmoothingConfig
 from fer.tracking import FaceTracker, TrackerConfig
 
@@ -99,7 +100,7 @@ class EmotionRecognizer:
         landmarker_path: str | Path | None = None,
         tracking: TrackerConfig | None = None,
         keep_crops: bool = True,
-        tta: str = "mirror+zoom",
+        tta: str = PIPELINE_TTA,
     ):
         self.model = model
         self.smoothing = smoothing or SmoothingConfig()
@@ -107,8 +108,6 @@ class EmotionRecognizer:
         self.landmarker_path = landmarker_path
         self.tracking = tracking or TrackerConfig()
         self.keep_crops = keep_crops
-        from fer.inference import tta_views
-
         tta_views(tta)  # a bad value fails here, not on the first frame
         self.tta = tta
         self._model = None

@@ -8,6 +8,7 @@ import time
 import streamlit as st
 
 from fer.emotions import emotion_style
+from fer.inference import PIPELINE_TTA, TTA_CHOICES
 from fer.smoothing import METHODS, SmoothingConfig
 from ui import resources
 from ui.consent import consent_banner, consent_gate
@@ -70,7 +71,7 @@ def controls() -> tuple[SmoothingConfig, bool, int, str]:
     show_landmarks = sidebar.checkbox("Draw landmarks", value=False, key="live.landmarks")
     max_faces = sidebar.number_input("Most faces", 1, 4, 1, key="live.max_faces")
     tta = sidebar.selectbox(
-        "Prediction views", ("mirror+zoom", "mirror", "none"), key="live.tta",
+        "Prediction views", TTA_CHOICES, index=TTA_CHOICES.index(PIPELINE_TTA), key="live.tta",
         help="Views of each face averaged per prediction. mirror+zoom (six passes) is the most "
         "accurate; mirror (two) or none (one) keep up on slow CPUs. The session records which.",
     )

@@ -39,6 +39,7 @@ def main() -> int:
         enlarge_dataset_face,
         warp_to_face,
     )
+    from fer.inference import TTA_CHOICES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fer2013")
@@ -46,7 +47,7 @@ def main() -> int:
     parser.add_argument("--split", default="PrivateTest")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--tta", default="none", choices=("none", "mirror", "mirror+zoom"),
+        "--tta", default="none", choices=TTA_CHOICES,
         help="test-time views to average (mirror+zoom: the pipeline's)",
     )
     args = parser.parse_args()

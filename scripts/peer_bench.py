@@ -30,6 +30,7 @@ def main() -> int:
     from fer.config import data_dir_from_env, machine_description
     from fer.data import load_dataset
     from fer.evaluate import evaluate_split
+    from fer.inference import TTA_CHOICES
     from fer.peer import PeerModel
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -38,7 +39,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1000)
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument(
-        "--tta", default="none", choices=("none", "mirror", "mirror+zoom"),
+        "--tta", default="none", choices=TTA_CHOICES,
         help="score and time every model with these test-time views (mirror+zoom: our "
         "pipeline's); the peer's Keras form is left out then (its accuracy matches its TFLite "
         "file at 50x the time)",
