@@ -165,6 +165,17 @@ def add_tta_zoom_metrics(name: str, data_dir: Path) -> dict:
     return card
 
 
+def dataset_protocol(label_set: str) -> str:
+    """The evaluation protocol a card states for a label set."""
+    if label_set == "fer2013":
+        return "FER2013: train on Training, select on PublicTest, report PrivateTest"
+    return (
+        "FER+ majority vote (single votes removed, >50 % majority, unknown/NF dropped); trained "
+        "on vote distributions of kept Training rows; select on PublicTest, report PrivateTest "
+        "(FER+ test)"
+    )
+
+
 def publish_model(
     best_path: Path,
     output_dir: Path,
@@ -178,22 +189,81 @@ def publish_model(
     export_tflite: bool = True,
     quantization: str = "dynamic",
 ) -> dict:
-    """Copy the selected head into ``output_dir``, export, evaluate every split, write the card."""
+    """Publish a training run's selected head (``best_path``) with its run's training record."""
     import keras
+
+    training = {
+        "heads_trained_jointly": list(config.label_sets),
+        "config": dataclasses.asdict(config),
+        "seed": config.seed,
+        "command": command,
+        "git_commit": git_commit,
+        "epochs_run": state.epochs_done,
+        "selected_epoch": state.best[label_set]["epoch"],
+        "selected_publictest_accuracy": state.best[label_set]["val_accuracy"],
+        # The whole cost of the weights: earlier stages (--init-from) included.
+        "wall_time_s": round(state.total_wall_time_s, 1),
+        "stages": state.stages(),
+    }
+    return publish_weights(
+        keras.models.load_model(best_path, compile=False),
+        output_dir,
+        name,
+        label_set,
+        config.architecture,
+        training,
+        data_dir,
+        export_tflite=export_tflite,
+        quantization=quantization,
+    )
+
+
+def publish_weights(
+    keras_model,
+    output_dir: Path,
+    name: str,
+    label_set: str,
+    architecture: str,
+    training: dict,
+    data_dir: Path,
+    export_tflite: bool = True,
+    quantization: str = "dynamic",
+    recalibrate: bool = True,
+) -> dict:
+    """Write ``keras_model`` into ``output_dir`` as a model: Keras file, TFLite, reports, card.
+
+    ``training`` is the card's training record (command, config, seed, wall time, stages, ...);
+    the dataset checksums, protocol and machine are added here. With ``recalibrate`` the
+    batch-norm statistics are first recomputed on the label set's un-augmented Training faces
+    (:func:`fer.models.recalibrate_batch_norm`), which the card records.
+    """
+    from fer.models import recalibrate_batch_norm
 
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
-    keras_model = keras.models.load_model(best_path, compile=False)
-    keras_model.save(output_dir / KERAS_FILE)
-    classes = list(class_set(label_set).names)
     dataset = load_dataset(label_set, data_dir)
-
+    training = {
+        "datasets": {"fer2013_md5": dataset.checksum.split(" ")[0].removeprefix("fer2013:")},
+        "data_checksum": dataset.checksum,
+        "protocol": dataset_protocol(label_set),
+        **training,
+        "machine": machine_description(),
+    }
+    if recalibrate:
+        training_faces = dataset.split("Training").images
+        recalibrated = recalibrate_batch_norm(keras_model, training_faces)
+        if recalibrated:
+            training["batch_norm_statistics"] = (
+                f"recomputed on the {len(training_faces)} un-augmented Training faces after "
+                "selection (fer.models.recalibrate_batch_norm)"
+            )
+    keras_model.save(output_dir / KERAS_FILE)
     card = {
         "name": name,
         "card_version": CARD_VERSION,
         "label_set": label_set,
-        "classes": classes,
-        "architecture": config.architecture,
+        "classes": list(class_set(label_set).names),
+        "architecture": architecture,
         "parameters": int(keras_model.count_params()),
         "input": {
             "shape": list(INPUT_SHAPE[:2]),
@@ -201,29 +271,7 @@ def publish_model(
             "colour": "gray",
             **PREPROCESSING_DESCRIPTION,
         },
-        "training": {
-            "datasets": {"fer2013_md5": dataset.checksum.split(" ")[0].removeprefix("fer2013:")},
-            "data_checksum": dataset.checksum,
-            "protocol": (
-                "FER2013: train on Training, select on PublicTest, report PrivateTest"
-                if label_set == "fer2013"
-                else "FER+ majority vote (single votes removed, >50 % majority, unknown/NF "
-                "dropped); trained on vote distributions of kept Training rows; select on "
-                "PublicTest, report PrivateTest (FER+ test)"
-            ),
-            "heads_trained_jointly": list(config.label_sets),
-            "config": dataclasses.asdict(config),
-            "seed": config.seed,
-            "command": command,
-            "git_commit": git_commit,
-            "epochs_run": state.epochs_done,
-            "selected_epoch": state.best[label_set]["epoch"],
-            "selected_publictest_accuracy": state.best[label_set]["val_accuracy"],
-            # The whole cost of the weights: earlier stages (--init-from) included.
-            "wall_time_s": round(state.total_wall_time_s, 1),
-            "stages": state.stages(),
-            "machine": machine_description(),
-        },
+        "training": training,
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,
     }
@@ -235,7 +283,7 @@ def publish_model(
     card["files"] = {"keras": KERAS_FILE}
     if export_tflite:
         export_and_evaluate_tflite(
-            keras_model, dataset, output_dir, card, config.seed, quantization
+            keras_model, dataset, output_dir, card, int(training["seed"]), quantization
         )
     else:
         card["served_backend"] = "keras"

@@ -98,3 +98,77 @@ def test_fernetlite_is_fernet4l_at_half_width_and_a_quarter_of_its_compute():
     assert multiply_adds_per_face(lite) / multiply_adds_per_face(lean) == pytest.approx(
         0.25, abs=0.01
     )
+
+
+def _moving_statistics(model):
+    import keras
+
+    return {
+        layer.name: [w.copy() for w in layer.get_weights()]
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+
+
+def test_recalibrate_batch_norm_uses_the_faces_statistics_and_nothing_else():
+    import keras
+
+    from fer.models import recalibrate_batch_norm
+
+    model = build_classifier("fernet", 7)
+    faces = np.random.default_rng(1).integers(0, 256, (40, 48, 48)).astype(np.uint8)
+    before = {
+        layer.name: [w.copy() for w in layer.get_weights()]
+        for layer in model.layers
+        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    }
+    # Batches of 16, 16 and 8: the average must weight them by size.
+    updated = recalibrate_batch_norm(model, faces, batch_size=16)
+    assert updated[0] == "stem_bn" and len(updated) == len(_moving_statistics(model))
+
+    # The first batch-norm layer's input does not depend on any other: its moving mean is the
+    # mean over all faces, its variance the size-weighted mean of the batches' variances.
+    stem_input = np.asarray(
+        keras.Model(model.input, model.get_layer("stem_bn").input)(
+            faces[..., None].astype(np.float32)
+        ),
+        np.float64,
+    ).reshape(40, -1, 24)
+    batch_variances = [
+        stem_input[rows].reshape(-1, 24).var(axis=0)
+        for rows in (slice(0, 16), slice(16, 32), slice(32, 40))
+    ]
+    expected_variance = (
+        16 * batch_variances[0] + 16 * batch_variances[1] + 8 * batch_variances[2]
+    ) / 40
+    _, _, moving_mean, moving_variance = model.get_layer("stem_bn").get_weights()
+    np.testing.assert_allclose(
+        moving_mean, stem_input.reshape(-1, 24).mean(axis=0), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(moving_variance, expected_variance, rtol=1e-3, atol=1e-4)
+
+    # Gamma, beta and every other layer keep their weights.
+    for name, weights in before.items():
+        for ours, theirs in zip(model.get_layer(name).get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+
+    # The statistics the model had before do not matter: spoil them and recalibrate again.
+    recalibrated = _moving_statistics(model)
+    for layer in updated:
+        gamma, beta, mean, variance = model.get_layer(layer).get_weights()
+        model.get_layer(layer).set_weights([gamma, beta, mean + 5.0, variance * 9.0])
+    recalibrate_batch_norm(model, faces, batch_size=16)
+    for name, weights in _moving_statistics(model).items():
+        for ours, theirs in zip(weights, recalibrated[name], strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_recalibrate_batch_norm_checks_faces_and_skips_models_without_it():
+    from fer.models import recalibrate_batch_norm
+
+    faces = np.zeros((4, 48, 48), np.uint8)
+    assert recalibrate_batch_norm(build_classifier("ziggy", 7), faces) == []
+    with pytest.raises(ValueError, match="48, 48"):
+        recalibrate_batch_norm(build_classifier("fernet", 7), np.zeros((4, 32, 32), np.uint8))
+    with pytest.raises(ValueError, match="48, 48"):
+        recalibrate_batch_norm(build_classifier("fernet", 7), np.zeros((0, 48, 48), np.uint8))
