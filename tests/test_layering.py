@@ -41,6 +41,7 @@ LAYERS = {
         "video",
         "reports",
         "upload",
+        "soup",
     },
 }
 RANK = {module: rank for rank, modules in LAYERS.items() for module in modules}

@@ -1,0 +1,124 @@
+"""Weight soups (fer.soup): the blend, the backbone check, and the CLI end to end on tiny data."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_train import _tiny_fer2013
+
+from fer.models import build_classifier
+from fer.soup import blend_weights, main, shared_layer_names
+
+
+def _two_models(architecture="fernet", heads=("fer2013", "fer2013")):
+    import keras
+
+    models = []
+    for seed, head in enumerate(heads):
+        keras.utils.set_random_seed(seed)
+        models.append(build_classifier(architecture, 7 if head == "fer2013" else 8, name=head))
+    return models
+
+
+def test_blend_is_the_weighted_average_of_every_shared_layer():
+    import keras
+
+    first, second = _two_models()
+    target = keras.models.clone_model(first)
+    target.set_weights(first.get_weights())
+    names = shared_layer_names(first, second)
+    blend_weights(target, first, second, 0.25, names)
+    for name in names:
+        for ours, a, b in zip(
+            target.get_layer(name).get_weights(),
+            first.get_layer(name).get_weights(),
+            second.get_layer(name).get_weights(),
+            strict=True,
+        ):
+            np.testing.assert_allclose(ours, 0.25 * a + 0.75 * b, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="share"):
+        blend_weights(target, first, second, 1.5, names)
+
+
+def test_shared_layers_are_the_backbone_and_other_architectures_are_refused():
+    first, second = _two_models(heads=("fer2013", "ferplus"))
+    names = shared_layer_names(first, second)
+    assert "stem_conv" in names and "fer2013" not in names and "ferplus" not in names
+    (other,) = _two_models("fernet4l", heads=("fer2013",))
+    with pytest.raises(ValueError, match="do not share a backbone"):
+        shared_layer_names(first, other)
+
+
+def _publish_untrained(model, directory: Path, label_set: str, seconds: float) -> Path:
+    directory.mkdir(parents=True)
+    model.save(directory / "model.keras")
+    card = {
+        "name": directory.name,
+        "label_set": label_set,
+        "architecture": "fernet",
+        "training": {
+            "heads_trained_jointly": [label_set],
+            "config": {"architecture": "fernet"},
+            "seed": 3,
+            "stages": [
+                {
+                    "run_dir": f"runs/{directory.name}",
+                    "command": "c",
+                    "epochs": 1,
+                    "wall_time_s": seconds,
+                }
+            ],
+        },
+    }
+    (directory / "card.json").write_text(json.dumps(card))
+    return directory
+
+
+def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeypatch):
+    import fer.modelcard
+    import fer.soup
+
+    dataset = _tiny_fer2013()
+    for module in (fer.soup, fer.modelcard):
+        monkeypatch.setattr(module, "load_dataset", lambda key, data_dir: dataset)
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
+    first, second = _two_models()
+    first_dir = _publish_untrained(first, tmp_path / "one", "fer2013", 100.0)
+    second_dir = _publish_untrained(second, tmp_path / "two", "fer2013", 50.0)
+    output = tmp_path / "soup"
+    argv = [str(first_dir), str(second_dir), "--labels", "fer2013", "--shares", "0,0.5,1"]
+    assert main([*argv, "--output-dir", str(output)]) == 0
+
+    card = json.loads((output / "fer2013" / "card.json").read_text())
+    soup = card["training"]["soup"]
+    by_share = soup["publictest_accuracy_by_share"]
+    assert set(by_share) == {"0.0", "0.5", "1.0"}
+    assert soup["share_of_first"] == max(
+        (float(s) for s in by_share), key=lambda s: by_share[str(s)]
+    )
+    assert card["training"]["selected_publictest_accuracy"] == max(by_share.values())
+    # Both ingredients' training and the search itself count towards the wall time.
+    stages = card["training"]["stages"]
+    assert [stage["wall_time_s"] for stage in stages[:2]] == [100.0, 50.0]
+    assert card["training"]["wall_time_s"] == pytest.approx(sum(s["wall_time_s"] for s in stages))
+    assert stages[2]["command"].startswith("python -m fer.soup")
+    assert "recomputed" in card["training"]["batch_norm_statistics"]
+    assert {"Training", "PublicTest", "PrivateTest"} <= set(card["metrics"])
+    assert (output / "fer2013" / "model_int8.tflite").is_file()
+
+
+def test_cli_refuses_a_label_set_neither_model_has(tmp_path: Path, monkeypatch, capsys):
+    import fer.soup
+
+    dataset = _tiny_fer2013()
+    monkeypatch.setattr(fer.soup, "load_dataset", lambda key, data_dir: dataset)
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
+    first, second = _two_models()
+    first_dir = _publish_untrained(first, tmp_path / "one", "fer2013", 1.0)
+    second_dir = _publish_untrained(second, tmp_path / "two", "fer2013", 1.0)
+    output = tmp_path / "soup"
+    argv = [str(first_dir), str(second_dir), "--labels", "ferplus", "--output-dir", str(output)]
+    assert main(argv) == 2
+    assert "ferplus" in capsys.readouterr().err
+    assert not output.exists()
