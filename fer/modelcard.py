@@ -228,16 +228,17 @@ def publish_weights(
     data_dir: Path,
     export_tflite: bool = True,
     quantization: str = "dynamic",
-    recalibrate: bool = True,
+    batch_norm_recomputed: bool = False,
 ) -> dict:
     """Write ``keras_model`` into ``output_dir`` as a model: Keras file, TFLite, reports, card.
 
     ``training`` is the card's training record (command, config, seed, wall time, stages, ...);
-    the dataset checksums, protocol and machine are added here. With ``recalibrate`` the
-    batch-norm statistics are first recomputed on the label set's un-augmented Training faces
-    (:func:`fer.models.recalibrate_batch_norm`), which the card records.
+    the dataset checksums, protocol and machine are added here. The batch-norm statistics are
+    first recomputed on the label set's un-augmented Training faces
+    (:func:`fer.models.recalibrate_batch_norm`), which the card records;
+    ``batch_norm_recomputed`` says the caller has done exactly that already.
     """
-    from fer.models import recalibrate_batch_norm
+    from fer.models import batch_norm_layers, recalibrate_batch_norm
 
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -249,14 +250,14 @@ def publish_weights(
         **training,
         "machine": machine_description(),
     }
-    if recalibrate:
-        training_faces = dataset.split("Training").images
-        recalibrated = recalibrate_batch_norm(keras_model, training_faces)
-        if recalibrated:
-            training["batch_norm_statistics"] = (
-                f"recomputed on the {len(training_faces)} un-augmented Training faces after "
-                "selection (fer.models.recalibrate_batch_norm)"
-            )
+    training_faces = dataset.split("Training").images
+    if not batch_norm_recomputed:
+        recalibrate_batch_norm(keras_model, training_faces)
+    if batch_norm_layers(keras_model):
+        training["batch_norm_statistics"] = (
+            f"recomputed on the {len(training_faces)} un-augmented Training faces after "
+            "selection (fer.models.recalibrate_batch_norm)"
+        )
     keras_model.save(output_dir / KERAS_FILE)
     card = {
         "name": name,

@@ -203,6 +203,11 @@ def build_classifier(architecture: str, n_classes: int, name: str = "probs") -> 
     return keras.Model(backbone.input, outputs, name=architecture)
 
 
+def batch_norm_layers(model: keras.Model) -> list[layers.BatchNormalization]:
+    """The batch-norm layers of an inference model (flat, as :func:`build_classifier` makes)."""
+    return [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+
+
 def recalibrate_batch_norm(
     model: keras.Model, faces: NDArray[np.uint8], batch_size: int = 512
 ) -> list[str]:
@@ -223,7 +228,7 @@ def recalibrate_batch_norm(
     faces = np.asarray(faces)
     if faces.ndim != 3 or faces.shape[1:] != INPUT_SHAPE[:2] or not len(faces):
         raise ValueError(f"recalibrate_batch_norm needs faces (N, 48, 48); got {faces.shape}")
-    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    norms = batch_norm_layers(model)
     if not norms:
         return []
     probe = keras.Model(model.input, [layer.input for layer in norms])

@@ -110,7 +110,8 @@ def blend_weights(target, first, second, share: float, names: list[str]) -> None
 
 
 def soup_candidate(head_model, first, second, share: float, names, training_faces):
-    """A copy of ``head_model`` with its backbone blended and batch norm recomputed."""
+    """A copy of ``head_model`` with its backbone blended and batch norm recomputed on
+    ``training_faces`` (``None`` keeps the blended statistics, for comparisons)."""
     import keras
 
     from fer.models import recalibrate_batch_norm
@@ -118,7 +119,8 @@ def soup_candidate(head_model, first, second, share: float, names, training_face
     candidate = keras.models.clone_model(head_model)
     candidate.set_weights(head_model.get_weights())
     blend_weights(candidate, first, second, share, names)
-    recalibrate_batch_norm(candidate, training_faces)
+    if training_faces is not None:
+        recalibrate_batch_norm(candidate, training_faces)
     return candidate
 
 
@@ -139,8 +141,9 @@ def search_shares(
 ) -> tuple[dict, dict]:
     """PublicTest accuracy of every share for each label set whose head an ingredient has.
 
-    Returns ``(table, models)``: ``table[label_set][share]`` accuracy and
-    ``models[label_set]`` the best candidate (highest PublicTest accuracy, the first on ties).
+    Returns ``(table, chosen)``: ``table[label_set][share]`` accuracy and
+    ``chosen[label_set]`` the ``(share, model)`` of the best candidate (highest PublicTest
+    accuracy, the first on ties), its batch norm recomputed on the label set's Training faces.
     """
     first_model, second_model = _load_keras(first), _load_keras(second)
     names = shared_layer_names(first_model, second_model)
@@ -148,21 +151,21 @@ def search_shares(
     missing = sorted(set(datasets) - set(heads))
     if missing:
         raise ValueError(f"neither ingredient has a head for {missing}")
+    # Each label set's own Training faces: the ones publish_weights would recalibrate on.
+    training_faces = {key: dataset.split("Training").images for key, dataset in datasets.items()}
     table = {key: {} for key in datasets}
-    best: dict[str, tuple[float, object]] = {}
+    best: dict[str, tuple[float, float, object]] = {}
     for share in shares:
         for key, dataset in datasets.items():
-            # The label set's own Training faces: those publish_weights recalibrates on.
-            training_faces = dataset.split("Training").images
             candidate = soup_candidate(
-                heads[key], first_model, second_model, share, names, training_faces
+                heads[key], first_model, second_model, share, names, training_faces[key]
             )
             accuracy = publictest_accuracy(candidate, dataset)
             table[key][share] = accuracy
             log(f"share {share:.2f} of {first.name}: {key} PublicTest {100 * accuracy:.2f} %")
             if key not in best or accuracy > best[key][0]:
-                best[key] = (accuracy, candidate)
-    return table, {key: model for key, (_, model) in best.items()}
+                best[key] = (accuracy, share, candidate)
+    return table, {key: (share, model) for key, (_, share, model) in best.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         label_sets = args.labels.split("+") if args.labels else [first.label_set, second.label_set]
         data_dir = data_dir_from_env()
         datasets = {key: load_dataset(key, data_dir) for key in dict.fromkeys(label_sets)}
-        table, models = search_shares(first, second, datasets, shares)
+        table, chosen_models = search_shares(first, second, datasets, shares)
     except (ModelNotFoundError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -216,9 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             "wall_time_s": round(search_seconds, 1),
         }
     )
-    for key, keras_model in models.items():
+    for key, (chosen, keras_model) in chosen_models.items():
         head_card = first.card if first.label_set == key else second.card
-        chosen = max(table[key], key=lambda share, key=key: table[key][share])
         training = {
             **{
                 field: head_card["training"][field]
@@ -247,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             head_card["architecture"],
             training,
             data_dir,
+            batch_norm_recomputed=True,  # by the search, on the same faces
         )
     return 0
 
