@@ -26,12 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 PAD = 96
 
 
-def main() -> int:
+def realign_faces(images, indices, landmarker_path):
+    """Re-detect and re-align the dataset faces ``images[indices]`` as live frames are.
+
+    Returns ``(found, realigned, control)``: the indices the landmarker found a face for, in
+    order, their re-aligned 48×48 crops, and the control crops (the original window taken back
+    out of the same upscaled image through the same warp).
+    """
     import cv2
 
-    from fer import load_model
-    from fer.config import data_dir_from_env, find_face_landmarker
-    from fer.data import FACE_SIZE, load_dataset
+    from fer.data import FACE_SIZE
     from fer.faces import (
         DATASET_FACE_UPSCALE,
         LandmarkerDetector,
@@ -39,6 +43,29 @@ def main() -> int:
         enlarge_dataset_face,
         warp_to_face,
     )
+
+    detector = LandmarkerDetector(landmarker_path, max_faces=1, mode="image", blendshapes=False)
+    found, realigned, control = [], [], []
+    # The original window inside the upscaled, padded image.
+    shrink, shift = 1 / DATASET_FACE_UPSCALE, -PAD / DATASET_FACE_UPSCALE
+    back_to_original = np.array([[shrink, 0, shift], [0, shrink, shift]])
+    try:
+        for index in indices:
+            big = enlarge_dataset_face(images[index], PAD)
+            faces = detector.detect(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
+            if faces:
+                found.append(index)
+                realigned.append(align_detected(big, faces[0]))
+                control.append(warp_to_face(big, back_to_original, shrink, FACE_SIZE))
+    finally:
+        detector.close()
+    return np.array(found), np.stack(realigned), np.stack(control)
+
+
+def main() -> int:
+    from fer import load_model
+    from fer.config import data_dir_from_env, find_face_landmarker
+    from fer.data import load_dataset
     from fer.inference import TTA_CHOICES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,25 +87,12 @@ def main() -> int:
     test = load_dataset(model.card["label_set"], data_dir).split(args.split)
     rng = np.random.default_rng(args.seed)
     sample = rng.choice(len(test), size=min(args.n, len(test)), replace=False)
-    detector = LandmarkerDetector(landmarker_path, max_faces=1, mode="image", blendshapes=False)
-    found, realigned, control = [], [], []
-    # The original window inside the upscaled, padded image.
-    shrink, shift = 1 / DATASET_FACE_UPSCALE, -PAD / DATASET_FACE_UPSCALE
-    back_to_original = np.array([[shrink, 0, shift], [0, shrink, shift]])
-    for index in sample:
-        big = enlarge_dataset_face(test.images[index], PAD)
-        faces = detector.detect(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
-        if faces:
-            found.append(index)
-            realigned.append(align_detected(big, faces[0]))
-            control.append(warp_to_face(big, back_to_original, shrink, FACE_SIZE))
-    detector.close()
-    found = np.array(found)
+    found, realigned, control = realign_faces(test.images, sample, landmarker_path)
     labels = test.labels[found]
     crops = {
         "original FER2013 crops": test.images[found],
-        "control: original window, resampled": np.stack(control),
-        "our detection + alignment": np.stack(realigned),
+        "control: original window, resampled": control,
+        "our detection + alignment": realigned,
     }
     predicted = {
         name: model.predict(images, tta=args.tta).argmax(1)

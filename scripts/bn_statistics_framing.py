@@ -25,27 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PAD = 96
+from alignment_accuracy import realign_faces  # noqa: E402  (this folder; same re-alignment)
+
 SHARE = 0.25  # the share fer.soup chose for both label sets
 OUTPUT = ROOT / "reports" / "experiments" / "bn_statistics_framing" / "results.json"
-
-
-def realigned_faces(images, landmarker_path):
-    """Indices of the faces the landmarker finds after upscaling, and their re-aligned crops."""
-    import cv2
-
-    from fer.faces import LandmarkerDetector, align_detected, enlarge_dataset_face
-
-    detector = LandmarkerDetector(landmarker_path, max_faces=1, mode="image", blendshapes=False)
-    found, realigned = [], []
-    for index, image in enumerate(images):
-        big = enlarge_dataset_face(image, PAD)
-        faces = detector.detect(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
-        if faces:
-            found.append(index)
-            realigned.append(align_detected(big, faces[0]))
-    detector.close()
-    return np.array(found), np.stack(realigned)
 
 
 def augmented_once(faces, seed: int = 0):
@@ -67,8 +50,7 @@ def main() -> int:
     import fer.preprocess  # noqa: F401  (registers the standardisation layer)
     from fer.config import data_dir_from_env, find_face_landmarker
     from fer.data import load_dataset
-    from fer.models import recalibrate_batch_norm
-    from fer.soup import blend_weights, shared_layer_names
+    from fer.soup import shared_layer_names, soup_candidate
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("first", type=Path, help="model dir of the fer2013 ingredient")
@@ -78,21 +60,15 @@ def main() -> int:
     data_dir = data_dir_from_env()
     dataset = load_dataset("fer2013", data_dir)
     test = dataset.split("PublicTest")
-    found, realigned = realigned_faces(test.images, find_face_landmarker(data_dir))
+    found, realigned, _ = realign_faces(
+        test.images, range(len(test)), find_face_landmarker(data_dir)
+    )
     crops = {"original crops": test.images[found], "our detection + alignment": realigned}
     plain = dataset.split("Training").images
     augmented = augmented_once(plain)
     first = keras.models.load_model(args.first / "model.keras", compile=False)
     second = keras.models.load_model(args.second / "model.keras", compile=False)
     names = shared_layer_names(first, second)
-
-    def variant(share, faces):
-        model = keras.models.clone_model(first)
-        model.set_weights(first.get_weights())
-        blend_weights(model, first, second, share, names)
-        if faces is not None:
-            recalibrate_batch_norm(model, faces)
-        return model
 
     variants = {
         "fer2013 as trained": (1.0, None),
@@ -109,7 +85,7 @@ def main() -> int:
     rows = []
     print(f"{len(found)}/{len(test)} PublicTest faces found by the landmarker")
     for name, (share, faces) in variants.items():
-        model = variant(share, faces)
+        model = soup_candidate(first, first, second, share, names, faces)
         row = {"variant": name}
         for crop_name, images in crops.items():
             predicted = model.predict(
