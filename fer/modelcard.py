@@ -177,7 +177,8 @@ def dataset_protocol(label_set: str) -> str:
 
 
 def publish_model(
-    best_path: Path,
+    keras_model,
+    selection: dict,
     output_dir: Path,
     name: str,
     label_set: str,
@@ -189,9 +190,12 @@ def publish_model(
     export_tflite: bool = True,
     quantization: str = "dynamic",
 ) -> dict:
-    """Publish a training run's selected head (``best_path``) with its run's training record."""
-    import keras
+    """Publish a training run's chosen head with its run's training record.
 
+    ``keras_model`` and ``selection`` come from :func:`fer.train.choose_published_head`, which
+    has recomputed the model's batch-norm statistics already.
+    """
+    chosen = selection["chosen"]
     training = {
         "heads_trained_jointly": list(config.label_sets),
         "config": dataclasses.asdict(config),
@@ -199,14 +203,15 @@ def publish_model(
         "command": command,
         "git_commit": git_commit,
         "epochs_run": state.epochs_done,
-        "selected_epoch": state.best[label_set]["epoch"],
-        "selected_publictest_accuracy": state.best[label_set]["val_accuracy"],
-        # The whole cost of the weights: earlier stages (--init-from) included.
-        "wall_time_s": round(state.total_wall_time_s, 1),
+        "selected_epoch": selection["epoch"],
+        "selection": selection,
+        "selected_publictest_accuracy": selection["publictest_accuracy"][chosen],
+        # The whole cost of the weights: earlier stages (--init-from) and the choice included.
+        "wall_time_s": round(state.total_wall_time_s + selection["seconds"], 1),
         "stages": state.stages(),
     }
     return publish_weights(
-        keras.models.load_model(best_path, compile=False),
+        keras_model,
         output_dir,
         name,
         label_set,
@@ -215,6 +220,7 @@ def publish_model(
         data_dir,
         export_tflite=export_tflite,
         quantization=quantization,
+        batch_norm_recomputed=True,
     )
 
 

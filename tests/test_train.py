@@ -262,3 +262,78 @@ def test_mixup_config_is_validated_and_trains(tmp_path: Path):
     state = train(config, fer2013, None, tmp_path)
     assert state.epochs_done == 1
     assert np.isfinite(state.history[0]["loss"])
+
+
+def test_weight_average_is_the_running_mean_and_counts_an_epoch_once(tmp_path: Path):
+    from fer.train import WeightAverage
+
+    class Layer:
+        def __init__(self, *weights):
+            self.weights = [np.asarray(w, np.float32) for w in weights]
+
+        def get_weights(self):
+            return self.weights
+
+        def set_weights(self, weights):
+            self.weights = weights
+
+    average = WeightAverage(tmp_path / "average.npz")
+    snapshots = [([1.0, 2.0], [4.0]), ([3.0, 6.0], [0.0]), ([5.0, 1.0], [2.0])]
+    for epoch, (kernel, bias) in enumerate(snapshots, start=7):
+        assert average.add(epoch, {"dense": Layer(kernel, bias)})
+        average.save()
+    assert not average.add(9, {"dense": Layer([100.0, 100.0], [100.0])})  # a re-run epoch
+    restored = WeightAverage(tmp_path / "average.npz")
+    assert restored.load()
+    assert (restored.first_epoch, restored.last_epoch, restored.count) == (7, 9, 3)
+    np.testing.assert_allclose(restored.mean["dense"][0], [3.0, 3.0], rtol=1e-6)
+    np.testing.assert_allclose(restored.mean["dense"][1], [2.0], rtol=1e-6)
+    assert not WeightAverage(tmp_path / "missing.npz").load()
+    with pytest.raises(ValueError, match="average_from"):
+        TrainConfig(epochs=4, average_from=5)
+    with pytest.raises(ValueError, match="learning_rate_floor"):
+        TrainConfig(learning_rate_floor=0.0)
+
+
+@pytest.mark.slow
+def test_weight_averaging_run_holds_the_floor_resumes_and_offers_the_average(tmp_path: Path):
+    import keras
+
+    from fer.train import choose_published_head
+
+    fer2013 = _tiny_fer2013()
+
+    def config(epochs):
+        return TrainConfig(
+            architecture="ziggy",
+            epochs=epochs,
+            batch_size=16,
+            learning_rate=1e-3,
+            learning_rate_floor=0.1,
+            average_from=3,
+        )
+
+    train(config(3), fer2013, None, tmp_path)
+    after_three = keras.models.load_model(tmp_path / "checkpoint.keras", compile=False)
+    third = after_three.get_layer("fer2013").get_weights()[0]
+    state = train(config(4), fer2013, None, tmp_path, resume=True)
+    fourth = keras.models.load_model(tmp_path / "checkpoint.keras", compile=False)
+    # Rates as logged at each epoch's end: the warm-up peak, then the cosine reaches its floor
+    # where averaging starts and holds it.
+    rates = [row["learning_rate"] for row in state.history]
+    np.testing.assert_allclose(rates, [1e-3, 1e-4, 1e-4, 1e-4], rtol=1e-5)
+    assert [row.get("averaged_epochs") for row in state.history] == [None, None, 1, 2]
+    averaged = keras.models.load_model(tmp_path / "average_fer2013.keras", compile=False)
+    np.testing.assert_allclose(
+        averaged.get_layer("fer2013").get_weights()[0],
+        (third + fourth.get_layer("fer2013").get_weights()[0]) / 2,
+        rtol=1e-5,
+        atol=1e-7,
+    )
+    model, selection = choose_published_head(tmp_path, "fer2013", fer2013, state)
+    best_epoch = state.best["fer2013"]["epoch"]
+    scores = selection["publictest_accuracy"]
+    assert set(scores) == {f"epoch {best_epoch}", "average of epochs 3-4"}
+    assert scores[selection["chosen"]] == max(scores.values())
+    assert selection["epoch"] == (best_epoch if selection["chosen"].startswith("epoch") else None)
+    assert model.output_shape == (None, 7)
