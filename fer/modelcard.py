@@ -235,6 +235,7 @@ def publish_weights(
     export_tflite: bool = True,
     quantization: str = "dynamic",
     batch_norm_recomputed: bool = False,
+    calibrate: bool = True,
 ) -> dict:
     """Write ``keras_model`` into ``output_dir`` as a model: Keras file, TFLite, reports, card.
 
@@ -242,8 +243,11 @@ def publish_weights(
     the dataset checksums, protocol and machine are added here. The batch-norm statistics are
     first recomputed on the label set's un-augmented Training faces
     (:func:`fer.models.recalibrate_batch_norm`), which the card records;
-    ``batch_norm_recomputed`` says the caller has done exactly that already.
+    ``batch_norm_recomputed`` says the caller has done exactly that already. With
+    ``calibrate`` a temperature fitted on PublicTest is then folded into the softmax head
+    (:func:`fer.calibration.calibrate_on_split`; accuracy is unchanged).
     """
+    from fer.calibration import calibrate_on_split
     from fer.models import batch_norm_layers, recalibrate_batch_norm
 
     started = time.perf_counter()
@@ -264,6 +268,8 @@ def publish_weights(
             f"recomputed on the {len(training_faces)} un-augmented Training faces after "
             "selection (fer.models.recalibrate_batch_norm)"
         )
+    # After the statistics: they change the logits the temperature is fitted to.
+    calibration = calibrate_on_split(keras_model, dataset) if calibrate else None
     keras_model.save(output_dir / KERAS_FILE)
     card = {
         "name": name,
@@ -279,6 +285,7 @@ def publish_weights(
             **PREPROCESSING_DESCRIPTION,
         },
         "training": training,
+        **({"calibration": calibration} if calibration else {}),
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,
     }
@@ -323,6 +330,39 @@ def reexport(name: str, mode: str, data_dir: Path) -> dict:
     return card
 
 
+def calibrate_published(name: str, mode: str, data_dir: Path) -> dict:
+    """Fold a PublicTest temperature into a published model and re-evaluate both its forms.
+
+    Only the softmax head's weights change (accuracy cannot), but every probability does, so
+    all reports, both forms' metrics and the TFLite file are redone; the latency records go
+    with the old file (:func:`export_and_evaluate_tflite`).
+    """
+    import keras
+
+    import fer.preprocess  # noqa: F401  registers the custom layers for deserialisation
+    from fer.calibration import calibrate_on_split
+    from fer.inference import resolve_model_dir
+
+    model_dir = resolve_model_dir(name)
+    card = json.loads((model_dir / CARD_FILE).read_text())
+    keras_model = keras.models.load_model(model_dir / KERAS_FILE, compile=False)
+    dataset = load_dataset(card["label_set"], data_dir)
+    previous = float(card.get("calibration", {}).get("temperature", 1.0))
+    calibration = calibrate_on_split(keras_model, dataset, previous_temperature=previous)
+    if calibration["fitted_on"] is None:
+        raise ValueError(f"{name}: {calibration['note']}")
+    calibration["command"] = f"python -m fer.modelcard {name} --calibrate"
+    keras_model.save(model_dir / KERAS_FILE)
+    card["calibration"] = calibration
+    card["metrics"] = evaluate_all_splits(EmotionModel(model_dir, "keras"), dataset, model_dir)
+    if "metrics_tflite_int8" in card:
+        export_and_evaluate_tflite(
+            keras_model, dataset, model_dir, card, int(card["training"]["seed"]), mode
+        )
+    (model_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
+    return card
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
@@ -340,7 +380,24 @@ def main(argv: list[str] | None = None) -> int:
         "--add-tta-zoom", action="store_true",
         help="only add PublicTest/PrivateTest metrics with mirror+zoom test-time views",
     )
+    parser.add_argument(
+        "--calibrate", action="store_true",
+        help="fold a temperature fitted on PublicTest into the softmax head, then re-export and "
+        "re-evaluate",
+    )
     args = parser.parse_args(argv)
+    if args.calibrate:
+        try:
+            card = calibrate_published(args.model, args.quantization, data_dir_from_env())
+        except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        served = card.get("metrics_tflite_int8", card["metrics"])["PrivateTest"]
+        print(
+            f"{card['name']}: temperature {card['calibration']['temperature']}; PrivateTest "
+            f"accuracy {served['accuracy'] * 100:.2f} % ECE {served['ece']:.4f}"
+        )
+        return 0
     if args.add_tta_zoom:
         try:
             card = add_tta_zoom_metrics(args.model, data_dir_from_env())

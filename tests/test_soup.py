@@ -75,11 +75,12 @@ def _publish_untrained(model, directory: Path, label_set: str, seconds: float) -
     return directory
 
 
-def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeypatch):
+def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeypatch, capsys):
     import fer.modelcard
     import fer.soup
+    from fer.calibration import MIN_CALIBRATION_FACES
 
-    dataset = _tiny_fer2013()
+    dataset = _tiny_fer2013(n_val=MIN_CALIBRATION_FACES)
     for module in (fer.soup, fer.modelcard):
         monkeypatch.setattr(module, "load_dataset", lambda key, data_dir: dataset)
     monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
@@ -106,6 +107,27 @@ def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeyp
     assert "recomputed" in card["training"]["batch_norm_statistics"]
     assert {"Training", "PublicTest", "PrivateTest"} <= set(card["metrics"])
     assert (output / "fer2013" / "model_int8.tflite").is_file()
+    # Publishing folds a PublicTest temperature into the head and records what it did.
+    calibration = card["calibration"]
+    assert calibration["fitted_on"].startswith(f"PublicTest ({MIN_CALIBRATION_FACES} faces")
+    summary = calibration["PublicTest_before_after"]
+    assert summary["nll_after"] <= summary["nll_before"]
+
+    # Re-calibrating a published model fits on its current head and records the product.
+    published = output / "fer2013"
+    assert fer.modelcard.main([str(published), "--calibrate"]) == 0
+    again = json.loads((published / "card.json").read_text())["calibration"]
+    assert again["temperature"] == pytest.approx(
+        calibration["temperature"] * again["this_fit"], rel=1e-3
+    )
+    assert again["command"].endswith("--calibrate")
+    # Too few PublicTest faces to fit on: refused, and nothing on disk changes.
+    files = {path.name: path.read_bytes() for path in published.iterdir() if path.is_file()}
+    few = _tiny_fer2013(n_val=MIN_CALIBRATION_FACES - 1)
+    monkeypatch.setattr(fer.modelcard, "load_dataset", lambda key, data_dir: few)
+    assert fer.modelcard.main([str(published), "--calibrate"]) == 2
+    assert "fewer than" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in published.iterdir() if p.is_file()} == files
 
 
 def test_cli_refuses_a_label_set_neither_model_has(tmp_path: Path, monkeypatch, capsys):
