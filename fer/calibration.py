@@ -4,7 +4,9 @@ Label smoothing and training on FER+ vote distributions leave the softmax under-
 FER+ model said 0.6 where it was right 0.7 of the time (ECE 0.08 on PrivateTest). A clinician
 reads those numbers, and the smoother's ``uncertain_below`` threshold acts on them, so published
 models divide their logits by one temperature ``T`` fitted on PublicTest, the selection split
-(Guo et al., 2017). Accuracy cannot change: the argmax of ``z / T`` is the argmax of ``z``.
+(Guo et al., 2017), to the view-averaged probabilities the frame pipeline serves. Accuracy of
+one pass cannot change: the argmax of ``z / T`` is the argmax of ``z`` (a view average can
+move by a few faces in a thousand).
 ``T`` is folded into the softmax head's kernel and bias, so the Keras file, its TFLite export
 and every caller get calibrated probabilities with no extra step.
 """
@@ -16,6 +18,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from fer.inference import PIPELINE_TTA, view_probabilities
 from fer.metrics import expected_calibration_error
 
 # A temperature outside this range means the probabilities are degenerate, not miscalibrated.
@@ -25,24 +28,37 @@ _EPSILON = 1e-12
 
 
 def _log_probabilities(probabilities: NDArray) -> NDArray[np.float64]:
+    """Log-probabilities as (n_views, N, n_classes): one view for an (N, n_classes) input."""
     probabilities = np.asarray(probabilities, np.float64)
-    if probabilities.ndim != 2 or probabilities.shape[1] < 2:
-        raise ValueError(f"need probabilities (N, n_classes), got shape {probabilities.shape}")
-    if len(probabilities) == 0:
+    if probabilities.ndim == 2:
+        probabilities = probabilities[None]
+    if probabilities.ndim != 3 or probabilities.shape[2] < 2:
+        raise ValueError(
+            "need probabilities (N, n_classes) or per view (n_views, N, n_classes), "
+            f"got shape {probabilities.shape}"
+        )
+    if probabilities.shape[1] == 0:
         raise ValueError("cannot fit a temperature on no faces")
     if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0:
         raise ValueError("probabilities must be finite and non-negative")
     return np.log(np.clip(probabilities, _EPSILON, 1.0))
 
 
+def _log_softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
+    peak = logits.max(axis=-1, keepdims=True)
+    return logits - peak - np.log(np.exp(logits - peak).sum(axis=-1, keepdims=True))
+
+
 def temperature_scaled(probabilities: NDArray, temperature: float) -> NDArray[np.float64]:
-    """``softmax(log(p) / T)``: what the model would output with its logits divided by ``T``."""
+    """``softmax(log(p) / T)``: what the model would output with its logits divided by ``T``.
+
+    Per-view probabilities (n_views, N, n_classes) are each scaled, then averaged, as
+    :func:`fer.inference.predict_in_batches` averages the views of a folded model.
+    """
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    logits = _log_probabilities(probabilities) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    scaled = np.exp(logits)
-    return scaled / scaled.sum(axis=1, keepdims=True)
+    scaled = np.exp(_log_softmax(_log_probabilities(probabilities) / temperature))
+    return scaled.mean(axis=0)
 
 
 def negative_log_likelihood(probabilities: NDArray, labels: NDArray) -> float:
@@ -55,24 +71,26 @@ def negative_log_likelihood(probabilities: NDArray, labels: NDArray) -> float:
 def fit_temperature(probabilities: NDArray, labels: NDArray) -> float:
     """The temperature minimising the mean negative log-likelihood of ``labels``.
 
-    The NLL is convex in ``1 / T``, so a golden-section search on it finds the minimum; the
-    result is clipped to :data:`TEMPERATURE_BOUNDS`.
+    ``probabilities`` is (N, n_classes), or (n_views, N, n_classes) for test-time views, in which
+    case the likelihood is that of the view average of the scaled views (what is served). With
+    one view the NLL is convex in ``1 / T``; with several it is unimodal in practice. A
+    golden-section search on ``1 / T`` finds the minimum, clipped to :data:`TEMPERATURE_BOUNDS`.
     """
     log_probabilities = _log_probabilities(probabilities)
+    n_views, n_faces, n_classes = log_probabilities.shape
     labels = np.asarray(labels)
-    if labels.shape != (len(log_probabilities),):
-        raise ValueError(
-            f"need one label per row: {len(log_probabilities)} rows, labels {labels.shape}"
-        )
-    if labels.min() < 0 or labels.max() >= log_probabilities.shape[1]:
-        raise ValueError(f"labels must be in 0..{log_probabilities.shape[1] - 1}")
-    true_logit = log_probabilities[np.arange(len(labels)), labels]
+    if labels.shape != (n_faces,):
+        raise ValueError(f"need one label per face: {n_faces} faces, labels {labels.shape}")
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(f"labels must be in 0..{n_classes - 1}")
+    rows = np.arange(n_faces)
 
     def nll(inverse_temperature: float) -> float:
-        logits = inverse_temperature * log_probabilities
-        peak = logits.max(axis=1)
-        log_partition = peak + np.log(np.exp(logits - peak[:, None]).sum(axis=1))
-        return float(np.mean(log_partition - inverse_temperature * true_logit))
+        # log of the view-averaged probability of each face's label
+        per_view = _log_softmax(inverse_temperature * log_probabilities)[:, rows, labels]
+        peak = per_view.max(axis=0)
+        log_mean = peak + np.log(np.exp(per_view - peak).mean(axis=0))
+        return float(-np.mean(log_mean))
 
     low, high = 1.0 / TEMPERATURE_BOUNDS[1], 1.0 / TEMPERATURE_BOUNDS[0]
     ratio = (math.sqrt(5.0) - 1.0) / 2.0
@@ -92,11 +110,12 @@ def fit_temperature(probabilities: NDArray, labels: NDArray) -> float:
 
 def calibration_summary(probabilities: NDArray, labels: NDArray, temperature: float) -> dict:
     """NLL and ECE before and after scaling by ``temperature`` (for a card)."""
+    unscaled = temperature_scaled(probabilities, 1.0)
     scaled = temperature_scaled(probabilities, temperature)
     return {
-        "nll_before": round(negative_log_likelihood(probabilities, labels), 4),
+        "nll_before": round(negative_log_likelihood(unscaled, labels), 4),
         "nll_after": round(negative_log_likelihood(scaled, labels), 4),
-        "ece_before": round(expected_calibration_error(probabilities, labels)[0], 4),
+        "ece_before": round(expected_calibration_error(unscaled, labels)[0], 4),
         "ece_after": round(expected_calibration_error(scaled, labels)[0], 4),
     }
 
@@ -122,18 +141,23 @@ def fold_temperature(keras_model, temperature: float) -> None:
 
 
 def calibrate_on_split(
-    keras_model, dataset, split: str = "PublicTest", previous_temperature: float = 1.0
+    keras_model,
+    dataset,
+    split: str = "PublicTest",
+    previous_temperature: float = 1.0,
+    views: str = PIPELINE_TTA,
 ) -> dict:
     """Fit a temperature on ``split`` of ``dataset`` and fold it into ``keras_model``'s head.
 
-    Returns the card's ``calibration`` record. For a head that already holds a temperature
+    The fit is on the probabilities the frame pipeline serves: the average over the test-time
+    ``views`` (:data:`fer.inference.PIPELINE_TTA`), since averaging views itself flattens the
+    probabilities. Returns the card's ``calibration`` record, with NLL and ECE before and after
+    for those views and for one pass. For a head that already holds a temperature
     (``previous_temperature``, from its card) the fit is on its current outputs and the record's
     ``temperature`` is the product: the temperature relative to the uncalibrated head. With
     fewer than :data:`MIN_CALIBRATION_FACES` labelled faces the model is left as it is and the
     record says why.
     """
-    from fer.inference import predict_in_batches
-
     part = dataset.split(split)
     if len(part.labels) < MIN_CALIBRATION_FACES:
         return {
@@ -147,15 +171,20 @@ def calibrate_on_split(
     def run(batch):
         return np.asarray(keras_model(batch, training=False))
 
-    probabilities = predict_in_batches(run, n_classes, part.images, 256, False)
-    temperature = fit_temperature(probabilities, part.labels)
+    per_view = view_probabilities(run, n_classes, part.images, 256, views)
+    temperature = fit_temperature(per_view, part.labels)
+    # The untransformed view is first (zoom factor 1.0, unmirrored): the one-pass prediction.
+    one_pass = per_view[0]
     fold_temperature(keras_model, temperature)
     return {
         "temperature": round(previous_temperature * temperature, 4),
         "this_fit": round(temperature, 4),
-        "fitted_on": f"{split} ({len(part.labels)} faces; mean negative log-likelihood of the "
-        "labels, Keras model)",
-        f"{split}_before_after": calibration_summary(probabilities, part.labels, temperature),
+        "fitted_on": f"{split} ({len(part.labels)} faces, {views} views averaged as the frame "
+        "pipeline serves them; mean negative log-likelihood of the labels, Keras model)",
+        f"{split}_before_after": calibration_summary(per_view, part.labels, temperature),
+        f"{split}_one_pass_before_after": calibration_summary(
+            one_pass, part.labels, temperature
+        ),
         "method": "logits divided by one temperature, folded into the softmax head "
         "(fer.calibration); accuracy is unchanged",
     }

@@ -137,20 +137,25 @@ def predict_in_batches(
     run, n_classes: int, faces: NDArray[np.uint8], batch_size: int, tta: bool | str
 ) -> NDArray[np.float32]:
     """Validate faces, run ``run`` on (B, 48, 48, 1) float32 chunks, average test-time views."""
+    return view_probabilities(run, n_classes, faces, batch_size, tta).mean(axis=0)
+
+
+def view_probabilities(
+    run, n_classes: int, faces: NDArray[np.uint8], batch_size: int, tta: bool | str
+) -> NDArray[np.float32]:
+    """Each test-time view's probabilities, (n_views, N, n_classes); one view without ``tta``."""
     faces = validate_faces(faces)
     views = tta_views(tta)
+    n_views = 1 if views is None else 2 * len(TTA_ZOOMS[views])
     if len(faces) == 0:
-        return np.zeros((0, n_classes), np.float32)
+        return np.zeros((n_views, 0, n_classes), np.float32)
     if views is not None:
         zoomed = [zoom_faces(faces, factor) for factor in TTA_ZOOMS[views]]
         faces = np.concatenate([*zoomed, *(view[:, :, ::-1] for view in zoomed)])
     batch = faces[..., None].astype(np.float32)
     parts = [run(batch[start : start + batch_size]) for start in range(0, len(batch), batch_size)]
     probabilities = np.concatenate(parts).astype(np.float32)
-    if views is not None:
-        n_views = 2 * len(TTA_ZOOMS[views])
-        probabilities = probabilities.reshape(n_views, -1, n_classes).mean(axis=0)
-    return probabilities
+    return probabilities.reshape(n_views, -1, n_classes)
 
 
 class _Interpreter:

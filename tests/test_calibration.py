@@ -44,6 +44,24 @@ def test_fit_recovers_the_temperature_that_generated_the_labels(true_temperature
         assert nll[fitted] < nll[1.0] - 0.01
 
 
+def test_fit_on_views_targets_the_view_average():
+    """Noisy views are each over-confident, their average is not: the fit is on the average."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0.0, 2.0, (20000, 7))
+    labels = np.array([rng.choice(7, p=row) for row in _softmax(logits / 0.6)])
+    views = np.stack([_softmax(logits + rng.normal(0.0, 1.5, logits.shape)) for _ in range(6)])
+    fitted, one_view = fit_temperature(views, labels), fit_temperature(views[0], labels)
+    assert fitted < 1.0 < one_view
+
+    def served_nll(temperature):
+        return negative_log_likelihood(temperature_scaled(views, temperature), labels)
+
+    assert served_nll(fitted) < min(served_nll(fitted * 1.05), served_nll(fitted / 1.05))
+    assert served_nll(fitted) < served_nll(one_view)
+    # One view in a stack is the same fit as that view alone.
+    assert fit_temperature(views[:1], labels) == pytest.approx(one_view)
+
+
 def test_scaling_keeps_every_argmax_and_rows_sum_to_one():
     probabilities, _ = _outputs_and_labels(1.0, n=500)
     for temperature in (0.3, 0.66, 4.0):
@@ -58,7 +76,7 @@ def test_scaling_keeps_every_argmax_and_rows_sum_to_one():
 
 def test_bad_inputs_are_refused():
     probabilities, labels = _outputs_and_labels(1.0, n=50)
-    with pytest.raises(ValueError, match="one label per row"):
+    with pytest.raises(ValueError, match="one label per face"):
         fit_temperature(probabilities, labels[:-1])
     with pytest.raises(ValueError, match="labels must be in"):
         fit_temperature(probabilities, np.full(50, 7))
@@ -127,8 +145,13 @@ def test_calibrating_on_a_split_folds_the_fit_and_records_it():
     record = calibrate_on_split(model, dataset, previous_temperature=2.0)
     assert record["this_fit"] > 1.0
     assert record["temperature"] == pytest.approx(2.0 * record["this_fit"], rel=1e-3)
-    summary = record["PublicTest_before_after"]
-    assert summary["nll_after"] < summary["nll_before"]
+    assert "mirror+zoom views" in record["fitted_on"]
+    assert record["PublicTest_before_after"]["nll_after"] < (
+        record["PublicTest_before_after"]["nll_before"]
+    )
+    assert set(record["PublicTest_one_pass_before_after"]) == {
+        "nll_before", "nll_after", "ece_before", "ece_after"
+    }
     after = np.asarray(model(faces))
     np.testing.assert_array_equal(after.argmax(axis=1), before.argmax(axis=1))
     np.testing.assert_allclose(
