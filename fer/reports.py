@@ -55,6 +55,29 @@ def compare_report_paths(reports_dir: Path) -> list[Path]:
     return sorted(path for path in folder.glob("*.json") if path.stem != SUMMARY_STEM)
 
 
+def calibration_note(model_dir: Path) -> str:
+    """One sentence, from the model's card, on what its probabilities were calibrated to."""
+    card_path = Path(model_dir) / CARD_FILE
+    try:
+        calibration = json.loads(card_path.read_text()).get("calibration")
+    except (OSError, ValueError) as error:
+        return f"No calibration record: {card_path} could not be read ({error})."
+    if not calibration or calibration.get("fitted_on") is None:
+        reason = f" ({calibration['note']})" if calibration and "note" in calibration else ""
+        return f"Probabilities are the softmax as trained: no temperature was fitted{reason}."
+    note = (
+        f"Logits divided by a temperature of {calibration['temperature']:.4g}, fitted on "
+        f"{calibration['fitted_on']}"
+    )
+    split = calibration["fitted_on"].split()[0]
+    before_after = calibration.get(f"{split}_before_after")
+    if before_after:
+        note += (
+            f"; there ECE {before_after['ece_before']:.3f} → {before_after['ece_after']:.3f}"
+        )
+    return note + ". Reports with other views (one pass, mirror only) can be less well calibrated."
+
+
 def load_report(path: Path) -> dict:
     """A saved report; ``ValueError`` naming the file when it is not a classification report."""
     path = Path(path)

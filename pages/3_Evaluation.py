@@ -28,7 +28,7 @@ def report_table(models_dir_text: str, reports_dir_text: str, stamp: tuple) -> o
     return reports.report_table(Path(models_dir_text), Path(reports_dir_text))
 
 
-def show_report(report: dict) -> None:
+def show_report(report: dict, model_dir: Path) -> None:
     columns = st.columns(4)
     columns[0].metric("Accuracy", f"{report['accuracy']:.1%}")
     columns[1].metric("Macro-F1", f"{report['macro_f1']:.3f}")
@@ -44,6 +44,7 @@ def show_report(report: dict) -> None:
     if report.get("reliability_bins"):
         st.subheader("Calibration")
         st.plotly_chart(plots.reliability_diagram(report["reliability_bins"], report.get("ece")))
+        st.caption(reports.calibration_note(model_dir))
 
 
 def show_comparison() -> None:
@@ -137,7 +138,7 @@ def main() -> None:
                 format_func=lambda text: reports.report_label(Path(text)),
                 key="evaluation.report",
             )
-            show_report(load_report(path, Path(path).stat().st_mtime))
+            show_report(load_report(path, Path(path).stat().st_mtime), model_dir)
     show_comparison()
     if model_dir is not None:
         show_gallery(model_dir)

@@ -167,3 +167,23 @@ def test_too_few_faces_leave_the_model_unchanged():
     assert record["temperature"] == 1.0
     for ours, original in zip(model.get_weights(), weights, strict=True):
         np.testing.assert_array_equal(ours, original)
+
+
+def test_calibration_note_reads_the_card(tmp_path):
+    import json
+
+    from fer.reports import calibration_note
+
+    card = {"name": "m", "calibration": {
+        "temperature": 0.5465,
+        "fitted_on": "PublicTest (3199 faces, mirror+zoom views averaged)",
+        "PublicTest_before_after": {"ece_before": 0.1227, "ece_after": 0.0107},
+    }}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    note = calibration_note(tmp_path)
+    assert "temperature of 0.5465" in note and "ECE 0.123 → 0.011" in note
+    card["calibration"] = {"temperature": 1.0, "fitted_on": None, "note": "not fitted: few"}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    assert "no temperature was fitted (not fitted: few)" in calibration_note(tmp_path)
+    (tmp_path / "card.json").write_text("{broken")
+    assert "could not be read" in calibration_note(tmp_path)

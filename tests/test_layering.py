@@ -42,6 +42,7 @@ LAYERS = {
         "reports",
         "upload",
         "soup",
+        "calibration",
     },
 }
 RANK = {module: rank for rank, modules in LAYERS.items() for module in modules}

@@ -114,6 +114,8 @@ def test_evaluation_shows_report_and_comparison(workspace, tiny_model):
     comparison = app.dataframe[-1].value
     assert sorted(comparison["name"]) == ["compare/ziggy_none", "tiny"]
     assert "This view needs the FER2013/FER+ files" in infos(app)  # gallery without data
+    # The reliability diagram says what the model's probabilities were calibrated to.
+    assert any("no temperature was fitted" in caption.value for caption in app.caption)
 
     app.toggle(key="evaluation.normalised").set_value(True).run()
     assert not app.exception

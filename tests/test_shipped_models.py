@@ -17,6 +17,8 @@ def test_card_has_the_contracted_fields(name):
     for field in ("command", "wall_time_s", "data_checksum", "config", "git_commit"):
         assert field in card["training"], field
     assert set(card["metrics"]) >= {"Training", "PublicTest", "PrivateTest"}
+    # Calibrated on the selection split, never on the reported one.
+    assert card["calibration"]["fitted_on"].startswith("PublicTest")
     assert (MODELS_DIR / name / "model.keras").stat().st_size < 20 * 1024 * 1024
 
 
