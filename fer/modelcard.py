@@ -312,16 +312,22 @@ def publish_weights(
     return card
 
 
-def reexport(name: str, mode: str, data_dir: Path) -> dict:
-    """Re-export a shipped model's TFLite file from its Keras model and re-evaluate it."""
+def _load_published(name: str, data_dir: Path):
+    """A published model's directory, card, Keras model and its label set's dataset."""
     import keras
 
+    import fer.preprocess  # noqa: F401  registers the custom layers for deserialisation
     from fer.inference import resolve_model_dir
 
     model_dir = resolve_model_dir(name)
     card = json.loads((model_dir / CARD_FILE).read_text())
     keras_model = keras.models.load_model(model_dir / KERAS_FILE, compile=False)
-    dataset = load_dataset(card["label_set"], data_dir)
+    return model_dir, card, keras_model, load_dataset(card["label_set"], data_dir)
+
+
+def reexport(name: str, mode: str, data_dir: Path) -> dict:
+    """Re-export a shipped model's TFLite file from its Keras model and re-evaluate it."""
+    model_dir, card, keras_model, dataset = _load_published(name, data_dir)
     export_and_evaluate_tflite(
         keras_model, dataset, model_dir, card, int(card["training"]["seed"]), mode
     )
@@ -337,16 +343,9 @@ def calibrate_published(name: str, mode: str, data_dir: Path) -> dict:
     all reports, both forms' metrics and the TFLite file are redone; the latency records go
     with the old file (:func:`export_and_evaluate_tflite`).
     """
-    import keras
-
-    import fer.preprocess  # noqa: F401  registers the custom layers for deserialisation
     from fer.calibration import calibrate_on_split
-    from fer.inference import resolve_model_dir
 
-    model_dir = resolve_model_dir(name)
-    card = json.loads((model_dir / CARD_FILE).read_text())
-    keras_model = keras.models.load_model(model_dir / KERAS_FILE, compile=False)
-    dataset = load_dataset(card["label_set"], data_dir)
+    model_dir, card, keras_model, dataset = _load_published(name, data_dir)
     previous = float(card.get("calibration", {}).get("temperature", 1.0))
     calibration = calibrate_on_split(keras_model, dataset, previous_temperature=previous)
     if calibration["fitted_on"] is None:
