@@ -28,7 +28,7 @@ from fer.data import FaceDataset, load_dataset
 from fer.distill import blend_targets
 from fer.emotions import FER2013, FERPLUS, class_set
 from fer.imbalance import STRATEGIES, balanced_class_weights, rebalance
-from fer.preprocess import AugmentationConfig
+from fer.preprocess import AUGMENTATION_PRESETS, AugmentationConfig
 from fer.run_state import (
     RunState,
     append_history_csv,
@@ -617,7 +617,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=TrainConfig.patience)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--train-limit", type=int, default=0, help="use only the first N rows")
-    parser.add_argument("--no-augment", action="store_true", help="disable augmentation")
+    parser.add_argument(
+        "--augmentation",
+        default="full",
+        choices=sorted(AUGMENTATION_PRESETS),
+        help="augmentation strength (fer.preprocess.AUGMENTATION_PRESETS); light: mirror and "
+        "small shifts, no photometric changes",
+    )
+    parser.add_argument(
+        "--no-augment", action="store_true", help="disable augmentation (--augmentation none)"
+    )
     parser.add_argument(
         "--run-dir", type=Path, help="checkpoints and history (default runs/<names>)"
     )
@@ -670,9 +679,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     label_sets = tuple(args.labels.split("+"))
-    augmentation = (
-        AugmentationConfig(False, 0, 0, 0, 0, 0) if args.no_augment else AugmentationConfig()
-    )
+    augmentation = AUGMENTATION_PRESETS["none" if args.no_augment else args.augmentation]
     try:
         config = TrainConfig(
             architecture=args.model,
