@@ -42,19 +42,17 @@ LIMITATIONS = [
 def model_after_standardization(keras_model):
     """The same network with standardised faces as input (for int8 export).
 
-    Zoo models are single chains, so the layers after ``standardize`` are re-applied in order to
-    a new input; weights are shared, not copied.
+    The functional graph is cut at the ``standardize`` layer's output, so branching backbones
+    (shortcuts, squeeze-excite gates) export as well as single chains; weights are shared, not
+    copied.
     """
     import keras
 
     names = [layer.name for layer in keras_model.layers]
     if "standardize" not in names:
         raise ValueError(f"{keras_model.name} has no 'standardize' layer to cut at")
-    inputs = keras.Input(INPUT_SHAPE, name="standardized_face")
-    x = inputs
-    for layer in keras_model.layers[names.index("standardize") + 1 :]:
-        x = layer(x)
-    return keras.Model(inputs, x, name=f"{keras_model.name}_core")
+    standardized = keras_model.get_layer("standardize").output
+    return keras.Model(standardized, keras_model.output, name=f"{keras_model.name}_core")
 
 
 QUANTIZATION_MODES = {

@@ -55,12 +55,29 @@ def _mycnn_backbone() -> keras.Model:
     return keras.Model(inputs, x, name="mycnn_backbone")
 
 
+def _squeeze_excite(x, name: str, reduction: int = 8):
+    """Channel attention (Hu et al., 2018): global pool, bottleneck, sigmoid gate per channel."""
+    channels = x.shape[-1]
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(x)
+    bottleneck = max(8, channels // reduction)
+    gate = layers.Dense(bottleneck, activation="relu", name=f"{name}_se_reduce")(gate)
+    gate = layers.Dense(channels, activation="sigmoid", name=f"{name}_se_expand")(gate)
+    return layers.Multiply(name=f"{name}_se")([x, gate])
+
+
 def _stacked_conv_backbone(
-    name: str, stem: int, stages: tuple[int, ...], convs_per_stage: tuple[int, ...] = ()
+    name: str,
+    stem: int,
+    stages: tuple[int, ...],
+    convs_per_stage: tuple[int, ...] = (),
+    residual: bool = False,
+    squeeze_excite: bool = False,
 ) -> keras.Model:
     """One 3×3 conv at full resolution, then per stage: max-pool 2×2 and 3×3 BN convs; GAP.
 
     ``convs_per_stage`` gives each stage's number of convs (default two per stage).
+    ``residual`` adds each stage's first conv output to its later convs' outputs (an identity
+    shortcut, free of parameters); ``squeeze_excite`` gates each stage's output channels.
     """
     convs_per_stage = convs_per_stage or (2,) * len(stages)
     inputs = keras.Input(INPUT_SHAPE, name="face")
@@ -69,7 +86,19 @@ def _stacked_conv_backbone(
     for stage, (filters, convs) in enumerate(zip(stages, convs_per_stage, strict=True), start=1):
         x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
         for conv in range(convs):
-            x = _conv_bn_relu(x, filters, f"stage{stage}{chr(ord('a') + conv)}")
+            label = f"stage{stage}{chr(ord('a') + conv)}"
+            if residual and conv > 0:
+                shortcut = x
+                x = layers.Conv2D(
+                    filters, 3, padding="same", use_bias=False, name=f"{label}_conv"
+                )(x)
+                x = layers.BatchNormalization(name=f"{label}_bn")(x)
+                x = layers.Add(name=f"{label}_add")([x, shortcut])
+                x = layers.ReLU(name=f"{label}_relu")(x)
+            else:
+                x = _conv_bn_relu(x, filters, label)
+        if squeeze_excite:
+            x = _squeeze_excite(x, f"stage{stage}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     return keras.Model(inputs, x, name=f"{name}_backbone")
 
@@ -102,6 +131,15 @@ def _fernet4l_backbone() -> keras.Model:
     # at fernet's int8 latency (0.30-0.32 vs fernet's 0.32-0.33 and fernet4s' 0.39-0.42 ms per
     # invoke on one thread, python scripts/arch_bench.py, AMD EPYC 2 cores).
     return _stacked_conv_backbone("fernet4l", 24, (48, 96, 192, 320), (1, 2, 2, 2))
+
+
+def _fernet4r_backbone() -> keras.Model:
+    # fernet4l with identity shortcuts around each stage's second conv and squeeze-excite gates
+    # on each stage's output: the same convolutions (so about the same multiply-adds), a
+    # candidate for more accuracy at fernet4l's latency (python scripts/arch_bench.py).
+    return _stacked_conv_backbone(
+        "fernet4r", 24, (48, 96, 192, 320), (1, 2, 2, 2), residual=True, squeeze_excite=True
+    )
 
 
 def _fernetlite_backbone() -> keras.Model:
@@ -153,6 +191,13 @@ ZOO: dict[str, ZooEntry] = {
             "fernet4s with one conv in the 24x24 stage (24; 48x1-96-192-320), GAP; 2.1 M "
             "parameters at fernet's int8 latency",
             _fernet4l_backbone,
+            dropout=0.4,
+        ),
+        ZooEntry(
+            "fernet4r",
+            "fernet4l with identity shortcuts and squeeze-excite gates per stage; 2.2 M "
+            "parameters",
+            _fernet4r_backbone,
             dropout=0.4,
         ),
         ZooEntry(
