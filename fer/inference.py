@@ -133,6 +133,43 @@ def zoom_faces(faces: NDArray[np.uint8], factor: float) -> NDArray[np.uint8]:
     )
 
 
+def rescale_temperature(probabilities: NDArray, temperature: float) -> NDArray[np.float32]:
+    """``softmax(log(p) / T)`` per row: the output a head with logits divided by ``T`` gives.
+
+    Applied to a view average it is a calibration map of its own (not the same as scaling each
+    view): that is how :class:`EmotionModel` calibrates view sets other than the pipeline's.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    logits = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=-1, keepdims=True) if logits.size else 0.0
+    scaled = np.exp(logits)
+    return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def output_temperatures_from_card(card: dict) -> dict[str, float]:
+    """The card's per-view-set output temperatures (``calibration.output_temperatures``).
+
+    The head's folded temperature fits the pipeline's view average; one pass and the mirror
+    pair get their own, applied to their output. Unknown view sets or non-positive values are a
+    ``ValueError`` naming the card, so a damaged card cannot skew probabilities silently.
+    """
+    recorded = (card.get("calibration") or {}).get("output_temperatures") or {}
+    temperatures = {}
+    for views, temperature in recorded.items():
+        if views not in TTA_CHOICES or views == PIPELINE_TTA:
+            raise ValueError(
+                f"card of {card.get('name')!r}: output temperature for unknown view set {views!r}"
+            )
+        if not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ValueError(
+                f"card of {card.get('name')!r}: output temperature {temperature!r} for {views!r} "
+                "is not a positive number"
+            )
+        temperatures[views] = float(temperature)
+    return temperatures
+
+
 def predict_in_batches(
     run, n_classes: int, faces: NDArray[np.uint8], batch_size: int, tta: bool | str
 ) -> NDArray[np.float32]:
@@ -254,6 +291,8 @@ class EmotionModel:
         self.card: dict = json.loads((self.model_dir / CARD_FILE).read_text())
         self.name: str = self.card["name"]
         self.classes: list[str] = list(self.card["classes"])
+        # Post-hoc temperatures per view set ("none", "mirror"); the pipeline's views need none.
+        self.output_temperatures: dict[str, float] = output_temperatures_from_card(self.card)
         tflite_path = self.model_dir / TFLITE_FILE
         if backend == "tflite" or (backend == "auto" and tflite_path.is_file()):
             if not tflite_path.is_file():
@@ -278,8 +317,15 @@ class EmotionModel:
         time for the accuracy in the cards' ``PrivateTest_tta`` rows (+1 to 2 points on
         FER2013). ``tta="mirror+zoom"`` also averages two zoomed views and their mirrors (six
         passes; the ``*_tta_zoom`` rows, +2 to 4 points), what the frame pipeline serves.
+        The head's temperature is fitted to that six-view average; one pass and the mirror pair
+        are rescaled by their own temperatures from the card (``output_temperatures``), so
+        each view set's probabilities are calibrated. Accuracy does not change.
         """
-        return predict_in_batches(self._run, len(self.classes), faces, batch_size, tta)
+        probabilities = predict_in_batches(self._run, len(self.classes), faces, batch_size, tta)
+        temperature = self.output_temperatures.get(tta_views(tta) or "none", 1.0)
+        if temperature == 1.0:
+            return probabilities
+        return rescale_temperature(probabilities, temperature)
 
     def embed(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
         """Penultimate-layer features (the backbone output) from the reference Keras model."""

@@ -351,11 +351,50 @@ def calibrate_published(name: str, mode: str, data_dir: Path) -> dict:
     calibration["command"] = f"python -m fer.modelcard {name} --calibrate"
     keras_model.save(model_dir / KERAS_FILE)
     card["calibration"] = calibration
+    # EmotionModel reads the output temperatures from the card on disk.
+    (model_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
     card["metrics"] = evaluate_all_splits(EmotionModel(model_dir, "keras"), dataset, model_dir)
     if "metrics_tflite_int8" in card:
         export_and_evaluate_tflite(
             keras_model, dataset, model_dir, card, int(card["training"]["seed"]), mode
         )
+    (model_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
+    return card
+
+
+def add_output_temperatures(name: str, data_dir: Path) -> dict:
+    """Fit a calibrated model's one-pass and mirror temperatures; re-evaluate both forms.
+
+    For models calibrated before output temperatures existed. The model files do not change
+    (so the card's latency records stay); only the probabilities of those view sets do, so the
+    card's metrics and reports are redone. A model without a fitted head temperature is refused,
+    and nothing is written.
+    """
+    from fer.calibration import MIN_CALIBRATION_FACES, fit_output_temperatures, keras_runner
+
+    model_dir, card, keras_model, dataset = _load_published(name, data_dir)
+    calibration = card.get("calibration") or {}
+    if calibration.get("fitted_on") is None:
+        raise ValueError(f"{name}: no fitted head temperature; run --calibrate first")
+    part = dataset.split("PublicTest")
+    if len(part.labels) < MIN_CALIBRATION_FACES:
+        raise ValueError(f"{name}: PublicTest has {len(part.labels)} labelled faces")
+    n_classes = len(card["classes"])
+    calibration.update(fit_output_temperatures(keras_runner(keras_model), n_classes, part))
+    calibration["output_temperatures_fitted_on"] = (
+        "PublicTest, on the folded head's outputs (Keras model)"
+    )
+    calibration["output_temperatures_command"] = (
+        f"python -m fer.modelcard {name} --output-temperatures"
+    )
+    card["calibration"] = calibration
+    forms = {"metrics": "keras"}
+    if "metrics_tflite_int8" in card:
+        forms["metrics_tflite_int8"] = "tflite"
+    for key, backend in forms.items():
+        model = EmotionModel(model_dir, backend)
+        model.output_temperatures = dict(calibration["output_temperatures"])
+        card[key] = evaluate_all_splits(model, dataset, model_dir)
     (model_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
     return card
 
@@ -382,7 +421,25 @@ def main(argv: list[str] | None = None) -> int:
         help="fold a temperature fitted on PublicTest into the softmax head, then re-export and "
         "re-evaluate",
     )
+    parser.add_argument(
+        "--output-temperatures",
+        action="store_true",
+        help="fit the one-pass and mirror temperatures of a calibrated model and re-evaluate "
+        "(model files unchanged)",
+    )
     args = parser.parse_args(argv)
+    if args.output_temperatures:
+        try:
+            card = add_output_temperatures(args.model, data_dir_from_env())
+        except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        served = card.get("metrics_tflite_int8", card["metrics"])["PrivateTest"]
+        print(
+            f"{card['name']}: output temperatures {card['calibration']['output_temperatures']}; "
+            f"one-pass PrivateTest ECE {served['ece']:.4f}"
+        )
+        return 0
     if args.calibrate:
         try:
             card = calibrate_published(args.model, args.quantization, data_dir_from_env())

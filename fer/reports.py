@@ -75,6 +75,13 @@ def calibration_note(model_dir: Path) -> str:
         note += (
             f"; there ECE {before_after['ece_before']:.3f} → {before_after['ece_after']:.3f}"
         )
+    temperatures = calibration.get("output_temperatures")
+    if temperatures:
+        names = {"none": "one pass", "mirror": "the mirror pair"}
+        listed = ", ".join(
+            f"{names.get(views, views)} {value:.4g}" for views, value in temperatures.items()
+        )
+        return note + f". Other views' outputs are rescaled by their own temperatures ({listed})."
     return note + ". Reports with other views (one pass, mirror only) can be less well calibrated."
 
 

@@ -152,7 +152,13 @@ def test_calibrating_on_a_split_folds_the_fit_and_records_it():
     assert set(record["PublicTest_one_pass_before_after"]) == {
         "nll_before", "nll_after", "ece_before", "ece_after"
     }
+    # One pass and the mirror pair: their own temperatures, fitted on the folded head's outputs.
+    assert set(record["output_temperatures"]) == {"none", "mirror"}
     after = np.asarray(model(faces))
+    own = fit_temperature(after, public.labels)
+    assert record["output_temperatures"]["none"] == pytest.approx(own, abs=1e-4)
+    fit = record["output_temperature_fits"]["none"]
+    assert fit["nll_after"] <= fit["nll_before"]
     np.testing.assert_array_equal(after.argmax(axis=1), before.argmax(axis=1))
     np.testing.assert_allclose(
         after, temperature_scaled(before, record["this_fit"]), rtol=2e-3, atol=1e-5
@@ -182,6 +188,11 @@ def test_calibration_note_reads_the_card(tmp_path):
     (tmp_path / "card.json").write_text(json.dumps(card))
     note = calibration_note(tmp_path)
     assert "temperature of 0.5465" in note and "ECE 0.123 → 0.011" in note
+    assert "can be less well calibrated" in note
+    card["calibration"]["output_temperatures"] = {"none": 1.2345, "mirror": 0.9}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    note = calibration_note(tmp_path)
+    assert "own temperatures (one pass 1.234, the mirror pair 0.9)" in note
     card["calibration"] = {"temperature": 1.0, "fitted_on": None, "note": "not fitted: few"}
     (tmp_path / "card.json").write_text(json.dumps(card))
     assert "no temperature was fitted (not fitted: few)" in calibration_note(tmp_path)

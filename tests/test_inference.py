@@ -107,6 +107,49 @@ def test_mirror_zoom_tta_averages_six_views(tiny_model_dir: Path):
         model.predict(faces, tta="ten-crop")
 
 
+def test_output_temperatures_rescale_their_own_view_sets_only(tiny_model_dir: Path, tmp_path):
+    import shutil
+
+    from fer.calibration import temperature_scaled
+    from fer.inference import rescale_temperature
+
+    faces = np.random.default_rng(6).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    plain = load_model(tiny_model_dir, backend="tflite")
+    assert plain.output_temperatures == {}
+    copy = tmp_path / "tempered"
+    shutil.copytree(tiny_model_dir, copy)
+    card = json.loads((copy / "card.json").read_text())
+    card["calibration"] = {"output_temperatures": {"none": 0.5, "mirror": 2.0}}
+    (copy / "card.json").write_text(json.dumps(card))
+    tempered = load_model(copy, backend="tflite")
+    for tta, temperature in (("none", 0.5), (False, 0.5), ("mirror", 2.0), (True, 2.0)):
+        expected = rescale_temperature(plain.predict(faces, tta=tta), temperature)
+        np.testing.assert_allclose(tempered.predict(faces, tta=tta), expected, atol=1e-6)
+    # The pipeline's six views are calibrated by the folded head: no extra rescaling.
+    np.testing.assert_array_equal(
+        tempered.predict(faces, tta="mirror+zoom"), plain.predict(faces, tta="mirror+zoom")
+    )
+    one_pass = tempered.predict(faces)
+    np.testing.assert_allclose(one_pass.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(one_pass.argmax(axis=1), plain.predict(faces).argmax(axis=1))
+    # Sharpening: the top probability grows; same map as fer.calibration's for one view.
+    assert (one_pass.max(axis=1) >= plain.predict(faces).max(axis=1) - 1e-6).all()
+    np.testing.assert_allclose(
+        one_pass, temperature_scaled(plain.predict(faces), 0.5), atol=1e-5
+    )
+    assert tempered.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
+    for damaged, message in (({"mirror+zoom": 1.2}, "unknown view set"),
+                             ({"ten-crop": 1.2}, "unknown view set"),
+                             ({"none": 0}, "not a positive number"),
+                             ({"none": "hot"}, "not a positive number")):
+        card["calibration"] = {"output_temperatures": damaged}
+        (copy / "card.json").write_text(json.dumps(card))
+        with pytest.raises(ValueError, match=message):
+            load_model(copy, backend="tflite")
+    with pytest.raises(ValueError, match="positive"):
+        rescale_temperature(one_pass, -1.0)
+
+
 def test_zoom_keeps_the_centre_and_magnifies_about_it():
     from fer.inference import zoom_faces
 

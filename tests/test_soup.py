@@ -112,6 +112,15 @@ def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeyp
     assert calibration["fitted_on"].startswith(f"PublicTest ({MIN_CALIBRATION_FACES} faces")
     summary = calibration["PublicTest_before_after"]
     assert summary["nll_after"] <= summary["nll_before"]
+    # ... and one pass and the mirror pair get temperatures of their own, which the served
+    # model applies: the card's one-pass ECE is that of the rescaled output.
+    assert set(calibration["output_temperatures"]) == {"none", "mirror"}
+    for fit in calibration["output_temperature_fits"].values():
+        assert fit["nll_after"] <= fit["nll_before"] + 1e-4
+    from fer.inference import load_model
+
+    served = load_model(output / "fer2013")
+    assert served.output_temperatures == calibration["output_temperatures"]
 
     # Re-calibrating a published model fits on its current head and records the product.
     published = output / "fer2013"
@@ -121,6 +130,35 @@ def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeyp
         calibration["temperature"] * again["this_fit"], rel=1e-3
     )
     assert again["command"].endswith("--calibrate")
+
+    # A model calibrated before output temperatures existed gets them without its files
+    # changing: same weights, same TFLite file, same latency records.
+    card = json.loads((published / "card.json").read_text())
+    for key in ("output_temperatures", "output_temperature_fits"):
+        card["calibration"].pop(key)
+    card["benchmark"] = {"tflite_1_threads_avx512": {"single_face_ms_median": 0.2}}
+    (published / "card.json").write_text(json.dumps(card))
+    model_files = ("model.keras", "model_int8.tflite")
+    models = {name: (published / name).read_bytes() for name in model_files}
+    assert fer.modelcard.main([str(published), "--output-temperatures"]) == 0
+    assert "output temperatures" in capsys.readouterr().out
+    updated = json.loads((published / "card.json").read_text())
+    assert set(updated["calibration"]["output_temperatures"]) == {"none", "mirror"}
+    assert updated["calibration"]["output_temperatures_command"].endswith(
+        "--output-temperatures"
+    )
+    assert updated["benchmark"] == card["benchmark"]
+    assert {name: (published / name).read_bytes() for name in model_files} == models
+    for key in ("metrics", "metrics_tflite_int8"):  # accuracy is unchanged by a temperature
+        assert updated[key]["PublicTest"]["accuracy"] == card[key]["PublicTest"]["accuracy"]
+    # A model with no fitted head temperature is refused, and nothing is written.
+    refused = dict(updated, calibration={"temperature": 1.0, "fitted_on": None, "note": "n"})
+    (published / "card.json").write_text(json.dumps(refused))
+    before = (published / "card.json").read_bytes()
+    assert fer.modelcard.main([str(published), "--output-temperatures"]) == 2
+    assert "--calibrate first" in capsys.readouterr().err
+    assert (published / "card.json").read_bytes() == before
+    (published / "card.json").write_text(json.dumps(updated))
     # Too few PublicTest faces to fit on: refused, and nothing on disk changes.
     files = {path.name: path.read_bytes() for path in published.iterdir() if path.is_file()}
     few = _tiny_fer2013(n_val=MIN_CALIBRATION_FACES - 1)
