@@ -428,49 +428,38 @@ def main(argv: list[str] | None = None) -> int:
         "(model files unchanged)",
     )
     args = parser.parse_args(argv)
-    if args.output_temperatures:
-        try:
-            card = add_output_temperatures(args.model, data_dir_from_env())
-        except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        served = card.get("metrics_tflite_int8", card["metrics"])["PrivateTest"]
-        print(
-            f"{card['name']}: output temperatures {card['calibration']['output_temperatures']}; "
-            f"one-pass PrivateTest ECE {served['ece']:.4f}"
-        )
-        return 0
-    if args.calibrate:
-        try:
-            card = calibrate_published(args.model, args.quantization, data_dir_from_env())
-        except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        served = card.get("metrics_tflite_int8", card["metrics"])["PrivateTest"]
-        print(
-            f"{card['name']}: temperature {card['calibration']['temperature']}; PrivateTest "
-            f"accuracy {served['accuracy'] * 100:.2f} % ECE {served['ece']:.4f}"
-        )
-        return 0
-    if args.add_tta_zoom:
-        try:
-            card = add_tta_zoom_metrics(args.model, data_dir_from_env())
-        except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        served = card.get("metrics_tflite_int8", card["metrics"])["PrivateTest_tta_zoom"]
-        print(f"{card['name']}: PrivateTest with mirror+zoom {served['accuracy'] * 100:.2f} %")
-        return 0
+
+    def served(card: dict, split: str = "PrivateTest") -> dict:
+        return card.get("metrics_tflite_int8", card["metrics"])[split]
+
+    # One action per run; each ends in one line about its result.
     try:
-        card = reexport(args.model, args.quantization, data_dir_from_env())
+        if args.output_temperatures:
+            card = add_output_temperatures(args.model, data_dir_from_env())
+            result = (
+                f"output temperatures {card['calibration']['output_temperatures']}; one-pass "
+                f"PrivateTest ECE {served(card)['ece']:.4f}"
+            )
+        elif args.calibrate:
+            card = calibrate_published(args.model, args.quantization, data_dir_from_env())
+            result = (
+                f"temperature {card['calibration']['temperature']}; PrivateTest accuracy "
+                f"{served(card)['accuracy'] * 100:.2f} % ECE {served(card)['ece']:.4f}"
+            )
+        elif args.add_tta_zoom:
+            card = add_tta_zoom_metrics(args.model, data_dir_from_env())
+            accuracy = served(card, "PrivateTest_tta_zoom")["accuracy"]
+            result = f"PrivateTest with mirror+zoom {accuracy * 100:.2f} %"
+        else:
+            card = reexport(args.model, args.quantization, data_dir_from_env())
+            result = (
+                f"{card['quantization']}; PrivateTest accuracy "
+                f"{served(card)['accuracy'] * 100:.2f} % macro-F1 {served(card)['macro_f1']:.3f}"
+            )
     except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    served = card["metrics_tflite_int8"]["PrivateTest"]
-    print(
-        f"{card['name']}: {card['quantization']}; PrivateTest accuracy "
-        f"{served['accuracy'] * 100:.2f} % macro-F1 {served['macro_f1']:.3f}"
-    )
+    print(f"{card['name']}: {result}")
     return 0
 
 

@@ -159,6 +159,12 @@ def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeyp
     assert "--calibrate first" in capsys.readouterr().err
     assert (published / "card.json").read_bytes() == before
     (published / "card.json").write_text(json.dumps(updated))
+    # The other two actions of the same CLI: mirror+zoom metrics, and a plain re-export.
+    assert fer.modelcard.main([str(published), "--add-tta-zoom"]) == 0
+    assert "PrivateTest with mirror+zoom" in capsys.readouterr().out
+    assert fer.modelcard.main([str(published)]) == 0
+    assert "PrivateTest accuracy" in capsys.readouterr().out
+    assert "tflite_export_command" in json.loads((published / "card.json").read_text())
     # Too few PublicTest faces to fit on: refused, and nothing on disk changes.
     files = {path.name: path.read_bytes() for path in published.iterdir() if path.is_file()}
     few = _tiny_fer2013(n_val=MIN_CALIBRATION_FACES - 1)
