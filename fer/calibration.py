@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from fer.inference import PIPELINE_TTA, view_probabilities
+from fer.inference import PIPELINE_TTA, rescale_temperature, view_probabilities
 from fer.metrics import expected_calibration_error
 
 # A temperature outside this range means the probabilities are degenerate, not miscalibrated.
@@ -60,10 +60,8 @@ def temperature_scaled(probabilities: NDArray, temperature: float) -> NDArray[np
     Per-view probabilities (n_views, N, n_classes) are each scaled, then averaged, as
     :func:`fer.inference.predict_in_batches` averages the views of a folded model.
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    scaled = np.exp(_log_softmax(_log_probabilities(probabilities) / temperature))
-    return scaled.mean(axis=0)
+    views = np.exp(_log_probabilities(probabilities))  # checked and clipped, per view
+    return np.mean([rescale_temperature(view, temperature) for view in views], axis=0)
 
 
 def negative_log_likelihood(probabilities: NDArray, labels: NDArray) -> float:
@@ -145,21 +143,32 @@ def fold_temperature(keras_model, temperature: float) -> None:
     head.set_weights([weight / temperature for weight in head.get_weights()])
 
 
-def fit_output_temperatures(run, n_classes: int, part, views=OUTPUT_TEMPERATURE_VIEWS) -> dict:
+def fit_output_temperatures(
+    run, n_classes: int, part, split: str = "PublicTest", views=OUTPUT_TEMPERATURE_VIEWS
+) -> dict:
     """Per view set, the temperature for the averaged output of ``run`` on ``part``'s faces.
 
     ``run`` maps (B, 48, 48, 1) float32 faces to probabilities (the folded head's); ``part`` is
-    a labelled split. Returns the calibration record's ``output_temperatures`` (applied by
-    :class:`fer.inference.EmotionModel` to those view sets' outputs) and, per view set, NLL and
-    ECE before and after.
+    the labelled split named ``split``. Returns the calibration record's
+    ``output_temperatures`` (applied by :class:`fer.inference.EmotionModel` to those view sets'
+    outputs), per view set NLL and ECE before and after, and where they were fitted. Fewer than
+    :data:`MIN_CALIBRATION_FACES` labelled faces are a ``ValueError``.
     """
+    if len(part.labels) < MIN_CALIBRATION_FACES:
+        raise ValueError(
+            f"{split} has {len(part.labels)} labelled faces (fewer than {MIN_CALIBRATION_FACES})"
+        )
     temperatures, fits = {}, {}
     for view_set in views:
         averaged = view_probabilities(run, n_classes, part.images, 256, view_set).mean(axis=0)
         temperature = round(fit_temperature(averaged, part.labels), 4)
         temperatures[view_set] = temperature
         fits[view_set] = calibration_summary(averaged, part.labels, temperature)
-    return {"output_temperatures": temperatures, "output_temperature_fits": fits}
+    return {
+        "output_temperatures": temperatures,
+        "output_temperature_fits": fits,
+        "output_temperatures_fitted_on": f"{split}, on the folded head's outputs (Keras model)",
+    }
 
 
 def keras_runner(keras_model):
@@ -215,6 +224,5 @@ def calibrate_on_split(
         ),
         "method": "logits divided by one temperature, folded into the softmax head "
         "(fer.calibration); accuracy is unchanged",
-        **fit_output_temperatures(run, n_classes, part),
-        "output_temperatures_fitted_on": f"{split}, on the folded head's outputs (Keras model)",
+        **fit_output_temperatures(run, n_classes, part, split),
     }

@@ -133,18 +133,19 @@ def zoom_faces(faces: NDArray[np.uint8], factor: float) -> NDArray[np.uint8]:
     )
 
 
-def rescale_temperature(probabilities: NDArray, temperature: float) -> NDArray[np.float32]:
+def rescale_temperature(probabilities: NDArray, temperature: float) -> NDArray[np.float64]:
     """``softmax(log(p) / T)`` per row: the output a head with logits divided by ``T`` gives.
 
     Applied to a view average it is a calibration map of its own (not the same as scaling each
     view): that is how :class:`EmotionModel` calibrates view sets other than the pipeline's.
+    ``fer.calibration`` scales each view with it when fitting. Float64, so fits see no rounding.
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     logits = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, 1.0)) / temperature
     logits -= logits.max(axis=-1, keepdims=True) if logits.size else 0.0
     scaled = np.exp(logits)
-    return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return scaled / scaled.sum(axis=-1, keepdims=True)
 
 
 def output_temperatures_from_card(card: dict) -> dict[str, float]:
@@ -325,7 +326,7 @@ class EmotionModel:
         temperature = self.output_temperatures.get(tta_views(tta) or "none", 1.0)
         if temperature == 1.0:
             return probabilities
-        return rescale_temperature(probabilities, temperature)
+        return rescale_temperature(probabilities, temperature).astype(np.float32)
 
     def embed(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
         """Penultimate-layer features (the backbone output) from the reference Keras model."""

@@ -370,20 +370,18 @@ def add_output_temperatures(name: str, data_dir: Path) -> dict:
     card's metrics and reports are redone. A model without a fitted head temperature is refused,
     and nothing is written.
     """
-    from fer.calibration import MIN_CALIBRATION_FACES, fit_output_temperatures, keras_runner
+    from fer.calibration import fit_output_temperatures, keras_runner
 
     model_dir, card, keras_model, dataset = _load_published(name, data_dir)
     calibration = card.get("calibration") or {}
     if calibration.get("fitted_on") is None:
         raise ValueError(f"{name}: no fitted head temperature; run --calibrate first")
-    part = dataset.split("PublicTest")
-    if len(part.labels) < MIN_CALIBRATION_FACES:
-        raise ValueError(f"{name}: PublicTest has {len(part.labels)} labelled faces")
-    n_classes = len(card["classes"])
-    calibration.update(fit_output_temperatures(keras_runner(keras_model), n_classes, part))
-    calibration["output_temperatures_fitted_on"] = (
-        "PublicTest, on the folded head's outputs (Keras model)"
-    )
+    run, n_classes = keras_runner(keras_model), len(card["classes"])
+    try:
+        fitted = fit_output_temperatures(run, n_classes, dataset.split("PublicTest"))
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+    calibration.update(fitted)
     calibration["output_temperatures_command"] = (
         f"python -m fer.modelcard {name} --output-temperatures"
     )

@@ -26,9 +26,12 @@ class ZooEntry:
     dropout: float  # applied between the features and each softmax head
 
 
-def _conv_bn_relu(x, filters: int, name: str):
+def _conv_bn_relu(x, filters: int, name: str, shortcut=None):
+    """3×3 conv, batch norm, ReLU; ``shortcut`` (same shape) is added before the ReLU."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    if shortcut is not None:
+        x = layers.Add(name=f"{name}_add")([x, shortcut])
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -86,17 +89,8 @@ def _stacked_conv_backbone(
     for stage, (filters, convs) in enumerate(zip(stages, convs_per_stage, strict=True), start=1):
         x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
         for conv in range(convs):
-            label = f"stage{stage}{chr(ord('a') + conv)}"
-            if residual and conv > 0:
-                shortcut = x
-                x = layers.Conv2D(
-                    filters, 3, padding="same", use_bias=False, name=f"{label}_conv"
-                )(x)
-                x = layers.BatchNormalization(name=f"{label}_bn")(x)
-                x = layers.Add(name=f"{label}_add")([x, shortcut])
-                x = layers.ReLU(name=f"{label}_relu")(x)
-            else:
-                x = _conv_bn_relu(x, filters, label)
+            shortcut = x if residual and conv > 0 else None
+            x = _conv_bn_relu(x, filters, f"stage{stage}{chr(ord('a') + conv)}", shortcut)
         if squeeze_excite:
             x = _squeeze_excite(x, f"stage{stage}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
