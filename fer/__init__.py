@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["EmotionModel", "EmotionRecognizer", "load_model"]
 
 _LAZY = {
-    "load_model": "fer.inference",
-    "EmotionModel": "fer.inference",
-    "EmotionRecognizer": "fer.pipeline",
+    "load_model": "fer.models.inference",
+    "EmotionModel": "fer.models.inference",
+    "EmotionRecognizer": "fer.realtime.pipeline",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fer.inference import EmotionModel, load_model
-    from fer.pipeline import EmotionRecognizer
+    from fer.models.inference import EmotionModel, load_model
+    from fer.realtime.pipeline import EmotionRecognizer
 
 
 def __getattr__(name: str) -> Any:

@@ -11,13 +11,15 @@ import functools
 import os
 import platform
 from pathlib import Path
+from typing import Literal, overload
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = PROJECT_ROOT / "models"
 LOCAL_DATA_DIR = PROJECT_ROOT / "data"
 CACHE_DIR = LOCAL_DATA_DIR / "cache"
 DEFAULT_SESSION_DB = LOCAL_DATA_DIR / "sessions.db"
-REPORTS_DIR = PROJECT_ROOT / "reports"
+# Written by fer.training.compare (``fer compare``), read by the Evaluation page and notebook 03.
+STRATEGY_COMPARISON_DIR = PROJECT_ROOT / "experiments" / "strategy_comparison"
 
 DATA_DIR_ENV = "FER_DATA_DIR"
 
@@ -36,6 +38,12 @@ DATA_HELP = (
 
 class DataNotFoundError(FileNotFoundError):
     """A dataset or asset the caller asked for is not where the configuration says."""
+
+
+@overload
+def data_dir_from_env(required: Literal[True] = ...) -> Path: ...
+@overload
+def data_dir_from_env(required: bool) -> Path | None: ...
 
 
 def data_dir_from_env(required: bool = True) -> Path | None:
@@ -77,6 +85,30 @@ def find_face_landmarker(data_dir: Path | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def landmarker_search_dirs() -> tuple[Path, ...]:
+    """Folders searched for ``face_landmarker.task`` when no path is given, in order.
+
+    ``$FER_DATA_DIR`` (where the README tells users to put the bundle) when it names a folder,
+    then the clone's ``data/``.
+    """
+    data_dir = data_dir_from_env(required=False)
+    return (LOCAL_DATA_DIR,) if data_dir is None else (data_dir, LOCAL_DATA_DIR)
+
+
+def find_landmarker_bundle() -> Path | None:
+    """The face landmarker bundle from the first of :func:`landmarker_search_dirs` holding it.
+
+    This is what ``EmotionRecognizer(landmarker_path=None)`` opens: the public API is an edge
+    for library users, so its default reads ``$FER_DATA_DIR`` through this one function rather
+    than each caller doing it. ``None`` when no folder holds the bundle.
+    """
+    for folder in landmarker_search_dirs():
+        found = find_face_landmarker(folder)
+        if found is not None:
+            return found
+    return None
+
+
 @functools.cache  # the CPU does not change while the process runs
 def _cpuinfo() -> tuple[str, str]:
     """(CPU model name, widest x86 vector extension) read from /proc/cpuinfo."""
@@ -105,8 +137,8 @@ def _cpuinfo() -> tuple[str, str]:
 def cpu_vector_extension() -> str:
     """'avx512', 'avx2', 'avx', 'no avx', or '' where /proc/cpuinfo has no flags (not Linux x86).
 
-    Latency depends on it more than on anything else here: the same int8 model runs a face in
-    0.33 ms on a 2-core AVX-512 machine and in 2.1 ms on a 2-core AVX2-only one (see README).
+    Latency depends on it more than on anything else here: the same int8 model runs several
+    times slower without AVX-512 (docs/results.md, latency per CPU class).
     """
     return _cpuinfo()[1]
 
@@ -114,8 +146,8 @@ def cpu_vector_extension() -> str:
 def machine_description() -> str:
     """The CPU that timed a run, for cards and benchmarks, e.g. 'x86_64, AMD EPYC, avx512, 2 cores'
 
-    Machines of the same kind differ by ~2x in training speed and ~6x in int8 latency (AVX-512
-    or not), so a time means little without this.
+    Machines of the same kind differ in training speed and, with or without AVX-512, several
+    times over in int8 latency, so a time means little without this.
     """
     model, vector = _cpuinfo()
     parts = [platform.machine(), model, vector, f"{os.cpu_count()} cores"]

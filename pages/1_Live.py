@@ -8,8 +8,8 @@ import time
 import streamlit as st
 
 from fer.emotions import emotion_style
-from fer.inference import PIPELINE_TTA, TTA_CHOICES
-from fer.smoothing import METHODS, SmoothingConfig
+from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
+from fer.realtime.smoothing import METHODS, SmoothingConfig
 from ui import resources
 from ui.consent import consent_banner, consent_gate
 from ui.live import LiveHistory, LiveProcessor, drain, probability_bars, rtc_configuration
@@ -85,7 +85,7 @@ def controls() -> tuple[SmoothingConfig, bool, int, str]:
 def recognizer_for(model, model_key: str, config: SmoothingConfig, max_faces: int, tta: str):
     """This session's EmotionRecognizer, rebuilt when a setting changes (it holds tracks and
     smoothing state, so it is per user, not cached)."""
-    from fer.pipeline import EmotionRecognizer
+    from fer.realtime.pipeline import EmotionRecognizer
 
     key = (model_key, config, max_faces, tta)
     if st.session_state.get("live.recognizer_key") != key:
@@ -114,7 +114,7 @@ def recording_controls(store, consent, model, recognizer, playing: bool) -> None
             else "Start the camera first.",
         )
         if start:
-            from fer.session import SessionRecorder
+            from fer.sessions.recorder import SessionRecorder
 
             try:
                 session_id = store.create_session(
@@ -151,7 +151,7 @@ def recording_controls(store, consent, model, recognizer, playing: bool) -> None
 
 def live_loop(ctx, classes: list[str], panel) -> None:
     """Redraw the side panel from the worker's updates while the camera plays."""
-    from fer.plots import session_timeline
+    from fer.evaluation.session_plots import session_timeline
 
     live = processor()
     history = st.session_state.get("live.history")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from fer.smoothing import SmoothingConfig
-from fer.upload import (
+from fer.realtime.smoothing import SmoothingConfig
+from fer.realtime.upload import (
     IMAGE_TYPES,
     VIDEO_TYPES,
     analyse_image,
@@ -63,7 +63,7 @@ def analyse(uploaded, kind: str, model, stride: int, uncertain_below: float, max
 
 
 def show_saved(store, session_id: int, analysis) -> None:
-    from fer.plots import session_timeline
+    from fer.evaluation.session_plots import session_timeline
 
     info = store.get_session(session_id)
     st.success(

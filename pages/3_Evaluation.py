@@ -11,7 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer import plots, reports
+from fer.evaluation import plots, reports
+from fer.evaluation.evaluation_file import evaluation_path
 from ui import research
 
 SPLITS = ("PrivateTest", "PublicTest", "Training")
@@ -19,13 +20,18 @@ GALLERY_SIZES = (200, 500, 1000, 2000, 3589)
 
 
 @st.cache_data
-def load_report(path_text: str, modified: float) -> dict:
-    return reports.load_report(Path(path_text))
+def model_reports(model_dir_text: str, stamp: float) -> list[dict]:
+    """The model's reports from its evaluation.json; ``stamp`` (its mtime) keys the cache."""
+    return reports.model_reports(Path(model_dir_text))
 
 
 @st.cache_data
-def report_table(models_dir_text: str, reports_dir_text: str, stamp: tuple) -> object:
-    return reports.report_table(Path(models_dir_text), Path(reports_dir_text))
+def report_table(models_dir_text: str, comparison_dir_text: str, stamp: tuple) -> object:
+    return reports.report_table(Path(models_dir_text), Path(comparison_dir_text))
+
+
+def modified(path: Path) -> float:
+    return path.stat().st_mtime if path.is_file() else 0.0
 
 
 def show_report(report: dict, model_dir: Path) -> None:
@@ -49,20 +55,17 @@ def show_report(report: dict, model_dir: Path) -> None:
 
 def show_comparison() -> None:
     st.header("Comparison across saved reports")
-    paths = sorted(research.models_dir().glob("*/report_*.json")) + sorted(
-        (research.reports_dir() / reports.COMPARE_SUBDIR).glob("*.json")
-    )
-    stamp = tuple((str(path), path.stat().st_mtime) for path in paths)
-    table = report_table(str(research.models_dir()), str(research.reports_dir()), stamp)
+    models_dir, comparison_dir = research.models_dir(), research.strategy_comparison_dir()
+    paths = reports.saved_report_paths(models_dir, comparison_dir)
+    stamp = tuple((str(path), modified(path)) for path in paths)
+    table = report_table(str(models_dir), str(comparison_dir), stamp)
     if table.empty:
         st.info(
-            "No saved reports yet. `python -m fer.evaluate MODEL --split PrivateTest` saves one "
-            "next to the model; `python -m fer.compare --epochs N` adds the strategy comparison."
+            "No saved reports yet. `fer evaluate MODEL --split PrivateTest` saves one into the "
+            "model's evaluation.json; `fer compare --epochs N` adds the strategy comparison."
         )
         return
-    table = table.assign(
-        label=table["name"] + " · " + table["split"] + (" " + table["tta"]).str.rstrip()
-    )
+    table = table.assign(label=reports.row_labels(table))
     st.dataframe(
         table.drop(columns=["path"]).set_index("label"),
         column_config={
@@ -125,20 +128,24 @@ def main() -> None:
     )
     model_dir = research.pick_model("evaluation.model")
     if model_dir is not None:
-        paths = reports.model_report_paths(model_dir)
-        if not paths:
+        evaluation = evaluation_path(model_dir)
+        saved = {
+            reports.report_key(report): report
+            for report in model_reports(str(model_dir), modified(evaluation))
+        }
+        if not saved:
             st.info(
                 f"No saved report for {model_dir.name} yet: run "
-                f"`python -m fer.evaluate {model_dir.name} --split PrivateTest`."
+                f"`fer evaluate {model_dir.name} --split PrivateTest`."
             )
         else:
-            path = st.selectbox(
+            key = st.selectbox(
                 "Report",
-                [str(path) for path in paths],
-                format_func=lambda text: reports.report_label(Path(text)),
+                list(saved),
+                format_func=lambda key: reports.report_label(saved[key]),
                 key="evaluation.report",
             )
-            show_report(load_report(path, Path(path).stat().st_mtime), model_dir)
+            show_report(saved[key], model_dir)
     show_comparison()
     if model_dir is not None:
         show_gallery(model_dir)

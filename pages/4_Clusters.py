@@ -11,7 +11,7 @@ import streamlit_webrtc  # noqa: F401  # isort: skip
 import numpy as np
 import streamlit as st
 
-from fer import cluster, plots
+from fer.evaluation import cluster, plots
 from ui import research
 
 SOURCES = ("Dataset split", "Recorded session")
@@ -59,7 +59,7 @@ def dataset_features(seed: int) -> tuple[np.ndarray, np.ndarray, list[str]] | No
 
 
 def session_features() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    from fer.replay import class_columns
+    from fer.sessions.replay import class_columns
 
     store = research.session_store()
     session_id = research.pick_session(store, "clusters.session")

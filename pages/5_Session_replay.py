@@ -10,7 +10,8 @@ import streamlit_webrtc  # noqa: F401  # isort: skip
 import pandas as pd
 import streamlit as st
 
-from fer import plots, replay
+from fer.evaluation import session_plots
+from fer.sessions import replay
 from ui import research
 
 
@@ -48,7 +49,7 @@ def show_moment(frames: pd.DataFrame, track_id: int, classes: list[str]) -> None
     landmarks = frame.get("landmarks")
     if landmarks is not None and len(landmarks):
         right.plotly_chart(
-            plots.landmark_plot(landmarks, f"Landmarks at {frame['t_seconds']:.2f} s")
+            session_plots.landmark_plot(landmarks, f"Landmarks at {frame['t_seconds']:.2f} s")
         )
     else:
         right.caption("No landmarks were stored for this frame.")
@@ -81,17 +82,17 @@ def main() -> None:
     )
     raw = right.toggle("Show raw per-frame probabilities", key="replay.raw")
     prefix = replay.PROBABILITY_PREFIX if raw else replay.SMOOTHED_PREFIX
-    st.plotly_chart(plots.session_timeline(frames, track_id, prefix))
+    st.plotly_chart(session_plots.session_timeline(frames, track_id, prefix))
 
     interval_s = st.slider("Interval (s)", 1, 60, 5, key="replay.interval")
     intervals = replay.predominant_per_interval(frames, interval_s)
     track_intervals = intervals[intervals["track_id"] == track_id]
-    st.plotly_chart(plots.predominant_chart(track_intervals, interval_s))
+    st.plotly_chart(session_plots.predominant_chart(track_intervals, interval_s))
 
     st.subheader("Per face")
     st.dataframe(replay.track_summary(frames), hide_index=True)
     shares = replay.time_share(frames)
-    st.plotly_chart(plots.time_share_chart(shares))
+    st.plotly_chart(session_plots.time_share_chart(shares))
     left, right = st.columns(2)
     left.markdown("**Transitions**")
     left.dataframe(replay.transitions(frames), hide_index=True)

@@ -9,7 +9,8 @@ import streamlit_webrtc  # noqa: F401  # isort: skip
 
 import streamlit as st
 
-from fer import eda, plots
+from fer.data import eda
+from fer.evaluation import plots
 from ui import research
 
 SPLIT_CHOICES = ("All", "Training", "PublicTest", "PrivateTest")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up .venv if needed, install Chromium for the browser test (Debian, as root), run all tests.
+# Set up .venv if needed, install Chromium for the browser test (Debian, as root), then run the
+# linters, the import contracts, the type checker and every test.
 # With FER_DATA_DIR set, data tests (checksums, shipped-model accuracy, video, browser) run too.
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,5 +11,12 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "[tests] could not install chromium; the browser test will be skipped"
 fi
-.venv/bin/python -m ruff check fer tests app.py pages ui scripts
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+echo "[tests] ruff"
+.venv/bin/python -m ruff check fer tests app.py pages ui scripts experiments
+echo "[tests] import contracts (lint-imports)"
+.venv/bin/lint-imports --no-cache
+echo "[tests] type check of fer/ (mypy)"
+.venv/bin/python -m mypy
+# pyproject's default selection skips slow and browser tests (a fast loop for development);
+# -m "" selects every test, as CI must.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -m "" "$@"

@@ -1,5 +1,6 @@
 """Small fixtures for the research pages' tests: a session database written through
-:mod:`fer.session`, a saved classification report and an (untrained) tiny model directory."""
+:mod:`fer.sessions.store`, a saved classification report and an (untrained) tiny model
+directory."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.emotions import FER2013
-from fer.metrics import classification_report
+from fer.evaluation.metrics import classification_report
 
 CLASSES = FER2013.names
 
@@ -17,7 +18,8 @@ CLASSES = FER2013.names
 def make_session_db(path: Path, n_seconds: int = 20, fps: int = 2, landmarks: bool = True) -> int:
     """Two tracks: track 0 happy for the first half then sad; track 1 neutral throughout (from
     t = 4 s). Every frame of track 0 carries 5 landmarks when ``landmarks``. Returns the id."""
-    from fer.session import FrameRecord, SessionStore
+    from fer.sessions.records import FrameRecord
+    from fer.sessions.store import SessionStore
 
     store = SessionStore(path)
     consent = store.record_consent("Test Person")
@@ -62,7 +64,7 @@ def make_session_db(path: Path, n_seconds: int = 20, fps: int = 2, landmarks: bo
 
 
 def make_empty_session(path: Path) -> int:
-    from fer.session import SessionStore
+    from fer.sessions.store import SessionStore
 
     store = SessionStore(path)
     consent = store.record_consent("Test Person")
@@ -97,8 +99,8 @@ def write_report(path: Path, report: dict | None = None) -> dict:
 
 
 def make_tiny_model(model_dir: Path, name: str = "tiny") -> Path:
-    """An untrained ziggy classifier with a minimal card (enough for ``fer.inference``)."""
-    from fer.models import build_classifier
+    """An untrained ziggy classifier with a minimal card (enough for ``fer.models.inference``)."""
+    from fer.models.zoo import build_classifier
 
     model_dir.mkdir(parents=True, exist_ok=True)
     build_classifier("ziggy", len(CLASSES)).save(model_dir / "model.keras")

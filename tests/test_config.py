@@ -1,6 +1,7 @@
 import os
 import platform
 
+from fer import config
 from fer.config import machine_description
 
 
@@ -8,3 +9,30 @@ def test_machine_description_names_the_architecture_and_cores():
     description = machine_description()
     assert description.startswith(platform.machine())
     assert description.endswith(f"{os.cpu_count()} cores")
+
+
+def test_landmarker_bundle_comes_from_fer_data_dir_first(monkeypatch, tmp_path):
+    user_data, clone_data = tmp_path / "user", tmp_path / "clone"
+    user_data.mkdir()
+    clone_data.mkdir()
+    monkeypatch.setattr(config, "LOCAL_DATA_DIR", clone_data)
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(user_data))
+    assert config.landmarker_search_dirs() == (user_data.resolve(), clone_data)
+    assert config.find_landmarker_bundle() is None
+
+    (clone_data / config.FACE_LANDMARKER_NAME).write_bytes(b"clone")
+    assert config.find_landmarker_bundle() == clone_data / config.FACE_LANDMARKER_NAME
+    (user_data / config.FACE_LANDMARKER_NAME).write_bytes(b"user")
+    assert config.find_landmarker_bundle() == user_data.resolve() / config.FACE_LANDMARKER_NAME
+
+
+def test_landmarker_bundle_without_fer_data_dir_looks_in_the_clone(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "LOCAL_DATA_DIR", tmp_path)
+    monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
+    assert config.landmarker_search_dirs() == (tmp_path,)
+    assert config.find_landmarker_bundle() is None
+    (tmp_path / config.FACE_LANDMARKER_NAME).write_bytes(b"clone")
+    assert config.find_landmarker_bundle() == tmp_path / config.FACE_LANDMARKER_NAME
+    # A FER_DATA_DIR that names no folder is skipped, not an error, for this optional asset.
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "missing"))
+    assert config.landmarker_search_dirs() == (tmp_path,)

@@ -1,78 +1,63 @@
-"""The package's layering (STYLE.md): lower layers never import higher ones; fer never imports
-streamlit. Every module must be placed in a layer here, so a new module forces a decision."""
+"""The package's shape: no import cycles among fer's modules, function-level imports included.
 
-import ast
-from pathlib import Path
+The layers themselves (fer.cli -> training -> evaluation -> realtime -> sessions -> models ->
+data -> core, the runtime never importing training, fer never importing Streamlit) are
+import-linter contracts in pyproject.toml, checked by `lint-imports` in the test command; layers
+cannot see a cycle between two modules of one subpackage, which this test does.
+"""
 
-import pytest
-
-FER_DIR = Path(__file__).resolve().parent.parent / "fer"
-LAYERS = {
-    0: {"config", "emotions", "metrics", "imbalance"},
-    1: {"preprocess"},
-    2: {
-        "data",
-        "models",
-        "faces",
-        "landmarks",
-        "smoothing",
-        "tracking",
-        "session",
-        "session_records",
-        "session_recorder",
-        "plots",
-        "eda",
-        "inference",
-        "replay",
-        "overlay",
-    },
-    3: {
-        "pipeline",
-        "train",
-        "distill",
-        "run_state",
-        "evaluate",
-        "cluster",
-        "compare",
-        "bench",
-        "peer",
-        "bench_video",
-        "modelcard",
-        "video",
-        "reports",
-        "upload",
-        "soup",
-        "calibration",
-    },
-}
-RANK = {module: rank for rank, modules in LAYERS.items() for module in modules}
-MODULES = sorted(path.stem for path in FER_DIR.glob("*.py") if path.stem != "__init__")
+import grimp
 
 
-def _imports(module: str) -> set[str]:
-    tree = ast.parse((FER_DIR / f"{module}.py").read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            if node.module == "fer":
-                names.update(f"fer.{alias.name}" for alias in node.names)
-    return names
-
-
-def test_every_module_has_a_layer():
-    assert set(MODULES) <= set(RANK), sorted(set(MODULES) - set(RANK))
-
-
-@pytest.mark.parametrize("module", MODULES)
-def test_no_upward_imports_and_no_streamlit(module):
-    imported = _imports(module)
-    assert not {
-        name for name in imported if name.split(".")[0] in ("streamlit", "streamlit_webrtc")
+def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    modules = sorted(graph.modules)
+    successors = {
+        module: sorted(graph.find_modules_directly_imported_by(module)) for module in modules
     }
-    for name in imported:
-        parts = name.split(".")
-        if parts[0] == "fer" and len(parts) > 1 and parts[1] in RANK:
-            assert RANK[parts[1]] <= RANK[module], f"fer.{module} imports higher-layer {name}"
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for successor in successors[module]:
+            if successor not in index:
+                visit(successor)
+                low[module] = min(low[module], low[successor])
+            elif successor in on_stack:
+                low[module] = min(low[module], index[successor])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for module in modules:
+        if module not in index:
+            visit(module)
+    return components
+
+
+def test_no_import_cycles_among_fer_modules():
+    graph = grimp.build_graph("fer", cache_dir=None)
+    assert len(graph.modules) > 40
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    graph = grimp.ImportGraph()
+    for module in ("a", "a.one", "a.two", "a.three"):
+        graph.add_module(module)
+    graph.add_import(importer="a.one", imported="a.two")
+    graph.add_import(importer="a.two", imported="a.one")
+    graph.add_import(importer="a.three", imported="a.one")
+    assert _cycles(graph) == [["a.one", "a.two"]]

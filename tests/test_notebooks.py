@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from research_fixtures import make_tiny_model
 
 from fer.config import data_dir_from_env
+from tests.research_fixtures import make_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

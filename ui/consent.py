@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer.session import CONSENT_STATEMENT, Consent
+from fer.sessions.records import Consent
+from fer.sessions.schema import CONSENT_STATEMENT
 
 
 def _state_key(page: str) -> str:

@@ -4,7 +4,8 @@ by the webrtc worker thread and the page thread, and the side panel's figures.
 Threading contract (see streamlit-webrtc's samples): the worker thread calls
 :class:`LiveProcessor` for every frame. It never calls ``st.*`` and never touches SQLite: it hands
 :class:`LiveUpdate` objects to the page through a bounded queue (dropping when the page is behind)
-and appends rows to an in-memory :class:`fer.session.SessionRecorder` buffer. The page thread
+and appends rows to an in-memory :class:`fer.sessions.recorder.SessionRecorder` buffer. The page
+thread
 changes settings through lock-guarded methods and flushes the recorder.
 """
 
@@ -23,8 +24,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from fer.overlay import draw_results
-from fer.plots import emotion_colour
+from fer.evaluation.plots import emotion_colour
+from fer.realtime.overlay import draw_results
 
 ICE_SERVERS_ENV = "FER_ICE_SERVERS"
 TURN_URL_ENV = "FER_TURN_URL"

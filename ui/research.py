@@ -19,7 +19,7 @@ NO_DATA_MESSAGE = (
     "This view needs the FER2013/FER+ files. " + config.DATA_HELP + " Then restart the app."
 )
 NO_MODEL_MESSAGE = (
-    "No trained model yet. Train one with `python -m fer.train --model fernet --labels fer2013` "
+    "No trained model yet. Train one with `fer train --model fernet --labels fer2013` "
     "(models are published under `models/<name>/` with a `card.json`)."
 )
 NO_SESSION_MESSAGE = (
@@ -32,8 +32,8 @@ def models_dir() -> Path:
     return Path(config.MODELS_DIR)
 
 
-def reports_dir() -> Path:
-    return Path(config.REPORTS_DIR)
+def strategy_comparison_dir() -> Path:
+    return Path(config.STRATEGY_COMPARISON_DIR)
 
 
 def session_db() -> Path:
@@ -52,16 +52,17 @@ def data_dir() -> Path | None:
 
 @st.cache_resource(show_spinner="Loading the dataset…")
 def dataset(key: str, data_dir_text: str):
-    """A :class:`fer.data.FaceDataset`, shared read-only between sessions (cache_data would copy
+    """A :class:`fer.data.datasets.FaceDataset`, shared read-only between sessions (cache_data
+    would copy
     82 MB of pixels on every rerun)."""
-    from fer.data import load_dataset
+    from fer.data.datasets import load_dataset
 
     return load_dataset(key, Path(data_dir_text))
 
 
 @st.cache_data(show_spinner="Checking blank and duplicate images…")
 def quality(key: str, data_dir_text: str) -> tuple[dict, pd.DataFrame]:
-    from fer import eda
+    from fer.data import eda
 
     faces = dataset(key, data_dir_text)
     return eda.quality_summary(faces), eda.duplicate_groups(faces)
@@ -69,7 +70,7 @@ def quality(key: str, data_dir_text: str) -> tuple[dict, pd.DataFrame]:
 
 @st.cache_data(show_spinner="Computing pixel statistics…")
 def pixel_statistics(key: str, data_dir_text: str, split: str | None) -> pd.DataFrame:
-    from fer import eda
+    from fer.data import eda
 
     faces = dataset(key, data_dir_text)
     return eda.pixel_statistics(faces if split is None else faces.split(split))
@@ -80,8 +81,9 @@ def pixel_statistics(key: str, data_dir_text: str, split: str | None) -> pd.Data
 
 @st.cache_resource(show_spinner="Loading the model…")
 def model(model_dir_text: str):
-    """An :class:`fer.inference.EmotionModel`; its runners are lock-guarded, so sharing is safe."""
-    from fer.inference import load_model
+    """An :class:`fer.models.inference.EmotionModel`; its runners are lock-guarded, so sharing is
+    safe."""
+    from fer.models.inference import load_model
 
     return load_model(model_dir_text)
 
@@ -132,7 +134,7 @@ def split_outputs(
 
 def session_store():
     """The session store, or None when no database file exists yet (nothing recorded)."""
-    from fer.session import SessionStore
+    from fer.sessions.store import SessionStore
 
     path = session_db()
     if not path.is_file():
@@ -173,7 +175,7 @@ def pick_session(store, key: str) -> int | None:
 
 def pick_model(key: str) -> Path | None:
     """A model selectbox over ``models/*/card.json``; None (with a message) when there is none."""
-    from fer.reports import list_models
+    from fer.evaluation.reports import list_models
 
     names = list_models(models_dir())
     if not names:

@@ -35,26 +35,25 @@ def session_db_path() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def _session_store(path_text: str):
-    from fer.session import SessionStore
+    from fer.sessions.store import SessionStore
 
     return SessionStore(path_text)
 
 
 def session_store():
-    """The shared :class:`fer.session.SessionStore` (one connection per call: thread-safe)."""
+    """The shared :class:`fer.sessions.store.SessionStore` (one connection per call, so it is
+    thread-safe)."""
     return _session_store(str(session_db_path()))
 
 
 def landmarker_path() -> Path | None:
-    """``face_landmarker.task`` from ``$FER_DATA_DIR``, else the project's ``data/`` folder."""
-    data_dir = config.data_dir_from_env(required=False)
-    return config.find_face_landmarker(data_dir) or config.find_face_landmarker(
-        config.LOCAL_DATA_DIR
-    )
+    """``face_landmarker.task`` from ``$FER_DATA_DIR``, else the project's ``data/`` folder: the
+    same lookup as ``EmotionRecognizer``'s default (``fer.config.find_landmarker_bundle``)."""
+    return config.find_landmarker_bundle()
 
 
 def available_models() -> list[str]:
-    from fer.reports import list_models
+    from fer.evaluation.reports import list_models
 
     return list_models(Path(config.MODELS_DIR))
 
@@ -78,16 +77,16 @@ def choose_model(key: str) -> str | None:
 
 @st.cache_resource(show_spinner="Loading the expression model…")
 def emotion_model(name_or_path: str):
-    """A loaded :class:`fer.inference.EmotionModel`, shared by all sessions (its runners are
+    """A loaded :class:`fer.models.inference.EmotionModel`, shared by all sessions (its runners are
     lock-guarded). Per-session state (tracks, smoothing) lives in each EmotionRecognizer."""
-    from fer.inference import load_model
+    from fer.models.inference import load_model
 
     return load_model(name_or_path)
 
 
 def load_model_or_error(name_or_path: str):
     """The model, or None after showing why it could not be loaded."""
-    from fer.inference import ModelNotFoundError
+    from fer.models.inference import ModelNotFoundError
 
     try:
         return emotion_model(name_or_path)

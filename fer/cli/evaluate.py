@@ -1,0 +1,58 @@
+"""Score a model on one dataset split, print accuracy, macro-F1, ECE and per-class scores, and
+store the full report (confusion matrices, reliability bins) in the model's evaluation.json,
+replacing the report of the same split, views and backend; MODEL_CARD.md is regenerated. The
+labels come from the model card's label set (FER+ is scored on the rows its majority vote keeps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXAMPLE = """\
+fer evaluate ferplus --split PrivateTest --tta mirror+zoom
+fer evaluate fer2013 --split PublicTest --backend keras --no-save"""
+
+SPLITS = ("Training", "PublicTest", "PrivateTest")  # fer.evaluation.evaluate.SPLITS
+TTA_CHOICES = ("none", "mirror", "mirror+zoom")  # fer.models.inference.TTA_CHOICES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model name under models/ or a model directory")
+    parser.add_argument("--split", default="PrivateTest", choices=SPLITS)
+    parser.add_argument(
+        "--tta",
+        nargs="?",
+        const="mirror",
+        default="none",
+        choices=TTA_CHOICES,
+        help="average test-time views: --tta alone is the mirror image; mirror+zoom adds two "
+        "zoomed views (the frame pipeline's)",
+    )
+    parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
+    parser.add_argument(
+        "--no-save", action="store_true", help="print only; leave evaluation.json as it is"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from fer.config import data_dir_from_env
+    from fer.data.datasets import load_dataset
+    from fer.evaluation.evaluate import evaluate_views, summarise
+    from fer.evaluation.evaluation_file import add_reports, evaluation_path
+    from fer.evaluation.model_card import write_model_card
+    from fer.models.inference import ModelNotFoundError, load_model
+
+    try:
+        model = load_model(args.model, backend=args.backend)
+        dataset = load_dataset(model.card["label_set"], data_dir_from_env())
+    except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    (report,) = evaluate_views(model, dataset, [(args.split, args.tta)])
+    print(summarise(report))
+    if not args.no_save:
+        add_reports(model.model_dir, [report])
+        write_model_card(model.model_dir)
+        print(f"report saved to {evaluation_path(model.model_dir)}")
+    return 0

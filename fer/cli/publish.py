@@ -1,0 +1,98 @@
+"""Redo one part of a published model: re-export its TFLite file, fold in a temperature, fit
+its output temperatures, add the frame pipeline's views to its evaluation, or only rewrite its
+MODEL_CARD.md. Without an action it re-exports the TFLite file (--quantization). Every action
+re-evaluates what it changed into the model's evaluation.json and regenerates MODEL_CARD.md from
+card.json and evaluation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXAMPLE = """\
+fer publish ferplus --calibrate
+fer publish fer2013 --model-card"""
+
+QUANTIZATION_CHOICES = ("dynamic", "full")  # fer.training.export.QUANTIZATION_MODES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model name under models/ or a model directory")
+    parser.add_argument(
+        "--quantization",
+        default="dynamic",
+        choices=QUANTIZATION_CHOICES,
+        help="int8 export: dynamic-range activations (default) or full integer",
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fold a temperature fitted on PublicTest into the softmax head, then re-export and "
+        "re-evaluate",
+    )
+    action.add_argument(
+        "--output-temperatures",
+        action="store_true",
+        help="fit the one-pass and mirror temperatures of a calibrated model and re-evaluate "
+        "(model files unchanged)",
+    )
+    action.add_argument(
+        "--add-tta-zoom",
+        action="store_true",
+        help="only add PublicTest/PrivateTest reports with the pipeline's mirror+zoom views",
+    )
+    action.add_argument(
+        "--model-card",
+        action="store_true",
+        help="only rewrite MODEL_CARD.md from card.json and evaluation.json (no data needed)",
+    )
+
+
+def _publish_action(args: argparse.Namespace, model_dir) -> tuple[dict, str]:
+    """Run the chosen action on ``model_dir``; returns the card and the views to report."""
+    from fer.config import data_dir_from_env
+    from fer.training import publish
+    from fer.training.card import read_card
+
+    command, data_dir = args.command_line, data_dir_from_env()
+    if args.output_temperatures:
+        return publish.add_output_temperatures(model_dir, data_dir, command), "none"
+    if args.calibrate:
+        return publish.calibrate_published(model_dir, args.quantization, data_dir, command), "none"
+    if args.add_tta_zoom:
+        publish.add_tta_zoom_reports(model_dir, data_dir, command)
+        return read_card(model_dir), "mirror+zoom"
+    return publish.reexport(model_dir, args.quantization, data_dir, command), "none"
+
+
+def _result_line(args: argparse.Namespace, card: dict, summary: str) -> str:
+    if args.output_temperatures:
+        return f"output temperatures {card['calibration']['output_temperatures']}; {summary}"
+    if args.calibrate:
+        return f"temperature {card['calibration']['temperature']}; {summary}"
+    if args.add_tta_zoom:
+        return summary
+    return f"{card['quantization']}; {summary}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from fer.evaluation.evaluation_file import read_evaluation
+    from fer.evaluation.model_card import write_model_card
+    from fer.models.inference import ModelNotFoundError, resolve_model_dir
+
+    try:
+        model_dir = resolve_model_dir(args.model)
+        if args.model_card:  # text only: no TensorFlow, no data
+            print(f"{args.model}: wrote {write_model_card(model_dir)}")
+            return 0
+        card, views = _publish_action(args, model_dir)
+    except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from fer.training.publish import served_summary
+
+    summary = served_summary(card, read_evaluation(model_dir), views)
+    print(f"{card['name']}: {_result_line(args, card, summary)}")
+    return 0

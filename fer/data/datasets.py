@@ -1,0 +1,338 @@
+"""Loading FER2013, FER+ and folder datasets into one in-memory form.
+
+Everything returns a :class:`FaceDataset`: uint8 gray faces (N, 48, 48), integer labels in the
+order of a :class:`~fer.emotions.ClassSet`, the split of every row and, for FER+, the per-image
+vote distribution. Raw files are never modified; parsed FER2013 is cached as ``.npz`` keyed by
+checksum.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.config import CACHE_DIR
+from fer.emotions import FER2013, FERPLUS, ClassSet
+
+FACE_SIZE = 48
+N_PIXELS = FACE_SIZE * FACE_SIZE
+FER2013_SPLITS = ("Training", "PublicTest", "PrivateTest")
+FER2013_SPLIT_SIZES = {"Training": 28_709, "PublicTest": 3_589, "PrivateTest": 3_589}
+FER2013_N_ROWS = 35_887
+FERPLUS_VOTE_COLUMNS = (*FERPLUS.names, "unknown", "NF")
+# Known FER+ quirk: the votes of these FER2013 rows describe other images; no protocol uses them.
+FERPLUS_MISALIGNED_ROWS = (5274, 33200)
+
+
+class DataFormatError(ValueError):
+    """A dataset file does not have the expected structure; the message names the row or file."""
+
+
+@dataclass
+class FaceDataset:
+    """Faces with labels; every array has one row per face."""
+
+    images: NDArray[np.uint8]  # (N, 48, 48)
+    labels: NDArray[np.int64]  # (N,) index into class_set.names
+    splits: NDArray[np.str_]  # (N,) e.g. "Training"
+    class_set: ClassSet
+    source: str
+    checksum: str = ""
+    soft_labels: NDArray[np.float32] | None = None  # (N, n_classes) vote distribution
+    row_ids: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __post_init__(self) -> None:
+        n_rows = len(self.images)
+        if self.row_ids.size == 0:
+            self.row_ids = np.arange(n_rows, dtype=np.int64)
+        for name in ("labels", "splits", "row_ids"):
+            if len(getattr(self, name)) != n_rows:
+                raise ValueError(f"{name} has {len(getattr(self, name))} rows, images {n_rows}")
+        if self.soft_labels is not None and self.soft_labels.shape != (
+            n_rows,
+            len(self.class_set),
+        ):
+            raise ValueError(f"soft_labels shape {self.soft_labels.shape} does not fit the data")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.class_set.names
+
+    def split(self, name: str) -> FaceDataset:
+        """The rows of one split (``Training``, ``PublicTest``, ``PrivateTest``, ...)."""
+        mask = self.splits == name
+        if not mask.any():
+            raise ValueError(f"Split {name!r} is empty; splits here: {sorted(set(self.splits))}")
+        return self.select(mask)
+
+    def select(self, mask_or_index: NDArray) -> FaceDataset:
+        soft = None if self.soft_labels is None else self.soft_labels[mask_or_index]
+        return FaceDataset(
+            images=self.images[mask_or_index],
+            labels=self.labels[mask_or_index],
+            splits=self.splits[mask_or_index],
+            class_set=self.class_set,
+            source=self.source,
+            checksum=self.checksum,
+            soft_labels=soft,
+            row_ids=self.row_ids[mask_or_index],
+        )
+
+    def class_counts(self) -> NDArray[np.int64]:
+        return np.bincount(self.labels, minlength=len(self.class_set))
+
+
+# --------------------------------------------------------------------------------------- FER2013
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def file_md5(path: str | Path) -> str:
+    """MD5 of a file's content; for ``.gz`` files, of the uncompressed content."""
+    path = Path(path)
+    digest = hashlib.md5()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_fer2013_csv(
+    lines: Iterable[str], source: str = "fer2013.csv"
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.str_]]:
+    """Parse FER2013's ``emotion,pixels,Usage`` text into images, labels and splits.
+
+    Raises :class:`DataFormatError` naming the first bad row (1-based line number as in an editor).
+    """
+    iterator = iter(lines)
+    header = next(iterator, None)
+    if header is None:
+        raise DataFormatError(f"{source}: file is empty")
+    columns = [column.strip() for column in header.strip().split(",")]
+    if columns != ["emotion", "pixels", "Usage"]:
+        raise DataFormatError(
+            f"{source}: header is {columns}, expected ['emotion', 'pixels', 'Usage']"
+        )
+    images: list[NDArray[np.uint8]] = []
+    labels: list[int] = []
+    splits: list[str] = []
+    n_classes = len(FER2013)
+    for line_number, line in enumerate(iterator, start=2):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.split(",")
+        where = f"{source} line {line_number}"
+        if len(parts) != 3:
+            raise DataFormatError(f"{where}: expected 3 comma-separated fields, got {len(parts)}")
+        label_text, pixel_text, usage = parts
+        try:
+            label = int(label_text)
+        except ValueError:
+            raise DataFormatError(f"{where}: emotion {label_text!r} is not an integer") from None
+        if not 0 <= label < n_classes:
+            raise DataFormatError(f"{where}: emotion {label} is outside 0..{n_classes - 1}")
+        usage = usage.strip()
+        if usage not in FER2013_SPLITS:
+            raise DataFormatError(f"{where}: Usage {usage!r} is not one of {FER2013_SPLITS}")
+        tokens = pixel_text.split()
+        if len(tokens) != N_PIXELS:
+            raise DataFormatError(f"{where}: {len(tokens)} pixel values, expected {N_PIXELS}")
+        try:
+            pixels = np.array(tokens, dtype=np.int32)
+        except ValueError:
+            raise DataFormatError(f"{where}: pixel values must be integers") from None
+        if pixels.min() < 0 or pixels.max() > 255:
+            raise DataFormatError(f"{where}: pixel values must lie in 0..255")
+        images.append(pixels.astype(np.uint8).reshape(FACE_SIZE, FACE_SIZE))
+        labels.append(label)
+        splits.append(usage)
+    if not images:
+        raise DataFormatError(f"{source}: no data rows")
+    return np.stack(images), np.array(labels, dtype=np.int64), np.array(splits)
+
+
+def load_fer2013(
+    path: str | Path,
+    expected_md5: str | None = None,
+    cache_dir: Path | None = CACHE_DIR,
+) -> FaceDataset:
+    """Load Kaggle's ``fer2013.csv`` (or ``.csv.gz``), using an ``.npz`` cache keyed by MD5.
+
+    ``expected_md5`` (of the uncompressed CSV) is checked when given; a mismatch raises
+    :class:`DataFormatError` before anything is cached.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"FER2013 CSV not found: {path}")
+    checksum = file_md5(path)
+    if expected_md5 is not None and checksum != expected_md5:
+        raise DataFormatError(
+            f"{path}: MD5 {checksum} differs from the expected {expected_md5}; "
+            "the file is not the original Kaggle fer2013.csv (or it is damaged)."
+        )
+    cache_path = None if cache_dir is None else Path(cache_dir) / f"fer2013-{checksum}.npz"
+    if cache_path is not None and cache_path.is_file():
+        with np.load(cache_path) as cached:
+            images, labels, splits = cached["images"], cached["labels"], cached["splits"]
+    else:
+        with _open_text(path) as stream:
+            images, labels, splits = parse_fer2013_csv(stream, source=path.name)
+        if cache_path is not None:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            # Write to a temporary name first so an interrupted run never leaves a half cache.
+            partial = cache_path.with_suffix(".partial.npz")
+            np.savez(partial, images=images, labels=labels, splits=splits)
+            partial.replace(cache_path)
+    return FaceDataset(images, labels, splits.astype(str), FER2013, "fer2013", checksum)
+
+
+# ------------------------------------------------------------------------------------------ FER+
+
+
+@dataclass
+class FerPlusVotes:
+    """The FER+ vote table aligned with FER2013 rows."""
+
+    votes: NDArray[np.float32]  # (N, 10): 8 emotions in FERPLUS order, unknown, NF
+    has_image: NDArray[np.bool_]  # False where FER+ left 'Image name' empty (not a face)
+    usage: NDArray[np.str_]
+
+
+def read_ferplus_votes(path: str | Path) -> FerPlusVotes:
+    """Parse ``fer2013new.csv``; malformed rows raise :class:`DataFormatError` naming the line."""
+    path = Path(path)
+    expected = ["Usage", "Image name", *_FERPLUS_HEADER_VOTES]
+    votes: list[list[float]] = []
+    has_image: list[bool] = []
+    usage: list[str] = []
+    with open(path, encoding="utf-8", newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header is None:
+            raise DataFormatError(f"{path.name}: file is empty")
+        if [column.strip() for column in header] != expected:
+            raise DataFormatError(f"{path.name}: header is {header}, expected {expected}")
+        for line_number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            where = f"{path.name} line {line_number}"
+            if len(row) != len(expected):
+                raise DataFormatError(f"{where}: {len(row)} fields, expected {len(expected)}")
+            if row[0] not in FER2013_SPLITS:
+                raise DataFormatError(f"{where}: Usage {row[0]!r} is not one of {FER2013_SPLITS}")
+            try:
+                counts = [float(value) for value in row[2:]]
+            except ValueError:
+                raise DataFormatError(f"{where}: vote counts must be numbers") from None
+            if min(counts) < 0:
+                raise DataFormatError(f"{where}: vote counts must not be negative")
+            votes.append(counts)
+            has_image.append(bool(row[1].strip()))
+            usage.append(row[0])
+    if not votes:
+        raise DataFormatError(f"{path.name}: no data rows")
+    return FerPlusVotes(np.array(votes, np.float32), np.array(has_image), np.array(usage))
+
+
+# Header spelling of fer2013new.csv, in column order (maps to FERPLUS names + unknown + NF).
+_FERPLUS_HEADER_VOTES = (
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+)
+
+
+def ferplus_majority(votes: NDArray[np.float32]) -> NDArray[np.int64]:
+    """FER+ majority labels as in Barsoum et al.'s reference code, ``-1`` where the row is dropped.
+
+    Single votes are discarded as outliers; the top class must hold more than half of the remaining
+    votes; rows whose majority is ``unknown`` or ``NF`` (or that have no majority) are dropped.
+    """
+    votes = np.asarray(votes, dtype=np.float32)
+    if votes.ndim != 2 or votes.shape[1] != len(FERPLUS_VOTE_COLUMNS):
+        raise ValueError(f"votes must be (N, {len(FERPLUS_VOTE_COLUMNS)}), got {votes.shape}")
+    kept = np.where(votes <= 1.0, 0.0, votes)
+    totals = kept.sum(axis=1)
+    top = kept.argmax(axis=1)
+    top_votes = kept.max(axis=1)
+    has_majority = (totals > 0) & (top_votes > 0.5 * totals)
+    is_emotion = top < len(FERPLUS)
+    return np.where(has_majority & is_emotion, top, -1).astype(np.int64)
+
+
+def ferplus_distribution(votes: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Per-image vote distribution over the 8 FER+ emotions (unknown and NF removed)."""
+    emotion_votes = np.asarray(votes, dtype=np.float32)[:, : len(FERPLUS)]
+    totals = emotion_votes.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distribution = np.where(totals > 0, emotion_votes / totals, 0.0)
+    return distribution.astype(np.float32)
+
+
+def load_ferplus(fer2013: FaceDataset, votes_path: str | Path) -> FaceDataset:
+    """FER+ under its majority-vote protocol: FER2013 images, relabelled, dropped rows removed."""
+    if fer2013.class_set != FER2013 or len(fer2013) != FER2013_N_ROWS:
+        raise ValueError("load_ferplus needs the full FER2013 dataset (35,887 rows) in file order")
+    table = read_ferplus_votes(votes_path)
+    if len(table.votes) != len(fer2013):
+        raise DataFormatError(
+            f"{Path(votes_path).name} has {len(table.votes)} rows; FER2013 has {len(fer2013)}"
+        )
+    mismatched = np.flatnonzero(table.usage != fer2013.splits)
+    if mismatched.size:
+        raise DataFormatError(
+            f"{Path(votes_path).name}: Usage differs from FER2013 at row {mismatched[0]}"
+        )
+    majority = ferplus_majority(table.votes)
+    keep = (majority >= 0) & table.has_image
+    keep[list(FERPLUS_MISALIGNED_ROWS)] = False
+    index = np.flatnonzero(keep)
+    checksum = hashlib.sha256(Path(votes_path).read_bytes()).hexdigest()
+    return FaceDataset(
+        images=fer2013.images[index],
+        labels=majority[index],
+        splits=fer2013.splits[index],
+        class_set=FERPLUS,
+        source="ferplus",
+        checksum=f"fer2013:{fer2013.checksum} ferplus:{checksum}",
+        soft_labels=ferplus_distribution(table.votes[index]),
+        row_ids=fer2013.row_ids[index],
+    )
+
+
+def load_dataset(key: str, data_dir: Path, cache_dir: Path | None = CACHE_DIR) -> FaceDataset:
+    """Load a dataset by class-set key from ``data_dir`` (``fer2013`` or ``ferplus``)."""
+    from fer.config import FER2013_MD5, find_fer2013_csv, find_ferplus_csv
+
+    fer2013 = load_fer2013(
+        find_fer2013_csv(data_dir), expected_md5=FER2013_MD5, cache_dir=cache_dir
+    )
+    if key == FER2013.key:
+        return fer2013
+    if key == FERPLUS.key:
+        return load_ferplus(fer2013, find_ferplus_csv(data_dir))
+    raise ValueError(f"Unknown dataset {key!r}; choose 'fer2013' or 'ferplus'")

@@ -1,0 +1,89 @@
+"""Face datasets stored as image files, one sub-folder per label (CK+48, Kaggle's FER2013
+folders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.data.datasets import FACE_SIZE, DataFormatError, FaceDataset
+from fer.emotions import FER2013, ClassSet, canonical_label
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm")
+
+
+def read_face_image(path: str | Path, size: int = FACE_SIZE) -> NDArray[np.uint8]:
+    """Read an image file as a ``size``×``size`` gray face; unreadable files raise ValueError."""
+    import cv2  # local import keeps `import fer.data.image_folders` light until an image is read
+
+    path = Path(path)
+    buffer = np.fromfile(path, dtype=np.uint8)
+    gray = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE) if buffer.size else None
+    if gray is None:
+        raise DataFormatError(f"{path}: not a readable image (corrupt or not an image file)")
+    if gray.shape != (size, size):
+        gray = cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
+    # IMREAD_GRAYSCALE decodes to 8 bits and resizing keeps the depth: no conversion happens.
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def load_image_folder(
+    root: str | Path,
+    class_set: ClassSet = FER2013,
+    split_name: str = "all",
+    label_map: dict[str, str] | None = None,
+) -> FaceDataset:
+    """Load ``root/<label>/*.png`` (e.g. CK+48) into a dataset in ``class_set``'s order.
+
+    Folder names are mapped through ``label_map`` (if given) and then the usual spellings
+    (``happiness`` → ``happy``). Folders whose emotion is not in ``class_set`` raise ValueError.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Image folder not found: {root}")
+    images: list[NDArray[np.uint8]] = []
+    labels: list[int] = []
+    folders = sorted(path for path in root.iterdir() if path.is_dir())
+    if not folders:
+        raise DataFormatError(f"{root}: expected one sub-folder per label, found none")
+    for folder in folders:
+        name = (label_map or {}).get(folder.name, folder.name)
+        label = class_set.index(canonical_label(name))
+        files = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        for file in files:
+            images.append(read_face_image(file))
+            labels.append(label)
+    if not images:
+        raise DataFormatError(f"{root}: no images with suffix {IMAGE_SUFFIXES}")
+    n_images = len(images)
+    return FaceDataset(
+        images=np.stack(images),
+        labels=np.array(labels, dtype=np.int64),
+        splits=np.full(n_images, split_name),
+        class_set=class_set,
+        source=str(root),
+    )
+
+
+def load_kaggle_folders(root: str | Path, class_set: ClassSet = FER2013) -> FaceDataset:
+    """Kaggle's image-folder FER2013 (``train/<emotion>/*.jpg``, ``test/<emotion>/*.jpg``).
+
+    ``train`` becomes ``Training`` and ``test`` becomes ``PrivateTest`` (that layout merges the two
+    test splits, so model selection needs a hold-out taken from ``Training``).
+    """
+    root = Path(root)
+    parts = []
+    for folder, split_name in (("train", "Training"), ("test", "PrivateTest")):
+        if (root / folder).is_dir():
+            parts.append(load_image_folder(root / folder, class_set, split_name))
+    if not parts:
+        raise DataFormatError(f"{root}: expected 'train/' and/or 'test/' sub-folders")
+    return FaceDataset(
+        images=np.concatenate([part.images for part in parts]),
+        labels=np.concatenate([part.labels for part in parts]),
+        splits=np.concatenate([part.splits for part in parts]),
+        class_set=class_set,
+        source=str(root),
+    )

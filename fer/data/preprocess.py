@@ -1,0 +1,114 @@
+"""Input preprocessing and training augmentation as Keras layers.
+
+Both live inside the models (keras-io style), so whatever feeds a model raw uint8 gray faces gets
+exactly the preprocessing used in training. Per-face standardisation (zero mean, unit variance per
+image) rather than a dataset-wide mean keeps the models from depending on FER2013's particular
+brightness and contrast, which matters on webcam crops and other datasets.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+from numpy.typing import NDArray
+
+from fer.data.augmentation import AugmentationConfig
+
+INPUT_SHAPE = (48, 48, 1)
+MIN_STD = 4.0
+PREPROCESSING_DESCRIPTION = {
+    "input": "gray face, 48x48, values 0..255 (uint8; float32 on the same scale accepted)",
+    "inside_model": "per-face standardisation (x - mean(x)) / max(std(x), 4.0)",
+    "face_crop": "eyes level, FER2013-like framing (see fer.realtime.alignment.align_face)",
+}
+
+
+@keras.saving.register_keras_serializable(package="fer")
+class PerFaceStandardization(layers.Layer):
+    """``(x - mean) / max(std, min_std)`` over each face's pixels (0..255 scale input)."""
+
+    def __init__(self, min_std: float = MIN_STD, **kwargs):
+        # float32 whatever the global dtype policy: under mixed-precision training the input would
+        # otherwise be cast to bfloat16 first, and training would standardise differently from the
+        # float32 NumPy twin (standardize_faces) used in serving.
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        # A floor on the std keeps near-blank crops from being amplified into pure noise.
+        self.min_std = float(min_std)
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        mean = ops.mean(inputs, axis=(1, 2, 3), keepdims=True)
+        centred = inputs - mean
+        std = ops.sqrt(ops.mean(ops.square(centred), axis=(1, 2, 3), keepdims=True))
+        return centred / ops.maximum(std, self.min_std)
+
+    def get_config(self):
+        return {**super().get_config(), "min_std": self.min_std}
+
+
+def standardize_faces(faces: NDArray, min_std: float = MIN_STD) -> NDArray[np.float32]:
+    """NumPy twin of :class:`PerFaceStandardization` for (N, 48, 48, 1) faces.
+
+    The int8 TFLite export starts after the standardisation layer (a quantised division by a
+    per-face std can hit zero), so its runner standardises with this function first.
+    """
+    faces = np.asarray(faces, dtype=np.float32)
+    centred = faces - faces.mean(axis=(1, 2, 3), keepdims=True)
+    std = np.sqrt(np.square(centred).mean(axis=(1, 2, 3), keepdims=True))
+    return (centred / np.maximum(std, min_std)).astype(np.float32)
+
+
+def build_augmentation(config: AugmentationConfig, seed: int) -> keras.Sequential:
+    """A Sequential of Keras preprocessing layers; they only act when ``training=True``."""
+    steps: list[layers.Layer] = []
+    if config.horizontal_flip:
+        steps.append(layers.RandomFlip("horizontal", seed=seed))
+    if config.rotation_degrees:
+        steps.append(
+            layers.RandomRotation(config.rotation_degrees / 360.0, fill_mode="reflect", seed=seed)
+        )
+    if config.zoom:
+        steps.append(layers.RandomZoom(config.zoom, config.zoom, fill_mode="reflect", seed=seed))
+    if config.translation:
+        steps.append(
+            layers.RandomTranslation(
+                config.translation, config.translation, fill_mode="reflect", seed=seed
+            )
+        )
+    if config.contrast:
+        steps.append(layers.RandomContrast(config.contrast, value_range=(0, 255), seed=seed))
+    if config.brightness:
+        steps.append(layers.RandomBrightness(config.brightness, value_range=(0, 255), seed=seed))
+    return keras.Sequential(steps, name="augmentation")
+
+
+def mixup_batch(images, targets: dict, alpha: float, generator):
+    """Mixup (Zhang et al., 2018) of one training batch: each face blends with a shuffled partner.
+
+    ``images`` (B, 48, 48, 1) float, ``targets`` a dict of (B, classes) target rows per head,
+    ``generator`` a ``tf.random.Generator``. Each row draws its own ``lam ~ Beta(alpha, alpha)``
+    and keeps the larger share (``max(lam, 1 - lam)``), so a face stays mostly itself. Targets mix
+    with the same weights; a head's all-zero row (no label) therefore scales its partner's target
+    down rather than inventing one, so unlabelled partners only shrink that head's loss.
+    """
+    import tensorflow as tf
+
+    batch = tf.shape(images)[0]
+    # Beta(a, a) as the ratio of two Gamma(a, 1) draws; the generator supplies their seeds so
+    # the run stays reproducible for a given --seed.
+    seeds = generator.make_seeds(2)
+    left = tf.random.stateless_gamma([batch], seeds[:, 0], alpha)
+    right = tf.random.stateless_gamma([batch], seeds[:, 1], alpha)
+    lam = left / (left + right)
+    lam = tf.maximum(lam, 1.0 - lam)
+    partner = tf.argsort(generator.uniform([batch]))
+    image_lam = tf.reshape(lam, [-1, 1, 1, 1])
+    mixed_images = image_lam * images + (1.0 - image_lam) * tf.gather(images, partner)
+    target_lam = tf.reshape(lam, [-1, 1])
+    mixed_targets = {
+        key: target_lam * rows + (1.0 - target_lam) * tf.gather(rows, partner)
+        for key, rows in targets.items()
+    }
+    return mixed_images, mixed_targets

@@ -1,0 +1,159 @@
+"""``models/<name>/evaluation.json``: every saved evaluation report of one model, in one file.
+
+Layout (``format`` 1), reports keyed by split, then test-time views, then backend::
+
+    {
+     "format": 1,
+     "model": "ferplus",
+     "reproduce": "fer evaluate ferplus --split SPLIT --tta VIEWS --backend BACKEND",
+     "reports": {
+      "PrivateTest": {                 # split: "Training", "PublicTest", "PrivateTest"
+       "none": {                       # views: "none", "mirror" or "mirror+zoom"
+        "tflite": {...},               # backend: "tflite" (the served int8 file) or "keras"
+        "keras": {...}
+       },
+       "mirror+zoom": {...}
+      },
+      ...
+     }
+    }
+
+Each leaf is one :func:`fer.evaluation.evaluate.evaluate_split` report, unchanged: a
+:func:`fer.evaluation.metrics.classification_report` (accuracy, macro-F1, ECE, per-class scores,
+confusion matrices, reliability bins) plus ``model``, ``backend``, ``dataset``,
+``data_checksum``, ``split``, ``tta`` (``False``, ``True`` for the mirror pair, or
+``"mirror+zoom"``) and ``seconds``. Keys are written in the orders above whatever the order the
+reports were added in, so the file diffs cleanly. ``card.json`` holds no metrics: headline
+figures are read from here (:func:`headline`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from fer.models.inference import TTA_CHOICES, tta_views
+
+EVALUATION_FILE = "evaluation.json"
+FORMAT = 1
+SPLIT_ORDER = ("Training", "PublicTest", "PrivateTest")
+VIEWS_ORDER = TTA_CHOICES  # "none", "mirror", "mirror+zoom"
+BACKEND_ORDER = ("tflite", "keras")
+HEADLINE_FIELDS = ("accuracy", "macro_f1", "ece", "n_samples")
+
+
+def evaluation_path(model_dir: Path) -> Path:
+    return Path(model_dir) / EVALUATION_FILE
+
+
+def views_key(tta: bool | str | None) -> str:
+    """``"none"``, ``"mirror"`` or ``"mirror+zoom"`` for a report's or ``predict``'s ``tta``."""
+    return tta_views(tta) or "none"
+
+
+def served_backend(card: dict) -> str:
+    """The backend whose reports describe what a model serves: ``"tflite"`` or ``"keras"``."""
+    served = card.get("served_backend")
+    if served is None:  # a card that was never published (tests, experiments) says nothing
+        served = "tflite_int8" if "tflite_int8" in card.get("files", {}) else "keras"
+    return "tflite" if served == "tflite_int8" else "keras"
+
+
+def empty_evaluation(model: str) -> dict:
+    return {
+        "format": FORMAT,
+        "model": model,
+        "reproduce": f"fer evaluate {model} --split SPLIT --tta VIEWS --backend BACKEND",
+        "reports": {},
+    }
+
+
+def read_evaluation(model_dir: Path) -> dict:
+    """A model's evaluation file; an empty one (no reports) when the model has none yet.
+
+    ``ValueError`` naming the file when it is not an evaluation file.
+    """
+    path = evaluation_path(model_dir)
+    if not path.is_file():
+        return empty_evaluation(Path(model_dir).name)
+    try:
+        evaluation = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(evaluation, dict) or not isinstance(evaluation.get("reports"), dict):
+        raise ValueError(f"{path} is not an evaluation file (no 'reports' mapping)")
+    return evaluation
+
+
+def _ordered(mapping: dict, order: Iterable[str]) -> dict:
+    """``mapping`` with the keys of ``order`` first, in that order, then any others sorted."""
+    order = list(order)
+    keys = [key for key in order if key in mapping]
+    keys += sorted(key for key in mapping if key not in order)
+    return {key: mapping[key] for key in keys}
+
+
+def _canonical(evaluation: dict) -> dict:
+    reports = {
+        split: _ordered(
+            {
+                views: _ordered(by_backend, BACKEND_ORDER)
+                for views, by_backend in by_views.items()
+                if by_backend
+            },
+            VIEWS_ORDER,
+        )
+        for split, by_views in evaluation["reports"].items()
+    }
+    reports = _ordered({split: views for split, views in reports.items() if views}, SPLIT_ORDER)
+    return {**evaluation, "reports": reports}
+
+
+def write_evaluation(model_dir: Path, evaluation: dict) -> Path:
+    """Write ``evaluation`` (keys in canonical order) atomically; returns the file's path."""
+    path = evaluation_path(model_dir)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(_canonical(evaluation), indent=1))
+    partial.replace(path)
+    return path
+
+
+def add_reports(
+    model_dir: Path, reports: Iterable[dict], replace_backend: str | None = None
+) -> dict:
+    """Store ``reports`` in the model's evaluation file, each at its split, views and backend.
+
+    A report replaces the one stored at the same place. With ``replace_backend`` every stored
+    report of that backend is dropped first: use it when the backend's model file or
+    probabilities changed, so no report of the old file survives. Returns the new evaluation.
+    """
+    evaluation = read_evaluation(model_dir)
+    if replace_backend is not None:
+        for by_views in evaluation["reports"].values():
+            for by_backend in by_views.values():
+                by_backend.pop(replace_backend, None)
+    for report in reports:
+        place = evaluation["reports"].setdefault(report["split"], {})
+        place.setdefault(views_key(report["tta"]), {})[report["backend"]] = report
+    write_evaluation(model_dir, evaluation)
+    return _canonical(evaluation)
+
+
+def find_report(
+    evaluation: dict, split: str, views: str = "none", backend: str = "tflite"
+) -> dict | None:
+    """The report of ``split`` with ``views`` on ``backend``, or None when it was not made."""
+    return evaluation["reports"].get(split, {}).get(views, {}).get(backend)
+
+
+def iter_reports(evaluation: dict) -> Iterator[dict]:
+    """Every report in canonical order: split, then views, then backend."""
+    for by_views in _canonical(evaluation)["reports"].values():
+        for by_backend in by_views.values():
+            yield from by_backend.values()
+
+
+def headline(report: dict) -> dict:
+    """Accuracy, macro-F1, ECE and the number of faces of one report."""
+    return {field: report[field] for field in HEADLINE_FIELDS}

@@ -1,0 +1,399 @@
+"""``MODEL_CARD.md``: a model card for people, made from ``card.json`` and ``evaluation.json``.
+
+Every figure comes from those two files, so the card cannot drift from the record: intended and
+out-of-scope use, input and output, data, training and lineage, metrics per split and per class,
+calibration, latency, failure modes seen in the evaluation, limitations, how to reproduce, and
+the model files' checksums. ``fer publish NAME --model-card`` rewrites it; publishing, ``fer
+evaluate`` and every command that changes the card do so too. Pure text: no model is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from fer.evaluation.evaluation_file import (
+    SPLIT_ORDER,
+    VIEWS_ORDER,
+    find_report,
+    read_evaluation,
+    served_backend,
+    views_key,
+)
+from fer.models.inference import CARD_FILE, KERAS_FILE, TFLITE_FILE
+
+MODEL_CARD_FILE = "MODEL_CARD.md"
+MODEL_FILES = (KERAS_FILE, TFLITE_FILE)
+REPORTED_SPLIT = "PrivateTest"
+PIPELINE_VIEWS = "mirror+zoom"
+VIEW_NAMES = {"none": "one pass", "mirror": "mirror pair", "mirror+zoom": "mirror+zoom"}
+BACKEND_NAMES = {"tflite": "int8 TFLite", "keras": "Keras"}
+N_FAILURES = 3
+DATASET_CHECKSUMS = {"fer2013_md5": "MD5 of fer2013.csv"}
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.2f} %"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _flatten(config: dict, prefix: str = "") -> list[tuple[str, object]]:
+    items = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            items += _flatten(value, f"{prefix}{key}.")
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def _headline(card: dict) -> list[str]:
+    classes = card.get("classes", [])
+    backend = served_backend(card)
+    served = (
+        f"served as `model_int8.tflite` ({card.get('quantization', 'int8')}) with `model.keras` "
+        "as its reference"
+        if backend == "tflite"
+        else "served as `model.keras`"
+    )
+    parameters = card.get("parameters")
+    size = f", {parameters:,} parameters" if parameters else ""
+    return [
+        f"# Model card: {card['name']}",
+        "",
+        f"<!-- Generated from card.json and evaluation.json by `fer publish {card['name']} "
+        "--model-card`; edit those, not this file. -->",
+        "",
+        f"`{card['name']}` estimates which of {len(classes)} facial-expression labels "
+        f"annotators would give a face. Architecture `{card.get('architecture', '?')}`{size}; "
+        f"{served}.",
+    ]
+
+
+def _use(card: dict) -> list[str]:
+    lines = ["", "## Intended use", "", card.get("intended_use", "Not stated.")]
+    out_of_scope = card.get("out_of_scope_use", [])
+    if out_of_scope:
+        lines += ["", "## Out-of-scope use", ""] + [f"- {item}" for item in out_of_scope]
+    return lines
+
+
+def _input_output(card: dict) -> list[str]:
+    spec = card.get("input", {})
+    lines = ["", "## Input and output", ""]
+    if spec:
+        lines.append(f"- Input: {spec.get('input', spec)}.")
+        if "inside_model" in spec:
+            lines.append(f"- Inside the model: {spec['inside_model']}.")
+        if "face_crop" in spec:
+            lines.append(f"- Face crop: {spec['face_crop']}.")
+    classes = ", ".join(f"`{name}`" for name in card.get("classes", []))
+    lines.append(
+        f"- Output: one probability per class, in this order (the output-column contract): "
+        f"{classes}."
+    )
+    return lines
+
+
+def _data(card: dict, evaluation: dict) -> list[str]:
+    training = card.get("training", {})
+    lines = ["", "## Data", "", f"- Label set: `{card.get('label_set', '?')}`."]
+    if "protocol" in training:
+        lines.append(f"- Protocol: {training['protocol']}.")
+    for name, checksum in training.get("datasets", {}).items():
+        lines.append(f"- {DATASET_CHECKSUMS.get(name, name)}: `{checksum}`.")
+    if "data_checksum" in training:
+        lines.append(f"- Checksum of the data as loaded: `{training['data_checksum']}`.")
+    reports = [
+        find_report(evaluation, split, backend=served_backend(card)) for split in SPLIT_ORDER
+    ]
+    sizes = [f"{report['split']} {report['n_samples']:,}" for report in reports if report]
+    if sizes:
+        lines.append(f"- Faces per split: {' · '.join(sizes)}.")
+    return lines
+
+
+def _training(card: dict) -> list[str]:
+    training = card.get("training", {})
+    if not training:
+        return []
+    lines = ["", "## Training", ""]
+    for key, label in (("command", "Command"), ("git_commit", "Git commit")):
+        if key in training:
+            lines.append(f"- {label}: `{training[key]}`.")
+    if "seed" in training:
+        lines.append(f"- Seed: {training['seed']}.")
+    if "wall_time_s" in training:
+        machine = f" on {training['machine']}" if "machine" in training else ""
+        lines.append(
+            f"- Wall time: {_duration(training['wall_time_s'])} in all (every stage and the "
+            f"choice of weights){machine}."
+        )
+    if "selected_publictest_accuracy" in training:
+        lines.append(
+            "- Chosen on PublicTest accuracy "
+            f"({_percent(training['selected_publictest_accuracy'])}); PrivateTest was not looked "
+            "at."
+        )
+    if "batch_norm_statistics" in training:
+        lines.append(f"- Batch-norm statistics: {training['batch_norm_statistics']}.")
+    config = training.get("config")
+    if config:
+        settings = ", ".join(f"`{key}={value}`" for key, value in _flatten(config))
+        lines.append(f"- Configuration of the last training run: {settings}.")
+    stages = training.get("stages", [])
+    if stages:
+        lines += ["", "Lineage, oldest stage first:", ""]
+        lines += ["| stage | command | epochs | wall time |", "|---|---|---|---|"]
+        for number, stage in enumerate(stages, 1):
+            lines.append(
+                f"| {number} | `{stage.get('command', '?')}` | {stage.get('epochs', '?')} "
+                f"| {_duration(stage.get('wall_time_s', 0))} |"
+            )
+    soup = training.get("soup")
+    if soup:
+        lines += [
+            "",
+            f"The weights are a soup: {soup['share_of_first']} × `{soup['ingredients'][0]}` + "
+            f"{1 - soup['share_of_first']} × `{soup['ingredients'][1]}` (backbone), head from "
+            f"`{soup['head_from']}`, share chosen on {soup['selected_on']}.",
+        ]
+    return lines
+
+
+def _metrics(card: dict, evaluation: dict) -> list[str]:
+    backend = served_backend(card)
+    lines = [
+        "",
+        "## Metrics",
+        "",
+        f"Served form: {BACKEND_NAMES[backend]}. Views: one pass; the mirror pair (the face and "
+        "its mirror image, averaged); mirror+zoom (three zooms and their mirrors, averaged), what "
+        "the frame pipeline serves. ECE is the expected calibration error.",
+        "",
+    ]
+    header = "| split | views | faces | accuracy | macro-F1 | ECE |"
+    rule = "|---|---|---|---|---|---|"
+    if backend == "tflite":
+        header += " Keras accuracy |"
+        rule += "---|"
+    rows = []
+    for split in SPLIT_ORDER:
+        for views in VIEWS_ORDER:
+            report = find_report(evaluation, split, views, backend)
+            if report is None:
+                continue
+            row = (
+                f"| {split} | {VIEW_NAMES[views]} | {report['n_samples']:,} "
+                f"| {_percent(report['accuracy'])} | {report['macro_f1']:.3f} "
+                f"| {report['ece']:.3f} |"
+            )
+            if backend == "tflite":
+                keras = find_report(evaluation, split, views, "keras")
+                row += f" {_percent(keras['accuracy']) if keras else '–'} |"
+            rows.append(row)
+    if not rows:
+        return lines[:3] + ["Not evaluated yet: run `fer evaluate " + card["name"] + "`."]
+    return lines + [header, rule, *rows] + _per_class(card, evaluation)
+
+
+def _main_report(card: dict, evaluation: dict, split: str = REPORTED_SPLIT) -> dict | None:
+    """The served form's report on ``split`` with the pipeline's views, else one pass."""
+    backend = served_backend(card)
+    return find_report(evaluation, split, PIPELINE_VIEWS, backend) or find_report(
+        evaluation, split, "none", backend
+    )
+
+
+def _per_class(card: dict, evaluation: dict) -> list[str]:
+    main = _main_report(card, evaluation)
+    if main is None:
+        return []
+    others = [
+        report
+        for split in SPLIT_ORDER
+        if split != REPORTED_SPLIT and (report := _main_report(card, evaluation, split))
+    ]
+    header = "| class | faces | precision | recall | F1 |" + "".join(
+        f" F1 {report['split']} ({VIEW_NAMES[views_key(report['tta'])]}) |" for report in others
+    )
+    lines = [
+        "",
+        f"Per class, served form, {REPORTED_SPLIT} with {VIEW_NAMES[views_key(main['tta'])]} "
+        "views, and F1 on the other splits:",
+        "",
+        header,
+        "|---" * (5 + len(others)) + "|",
+    ]
+    for name in main["classes"]:
+        scores = main["per_class"][name]
+        lines.append(
+            f"| {name} | {int(scores['support']):,} | {scores['precision']:.3f} "
+            f"| {scores['recall']:.3f} | {scores['f1']:.3f} |"
+            + "".join(f" {report['per_class'][name]['f1']:.3f} |" for report in others)
+        )
+    return lines
+
+
+def _calibration(card: dict, evaluation: dict) -> list[str]:
+    calibration = card.get("calibration")
+    lines = ["", "## Calibration", ""]
+    if not calibration or calibration.get("fitted_on") is None:
+        note = f" ({calibration['note']})" if calibration and "note" in calibration else ""
+        return lines + [f"No temperature was fitted{note}: the probabilities are as trained."]
+    lines.append(
+        f"Logits are divided by a temperature of {calibration['temperature']:.4g}, fitted on "
+        f"{calibration['fitted_on']}."
+    )
+    if "method" in calibration:
+        lines.append(f"Method: {calibration['method']}.")
+    split = calibration["fitted_on"].split()[0]
+    before_after = calibration.get(f"{split}_before_after")
+    if before_after:
+        lines.append(
+            f"On {split} the ECE went from {before_after['ece_before']:.3f} to "
+            f"{before_after['ece_after']:.3f}."
+        )
+    temperatures = calibration.get("output_temperatures")
+    if temperatures:
+        listed = ", ".join(
+            f"{VIEW_NAMES.get(views, views)} {value:.4g}" for views, value in temperatures.items()
+        )
+        lines.append(f"Other view sets' outputs are rescaled by their own temperatures: {listed}.")
+    eces = [
+        f"{VIEW_NAMES[views]} {report['ece']:.3f}"
+        for views in VIEWS_ORDER
+        if (report := find_report(evaluation, REPORTED_SPLIT, views, served_backend(card)))
+    ]
+    if eces:
+        lines.append(f"{REPORTED_SPLIT} ECE of the served form: {', '.join(eces)}.")
+    return lines
+
+
+def _latency(card: dict) -> list[str]:
+    benchmark = card.get("benchmark", {})
+    if not benchmark:
+        return []
+    lines = [
+        "",
+        "## Latency",
+        "",
+        f"Median milliseconds per face, from `fer bench {card['name']} --record` (the CPU class "
+        "matters more than anything else):",
+        "",
+        "| machine | batch threads | one face | one face, p95 | per face in batches of 64 |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in benchmark.values():
+        lines.append(
+            f"| {entry.get('machine', '?')} | {entry.get('batch_threads', '?')} "
+            f"| {entry.get('single_face_ms_median', float('nan')):.3f} "
+            f"| {entry.get('single_face_ms_p95', float('nan')):.3f} "
+            f"| {entry.get('batched_64_ms_per_face_median', float('nan')):.3f} |"
+        )
+    return lines
+
+
+def _failure_modes(card: dict, evaluation: dict) -> list[str]:
+    lines = ["", "## Known failure modes and limitations", ""]
+    main = _main_report(card, evaluation)
+    if main is not None:
+        classes, matrix = main["classes"], main["confusion_matrix"]
+        recalls = sorted(classes, key=lambda name: main["per_class"][name]["recall"])
+        weakest = ", ".join(
+            f"{name} {_percent(main['per_class'][name]['recall'])} of "
+            f"{int(main['per_class'][name]['support']):,} faces"
+            for name in recalls[:N_FAILURES]
+        )
+        lines.append(f"- Lowest recall on {REPORTED_SPLIT}: {weakest}.")
+        confusions = sorted(
+            (
+                (count, classes[true], classes[predicted], count / sum(matrix[true]))
+                for true in range(len(classes))
+                for predicted, count in enumerate(matrix[true])
+                if predicted != true and count
+            ),
+            reverse=True,
+        )
+        listed = ", ".join(
+            f"{true} read as {predicted} ({count:,} faces, {_percent(share)} of {true})"
+            for count, true, predicted, share in confusions[:N_FAILURES]
+        )
+        if listed:
+            lines.append(f"- Most frequent confusions on {REPORTED_SPLIT}: {listed}.")
+    lines += [f"- {item}" for item in card.get("limitations", [])]
+    return lines
+
+
+def _reproduce(card: dict) -> list[str]:
+    name = card["name"]
+    commands = {
+        f"fer evaluate {name} --split {REPORTED_SPLIT} --tta {PIPELINE_VIEWS}": (
+            "one report into evaluation.json"
+        ),
+        f"fer bench {name} --record": "latency into card.json",
+        f"fer publish {name} --model-card": "this file, from card.json and evaluation.json",
+    }
+    width = max(map(len, commands))
+    lines = ["", "## How to reproduce", "", "With the datasets in `$FER_DATA_DIR`:", "", "```"]
+    lines += [f"{command:<{width}}  # {why}" for command, why in commands.items()]
+    lines.append("```")
+    training = card.get("training", {})
+    if training.get("stages") or training.get("command"):
+        lines += [
+            "",
+            "The weights come from the training commands above, run in order at git commit "
+            f"`{training.get('git_commit', 'unknown')}` (module paths as they were then).",
+        ]
+    return lines
+
+
+def _files(model_dir: Path) -> list[str]:
+    present = [name for name in MODEL_FILES if (model_dir / name).is_file()]
+    if not present:
+        return []
+    lines = ["", "## Files", "", "| file | bytes | SHA-256 |", "|---|---|---|"]
+    for name in present:
+        data = (model_dir / name).read_bytes()
+        lines.append(f"| `{name}` | {len(data):,} | `{hashlib.sha256(data).hexdigest()}` |")
+    return lines
+
+
+def render_model_card(card: dict, evaluation: dict, model_dir: Path | None = None) -> str:
+    """The Markdown of ``MODEL_CARD.md`` for a card and its evaluation (and its files' checksums
+    when ``model_dir`` is given)."""
+    lines = [
+        *_headline(card),
+        *_use(card),
+        *_input_output(card),
+        *_data(card, evaluation),
+        *_training(card),
+        *_metrics(card, evaluation),
+        *_calibration(card, evaluation),
+        *_latency(card),
+        *_failure_modes(card, evaluation),
+        *_reproduce(card),
+        *(_files(Path(model_dir)) if model_dir is not None else []),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def model_card_text(model_dir: Path) -> str:
+    """What ``MODEL_CARD.md`` of ``model_dir`` should hold now."""
+    model_dir = Path(model_dir)
+    card = json.loads((model_dir / CARD_FILE).read_text())
+    return render_model_card(card, read_evaluation(model_dir), model_dir)
+
+
+def write_model_card(model_dir: Path) -> Path:
+    """Regenerate ``model_dir/MODEL_CARD.md``; returns its path."""
+    path = Path(model_dir) / MODEL_CARD_FILE
+    path.write_text(model_card_text(model_dir))
+    return path

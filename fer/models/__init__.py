@@ -1,0 +1,5 @@
+"""The networks and how they are served.
+
+``zoo`` (architectures by name, batch-norm recalibration), ``inference`` (``load_model``,
+``EmotionModel``: Keras or int8 TFLite behind one ``predict``, test-time views, temperatures).
+"""

@@ -1,0 +1,361 @@
+"""Public inference API: ``load_model(name_or_path)`` → :class:`EmotionModel`.
+
+A model directory holds ``model.keras`` (the reference model), ``card.json`` and, when exported,
+``model_int8.tflite``: the same network quantised to int8, whose accuracy is re-measured and
+recorded in the card. ``EmotionModel`` runs the TFLite form when present (about 4× faster on CPU)
+and the Keras form otherwise; ``backend="keras"`` forces the reference model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.config import MODELS_DIR
+from fer.data.datasets import FACE_SIZE
+
+KERAS_FILE = "model.keras"
+TFLITE_FILE = "model_int8.tflite"
+CARD_FILE = "card.json"
+BACKENDS = ("auto", "tflite", "keras")
+# Test-time views: each face is also seen zoomed by these factors (about its centre), and every
+# view with its mirror image; the probabilities are averaged. The zoom factors were fixed before
+# measuring (within the training augmentation's ±10 %), and "mirror+zoom" was chosen over
+# "mirror" and over adding ±2-pixel shifts on PublicTest (figures in docs/training.md).
+TTA_ZOOMS = {"mirror": (1.0,), "mirror+zoom": (1.0, 1.08, 0.93)}
+TTA_CHOICES = ("none", *TTA_ZOOMS)  # the ``tta`` names every CLI and the Live page offer
+PIPELINE_TTA = "mirror+zoom"  # what the frame pipeline (EmotionRecognizer) serves by default
+
+
+def default_threads() -> int:
+    """Interpreter threads for batches: ``$FER_THREADS`` if set, else both cores (at most 2).
+
+    Two XNNPACK threads halve int8 time per face for batches on the 2-core machine; single
+    faces always run on one thread (see ``TFLiteRunner``).
+    """
+    configured = os.environ.get("FER_THREADS", "").strip()
+    if configured:
+        try:
+            threads = int(configured)
+        except ValueError:
+            raise ValueError(f"FER_THREADS must be a whole number, not {configured!r}") from None
+        if threads < 1:
+            raise ValueError(f"FER_THREADS must be at least 1, not {threads}")
+        return threads
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+class ModelNotFoundError(FileNotFoundError):
+    pass
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    """A name under ``models/`` (``"fer2013"``), a model directory or a ``.keras`` file path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".keras" and candidate.is_file():
+        return candidate.parent
+    if candidate.is_dir() and (candidate / CARD_FILE).is_file():
+        return candidate
+    named = MODELS_DIR / str(name_or_path)
+    if named.is_dir() and (named / CARD_FILE).is_file():
+        return named
+    available = sorted(path.name for path in MODELS_DIR.glob("*") if (path / CARD_FILE).is_file())
+    raise ModelNotFoundError(
+        f"No model {str(name_or_path)!r}: not a model directory and not one of {available} "
+        f"under {MODELS_DIR}"
+    )
+
+
+def validate_faces(faces: NDArray) -> NDArray[np.uint8]:
+    """Check a face batch and return it as (N, 48, 48) uint8; raise ``ValueError`` otherwise."""
+    if not isinstance(faces, np.ndarray):
+        raise ValueError(f"faces must be a numpy array, got {type(faces).__name__}")
+    if faces.dtype != np.uint8:
+        raise ValueError(
+            f"faces must be uint8 gray images (0..255), got dtype {faces.dtype}; "
+            "convert with np.clip(x, 0, 255).astype(np.uint8) after checking the scale"
+        )
+    if faces.ndim == 2:
+        faces = faces[None]
+    elif faces.ndim == 4 and faces.shape[-1] == 1:
+        faces = faces[..., 0]
+    if faces.ndim != 3 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE):
+        raise ValueError(
+            f"faces must have shape (N, {FACE_SIZE}, {FACE_SIZE}) or ({FACE_SIZE}, {FACE_SIZE}), "
+            f"got {faces.shape}"
+        )
+    return faces
+
+
+def tta_views(tta: bool | str | None) -> str | None:
+    """``None`` (one pass), ``"mirror"`` or ``"mirror+zoom"`` from a ``predict`` ``tta`` value.
+
+    ``True`` means ``"mirror"``; anything outside ``False``/``"none"``/:data:`TTA_ZOOMS` is a
+    ``ValueError``.
+    """
+    if tta is False or tta is None or tta == "none":
+        return None
+    if tta is True:
+        return "mirror"
+    if isinstance(tta, str) and tta in TTA_ZOOMS:
+        return tta
+    raise ValueError(f"tta must be False, True or one of {['none', *TTA_ZOOMS]}, not {tta!r}")
+
+
+def tta_label(tta: bool | str) -> str:
+    """`` +TTA`` (mirror) or `` +TTA mirror+zoom`` for a report's ``tta``; empty without."""
+    if not tta:
+        return ""
+    return " +TTA" if tta is True or tta == "mirror" else f" +TTA {tta}"
+
+
+def zoom_faces(faces: NDArray[np.uint8], factor: float) -> NDArray[np.uint8]:
+    """Faces (N, 48, 48) magnified by ``factor`` about the centre; borders mirror the image."""
+    if factor == 1.0:
+        return faces
+    import cv2
+
+    centre = (FACE_SIZE - 1) / 2
+    matrix = cv2.getRotationMatrix2D((centre, centre), 0.0, factor)
+    size = (FACE_SIZE, FACE_SIZE)
+    return np.stack(
+        [
+            cv2.warpAffine(face, matrix, size, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+            for face in faces
+        ]
+    )
+
+
+def rescale_temperature(probabilities: NDArray, temperature: float) -> NDArray[np.float64]:
+    """``softmax(log(p) / T)`` per row: the output a head with logits divided by ``T`` gives.
+
+    Applied to a view average it is a calibration map of its own (not the same as scaling each
+    view): that is how :class:`EmotionModel` calibrates view sets other than the pipeline's.
+    ``fer.training.calibration`` scales each view with it when fitting. Float64, so fits see no
+    rounding.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    logits = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=-1, keepdims=True) if logits.size else 0.0
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=-1, keepdims=True)
+
+
+def output_temperatures_from_card(card: dict) -> dict[str, float]:
+    """The card's per-view-set output temperatures (``calibration.output_temperatures``).
+
+    The head's folded temperature fits the pipeline's view average; one pass and the mirror
+    pair get their own, applied to their output. Unknown view sets or non-positive values are a
+    ``ValueError`` naming the card, so a damaged card cannot skew probabilities silently.
+    """
+    recorded = (card.get("calibration") or {}).get("output_temperatures") or {}
+    temperatures = {}
+    for views, temperature in recorded.items():
+        if views not in TTA_CHOICES or views == PIPELINE_TTA:
+            raise ValueError(
+                f"card of {card.get('name')!r}: output temperature for unknown view set {views!r}"
+            )
+        if not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ValueError(
+                f"card of {card.get('name')!r}: output temperature {temperature!r} for {views!r} "
+                "is not a positive number"
+            )
+        temperatures[views] = float(temperature)
+    return temperatures
+
+
+def predict_in_batches(
+    run, n_classes: int, faces: NDArray[np.uint8], batch_size: int, tta: bool | str
+) -> NDArray[np.float32]:
+    """Validate faces, run ``run`` on (B, 48, 48, 1) float32 chunks, average test-time views."""
+    return view_probabilities(run, n_classes, faces, batch_size, tta).mean(axis=0)
+
+
+def view_probabilities(
+    run, n_classes: int, faces: NDArray[np.uint8], batch_size: int, tta: bool | str
+) -> NDArray[np.float32]:
+    """Each test-time view's probabilities, (n_views, N, n_classes); one view without ``tta``."""
+    faces = validate_faces(faces)
+    views = tta_views(tta)
+    n_views = 1 if views is None else 2 * len(TTA_ZOOMS[views])
+    if len(faces) == 0:
+        return np.zeros((n_views, 0, n_classes), np.float32)
+    if views is not None:
+        zoomed = [zoom_faces(faces, factor) for factor in TTA_ZOOMS[views]]
+        faces = np.concatenate([*zoomed, *(view[:, :, ::-1] for view in zoomed)])
+    batch = faces[..., None].astype(np.float32)
+    parts = [run(batch[start : start + batch_size]) for start in range(0, len(batch), batch_size)]
+    probabilities = np.concatenate(parts).astype(np.float32)
+    return probabilities.reshape(n_views, -1, n_classes)
+
+
+class _Interpreter:
+    """One LiteRT interpreter, resized when the batch size changes (callers hold the lock)."""
+
+    def __init__(self, path: Path, num_threads: int):
+        # LiteRT is the maintained home of the TFLite interpreter (tf.lite.Interpreter is
+        # deprecated and scheduled for removal from TensorFlow).
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.batch = 1
+
+    def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        if len(batch) != self.batch:
+            self.interpreter.resize_tensor_input(self.input, batch.shape)
+            self.interpreter.allocate_tensors()
+            self.batch = len(batch)
+        self.interpreter.set_tensor(self.input, batch)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output).copy()
+
+
+class TFLiteRunner:
+    """The int8 TFLite model behind a lock.
+
+    Batches of ``PARALLEL_MIN_BATCH`` faces or more run on ``num_threads`` threads; smaller ones
+    (the live pipeline's one to four faces) on a single-thread interpreter: waking a second
+    thread costs more than it saves on one face, and it would compete with MediaPipe's threads
+    in the frame pipeline (measured: pipeline p95 14.5 → 16.2 ms with two threads).
+
+    The exported graph starts after the standardisation layer, so faces are standardised here with
+    the NumPy twin of that layer (see fer.training.export.export_tflite_int8).
+    """
+
+    PARALLEL_MIN_BATCH = 8
+
+    def __init__(self, path: Path, num_threads: int, preprocess=None):
+        from fer.data.preprocess import standardize_faces
+
+        # The peer model (experiments.peer_benchmark.peer) runs through the same runner with its
+        # own preprocessing.
+        self._preprocess = preprocess or standardize_faces
+        self._path = path
+        self._num_threads = num_threads
+        self._interpreters: dict[int, _Interpreter] = {1: _Interpreter(path, 1)}
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        batch = self._preprocess(batch)
+        threads = 1 if len(batch) < self.PARALLEL_MIN_BATCH else self._num_threads
+        with self._lock:
+            if threads not in self._interpreters:
+                self._interpreters[threads] = _Interpreter(self._path, threads)
+            probabilities = self._interpreters[threads].run(batch)
+        # A fully quantised softmax comes in steps of 1/256; renormalise so rows sum to 1.
+        totals = probabilities.sum(axis=1, keepdims=True)
+        return np.divide(
+            probabilities,
+            totals,
+            out=np.full_like(probabilities, 1 / probabilities.shape[1]),
+            where=totals > 0,
+        )
+
+
+class KerasRunner:
+    def __init__(self, path: Path, preprocess=None):
+        import keras
+
+        import fer.data.preprocess  # noqa: F401  registers the custom layers for deserialisation
+
+        self.model = keras.models.load_model(path, compile=False)
+        # Our models standardise inside the graph; the peer (experiments.peer_benchmark.peer)
+        # needs its own step.
+        self._preprocess = preprocess
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        if self._preprocess is not None:
+            batch = self._preprocess(batch)
+        with self._lock:
+            if len(batch) <= 64:
+                # Direct call: Model.predict's per-call setup costs milliseconds.
+                return np.asarray(self.model(batch, training=False))
+            return self.model.predict(batch, batch_size=256, verbose=0)
+
+
+class EmotionModel:
+    """A trained expression classifier: uint8 gray 48×48 faces in, class probabilities out."""
+
+    def __init__(self, model_dir: Path, backend: str = "auto", num_threads: int | None = None):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        self.model_dir = Path(model_dir)
+        self.card: dict = json.loads((self.model_dir / CARD_FILE).read_text())
+        self.name: str = self.card["name"]
+        self.classes: list[str] = list(self.card["classes"])
+        # Post-hoc temperatures per view set ("none", "mirror"); the pipeline's views need none.
+        self.output_temperatures: dict[str, float] = output_temperatures_from_card(self.card)
+        tflite_path = self.model_dir / TFLITE_FILE
+        self._run: TFLiteRunner | KerasRunner
+        if backend == "tflite" or (backend == "auto" and tflite_path.is_file()):
+            if not tflite_path.is_file():
+                raise ModelNotFoundError(f"{tflite_path} does not exist")
+            self.backend = "tflite"
+            self.num_threads = num_threads or default_threads()
+            self._run = TFLiteRunner(tflite_path, self.num_threads)
+        else:
+            self.backend = "keras"
+            self.num_threads = 0  # TensorFlow's own thread pools
+            self._run = KerasRunner(self.model_dir / KERAS_FILE)
+
+    def __repr__(self) -> str:
+        return f"EmotionModel({self.name!r}, backend={self.backend!r}, classes={self.classes})"
+
+    def predict(
+        self, faces: NDArray[np.uint8], batch_size: int = 256, tta: bool | str = False
+    ) -> NDArray[np.float32]:
+        """Probabilities (N, len(classes)) for uint8 gray faces (N, 48, 48) or one (48, 48).
+
+        ``tta=True`` (or ``"mirror"``) averages each face with its mirror image: about twice the
+        time, for the accuracy of the ``mirror`` reports in the model's ``evaluation.json``.
+        ``tta="mirror+zoom"`` also averages two zoomed views and their mirrors (six passes; the
+        ``mirror+zoom`` reports), what the frame pipeline serves.
+        The head's temperature is fitted to that six-view average; one pass and the mirror pair
+        are rescaled by their own temperatures from the card (``output_temperatures``), so
+        each view set's probabilities are calibrated. Accuracy does not change.
+        """
+        probabilities = predict_in_batches(self._run, len(self.classes), faces, batch_size, tta)
+        temperature = self.output_temperatures.get(tta_views(tta) or "none", 1.0)
+        if temperature == 1.0:
+            return probabilities
+        return rescale_temperature(probabilities, temperature).astype(np.float32)
+
+    def embed(self, faces: NDArray[np.uint8], batch_size: int = 256) -> NDArray[np.float32]:
+        """Penultimate-layer features (the backbone output) from the reference Keras model."""
+        import keras
+
+        faces = validate_faces(faces)
+        keras_model = getattr(self, "_keras_for_embedding", None)
+        if keras_model is None:
+            full = KerasRunner(self.model_dir / KERAS_FILE).model
+            feature_layer = next(
+                layer
+                for layer in reversed(full.layers)
+                if not isinstance(layer, (keras.layers.Dense, keras.layers.Dropout))
+            )
+            keras_model = keras.Model(full.input, feature_layer.output)
+            self._keras_for_embedding = keras_model
+        return keras_model.predict(
+            faces[..., None].astype(np.float32), batch_size=batch_size, verbose=0
+        ).astype(np.float32)
+
+
+def load_model(
+    name_or_path: str | Path = "fer2013", backend: str = "auto", num_threads: int | None = None
+) -> EmotionModel:
+    """Load a shipped model by name (``"fer2013"``, ``"ferplus"``) or from a directory path.
+
+    ``num_threads`` (TFLite only) defaults to :func:`default_threads`.
+    """
+    return EmotionModel(resolve_model_dir(name_or_path), backend=backend, num_threads=num_threads)

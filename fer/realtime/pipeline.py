@@ -1,0 +1,271 @@
+"""The one place that chains the steps: frame → faces → crops → probabilities → smoothed tracks.
+
+``EmotionRecognizer`` is stateful per stream (MediaPipe VIDEO mode, tracks, smoothers): create one
+per webcam session or video, and call :meth:`EmotionRecognizer.reset` between unrelated clips.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.config import find_landmarker_bundle, landmarker_search_dirs
+from fer.models.inference import PIPELINE_TTA, tta_views
+from fer.realtime.alignment import align_detected
+from fer.realtime.faces import FaceDetector, missing_landmarker_warning, open_face_detector
+from fer.realtime.smoothing import ProbabilitySmoother, SmoothingConfig
+from fer.realtime.tracking import FaceTracker, TrackerConfig
+
+DEFAULT_MODEL = "ferplus"
+
+
+class _Classifier(Protocol):
+    """What the pipeline uses of a loaded model (:class:`~fer.models.inference.EmotionModel`)."""
+
+    @property
+    def classes(self) -> Sequence[str]: ...
+
+    def predict(
+        self, faces: NDArray[np.uint8], batch_size: int = ..., tta: bool | str = ...
+    ) -> NDArray[np.float32]: ...
+
+
+@dataclass(frozen=True, eq=False)  # eq on numpy fields would be ambiguous
+class FaceResult:
+    """One tracked face in one frame.
+
+    ``probs`` and ``smoothed`` follow the model's ``classes`` order; ``label`` is a class name or
+    ``"uncertain"``; ``landmarks`` are (478, 2) normalised image coordinates (``None`` with the
+    Haar fallback), ``face_gray`` is the 48×48 crop the model saw.
+    """
+
+    track_id: int
+    bbox: tuple[int, int, int, int]
+    probs: NDArray[np.float32]
+    smoothed: NDArray[np.float32]
+    label: str
+    confidence: float
+    landmarks: NDArray[np.float32] | None = None
+    blendshapes: dict[str, float] | None = None
+    face_gray: NDArray[np.uint8] | None = None
+
+
+def validate_frame(frame_bgr: object) -> NDArray[np.uint8]:
+    """Return the frame if it is a uint8 (H, W, 3) BGR image; raise ``ValueError`` otherwise."""
+    if not isinstance(frame_bgr, np.ndarray):
+        raise ValueError(f"frame_bgr must be a numpy array, got {type(frame_bgr).__name__}")
+    if frame_bgr.dtype != np.uint8:
+        raise ValueError(
+            f"frame_bgr must be uint8 (0..255), got dtype {frame_bgr.dtype}; "
+            "video decoders and webcams deliver uint8 BGR"
+        )
+    if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
+        raise ValueError(
+            f"frame_bgr must have shape (height, width, 3) in BGR order, got {frame_bgr.shape}"
+        )
+    if min(frame_bgr.shape[:2]) < 8:
+        raise ValueError(f"frame_bgr is too small to hold a face: {frame_bgr.shape}")
+    return frame_bgr
+
+
+class EmotionRecognizer:
+    """Facial-expression recognition over a stream of frames.
+
+    Parameters
+    ----------
+    model
+        A model name under ``models/`` (default ``"ferplus"``), a model directory, or an already
+        loaded :class:`~fer.models.inference.EmotionModel` (to share one across streams).
+    smoothing
+        Temporal smoothing and label hysteresis per face.
+    max_faces
+        Most faces analysed per frame.
+    landmarker_path
+        MediaPipe ``face_landmarker.task``; ``None`` (the default) takes the bundle from
+        ``$FER_DATA_DIR``, else from the clone's ``data/`` folder
+        (:func:`fer.config.find_landmarker_bundle`). When the file is missing or does not load,
+        the Haar cascade is used, a warning is logged and ``detector_warning`` says why.
+    tracking
+        Track matching and box steadying.
+    keep_crops
+        Attach the 48×48 crop to each result (cheap; used by the UI and tests).
+    tta
+        Test-time views averaged per face (``predict(..., tta=...)``): ``"mirror+zoom"`` (the
+        default: the face, two zoomed views and their mirror images), ``"mirror"`` or
+        ``"none"``. The default buys accuracy (the model cards' mirror+zoom rows) for six model
+        passes per face, a small cost next to the landmarker's per frame (docs/results.md).
+
+    The constructor only stores parameters; models load on the first :meth:`process`
+    (or :meth:`load`).
+    """
+
+    def __init__(
+        self,
+        model: str | Path | object = DEFAULT_MODEL,
+        smoothing: SmoothingConfig | None = None,
+        max_faces: int = 4,
+        landmarker_path: str | Path | None = None,
+        tracking: TrackerConfig | None = None,
+        keep_crops: bool = True,
+        tta: str = PIPELINE_TTA,
+    ):
+        self.model = model
+        self.smoothing = smoothing or SmoothingConfig()
+        self.max_faces = max_faces
+        self.landmarker_path = landmarker_path
+        self.tracking = tracking or TrackerConfig()
+        self.keep_crops = keep_crops
+        tta_views(tta)  # a bad value fails here, not on the first frame
+        self.tta = tta
+        self._model: _Classifier | None = None
+        self._detector: FaceDetector | None = None
+        self._detector_warning: str | None = None
+        self._tracker: FaceTracker | None = None
+        self._lock = threading.RLock()  # the webrtc worker processes while the page may reset
+        self.last_timings_ms: dict[str, float] = {}
+
+    def _landmarker_choice(self) -> tuple[Path | None, tuple[Path, ...]]:
+        """The bundle to open (an explicit path wins, even a missing one, so the warning names
+        it) and, when none was given or found, the folders searched for it."""
+        if self.landmarker_path is not None:
+            return Path(self.landmarker_path), ()
+        found = find_landmarker_bundle()
+        return (found, ()) if found is not None else (None, landmarker_search_dirs())
+
+    def _require_loaded(self) -> tuple[_Classifier, FaceDetector, FaceTracker]:
+        """Model, detector and tracker after :meth:`load` (which sets all three or raises)."""
+        if self._model is None or self._detector is None or self._tracker is None:
+            raise RuntimeError("EmotionRecognizer.load() did not finish; call it again")
+        return self._model, self._detector, self._tracker
+
+    def load(self) -> EmotionRecognizer:
+        """Load the model and open the detector now (otherwise the first frame does it)."""
+        with self._lock:
+            if self.max_faces < 1:
+                raise ValueError(f"max_faces must be at least 1, got {self.max_faces}")
+            if self._model is None:
+                if hasattr(self.model, "predict") and hasattr(self.model, "classes"):
+                    self._model = cast(_Classifier, self.model)
+                else:
+                    from fer.models.inference import load_model
+
+                    # Anything else that is not a name or path fails in load_model, as before.
+                    self._model = load_model(cast("str | Path", self.model))
+            if self._detector is None:
+                path, searched = self._landmarker_choice()
+                self._detector, self._detector_warning = open_face_detector(
+                    path, max_faces=self.max_faces, mode="video", searched=searched
+                )
+            if self._tracker is None:
+                classes, config = list(self._model.classes), self.smoothing
+                self._tracker = FaceTracker(
+                    self.tracking, make_state=lambda: ProbabilitySmoother(classes, config)
+                )
+        return self
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in the order of ``probs``/``smoothed`` (loads the model if needed)."""
+        if self._model is None:
+            self.load()
+        model = self._model
+        if model is None:  # load() sets it or raises
+            raise RuntimeError("EmotionRecognizer.load() did not load the model")
+        return list(model.classes)
+
+    @property
+    def detector_warning(self) -> str | None:
+        """``None`` with MediaPipe; a message for the user when the Haar fallback is in use.
+
+        Before the detector is opened this only checks that the bundle exists; a bundle that
+        fails to load is reported once it has been tried.
+        """
+        if self._detector is not None:
+            return self._detector_warning
+        path, searched = self._landmarker_choice()
+        if path is not None and path.is_file():
+            return None
+        return missing_landmarker_warning(path, searched)
+
+    @property
+    def detector_kind(self) -> str | None:
+        """``"mediapipe"`` or ``"haar"`` once loaded, else ``None``."""
+        return None if self._detector is None else self._detector.kind
+
+    def reset(self) -> None:
+        """Forget tracks, smoothing history and MediaPipe's tracking state (keeps the model)."""
+        with self._lock:
+            if self._tracker is not None:
+                self._tracker.reset()
+            if self._detector is not None:
+                self._detector.close()
+                self._detector = None
+
+    def close(self) -> None:
+        """Release the detector; the recognizer reopens it if used again."""
+        self.reset()
+
+    def process(self, frame_bgr: NDArray[np.uint8], t_seconds: float) -> list[FaceResult]:
+        """Analyse one BGR frame taken at ``t_seconds``; returns one result per face found.
+
+        Raises
+        ------
+        ValueError
+            If the frame is not a uint8 (H, W, 3) array or the time is not finite.
+        """
+        frame_bgr = validate_frame(frame_bgr)
+        try:
+            t_seconds = float(t_seconds)
+        except (TypeError, ValueError):
+            raise ValueError(f"t_seconds must be a number, got {t_seconds!r}") from None
+        if not math.isfinite(t_seconds):
+            raise ValueError(f"t_seconds must be finite, got {t_seconds}")
+        with self._lock:
+            model, detector, tracker = self.load()._require_loaded()
+            started = time.perf_counter()
+            faces = detector.detect(frame_bgr, t_seconds)[: self.max_faces]
+            detected = time.perf_counter()
+            if not faces:
+                tracker.update([], t_seconds)  # ages tracks so they can time out
+                self.last_timings_ms = {"detect": (detected - started) * 1e3, "total": 0.0}
+                self.last_timings_ms["total"] = self.last_timings_ms["detect"]
+                return []
+            crops = np.stack([align_detected(frame_bgr, face) for face in faces])
+            aligned = time.perf_counter()
+            # One call for all faces of the frame (and their test-time views).
+            probs = model.predict(crops, tta=self.tta)
+            predicted = time.perf_counter()
+            tracks = tracker.update([face.bbox for face in faces], t_seconds)
+            results = []
+            for index, (face, track) in enumerate(zip(faces, tracks, strict=True)):
+                prediction = track.state.update(probs[index], t_seconds)
+                results.append(
+                    FaceResult(
+                        track_id=track.track_id,
+                        bbox=track.bbox,
+                        probs=probs[index].astype(np.float32),
+                        smoothed=prediction.smoothed,
+                        label=prediction.label,
+                        confidence=prediction.confidence,
+                        landmarks=face.landmarks,
+                        blendshapes=face.blendshapes,
+                        face_gray=crops[index] if self.keep_crops else None,
+                    )
+                )
+            finished = time.perf_counter()
+            self.last_timings_ms = {
+                "detect": (detected - started) * 1e3,
+                "align": (aligned - detected) * 1e3,
+                "predict": (predicted - aligned) * 1e3,
+                "track": (finished - predicted) * 1e3,
+                "total": (finished - started) * 1e3,
+            }
+            return results

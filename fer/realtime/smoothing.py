@@ -1,0 +1,154 @@
+"""Temporal smoothing of per-face class probabilities and a flicker-free shown label.
+
+Everything is driven by the frame time in seconds, not by frame counts, so a webcam that drops
+from 30 to 12 fps smooths over the same span of time. The shown label has hysteresis: a new label
+must beat the current one by a margin, and a label stays at least ``min_dwell_s`` on screen. When
+the smoothed top probability is below ``uncertain_below`` the label is ``"uncertain"``: a clinician
+should not see a confident word where the model is guessing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.emotions import UNCERTAIN
+
+METHODS = ("ema", "window", "none")
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    """How probabilities are smoothed over time and when the shown label may change.
+
+    Attributes
+    ----------
+    method
+        ``"window"``: mean of the probabilities of the last ``window_s`` seconds;
+        ``"ema"``: exponential moving average whose weight halves every ``half_life_s``;
+        ``"none"``: raw probabilities.
+    uncertain_below
+        Smoothed top probability under which the label is ``"uncertain"`` (0 disables it).
+    switch_margin
+        How much the challenger's smoothed probability must exceed the shown label's (or, when
+        leaving ``"uncertain"``, exceed ``uncertain_below``) before the label changes.
+    min_dwell_s
+        Shortest time a shown label stays before it may change.
+    reset_after_s
+        A gap longer than this (face lost, clip restarted) starts the history afresh.
+    """
+
+    method: Literal["ema", "window", "none"] = "window"
+    window_s: float = 1.0
+    half_life_s: float = 0.4
+    uncertain_below: float = 0.4
+    switch_margin: float = 0.1
+    min_dwell_s: float = 0.5
+    reset_after_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
+        for name in ("window_s", "half_life_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("switch_margin", "min_dwell_s", "reset_after_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if not 0.0 <= self.uncertain_below <= 1.0:
+            raise ValueError(f"uncertain_below must be in [0, 1], got {self.uncertain_below}")
+
+
+@dataclass(frozen=True)
+class SmoothedPrediction:
+    """The smoother's output for one frame."""
+
+    smoothed: NDArray[np.float32]  # (n_classes,) in the model's class order
+    label: str  # a class name or "uncertain"
+    confidence: float  # smoothed probability of the shown label (top probability if uncertain)
+
+
+class ProbabilitySmoother:
+    """Smooths one face's probability stream; create one per tracked face."""
+
+    def __init__(self, classes: Sequence[str], config: SmoothingConfig | None = None):
+        if len(classes) < 2:
+            raise ValueError(f"need at least two classes, got {list(classes)}")
+        self.classes = list(classes)
+        self.config = config or SmoothingConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all history (the next update starts afresh)."""
+        self._window: deque[tuple[float, NDArray[np.float64]]] = deque()
+        self._ema: NDArray[np.float64] | None = None
+        self._last_t: float | None = None
+        self._label: str | None = None
+        self._label_since = 0.0
+
+    def update(self, probs: NDArray[np.floating], t_s: float) -> SmoothedPrediction:
+        """Add the probabilities of the frame at time ``t_s`` (seconds) and return the result."""
+        probs = np.asarray(probs, np.float64).reshape(-1)
+        if probs.shape != (len(self.classes),):
+            raise ValueError(f"expected {len(self.classes)} probabilities, got {probs.shape}")
+        if not np.all(np.isfinite(probs)):
+            raise ValueError("probabilities must be finite")
+        t_s = float(t_s)
+        if self._last_t is not None and (
+            t_s < self._last_t or t_s - self._last_t > self.config.reset_after_s
+        ):
+            self.reset()
+        smoothed = self._smooth(probs, t_s)
+        self._last_t = t_s
+        label = self._choose_label(smoothed, t_s)
+        if label == UNCERTAIN:
+            confidence = float(smoothed.max())
+        else:
+            confidence = float(smoothed[self.classes.index(label)])
+        return SmoothedPrediction(smoothed.astype(np.float32), label, confidence)
+
+    def _smooth(self, probs: NDArray[np.float64], t_s: float) -> NDArray[np.float64]:
+        config = self.config
+        if config.method == "none":
+            return probs
+        if config.method == "ema":
+            # _last_t is set whenever _ema is (reset clears both); tested for the type checker.
+            if self._ema is None or self._last_t is None:
+                self._ema = probs.copy()
+            else:
+                # Weight from elapsed time, not per frame: the same half-life at any frame rate.
+                alpha = 1.0 - 0.5 ** ((t_s - self._last_t) / config.half_life_s)
+                self._ema = self._ema + alpha * (probs - self._ema)
+            return self._ema
+        self._window.append((t_s, probs))
+        while self._window and self._window[0][0] <= t_s - config.window_s:
+            self._window.popleft()
+        return np.mean([p for _, p in self._window], axis=0)
+
+    def _choose_label(self, smoothed: NDArray[np.float64], t_s: float) -> str:
+        config = self.config
+        top = int(np.argmax(smoothed))
+        top_p = float(smoothed[top])
+        candidate = self.classes[top] if top_p >= config.uncertain_below else UNCERTAIN
+        current = self._label
+        if current is None:
+            self._label, self._label_since = candidate, t_s
+            return candidate
+        if candidate == current or t_s - self._label_since < config.min_dwell_s:
+            return current
+        if candidate == UNCERTAIN:
+            switch = True  # already below the threshold; no margin needed to admit doubt
+        elif current == UNCERTAIN:
+            switch = top_p >= config.uncertain_below + config.switch_margin
+        else:
+            current_p = float(smoothed[self.classes.index(current)])
+            switch = top_p - current_p >= config.switch_margin
+        if switch:
+            self._label, self._label_since = candidate, t_s
+            return candidate
+        return current

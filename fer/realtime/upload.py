@@ -1,0 +1,185 @@
+"""The Upload page's machinery: checking and decoding uploaded files, running the recognizer over
+an image or a video, and the tables the page shows.
+
+Uploads are checked by content, not only by name: the image header is read before decoding so a
+huge image is refused before it fills memory, and videos go through
+``fer.realtime.video.probe_video``.
+Every problem is a ``ValueError`` whose message is meant for the user.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from fer.emotions import emotion_style
+from fer.realtime.smoothing import SmoothingConfig
+from fer.sessions.records import FrameRecord
+
+IMAGE_TYPES = ("jpg", "jpeg", "png", "bmp", "webp")
+VIDEO_TYPES = ("mp4", "mov", "avi", "mkv", "webm", "m4v")
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What one upload produced: per-face records to store, and an annotated picture to show."""
+
+    kind: str  # "image" or "video"
+    records: list[FrameRecord]
+    classes: list[str]
+    preview_bgr: NDArray[np.uint8] | None
+    n_frames: int
+    detector_warning: str | None
+    tta: str  # the test-time views each prediction averaged (EmotionRecognizer.tta)
+
+
+def upload_kind(filename: str) -> str:
+    """``"image"`` or ``"video"`` from the file name; ``ValueError`` for anything else."""
+    suffix = Path(filename).suffix.lower().lstrip(".")
+    if suffix in IMAGE_TYPES:
+        return "image"
+    if suffix in VIDEO_TYPES:
+        return "video"
+    raise ValueError(
+        f"{filename} is neither an image ({', '.join(IMAGE_TYPES)}) nor a video "
+        f"({', '.join(VIDEO_TYPES)})."
+    )
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> NDArray[np.uint8]:
+    """Decode an uploaded image to BGR, refusing empty, unreadable and oversized files."""
+    from PIL import Image
+
+    if not data:
+        raise ValueError("The file is empty.")
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            width, height = image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise ValueError("The file is not a readable image (corrupt or not an image).") from None
+    if width * height > max_pixels:
+        raise ValueError(
+            f"The image is {width}×{height} ({width * height / 1e6:.0f} megapixels); the limit "
+            f"is {max_pixels / 1e6:.0f} MP. Please scale it down and upload it again."
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()  # checksums and structure, for the formats that have them
+    except Exception:  # PIL raises many types for damaged files
+        raise ValueError("The image file is damaged (truncated or corrupt).") from None
+    frame_bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if frame_bgr is None:
+        raise ValueError("The image could not be decoded (corrupt or unsupported variant).")
+    return np.asarray(frame_bgr, dtype=np.uint8)  # already uint8: IMREAD_COLOR decodes to 8 bits
+
+
+def _recognizer(model, smoothing: SmoothingConfig, max_faces: int, landmarker_path):
+    from fer.realtime.pipeline import EmotionRecognizer
+
+    return EmotionRecognizer(
+        model=model, smoothing=smoothing, max_faces=max_faces, landmarker_path=landmarker_path
+    )
+
+
+def analyse_image(
+    data: bytes, model, uncertain_below: float, max_faces: int, landmarker_path
+) -> Analysis:
+    """Every face of one image, labelled; ``ValueError`` for a bad file or no face."""
+    from fer.realtime.overlay import draw_results
+
+    frame_bgr = decode_image(data)
+    # A still image has no history to smooth over; the uncertain threshold still applies.
+    smoothing = SmoothingConfig(method="none", uncertain_below=uncertain_below, min_dwell_s=0)
+    recognizer = _recognizer(model, smoothing, max_faces, landmarker_path)
+    try:
+        results = recognizer.process(frame_bgr, 0.0)
+        warning = recognizer.detector_warning
+    finally:
+        recognizer.close()
+    if not results:
+        raise ValueError("No face was found in the image, so nothing was saved.")
+    preview = draw_results(frame_bgr.copy(), results, show_landmarks=False)
+    records = [FrameRecord.from_result(0.0, result) for result in results]
+    return Analysis(
+        "image", records, list(model.classes), preview, 1, warning, recognizer.tta
+    )
+
+
+def analyse_video_bytes(
+    data: bytes,
+    filename: str,
+    model,
+    smoothing: SmoothingConfig,
+    stride: int,
+    max_faces: int,
+    landmarker_path,
+    progress: Callable[[int, int], None] | None = None,
+) -> Analysis:
+    """Run the recognizer over an uploaded video; ``ValueError`` for a bad file or no face."""
+    from fer.realtime.overlay import draw_results
+    from fer.realtime.video import analyse_video
+
+    if not data:
+        raise ValueError("The file is empty.")
+    recognizer = _recognizer(model, smoothing, max_faces, landmarker_path)
+    suffix = Path(filename).suffix.lower() or ".mp4"
+    with tempfile.TemporaryDirectory(prefix="fer-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            frames = analyse_video(path, recognizer, stride=stride, progress_callback=progress)
+        finally:
+            warning = recognizer.detector_warning
+            recognizer.close()
+        records = [
+            FrameRecord.from_result(frame.t_s, face) for frame in frames for face in frame.faces
+        ]
+        if not records:
+            raise ValueError(
+                f"No face was found in any of the {len(frames)} analysed frames, so nothing "
+                "was saved."
+            )
+        first = next(frame for frame in frames if frame.faces)
+        preview = _read_frame(path, first.frame_index)
+    if preview is not None:
+        preview = draw_results(preview, first.faces, show_landmarks=False)
+    return Analysis(
+        "video", records, list(model.classes), preview, len(frames), warning,
+        recognizer.tta,
+    )
+
+
+def _read_frame(path: Path, index: int) -> NDArray[np.uint8] | None:
+    capture = cv2.VideoCapture(str(path))
+    try:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame_bgr = capture.read()
+    finally:
+        capture.release()
+    # Already uint8: captures convert to 8-bit BGR (CAP_PROP_CONVERT_RGB, on by default).
+    return np.asarray(frame_bgr, dtype=np.uint8) if ok else None
+
+
+def faces_table(records: Sequence[FrameRecord], classes: Sequence[str]) -> pd.DataFrame:
+    """One row per face of an image: label with emoji, confidence, box and probabilities."""
+    rows = []
+    for record in records:
+        row = {
+            "face": f"#{record.track_id}",
+            "label": f"{emotion_style(record.label).emoji} {record.label}",
+            "confidence": round(float(record.confidence), 3),
+            "box (x, y, w, h)": ", ".join(str(int(value)) for value in record.bbox),
+        }
+        probs = zip(classes, record.probs, strict=True)
+        row.update({name: round(float(value), 3) for name, value in probs})
+        rows.append(row)
+    return pd.DataFrame(rows)

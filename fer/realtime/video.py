@@ -1,0 +1,149 @@
+"""Reading video files frame by frame, and running a recognizer over a whole file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fer.realtime.pipeline import EmotionRecognizer, FaceResult
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video (frame count can be an estimate)."""
+
+    path: Path
+    fps: float
+    n_frames: int
+    width: int
+    height: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / self.fps if self.fps > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """The recognizer's output for one analysed frame."""
+
+    frame_index: int
+    t_s: float
+    faces: tuple[FaceResult, ...]
+
+
+def _open(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No video file at {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path.name} is empty (0 bytes); expected a video such as .mp4")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise ValueError(f"{path.name} is not a video OpenCV can read (corrupt or unknown format)")
+    info = VideoInfo(
+        path=path,
+        fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0),
+        n_frames=max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)),
+        width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+        height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+    )
+    return capture, info
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Check that ``path`` is a readable video with at least one frame; return its properties.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file is empty, not a video, or has no decodable frame.
+    """
+    capture, info = _open(path)
+    try:
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok or frame is None:
+        raise ValueError(
+            f"{info.path.name} has no decodable video frames (corrupt or audio-only?)"
+        )
+    if info.width == 0 or info.height == 0:
+        info = VideoInfo(info.path, info.fps, info.n_frames, frame.shape[1], frame.shape[0])
+    return info
+
+
+def iter_frames(
+    path: str | Path, stride: int = 1, max_frames: int | None = None
+) -> Iterator[tuple[int, float, NDArray[np.uint8]]]:
+    """Yield ``(frame_index, t_s, frame_bgr)`` for every ``stride``-th frame.
+
+    Times come from the container's timestamps when they are usable (variable frame rate phone
+    videos), else from ``frame_index / fps``.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    capture, info = _open(path)
+    fps = info.fps if info.fps > 0 else 25.0
+    try:
+        index, n_yielded, last_t = 0, 0, -1.0
+        while max_frames is None or n_yielded < max_frames:
+            if index % stride:
+                # grab() skips the colour conversion of frames we do not analyse.
+                if not capture.grab():
+                    break
+                index += 1
+                continue
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            position_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
+            t_s = position_ms / 1000.0 if position_ms and position_ms > 0 else index / fps
+            if t_s <= last_t:
+                t_s = index / fps if index / fps > last_t else last_t + 1.0 / fps
+            last_t = t_s
+            # Already uint8: captures convert to 8-bit BGR (CAP_PROP_CONVERT_RGB, on by default).
+            yield index, t_s, np.asarray(frame, dtype=np.uint8)
+            n_yielded += 1
+            index += 1
+    finally:
+        capture.release()
+    if n_yielded == 0 and (max_frames is None or max_frames > 0):
+        raise ValueError(f"{info.path.name} has no decodable video frames (corrupt?)")
+
+
+def analyse_video(
+    path: str | Path,
+    recognizer: EmotionRecognizer,
+    stride: int = 1,
+    progress_callback: Callable[[int, int], None] | None = None,
+    max_frames: int | None = None,
+) -> list[FrameResult]:
+    """Run ``recognizer`` over a video file; one :class:`FrameResult` per analysed frame.
+
+    The recognizer is reset first so tracks and smoothing do not carry over from another clip.
+    ``progress_callback(n_done, n_total)`` is called after every analysed frame (``n_total`` is
+    the container's estimate).
+    """
+    info = probe_video(path)
+    n_total = -(-info.n_frames // stride) if info.n_frames else 0
+    if max_frames is not None:
+        n_total = min(n_total, max_frames) if n_total else max_frames
+    recognizer.reset()
+    results = []
+    for frame_index, t_s, frame in iter_frames(path, stride=stride, max_frames=max_frames):
+        faces = recognizer.process(frame, t_s)
+        results.append(FrameResult(frame_index, t_s, tuple(faces)))
+        if progress_callback is not None:
+            progress_callback(len(results), max(n_total, len(results)))
+    return results

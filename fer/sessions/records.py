@@ -1,0 +1,254 @@
+"""What the session store holds, and the checks every write passes.
+
+Consent and session records, one face in one frame (:class:`FrameRecord`) and its encoding into a
+database row (:func:`encode_frame`: float32 blobs, JSON blendshapes), plus the validators the
+store applies to names, notes, ids and times. Split from :mod:`fer.sessions.store` so the recorder
+and
+the store share one definition of a valid row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.emotions import EMOTIONS, UNCERTAIN
+
+# Probabilities may overshoot [0, 1] by float rounding (and by int8 quantisation steps).
+PROBABILITY_TOLERANCE = 1e-3
+
+
+class ConsentError(ValueError):
+    """A write about a person was attempted without a valid consent record."""
+
+
+class SessionNotFoundError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Consent:
+    id: int
+    given_by: str
+    given_at: datetime
+    statement: str
+    withdrawn_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: int
+    consent_id: int
+    consent_by: str
+    consent_given_at: datetime
+    started_at: datetime
+    ended_at: datetime | None
+    model: str
+    classes: tuple[str, ...]
+    source: str
+    notes: str
+    n_frames: int
+
+    def as_json_dict(self) -> dict[str, Any]:
+        """Metadata with times as ISO 8601 strings (what the JSON export writes)."""
+        return {
+            "id": self.id,
+            "consent_id": self.consent_id,
+            "consent_by": self.consent_by,
+            "consent_given_at": self.consent_given_at.isoformat(),
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "model": self.model,
+            "classes": list(self.classes),
+            "source": self.source,
+            "notes": self.notes,
+            "n_frames": self.n_frames,
+        }
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One face in one frame, as stored; ``from_result`` reads a pipeline ``FaceResult``."""
+
+    t_seconds: float
+    track_id: int
+    bbox: tuple[float, float, float, float]
+    probs: NDArray[np.float32]
+    smoothed: NDArray[np.float32]
+    label: str
+    confidence: float
+    landmarks: NDArray[np.float32] | None = None
+    blendshapes: dict[str, float] | None = None
+
+    @classmethod
+    def from_result(cls, t_seconds: float, result: Any) -> FrameRecord:
+        return cls(
+            t_seconds=t_seconds,
+            track_id=result.track_id,
+            bbox=tuple(result.bbox),
+            probs=result.probs,
+            smoothed=result.smoothed,
+            label=result.label,
+            confidence=result.confidence,
+            landmarks=getattr(result, "landmarks", None),
+            blendshapes=getattr(result, "blendshapes", None),
+        )
+
+
+# --- conversions ------------------------------------------------------------------------------
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime, what: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValueError(f"{what} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ValueError(f"{what} must carry a time zone (e.g. datetime.now(UTC)), got {value}")
+    return value.astimezone(UTC)
+
+
+@overload
+def parse_time(text: str) -> datetime: ...
+@overload
+def parse_time(text: None) -> None: ...
+@overload
+def parse_time(text: str | None) -> datetime | None: ...
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _finite_number(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be finite, got {number}")
+    return number
+
+
+def _float32_blob(values: Any, shape: tuple[int | None, ...], what: str) -> bytes:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be numeric, got {type(values).__name__}") from None
+    if array.ndim != len(shape) or any(
+        expected is not None and size != expected
+        for size, expected in zip(array.shape, shape, strict=True)
+    ):
+        wanted = "(" + ", ".join("N" if size is None else str(size) for size in shape) + ")"
+        raise ValueError(f"{what} must have shape {wanted}, got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return array.astype("<f4").tobytes()
+
+
+def _probabilities_blob(values: Any, n_classes: int, what: str) -> bytes:
+    blob = _float32_blob(values, (n_classes,), what)
+    array = np.frombuffer(blob, "<f4")
+    if array.min() < -PROBABILITY_TOLERANCE or array.max() > 1 + PROBABILITY_TOLERANCE:
+        raise ValueError(f"{what} must lie in [0, 1], got {array.tolist()}")
+    return blob
+
+
+def encode_frame(record: FrameRecord, classes: Sequence[str]) -> tuple:
+    """Validate ``record`` against ``classes`` and return its row (without the session id).
+
+    Raises ``ValueError`` naming the first problem. Pure: no database access, so recorders can
+    validate on the thread that produced the result.
+    """
+    if not isinstance(record, FrameRecord):
+        raise ValueError(f"expected a FrameRecord, got {type(record).__name__}")
+    t_seconds = _finite_number(record.t_seconds, "t_seconds")
+    if t_seconds < 0:
+        raise ValueError(f"t_seconds must be >= 0, got {t_seconds}")
+    if isinstance(record.track_id, bool) or not isinstance(record.track_id, int | np.integer):
+        raise ValueError(f"track_id must be an integer, got {record.track_id!r}")
+    if record.track_id < 0:
+        raise ValueError(f"track_id must be >= 0, got {record.track_id}")
+    if len(record.bbox) != 4:
+        raise ValueError(f"bbox must be (x, y, w, h), got {record.bbox!r}")
+    x, y, w, h = (_finite_number(value, "bbox") for value in record.bbox)
+    if w < 0 or h < 0:
+        raise ValueError(f"bbox width and height must be >= 0, got {record.bbox!r}")
+    probs = _probabilities_blob(record.probs, len(classes), "probs")
+    smoothed = _probabilities_blob(record.smoothed, len(classes), "smoothed")
+    if record.label != UNCERTAIN and record.label not in classes:
+        raise ValueError(f"label {record.label!r} is not one of {list(classes)} or {UNCERTAIN!r}")
+    confidence = _finite_number(record.confidence, "confidence")
+    if not 0 <= confidence <= 1 + PROBABILITY_TOLERANCE:
+        raise ValueError(f"confidence must lie in [0, 1], got {confidence}")
+    landmarks = None
+    if record.landmarks is not None:
+        landmarks = _float32_blob(record.landmarks, (None, 2), "landmarks")
+    blendshapes = None
+    if record.blendshapes is not None:
+        if not isinstance(record.blendshapes, dict) or not all(
+            isinstance(name, str) for name in record.blendshapes
+        ):
+            raise ValueError("blendshapes must be a dict of name -> score")
+        blendshapes = json.dumps(
+            {
+                name: _finite_number(score, f"blendshape {name!r}")
+                for name, score in record.blendshapes.items()
+            },
+            allow_nan=False,
+        )
+    return (
+        t_seconds,
+        int(record.track_id),
+        x,
+        y,
+        w,
+        h,
+        probs,
+        smoothed,
+        str(record.label),
+        round(min(confidence, 1.0), 6),
+        landmarks,
+        blendshapes,
+    )
+
+
+def validate_classes(classes: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
+        raise ValueError(f"classes must be a non-empty list of emotion names, got {classes!r}")
+    names = tuple(classes)
+    unknown = [name for name in names if name not in EMOTIONS]
+    if unknown:
+        raise ValueError(f"classes {unknown} are not known emotions ({', '.join(EMOTIONS)})")
+    if len(set(names)) != len(names):
+        raise ValueError(f"classes repeat a name: {list(names)}")
+    return names
+
+
+def validate_text(value: Any, what: str, max_length: int, required: bool) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, got {type(value).__name__}")
+    text = value.strip()
+    if required and not text:
+        raise ValueError(f"{what} must not be empty")
+    if len(text) > max_length:
+        raise ValueError(f"{what} is longer than {max_length} characters")
+    return text
+
+
+# --- the store --------------------------------------------------------------------------------
+
+
+def positive_id(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)

@@ -1,0 +1,166 @@
+"""A training run's state on disk, and where its first weights come from (``--init-from``).
+
+``RunState`` is what ``--resume`` needs. A warm restart starts from either
+
+- a finished run directory: its last checkpoint, every head, or
+- a published model directory (``models/<name>``, or a ``runs/candidate/<name>`` one): its
+  backbone and its one head; the run's other heads start from scratch. Run directories are not
+  kept after a model ships, so this is how a later session continues from a shipped model.
+
+Either way the earlier stages' commands, epochs and wall time travel into the new run's state, so
+the card states the whole training cost of the weights.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fer.training.config import TrainConfig
+
+
+class RunState:
+    """What ``--resume`` needs: epochs done, best validation scores, history, wall time."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.path = run_dir / "state.json"
+        self.epochs_done = 0
+        self.wall_time_s = 0.0
+        self.best: dict[str, dict] = {}
+        self.history: list[dict] = []
+        self.config: dict = {}  # the saved run's TrainConfig, as stored (set by load)
+        self.command = ""
+        # Earlier runs this one continued from (``--init-from``), oldest first; each has its
+        # command, epochs and wall time so the card can state the model's whole training cost.
+        self.predecessors: list[dict] = []
+
+    @property
+    def total_wall_time_s(self) -> float:
+        return self.wall_time_s + sum(stage["wall_time_s"] for stage in self.predecessors)
+
+    def stages(self) -> list[dict]:
+        """Every training stage of the model, oldest first, this run last."""
+        own = {
+            "run_dir": str(self.run_dir),
+            "command": self.command,
+            "epochs": self.epochs_done,
+            "wall_time_s": round(self.wall_time_s, 1),
+        }
+        return [*self.predecessors, own]
+
+    def load(self) -> bool:
+        if not self.path.is_file():
+            return False
+        state = json.loads(self.path.read_text())
+        self.epochs_done = state["epochs_done"]
+        self.wall_time_s = state["wall_time_s"]
+        self.best = state["best"]
+        self.history = state["history"]
+        self.config = state.get("config", {})
+        self.command = state.get("command", "")
+        self.predecessors = state.get("predecessors", [])
+        return True
+
+    def save(self, config: TrainConfig) -> None:
+        state = {
+            "epochs_done": self.epochs_done,
+            "wall_time_s": self.wall_time_s,
+            "best": self.best,
+            "history": self.history,
+            "config": dataclasses.asdict(config),
+            "command": self.command,
+            "predecessors": self.predecessors,
+        }
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(state, indent=1))
+        partial.replace(self.path)
+
+
+def predecessor_stages(source: Path, config: TrainConfig) -> list[dict]:
+    """The training stages behind ``source`` (run or model dir), checked against ``config``."""
+    source = Path(source)
+    card_path = source / "card.json"
+    if card_path.is_file():
+        card = json.loads(card_path.read_text())
+        if card.get("architecture") != config.architecture:
+            raise ValueError(
+                f"--init-from {source} is a {card.get('architecture')} model; "
+                f"this run is {config.architecture}"
+            )
+        if card.get("label_set") not in config.label_sets:
+            raise ValueError(
+                f"--init-from {source} has a {card.get('label_set')!r} head, which this run "
+                f"(heads {list(config.label_sets)}) does not train"
+            )
+        return published_stages(source)
+    previous = RunState(source)
+    if not previous.load() or not (source / "checkpoint.keras").is_file():
+        raise FileNotFoundError(
+            f"{source} holds neither a finished run (state.json + checkpoint) nor a model "
+            "(card.json + model.keras)"
+        )
+    theirs = (previous.config["architecture"], list(previous.config["label_sets"]))
+    ours = (config.architecture, list(config.label_sets))
+    if theirs != ours:
+        raise ValueError(
+            f"--init-from {source} trained {theirs[0]} with heads {theirs[1]}; "
+            f"this run is {ours[0]} with heads {ours[1]}"
+        )
+    return previous.stages()
+
+
+def published_stages(model_dir: Path) -> list[dict]:
+    """The training stages recorded in a published model's card."""
+    card_path = Path(model_dir) / "card.json"
+    stages = json.loads(card_path.read_text()).get("training", {}).get("stages")
+    if not stages:
+        raise ValueError(f"{card_path} records no training stages")
+    return stages
+
+
+def merge_stages(stages: list[dict], more: list[dict]) -> list[dict]:
+    """``stages`` plus those of ``more`` it lacks (same run dir and command), order kept."""
+    seen = {(stage["run_dir"], stage["command"]) for stage in stages}
+    return [*stages, *(s for s in more if (s["run_dir"], s["command"]) not in seen)]
+
+
+def load_initial_weights(training_model, source: Path) -> list[str]:
+    """Load ``source``'s weights into ``training_model``; returns the names of layers loaded.
+
+    A run dir's checkpoint has the same graph, so it loads whole. A model dir's inference model
+    shares layer names with the training model's backbone and one head; those load by name and
+    every other layer keeps its fresh initialisation.
+    """
+    import keras
+
+    from fer.models.zoo import layers_by_name
+
+    source = Path(source)
+    if not (source / "card.json").is_file():
+        training_model.load_weights(source / "checkpoint.keras")
+        return [layer.name for layer in training_model.layers if layer.weights]
+    published = keras.models.load_model(source / "model.keras", compile=False)
+    by_name = layers_by_name(published)
+    loaded = []
+    for name, layer in layers_by_name(training_model).items():
+        if name in by_name:
+            layer.set_weights(by_name[name].get_weights())
+            loaded.append(name)
+    missing = sorted(set(by_name) - set(loaded))
+    if missing:
+        raise ValueError(f"{source} has layers the training model lacks: {missing}")
+    return loaded
+
+
+def append_history_csv(path: Path, row: dict) -> None:
+    new_file = not path.is_file()
+    with open(path, "a", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(row))
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)

@@ -1,0 +1,109 @@
+"""Training images with one target matrix per head (label smoothing, class weights, FER+ votes,
+a teacher's predictions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fer.data.datasets import FaceDataset
+from fer.data.imbalance import balanced_class_weights, rebalance
+from fer.emotions import FER2013, FERPLUS, class_set
+from fer.training.config import TrainConfig
+from fer.training.distill import blend_targets
+
+
+@dataclass
+class TrainingData:
+    """Images with one target matrix per head (rows summing to 0 carry no loss for that head)."""
+
+    images: NDArray[np.uint8]
+    targets: dict[str, NDArray[np.float32]]
+    labels: dict[str, NDArray[np.int64]]  # hard labels, -1 where a head has none
+
+
+def _head_labels(fer2013: FaceDataset, ferplus: FaceDataset | None, rows: NDArray) -> dict:
+    """Hard labels of FER2013 rows ``rows`` per label set (-1 where FER+ drops the row)."""
+    labels = {FER2013.key: fer2013.labels[rows]}
+    if ferplus is not None:
+        ferplus_label = np.full(len(fer2013), -1, np.int64)
+        ferplus_label[ferplus.row_ids] = ferplus.labels
+        labels[FERPLUS.key] = ferplus_label[fer2013.row_ids[rows]]
+    return labels
+
+
+def build_training_data(
+    config: TrainConfig, fer2013: FaceDataset, ferplus: FaceDataset | None
+) -> TrainingData:
+    """Training rows and per-head targets (smoothing, class weights, FER+ vote distributions)."""
+    rows = np.flatnonzero(fer2013.splits == "Training")
+    if config.label_sets == (FERPLUS.key,):
+        if ferplus is None:
+            raise ValueError("a FER+ head needs the FER+ dataset; ferplus is None")
+        # FER+ alone: train only on rows its protocol keeps.
+        keep = np.isin(fer2013.row_ids[rows], ferplus.row_ids)
+        rows = rows[keep]
+    if config.train_limit:
+        rows = rows[: config.train_limit]
+    labels = _head_labels(fer2013, ferplus, rows)
+    images = fer2013.images[rows]
+    soft_ferplus = None
+    if ferplus is not None:
+        soft_all = np.zeros((len(fer2013), len(FERPLUS)), np.float32)
+        soft_all[ferplus.row_ids] = ferplus.soft_labels
+        soft_ferplus = soft_all[fer2013.row_ids[rows]]
+
+    primary = config.label_sets[0]
+    balanced = rebalance(
+        images, labels[primary], len(class_set(primary)), config.imbalance, config.seed
+    )
+    source = balanced.source_rows
+    synthetic = source < 0
+    safe_source = np.where(synthetic, 0, source)
+    targets: dict[str, NDArray[np.float32]] = {}
+    out_labels: dict[str, NDArray[np.int64]] = {}
+    for key in config.label_sets:
+        n_classes = len(class_set(key))
+        head_labels = np.where(synthetic, balanced.labels, labels[key][safe_source])
+        if key == FERPLUS.key:
+            if soft_ferplus is None:  # no FER+ dataset given
+                raise ValueError("a FER+ head needs the FER+ dataset; ferplus is None")
+            target = soft_ferplus[safe_source].copy()
+            target[synthetic] = np.eye(n_classes, dtype=np.float32)[balanced.labels[synthetic]]
+        else:
+            smoothing = config.label_smoothing
+            target = np.eye(n_classes, dtype=np.float32)[np.maximum(head_labels, 0)]
+            target = target * (1 - smoothing) + smoothing / n_classes
+            target[head_labels < 0] = 0.0
+        if config.imbalance == "class_weights":
+            # Scaling a row's target scales its cross-entropy: the same as a per-row loss weight.
+            valid = head_labels >= 0
+            weights = balanced_class_weights(head_labels[valid], n_classes)
+            target[valid] *= weights[head_labels[valid]][:, None]
+        targets[key] = target.astype(np.float32)
+        out_labels[key] = head_labels
+    return TrainingData(balanced.images, targets, out_labels)
+
+
+def add_teacher_targets(config: TrainConfig, data: TrainingData) -> str:
+    """Blend ``config.distill_from``'s predictions into its head's targets; returns the head."""
+    from fer.models.inference import load_model
+    from fer.training.distill import teacher_probabilities
+
+    teacher_model = load_model(config.distill_from, backend="keras")
+    head = teacher_model.card["label_set"]
+    if head not in data.targets:
+        raise ValueError(
+            f"teacher {config.distill_from} is a {head!r} model; this run trains heads "
+            f"{list(data.targets)}"
+        )
+    teacher = teacher_probabilities(teacher_model, data.images, list(class_set(head).names))
+    data.targets[head] = blend_targets(data.targets[head], teacher, config.distill_weight)
+    return head
+
+
+def validation_labels(fer2013: FaceDataset, ferplus: FaceDataset | None, split: str):
+    rows = np.flatnonzero(fer2013.splits == split)
+    return fer2013.images[rows], _head_labels(fer2013, ferplus, rows)

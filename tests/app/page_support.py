@@ -1,0 +1,86 @@
+"""Shared helpers for the Live/Upload page tests and the browser test.
+
+A tiny untrained FER+ model is built on the fly so the page tests do not depend on a published
+model (the plumbing is under test, not accuracy); a real face frame is grabbed from the shared
+video in ``$FER_DATA_DIR``.
+"""
+
+# The pages import streamlit_webrtc (aiortc) first; TensorFlow/MediaPipe before it segfaults.
+import streamlit_webrtc  # noqa: F401  # isort: skip
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+
+SHARED_VIDEO = Path("videos") / "WolfgangLanger_Pexels.mp4"
+
+
+def build_tiny_model(model_dir: Path) -> Path:
+    """An untrained 8-class FER+ classifier with a card: enough to exercise the pipeline."""
+    import keras
+
+    from fer.emotions import FERPLUS
+    from fer.models.zoo import build_classifier
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(0)
+    model = build_classifier("ziggy", len(FERPLUS))
+    model.save(model_dir / "model.keras")
+    card = {
+        "name": "tiny-test",
+        "version": "0",
+        "classes": list(FERPLUS.names),
+        "label_set": "ferplus",
+        "intended_use": "tests only: untrained",
+    }
+    (model_dir / "card.json").write_text(json.dumps(card))
+    return model_dir
+
+
+def shared_data_dir() -> Path:
+    value = os.environ.get("FER_DATA_DIR")
+    if not value or not (Path(value) / SHARED_VIDEO).is_file():
+        pytest.skip("FER_DATA_DIR is unset or lacks videos/WolfgangLanger_Pexels.mp4")
+    return Path(value)
+
+
+def face_frame_bgr(second: float = 2.0) -> np.ndarray:
+    """A 640×360 BGR frame with the woman's face, from the shared video."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(shared_data_dir() / SHARED_VIDEO))
+    try:
+        capture.set(cv2.CAP_PROP_POS_MSEC, second * 1000)
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    assert ok, "could not read a frame from the shared video"
+    return frame
+
+
+def png_bytes(frame_bgr: np.ndarray) -> bytes:
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", frame_bgr)
+    assert ok
+    return encoded.tobytes()
+
+
+@pytest.fixture
+def webrtc_without_runtime():
+    """AppTest has no Runtime session manager; the component treats None as "no session info"."""
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        yield
+
+
+def rows(path: Path, table: str) -> int:
+    """Row count of ``table`` in the SQLite file at ``path`` (0 if the file does not exist)."""
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as connection:
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -1,0 +1,253 @@
+"""AppTest smoke tests of the home page and the research pages (3–6), from small fixtures, plus
+their empty states (nothing recorded, no report, no model, FER_DATA_DIR unset)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer import config
+from fer.evaluation.evaluation_file import add_reports
+from tests.research_fixtures import (
+    make_empty_session,
+    make_session_db,
+    make_tiny_model,
+    synthetic_report,
+    write_report,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120
+# Read once here (the test edge): the workspace fixture unsets it for the empty-state tests.
+DATA_DIR = config.data_dir_from_env(required=False)
+needs_data = pytest.mark.skipif(DATA_DIR is None, reason="needs FER_DATA_DIR")
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """Empty models/, no strategy comparison, no session database; FER_DATA_DIR unset."""
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setattr(config, "STRATEGY_COMPARISON_DIR", tmp_path / "strategy_comparison")
+    monkeypatch.setattr(config, "DEFAULT_SESSION_DB", tmp_path / "data" / "sessions.db")
+    monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+def install_model(models_dir: Path, model_dir: Path) -> Path:
+    """A model folder under ``models_dir`` whose files link to ``model_dir``'s (reports can then
+    be written into it without touching the shared fixture)."""
+    target = models_dir / model_dir.name
+    target.mkdir(parents=True)
+    for file in model_dir.iterdir():
+        (target / file.name).symlink_to(file)
+    return target
+
+
+def run_page(name: str) -> AppTest:
+    app = AppTest.from_file(str(ROOT / name), default_timeout=TIMEOUT)
+    app.run()
+    assert not app.exception, [exception.value for exception in app.exception]
+    return app
+
+
+def infos(app: AppTest) -> str:
+    return " ".join(element.value for element in app.info)
+
+
+def charts(app: AppTest) -> int:
+    return len(app.get("plotly_chart"))
+
+
+# --------------------------------------------------------------------------------------- home
+
+
+def test_home_links_every_existing_page(workspace):
+    app = run_page("app.py")
+    labels = [link.value for link in app.get("page_link")]
+    for page, label in (
+        ("3_Evaluation.py", "Evaluation"),
+        ("4_Clusters.py", "Clusters"),
+        ("5_Session_replay.py", "Session replay"),
+        ("6_Dataset.py", "Dataset"),
+    ):
+        assert (ROOT / "pages" / page).is_file()
+        assert label in labels
+    text = " ".join(element.value for element in app.markdown)
+    assert "consent" in text and "judgement" in text
+
+
+# --------------------------------------------------------------------------------- evaluation
+
+
+def test_evaluation_without_models_or_reports(workspace):
+    app = run_page("pages/3_Evaluation.py")
+    assert "No trained model yet" in infos(app)
+    assert "No saved reports yet" in infos(app)
+    assert charts(app) == 0
+
+
+def test_evaluation_model_without_report(workspace, tiny_model):
+    install_model(workspace / "models", tiny_model)
+    app = run_page("pages/3_Evaluation.py")
+    assert "No saved report for tiny" in infos(app)
+
+
+def test_evaluation_shows_report_and_comparison(workspace, tiny_model):
+    model_dir = install_model(workspace / "models", tiny_model)
+    report = synthetic_report()
+    pipeline = synthetic_report(seed=2) | {"backend": "tflite", "tta": "mirror+zoom"}
+    add_reports(model_dir, [pipeline, report])
+    compare = synthetic_report(seed=1) | {"model": "compare/ziggy_none", "epochs_run": 2}
+    write_report(workspace / "strategy_comparison" / "ziggy_none.json", compare)
+
+    app = run_page("pages/3_Evaluation.py")
+    assert [metric.value for metric in app.metric][:2] == [
+        f"{report['accuracy']:.1%}",
+        f"{report['macro_f1']:.3f}",
+    ]
+    # confusion heatmap, per-class bar, reliability diagram, comparison chart
+    assert charts(app) == 4
+    comparison = app.dataframe[-1].value
+    assert sorted(comparison["name"]) == ["compare/ziggy_none", "tiny", "tiny"]
+    assert "This view needs the FER2013/FER+ files" in infos(app)  # gallery without data
+    # The reliability diagram says what the model's probabilities were calibrated to.
+    assert any("no temperature was fitted" in caption.value for caption in app.caption)
+
+    app.toggle(key="evaluation.normalised").set_value(True).run()
+    assert not app.exception
+    assert charts(app) == 4
+    # Every report of the model's evaluation.json is on the menu.
+    menu = app.selectbox(key="evaluation.report")
+    assert menu.options == ["PrivateTest (keras)", "PrivateTest +TTA mirror+zoom"]
+    menu.select("PrivateTest/mirror+zoom/tflite").run()
+    assert not app.exception
+    assert app.metric[0].value == f"{pipeline['accuracy']:.1%}"
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_evaluation_gallery_with_data(workspace, tiny_model, monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(DATA_DIR))
+    install_model(workspace / "models", tiny_model)
+    app = run_page("pages/3_Evaluation.py")
+    app.toggle(key="evaluation.gallery").set_value(True).run()
+    assert not app.exception, [exception.value for exception in app.exception]
+    # an untrained model is wrong on most faces: the gallery is full
+    assert len(app.image) == 1
+    assert len(app.image[0].proto.imgs) == 24
+
+
+# ----------------------------------------------------------------------------------- clusters
+
+
+def test_clusters_empty_states(workspace):
+    app = run_page("pages/4_Clusters.py")
+    assert "No trained model yet" in infos(app)
+    app.radio(key="clusters.source").set_value("Recorded session").run()
+    assert not app.exception
+    assert "No session recorded yet" in infos(app)
+
+
+def test_clusters_on_a_recorded_session(workspace):
+    make_session_db(config.DEFAULT_SESSION_DB)
+    app = AppTest.from_file(str(ROOT / "pages/4_Clusters.py"), default_timeout=TIMEOUT)
+    app.run()
+    app.radio(key="clusters.source").set_value("Recorded session").run()
+    assert not app.exception, [exception.value for exception in app.exception]
+    app.slider(key="clusters.k").set_value(3).run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table.index) == ["cluster 0", "cluster 1", "cluster 2"]
+    # 40 track-0 frames + 32 track-1 frames, all assigned to some cluster
+    assert int(table.to_numpy().sum()) == 72
+    assert set(table.columns) >= {"happy", "sad", "neutral"}
+    assert charts(app) == 1  # the scatter
+    app.toggle(key="clusters.sweep").set_value(True).run()
+    assert not app.exception
+    assert charts(app) == 2  # + elbow/silhouette
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_clusters_on_model_embeddings(workspace, tiny_model, monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(DATA_DIR))
+    install_model(workspace / "models", tiny_model)
+    app = run_page("pages/4_Clusters.py")
+    table = app.dataframe[0].value
+    assert int(table.to_numpy().sum()) == 500  # the default subset size
+    assert list(table.columns) == [
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "sad",
+        "surprise",
+        "neutral",
+    ]
+    assert len(table) == 7  # k defaults to the number of classes
+    app.radio(key="clusters.kind").set_value("probabilities").run()
+    assert not app.exception
+
+
+# ------------------------------------------------------------------------------ session replay
+
+
+def test_replay_without_sessions(workspace):
+    app = run_page("pages/5_Session_replay.py")
+    assert "No session recorded yet" in infos(app)
+
+
+def test_replay_session_without_frames(workspace):
+    make_empty_session(config.DEFAULT_SESSION_DB)
+    app = run_page("pages/5_Session_replay.py")
+    assert "no frames yet" in infos(app)
+
+
+def test_replay_renders_a_session(workspace):
+    session_id = make_session_db(config.DEFAULT_SESSION_DB)
+    app = run_page("pages/5_Session_replay.py")
+    assert charts(app) == 4  # timeline, predominant, time share, landmarks
+    summary = app.dataframe[0].value
+    assert list(summary["track_id"]) == [0, 1]
+    assert list(summary["predominant"]) == ["happy", "neutral"]
+    assert list(summary["n_transitions"]) == [1, 0]
+    labels = [button.label for button in app.get("download_button")]
+    assert labels == ["Frames (CSV)", "Predominant emotion per 5 s (CSV)"]
+    assert session_id == 1
+
+    app.slider(key="replay.interval").set_value(10).run()
+    assert not app.exception
+    app.selectbox(key="replay.track").set_value(1).run()
+    assert not app.exception
+    assert "No landmarks were stored for this frame." in [c.value for c in app.caption]
+    assert charts(app) == 3
+
+
+# ------------------------------------------------------------------------------------ dataset
+
+
+def test_dataset_without_data(workspace):
+    app = run_page("pages/6_Dataset.py")
+    assert "FER_DATA_DIR" in infos(app)
+    assert charts(app) == 0
+
+
+@needs_data
+@pytest.mark.data
+def test_dataset_with_data(workspace, monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(DATA_DIR))
+    app = run_page("pages/6_Dataset.py")
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Rows"] == "35,887"
+    assert metrics["Distinct images"] == "34,034"
+    assert metrics["Blank images"] == "12"
+    assert charts(app) == 3

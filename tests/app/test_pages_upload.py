@@ -1,0 +1,161 @@
+"""The Upload page: consent first, clear errors for bad files with nothing stored, and real
+images and videos saved as sessions."""
+
+from tests.app.page_support import (  # isort: skip  (imports webrtc first)
+    SHARED_VIDEO,
+    build_tiny_model,
+    face_frame_bgr,
+    png_bytes,
+    rows,
+    shared_data_dir,
+    webrtc_without_runtime,  # noqa: F401  (fixture)
+)
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer.realtime.upload import MAX_IMAGE_PIXELS, decode_image, upload_kind
+from fer.sessions.store import SessionStore
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "2_Upload.py")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+pytestmark = pytest.mark.usefixtures("webrtc_without_runtime")
+
+
+@pytest.fixture
+def db_path(tmp_path, monkeypatch, tiny_model) -> Path:
+    path = tmp_path / "sessions.db"
+    monkeypatch.setenv("FER_SESSION_DB", str(path))
+    monkeypatch.setenv("FER_MODEL", str(tiny_model))
+    return path
+
+
+def consented_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.text_input(key="upload.consent_name").input("Dana Client")
+    at.checkbox(key="upload.consent_checkbox").set_value(True)
+    at = at.button(key="upload.consent_button").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def upload(at: AppTest, name: str, content: bytes, mime: str, stride: int | None = None):
+    at.file_uploader(key="upload.file").set_value((name, content, mime))
+    if stride is not None:
+        at.slider(key="upload.stride").set_value(stride)
+    at = at.run()
+    return at.button(key="upload.analyse").click().run()
+
+
+def png_with_size(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width``×``height`` (no pixel data: a decompression bomb
+    stand-in that costs nothing to build)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def blank_video(path: Path, n_frames: int = 12) -> bytes:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    for index in range(n_frames):
+        writer.write(np.full((120, 160, 3), 40 + 10 * index, np.uint8))
+    writer.release()
+    return path.read_bytes()
+
+
+def test_before_consent_nothing_can_be_uploaded_or_stored(db_path):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception
+    assert len(at.file_uploader) == 0
+    assert rows(db_path, "consents") == 0 and rows(db_path, "sessions") == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "mime", "message"),
+    [
+        ("photo.png", b"this is not an image at all", "image/png", "not a readable image"),
+        ("photo.jpg", b"", "image/jpeg", "empty"),
+        ("photo.png", png_with_size(10_000, 5_000), "image/png", "megapixels"),
+        ("clip.mp4", b"\x00\x01junk" * 500, "video/mp4", "not a video"),
+    ],
+)
+def test_bad_files_show_an_error_and_store_nothing(db_path, name, content, mime, message):
+    at = upload(consented_page(), name, content, mime)
+    assert not at.exception, at.exception
+    assert any(message in error.value for error in at.error), [e.value for e in at.error]
+    assert rows(db_path, "sessions") == 0 and rows(db_path, "frames") == 0
+
+
+def test_a_truncated_image_is_refused():
+    data = png_bytes(np.full((64, 64, 3), 128, np.uint8))
+    with pytest.raises(ValueError, match="damaged|decoded"):
+        decode_image(data[: len(data) // 2])
+
+
+def test_the_size_limit_is_forty_megapixels():
+    assert MAX_IMAGE_PIXELS == 40_000_000
+    with pytest.raises(ValueError, match="megapixels"):
+        decode_image(png_with_size(8_000, 5_001))
+
+
+def test_upload_kind_is_decided_by_extension():
+    assert upload_kind("A.JPG") == "image" and upload_kind("b.webm") == "video"
+    with pytest.raises(ValueError, match="neither an image"):
+        upload_kind("notes.txt")
+
+
+def test_a_video_without_faces_shows_an_error_and_stores_nothing(db_path, tmp_path):
+    shared_data_dir()  # the face landmarker comes from FER_DATA_DIR
+    at = upload(consented_page(), "blank.mp4", blank_video(tmp_path / "blank.mp4"), "video/mp4", 1)
+    assert not at.exception, at.exception
+    assert any("No face was found" in error.value for error in at.error)
+    assert rows(db_path, "sessions") == 0 and rows(db_path, "frames") == 0
+
+
+def test_a_face_image_becomes_a_session(db_path):
+    frame_bgr = face_frame_bgr()
+    at = upload(consented_page(), "client.png", png_bytes(frame_bgr), "image/png")
+    assert not at.exception, at.exception
+    assert not at.error, [error.value for error in at.error]
+    (info,) = SessionStore(db_path).list_sessions()
+    assert (info.source, info.consent_by, info.n_frames) == ("image", "Dana Client", 1)
+    assert info.ended_at is not None and "client.png" in info.notes
+    # The record says how its predictions were made (the pipeline's mirror averaging).
+    assert info.model.endswith(", tta mirror+zoom"), info.model
+    assert any(f"session #{info.id}" in success.value for success in at.success)
+    assert len(at.get("image")) == 1  # the overlay
+    table = at.dataframe[0].value
+    assert len(table) == 1 and table["confidence"].between(0, 1).all()
+    # A rerun shows the saved result instead of saving the same upload again.
+    at = at.run()
+    assert rows(db_path, "sessions") == 1
+
+
+def test_a_video_becomes_a_session_with_a_timeline(db_path):
+    content = (shared_data_dir() / SHARED_VIDEO).read_bytes()
+    at = upload(consented_page(), "session.mp4", content, "video/mp4", stride=30)
+    assert not at.exception, at.exception
+    assert not at.error, [error.value for error in at.error]
+    (info,) = SessionStore(db_path).list_sessions()
+    assert info.source == "video" and info.n_frames >= 15
+    frames = SessionStore(db_path).load_frames(info.id)
+    assert frames["t_seconds"].is_monotonic_increasing and frames["t_seconds"].max() > 15
+    assert at.get("plotly_chart"), "no timeline shown"

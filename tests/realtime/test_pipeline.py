@@ -1,0 +1,172 @@
+
+import numpy as np
+import pytest
+
+from fer.emotions import FERPLUS, UNCERTAIN
+from fer.models.inference import validate_faces
+from fer.realtime.pipeline import EmotionRecognizer, FaceResult
+from fer.realtime.smoothing import SmoothingConfig
+from tests.conftest import SHARED_VIDEO as VIDEO_NAME
+
+
+class FakeModel:
+    """Stands in for EmotionModel: records its batches, answers "happy" for bright faces."""
+
+    classes = list(FERPLUS.names)
+
+    def __init__(self):
+        self.batch_shapes: list[tuple[int, ...]] = []
+        self.views: list[bool | str] = []
+
+    def predict(self, faces, tta=False):
+        faces = validate_faces(faces)
+        self.batch_shapes.append(faces.shape)
+        self.views.append(tta)
+        probs = np.full((len(faces), len(self.classes)), 0.02, np.float32)
+        probs[:, 1] = 1.0 - 0.02 * (len(self.classes) - 1)
+        return probs
+
+
+def unloadable() -> EmotionRecognizer:
+    # Neither the model nor the landmarker exists: any loading would raise.
+    return EmotionRecognizer(model="no-such-model", landmarker_path="/nonexistent/landmarker.task")
+
+
+def test_public_import_and_lazy_constructor():
+    from fer import EmotionRecognizer as exported
+
+    assert exported is EmotionRecognizer
+    recognizer = unloadable()
+    assert recognizer.model == "no-such-model" and recognizer.max_faces == 4
+    assert recognizer.detector_kind is None  # nothing opened yet
+    assert "/nonexistent/landmarker.task" in recognizer.detector_warning
+    assert "Haar" in recognizer.detector_warning
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (np.zeros((64, 64, 3), np.float32), "uint8"),
+        (np.zeros((64, 64), np.uint8), r"\(height, width, 3\)"),
+        (np.zeros((64, 64, 4), np.uint8), r"\(height, width, 3\)"),
+        ([[0, 0, 0]], "numpy array"),
+        (np.zeros((4, 4, 3), np.uint8), "too small"),
+    ],
+)
+def test_process_rejects_bad_frames_before_loading(frame, message):
+    with pytest.raises(ValueError, match=message):
+        unloadable().process(frame, 0.0)
+
+
+@pytest.mark.parametrize("t_seconds", [float("nan"), float("inf"), "soon", None])
+def test_process_rejects_bad_times(t_seconds):
+    with pytest.raises(ValueError, match="t_seconds"):
+        unloadable().process(np.zeros((64, 64, 3), np.uint8), t_seconds)
+
+
+def test_no_face_gives_empty_list_with_haar_fallback(tmp_path):
+    model = FakeModel()
+    recognizer = EmotionRecognizer(model=model, landmarker_path=tmp_path / "missing.task")
+    assert recognizer.process(np.full((240, 320, 3), 90, np.uint8), 0.0) == []
+    assert recognizer.detector_kind == "haar"
+    assert recognizer.classes == list(FERPLUS.names)
+    assert model.batch_shapes == []  # no face, no model call
+
+
+# --- with the real data ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def video_frames(video_data_dir):
+    data_dir = video_data_dir
+    from fer.realtime.video import iter_frames
+
+    frames = list(iter_frames(data_dir / VIDEO_NAME, stride=10, max_frames=12))
+    return data_dir / "face_landmarker.task", frames
+
+
+@pytest.mark.data
+def test_results_on_video_frames(video_frames):
+    landmarker, frames = video_frames
+    model = FakeModel()
+    recognizer = EmotionRecognizer(
+        model=model, landmarker_path=landmarker, smoothing=SmoothingConfig(method="ema")
+    )
+    assert recognizer.detector_warning is None
+    all_results = [recognizer.process(frame, t_s) for _, t_s, frame in frames]
+    assert recognizer.detector_kind == "mediapipe"
+    assert [len(results) for results in all_results] == [1] * len(frames)
+    assert {results[0].track_id for results in all_results} == {1}
+    face = all_results[-1][0]
+    assert isinstance(face, FaceResult)
+    height, width = frames[0][2].shape[:2]
+    x, y, box_width, box_height = face.bbox
+    assert all(isinstance(v, int) for v in face.bbox)
+    assert 0 <= x < width and 0 <= y < height and 40 < box_width < width
+    assert face.probs.dtype == np.float32 and face.probs.shape == (8,)
+    assert face.smoothed.shape == (8,) and face.label == "happy"
+    assert 0.0 <= face.confidence <= 1.0
+    assert face.landmarks.shape == (478, 2) and len(face.blendshapes) == 52
+    assert face.face_gray.shape == (48, 48) and face.face_gray.dtype == np.uint8
+    recognizer.reset()
+    assert recognizer.process(frames[0][2], 0.0)[0].track_id == 1
+
+
+@pytest.mark.data
+def test_all_faces_of_a_frame_go_to_the_model_in_one_batch(video_frames):
+    landmarker, frames = video_frames
+    model = FakeModel()
+    recognizer = EmotionRecognizer(model=model, landmarker_path=landmarker, max_faces=3)
+    frame = frames[0][2]
+    two_people = np.ascontiguousarray(np.hstack([frame, frame]))
+    results = recognizer.process(two_people, 0.0)
+    assert len(results) == 2
+    assert len({face.track_id for face in results}) == 2
+    assert model.batch_shapes == [(2, 48, 48)]
+    assert model.views == ["mirror+zoom"]  # the pipeline's default
+
+
+@pytest.mark.data
+def test_test_time_views_can_be_turned_off(video_frames):
+    landmarker, frames = video_frames
+    model = FakeModel()
+    recognizer = EmotionRecognizer(model=model, landmarker_path=landmarker, tta="none")
+    assert len(recognizer.process(frames[0][2], 0.0)) == 1
+    assert model.views == ["none"]
+
+
+def test_unknown_test_time_views_are_refused_up_front():
+    with pytest.raises(ValueError, match="tta must be"):
+        EmotionRecognizer(model=FakeModel(), tta="ten-crop")
+
+
+@pytest.mark.data
+def test_haar_fallback_still_finds_the_face(video_frames, tmp_path):
+    _, frames = video_frames
+    recognizer = EmotionRecognizer(model=FakeModel(), landmarker_path=tmp_path / "missing.task")
+    found = [recognizer.process(frame, t_s) for _, t_s, frame in frames[:6]]
+    assert sum(len(results) == 1 for results in found) >= 5
+    face = next(results[0] for results in found if results)
+    assert face.landmarks is None and face.blendshapes is None
+    assert face.face_gray.shape == (48, 48)
+
+
+@pytest.mark.data
+def test_default_model_or_dev_model_end_to_end(video_frames):
+    from fer.config import MODELS_DIR
+
+    assert (MODELS_DIR / "ferplus" / "card.json").is_file(), "the shipped ferplus model is missing"
+    landmarker, frames = video_frames
+    recognizer = EmotionRecognizer(model="ferplus", landmarker_path=landmarker)
+    results = [recognizer.process(frame, t_s) for _, t_s, frame in frames[:3]]
+    assert recognizer.classes == list(FERPLUS.names)
+    face = results[-1][0]
+    assert face.probs.sum() == pytest.approx(1.0, abs=1e-3)
+    # The served probabilities average the crop's six test-time views.
+    from fer.models.inference import load_model
+
+    model = load_model("ferplus")
+    crop = face.face_gray[None]
+    np.testing.assert_allclose(face.probs, model.predict(crop, tta="mirror+zoom")[0], atol=1e-5)
+    assert not np.allclose(face.probs, model.predict(crop)[0], atol=1e-5)
+    assert face.label in (*FERPLUS.names, UNCERTAIN)
