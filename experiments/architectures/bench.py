@@ -1,6 +1,6 @@
 """Measure candidate architectures for accuracy per CPU-second: training ms/image and int8 latency.
 
-    python scripts/arch_bench.py [NAME ...]
+    python -m experiments.architectures.bench [NAME ...]
 
 Prints, for each zoo architecture (default: all), the training time per image (batch 128, random
 data, both cores) with the projected FER2013 epoch time, and the single-face / batched latency of
@@ -16,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 N_TRAINING_IMAGES = 28_709
 
 
 def training_ms_per_image(architecture: str, n_batches: int = 20, batch: int = 128) -> float:
-    from fer.models import build_classifier
+    from fer.models.zoo import build_classifier
 
     model = build_classifier(architecture, 7)
     model.compile("adam", "sparse_categorical_crossentropy", jit_compile=False)
@@ -38,8 +36,8 @@ def training_ms_per_image(architecture: str, n_batches: int = 20, batch: int = 1
 def int8_latency_ms(architecture: str, tmp_dir: Path) -> tuple[float, float]:
     from ai_edge_litert.interpreter import Interpreter
 
-    from fer.modelcard import export_tflite_int8
-    from fer.models import build_classifier
+    from fer.models.zoo import build_classifier
+    from fer.training.export import export_tflite_int8
 
     faces = np.random.default_rng(1).integers(0, 256, (64, 48, 48), dtype=np.uint8)
     path = tmp_dir / f"{architecture}.tflite"
@@ -66,19 +64,24 @@ def int8_latency_ms(architecture: str, tmp_dir: Path) -> tuple[float, float]:
 
 
 def main() -> int:
+    import argparse
     import tempfile
 
-    from fer.models import ZOO
+    from fer.models.zoo import ZOO, build_classifier
 
-    names = sys.argv[1:] or sorted(ZOO)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.architectures.bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="zoo architectures (default: all)"
+    )
+    names = parser.parse_args().names or sorted(ZOO)
     print(
         f"{'model':<8}{'params':>10}{'train ms/img':>14}{'epoch s':>9}{'int8 1 face':>13}"
         f"{'int8 batch':>12}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            from fer.models import build_classifier
-
             parameters = build_classifier(name, 7).count_params()
             train_ms = training_ms_per_image(name)
             single_ms, batch_ms = int8_latency_ms(name, Path(tmp))

@@ -1,27 +1,26 @@
 """Does accuracy hold after our detection + alignment? A benchmark on FER2013 PrivateTest.
 
 Each sampled 48×48 test face is upscaled to 192×192 and padded (as in
-``measure_fer2013_framing.py``), run through the MediaPipe landmarker (IMAGE mode) and re-cropped
-by ``fer.faces.align_detected`` — the same path live frames take. The model is scored on the
-original crops and on the re-aligned ones for the faces the landmarker found; a large drop would
-mean our framing differs from FER2013's. A control crop takes the original 48×48 window back out
-of the same upscaled image through the same warp, so the cost of resampling alone is visible.
-Differences are paired (same faces), with a 95 % interval; a sample of a few hundred faces
-moves by ±2 points from seed to seed, hence the default of 2,000. ``--tta mirror+zoom`` scores
-predictions averaged over test-time views, as the frame pipeline makes them (its default).
+``experiments.framing.measure_fer2013_framing``), run through the MediaPipe landmarker (IMAGE mode)
+and re-cropped by ``fer.realtime.alignment.align_detected``, the same path live frames take. The
+model is scored on the original crops and on the re-aligned ones for the faces the landmarker
+found; a large drop would mean our framing differs from FER2013's. A control crop takes the
+original 48×48 window back out of the same upscaled image through the same warp, so the cost of
+resampling alone is visible. Differences are paired (same faces), with a 95 % interval; a sample of
+a few hundred faces moves by a couple of points from seed to seed, hence the default of 2,000.
+``--tta mirror+zoom`` scores predictions averaged over test-time views, as the frame pipeline makes
+them (its default).
 
-    FER_DATA_DIR=/path/to/data python scripts/alignment_accuracy.py --model fer2013 --n 2000
+    FER_DATA_DIR=/path/to/data python -m experiments.framing.alignment_accuracy \\
+        --model fer2013 --n 2000 [--tta mirror|mirror+zoom]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PAD = 96
 
@@ -35,14 +34,14 @@ def realign_faces(images, indices, landmarker_path):
     """
     import cv2
 
-    from fer.data import FACE_SIZE
-    from fer.faces import (
+    from fer.data.datasets import FACE_SIZE
+    from fer.realtime.alignment import (
         DATASET_FACE_UPSCALE,
-        LandmarkerDetector,
         align_detected,
         enlarge_dataset_face,
         warp_to_face,
     )
+    from fer.realtime.faces import LandmarkerDetector
 
     detector = LandmarkerDetector(landmarker_path, max_faces=1, mode="image", blendshapes=False)
     found, realigned, control = [], [], []
@@ -65,16 +64,21 @@ def realign_faces(images, indices, landmarker_path):
 def main() -> int:
     from fer import load_model
     from fer.config import data_dir_from_env, find_face_landmarker
-    from fer.data import load_dataset
-    from fer.inference import TTA_CHOICES
+    from fer.data.datasets import load_dataset
+    from fer.models.inference import TTA_CHOICES
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.framing.alignment_accuracy",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--model", default="fer2013")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--split", default="PrivateTest")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--tta", default="none", choices=TTA_CHOICES,
+        "--tta",
+        default="none",
+        choices=TTA_CHOICES,
         help="test-time views to average (mirror+zoom: the pipeline's)",
     )
     args = parser.parse_args()
@@ -95,8 +99,7 @@ def main() -> int:
         "our detection + alignment": realigned,
     }
     predicted = {
-        name: model.predict(images, tta=args.tta).argmax(1)
-        for name, images in crops.items()
+        name: model.predict(images, tta=args.tta).argmax(1) for name, images in crops.items()
     }
     correct = {name: (classes == labels).astype(float) for name, classes in predicted.items()}
     print(

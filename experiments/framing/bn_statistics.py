@@ -1,40 +1,39 @@
 """Which batch-norm statistics hold up on our own face framing? A check on PublicTest only.
 
-``fer.soup`` recomputes the batch-norm statistics on un-augmented Training faces, which are
+``fer soup`` recomputes the batch-norm statistics on un-augmented Training faces, which are
 FER2013 crops; that could fit the model to FER2013's framing. This script scores variants of the
 two soup ingredients on PublicTest (the selection split), both on the original crops and on the
-same faces re-detected by the landmarker and re-aligned by ``fer.faces.align_detected`` (as in
-``alignment_accuracy.py``): statistics as trained, recomputed on plain Training faces (what
-ships), on augmented ones (the training augmentation applied once), and on both. Keras models,
-one pass.
+same faces re-detected by the landmarker and re-aligned by
+``fer.realtime.alignment.align_detected`` (as in ``experiments.framing.alignment_accuracy``):
+statistics as trained, recomputed on plain Training faces (what ships), on augmented ones (the
+training augmentation applied once), and on both. Keras models, one pass.
 
     git worktree add /tmp/ingredients cb52ce8
-    FER_DATA_DIR=/path/to/data python scripts/bn_statistics_framing.py \\
+    FER_DATA_DIR=/path/to/data python -m experiments.framing.bn_statistics \\
         /tmp/ingredients/models/fer2013 /tmp/ingredients/models/ferplus --write
+
+``--write`` stores the table in ``experiments/framing/results/bn_statistics.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from experiments.framing.alignment_accuracy import realign_faces
 
-from alignment_accuracy import realign_faces  # noqa: E402  (this folder; same re-alignment)
-
-SHARE = 0.25  # the share fer.soup chose for both label sets
-OUTPUT = ROOT / "reports" / "experiments" / "bn_statistics_framing" / "results.json"
+ROOT = Path(__file__).resolve().parents[2]
+SHARE = 0.25  # the share the soup search chose for both label sets
+OUTPUT = Path(__file__).resolve().parent / "results" / "bn_statistics.json"
 
 
 def augmented_once(faces, seed: int = 0):
     """``faces`` through the training augmentation (training mode) once, back to uint8."""
-    from fer.preprocess import build_augmentation
-    from fer.train import TrainConfig
+    from fer.data.preprocess import build_augmentation
+    from fer.training.config import TrainConfig
 
     augmentation = build_augmentation(TrainConfig().augmentation, seed)
     parts = []
@@ -47,15 +46,19 @@ def augmented_once(faces, seed: int = 0):
 def main() -> int:
     import keras
 
-    import fer.preprocess  # noqa: F401  (registers the standardisation layer)
+    import fer.data.preprocess  # noqa: F401  (registers the standardisation layer)
     from fer.config import data_dir_from_env, find_face_landmarker
-    from fer.data import load_dataset
-    from fer.soup import shared_layer_names, soup_candidate
+    from fer.data.datasets import load_dataset
+    from fer.training.soup import shared_layer_names, soup_candidate
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.framing.bn_statistics", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("first", type=Path, help="model dir of the fer2013 ingredient")
     parser.add_argument("second", type=Path, help="model dir of the other ingredient")
-    parser.add_argument("--write", action="store_true", help=f"store the table in {OUTPUT}")
+    parser.add_argument(
+        "--write", action="store_true", help=f"store the table in {OUTPUT.relative_to(ROOT)}"
+    )
     args = parser.parse_args()
     data_dir = data_dir_from_env()
     dataset = load_dataset("fer2013", data_dir)
@@ -100,7 +103,7 @@ def main() -> int:
     if args.write:
         OUTPUT.parent.mkdir(parents=True, exist_ok=True)
         result = {
-            "command": "python scripts/bn_statistics_framing.py INGREDIENT_FER2013 "
+            "command": "python -m experiments.framing.bn_statistics INGREDIENT_FER2013 "
             "INGREDIENT_FERPLUS --write (ingredients: models/ at commit cb52ce8)",
             "split": "PublicTest",
             "n_faces": int(len(found)),

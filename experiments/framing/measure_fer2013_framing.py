@@ -1,11 +1,11 @@
-"""Measure how FER2013 frames a face, for ``fer.faces.FER2013_FRAMING``.
+"""Measure how FER2013 frames a face, for ``fer.realtime.alignment.FER2013_FRAMING``.
 
 Each sampled 48×48 Training face is upscaled to 192×192 (the landmarker's face detector does not
 fire on 48-pixel faces), padded so the detector sees some context, and run through the MediaPipe
 Face Landmarker (IMAGE mode) and the Haar cascade. Positions are mapped back to the 48×48 frame
 and summarised by median and interquartile range.
 
-    FER_DATA_DIR=/work/shared/data nice -n 19 python scripts/measure_fer2013_framing.py --n 600
+    FER_DATA_DIR=/path/to/data python -m experiments.framing.measure_fer2013_framing --n 600
 """
 
 from __future__ import annotations
@@ -16,19 +16,17 @@ import cv2
 import numpy as np
 
 from fer.config import data_dir_from_env, find_face_landmarker
-from fer.data import FACE_SIZE, load_dataset
-from fer.faces import (
-    DATASET_FACE_UPSCALE as UPSCALE,
-)
-from fer.faces import (
-    HaarDetector,
-    LandmarkerDetector,
-    enlarge_dataset_face,
-)
+from fer.data.datasets import FACE_SIZE, load_dataset
+from fer.realtime.alignment import DATASET_FACE_UPSCALE as UPSCALE
+from fer.realtime.alignment import enlarge_dataset_face
+from fer.realtime.faces import HaarDetector, LandmarkerDetector
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.framing.measure_fer2013_framing",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--n", type=int, default=600, help="number of Training images to sample")
     parser.add_argument("--pad", type=int, default=96, help="padding (pixels) around 192×192")
     parser.add_argument("--seed", type=int, default=0)

@@ -8,26 +8,23 @@ contempt has no FER2013 class: it is dropped and the rest renormalised; the othe
 model's own contempt probability is kept), and blends ``(1 - w) * own + w * other``. The weight
 would be chosen on PublicTest; PrivateTest is printed for the record only.
 
-    FER_DATA_DIR=/path/to/data python scripts/head_fusion.py --write
+    FER_DATA_DIR=/path/to/data python -m experiments.head_fusion.run --write
 
-``--write`` stores the table in ``reports/experiments/head_fusion/results.json``.
+``--write`` stores the table in ``experiments/head_fusion/results/head_fusion.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
+ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 SPLITS = ("PublicTest", "PrivateTest")
-OUTPUT = ROOT / "reports" / "experiments" / "head_fusion" / "results.json"
+OUTPUT = Path(__file__).resolve().parent / "results" / "head_fusion.json"
 
 
 def fit_softmax_head(features, targets, seed: int = 0):
@@ -91,9 +88,11 @@ def fusion_table(model_name: str, fer2013, ferplus) -> list[dict]:
 
 def main() -> int:
     from fer.config import data_dir_from_env
-    from fer.data import load_dataset
+    from fer.data.datasets import load_dataset
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.head_fusion.run", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--models", nargs="+", default=["fer2013", "ferplus"])
     parser.add_argument(
         "--write", action="store_true", help=f"store the table in {OUTPUT.relative_to(ROOT)}"
@@ -112,7 +111,8 @@ def main() -> int:
         OUTPUT.parent.mkdir(parents=True, exist_ok=True)
         OUTPUT.write_text(
             json.dumps(
-                {"command": "python scripts/head_fusion.py --write", "rows": rows}, indent=1
+                {"command": "python -m experiments.head_fusion.run --write", "rows": rows},
+                indent=1,
             )
         )
         print(f"wrote {OUTPUT.relative_to(ROOT)}")

