@@ -79,6 +79,7 @@ def _publish_untrained(model, directory: Path, label_set: str, seconds: float) -
     return directory
 
 
+@pytest.mark.slow  # publishes three tiny models end to end, each with its evaluations
 def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeypatch, capsys):
     import fer.training.publish
     import fer.training.soup
