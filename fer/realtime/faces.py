@@ -147,7 +147,12 @@ class LandmarkerDetector:
             min_tracking_confidence=min_confidence,
             output_face_blendshapes=blendshapes,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        try:
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(
+                f"{model_path} is not a MediaPipe face landmarker bundle (.task): {error}"
+            ) from None
         self._finalizer = weakref.finalize(self, _close_landmarker, self._landmarker)
         self._last_ms = -1
 
@@ -163,8 +168,10 @@ class LandmarkerDetector:
             # MediaPipe rejects non-increasing timestamps; a repeated or earlier time (a restarted
             # clip, jittery webcam clocks) is nudged forward instead of crashing the stream.
             timestamp_ms = max(int(round(t_s * 1000.0)), self._last_ms + 1)
-            self._last_ms = timestamp_ms
             result = self._landmarker.detect_for_video(image, timestamp_ms)
+            # Only an accepted timestamp becomes the floor for the next one: a rejected frame must
+            # not push every later frame out of MediaPipe's range.
+            self._last_ms = timestamp_ms
         else:
             result = self._landmarker.detect(image)
         faces = []

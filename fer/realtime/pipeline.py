@@ -25,6 +25,9 @@ from fer.realtime.smoothing import ProbabilitySmoother, SmoothingConfig
 from fer.realtime.tracking import FaceTracker, TrackerConfig
 
 DEFAULT_MODEL = "ferplus"
+# Frame times are video positions or clock readings (Unix time included); beyond this bound a
+# time is a bug upstream, and MediaPipe's microsecond timestamps would overflow soon after.
+MAX_T_SECONDS = 1e10
 
 
 class _Classifier(Protocol):
@@ -219,15 +222,19 @@ class EmotionRecognizer:
         Raises
         ------
         ValueError
-            If the frame is not a uint8 (H, W, 3) array or the time is not finite.
+            If the frame is not a uint8 (H, W, 3) array or the time lies outside
+            0..``MAX_T_SECONDS``.
         """
         frame_bgr = validate_frame(frame_bgr)
         try:
             t_seconds = float(t_seconds)
         except (TypeError, ValueError):
             raise ValueError(f"t_seconds must be a number, got {t_seconds!r}") from None
-        if not math.isfinite(t_seconds):
-            raise ValueError(f"t_seconds must be finite, got {t_seconds}")
+        if not (math.isfinite(t_seconds) and 0.0 <= t_seconds <= MAX_T_SECONDS):
+            raise ValueError(
+                f"t_seconds must be a time in seconds from 0 to {MAX_T_SECONDS:.0e} (a video "
+                f"position or a clock reading), got {t_seconds}"
+            )
         with self._lock:
             model, detector, tracker = self.load()._require_loaded()
             started = time.perf_counter()

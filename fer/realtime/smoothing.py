@@ -126,7 +126,9 @@ class ProbabilitySmoother:
                 self._ema = self._ema + alpha * (probs - self._ema)
             return self._ema
         self._window.append((t_s, probs))
-        while self._window and self._window[0][0] <= t_s - config.window_s:
+        # Compare elapsed time, not shifted times: at very large t_s, t_s - window_s rounds back
+        # to t_s. The newest frame always stays, so the window is never empty.
+        while len(self._window) > 1 and t_s - self._window[0][0] >= config.window_s:
             self._window.popleft()
         return np.mean([p for _, p in self._window], axis=0)
 

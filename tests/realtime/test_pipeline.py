@@ -58,7 +58,9 @@ def test_process_rejects_bad_frames_before_loading(frame, message):
         unloadable().process(frame, 0.0)
 
 
-@pytest.mark.parametrize("t_seconds", [float("nan"), float("inf"), "soon", None])
+@pytest.mark.parametrize(
+    "t_seconds", [float("nan"), float("inf"), "soon", None, -1.0, -1e300, 9.3e12, 9.3e15]
+)
 def test_process_rejects_bad_times(t_seconds):
     with pytest.raises(ValueError, match="t_seconds"):
         unloadable().process(np.zeros((64, 64, 3), np.uint8), t_seconds)
@@ -170,3 +172,37 @@ def test_default_model_or_dev_model_end_to_end(video_frames):
     np.testing.assert_allclose(face.probs, model.predict(crop, tta="mirror+zoom")[0], atol=1e-5)
     assert not np.allclose(face.probs, model.predict(crop)[0], atol=1e-5)
     assert face.label in (*FERPLUS.names, UNCERTAIN)
+
+
+@pytest.mark.data
+def test_a_time_far_ahead_does_not_break_the_stream(video_frames):
+    """A rejected time must not become MediaPipe's floor for every later frame, and a clock
+    reading far ahead (within bounds) followed by video positions keeps producing faces."""
+    landmarker, frames = video_frames
+    recognizer = EmotionRecognizer(model=FakeModel(), landmarker_path=landmarker)
+    frame = frames[0][2]
+    assert len(recognizer.process(frame, 1.0)) == 1
+    with pytest.raises(ValueError, match="t_seconds"):
+        recognizer.process(frame, 9.3e12)
+    assert len(recognizer.process(frame, 2.0)) == 1
+    assert len(recognizer.process(frame, 9.0e9)) == 1
+    assert len(recognizer.process(frames[1][2], 3.0)) == 1
+
+
+def test_a_window_smoother_keeps_a_frame_at_huge_times():
+    from fer.realtime.smoothing import ProbabilitySmoother
+
+    smoother = ProbabilitySmoother(FERPLUS.names, SmoothingConfig(method="window"))
+    probs = np.full(len(FERPLUS), 1.0 / len(FERPLUS))
+    for t_s in (9.3e15, 9.3e15 + 4.0, 1e300):
+        prediction = smoother.update(probs, t_s)
+        assert prediction.smoothed.shape == (len(FERPLUS),)
+
+
+def test_a_file_that_is_not_a_task_bundle_is_named(tmp_path):
+    from fer.realtime.faces import LandmarkerDetector
+
+    not_a_bundle = tmp_path / "face_landmarker.task"
+    not_a_bundle.write_bytes(b"this is not a zip archive")
+    with pytest.raises(ValueError, match="face_landmarker.task is not a MediaPipe"):
+        LandmarkerDetector(not_a_bundle)
