@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
-from collections.abc import Iterable
+import math
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,10 +98,32 @@ class FaceDataset:
 # --------------------------------------------------------------------------------------- FER2013
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+def read_text_lines(path: Path) -> Iterator[str]:
+    """The lines of a UTF-8 text file (or of its ``.gz``), decoded one line at a time.
+
+    Decoding line by line lets a bad byte be reported with its line number; a truncated or
+    corrupt ``.gz`` and a folder in place of the file are :class:`DataFormatError` too.
+    """
+    if path.is_dir():
+        raise DataFormatError(f"{path}: is a folder, not a file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    line_number = 0
+    try:
+        with opener(path, "rb") as stream:
+            for line_number, raw in enumerate(stream, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise DataFormatError(
+                        f"{path.name} line {line_number}: not UTF-8 text (a binary or wrongly "
+                        "encoded file?)"
+                    ) from None
+                yield line
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DataFormatError(
+            f"{path.name} after line {line_number}: the compressed file is truncated or corrupt "
+            f"({error})"
+        ) from None
 
 
 def file_md5(path: str | Path) -> str:
@@ -107,9 +131,16 @@ def file_md5(path: str | Path) -> str:
     path = Path(path)
     digest = hashlib.md5()
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 22), b""):
-            digest.update(chunk)
+    try:
+        with opener(path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 22), b""):
+                digest.update(chunk)
+    except IsADirectoryError:
+        raise DataFormatError(f"{path}: is a folder, not a file") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DataFormatError(
+            f"{path}: the compressed file is truncated or corrupt ({error})"
+        ) from None
     return digest.hexdigest()
 
 
@@ -156,8 +187,8 @@ def parse_fer2013_csv(
             raise DataFormatError(f"{where}: {len(tokens)} pixel values, expected {N_PIXELS}")
         try:
             pixels = np.array(tokens, dtype=np.int32)
-        except ValueError:
-            raise DataFormatError(f"{where}: pixel values must be integers") from None
+        except (ValueError, OverflowError):
+            raise DataFormatError(f"{where}: pixel values must be integers in 0..255") from None
         if pixels.min() < 0 or pixels.max() > 255:
             raise DataFormatError(f"{where}: pixel values must lie in 0..255")
         images.append(pixels.astype(np.uint8).reshape(FACE_SIZE, FACE_SIZE))
@@ -166,6 +197,27 @@ def parse_fer2013_csv(
     if not images:
         raise DataFormatError(f"{source}: no data rows")
     return np.stack(images), np.array(labels, dtype=np.int64), np.array(splits)
+
+
+def _read_cache(cache_path: Path) -> tuple[NDArray, NDArray, NDArray] | None:
+    """The cached arrays, or ``None`` when there is no usable cache.
+
+    A damaged cache (a crash mid-write on an older version, a full disk) is deleted so that the
+    CSV is parsed again, instead of failing the same way on every start.
+    """
+    if not cache_path.is_file():
+        return None
+    try:
+        with np.load(cache_path) as cached:
+            images, labels, splits = cached["images"], cached["labels"], cached["splits"]
+        if images.dtype != np.uint8 or images.shape[1:] != (FACE_SIZE, FACE_SIZE):
+            raise ValueError(f"images of shape {images.shape} and type {images.dtype}")
+        if not len(images) == len(labels) == len(splits):
+            raise ValueError("arrays of different lengths")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        cache_path.unlink(missing_ok=True)
+        return None
+    return images, labels, splits
 
 
 def load_fer2013(
@@ -188,12 +240,11 @@ def load_fer2013(
             "the file is not the original Kaggle fer2013.csv (or it is damaged)."
         )
     cache_path = None if cache_dir is None else Path(cache_dir) / f"fer2013-{checksum}.npz"
-    if cache_path is not None and cache_path.is_file():
-        with np.load(cache_path) as cached:
-            images, labels, splits = cached["images"], cached["labels"], cached["splits"]
+    cached = None if cache_path is None else _read_cache(cache_path)
+    if cached is not None:
+        images, labels, splits = cached
     else:
-        with _open_text(path) as stream:
-            images, labels, splits = parse_fer2013_csv(stream, source=path.name)
+        images, labels, splits = parse_fer2013_csv(read_text_lines(path), source=path.name)
         if cache_path is not None:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             # Write to a temporary name first so an interrupted run never leaves a half cache.
@@ -222,8 +273,8 @@ def read_ferplus_votes(path: str | Path) -> FerPlusVotes:
     votes: list[list[float]] = []
     has_image: list[bool] = []
     usage: list[str] = []
-    with open(path, encoding="utf-8", newline="") as stream:
-        reader = csv.reader(stream)
+    reader = csv.reader(read_text_lines(path))
+    try:
         header = next(reader, None)
         if header is None:
             raise DataFormatError(f"{path.name}: file is empty")
@@ -241,11 +292,13 @@ def read_ferplus_votes(path: str | Path) -> FerPlusVotes:
                 counts = [float(value) for value in row[2:]]
             except ValueError:
                 raise DataFormatError(f"{where}: vote counts must be numbers") from None
-            if min(counts) < 0:
-                raise DataFormatError(f"{where}: vote counts must not be negative")
+            if not all(math.isfinite(count) and count >= 0 for count in counts):
+                raise DataFormatError(f"{where}: vote counts must be finite and not negative")
             votes.append(counts)
             has_image.append(bool(row[1].strip()))
             usage.append(row[0])
+    except csv.Error as error:
+        raise DataFormatError(f"{path.name} line {reader.line_num}: {error}") from None
     if not votes:
         raise DataFormatError(f"{path.name}: no data rows")
     return FerPlusVotes(np.array(votes, np.float32), np.array(has_image), np.array(usage))

@@ -12,13 +12,47 @@ from fer.data.datasets import FACE_SIZE, DataFormatError, FaceDataset
 from fer.emotions import FER2013, ClassSet, canonical_label
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm")
+# A picture far beyond any camera's resolution is a decompression bomb, not a face; uploads and
+# image folders share the bound.
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` from the file's header, without decoding its pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Image.DecompressionBombError:
+        # Pillow refuses to even open the very largest pictures; they are too large here too.
+        raise DataFormatError(
+            f"{path}: the picture is larger than the {MAX_IMAGE_PIXELS:,} pixels a face image "
+            "may have"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise DataFormatError(
+            f"{path}: not a readable image (corrupt or not an image file)"
+        ) from None
 
 
 def read_face_image(path: str | Path, size: int = FACE_SIZE) -> NDArray[np.uint8]:
-    """Read an image file as a ``size``×``size`` gray face; unreadable files raise ValueError."""
+    """Read an image file as a ``size``×``size`` gray face.
+
+    Folders, unreadable files and pictures over :data:`MAX_IMAGE_PIXELS` raise
+    :class:`DataFormatError` naming the file; the size is checked before any pixel is decoded.
+    """
     import cv2  # local import keeps `import fer.data.image_folders` light until an image is read
 
     path = Path(path)
+    if path.is_dir():
+        raise DataFormatError(f"{path}: is a folder, not an image file")
+    width, height = image_size(path)
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DataFormatError(
+            f"{path}: the picture ({width}×{height}) is larger than the {MAX_IMAGE_PIXELS:,} "
+            "pixels a face image may have"
+        )
     buffer = np.fromfile(path, dtype=np.uint8)
     gray = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE) if buffer.size else None
     if gray is None:

@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from fer.data.image_folders import MAX_IMAGE_PIXELS
 from fer.emotions import emotion_style
 from fer.realtime.smoothing import SmoothingConfig
 from fer.sessions.records import FrameRecord
 
 IMAGE_TYPES = ("jpg", "jpeg", "png", "bmp", "webp")
 VIDEO_TYPES = ("mp4", "mov", "avi", "mkv", "webm", "m4v")
-MAX_IMAGE_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
