@@ -181,19 +181,35 @@ def predict_in_batches(
 def view_probabilities(
     run, n_classes: int, faces: NDArray[np.uint8], batch_size: int, tta: bool | str
 ) -> NDArray[np.float32]:
-    """Each test-time view's probabilities, (n_views, N, n_classes); one view without ``tta``."""
+    """Each test-time view's probabilities, (n_views, N, n_classes); one view without ``tta``.
+
+    Faces are converted to float32 one chunk at a time, so memory beyond the input and the
+    output stays bounded by ``batch_size`` whatever the number of faces. A chunk's views go to
+    ``run`` together (a frame's few faces and their views: one call).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise ValueError(f"batch_size must be a whole number of faces, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1 face, got {batch_size}")
     faces = validate_faces(faces)
     views = tta_views(tta)
-    n_views = 1 if views is None else 2 * len(TTA_ZOOMS[views])
-    if len(faces) == 0:
-        return np.zeros((n_views, 0, n_classes), np.float32)
-    if views is not None:
-        zoomed = [zoom_faces(faces, factor) for factor in TTA_ZOOMS[views]]
-        faces = np.concatenate([*zoomed, *(view[:, :, ::-1] for view in zoomed)])
-    batch = faces[..., None].astype(np.float32)
-    parts = [run(batch[start : start + batch_size]) for start in range(0, len(batch), batch_size)]
-    probabilities = np.concatenate(parts).astype(np.float32)
-    return probabilities.reshape(n_views, -1, n_classes)
+    zooms = (1.0,) if views is None else TTA_ZOOMS[views]
+    n_views = 1 if views is None else 2 * len(zooms)
+    probabilities = np.zeros((n_views, len(faces), n_classes), np.float32)
+    faces_per_chunk = max(1, batch_size // n_views)
+    for start in range(0, len(faces), faces_per_chunk):
+        chunk = faces[start : start + faces_per_chunk]
+        if views is None:
+            rows = chunk
+        else:
+            zoomed = [zoom_faces(chunk, factor) for factor in zooms]
+            rows = np.concatenate([*zoomed, *(view[:, :, ::-1] for view in zoomed)])
+        batch = rows[..., None].astype(np.float32)
+        outputs = np.concatenate(
+            [run(batch[first : first + batch_size]) for first in range(0, len(batch), batch_size)]
+        )
+        probabilities[:, start : start + len(chunk)] = outputs.reshape(n_views, len(chunk), -1)
+    return probabilities
 
 
 class _Interpreter:

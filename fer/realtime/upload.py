@@ -27,6 +27,10 @@ from fer.sessions.records import FrameRecord
 
 IMAGE_TYPES = ("jpg", "jpeg", "png", "bmp", "webp")
 VIDEO_TYPES = ("mp4", "mov", "avi", "mkv", "webm", "m4v")
+NO_FACE_MESSAGE = (
+    "No face was found in the image, so nothing was saved. Faces smaller than about a fifth of "
+    "the picture's height are usually not found: crop the picture around the face and try again."
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Analysis:
     n_frames: int
     detector_warning: str | None
     tta: str  # the test-time views each prediction averaged (EmotionRecognizer.tta)
+    notes: tuple[str, ...] = ()  # what the user should know about the result (faces left out)
 
 
 def upload_kind(filename: str) -> str:
@@ -99,18 +104,26 @@ def analyse_image(
     frame_bgr = decode_image(data)
     # A still image has no history to smooth over; the uncertain threshold still applies.
     smoothing = SmoothingConfig(method="none", uncertain_below=uncertain_below, min_dwell_s=0)
-    recognizer = _recognizer(model, smoothing, max_faces, landmarker_path)
+    # One face more than asked for tells whether faces were left out.
+    recognizer = _recognizer(model, smoothing, max_faces + 1, landmarker_path)
     try:
         results = recognizer.process(frame_bgr, 0.0)
         warning = recognizer.detector_warning
     finally:
         recognizer.close()
     if not results:
-        raise ValueError("No face was found in the image, so nothing was saved.")
+        raise ValueError(NO_FACE_MESSAGE)
+    notes: tuple[str, ...] = ()
+    if len(results) > max_faces:
+        results = sorted(results, key=lambda result: -result.bbox[2] * result.bbox[3])[:max_faces]
+        notes = (
+            f"The picture shows more than {max_faces} faces; the {max_faces} largest were "
+            "analysed and saved, the others were left out.",
+        )
     preview = draw_results(frame_bgr.copy(), results, show_landmarks=False)
     records = [FrameRecord.from_result(0.0, result) for result in results]
     return Analysis(
-        "image", records, list(model.classes), preview, 1, warning, recognizer.tta
+        "image", records, list(model.classes), preview, 1, warning, recognizer.tta, notes
     )
 
 

@@ -278,3 +278,36 @@ def test_report_keys_and_labels_say_which_test_time_views():
     ]
     with pytest.raises(ValueError, match="tta must be"):
         views_key("ten-crop")
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "64"])
+def test_predict_refuses_a_batch_size_that_is_not_a_positive_whole_number(batch_size):
+    from fer.models.inference import view_probabilities
+
+    faces = np.zeros((3, 48, 48), np.uint8)
+    with pytest.raises(ValueError, match="batch_size"):
+        view_probabilities(lambda batch: np.ones((len(batch), 7)), 7, faces, batch_size, False)
+
+
+@pytest.mark.parametrize("tta", [False, "mirror+zoom"])
+def test_many_faces_are_converted_one_batch_at_a_time(tta):
+    """100k faces used to become one float32 array four times the input's size at once."""
+    import tracemalloc
+
+    from fer.models.inference import view_probabilities
+
+    faces = np.random.default_rng(0).integers(0, 256, (20_000, 48, 48), dtype=np.uint8)
+    batch_rows: list[int] = []
+
+    def run(batch):
+        batch_rows.append(len(batch))
+        return np.full((len(batch), 7), 1 / 7, np.float32)
+
+    tracemalloc.start()
+    probabilities = view_probabilities(run, 7, faces, 256, tta)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert probabilities.shape[1:] == (20_000, 7)
+    assert max(batch_rows) <= 256
+    # The output plus a few batches, far below the float32 copy of every face and view.
+    assert peak < probabilities.nbytes + 64 * 2**20 < faces.nbytes * 4
