@@ -61,6 +61,8 @@ class DetectedFace:
     mouth: NDArray[np.float32] | None = None  # (2,) pixel midpoint of the mouth corners
     landmarks: NDArray[np.float32] | None = None  # (478, 2) normalised image coordinates
     blendshapes: dict[str, float] | None = None
+    # The canonical face model's 4x4 pose in camera space (MediaPipe's facial transformation).
+    transformation: NDArray[np.float32] | None = None
 
 
 class FaceDetector(Protocol):
@@ -146,6 +148,7 @@ class LandmarkerDetector:
             min_face_presence_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
             output_face_blendshapes=blendshapes,
+            output_facial_transformation_matrixes=True,
         )
         try:
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
@@ -175,9 +178,11 @@ class LandmarkerDetector:
         else:
             result = self._landmarker.detect(image)
         faces = []
-        blendshape_lists = result.face_blendshapes or [None] * len(result.face_landmarks)
-        for face_landmarks, categories in zip(
-            result.face_landmarks, blendshape_lists, strict=True
+        n_faces = len(result.face_landmarks)
+        blendshape_lists = result.face_blendshapes or [None] * n_faces
+        matrices = result.facial_transformation_matrixes or [None] * n_faces
+        for face_landmarks, categories, matrix in zip(
+            result.face_landmarks, blendshape_lists, matrices, strict=True
         ):
             landmarks = np.array([(point.x, point.y) for point in face_landmarks], np.float32)
             points = landmark_points(landmarks, width, height)
@@ -193,6 +198,7 @@ class LandmarkerDetector:
                     mouth=points["mouth"],
                     landmarks=landmarks,
                     blendshapes=blendshapes,
+                    transformation=None if matrix is None else np.asarray(matrix, np.float32),
                 )
             )
         return faces
@@ -279,7 +285,7 @@ def open_face_detector(
     if landmarker_path is not None and Path(landmarker_path).is_file():
         try:
             return LandmarkerDetector(landmarker_path, max_faces=max_faces, mode=mode), None
-        except (RuntimeError, OSError) as error:  # MediaPipe raises RuntimeError on a bad bundle
+        except (ValueError, OSError) as error:  # LandmarkerDetector names a bad bundle
             warning = HAAR_LOAD_FAILED_WARNING.format(path=landmarker_path, error=error)
     else:
         warning = missing_landmarker_warning(landmarker_path, searched)
