@@ -11,7 +11,8 @@ import sys
 
 EXAMPLE = """\
 fer evaluate ferplus --split PrivateTest --tta mirror+zoom
-fer evaluate fer2013 --split PublicTest --backend keras --no-save"""
+fer evaluate fer2013 --split PublicTest --backend keras --no-save
+fer evaluate fer2013 --split PublicTest --signals --per-class 100"""
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")  # fer.evaluation.evaluate.SPLITS
 TTA_CHOICES = ("none", "mirror", "mirror+zoom")  # fer.models.inference.TTA_CHOICES
@@ -33,6 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-save", action="store_true", help="print only; leave evaluation.json as it is"
     )
+    signals = parser.add_argument_group(
+        "signals check (prints a table, saves nothing; needs face_landmarker.task)"
+    )
+    signals.add_argument(
+        "--signals",
+        action="store_true",
+        help="mean valence, arousal and action units per true class, on re-detected faces",
+    )
+    signals.add_argument("--per-class", type=int, default=100, help="faces drawn per class")
+    signals.add_argument("--seed", type=int, default=0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,10 +60,30 @@ def run(args: argparse.Namespace) -> int:
     except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.signals:
+        return _signal_check(model, dataset, args)
     (report,) = evaluate_views(model, dataset, [(args.split, args.tta)])
     print(summarise(report))
     if not args.no_save:
         add_reports(model.model_dir, [report])
         write_model_card(model.model_dir)
         print(f"report saved to {evaluation_path(model.model_dir)}")
+    return 0
+
+
+def _signal_check(model, dataset, args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from fer.config import find_landmarker_bundle
+    from fer.evaluation.signal_check import markdown, signal_table
+
+    bundle = find_landmarker_bundle()
+    if bundle is None:
+        print("error: face_landmarker.task not found in $FER_DATA_DIR or data/", file=sys.stderr)
+        return 2
+    table = signal_table(
+        model, dataset, bundle, args.split, args.per_class, args.seed,
+        progress=lambda rows: tqdm(rows, desc="faces", unit="face"),
+    )
+    print(markdown(table))
     return 0

@@ -21,10 +21,21 @@ from fer.config import find_landmarker_bundle, landmarker_search_dirs
 from fer.models.inference import PIPELINE_TTA, tta_views
 from fer.realtime.alignment import align_detected
 from fer.realtime.faces import FaceDetector, missing_landmarker_warning, open_face_detector
+from fer.realtime.signals import SignalSmoother
 from fer.realtime.smoothing import ProbabilitySmoother, SmoothingConfig
 from fer.realtime.tracking import FaceTracker, TrackerConfig
 
 DEFAULT_MODEL = "ferplus"
+
+
+@dataclass
+class TrackState:
+    """What one tracked face carries from frame to frame: its smoothers."""
+
+    probabilities: ProbabilitySmoother
+    signals: SignalSmoother
+
+
 # Frame times are video positions or clock readings (Unix time included); beyond this bound a
 # time is a bug upstream, and MediaPipe's microsecond timestamps would overflow soon after.
 MAX_T_SECONDS = 1e10
@@ -47,7 +58,9 @@ class FaceResult:
 
     ``probs`` and ``smoothed`` follow the model's ``classes`` order; ``label`` is a class name or
     ``"uncertain"``; ``landmarks`` are (478, 2) normalised image coordinates (``None`` with the
-    Haar fallback), ``face_gray`` is the 48×48 crop the model saw.
+    Haar fallback), ``face_gray`` is the 48×48 crop the model saw. The signals are descriptive
+    (see :mod:`fer.realtime.signals`); action units, their asymmetry and the head pose are
+    ``None`` without landmarks.
     """
 
     track_id: int
@@ -59,6 +72,12 @@ class FaceResult:
     landmarks: NDArray[np.float32] | None = None
     blendshapes: dict[str, float] | None = None
     face_gray: NDArray[np.uint8] | None = None
+    # Signals (fer.realtime.signals), smoothed like the probabilities.
+    action_units: dict[str, float] | None = None  # FACS code -> intensity 0..1
+    au_asymmetry: dict[str, float] | None = None  # two-sided AU -> left minus right
+    valence: float | None = None  # -1..1, from the smoothed probabilities
+    arousal: float | None = None  # -1..1
+    head_pose: dict[str, float] | None = None  # yaw, pitch, roll in degrees
 
 
 def validate_frame(frame_bgr: object) -> NDArray[np.uint8]:
@@ -170,7 +189,10 @@ class EmotionRecognizer:
             if self._tracker is None:
                 classes, config = list(self._model.classes), self.smoothing
                 self._tracker = FaceTracker(
-                    self.tracking, make_state=lambda: ProbabilitySmoother(classes, config)
+                    self.tracking,
+                    make_state=lambda: TrackState(
+                        ProbabilitySmoother(classes, config), SignalSmoother(config)
+                    ),
                 )
         return self
 
@@ -251,9 +273,13 @@ class EmotionRecognizer:
             probs = model.predict(crops, tta=self.tta)
             predicted = time.perf_counter()
             tracks = tracker.update([face.bbox for face in faces], t_seconds)
+            classes = list(model.classes)
             results = []
             for index, (face, track) in enumerate(zip(faces, tracks, strict=True)):
-                prediction = track.state.update(probs[index], t_seconds)
+                prediction = track.state.probabilities.update(probs[index], t_seconds)
+                signals = track.state.signals.update(
+                    face.blendshapes, face.transformation, prediction.smoothed, classes, t_seconds
+                )
                 results.append(
                     FaceResult(
                         track_id=track.track_id,
@@ -265,6 +291,11 @@ class EmotionRecognizer:
                         landmarks=face.landmarks,
                         blendshapes=face.blendshapes,
                         face_gray=crops[index] if self.keep_crops else None,
+                        action_units=signals.action_units,
+                        au_asymmetry=signals.au_asymmetry,
+                        valence=signals.valence,
+                        arousal=signals.arousal,
+                        head_pose=signals.head_pose,
                     )
                 )
             finished = time.perf_counter()

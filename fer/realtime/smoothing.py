@@ -73,6 +73,65 @@ class SmoothedPrediction:
     confidence: float  # smoothed probability of the shown label (top probability if uncertain)
 
 
+class VectorSmoother:
+    """Smooths a stream of equal-length vectors in time by the config's method and window.
+
+    The probabilities and a face's other signals (action units, head pose) share this, so every
+    number shown for a face is smoothed over the same span of time.
+    """
+
+    def __init__(self, config: SmoothingConfig | None = None):
+        self.config = config or SmoothingConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all history (the next update starts afresh)."""
+        self._window: deque[tuple[float, NDArray[np.float64]]] = deque()
+        self._ema: NDArray[np.float64] | None = None
+        self._last_t: float | None = None
+
+    def update(self, values: NDArray[np.floating], t_s: float) -> NDArray[np.float64]:
+        """Add the vector of the frame at ``t_s`` (seconds); returns the smoothed vector.
+
+        A time earlier than the last one, or a gap longer than ``reset_after_s``, starts afresh;
+        so does a vector of another length.
+        """
+        values = np.asarray(values, np.float64).reshape(-1)
+        if not np.all(np.isfinite(values)):
+            raise ValueError("values to smooth must be finite")
+        t_s = float(t_s)
+        if self._last_t is not None and (
+            t_s < self._last_t
+            or t_s - self._last_t > self.config.reset_after_s
+            or (self._window and self._window[-1][1].shape != values.shape)
+            or (self._ema is not None and self._ema.shape != values.shape)
+        ):
+            self.reset()
+        smoothed = self._smooth(values, t_s)
+        self._last_t = t_s
+        return smoothed
+
+    def _smooth(self, values: NDArray[np.float64], t_s: float) -> NDArray[np.float64]:
+        config = self.config
+        if config.method == "none":
+            return values
+        if config.method == "ema":
+            # _last_t is set whenever _ema is (reset clears both); tested for the type checker.
+            if self._ema is None or self._last_t is None:
+                self._ema = values.copy()
+            else:
+                # Weight from elapsed time, not per frame: the same half-life at any frame rate.
+                alpha = 1.0 - 0.5 ** ((t_s - self._last_t) / config.half_life_s)
+                self._ema = self._ema + alpha * (values - self._ema)
+            return self._ema
+        self._window.append((t_s, values))
+        # Compare elapsed time, not shifted times: at very large t_s, t_s - window_s rounds back
+        # to t_s. The newest frame always stays, so the window is never empty.
+        while len(self._window) > 1 and t_s - self._window[0][0] >= config.window_s:
+            self._window.popleft()
+        return np.mean([v for _, v in self._window], axis=0)
+
+
 class ProbabilitySmoother:
     """Smooths one face's probability stream; create one per tracked face."""
 
@@ -85,8 +144,7 @@ class ProbabilitySmoother:
 
     def reset(self) -> None:
         """Forget all history (the next update starts afresh)."""
-        self._window: deque[tuple[float, NDArray[np.float64]]] = deque()
-        self._ema: NDArray[np.float64] | None = None
+        self._probabilities = VectorSmoother(self.config)
         self._last_t: float | None = None
         self._label: str | None = None
         self._label_since = 0.0
@@ -103,7 +161,7 @@ class ProbabilitySmoother:
             t_s < self._last_t or t_s - self._last_t > self.config.reset_after_s
         ):
             self.reset()
-        smoothed = self._smooth(probs, t_s)
+        smoothed = self._probabilities.update(probs, t_s)
         self._last_t = t_s
         label = self._choose_label(smoothed, t_s)
         if label == UNCERTAIN:
@@ -111,26 +169,6 @@ class ProbabilitySmoother:
         else:
             confidence = float(smoothed[self.classes.index(label)])
         return SmoothedPrediction(smoothed.astype(np.float32), label, confidence)
-
-    def _smooth(self, probs: NDArray[np.float64], t_s: float) -> NDArray[np.float64]:
-        config = self.config
-        if config.method == "none":
-            return probs
-        if config.method == "ema":
-            # _last_t is set whenever _ema is (reset clears both); tested for the type checker.
-            if self._ema is None or self._last_t is None:
-                self._ema = probs.copy()
-            else:
-                # Weight from elapsed time, not per frame: the same half-life at any frame rate.
-                alpha = 1.0 - 0.5 ** ((t_s - self._last_t) / config.half_life_s)
-                self._ema = self._ema + alpha * (probs - self._ema)
-            return self._ema
-        self._window.append((t_s, probs))
-        # Compare elapsed time, not shifted times: at very large t_s, t_s - window_s rounds back
-        # to t_s. The newest frame always stays, so the window is never empty.
-        while len(self._window) > 1 and t_s - self._window[0][0] >= config.window_s:
-            self._window.popleft()
-        return np.mean([p for _, p in self._window], axis=0)
 
     def _choose_label(self, smoothed: NDArray[np.float64], t_s: float) -> str:
         config = self.config
