@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fer.cli.publish",
         "re-export, calibrate or re-evaluate a published model; rewrite its MODEL_CARD.md",
     ),
+    "analyze": (
+        "fer.cli.analyze",
+        "analyse images, videos and folders: expressions, action units, valence, head pose",
+    ),
     "evaluate": ("fer.cli.evaluate", "score a model on a dataset split"),
     "bench": ("fer.cli.bench", "time a model per face, or the whole pipeline on a video"),
     "compare": ("fer.cli.compare", "compare architectures and class-imbalance strategies"),

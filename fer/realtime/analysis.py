@@ -1,0 +1,186 @@
+"""Offline analysis of images, videos and folders: one row per face per analysed frame, and the
+session insights of each source (what ``fer analyze`` writes).
+
+A video that ends early or is partly damaged is analysed as far as it decodes, and the analysis
+says so in its notes; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from fer.realtime.signals import ACTION_UNITS, HEAD_POSE_AXES
+from fer.realtime.upload import IMAGE_TYPES, VIDEO_TYPES, decode_image
+from fer.sessions.insights import session_insights
+
+FRAMES_FILE = "frames.csv"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class SourceAnalysis:
+    """What one image or video gave: a frame table in the session store's column names, notes
+    for the user, and the insights of its faces."""
+
+    source: str
+    kind: str  # "image" or "video"
+    frames: pd.DataFrame
+    n_frames_analysed: int
+    notes: list[str] = field(default_factory=list)
+    insights: dict[str, Any] = field(default_factory=dict)
+
+
+def expand_sources(paths: Iterable[str | Path]) -> list[Path]:
+    """Image and video files named by ``paths``; a folder contributes its supported files
+    (recursively, sorted). Missing paths and unsupported files are a ``ValueError`` naming them.
+    """
+    suffixes = {f".{suffix}" for suffix in (*IMAGE_TYPES, *VIDEO_TYPES)}
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
+            if not found:
+                raise ValueError(f"{path} holds no image or video file ({', '.join(suffixes)})")
+            files.extend(found)
+        elif path.is_file():
+            if path.suffix.lower() not in suffixes:
+                raise ValueError(
+                    f"{path} is neither an image ({', '.join(IMAGE_TYPES)}) nor a video "
+                    f"({', '.join(VIDEO_TYPES)})"
+                )
+            files.append(path)
+        else:
+            raise ValueError(f"{path} does not exist")
+    return files
+
+
+def result_row(t_s: float, result: Any, classes: Sequence[str]) -> dict[str, Any]:
+    """One face of one frame in the session store's column names (plus the signals)."""
+    row: dict[str, Any] = {
+        "t_seconds": float(t_s),
+        "track_id": int(result.track_id),
+        "label": result.label,
+        "confidence": float(result.confidence),
+    }
+    for index, name in enumerate(classes):
+        row[f"prob_{name}"] = float(result.probs[index])
+        row[f"smoothed_{name}"] = float(result.smoothed[index])
+    row["valence"], row["arousal"] = result.valence, result.arousal
+    for au in ACTION_UNITS:
+        row[au] = None if result.action_units is None else result.action_units[au]
+    for axis in HEAD_POSE_AXES:
+        row[axis] = None if result.head_pose is None else result.head_pose[axis]
+    return row
+
+
+def analyse_source(
+    path: Path,
+    make_recognizer: Callable[[str], Any],
+    stride: int = 1,
+    on_frame: Callable[[], None] | None = None,
+) -> SourceAnalysis:
+    """Analyse one image or video; ``make_recognizer(kind)`` gives a fresh recognizer.
+
+    ``ValueError`` for a file that cannot be analysed at all (unreadable, no decodable frame).
+    """
+    from fer.realtime.video import iter_frames, probe_video
+
+    kind = "image" if path.suffix.lower().lstrip(".") in IMAGE_TYPES else "video"
+    recognizer = make_recognizer(kind)
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    try:
+        classes = recognizer.classes
+        frames: Iterable[tuple[int, float, NDArray[np.uint8]]]
+        if kind == "image":
+            frames = [(0, 0.0, decode_image(path.read_bytes()))]
+            expected = 1
+        else:
+            info = probe_video(path)
+            frames = iter_frames(path, stride=stride)
+            expected = -(-info.n_frames // stride) if info.n_frames else 0
+        n_analysed, last_index = 0, -1
+        for frame_index, t_s, frame_bgr in frames:
+            for result in recognizer.process(frame_bgr, t_s):
+                rows.append(result_row(t_s, result, classes))
+            n_analysed, last_index = n_analysed + 1, frame_index
+            if on_frame is not None:
+                on_frame()
+        if recognizer.detector_warning:
+            notes.append(recognizer.detector_warning)
+    finally:
+        recognizer.close()
+    if kind == "video" and expected and n_analysed < expected - 1:
+        notes.append(
+            f"{path.name}: only {n_analysed} of about {expected} frames could be decoded (up to "
+            f"frame {last_index}); the file ends early or is damaged, and the rest was not "
+            "analysed."
+        )
+    if not rows:
+        notes.append(f"{path.name}: no face was found in any analysed frame.")
+    table = pd.DataFrame(rows)
+    insights = session_insights(table) if rows else {}
+    return SourceAnalysis(str(path), kind, table, n_analysed, notes, insights)
+
+
+def frames_csv_table(analyses: Sequence[SourceAnalysis], classes: Sequence[str]) -> pd.DataFrame:
+    """All sources' frames in ``frames.csv``'s columns: ``source, time_s, track_id, label,
+    confidence``, ``p_<class>`` per class, ``valence, arousal``, one column per AU, ``yaw,
+    pitch, roll``."""
+    columns = [
+        "source", "time_s", "track_id", "label", "confidence",
+        *(f"p_{name}" for name in classes), "valence", "arousal", *ACTION_UNITS, *HEAD_POSE_AXES,
+    ]
+    parts = []
+    for analysis in analyses:
+        if analysis.frames.empty:
+            continue
+        frame = analysis.frames.rename(
+            columns={"t_seconds": "time_s", **{f"prob_{name}": f"p_{name}" for name in classes}}
+        )
+        frame.insert(0, "source", analysis.source)
+        parts.append(frame.reindex(columns=columns))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_outputs(
+    analyses: Sequence[SourceAnalysis], classes: Sequence[str], out_dir: Path, extra: dict
+) -> tuple[Path, Path]:
+    """Write ``frames.csv`` and ``summary.json`` into ``out_dir``; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames_path, summary_path = out_dir / FRAMES_FILE, out_dir / SUMMARY_FILE
+    frames_csv_table(analyses, classes).to_csv(frames_path, index=False)
+    summary = {
+        **extra,
+        "classes": list(classes),
+        "sources": [
+            {
+                "source": analysis.source,
+                "kind": analysis.kind,
+                "n_frames_analysed": analysis.n_frames_analysed,
+                "n_face_rows": len(analysis.frames),
+                "notes": analysis.notes,
+                "insights": analysis.insights,
+            }
+            for analysis in analyses
+        ],
+    }
+    summary_path.write_text(json.dumps(summary, indent=1, allow_nan=False, default=_plain))
+    return frames_path, summary_path
+
+
+def _plain(value: Any) -> Any:
+    """JSON for NumPy scalars that slipped into a summary."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
