@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fer.cli.analyze",
         "analyse images, videos and folders: expressions, action units, valence, head pose",
     ),
+    "report": (
+        "fer.cli.report",
+        "write a recorded session's report for the health record: HTML, PDF or FHIR",
+    ),
     "evaluate": ("fer.cli.evaluate", "score a model on a dataset split"),
     "bench": ("fer.cli.bench", "time a model per face, or the whole pipeline on a video"),
     "compare": ("fer.cli.compare", "compare architectures and class-imbalance strategies"),

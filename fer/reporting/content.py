@@ -1,0 +1,120 @@
+"""What a session report says, gathered once and shared by every format.
+
+The report names the model, its card's accuracy and limits, and the consent record, and shows
+the session's insights (:mod:`fer.sessions.insights`), which are descriptive, not diagnostic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
+from fer.sessions.insights import session_insights
+
+DISCLAIMER = (
+    "This report describes what facial-expression software read from the client's face during "
+    "a consented session. It supports the clinician's attention and judgement; it is not a "
+    "diagnosis, and a facial expression is not the same as a felt emotion."
+)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """The model a session used, as its card and evaluation describe it."""
+
+    name: str
+    classes: tuple[str, ...]
+    test_accuracy: float | None  # served backend, one pass, PrivateTest
+    test_macro_f1: float | None
+    test_split: str
+    intended_use: str
+    limitations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """Everything a report shows; built by :func:`report_content`."""
+
+    session_id: int
+    client: str  # the pseudonymous client code, or the consent's pseudonym
+    started_at: datetime
+    ended_at: datetime | None
+    source: str
+    consent: dict[str, Any]
+    model: ModelSummary
+    frames: pd.DataFrame
+    markers: pd.DataFrame
+    insights: dict[str, Any]
+    notes: str = ""
+    generated_at: datetime = field(default_factory=datetime.now)
+
+
+def model_summary(model_dir: Path | None, name: str, classes: tuple[str, ...]) -> ModelSummary:
+    """The card's figures of the model ``name`` (its folder when it is installed here)."""
+    if model_dir is None or not (model_dir / "card.json").is_file():
+        return ModelSummary(name, classes, None, None, "PrivateTest",
+                            "the model's card is not installed on this machine", ())
+    card = json.loads((model_dir / "card.json").read_text())
+    report = find_report(read_evaluation(model_dir), "PrivateTest", "none", served_backend(card))
+    return ModelSummary(
+        name=name,
+        classes=classes,
+        test_accuracy=None if report is None else float(report["accuracy"]),
+        test_macro_f1=None if report is None else float(report["macro_f1"]),
+        test_split="PrivateTest",
+        intended_use=str(card.get("intended_use", "")),
+        limitations=tuple(str(item) for item in card.get("limitations", [])),
+    )
+
+
+def report_content(
+    session: Any,
+    consent: Any,
+    frames: pd.DataFrame,
+    model_dir: Path | None,
+    markers: pd.DataFrame | None = None,
+) -> ReportContent:
+    """Gather a report's content from a session record (``SessionInfo``), its consent record
+    (``Consent``), its frame table, the model's folder and the clinician's markers."""
+    markers = markers if markers is not None else pd.DataFrame({"t_seconds": [], "note": []})
+    client = getattr(session, "client_code", None) or f"consent {consent.id}"
+    withdrawn = getattr(consent, "withdrawn_at", None)
+    consent_record = {
+        "id": consent.id,
+        "given_at": consent.given_at.isoformat(),
+        "withdrawn_at": withdrawn.isoformat() if withdrawn else None,
+        "statement": consent.statement,
+    }
+    return ReportContent(
+        session_id=session.id,
+        client=client,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+        source=session.source,
+        consent=consent_record,
+        model=model_summary(model_dir, session.model, tuple(session.classes)),
+        frames=frames,
+        markers=markers,
+        insights=session_insights(frames, markers) if not frames.empty else {"faces": []},
+        notes=getattr(session, "notes", "") or "",
+    )
+
+
+def summary_figures(content: ReportContent) -> list[tuple[str, float, str]]:
+    """The report's summary figures as ``(name, value, unit)``: one FHIR Observation each."""
+    figures: list[tuple[str, float, str]] = []
+    for face in content.insights.get("faces", []):
+        prefix = f"face {face['track_id']}"
+        figures.append((f"{prefix}: duration seen", face["duration_s"], "s"))
+        for emotion, share in face["time_share"].items():
+            figures.append((f"{prefix}: share of time, {emotion}", share, "1"))
+        figures.append((f"{prefix}: expression changes", face["n_transitions"], "1"))
+        if face["expressivity"] is not None:
+            figures.append((f"{prefix}: expressivity index", face["expressivity"]["index"], "1"))
+    return figures

@@ -1,0 +1,101 @@
+"""The report as PDF (fpdf2), with the same charts as the HTML form, as images."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from fer.reporting.charts import signals_chart, timeline_chart
+from fer.reporting.content import DISCLAIMER, ReportContent
+
+
+def _font_path() -> Path:
+    """DejaVu Sans from matplotlib's own files: Unicode text without a system font."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+def _face_lines(face: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Seen for {face['duration_s']:.1f} s in {face['n_frames']} frames; baseline: "
+        f"{face['baseline']['source']}.",
+        "Share of time: "
+        + ", ".join(f"{emotion} {share:.0%}" for emotion, share in face["time_share"].items()),
+        f"Expression changes: {face['n_transitions']}.",
+    ]
+    for episode in face["episodes"][:5]:
+        peak = "" if episode["peak"] is None else f", peak {episode['peak']:.0%}"
+        lines.append(
+            f"Episode: {episode['emotion']} from {episode['onset_s']:.1f} s for "
+            f"{episode['duration_s']:.1f} s{peak}."
+        )
+    if face["expressivity"] is not None:
+        lines.append(f"Expressivity index {face['expressivity']['index']:.3f}.")
+    if face["flat_affect"] is not None:
+        verdict = "indicated" if face["flat_affect"]["indicated"] else "not indicated"
+        lines.append(f"Flat affect: {verdict} ({face['flat_affect']['rule']}).")
+    for moment in face["notable_moments"]:
+        markers = "; ".join(f"{m['t_s']:.1f} s: {m['note']}" for m in moment["markers_nearby"])
+        lines.append(
+            f"Notable moment at {moment['t_s']:.1f} s ({moment['label']})"
+            + (f", markers: {markers}" if markers else "")
+        )
+    return lines
+
+
+def report_pdf(content: ReportContent) -> bytes:
+    """The whole report as PDF bytes."""
+    from fpdf import FPDF
+
+    document = FPDF(format="A4")
+    document.set_auto_page_break(True, margin=15)
+    document.add_font("DejaVu", "", str(_font_path()))
+    document.set_font("DejaVu", size=10)
+    document.set_title(f"Session report {content.session_id}")
+    document.add_page()
+    width = document.epw
+
+    def paragraph(text: str, size: int = 10) -> None:
+        document.set_font("DejaVu", size=size)
+        document.multi_cell(width, size * 0.55, text)
+        document.ln(1)
+
+    model = content.model
+    accuracy = (
+        "not available" if model.test_accuracy is None
+        else f"{model.test_accuracy:.1%} accuracy, macro-F1 {model.test_macro_f1:.3f} on "
+        f"{model.test_split}"
+    )
+    consent = content.consent
+    paragraph(f"Session report: session {content.session_id}", 16)
+    paragraph(DISCLAIMER, 9)
+    paragraph(
+        f"Client (pseudonymous): {content.client}\n"
+        f"Session: {content.started_at.isoformat()} to "
+        f"{content.ended_at.isoformat() if content.ended_at else 'open'} ({content.source})\n"
+        f"Consent: record {consent['id']}, given {consent['given_at']}, "
+        f"{consent['withdrawn_at'] or 'not withdrawn'}\n"
+        f"Model: {model.name}, {accuracy}"
+    )
+    paragraph("The model and its limits", 12)
+    paragraph(model.intended_use, 9)
+    for item in model.limitations:
+        paragraph(f"- {item}", 9)
+    for chart in (
+        timeline_chart(content.frames, list(model.classes)),
+        signals_chart(content.frames),
+    ):
+        if chart:
+            document.image(io.BytesIO(chart), w=width)
+    for face in content.insights.get("faces", []):
+        paragraph(f"Face {face['track_id']}", 12)
+        for line in _face_lines(face):
+            paragraph(line, 9)
+    paragraph("Clinician's markers", 12)
+    markers = [f"{m.t_seconds:.1f} s: {m.note}" for m in content.markers.itertuples()]
+    paragraph("\n".join(markers) or "None.", 9)
+    paragraph("Notes", 12)
+    paragraph(content.notes or "None.", 9)
+    return bytes(document.output())
