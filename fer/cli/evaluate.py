@@ -12,7 +12,8 @@ import sys
 EXAMPLE = """\
 fer evaluate ferplus --split PrivateTest --tta mirror+zoom
 fer evaluate fer2013 --split PublicTest --backend keras --no-save
-fer evaluate fer2013 --split PublicTest --signals --per-class 100"""
+fer evaluate fer2013 --split PublicTest --signals --per-class 100
+fer evaluate ferplus --suite robustness --split PrivateTest"""
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")  # fer.evaluation.evaluate.SPLITS
 TTA_CHOICES = ("none", "mirror", "mirror+zoom")  # fer.models.inference.TTA_CHOICES
@@ -33,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
     parser.add_argument(
         "--no-save", action="store_true", help="print only; leave evaluation.json as it is"
+    )
+    parser.add_argument(
+        "--suite",
+        choices=("robustness",),
+        help="robustness: the split's faces re-detected clean and under video-call conditions "
+        "(compression, low resolution, blur, exposure, noise, occlusion, tilt); saved in "
+        "evaluation.json",
     )
     signals = parser.add_argument_group(
         "signals check (prints a table, saves nothing; needs face_landmarker.task)"
@@ -62,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.signals:
         return _signal_check(model, dataset, args)
+    if args.suite == "robustness":
+        return _robustness(model, dataset, args)
     (report,) = evaluate_views(model, dataset, [(args.split, args.tta)])
     print(summarise(report))
     if not args.no_save:
@@ -86,4 +96,28 @@ def _signal_check(model, dataset, args: argparse.Namespace) -> int:
         progress=lambda rows: tqdm(rows, desc="faces", unit="face"),
     )
     print(markdown(table))
+    return 0
+
+
+def _robustness(model, dataset, args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from fer.config import find_landmarker_bundle
+    from fer.evaluation.evaluation_file import add_robustness
+    from fer.evaluation.model_card import write_model_card
+    from fer.evaluation.robustness import run_suite
+    from fer.evaluation.robustness_table import suite_table
+
+    bundle = find_landmarker_bundle()
+    if bundle is None:
+        print("error: face_landmarker.task not found in $FER_DATA_DIR or data/", file=sys.stderr)
+        return 2
+    results = run_suite(
+        [model], {model.card["label_set"]: dataset}, bundle, args.split,
+        progress=lambda frames: tqdm(frames, desc="faces", unit="face", leave=False),
+    )[model.name]
+    print(suite_table(results))
+    if not args.no_save:
+        add_robustness(model.model_dir, args.split, results, args.command_line)
+        write_model_card(model.model_dir)
     return 0

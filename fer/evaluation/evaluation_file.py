@@ -157,3 +157,20 @@ def iter_reports(evaluation: dict) -> Iterator[dict]:
 def headline(report: dict) -> dict:
     """Accuracy, macro-F1, ECE and the number of faces of one report."""
     return {field: report[field] for field in HEADLINE_FIELDS}
+
+
+def add_robustness(model_dir: Path, split: str, results: dict, command: str) -> dict:
+    """Store the robustness suite's results of ``split`` (``{condition: scores}``) under the
+    evaluation's ``robustness`` key, with the command that made them."""
+    evaluation = read_evaluation(model_dir)
+    evaluation.setdefault("robustness", {})[split] = {"command": command, "conditions": results}
+    write_evaluation(model_dir, evaluation)
+    return _canonical(evaluation)
+
+
+def served_report(card: dict, evaluation: dict, split: str = "PrivateTest") -> dict | None:
+    """The served form's report on ``split`` with the pipeline's views, else its one pass."""
+    backend = served_backend(card)
+    return find_report(evaluation, split, "mirror+zoom", backend) or find_report(
+        evaluation, split, "none", backend
+    )

@@ -19,8 +19,10 @@ from fer.evaluation.evaluation_file import (
     find_report,
     read_evaluation,
     served_backend,
+    served_report,
     views_key,
 )
+from fer.evaluation.robustness_table import robustness_section
 from fer.models.inference import CARD_FILE, KERAS_FILE, TFLITE_FILE
 
 MODEL_CARD_FILE = "MODEL_CARD.md"
@@ -204,22 +206,14 @@ def _metrics(card: dict, evaluation: dict) -> list[str]:
     return lines + [header, rule, *rows] + _per_class(card, evaluation)
 
 
-def _main_report(card: dict, evaluation: dict, split: str = REPORTED_SPLIT) -> dict | None:
-    """The served form's report on ``split`` with the pipeline's views, else one pass."""
-    backend = served_backend(card)
-    return find_report(evaluation, split, PIPELINE_VIEWS, backend) or find_report(
-        evaluation, split, "none", backend
-    )
-
-
 def _per_class(card: dict, evaluation: dict) -> list[str]:
-    main = _main_report(card, evaluation)
+    main = served_report(card, evaluation)
     if main is None:
         return []
     others = [
         report
         for split in SPLIT_ORDER
-        if split != REPORTED_SPLIT and (report := _main_report(card, evaluation, split))
+        if split != REPORTED_SPLIT and (report := served_report(card, evaluation, split))
     ]
     header = "| class | faces | precision | recall | F1 |" + "".join(
         f" F1 {report['split']} ({VIEW_NAMES[views_key(report['tta'])]}) |" for report in others
@@ -303,7 +297,7 @@ def _latency(card: dict) -> list[str]:
 
 def _failure_modes(card: dict, evaluation: dict) -> list[str]:
     lines = ["", "## Known failure modes and limitations", ""]
-    main = _main_report(card, evaluation)
+    main = served_report(card, evaluation)
     if main is not None:
         classes, matrix = main["classes"], main["confusion_matrix"]
         recalls = sorted(classes, key=lambda name: main["per_class"][name]["recall"])
@@ -378,6 +372,7 @@ def render_model_card(card: dict, evaluation: dict, model_dir: Path | None = Non
         *_metrics(card, evaluation),
         *_calibration(card, evaluation),
         *_latency(card),
+        *robustness_section(evaluation),
         *_failure_modes(card, evaluation),
         *_reproduce(card),
         *(_files(Path(model_dir)) if model_dir is not None else []),
