@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up .venv if needed, install Chromium for the browser test (Debian, as root), then run the
-# linters, the import contracts, the type checker and every test.
+# linters, the import contracts, the type checker and every test (the session store's on SQLite
+# and on a throw-away PostgreSQL server).
 # With FER_DATA_DIR set, data tests (checksums, shipped-model accuracy, video, browser) run too.
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,5 +19,8 @@ echo "[tests] import contracts (lint-imports)"
 echo "[tests] type check of fer/ (mypy)"
 .venv/bin/python -m mypy
 # pyproject's default selection skips slow and browser tests (a fast loop for development);
-# -m "" selects every test, as CI must.
-exec .venv/bin/python -m pytest -q -p no:cacheprovider -m "" "$@"
+# -m "" selects every test, as CI must. The store suite runs on SQLite and on PostgreSQL: without
+# FER_TEST_POSTGRES_URL, postgres_for_tests.sh installs Debian's PostgreSQL when missing (as
+# root) and runs pytest against a throw-away server that it removes afterwards.
+exec bash scripts/postgres_for_tests.sh \
+  .venv/bin/python -m pytest -q -p no:cacheprovider -rs -m "" "$@"

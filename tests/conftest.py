@@ -53,3 +53,66 @@ def fer2013_csv(tmp_path: Path) -> Path:
     path = tmp_path / "fer2013.csv"
     path.write_text(synthetic_fer2013_csv())
     return path
+
+
+# --- databases for the store suite --------------------------------------------------------------
+
+POSTGRES_URL_ENV = "FER_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """``$FER_TEST_POSTGRES_URL`` (scripts/run_tests.sh starts a throw-away server and sets it)."""
+    value = os.environ.get(POSTGRES_URL_ENV)
+    if not value:
+        pytest.skip(
+            f"{POSTGRES_URL_ENV} is not set: PostgreSQL variants need a server "
+            "(scripts/run_tests.sh starts a throw-away one)"
+        )
+    return value
+
+
+@pytest.fixture
+def postgres_location(postgres_url: str):
+    """A ``postgresql://`` location whose tables live in a fresh schema, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    from fer.storage.database import database_url, forget_engine
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = sqlalchemy.create_engine(database_url(postgres_url), poolclass=NullPool)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in postgres_url else "?"
+    location = f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
+    try:
+        yield location
+    finally:
+        forget_engine(location)
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def database_location(request, tmp_path: Path):
+    """The session database in each backend: a SQLite file, then a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "sessions.db"
+    return request.getfixturevalue("postgres_location")
+
+
+@pytest.fixture
+def cheap_password_hashes(monkeypatch):
+    """Argon2 with the smallest cost, so account tests stay fast (the algorithm is the same)."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(
+        "fer.accounts.users.password_hasher",
+        PasswordHasher(time_cost=1, memory_cost=64, parallelism=1),
+    )

@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fer.cli.results_table",
         "print or update the README's results table from the models' files",
     ),
+    "users": ("fer.cli.users", "add, list, disable accounts of the app; change their roles"),
+    "sessions": (
+        "fer.cli.sessions",
+        "list recorded sessions, delete one, purge those past the retention period",
+    ),
 }
 
 

@@ -30,7 +30,11 @@ class ConsentError(ValueError):
 
 
 class SessionNotFoundError(ValueError):
-    pass
+    """No such session, or none the viewer may see (the two are not told apart)."""
+
+
+class AccessDeniedError(PermissionError):
+    """The viewer's role gives no access to patient data (a reviewer), or not to this action."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Consent:
     given_at: datetime
     statement: str
     withdrawn_at: datetime | None = None
+    client_code: str | None = None
+    erased_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,11 @@ class SessionInfo:
     source: str
     notes: str
     n_frames: int
+    # Sessions recorded before accounts existed have no owner (admins only see them).
+    owner_id: int | None = None
+    # Set when consent was withdrawn and the clinic's policy kept the recording.
+    consent_withdrawn_at: datetime | None = None
+    client_code: str | None = None
 
     def as_json_dict(self) -> dict[str, Any]:
         """Metadata with times as ISO 8601 strings (what the JSON export writes)."""
@@ -70,6 +81,9 @@ class SessionInfo:
             "source": self.source,
             "notes": self.notes,
             "n_frames": self.n_frames,
+            "consent_withdrawn_at": (
+                self.consent_withdrawn_at.isoformat() if self.consent_withdrawn_at else None
+            ),
         }
 
 

@@ -1,10 +1,13 @@
-"""The session database's schema and limits: consents, sessions and per-frame results."""
+"""What a session may hold: sources, the consent statement and the limits every write checks.
+
+The tables themselves are made by the migrations in :mod:`fer.storage.migrations` and named for
+queries in :mod:`fer.storage.tables`.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-SCHEMA_VERSION = 1
 SOURCES = ("live", "image", "video")
 CONSENT_STATEMENT = (
     "I agree that my face is analysed by this software during the session and that the "
@@ -14,47 +17,3 @@ MAX_NAME_LENGTH = 200
 MAX_NOTES_LENGTH = 20_000
 # A consent time a little ahead of this machine's clock is tolerated (clients' clocks drift).
 CLOCK_SKEW = timedelta(seconds=5)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS consents (
-    id INTEGER PRIMARY KEY,
-    given_by TEXT NOT NULL CHECK (length(trim(given_by)) > 0),
-    given_at TEXT NOT NULL,
-    statement TEXT NOT NULL,
-    withdrawn_at TEXT
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY,
-    consent_id INTEGER NOT NULL REFERENCES consents(id),
-    consent_by TEXT NOT NULL,
-    consent_given_at TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    model TEXT NOT NULL,
-    classes TEXT NOT NULL,
-    source TEXT NOT NULL,
-    notes TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS frames (
-    id INTEGER PRIMARY KEY,
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    t_seconds REAL NOT NULL,
-    track_id INTEGER NOT NULL,
-    x REAL NOT NULL,
-    y REAL NOT NULL,
-    w REAL NOT NULL,
-    h REAL NOT NULL,
-    probs BLOB NOT NULL,
-    smoothed BLOB NOT NULL,
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    landmarks BLOB,
-    blendshapes TEXT
-);
-CREATE INDEX IF NOT EXISTS frames_by_session ON frames (session_id, t_seconds, track_id);
-"""
-
-FRAME_COLUMNS = (
-    "session_id, t_seconds, track_id, x, y, w, h, probs, smoothed, label, confidence, "
-    "landmarks, blendshapes"
-)

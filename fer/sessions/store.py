@@ -1,14 +1,20 @@
-"""Session store: consent records, sessions and per-frame results in SQLite.
+"""Session store: consent records, sessions and per-frame results, in SQLite or PostgreSQL.
 
 Nothing about a person is stored before that person's consent is on record. ``create_session``
 needs the id of a stored, unwithdrawn consent (``ConsentError`` otherwise), and the schema's
-``NOT NULL`` foreign key makes the same demand of any other writer. A withdrawn consent ends its
-sessions and blocks further frames.
+triggers make the same demand of any other writer (see :mod:`fer.storage.migrations`). A
+withdrawn consent ends its sessions, blocks further frames and, unless the clinic's policy keeps
+the recording, deletes them.
 
 Every write runs in one transaction after the whole input has been validated, so malformed input
-raises ``ValueError`` and leaves the database as it was. Each call opens its own connection: the
-store can be shared between threads (Streamlit sessions, a recorder's page thread), and WAL mode
-lets readers (a timeline page) run while a recorder writes.
+raises ``ValueError`` and leaves the database as it was. Each call takes its own connection: the
+store can be shared between threads (Streamlit sessions, a recorder's page thread), and readers
+(a timeline page) run while a recorder writes. Deletions are followed by
+:func:`fer.storage.database.erase_free_space`, so deleted values leave the file.
+
+Who sees what: methods that read or delete a session take an optional ``viewer`` (a
+:class:`fer.accounts.User`); the rule is in :mod:`fer.sessions.queries`. A session the viewer may
+not see raises ``SessionNotFoundError``, as a missing one does.
 
 Arrays are stored compactly as little-endian float32 blobs; blendshapes as JSON text.
 """
@@ -16,18 +22,28 @@ Arrays are stored compactly as little-endian float32 blobs; blendshapes as JSON 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
+from sqlalchemy import Connection, select, update
 
+from fer.accounts.users import User
 from fer.config import DEFAULT_SESSION_DB
+from fer.sessions import retention
 from fer.sessions.exports import frames_csv, session_json
+from fer.sessions.queries import (
+    frames_query,
+    frames_table,
+    may_hold_patient_data,
+    session_from_row,
+    session_query,
+    visible_session,
+)
 from fer.sessions.records import (
+    AccessDeniedError,
     Consent,
     ConsentError,
     FrameRecord,
@@ -35,7 +51,6 @@ from fer.sessions.records import (
     SessionNotFoundError,
     as_utc,
     encode_frame,
-    parse_time,
     positive_id,
     utc_now,
     validate_classes,
@@ -44,77 +59,53 @@ from fer.sessions.records import (
 from fer.sessions.schema import (
     CLOCK_SKEW,
     CONSENT_STATEMENT,
-    FRAME_COLUMNS,
     MAX_NAME_LENGTH,
     MAX_NOTES_LENGTH,
-    SCHEMA,
-    SCHEMA_VERSION,
     SOURCES,
+)
+from fer.storage.database import (
+    erase_free_space,
+    inserted_id,
+    journal_mode,
+    open_engine,
+    read_connection,
+    sqlite_path,
+    write_transaction,
+)
+from fer.storage.tables import (
+    FRAME_VALUE_COLUMNS,
+    consents,
+    frames,
+    session_shares,
+    sessions,
 )
 
 
-def _inserted_id(cursor: sqlite3.Cursor) -> int:
-    """The row id an ``INSERT`` gave (typeshed allows ``None``, which only non-inserts give)."""
-    if cursor.lastrowid is None:
-        raise RuntimeError("SQLite reported no row id for an INSERT")
-    return cursor.lastrowid
-
-
 class SessionStore:
-    """Sessions and their frame results in one SQLite file (WAL mode).
+    """Sessions and their frame results in one database.
 
     Parameters
     ----------
-    path:
-        Database file; created with its parent folder if missing. Defaults to
-        ``fer.config.DEFAULT_SESSION_DB``.
+    location:
+        A SQLite file (created 0600 with its folder if missing) or a ``postgresql://`` URL.
+        Defaults to ``fer.config.DEFAULT_SESSION_DB``. The schema is migrated on first open.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_SESSION_DB):
-        if str(path) in ("", ":memory:") or str(path).startswith("file:"):
-            raise ValueError(
-                "SessionStore needs a database file path (each call opens its own connection, "
-                "so an in-memory database would be empty on every call)"
-            )
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as connection:
-            self.journal_mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ValueError(
-                    f"{self.path} has schema version {version}; this code reads up to "
-                    f"{SCHEMA_VERSION}. Update the software or use another database."
-                )
-            connection.executescript(SCHEMA)
-            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    def __init__(self, location: str | Path = DEFAULT_SESSION_DB):
+        self.engine = open_engine(location)
+        self.path = sqlite_path(self.engine)
+        self.journal_mode = journal_mode(self.engine)
 
     def __repr__(self) -> str:
-        return f"SessionStore({str(self.path)!r})"
+        return f"SessionStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # Autocommit mode: transactions are explicit (see _transaction).
-        connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        try:
-            connection.execute("PRAGMA foreign_keys=ON")
-            connection.execute("PRAGMA busy_timeout=10000")
-            yield connection
-        finally:
-            connection.close()
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: everything inside commits together or not at all."""
-        with self._connect() as connection:
-            # IMMEDIATE takes the write lock now, so checks and writes see the same state.
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+    def _erase(self) -> None:
+        erase_free_space(self.engine)
 
     # consent ----------------------------------------------------------------------------------
 
@@ -123,51 +114,84 @@ class SessionStore:
         given_by: str,
         given_at: datetime | None = None,
         statement: str = CONSENT_STATEMENT,
+        client_code: str | None = None,
     ) -> Consent:
-        """Store that ``given_by`` consented (now, or at ``given_at``) to ``statement``."""
+        """Store that ``given_by`` consented (now, or at ``given_at``) to ``statement``.
+
+        ``client_code`` is an optional pseudonym the clinic uses for the person.
+        """
         name = validate_text(given_by, "The name of the person consenting", MAX_NAME_LENGTH, True)
         text = validate_text(statement, "The consent statement", MAX_NOTES_LENGTH, True)
+        code = None
+        if client_code is not None:
+            code = validate_text(client_code, "client_code", MAX_NAME_LENGTH, False) or None
         when = utc_now() if given_at is None else as_utc(given_at, "given_at")
         if when > utc_now() + CLOCK_SKEW:
             raise ValueError(f"Consent cannot be given in the future ({when.isoformat()})")
-        with self._transaction() as connection:
-            cursor = connection.execute(
-                "INSERT INTO consents (given_by, given_at, statement) VALUES (?, ?, ?)",
-                (name, when.isoformat(), text),
+        with write_transaction(self.engine) as connection:
+            consent_id = inserted_id(
+                connection.execute(
+                    consents.insert().values(
+                        given_by=name, given_at=when, statement=text, client_code=code
+                    )
+                )
             )
-        return Consent(_inserted_id(cursor), name, when, text)
+        return Consent(consent_id, name, when, text, client_code=code)
 
     def get_consent(self, consent_id: int) -> Consent:
-        with self._connect() as connection:
+        with read_connection(self.engine) as connection:
             row = connection.execute(
-                "SELECT id, given_by, given_at, statement, withdrawn_at FROM consents WHERE id=?",
-                (positive_id(consent_id, "consent_id"),),
-            ).fetchone()
+                select(consents).where(consents.c.id == positive_id(consent_id, "consent_id"))
+            ).first()
         if row is None:
             raise ConsentError(f"No consent record {consent_id}")
-        return Consent(row[0], row[1], parse_time(row[2]), row[3], parse_time(row[4]))
+        return Consent(
+            row.id,
+            row.given_by,
+            row.given_at,
+            row.statement,
+            row.withdrawn_at,
+            row.client_code,
+            row.erased_at,
+        )
 
-    def withdraw_consent(self, consent_id: int, at: datetime | None = None) -> None:
-        """Mark a consent withdrawn and end its open sessions; no frame can be added afterwards.
+    def withdraw_consent(
+        self, consent_id: int, at: datetime | None = None, delete_data: bool = True
+    ) -> int:
+        """Withdraw a consent (now, or at ``at``) and return how many sessions were deleted.
 
-        Stored data is kept until deleted with ``delete_session``.
+        Open sessions end at the withdrawal and take no further frames. With ``delete_data``
+        (the default) every session recorded under the consent is deleted; without it they are
+        kept, marked ``SessionInfo.consent_withdrawn_at`` (where a clinic's policy requires
+        keeping records). The consent record itself stays, as evidence of what was agreed.
+        Withdrawing again changes only what is deleted.
+
+        Raises ``ValueError`` for a withdrawal dated before the consent was given, before one of
+        its sessions started, or in the future; ``ConsentError`` for an unknown consent.
         """
-        when = (utc_now() if at is None else as_utc(at, "at")).isoformat()
-        with self._transaction() as connection:
-            updated = connection.execute(
-                "UPDATE consents SET withdrawn_at=? WHERE id=? AND withdrawn_at IS NULL",
-                (when, positive_id(consent_id, "consent_id")),
-            ).rowcount
-            if not updated:
-                known = connection.execute(
-                    "SELECT 1 FROM consents WHERE id=?", (consent_id,)
-                ).fetchone()
-                if known is None:
-                    raise ConsentError(f"No consent record {consent_id}")
-            connection.execute(
-                "UPDATE sessions SET ended_at=? WHERE consent_id=? AND ended_at IS NULL",
-                (when, consent_id),
-            )
+        consent_id = positive_id(consent_id, "consent_id")
+        when = utc_now() if at is None else as_utc(at, "at")
+        if when > utc_now() + CLOCK_SKEW:
+            raise ValueError(f"Consent cannot be withdrawn in the future ({when.isoformat()})")
+        with write_transaction(self.engine) as connection:
+            deleted = retention.withdraw(connection, consent_id, when, delete_data)
+        if deleted:
+            self._erase()
+        return deleted
+
+    def erase_consent_name(self, consent_id: int, replacement: str | None = None) -> None:
+        """Replace the person's name in the consent and its sessions; the dates stay.
+
+        The name becomes ``replacement`` (a pseudonym) or ``"erased (consent N)"``.
+        """
+        consent_id = positive_id(consent_id, "consent_id")
+        if replacement is None:
+            name = f"erased (consent {consent_id})"
+        else:
+            name = validate_text(replacement, "The replacement name", MAX_NAME_LENGTH, True)
+        with write_transaction(self.engine) as connection:
+            retention.erase_name(connection, consent_id, name, utc_now())
+        self._erase()
 
     # sessions ---------------------------------------------------------------------------------
 
@@ -181,14 +205,16 @@ class SessionStore:
         started_at: datetime | None = None,
         frames: Iterable[FrameRecord] = (),
         ended_at: datetime | None = None,
+        owner_id: int | None = None,
     ) -> int:
         """Start a session under a stored consent and return its id.
 
         ``frames`` are written in the same transaction (an analysed upload is stored whole or not
-        at all); ``ended_at`` closes the session at once.
+        at all); ``ended_at`` closes the session at once. ``owner_id`` is the recording
+        clinician's account (see :mod:`fer.sessions.queries` for who sees the session).
 
         Raises ``ConsentError`` when ``consent_id`` is missing, unknown or withdrawn, and
-        ``ValueError`` for malformed metadata or frames.
+        ``ValueError`` for malformed metadata or frames or an owner who may not hold patient data.
         """
         if consent_id is None:
             raise ConsentError(
@@ -205,69 +231,135 @@ class SessionStore:
         ended = None if ended_at is None else as_utc(ended_at, "ended_at")
         if ended is not None and ended < started:
             raise ValueError(f"ended_at ({ended}) is before started_at ({started})")
+        if owner_id is not None:
+            owner_id = positive_id(owner_id, "owner_id")
         rows = [encode_frame(record, names) for record in frames]
-        with self._transaction() as connection:
+        with write_transaction(self.engine) as connection:
             consent = connection.execute(
-                "SELECT given_by, given_at, withdrawn_at FROM consents WHERE id=?", (consent_id,)
-            ).fetchone()
+                select(consents.c.given_by, consents.c.given_at, consents.c.withdrawn_at)
+                .where(consents.c.id == consent_id)
+                .with_for_update(read=True)
+            ).first()
             if consent is None:
                 raise ConsentError(f"No consent record {consent_id}; record consent first")
-            if consent[2] is not None:
-                raise ConsentError(f"Consent {consent_id} was withdrawn at {consent[2]}")
-            if started < parse_time(consent[1]):
+            if consent.withdrawn_at is not None:
+                raise ConsentError(
+                    f"Consent {consent_id} was withdrawn at {consent.withdrawn_at.isoformat()}"
+                )
+            if started < consent.given_at:
                 raise ConsentError(
                     f"A session cannot start ({started.isoformat()}) before consent was given "
-                    f"({consent[1]})"
+                    f"({consent.given_at.isoformat()})"
                 )
-            cursor = connection.execute(
-                "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "
-                "ended_at, model, classes, source, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    consent_id,
-                    consent[0],
-                    consent[1],
-                    started.isoformat(),
-                    ended.isoformat() if ended else None,
-                    model,
-                    json.dumps(list(names)),
-                    source,
-                    notes,
-                ),
+            if owner_id is not None:
+                may_hold_patient_data(connection, owner_id)
+            session_id = inserted_id(
+                connection.execute(
+                    sessions.insert().values(
+                        consent_id=consent_id,
+                        consent_by=consent.given_by,
+                        consent_given_at=consent.given_at,
+                        started_at=started,
+                        model=model,
+                        classes=json.dumps(list(names)),
+                        source=source,
+                        notes=notes,
+                        owner_id=owner_id,
+                    )
+                )
             )
-            session_id = _inserted_id(cursor)
             self._insert_rows(connection, session_id, rows)
+            if ended is not None:  # after the frames: the schema refuses frames of ended sessions
+                connection.execute(
+                    update(sessions).where(sessions.c.id == session_id).values(ended_at=ended)
+                )
         return session_id
 
     def end_session(self, session_id: int, ended_at: datetime | None = None) -> None:
         """Set the session's end time (once; ending an ended session changes nothing)."""
-        when = (utc_now() if ended_at is None else as_utc(ended_at, "ended_at")).isoformat()
-        with self._transaction() as connection:
+        when = utc_now() if ended_at is None else as_utc(ended_at, "ended_at")
+        with write_transaction(self.engine) as connection:
             self._require_session(connection, session_id)
             connection.execute(
-                "UPDATE sessions SET ended_at=? WHERE id=? AND ended_at IS NULL",
-                (when, session_id),
+                update(sessions)
+                .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))
+                .values(ended_at=when)
             )
 
     def set_notes(self, session_id: int, notes: str) -> None:
         notes = validate_text(notes, "notes", MAX_NOTES_LENGTH, False)
-        with self._transaction() as connection:
+        with write_transaction(self.engine) as connection:
             self._require_session(connection, session_id)
-            connection.execute("UPDATE sessions SET notes=? WHERE id=?", (notes, session_id))
+            connection.execute(
+                update(sessions).where(sessions.c.id == session_id).values(notes=notes)
+            )
+        self._erase()  # the old notes
 
-    def delete_session(self, session_id: int) -> None:
-        """Delete a session and all its frames (the consent record stays as evidence)."""
-        with self._transaction() as connection:
+    def share_session(self, session_id: int, user_id: int) -> None:
+        """Let another clinician (or admin) see a session; sharing twice changes nothing."""
+        user_id = positive_id(user_id, "user_id")
+        with write_transaction(self.engine) as connection:
             self._require_session(connection, session_id)
-            connection.execute("DELETE FROM frames WHERE session_id=?", (session_id,))
-            connection.execute("DELETE FROM sessions WHERE id=?", (session_id,))
+            may_hold_patient_data(connection, user_id)
+            already = connection.execute(
+                select(session_shares.c.user_id).where(
+                    session_shares.c.session_id == session_id, session_shares.c.user_id == user_id
+                )
+            ).first()
+            if already is None:
+                connection.execute(
+                    session_shares.insert().values(
+                        session_id=session_id, user_id=user_id, shared_at=utc_now()
+                    )
+                )
+
+    def delete_session(self, session_id: int, viewer: User | None = None) -> None:
+        """Delete a session, its frames and its shares; the consent record stays as evidence.
+
+        A clinician may delete the sessions they recorded (not those only shared with them).
+        """
+        with write_transaction(self.engine) as connection:
+            info = visible_session(connection, session_id, viewer)
+            if viewer is not None and not viewer.is_admin and info.owner_id != viewer.id:
+                raise AccessDeniedError(
+                    f"Only the clinician who recorded session {session_id} or an admin can "
+                    "delete it"
+                )
+            retention.delete_sessions(connection, [info.id])
+        self._erase()
+
+    def purge_older_than(self, days: int, now: datetime | None = None) -> int:
+        """Delete every session that started more than ``days`` days before ``now``."""
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ValueError(f"days must be a positive whole number, got {days!r}")
+        cutoff = (utc_now() if now is None else as_utc(now, "now")) - timedelta(days=days)
+        with write_transaction(self.engine) as connection:
+            deleted = retention.purge_started_before(connection, cutoff)
+        if deleted:
+            self._erase()
+        return deleted
+
+    def close_abandoned_sessions(
+        self, idle_for: timedelta = timedelta(0), now: datetime | None = None
+    ) -> int:
+        """End sessions left open (by a crash): at their last frame's time, else their start.
+
+        Only sessions whose last frame is at least ``idle_for`` before ``now`` count as
+        abandoned; with several app instances on one database, pass a few minutes so that
+        another instance's live session is left alone. Returns how many were closed.
+        """
+        now = utc_now() if now is None else as_utc(now, "now")
+        with write_transaction(self.engine) as connection:
+            return retention.close_abandoned(connection, idle_for, now)
 
     @staticmethod
-    def _require_session(connection: sqlite3.Connection, session_id: int) -> tuple:
+    def _require_session(connection: Connection, session_id: int) -> Any:
         row = connection.execute(
-            "SELECT s.classes, s.ended_at, c.withdrawn_at FROM sessions s "
-            "JOIN consents c ON c.id = s.consent_id WHERE s.id=?",
-            (positive_id(session_id, "session_id"),),
-        ).fetchone()
+            select(sessions.c.classes, sessions.c.ended_at, consents.c.withdrawn_at)
+            .select_from(sessions.join(consents, consents.c.id == sessions.c.consent_id))
+            .where(sessions.c.id == positive_id(session_id, "session_id"))
+            .with_for_update(of=sessions)
+        ).first()
         if row is None:
             raise SessionNotFoundError(f"No session {session_id}")
         return row
@@ -284,106 +376,70 @@ class SessionStore:
         """Append rows made by ``encode_frame`` for this session's classes (one transaction)."""
         if not rows:
             return 0
-        with self._transaction() as connection:
-            _, ended_at, withdrawn_at = self._require_session(connection, session_id)
-            if withdrawn_at is not None:
+        with write_transaction(self.engine) as connection:
+            state = self._require_session(connection, session_id)
+            if state.withdrawn_at is not None:
                 raise ConsentError(f"Consent for session {session_id} was withdrawn")
-            if ended_at is not None:
-                raise ValueError(f"Session {session_id} ended at {ended_at}; start a new one")
+            if state.ended_at is not None:
+                raise ValueError(
+                    f"Session {session_id} ended at {state.ended_at.isoformat()}; "
+                    "start a new one"
+                )
             self._insert_rows(connection, session_id, rows)
         return len(rows)
 
     @staticmethod
-    def _insert_rows(connection: sqlite3.Connection, session_id: int, rows: Sequence[tuple]):
-        connection.executemany(
-            f"INSERT INTO frames ({FRAME_COLUMNS}) VALUES ({', '.join('?' * 13)})",
-            [(session_id, *row) for row in rows],
-        )
+    def _insert_rows(connection: Connection, session_id: int, rows: Sequence[tuple]) -> None:
+        if not rows:
+            return
+        values = [
+            {"session_id": session_id, **dict(zip(FRAME_VALUE_COLUMNS, row, strict=True))}
+            for row in rows
+        ]
+        connection.execute(frames.insert(), values)
 
     # reading ----------------------------------------------------------------------------------
 
-    _SESSION_QUERY = (
-        "SELECT s.id, s.consent_id, s.consent_by, s.consent_given_at, s.started_at, s.ended_at, "
-        "s.model, s.classes, s.source, s.notes, "
-        "(SELECT count(*) FROM frames f WHERE f.session_id = s.id) FROM sessions s"
-    )
+    def get_session(self, session_id: int, viewer: User | None = None) -> SessionInfo:
+        with read_connection(self.engine) as connection:
+            return visible_session(connection, session_id, viewer)
 
-    @staticmethod
-    def _session_from_row(row: tuple) -> SessionInfo:
-        return SessionInfo(
-            id=row[0],
-            consent_id=row[1],
-            consent_by=row[2],
-            consent_given_at=parse_time(row[3]),
-            started_at=parse_time(row[4]),
-            ended_at=parse_time(row[5]),
-            model=row[6],
-            classes=tuple(json.loads(row[7])),
-            source=row[8],
-            notes=row[9],
-            n_frames=row[10],
-        )
+    def list_sessions(self, viewer: User | None = None) -> list[SessionInfo]:
+        """The sessions ``viewer`` may see (all without one), newest first."""
+        with read_connection(self.engine) as connection:
+            rows = connection.execute(session_query(viewer).order_by(sessions.c.id.desc())).all()
+        return [session_from_row(row) for row in rows]
 
-    def get_session(self, session_id: int) -> SessionInfo:
-        with self._connect() as connection:
-            row = connection.execute(
-                f"{self._SESSION_QUERY} WHERE s.id=?", (positive_id(session_id, "session_id"),)
-            ).fetchone()
-        if row is None:
-            raise SessionNotFoundError(f"No session {session_id}")
-        return self._session_from_row(row)
-
-    def list_sessions(self) -> list[SessionInfo]:
-        """All sessions, newest first."""
-        with self._connect() as connection:
-            rows = connection.execute(f"{self._SESSION_QUERY} ORDER BY s.id DESC").fetchall()
-        return [self._session_from_row(row) for row in rows]
-
-    def load_frames(self, session_id: int, include_extras: bool = False) -> pd.DataFrame:
+    def load_frames(
+        self, session_id: int, include_extras: bool = False, viewer: User | None = None
+    ) -> pd.DataFrame:
         """A session's frames ordered by time and track.
 
         Columns: ``t_seconds, track_id, x, y, w, h, label, confidence``, then ``prob_<class>``
         and ``smoothed_<class>`` for each class in the session's order; with ``include_extras``
         also ``landmarks`` ((N, 2) arrays or None) and ``blendshapes`` (dicts or None).
         """
-        classes = self.get_session(session_id).classes
-        with self._connect() as connection:
-            rows = connection.execute(
-                "SELECT t_seconds, track_id, x, y, w, h, label, confidence, probs, smoothed, "
-                "landmarks, blendshapes FROM frames WHERE session_id=? "
-                "ORDER BY t_seconds, track_id, id",
-                (session_id,),
-            ).fetchall()
-        n_classes = len(classes)
-        columns = ["t_seconds", "track_id", "x", "y", "w", "h", "label", "confidence"]
-        frame = pd.DataFrame([row[:8] for row in rows], columns=columns)
-        frame = frame.astype({"t_seconds": float, "track_id": int, "confidence": float})
-        for offset, prefix in ((8, "prob"), (9, "smoothed")):
-            values = np.frombuffer(b"".join(row[offset] for row in rows), "<f4")
-            # Six decimals: what float32 holds, without float32-to-decimal noise in exports.
-            values = np.round(values.reshape(len(rows), n_classes).astype(np.float64), 6)
-            for index, name in enumerate(classes):
-                frame[f"{prefix}_{name}"] = values[:, index]
-        if include_extras:
-            frame["landmarks"] = [
-                None if row[10] is None else np.frombuffer(row[10], "<f4").reshape(-1, 2)
-                for row in rows
-            ]
-            frame["blendshapes"] = [
-                None if row[11] is None else json.loads(row[11]) for row in rows
-            ]
-        return frame
+        with read_connection(self.engine) as connection:
+            info = visible_session(connection, session_id, viewer)
+            rows = connection.execute(frames_query(info.id)).all()
+        return frames_table(rows, info.classes, include_extras)
 
     # export -----------------------------------------------------------------------------------
 
-    def export_csv(self, session_id: int) -> str:
+    def export_csv(self, session_id: int, viewer: User | None = None) -> str:
         """The frames table as CSV text (see :func:`fer.sessions.exports.frames_csv`)."""
-        return frames_csv(self.load_frames(session_id, include_extras=True), session_id)
+        frame = self.load_frames(session_id, include_extras=True, viewer=viewer)
+        return frames_csv(frame, session_id)
 
-    def export_json(self, session_id: int, include_landmarks: bool = True) -> str:
+    def export_json(
+        self, session_id: int, include_landmarks: bool = True, viewer: User | None = None
+    ) -> str:
         """Session metadata and frames as a JSON document (``{"session": …, "frames": […]}``)."""
-        frame = self.load_frames(session_id, include_extras=True)
-        return session_json(self.get_session(session_id), frame, include_landmarks)
+        with read_connection(self.engine) as connection:
+            info = visible_session(connection, session_id, viewer)
+            rows = connection.execute(frames_query(info.id)).all()
+        frame = frames_table(rows, info.classes, include_extras=True)
+        return session_json(info, frame, include_landmarks)
 
 
 __all__ = ["SessionStore"]

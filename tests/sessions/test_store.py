@@ -8,97 +8,43 @@ import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy
 
 from fer.sessions.recorder import SessionRecorder
 from fer.sessions.records import ConsentError, FrameRecord, SessionNotFoundError
 from fer.sessions.store import SessionStore
-
-CLASSES = ("neutral", "happy", "sad")
-
-
-def face_result(track_id: int = 0, top: int = 1, landmarks: bool = True) -> SimpleNamespace:
-    """Shaped like the pipeline's FaceResult (the recorder reads it by attribute)."""
-    probs = np.full(len(CLASSES), 0.1, np.float32)
-    probs[top] = 1 - 0.1 * (len(CLASSES) - 1)
-    return SimpleNamespace(
-        track_id=track_id,
-        bbox=(10, 20, 30, 40),
-        probs=probs,
-        smoothed=probs * 0.5 + 0.5 / len(CLASSES),
-        label=CLASSES[top],
-        confidence=float(probs[top]),
-        landmarks=(
-            np.linspace(0, 1, 478 * 2, dtype=np.float32).reshape(478, 2) if landmarks else None
-        ),
-        blendshapes={"mouthSmileLeft": 0.75, "browInnerUp": 0.125} if landmarks else None,
-    )
+from tests.sessions.helpers import CLASSES, count, face_result, record
 
 
-def record(t_seconds: float = 0.5, **changes) -> FrameRecord:
-    base = FrameRecord.from_result(t_seconds, face_result())
-    return FrameRecord(**{**base.__dict__, **changes})
-
-
-def count(store: SessionStore, table: str) -> int:
-    with sqlite3.connect(store.path) as connection:
-        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
-
-@pytest.fixture
-def store(tmp_path) -> SessionStore:
-    return SessionStore(tmp_path / "sessions.db")
-
-
-@pytest.fixture
-def session_id(store) -> int:
-    consent = store.record_consent("Dana Client")
-    return store.create_session(consent.id, "ferplus", CLASSES, "live")
-
-
-def test_database_runs_in_wal_mode(store):
-    assert store.journal_mode == "wal"
+def test_sqlite_database_runs_in_wal_mode(tmp_path):
+    store = SessionStore(tmp_path / "sessions.db")
+    assert store.dialect == "sqlite" and store.journal_mode == "wal"
     with sqlite3.connect(store.path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_default_path_is_the_configured_one():
+def test_default_location_is_the_configured_one():
     import inspect
 
     from fer.config import DEFAULT_SESSION_DB
 
-    assert inspect.signature(SessionStore).parameters["path"].default == DEFAULT_SESSION_DB
+    assert inspect.signature(SessionStore).parameters["location"].default == DEFAULT_SESSION_DB
 
 
-def test_in_memory_database_is_refused():
-    with pytest.raises(ValueError, match="file path"):
-        SessionStore(":memory:")
+@pytest.mark.parametrize("location", [":memory:", "", "file:x.db?mode=memory", "mysql://h/db"])
+def test_in_memory_and_unknown_databases_are_refused(location):
+    with pytest.raises(ValueError, match="file path|Unsupported"):
+        SessionStore(location)
 
 
 @pytest.mark.parametrize("consent_id", [None, 999])
 def test_a_session_needs_a_recorded_consent(store, consent_id):
     with pytest.raises(ConsentError):
         store.create_session(consent_id, "ferplus", CLASSES, "live")
-    assert count(store, "sessions") == 0
-
-
-def test_the_schema_itself_refuses_sessions_without_consent(store):
-    with sqlite3.connect(store.path) as connection:
-        connection.execute("PRAGMA foreign_keys=ON")
-        with pytest.raises(sqlite3.IntegrityError):
-            connection.execute(
-                "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "
-                "model, classes, source) VALUES (NULL, 'x', 'now', 'now', 'm', '[]', 'live')"
-            )
-        with pytest.raises(sqlite3.IntegrityError):
-            connection.execute(
-                "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "
-                "model, classes, source) VALUES (42, 'x', 'now', 'now', 'm', '[]', 'live')"
-            )
     assert count(store, "sessions") == 0
 
 
@@ -235,7 +181,7 @@ def test_withdrawn_consent_ends_sessions_and_blocks_writes(store):
     consent = store.record_consent("Dana")
     session_id = store.create_session(consent.id, "ferplus", CLASSES, "live")
     store.add_frames(session_id, [record()])
-    store.withdraw_consent(consent.id)
+    assert store.withdraw_consent(consent.id, delete_data=False) == 0
     assert store.get_consent(consent.id).withdrawn_at is not None
     assert store.get_session(session_id).ended_at is not None
     with pytest.raises(ConsentError):
@@ -335,10 +281,10 @@ def test_recorder_keeps_rows_when_a_write_fails(store, session_id, monkeypatch):
     original = store.insert_encoded
 
     def failing(*args):
-        raise sqlite3.OperationalError("database is locked")
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))
 
     monkeypatch.setattr(store, "insert_encoded", failing)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(sqlalchemy.exc.OperationalError):
         recorder.flush()
     assert recorder.n_pending == 1
     monkeypatch.setattr(store, "insert_encoded", original)
@@ -427,8 +373,9 @@ def test_a_write_failing_half_way_is_rolled_back(store, session_id):
     from fer.sessions.records import encode_frame
 
     good = encode_frame(record(0.1), CLASSES)
-    with pytest.raises(sqlite3.ProgrammingError):
-        store.insert_encoded(session_id, [good, good, good[:3]])
+    no_label = (*good[:8], None, *good[9:])  # the database refuses it (label NOT NULL)
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        store.insert_encoded(session_id, [good, good, no_label])
     assert count(store, "frames") == 0
 
 

@@ -1,0 +1,64 @@
+"""What ``fer users`` and ``fer sessions`` share: which database, who acts, how errors print.
+
+The environment is read here, at the command line's edge: ``FER_SESSION_DB`` (a file path or a
+``postgresql://`` URL, default ``data/sessions.db``) and ``FER_RETENTION_DAYS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+
+SESSION_DB_ENV = "FER_SESSION_DB"
+RETENTION_DAYS_ENV = "FER_RETENTION_DAYS"
+
+
+def database_parent() -> argparse.ArgumentParser:
+    """A parent parser adding ``--database`` to each action of a command."""
+    from fer.config import DEFAULT_SESSION_DB
+
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--database",
+        default=os.environ.get(SESSION_DB_ENV) or str(DEFAULT_SESSION_DB),
+        metavar="LOCATION",
+        help=f"session database: a file or a postgresql:// URL (default: ${SESSION_DB_ENV}, "
+        "else data/sessions.db)",
+    )
+    return parent
+
+
+def retention_days_from_env() -> int | None:
+    """``$FER_RETENTION_DAYS`` as a whole number of days, None when unset."""
+    value = os.environ.get(RETENTION_DAYS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{RETENTION_DAYS_ENV} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a command-line action: ``cli:<os user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid {os.getuid()}"
+
+
+def add_actions(parser: argparse.ArgumentParser, actions: dict[str, tuple[str, str]]):
+    """Sub-parsers for a command's actions, each with its help line and example."""
+    subparsers = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    parent = database_parent()
+    made = {}
+    for name, (help_text, example) in actions.items():
+        made[name] = subparsers.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            parents=[parent],
+            epilog="example:\n  " + example,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    return made

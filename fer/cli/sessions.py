@@ -1,0 +1,98 @@
+"""Maintain recorded sessions: list them, delete one, or purge every session older than a number
+of days (the clinic's retention period; --days defaults to $FER_RETENTION_DAYS). Deleted sessions
+are erased from the database file, not only unlisted. Every action is recorded in the audit log
+as cli:<your user name>; clients' names are listed only with --show-names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fer.cli.database_options import add_actions, cli_actor, retention_days_from_env
+
+EXAMPLE = """\
+fer sessions list
+fer sessions delete 42 --yes
+fer sessions purge --days 365"""
+
+ACTIONS = {
+    "list": ("list every recorded session, newest first", "fer sessions list --show-names"),
+    "delete": ("delete one session and its frames (the consent record stays)",
+               "fer sessions delete 42"),
+    "purge": ("delete every session that started more than N days ago",
+              "FER_RETENTION_DAYS=365 fer sessions purge"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = add_actions(parser, ACTIONS)
+    actions["list"].add_argument(
+        "--show-names", action="store_true", help="also print who consented to each session"
+    )
+    actions["delete"].add_argument("session_id", type=int, metavar="ID")
+    actions["delete"].add_argument("--yes", action="store_true", help="do not ask to confirm")
+    actions["purge"].add_argument(
+        "--days", type=int, default=None, help="retention period (default: $FER_RETENTION_DAYS)"
+    )
+
+
+def _when(value) -> str:
+    return "-" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+def _list(store, accounts, audit, actor: str, show_names: bool) -> None:
+    owners = {user.id: user.name for user in accounts.list_users()}
+    sessions = store.list_sessions()
+    audit.record(actor, "list_sessions", detail=f"{len(sessions)} sessions")
+    header = f"{'id':>5}  {'started (UTC)':<16}  {'ended':<16}  {'source':<6} {'frames':>7}  "
+    header += f"{'owner':<14} {'consent':<8} {'client':<10} withdrawn"
+    print(header + ("  consent by" if show_names else ""))
+    for info in sessions:
+        line = (
+            f"{info.id:>5}  {_when(info.started_at):<16}  {_when(info.ended_at):<16}  "
+            f"{info.source:<6} {info.n_frames:>7}  "
+            f"{owners.get(info.owner_id, '-') if info.owner_id else '-':<14} "
+            f"{info.consent_id:<8} {info.client_code or '-':<10} "
+            f"{_when(info.consent_withdrawn_at)}"
+        )
+        print(line + (f"  {info.consent_by}" if show_names else ""))
+
+
+def run(args: argparse.Namespace) -> int:
+    from fer.accounts import AccountStore, AuditLog
+    from fer.sessions.store import SessionStore
+    from fer.storage import DatabaseError
+
+    actor = cli_actor()
+    try:
+        store = SessionStore(args.database)
+        audit = AuditLog(args.database)
+        if args.action == "list":
+            _list(store, AccountStore(args.database), audit, actor, args.show_names)
+        elif args.action == "delete":
+            info = store.get_session(args.session_id)
+            if not args.yes:
+                answer = input(
+                    f"Delete session {info.id} ({info.n_frames} frames, started "
+                    f"{_when(info.started_at)} UTC)? This cannot be undone. [y/N] "
+                )
+                if answer.strip().lower() not in ("y", "yes"):
+                    print("nothing deleted")
+                    return 1
+            store.delete_session(info.id)
+            audit.record(actor, "delete_session", f"session {info.id}")
+            print(f"deleted session {info.id}")
+        elif args.action == "purge":
+            days = args.days if args.days is not None else retention_days_from_env()
+            if days is None:
+                raise ValueError("give --days N or set FER_RETENTION_DAYS")
+            deleted = store.purge_older_than(days)
+            audit.record(
+                actor, "purge_sessions", detail=f"{deleted} sessions older than {days} days"
+            )
+            print(f"deleted {deleted} sessions that started more than {days} days ago")
+    except (ValueError, DatabaseError) as error:
+        print(f"fer sessions {args.action}: error: {error}", file=sys.stderr)
+        return 2
+    return 0

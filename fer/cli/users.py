@@ -1,0 +1,97 @@
+"""Manage the app's local accounts: add one (clinician, reviewer or admin), list them, change a
+role or a password, disable one. Passwords are asked for twice without echo, or read as one line
+from standard input with --password-stdin; never given as an argument. Every action is recorded
+in the audit log as cli:<your user name>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from fer.cli.database_options import add_actions, cli_actor
+
+EXAMPLE = """\
+fer users add dr.lee --role clinician
+printf '%s\\n' "$PASSWORD" | fer users add admin --role admin --password-stdin
+fer users list
+fer users set-role dr.lee admin
+fer users disable dr.lee"""
+
+ROLES = ("clinician", "reviewer", "admin")  # fer.accounts.ROLES, without importing it here
+
+ACTIONS = {
+    "add": ("add an account", "fer users add dr.lee --role clinician"),
+    "list": ("list accounts with their role and state", "fer users list"),
+    "disable": ("refuse an account's logins from now on (kept for the audit log)",
+                "fer users disable dr.lee"),
+    "set-role": ("change an account's role", "fer users set-role dr.lee reviewer"),
+    "set-password": ("set a new password (lifts a lock-out)",
+                     "fer users set-password dr.lee --password-stdin < password.txt"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = add_actions(parser, ACTIONS)
+    for name in ("add", "disable", "set-role", "set-password"):
+        actions[name].add_argument("name", help="the account's login name")
+    actions["add"].add_argument("--role", required=True, choices=ROLES)
+    actions["set-role"].add_argument("role", choices=ROLES)
+    for name in ("add", "set-password"):
+        actions[name].add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password as one line from standard input instead of a prompt",
+        )
+
+
+def read_password(from_stdin: bool) -> str:
+    """The new password: one line of standard input, or typed twice at a prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password (at least 12 characters): ")
+    if getpass.getpass("The same password again: ") != first:
+        raise ValueError("The two passwords differ; nothing was changed")
+    return first
+
+
+def run(args: argparse.Namespace) -> int:
+    from fer.accounts import AccountStore, AuditLog
+    from fer.storage import DatabaseError
+
+    actor = cli_actor()
+    try:
+        accounts = AccountStore(args.database)
+        audit = AuditLog(args.database)
+        if args.action == "list":
+            users = accounts.list_users()
+            audit.record(actor, "list_users", detail=f"{len(users)} accounts")
+            print(f"{'id':>4}  {'name':<24} {'role':<10} state")
+            for user in users:
+                state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+                print(f"{user.id:>4}  {user.name:<24} {user.role:<10} {state}")
+            return 0
+        if args.action == "add":
+            user = accounts.add_user(args.name, args.role, read_password(args.password_stdin))
+            audit.record(actor, "add_user", f"user {user.id}", f"{user.name} as {user.role}")
+            print(f"added {user.role} {user.name!r} (id {user.id})")
+        elif args.action == "disable":
+            accounts.disable_user(args.name)
+            user = accounts.get_user_by_name(args.name)
+            audit.record(actor, "disable_user", f"user {user.id}", user.name)
+            print(f"disabled {user.name!r}")
+        elif args.action == "set-role":
+            accounts.set_role(args.name, args.role)
+            user = accounts.get_user_by_name(args.name)
+            audit.record(actor, "set_role", f"user {user.id}", f"{user.name} to {user.role}")
+            print(f"{user.name!r} is now {user.role}")
+        elif args.action == "set-password":
+            accounts.set_password(args.name, read_password(args.password_stdin))
+            user = accounts.get_user_by_name(args.name)
+            audit.record(actor, "set_password", f"user {user.id}", user.name)
+            print(f"new password set for {user.name!r}")
+    except (ValueError, DatabaseError) as error:
+        print(f"fer users {args.action}: error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,152 @@
+"""The store's read queries: which sessions a viewer may see, and rows into records and tables.
+
+Split from :mod:`fer.sessions.store` so the access rule is written once and read in one place:
+
+- no viewer (the command line, maintenance): every session;
+- an admin: every session, those recorded before accounts existed included;
+- a clinician: the sessions they recorded and those an admin shared with them;
+- a reviewer (or any role without patient data): none, :class:`AccessDeniedError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, or_, select
+
+from fer.accounts.users import PATIENT_DATA_ROLES, User
+from fer.sessions.records import (
+    AccessDeniedError,
+    SessionInfo,
+    SessionNotFoundError,
+    positive_id,
+)
+from fer.storage.tables import consents, frames, session_shares, sessions, users
+
+
+def visibility(viewer: User | None) -> ColumnElement[bool] | None:
+    """The condition on ``sessions`` rows that ``viewer`` may see (None: no restriction)."""
+    if viewer is None or viewer.is_admin:
+        return None
+    if not viewer.sees_patient_data:
+        raise AccessDeniedError(f"The {viewer.role} role gives no access to recorded sessions")
+    shared = exists().where(
+        and_(session_shares.c.session_id == sessions.c.id, session_shares.c.user_id == viewer.id)
+    )
+    return or_(sessions.c.owner_id == viewer.id, shared)
+
+
+def session_query(viewer: User | None) -> Select[Any]:
+    """Sessions with their consent's state and frame count, restricted to what ``viewer`` sees."""
+    n_frames = (
+        select(func.count())
+        .select_from(frames)
+        .where(frames.c.session_id == sessions.c.id)
+        .scalar_subquery()
+    )
+    query = select(
+        sessions.c.id,
+        sessions.c.consent_id,
+        sessions.c.consent_by,
+        sessions.c.consent_given_at,
+        sessions.c.started_at,
+        sessions.c.ended_at,
+        sessions.c.model,
+        sessions.c.classes,
+        sessions.c.source,
+        sessions.c.notes,
+        n_frames.label("n_frames"),
+        sessions.c.owner_id,
+        consents.c.withdrawn_at,
+        consents.c.client_code,
+    ).select_from(sessions.join(consents, consents.c.id == sessions.c.consent_id))
+    condition = visibility(viewer)
+    return query if condition is None else query.where(condition)
+
+
+def visible_session(connection: Connection, session_id: int, viewer: User | None) -> SessionInfo:
+    """The session if ``viewer`` may see it; ``SessionNotFoundError`` as for a missing one."""
+    session_id = positive_id(session_id, "session_id")
+    row = connection.execute(session_query(viewer).where(sessions.c.id == session_id)).first()
+    if row is None:
+        raise SessionNotFoundError(f"No session {session_id}")
+    return session_from_row(row)
+
+
+def may_hold_patient_data(connection: Connection, user_id: int) -> None:
+    """Refuse (``ValueError``) an account that may not own or be shared a session."""
+    account = connection.execute(
+        select(users.c.role, users.c.disabled_at).where(users.c.id == user_id)
+    ).first()
+    if account is None:
+        raise ValueError(f"No user {user_id} to own the session")
+    if account.disabled_at is not None or account.role not in PATIENT_DATA_ROLES:
+        raise ValueError(f"User {user_id} may not hold patient data (disabled or reviewer)")
+
+
+def session_from_row(row: Any) -> SessionInfo:
+    return SessionInfo(
+        id=row.id,
+        consent_id=row.consent_id,
+        consent_by=row.consent_by,
+        consent_given_at=row.consent_given_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        model=row.model,
+        classes=tuple(json.loads(row.classes)),
+        source=row.source,
+        notes=row.notes,
+        n_frames=int(row.n_frames),
+        owner_id=row.owner_id,
+        consent_withdrawn_at=row.withdrawn_at,
+        client_code=row.client_code,
+    )
+
+
+def frames_query(session_id: int) -> Select[Any]:
+    return (
+        select(
+            frames.c.t_seconds,
+            frames.c.track_id,
+            frames.c.x,
+            frames.c.y,
+            frames.c.w,
+            frames.c.h,
+            frames.c.label,
+            frames.c.confidence,
+            frames.c.probs,
+            frames.c.smoothed,
+            frames.c.landmarks,
+            frames.c.blendshapes,
+        )
+        .where(frames.c.session_id == session_id)
+        .order_by(frames.c.t_seconds, frames.c.track_id, frames.c.id)
+    )
+
+
+def frames_table(
+    rows: Sequence[Any], classes: Sequence[str], include_extras: bool
+) -> pd.DataFrame:
+    """Rows of :func:`frames_query` as the table ``SessionStore.load_frames`` returns."""
+    columns = ["t_seconds", "track_id", "x", "y", "w", "h", "label", "confidence"]
+    table = pd.DataFrame([tuple(row[:8]) for row in rows], columns=columns)
+    table = table.astype({"t_seconds": float, "track_id": int, "confidence": float})
+    for column in ("x", "y", "w", "h"):
+        table[column] = table[column].astype(float)
+    for offset, prefix in ((8, "prob"), (9, "smoothed")):
+        values = np.frombuffer(b"".join(bytes(row[offset]) for row in rows), "<f4")
+        # Six decimals: what float32 holds, without float32-to-decimal noise in exports.
+        values = np.round(values.reshape(len(rows), len(classes)).astype(np.float64), 6)
+        for index, name in enumerate(classes):
+            table[f"{prefix}_{name}"] = values[:, index]
+    if include_extras:
+        table["landmarks"] = [
+            None if row[10] is None else np.frombuffer(bytes(row[10]), "<f4").reshape(-1, 2)
+            for row in rows
+        ]
+        table["blendshapes"] = [None if row[11] is None else json.loads(row[11]) for row in rows]
+    return table

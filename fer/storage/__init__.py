@@ -1,0 +1,9 @@
+"""Where sessions, accounts and the audit log are kept: SQLite (embedded) or PostgreSQL.
+
+``database`` (locations, engines, private files, erasing deleted rows from disk), ``tables``
+(SQLAlchemy Core tables for queries), ``migrations`` (the schema's history, applied on open).
+"""
+
+from fer.storage.database import DatabaseError, erase_free_space, open_engine
+
+__all__ = ["DatabaseError", "erase_free_space", "open_engine"]

@@ -1,0 +1,241 @@
+"""Where the session database lives and how every connection to it is set up.
+
+A location is a file path (SQLite, the embedded default) or a ``postgresql://`` URL. Opening one
+creates what is missing and migrates the schema to the newest revision (Alembic, see
+:mod:`fer.storage.migrations`), once per location and process.
+
+SQLite files are private to their owner (file 0600, a folder this code creates 0700) and every
+connection switches on foreign keys and ``secure_delete`` (deleted rows are overwritten with
+zeros). The file uses incremental auto-vacuum, so :func:`erase_free_space` can hand freed pages
+back and truncate the write-ahead log: after a deletion, the deleted values are gone from the
+bytes on disk, not merely unlisted.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from fer.config import LOCAL_DATA_DIR
+
+# Every failure of the database itself (a corrupt file, an unreachable server) is one of these.
+DatabaseError = sqlalchemy.exc.SQLAlchemyError
+
+POSTGRES_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
+# How long a writer waits for another one before giving up (SQLite's lock is per file).
+BUSY_TIMEOUT_MS = 10_000
+
+# Where deleted patient data can linger (what PostgreSQL's VACUUM visits after a deletion).
+PATIENT_DATA_TABLES = ("frames", "sessions", "session_shares", "consents")
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def database_url(location: str | Path) -> URL:
+    """The SQLAlchemy URL of a location: a file path or a ``postgresql://`` URL.
+
+    Raises ``ValueError`` for an empty location, an in-memory database (each call opens its own
+    connection, so it would be empty every time) or a URL of another kind of database.
+    """
+    text = str(location).strip()
+    if text in ("", ":memory:") or text.startswith("file:"):
+        raise ValueError(
+            f"The session database needs a file path or a postgresql:// URL, got {text!r} "
+            "(an in-memory database would be empty on every call)"
+        )
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in POSTGRES_SCHEMES:
+            raise ValueError(
+                f"Unsupported database URL scheme {scheme!r}: use a file path (SQLite) or "
+                "postgresql://user@host:port/database"
+            )
+        return sqlalchemy.make_url(text).set(drivername="postgresql+psycopg")
+    path = Path(text).expanduser().resolve()
+    return URL.create("sqlite", database=str(path))
+
+
+def is_postgres(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine (None for PostgreSQL)."""
+    if engine.dialect.name != "sqlite" or engine.url.database is None:
+        return None
+    return Path(engine.url.database)
+
+
+def open_engine(location: str | Path) -> Engine:
+    """The engine of ``location``, created and migrated to the newest schema on first use.
+
+    Engines are cached per location; a SQLite file removed since it was opened is created and
+    migrated again.
+    """
+    url = database_url(location)
+    key = url.render_as_string(hide_password=False)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        path = sqlite_path(engine) if engine is not None else None
+        if engine is not None and (path is None or path.exists()):
+            return engine
+        if engine is not None:
+            engine.dispose()
+        engine = _create_engine(url)
+        try:
+            _prepare(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        _ENGINES[key] = engine
+        return engine
+
+
+def forget_engine(location: str | Path) -> None:
+    """Close the cached engine of ``location`` (its pooled connections) and drop it."""
+    key = database_url(location).render_as_string(hide_password=False)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.pop(key, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "postgresql":
+        return sqlalchemy.create_engine(url, pool_pre_ping=True)
+    path = Path(str(url.database))
+    _create_private_file(path)
+    # One connection per call (NullPool), as SQLite is meant to be used: nothing stays open
+    # between calls, so a checkpoint is never held back by an idle pooled connection.
+    engine = sqlalchemy.create_engine(
+        url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+    )
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file 0600 (and a missing folder 0700); tighten our own old files."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    elif folder.resolve() == LOCAL_DATA_DIR.resolve():
+        # The project's own data/ folder; a folder the user chose is theirs to set.
+        folder.chmod(0o700)
+    if not path.exists():
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(descriptor)
+    for member in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if member.exists() and stat.S_IMODE(member.stat().st_mode) & 0o077:
+            member.chmod(0o600)  # a file made by older code (0644)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions are begun explicitly (see _begin_sqlite_transaction), not by the driver.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock at once, so a writer's checks and writes see one state.
+    mode = "IMMEDIATE" if connection.get_execution_options().get("fer_write") else "DEFERRED"
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: everything inside commits together or not at all."""
+    with engine.connect() as connection:
+        connection.execution_options(fer_write=True)
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads inside the block see one consistent state."""
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+def _prepare(engine: Engine) -> None:
+    from fer.storage.migrations import upgrade
+
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            # Incremental auto-vacuum lets erase_free_space truncate freed pages; a file made
+            # before it was set is rewritten once by VACUUM to switch it on.
+            if cursor.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                cursor.execute("VACUUM")
+            cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+    with write_transaction(engine) as connection:
+        upgrade(connection)
+
+
+def journal_mode(engine: Engine) -> str | None:
+    """SQLite's journal mode (``"wal"``); None for PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with engine.connect() as connection:
+        return str(connection.exec_driver_sql("PRAGMA journal_mode").scalar())
+
+
+def erase_free_space(engine: Engine, tables: tuple[str, ...] = PATIENT_DATA_TABLES) -> None:
+    """Make deleted rows unreadable on disk; call after every deletion.
+
+    SQLite: ``secure_delete`` has zeroed the deleted cells; the incremental vacuum gives freed
+    pages back and the checkpoint copies the write-ahead log into the file and truncates it, so
+    no old page image stays in ``-wal``. PostgreSQL: ``VACUUM`` of ``tables`` prunes the dead
+    rows (what stays in the server's write-ahead log and backups is the clinic's to manage).
+    """
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA incremental_vacuum").fetchall()
+            for _ in range(50):
+                busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if not busy:
+                    break
+                time.sleep(0.05)  # a reader holds an old snapshot; it ends soon
+            cursor.close()
+        finally:
+            raw.close()
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in tables:
+            connection.exec_driver_sql(f'VACUUM "{table}"')
+
+
+def inserted_id(result: sqlalchemy.CursorResult[Any]) -> int:
+    """The primary key an ``INSERT`` gave its row."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("The database reported no id for an INSERT")
+    return int(key[0])

@@ -1,0 +1,150 @@
+"""The session database's tables as SQLAlchemy Core objects, for building queries.
+
+The schema itself (types per dialect, constraints, indexes, triggers) is made by the migrations in
+:mod:`fer.storage.migrations`; these definitions name the same columns so that queries are
+composed, parameterised and portable between SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcTime(TypeDecorator[datetime]):
+    """A time zone-aware datetime stored as ISO 8601 text in UTC.
+
+    Text in UTC, as the store wrote before SQLAlchemy, sorts in time order, so comparisons in SQL
+    (retention cut-offs) work on the stored text in both dialects.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"expected a time zone-aware datetime, got {value!r}")
+        return value.astimezone(UTC).isoformat()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+metadata = MetaData()
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("given_by", Text, nullable=False),
+    Column("given_at", UtcTime, nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("withdrawn_at", UtcTime),
+    Column("client_code", Text),
+    Column("erased_at", UtcTime),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("disabled_at", UtcTime),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UtcTime),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("consent_id", Integer, ForeignKey("consents.id"), nullable=False),
+    Column("consent_by", Text, nullable=False),
+    Column("consent_given_at", UtcTime, nullable=False),
+    Column("started_at", UtcTime, nullable=False),
+    Column("ended_at", UtcTime),
+    Column("model", Text, nullable=False),
+    Column("classes", Text, nullable=False),  # JSON list, the order of the probability columns
+    Column("source", Text, nullable=False),
+    Column("notes", Text, nullable=False, default=""),
+    Column("owner_id", Integer, ForeignKey("users.id")),
+)
+
+frames = Table(
+    "frames",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("t_seconds", Float, nullable=False),
+    Column("track_id", Integer, nullable=False),
+    Column("x", Float, nullable=False),
+    Column("y", Float, nullable=False),
+    Column("w", Float, nullable=False),
+    Column("h", Float, nullable=False),
+    Column("probs", LargeBinary, nullable=False),  # little-endian float32, one per class
+    Column("smoothed", LargeBinary, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("landmarks", LargeBinary),  # little-endian float32 (x, y) pairs
+    Column("blendshapes", Text),  # JSON object name -> score
+)
+
+session_shares = Table(
+    "session_shares",
+    metadata,
+    Column(
+        "session_id",
+        Integer,
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("shared_at", UtcTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+# The order of an encoded frame row (fer.sessions.records.encode_frame), after session_id.
+FRAME_VALUE_COLUMNS = (
+    "t_seconds",
+    "track_id",
+    "x",
+    "y",
+    "w",
+    "h",
+    "probs",
+    "smoothed",
+    "label",
+    "confidence",
+    "landmarks",
+    "blendshapes",
+)

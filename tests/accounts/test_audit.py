@@ -1,0 +1,57 @@
+"""The audit log: entries appended with a time, listed newest first, exported safely."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from fer.accounts import AuditLog
+
+
+@pytest.fixture
+def audit(database_location) -> AuditLog:
+    return AuditLog(database_location)
+
+
+def test_entries_are_listed_newest_first_with_their_time(audit):
+    before = datetime.now(UTC)
+    audit.record("ana", "login")
+    audit.record("ana", "view_session", "session 3")
+    audit.record("cli:root", "delete_session", "session 3", "by request of the client")
+    entries = audit.entries()
+    assert list(entries.columns) == ["at", "actor", "action", "target", "detail"]
+    assert entries["action"].tolist() == ["delete_session", "view_session", "login"]
+    assert entries.loc[0, "detail"] == "by request of the client"
+    assert (entries["at"] >= pd.Timestamp(before)).all()
+    assert entries["at"].dt.tz is not None
+    assert audit.entries(limit=1)["action"].tolist() == ["delete_session"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(("", "login"), "actor"), (("ana", " "), "action"), (("ana", "login", 5), "target"),
+     (("ana", "login", "", "x" * 2001), "detail")],
+)
+def test_malformed_entries_are_refused(audit, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        audit.record(*arguments)
+    assert audit.entries().empty
+
+
+def test_an_empty_log_lists_and_exports(audit):
+    assert audit.entries().empty
+    assert audit.export_csv().strip() == "at,actor,action,target,detail"
+    with pytest.raises(ValueError, match="limit"):
+        audit.entries(0)
+
+
+def test_the_csv_export_holds_every_entry_and_defuses_formulas(audit):
+    audit.record("=HYPERLINK(\"http://x\")", "login")
+    audit.record("ana", "export_session", "session 1")
+    table = pd.read_csv(io.StringIO(audit.export_csv()))
+    assert table["action"].tolist() == ["export_session", "login"]
+    assert table.loc[1, "actor"].startswith("'=")
+    assert datetime.fromisoformat(table.loc[0, "at"]).tzinfo is not None

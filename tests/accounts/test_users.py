@@ -1,0 +1,163 @@
+"""Accounts: Argon2 hashes, roles, lock-out after repeated failures, disabling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy
+
+from fer.accounts import LOCKOUT, MAX_FAILED_LOGINS, AccountStore, LoginError, User
+from fer.accounts.users import UserNotFoundError
+
+pytestmark = pytest.mark.usefixtures("cheap_password_hashes")
+
+PASSWORD = "correct horse battery"
+T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def accounts(database_location) -> AccountStore:
+    return AccountStore(database_location)
+
+
+def stored_hash(accounts: AccountStore, name: str) -> str:
+    with accounts.engine.connect() as connection:
+        return connection.execute(
+            sqlalchemy.text("SELECT password_hash FROM users WHERE name = :name"), {"name": name}
+        ).scalar_one()
+
+
+def test_passwords_are_stored_as_argon2_hashes_only(accounts):
+    user = accounts.add_user("ana", "clinician", PASSWORD)
+    assert user == User(user.id, "ana", "clinician")
+    hashed = stored_hash(accounts, "ana")
+    assert hashed.startswith("$argon2id$") and PASSWORD not in hashed
+    assert accounts.authenticate("ana", PASSWORD) == user
+    assert accounts.get_user(user.id) == user
+    assert accounts.get_user_by_name("ana") == user
+
+
+def test_real_argon2_parameters_are_the_default():
+    # The module's hasher is swapped for a cheap one in tests; the class default is the real one.
+    from argon2 import PasswordHasher, Type
+
+    from fer.accounts import users
+
+    assert PasswordHasher().type is Type.ID
+    assert users.MIN_PASSWORD_LENGTH >= 12
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "password", "message"),
+    [
+        ("ana", "doctor", PASSWORD, "role"),
+        ("ana", "clinician", "short", "at least 12"),
+        ("", "clinician", PASSWORD, "non-empty"),
+        ("a\nb", "clinician", PASSWORD, "control"),
+        ("x" * 101, "clinician", PASSWORD, "at most"),
+    ],
+)
+def test_invalid_accounts_are_refused(accounts, name, role, password, message):
+    with pytest.raises(ValueError, match=message):
+        accounts.add_user(name, role, password)
+    assert accounts.list_users() == []
+
+
+def test_names_are_unique(accounts):
+    accounts.add_user("ana", "clinician", PASSWORD)
+    with pytest.raises(ValueError, match="exists"):
+        accounts.add_user(" ana ", "admin", PASSWORD)
+
+
+def test_a_failed_login_does_not_tell_whether_the_name_exists(accounts):
+    accounts.add_user("ana", "clinician", PASSWORD)
+    with pytest.raises(LoginError) as wrong_password:
+        accounts.authenticate("ana", "wrong password!!")
+    with pytest.raises(LoginError) as unknown_name:
+        accounts.authenticate("nobody", PASSWORD)
+    assert str(wrong_password.value) == str(unknown_name.value)
+    assert isinstance(wrong_password.value, ValueError)
+
+
+@pytest.mark.parametrize("name", ["ana", "nobody"])
+def test_five_failures_lock_the_login_for_fifteen_minutes(accounts, name):
+    accounts.add_user("ana", "clinician", PASSWORD)
+    for attempt in range(MAX_FAILED_LOGINS - 1):
+        with pytest.raises(LoginError, match="Wrong name or password"):
+            accounts.authenticate(name, "wrong password!!", now=T0 + timedelta(seconds=attempt))
+    with pytest.raises(LoginError, match="locked until 2030-01-01 09:15 UTC"):
+        accounts.authenticate(name, "wrong password!!", now=T0 + timedelta(seconds=5))
+    # Even the right password waits for the lock to end.
+    with pytest.raises(LoginError, match="locked until"):
+        accounts.authenticate(name, PASSWORD, now=T0 + timedelta(minutes=14))
+    if name == "ana":
+        after = T0 + timedelta(seconds=5) + LOCKOUT
+        assert accounts.authenticate("ana", PASSWORD, now=after).name == "ana"
+
+
+def test_a_success_resets_the_failure_count(accounts):
+    accounts.add_user("ana", "clinician", PASSWORD)
+    for _round in range(3):
+        for _attempt in range(MAX_FAILED_LOGINS - 1):
+            with pytest.raises(LoginError, match="Wrong"):
+                accounts.authenticate("ana", "nope nope nope", now=T0)
+        accounts.authenticate("ana", PASSWORD, now=T0)
+
+
+def test_a_disabled_account_cannot_log_in_but_stays_listed(accounts):
+    accounts.add_user("ada", "admin", PASSWORD)
+    accounts.add_user("ana", "clinician", PASSWORD)
+    accounts.disable_user("ana")
+    accounts.disable_user("ana")  # twice changes nothing
+    with pytest.raises(LoginError, match="Wrong name or password"):
+        accounts.authenticate("ana", PASSWORD)
+    listed = {user.name: user for user in accounts.list_users()}
+    assert listed["ana"].disabled_at is not None and listed["ada"].disabled_at is None
+
+
+def test_roles_and_passwords_can_change(accounts):
+    accounts.add_user("ada", "admin", PASSWORD)
+    accounts.add_user("ana", "clinician", PASSWORD)
+    accounts.set_role("ana", "reviewer")
+    assert accounts.get_user_by_name("ana").role == "reviewer"
+    assert not accounts.get_user_by_name("ana").sees_patient_data
+    with pytest.raises(ValueError, match="role"):
+        accounts.set_role("ana", "root")
+    accounts.set_password("ana", "another long password")
+    with pytest.raises(LoginError):
+        accounts.authenticate("ana", PASSWORD)
+    assert accounts.authenticate("ana", "another long password").role == "reviewer"
+    with pytest.raises(UserNotFoundError):
+        accounts.set_role("nobody", "admin")
+    with pytest.raises(UserNotFoundError):
+        accounts.get_user(999)
+
+
+def test_the_last_admin_cannot_be_demoted_or_disabled(accounts):
+    accounts.add_user("ada", "admin", PASSWORD)
+    with pytest.raises(ValueError, match="last enabled admin"):
+        accounts.set_role("ada", "clinician")
+    with pytest.raises(ValueError, match="last enabled admin"):
+        accounts.disable_user("ada")
+    accounts.add_user("bo", "admin", PASSWORD)
+    accounts.disable_user("ada")
+
+
+def test_roles_say_who_sees_patient_data():
+    assert User(1, "a", "clinician").sees_patient_data
+    assert User(1, "a", "admin").sees_patient_data
+    assert not User(1, "a", "reviewer").sees_patient_data
+
+
+def test_a_weak_old_hash_is_upgraded_on_login(accounts, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from fer.accounts import users
+
+    accounts.add_user("ana", "clinician", PASSWORD)
+    old = stored_hash(accounts, "ana")
+    monkeypatch.setattr(users, "password_hasher", PasswordHasher(time_cost=2, memory_cost=64))
+    accounts.authenticate("ana", PASSWORD)
+    assert stored_hash(accounts, "ana") != old
+    assert "t=2" in stored_hash(accounts, "ana")

@@ -1,0 +1,101 @@
+"""``fer users``: accounts from the command line, every action in the audit log."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from fer.accounts import ROLES, AccountStore, AuditLog
+from fer.cli import main
+
+pytestmark = pytest.mark.usefixtures("cheap_password_hashes")
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "tester")
+    return str(tmp_path / "sessions.db")
+
+
+def fer_users(database, *arguments, stdin: str | None = None, monkeypatch=None) -> int:
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return main(["users", *arguments, "--database", database])
+
+
+def test_add_with_password_from_stdin_then_log_in(database, monkeypatch, capsys):
+    code = fer_users(database, "add", "dr.lee", "--role", "clinician", "--password-stdin",
+                     stdin=PASSWORD + "\n", monkeypatch=monkeypatch)
+    assert code == 0
+    assert "added clinician 'dr.lee'" in capsys.readouterr().out
+    user = AccountStore(database).authenticate("dr.lee", PASSWORD)
+    assert user.role == "clinician"
+    (entry,) = AuditLog(database).entries().to_dict("records")
+    assert (entry["actor"], entry["action"], entry["target"]) == (
+        "cli:tester", "add_user", f"user {user.id}"
+    )
+    assert PASSWORD not in AuditLog(database).export_csv()
+
+
+def test_add_prompts_twice_and_refuses_a_mismatch(database, monkeypatch, capsys):
+    answers = iter([PASSWORD, PASSWORD + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert fer_users(database, "add", "ada", "--role", "admin") == 2
+    assert "differ" in capsys.readouterr().err
+    assert AccountStore(database).list_users() == []
+    answers = iter([PASSWORD, PASSWORD])
+    assert fer_users(database, "add", "ada", "--role", "admin") == 0
+    assert AccountStore(database).authenticate("ada", PASSWORD).role == "admin"
+
+
+def test_list_disable_set_role_and_set_password(database, monkeypatch, capsys):
+    for name, role in (("ada", "admin"), ("lee", "clinician")):
+        fer_users(database, "add", name, "--role", role, "--password-stdin",
+                  stdin=PASSWORD, monkeypatch=monkeypatch)
+    assert fer_users(database, "set-role", "lee", "reviewer") == 0
+    assert fer_users(database, "disable", "lee") == 0
+    assert fer_users(database, "set-password", "ada", "--password-stdin",
+                     stdin="another long password\n", monkeypatch=monkeypatch) == 0
+    capsys.readouterr()
+    assert fer_users(database, "list") == 0
+    listing = capsys.readouterr().out
+    assert "ada" in listing and "admin" in listing and "active" in listing
+    assert "reviewer" in listing and "disabled" in listing
+    assert AccountStore(database).authenticate("ada", "another long password").name == "ada"
+    actions = AuditLog(database).entries()["action"].tolist()
+    assert actions == [
+        "list_users", "set_password", "disable_user", "set_role", "add_user", "add_user"
+    ]
+    assert set(AuditLog(database).entries()["actor"]) == {"cli:tester"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["add", "x", "--role", "clinician", "--password-stdin"], "at least 12"),
+        (["disable", "nobody"], "No user"),
+        (["set-role", "nobody", "admin"], "No user"),
+    ],
+)
+def test_errors_are_one_clear_line(database, monkeypatch, capsys, arguments, message):
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", *arguments, "--database", database]) == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error
+
+
+def test_each_action_has_help_with_an_example(capsys):
+    for action in ("add", "list", "disable", "set-role", "set-password"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["users", action, "--help"])
+        assert exit_.value.code == 0
+        assert "example:\n  fer users" in capsys.readouterr().out
+
+
+def test_the_roles_offered_are_the_accounts_roles():
+    from fer.cli import users
+
+    assert users.ROLES == ROLES

@@ -1,0 +1,42 @@
+"""Shared builders for the session store tests: pipeline-shaped results, frame records, counts."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import sqlalchemy
+
+from fer.sessions.records import FrameRecord
+from fer.sessions.store import SessionStore
+
+CLASSES = ("neutral", "happy", "sad")
+
+
+def face_result(track_id: int = 0, top: int = 1, landmarks: bool = True) -> SimpleNamespace:
+    """Shaped like the pipeline's FaceResult (the recorder reads it by attribute)."""
+    probs = np.full(len(CLASSES), 0.1, np.float32)
+    probs[top] = 1 - 0.1 * (len(CLASSES) - 1)
+    return SimpleNamespace(
+        track_id=track_id,
+        bbox=(10, 20, 30, 40),
+        probs=probs,
+        smoothed=probs * 0.5 + 0.5 / len(CLASSES),
+        label=CLASSES[top],
+        confidence=float(probs[top]),
+        landmarks=(
+            np.linspace(0, 1, 478 * 2, dtype=np.float32).reshape(478, 2) if landmarks else None
+        ),
+        blendshapes={"mouthSmileLeft": 0.75, "browInnerUp": 0.125} if landmarks else None,
+    )
+
+
+def record(t_seconds: float = 0.5, **changes) -> FrameRecord:
+    base = FrameRecord.from_result(t_seconds, face_result())
+    return FrameRecord(**{**base.__dict__, **changes})
+
+
+def count(store: SessionStore, table: str) -> int:
+    """Rows in ``table``, read past the store (any backend)."""
+    with store.engine.connect() as connection:
+        return connection.execute(sqlalchemy.text(f"SELECT count(*) FROM {table}")).scalar_one()

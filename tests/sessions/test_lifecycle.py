@@ -1,0 +1,120 @@
+"""Consent withdrawal (with or without deletion), name erasure, retention, crashed sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fer.sessions.records import ConsentError, SessionNotFoundError
+from tests.sessions.helpers import CLASSES, count, record
+
+HOUR = timedelta(hours=1)
+
+
+def test_withdrawal_deletes_the_persons_sessions_by_default(store):
+    consent = store.record_consent("Dana")
+    other = store.record_consent("Kim")
+    for _ in range(2):
+        store.create_session(consent.id, "m", CLASSES, "live", frames=[record()])
+    kept = store.create_session(other.id, "m", CLASSES, "live", frames=[record()])
+    assert store.withdraw_consent(consent.id) == 2
+    assert [info.id for info in store.list_sessions()] == [kept]
+    assert count(store, "frames") == 1
+    assert store.get_consent(consent.id).withdrawn_at is not None  # the evidence stays
+
+
+def test_withdrawal_may_keep_the_sessions_marked(store):
+    consent = store.record_consent("Dana")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live", frames=[record()])
+    assert store.withdraw_consent(consent.id, delete_data=False) == 0
+    info = store.get_session(session_id)
+    assert info.consent_withdrawn_at == store.get_consent(consent.id).withdrawn_at
+    assert info.ended_at == info.consent_withdrawn_at and info.n_frames == 1
+    assert '"consent_withdrawn_at": "' in store.export_json(session_id)
+    # The clinic may delete them later: withdrawing again deletes, the date stays.
+    withdrawn_at = info.consent_withdrawn_at
+    assert store.withdraw_consent(consent.id) == 1
+    assert store.get_consent(consent.id).withdrawn_at == withdrawn_at
+    with pytest.raises(SessionNotFoundError):
+        store.get_session(session_id)
+
+
+def test_a_backdated_withdrawal_is_refused(store):
+    given = datetime.now(UTC) - 3 * HOUR
+    consent = store.record_consent("Dana", given_at=given)
+    started = given + HOUR
+    store.create_session(consent.id, "m", CLASSES, "live", started_at=started)
+    for at in (given - HOUR, started - timedelta(minutes=1)):
+        with pytest.raises(ValueError, match="cannot be dated before"):
+            store.withdraw_consent(consent.id, at=at)
+    with pytest.raises(ValueError, match="future"):
+        store.withdraw_consent(consent.id, at=datetime.now(UTC) + HOUR)
+    assert store.get_consent(consent.id).withdrawn_at is None
+    assert count(store, "sessions") == 1
+    store.withdraw_consent(consent.id, at=started + timedelta(minutes=1), delete_data=False)
+    assert store.get_consent(consent.id).withdrawn_at == started + timedelta(minutes=1)
+
+
+def test_withdrawing_an_unknown_consent_is_refused(store):
+    with pytest.raises(ConsentError):
+        store.withdraw_consent(77)
+
+
+def test_a_name_can_be_erased_or_pseudonymised_keeping_the_dates(store):
+    consent = store.record_consent("Dana Client", client_code="C-17")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live")
+    store.erase_consent_name(consent.id)
+    erased = store.get_consent(consent.id)
+    assert erased.given_by == f"erased (consent {consent.id})"
+    assert erased.given_at == consent.given_at and erased.erased_at is not None
+    assert erased.client_code == "C-17"
+    assert store.get_session(session_id).consent_by == erased.given_by
+    assert store.get_session(session_id).client_code == "C-17"
+    store.erase_consent_name(consent.id, replacement="Client C-17")
+    assert store.get_session(session_id).consent_by == "Client C-17"
+    with pytest.raises(ValueError):
+        store.erase_consent_name(consent.id, replacement="   ")
+    with pytest.raises(ConsentError):
+        store.erase_consent_name(999)
+
+
+def test_retention_purges_sessions_started_before_the_cutoff(store):
+    now = datetime.now(UTC)
+    consent = store.record_consent("Dana", given_at=now - timedelta(days=1))
+    old = store.create_session(consent.id, "m", CLASSES, "live", started_at=now - 20 * HOUR)
+    new = store.create_session(consent.id, "m", CLASSES, "live", started_at=now - HOUR)
+    store.add_frames(old, [record()])
+    later = now + timedelta(hours=12)
+    assert store.purge_older_than(2, now=later) == 0
+    assert store.purge_older_than(1, now=later) == 1
+    assert [info.id for info in store.list_sessions()] == [new]
+    assert count(store, "frames") == 0
+    for days in (0, -1, 1.5, True, "7"):
+        with pytest.raises(ValueError, match="days"):
+            store.purge_older_than(days)
+
+
+def test_sessions_left_open_by_a_crash_end_at_their_last_frame(store):
+    consent = store.record_consent("Dana", given_at=datetime.now(UTC) - HOUR)
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    with_frames = store.create_session(consent.id, "m", CLASSES, "live", started_at=started)
+    store.add_frames(with_frames, [record(1.0), record(12.5), record(3.0)])
+    empty = store.create_session(consent.id, "m", CLASSES, "live", started_at=started)
+    ended = store.create_session(consent.id, "m", CLASSES, "live", started_at=started)
+    store.end_session(ended, started + HOUR / 2)
+    assert store.close_abandoned_sessions(idle_for=timedelta(hours=2)) == 0
+    assert store.close_abandoned_sessions() == 2
+    assert store.get_session(with_frames).ended_at == started + timedelta(seconds=12.5)
+    assert store.get_session(empty).ended_at == started
+    assert store.get_session(ended).ended_at == started + HOUR / 2
+    assert store.close_abandoned_sessions() == 0
+
+
+def test_a_consent_keeps_its_client_code(store):
+    consent = store.record_consent("Dana", client_code="  ")
+    assert consent.client_code is None
+    coded = store.record_consent("Kim", client_code="K-2")
+    assert store.get_consent(coded.id).client_code == "K-2"
+    session_id = store.create_session(coded.id, "m", CLASSES, "video")
+    assert store.get_session(session_id).client_code == "K-2"

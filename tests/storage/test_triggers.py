@@ -1,0 +1,137 @@
+"""The schema itself refuses what the store refuses, for a writer that bypasses the store.
+
+SQLite through a plain ``sqlite3`` connection (foreign keys off, as every new connection has
+them); PostgreSQL through SQLAlchemy ``text()`` on a connection of its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy
+from sqlalchemy.pool import NullPool
+
+from fer.accounts.audit import AuditLog
+from fer.sessions.store import SessionStore
+from fer.storage.database import database_url
+
+CLASSES = ("neutral", "happy")
+NOW = datetime.now(UTC).isoformat()
+SESSION_SQL = (
+    "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, model, "
+    "classes, source) VALUES (:consent, 'x', :now, :now, 'm', '[\"happy\"]', 'live')"
+)
+FRAME_SQL = (
+    "INSERT INTO frames (session_id, t_seconds, track_id, x, y, w, h, probs, smoothed, label, "
+    "confidence) VALUES (:session, 0.5, 0, 1, 2, 3, 4, :blob, :blob, 'happy', 0.9)"
+)
+
+
+class PlainConnection:
+    """Executes one statement per transaction past the store; refusals raise ``Refused``."""
+
+    def __init__(self, store: SessionStore):
+        self.store = store
+        self.engine = None
+        if store.dialect == "postgresql":
+            self.engine = sqlalchemy.create_engine(store.engine.url, poolclass=NullPool)
+            self.refused = sqlalchemy.exc.IntegrityError
+        else:
+            self.refused = sqlite3.IntegrityError
+
+    def execute(self, sql: str, **params) -> None:
+        params.setdefault("now", NOW)
+        if self.engine is not None:
+            with self.engine.begin() as connection:
+                connection.execute(sqlalchemy.text(sql), params)
+            return
+        connection = sqlite3.connect(self.store.path)
+        try:
+            assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 0
+            connection.execute(sql, params)
+            connection.commit()
+        finally:
+            connection.close()
+
+    def refuses(self, sql: str, **params) -> None:
+        with pytest.raises(self.refused):
+            self.execute(sql, **params)
+
+
+@pytest.fixture
+def store(database_location) -> SessionStore:
+    return SessionStore(database_location)
+
+
+@pytest.fixture
+def plain(store):
+    connection = PlainConnection(store)
+    yield connection
+    if connection.engine is not None:
+        connection.engine.dispose()
+
+
+def test_a_plain_connection_may_write_what_the_rules_allow(store, plain):
+    consent = store.record_consent("Dana")
+    plain.execute(SESSION_SQL, consent=consent.id)
+    (info,) = store.list_sessions()
+    plain.execute(FRAME_SQL, session=info.id, blob=b"\0" * 8)
+    assert store.get_session(info.id).n_frames == 1
+
+
+def test_sessions_need_a_recorded_live_consent(store, plain):
+    plain.refuses(SESSION_SQL, consent=42)
+    consent = store.record_consent("Dana")
+    store.withdraw_consent(consent.id)
+    plain.refuses(SESSION_SQL, consent=consent.id)
+    other = store.record_consent("Kim")
+    session_id = store.create_session(other.id, "m", CLASSES, "live")
+    plain.refuses("UPDATE sessions SET consent_id = :consent WHERE id = :session",
+                  consent=consent.id, session=session_id)
+    assert [info.consent_id for info in store.list_sessions()] == [other.id]
+
+
+def test_frames_need_an_open_session_whose_consent_stands(store, plain):
+    blob = b"\0" * 8
+    plain.refuses(FRAME_SQL, session=999, blob=blob)
+    consent = store.record_consent("Dana")
+    ended = store.create_session(consent.id, "m", CLASSES, "live")
+    store.end_session(ended)
+    plain.refuses(FRAME_SQL, session=ended, blob=blob)
+    open_session = store.create_session(consent.id, "m", CLASSES, "live")
+    # Withdrawn behind the store's back, so the session is still open: the consent decides.
+    plain.execute("UPDATE consents SET withdrawn_at = :now WHERE id = :consent",
+                  consent=consent.id)
+    assert store.get_session(open_session).ended_at is None
+    plain.refuses(FRAME_SQL, session=open_session, blob=blob)
+    assert store.get_session(open_session).n_frames == 0
+
+
+def test_ended_sessions_and_withdrawals_cannot_be_undone(store, plain):
+    consent = store.record_consent("Dana")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live")
+    store.withdraw_consent(consent.id, delete_data=False)
+    plain.refuses("UPDATE sessions SET ended_at = NULL WHERE id = :session", session=session_id)
+    plain.refuses("UPDATE consents SET withdrawn_at = NULL WHERE id = :consent",
+                  consent=consent.id)
+    plain.refuses("UPDATE consents SET withdrawn_at = :now WHERE id = :consent",
+                  consent=consent.id, now="2999-01-01T00:00:00+00:00")
+    assert store.get_consent(consent.id).withdrawn_at is not None
+
+
+def test_the_audit_log_is_append_only(store, plain, database_location):
+    audit = AuditLog(database_location)
+    audit.record("cli:tester", "delete_session", "session 1")
+    plain.execute("INSERT INTO audit_log (at, actor, action) VALUES (:now, 'x', 'login')")
+    plain.refuses("UPDATE audit_log SET actor = 'someone else'")
+    plain.refuses("DELETE FROM audit_log")
+    if store.dialect == "postgresql":
+        plain.refuses("TRUNCATE audit_log")
+    assert audit.entries()["actor"].tolist() == ["x", "cli:tester"]
+
+
+def test_postgres_url_spellings_are_accepted():
+    for text in ("postgresql://fer@127.0.0.1:5432/db", "postgresql+psycopg://fer@h/db"):
+        assert database_url(text).drivername == "postgresql+psycopg"
