@@ -13,7 +13,8 @@ EXAMPLE = """\
 fer evaluate ferplus --split PrivateTest --tta mirror+zoom
 fer evaluate fer2013 --split PublicTest --backend keras --no-save
 fer evaluate fer2013 --split PublicTest --signals --per-class 100
-fer evaluate ferplus --suite robustness --split PrivateTest"""
+fer evaluate ferplus --suite robustness --split PrivateTest
+fer evaluate ferplus --suite robustness --against fer2013 --no-save"""
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")  # fer.evaluation.evaluate.SPLITS
 TTA_CHOICES = ("none", "mirror", "mirror+zoom")  # fer.models.inference.TTA_CHOICES
@@ -41,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="robustness: the split's faces re-detected clean and under video-call conditions "
         "(compression, low resolution, blur, exposure, noise, occlusion, tilt); saved in "
         "evaluation.json",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="MODEL",
+        help="with --suite: also run MODEL on the same faces, scoring both on the classes they "
+        "share (prints both; saves nothing)",
     )
     signals = parser.add_argument_group(
         "signals check (prints a table, saves nothing; needs face_landmarker.task)"
@@ -112,9 +119,21 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
     if bundle is None:
         print("error: face_landmarker.task not found in $FER_DATA_DIR or data/", file=sys.stderr)
         return 2
+    progress = lambda frames: tqdm(frames, desc="faces", unit="face", leave=False)  # noqa: E731
+    if args.against:
+        from fer.evaluation.robustness import compare_on_common_classes
+        from fer.models.inference import load_model
+
+        models = [model, load_model(args.against)]
+        compared = compare_on_common_classes(models, dataset, bundle, args.split,
+                                             progress=progress)
+        for name, results in compared.items():
+            mean = sum(s["macro_recall"] for s in results.values()) / len(results)
+            print(f"\n{name}: mean macro-recall over the conditions {mean:.3f}")
+            print(suite_table(results))
+        return 0
     results = run_suite(
-        [model], {model.card["label_set"]: dataset}, bundle, args.split,
-        progress=lambda frames: tqdm(frames, desc="faces", unit="face", leave=False),
+        [model], {model.card["label_set"]: dataset}, bundle, args.split, progress=progress
     )[model.name]
     print(suite_table(results))
     if not args.no_save:

@@ -239,3 +239,37 @@ def run_suite(
                 )
     return results
 
+
+
+def compare_on_common_classes(
+    models: Sequence,
+    dataset: FaceDataset,
+    landmarker_path: Path,
+    split: str = "PrivateTest",
+    conditions: Sequence[str] = CONDITIONS,
+    seed: int = 0,
+    progress=None,
+) -> dict[str, dict]:
+    """Models of different label sets on the same faces: ``dataset``'s ``split``, keeping only
+    the classes every model has, each model's prediction taken among those classes.
+
+    Returns ``{model name: {condition: scores}}`` like :func:`run_suite`.
+    """
+    common = [name for name in dataset.class_names if all(name in m.classes for m in models)]
+    if len(common) < 2:
+        raise ValueError(f"the models share fewer than two classes: {common}")
+    part = dataset.split(split)
+    keep = np.isin(part.labels, [dataset.class_names.index(name) for name in common])
+    faces = part.images[keep]
+    labels = np.array([common.index(dataset.class_names[label]) for label in part.labels[keep]])
+    results: dict[str, dict] = {model.name: {} for model in models}
+    for condition in conditions:
+        found, crops = realigned_crops(degraded_frames(faces, condition, seed), landmarker_path,
+                                       progress)
+        for model in models:
+            columns = [list(model.classes).index(name) for name in common]
+            probabilities = model.predict(crops)[:, columns] if len(crops) else np.zeros((0, 1))
+            results[model.name][condition] = condition_scores(
+                labels[found], probabilities.argmax(axis=1), common, len(faces), seed
+            )
+    return results

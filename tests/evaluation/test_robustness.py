@@ -60,3 +60,35 @@ def test_scores_hold_rates_intervals_and_per_class_recall():
     run = {"command": "fer x", "conditions": {"clean": scores}}
     evaluation = {"robustness": {"PrivateTest": run}}
     assert any("Robustness: PrivateTest" in line for line in robustness_section(evaluation))
+
+
+class _ClassModel:
+    """Answers its favourite class for every face."""
+
+    def __init__(self, name, classes, favourite):
+        self.name, self.classes, self.favourite = name, classes, favourite
+
+    def predict(self, faces):
+        probabilities = np.full((len(faces), len(self.classes)), 0.01, np.float32)
+        probabilities[:, self.classes.index(self.favourite)] = 0.9
+        return probabilities
+
+
+@pytest.mark.data
+def test_models_of_different_label_sets_are_compared_on_shared_classes(data_dir):
+    from fer.data.datasets import load_dataset
+    from fer.emotions import FER2013, FERPLUS
+    from fer.evaluation.robustness import compare_on_common_classes
+
+    bundle = data_dir / "face_landmarker.task"
+    ferplus = load_dataset("ferplus", data_dir)
+    rows = np.flatnonzero(ferplus.splits == "PrivateTest")[:40]
+    sample = ferplus.select(rows)
+    happy = _ClassModel("a", list(FER2013.names), "happy")
+    contempt = _ClassModel("b", list(FERPLUS.names), "contempt")
+    results = compare_on_common_classes([happy, contempt], sample, bundle, conditions=("clean",))
+    scores_a, scores_b = results["a"]["clean"], results["b"]["clean"]
+    assert "contempt" not in scores_a["recall"]  # the 7-class model has no contempt
+    assert scores_a["recall"]["happy"] == 1.0
+    # Contempt is not shared, so the second model's answer falls back to its best shared class.
+    assert scores_b["n_found"] == scores_a["n_found"]
