@@ -5,11 +5,18 @@ Writes OUT/frames.csv (one row per face per frame: source, time_s, track_id, lab
 p_<class> per class, valence, arousal, one column per action unit, yaw, pitch, roll) and
 OUT/summary.json (per source: frames analysed, notes such as a video that ends early, and the
 session insights of each face). The figures describe faces; they are not diagnoses.
+
+With --record --consented-by NAME [--client CODE] the person's consent is recorded first (as on
+the app's pages), then each analysed file is stored as a session in the session database
+(--database, default $FER_SESSION_DB, else data/sessions.db) and summary.json names its
+session_id. The name goes into the consent record only, never into OUT.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -17,7 +24,10 @@ from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
 
 EXAMPLE = """\
 fer analyze interview.mp4 photos/ --out results/
-fer analyze session.mp4 --out results/ --stride 3 --model fer2013"""
+fer analyze session.mp4 --out results/ --stride 3 --model fer2013
+fer analyze session.mp4 --out results/ --record --consented-by "Dana Client" --client C-17"""
+# Options whose values stay out of summary.json: a person's name, a URL with a password.
+WITHHELD_OPTIONS = ("--consented-by", "--database")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,26 +41,102 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="test-time views averaged per face")
     parser.add_argument("--landmarker", type=Path,
                         help="face_landmarker.task (default: $FER_DATA_DIR, then data/)")
+    recording = parser.add_argument_group("storing the analysis as sessions")
+    recording.add_argument("--record", action="store_true",
+                           help="store each analysed file as a session (needs --consented-by)")
+    recording.add_argument("--consented-by", metavar="NAME",
+                           help="the person who consented to this analysis being stored")
+    recording.add_argument("--client", metavar="CODE",
+                           help="the person's pseudonymous client code")
+    recording.add_argument("--owner", metavar="USER",
+                           help="the clinician's account that owns the sessions (default: none, "
+                           "so only admins see them)")
+    recording.add_argument(
+        "--database", default=None, metavar="LOCATION",
+        help="session database, a file or a postgresql:// URL (default: $FER_SESSION_DB, else "
+        "data/sessions.db)",
+    )
+
+
+def withheld_command(command_line: str) -> str:
+    """The command line with the values of :data:`WITHHELD_OPTIONS` replaced by ``...``."""
+    words = shlex.split(command_line)
+    for index, word in enumerate(words):
+        for option in WITHHELD_OPTIONS:
+            if word == option and index + 1 < len(words):
+                words[index + 1] = "..."
+            elif word.startswith(f"{option}="):
+                words[index] = f"{option}=..."
+    return shlex.join(words)
+
+
+class Recording:
+    """Where and under which consent the analyses are stored (``fer analyze --record``)."""
+
+    def __init__(self, args: argparse.Namespace):
+        from fer.accounts import AccountStore
+        from fer.accounts.audit import AuditLog
+        from fer.cli.database_options import cli_actor
+        from fer.config import DEFAULT_SESSION_DB
+        from fer.sessions.store import SessionStore
+
+        location = args.database or os.environ.get("FER_SESSION_DB") or str(DEFAULT_SESSION_DB)
+        self.store = SessionStore(location)
+        self.audit = AuditLog(location)
+        self.actor = cli_actor()
+        self.owner_id = None
+        if args.owner:
+            owner = AccountStore(location).get_user_by_name(args.owner)
+            if not owner.sees_patient_data or owner.disabled_at is not None:
+                raise ValueError(f"{owner.name} may not hold patient data (reviewer or disabled)")
+            self.owner_id = owner.id
+        consent = self.store.record_consent(args.consented_by, client_code=args.client)
+        self.consent_id = consent.id
+        self.audit.record(self.actor, "record_consent", f"consent {consent.id}")
+
+    def store_analysis(self, analysis, model_label: str, classes) -> None:
+        from fer.realtime.analysis import record_analysis
+
+        session_id = record_analysis(
+            self.store, self.consent_id, analysis, model_label, classes, self.owner_id
+        )
+        if session_id is not None:
+            self.audit.record(self.actor, "record_session", f"session {session_id}",
+                              analysis.kind)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from fer.realtime.analysis import analyse_source, expand_sources, write_outputs
+    from fer.realtime.analysis import (
+        analyse_source,
+        expand_sources,
+        session_model_label,
+        write_outputs,
+    )
     from fer.realtime.pipeline import DEFAULT_MODEL, EmotionRecognizer
     from fer.realtime.smoothing import SmoothingConfig
 
     if args.stride < 1 or args.max_faces < 1:
         print("error: --stride and --max-faces must be at least 1", file=sys.stderr)
         return 2
+    if args.record != (args.consented_by is not None) or (
+        not args.record and (args.client or args.owner)
+    ):
+        print("error: --record needs --consented-by NAME, and --consented-by, --client and "
+              "--owner need --record", file=sys.stderr)
+        return 2
     try:
         sources = expand_sources(args.paths)
         from fer.models.inference import load_model
 
         model = load_model(args.model or DEFAULT_MODEL)
-    except (ValueError, FileNotFoundError) as error:
+        # Consent first, as on the pages: nothing about the person is stored before it.
+        recording = Recording(args) if args.record else None
+    except (ValueError, FileNotFoundError, PermissionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    model_label = session_model_label(model, args.tta)
 
     def make_recognizer(kind: str) -> EmotionRecognizer:
         # A still image has no history to smooth; the uncertain threshold still applies.
@@ -64,18 +150,26 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(desc="frames", unit="frame") as progress:
         for path in tqdm(sources, desc="files", unit="file"):
             try:
-                analyses.append(
-                    analyse_source(path, make_recognizer, args.stride, lambda: progress.update())
-                )
+                analysis = analyse_source(path, make_recognizer, args.stride,
+                                          lambda: progress.update(), keep_records=args.record)
             except (ValueError, FileNotFoundError) as error:
                 failures.append(f"{path}: {error}")
+                continue
+            analyses.append(analysis)
+            if recording is not None:
+                try:
+                    recording.store_analysis(analysis, model_label, list(model.classes))
+                except ValueError as error:  # refused by the store: nothing stored for it
+                    failures.append(f"{path}: not stored: {error}")
     for analysis in analyses:
         for note in analysis.notes:
             print(f"note: {note}", file=sys.stderr)
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     extra = {"model": model.name, "tta": args.tta, "stride": args.stride,
-             "command": args.command_line, "failed": failures}
+             "command": withheld_command(args.command_line), "failed": failures}
+    if recording is not None:
+        extra["consent_id"] = recording.consent_id
     frames_path, summary_path = write_outputs(analyses, list(model.classes), args.out, extra)
     print(f"{frames_path}\n{summary_path}")
     return 2 if failures and not analyses else (1 if failures else 0)

@@ -2,8 +2,9 @@
 PDF with the same charts, or a FHIR R4 Bundle (pseudonymous Patient, Consent, one Observation per
 summary figure, and a DocumentReference carrying the PDF).
 
-The report names the model, its card's accuracy and limits, and the consent record. Its figures
-describe what the software read from the face; they are not a diagnosis.
+The report names the model, its card's accuracy and limits, the consent record and the
+clinician's markers of the session. Its figures describe what the software read from the face;
+they are not a diagnosis.
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ def write_report(store, session_id: int, image_format: str, out: Path) -> Path:
     session = store.get_session(session_id)
     consent = store.get_consent(session.consent_id)
     frames = store.load_frames(session_id)
+    markers = store.list_markers(session_id)
     try:
         model_dir: Path | None = resolve_model_dir(session.model)
     except (ModelNotFoundError, ValueError):
         model_dir = None
-    content = report_content(session, consent, frames, model_dir)
+    content = report_content(session, consent, frames, model_dir, markers)
     out.parent.mkdir(parents=True, exist_ok=True)
     if image_format == "html":
         out.write_text(report_html(content), encoding="utf-8")

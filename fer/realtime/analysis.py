@@ -2,7 +2,8 @@
 session insights of each source (what ``fer analyze`` writes).
 
 A video that ends early or is partly damaged is analysed as far as it decodes, and the analysis
-says so in its notes; nothing is dropped silently.
+says so in its notes; nothing is dropped silently. With a consent on record, each analysed
+source can be stored as a session (:func:`record_analysis`), as the Upload page stores a file.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from numpy.typing import NDArray
 from fer.realtime.signals import ACTION_UNITS, HEAD_POSE_AXES
 from fer.realtime.upload import IMAGE_TYPES, VIDEO_TYPES, decode_image
 from fer.sessions.insights import session_insights
+from fer.sessions.records import FrameRecord
 
 FRAMES_FILE = "frames.csv"
 SUMMARY_FILE = "summary.json"
@@ -36,6 +39,11 @@ class SourceAnalysis:
     n_frames_analysed: int
     notes: list[str] = field(default_factory=list)
     insights: dict[str, Any] = field(default_factory=dict)
+    # The faces as the session store takes them (kept only when asked, for recording).
+    records: list[FrameRecord] = field(default_factory=list)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    session_id: int | None = None  # set once the analysis is stored as a session
 
 
 def expand_sources(paths: Iterable[str | Path]) -> list[Path]:
@@ -75,9 +83,9 @@ def result_row(t_s: float, result: Any, classes: Sequence[str]) -> dict[str, Any
         row[f"smoothed_{name}"] = float(result.smoothed[index])
     row["valence"], row["arousal"] = result.valence, result.arousal
     for au in ACTION_UNITS:
-        row[au] = None if result.action_units is None else result.action_units[au]
+        row[au] = None if result.action_units is None else result.action_units.get(au)
     for axis in HEAD_POSE_AXES:
-        row[axis] = None if result.head_pose is None else result.head_pose[axis]
+        row[axis] = None if result.head_pose is None else result.head_pose.get(axis)
     return row
 
 
@@ -86,16 +94,21 @@ def analyse_source(
     make_recognizer: Callable[[str], Any],
     stride: int = 1,
     on_frame: Callable[[], None] | None = None,
+    keep_records: bool = False,
 ) -> SourceAnalysis:
     """Analyse one image or video; ``make_recognizer(kind)`` gives a fresh recognizer.
 
-    ``ValueError`` for a file that cannot be analysed at all (unreadable, no decodable frame).
+    With ``keep_records`` the result also holds every face as a ``FrameRecord`` (landmarks and
+    signals included), for :func:`record_analysis`. ``ValueError`` for a file that cannot be
+    analysed at all (unreadable, no decodable frame).
     """
     from fer.realtime.video import iter_frames, probe_video
 
     kind = "image" if path.suffix.lower().lstrip(".") in IMAGE_TYPES else "video"
+    started_at = datetime.now(UTC)
     recognizer = make_recognizer(kind)
     rows: list[dict[str, Any]] = []
+    records: list[FrameRecord] = []
     notes: list[str] = []
     try:
         classes = recognizer.classes
@@ -111,6 +124,8 @@ def analyse_source(
         for frame_index, t_s, frame_bgr in frames:
             for result in recognizer.process(frame_bgr, t_s):
                 rows.append(result_row(t_s, result, classes))
+                if keep_records:
+                    records.append(FrameRecord.from_result(t_s, result))
             n_analysed, last_index = n_analysed + 1, frame_index
             if on_frame is not None:
                 on_frame()
@@ -128,7 +143,48 @@ def analyse_source(
         notes.append(f"{path.name}: no face was found in any analysed frame.")
     table = pd.DataFrame(rows)
     insights = session_insights(table) if rows else {}
-    return SourceAnalysis(str(path), kind, table, n_analysed, notes, insights)
+    return SourceAnalysis(
+        str(path), kind, table, n_analysed, notes, insights, records, started_at,
+        datetime.now(UTC),
+    )
+
+
+def record_analysis(
+    store: Any,
+    consent_id: int,
+    analysis: SourceAnalysis,
+    model_label: str,
+    classes: Sequence[str],
+    owner_id: int | None = None,
+) -> int | None:
+    """Store one analysed source as an ended session under a recorded consent (source
+    ``"image"`` or ``"video"``, its faces with their signals) and return the session's id.
+
+    A source without any face is not stored (None, and a note says so). The records are
+    released once stored. Raises what ``SessionStore.create_session`` raises (``ConsentError``,
+    ``ValueError``), leaving nothing stored for this source.
+    """
+    if not analysis.records:
+        if not analysis.frames.empty:
+            raise ValueError(f"{analysis.source} was analysed without keep_records")
+        analysis.notes.append(f"{Path(analysis.source).name}: not stored, no face to record.")
+        return None
+    session_id = store.create_session(
+        consent_id, model_label, classes, analysis.kind,
+        notes=f"Analysed file: {Path(analysis.source).name}",
+        started_at=analysis.started_at, frames=analysis.records,
+        ended_at=analysis.ended_at, owner_id=owner_id,
+    )
+    analysis.session_id, analysis.records = int(session_id), []
+    return analysis.session_id
+
+
+def session_model_label(model: Any, tta: str) -> str:
+    """How a session records its model: card name, version when the card has one, and the
+    test-time views its predictions averaged (as the app's pages record it)."""
+    version = model.card.get("version")
+    label = f"{model.name} v{version}" if version else model.name
+    return label + (f", tta {tta}" if tta != "none" else "")
 
 
 def frames_csv_table(analyses: Sequence[SourceAnalysis], classes: Sequence[str]) -> pd.DataFrame:
@@ -170,6 +226,7 @@ def write_outputs(
                 "n_frames_analysed": analysis.n_frames_analysed,
                 "n_face_rows": len(analysis.frames),
                 "notes": analysis.notes,
+                "session_id": analysis.session_id,
                 "insights": analysis.insights,
             }
             for analysis in analyses

@@ -25,6 +25,12 @@ from fer.sessions.records import (
     SessionNotFoundError,
     positive_id,
 )
+from fer.sessions.schema import (
+    ACTION_UNITS,
+    ASYMMETRY_PREFIX,
+    HEAD_POSE_AXES,
+    TWO_SIDED_ACTION_UNITS,
+)
 from fer.storage.tables import consents, frames, session_shares, sessions, users
 
 
@@ -66,6 +72,12 @@ def session_query(viewer: User | None) -> Select[Any]:
     ).select_from(sessions.join(consents, consents.c.id == sessions.c.consent_id))
     condition = visibility(viewer)
     return query if condition is None else query.where(condition)
+
+
+def client_codes_query(viewer: User | None) -> Select[Any]:
+    """The distinct client codes of the sessions ``viewer`` may see."""
+    visible = session_query(viewer).where(consents.c.client_code.is_not(None)).subquery()
+    return select(visible.c.client_code).distinct()
 
 
 def visible_session(connection: Connection, session_id: int, viewer: User | None) -> SessionInfo:
@@ -122,6 +134,11 @@ def frames_query(session_id: int) -> Select[Any]:
             frames.c.smoothed,
             frames.c.landmarks,
             frames.c.blendshapes,
+            frames.c.valence,
+            frames.c.arousal,
+            frames.c.action_units,
+            frames.c.au_asymmetry,
+            frames.c.head_pose,
         )
         .where(frames.c.session_id == session_id)
         .order_by(frames.c.t_seconds, frames.c.track_id, frames.c.id)
@@ -132,6 +149,7 @@ def frames_table(
     rows: Sequence[Any], classes: Sequence[str], include_extras: bool
 ) -> pd.DataFrame:
     """Rows of :func:`frames_query` as the table ``SessionStore.load_frames`` returns."""
+    rows = list(rows)
     columns = ["t_seconds", "track_id", "x", "y", "w", "h", "label", "confidence"]
     table = pd.DataFrame([tuple(row[:8]) for row in rows], columns=columns)
     table = table.astype({"t_seconds": float, "track_id": int, "confidence": float})
@@ -149,4 +167,41 @@ def frames_table(
             for row in rows
         ]
         table["blendshapes"] = [None if row[11] is None else json.loads(row[11]) for row in rows]
-    return table
+    return pd.concat([table, signals_table(rows)], axis=1)
+
+
+def _spread(objects: list[dict[str, float] | None], names: Sequence[str]) -> pd.DataFrame:
+    """JSON objects as one float column per name (``names`` first, then any other key met);
+    NaN where a row has no object or lacks the key."""
+    extra = sorted({key for item in objects if item for key in item} - set(names), key=_au_order)
+    columns = [*names, *extra]
+    values = [
+        [np.nan if not item else item.get(name, np.nan) for name in columns] for item in objects
+    ]
+    return pd.DataFrame(
+        np.asarray(values, dtype=float).reshape(len(objects), len(columns)), columns=columns
+    )
+
+
+def _au_order(name: str) -> tuple[int, str]:
+    digits = name[2:]
+    return (int(digits), name) if digits.isdigit() else (10**6, name)
+
+
+def signals_table(rows: Sequence[Any]) -> pd.DataFrame:
+    """The per-face signals of :func:`frames_query` rows: ``valence, arousal``, one column per
+    action unit (``AU1`` ...), ``yaw, pitch, roll`` and ``asym_<AU>`` per two-sided unit."""
+
+    def objects(offset: int) -> list[dict[str, float] | None]:
+        return [None if row[offset] is None else json.loads(row[offset]) for row in rows]
+
+    circumplex = pd.DataFrame(
+        np.asarray(
+            [[np.nan if v is None else v for v in row[12:14]] for row in rows], dtype=float
+        ).reshape(len(rows), 2),
+        columns=["valence", "arousal"],
+    )
+    units = _spread(objects(14), ACTION_UNITS)
+    pose = _spread(objects(16), HEAD_POSE_AXES)
+    asymmetry = _spread(objects(15), TWO_SIDED_ACTION_UNITS).add_prefix(ASYMMETRY_PREFIX)
+    return pd.concat([circumplex, units, pose, asymmetry], axis=1)

@@ -1,10 +1,10 @@
 """What the session store holds, and the checks every write passes.
 
 Consent and session records, one face in one frame (:class:`FrameRecord`) and its encoding into a
-database row (:func:`encode_frame`: float32 blobs, JSON blendshapes), plus the validators the
-store applies to names, notes, ids and times. Split from :mod:`fer.sessions.store` so the recorder
-and
-the store share one definition of a valid row.
+database row (:func:`encode_frame`: float32 blobs; blendshapes, action units, their asymmetry and
+the head pose as JSON objects), plus the validators the store applies to names, notes, ids and
+times. Split from :mod:`fer.sessions.store` so the recorder and the store share one definition of
+a valid row.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fer.emotions import EMOTIONS, UNCERTAIN
+from fer.sessions.schema import HEAD_POSE_AXES
 
 # Probabilities may overshoot [0, 1] by float rounding (and by int8 quantisation steps).
 PROBABILITY_TOLERANCE = 1e-3
@@ -81,6 +82,7 @@ class SessionInfo:
             "source": self.source,
             "notes": self.notes,
             "n_frames": self.n_frames,
+            "client_code": self.client_code,
             "consent_withdrawn_at": (
                 self.consent_withdrawn_at.isoformat() if self.consent_withdrawn_at else None
             ),
@@ -100,6 +102,12 @@ class FrameRecord:
     confidence: float
     landmarks: NDArray[np.float32] | None = None
     blendshapes: dict[str, float] | None = None
+    # The signals of fer.realtime.signals; None where the face had none (no landmarks).
+    valence: float | None = None
+    arousal: float | None = None
+    action_units: dict[str, float] | None = None
+    au_asymmetry: dict[str, float] | None = None
+    head_pose: dict[str, float] | None = None
 
     @classmethod
     def from_result(cls, t_seconds: float, result: Any) -> FrameRecord:
@@ -113,6 +121,11 @@ class FrameRecord:
             confidence=result.confidence,
             landmarks=getattr(result, "landmarks", None),
             blendshapes=getattr(result, "blendshapes", None),
+            valence=getattr(result, "valence", None),
+            arousal=getattr(result, "arousal", None),
+            action_units=getattr(result, "action_units", None),
+            au_asymmetry=getattr(result, "au_asymmetry", None),
+            head_pose=getattr(result, "head_pose", None),
         )
 
 
@@ -143,7 +156,7 @@ def parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _finite_number(value: Any, what: str) -> float:
+def finite_number(value: Any, what: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -185,7 +198,7 @@ def encode_frame(record: FrameRecord, classes: Sequence[str]) -> tuple:
     """
     if not isinstance(record, FrameRecord):
         raise ValueError(f"expected a FrameRecord, got {type(record).__name__}")
-    t_seconds = _finite_number(record.t_seconds, "t_seconds")
+    t_seconds = finite_number(record.t_seconds, "t_seconds")
     if t_seconds < 0:
         raise ValueError(f"t_seconds must be >= 0, got {t_seconds}")
     if isinstance(record.track_id, bool) or not isinstance(record.track_id, int | np.integer):
@@ -194,32 +207,19 @@ def encode_frame(record: FrameRecord, classes: Sequence[str]) -> tuple:
         raise ValueError(f"track_id must be >= 0, got {record.track_id}")
     if len(record.bbox) != 4:
         raise ValueError(f"bbox must be (x, y, w, h), got {record.bbox!r}")
-    x, y, w, h = (_finite_number(value, "bbox") for value in record.bbox)
+    x, y, w, h = (finite_number(value, "bbox") for value in record.bbox)
     if w < 0 or h < 0:
         raise ValueError(f"bbox width and height must be >= 0, got {record.bbox!r}")
     probs = _probabilities_blob(record.probs, len(classes), "probs")
     smoothed = _probabilities_blob(record.smoothed, len(classes), "smoothed")
     if record.label != UNCERTAIN and record.label not in classes:
         raise ValueError(f"label {record.label!r} is not one of {list(classes)} or {UNCERTAIN!r}")
-    confidence = _finite_number(record.confidence, "confidence")
+    confidence = finite_number(record.confidence, "confidence")
     if not 0 <= confidence <= 1 + PROBABILITY_TOLERANCE:
         raise ValueError(f"confidence must lie in [0, 1], got {confidence}")
     landmarks = None
     if record.landmarks is not None:
         landmarks = _float32_blob(record.landmarks, (None, 2), "landmarks")
-    blendshapes = None
-    if record.blendshapes is not None:
-        if not isinstance(record.blendshapes, dict) or not all(
-            isinstance(name, str) for name in record.blendshapes
-        ):
-            raise ValueError("blendshapes must be a dict of name -> score")
-        blendshapes = json.dumps(
-            {
-                name: _finite_number(score, f"blendshape {name!r}")
-                for name, score in record.blendshapes.items()
-            },
-            allow_nan=False,
-        )
     return (
         t_seconds,
         int(record.track_id),
@@ -232,7 +232,50 @@ def encode_frame(record: FrameRecord, classes: Sequence[str]) -> tuple:
         str(record.label),
         round(min(confidence, 1.0), 6),
         landmarks,
-        blendshapes,
+        _scores_json(record.blendshapes, "blendshapes"),
+        *_signals(record),
+    )
+
+
+def _scores_json(
+    scores: Any, what: str, bounds: tuple[float, float] | None = None
+) -> str | None:
+    """A name -> number mapping as JSON text (None stays None); numbers finite and, when
+    ``bounds`` are given, within them."""
+    if scores is None:
+        return None
+    if not isinstance(scores, dict) or not all(isinstance(name, str) for name in scores):
+        raise ValueError(f"{what} must be a dict of name -> number")
+    values = {name: finite_number(value, f"{what} {name!r}") for name, value in scores.items()}
+    if bounds is not None:
+        low, high = bounds
+        outside = {name: value for name, value in values.items() if not low <= value <= high}
+        if outside:
+            raise ValueError(f"{what} must lie in [{low:g}, {high:g}], got {outside}")
+    return json.dumps(values, allow_nan=False)
+
+
+def _signals(record: FrameRecord) -> tuple[Any, ...]:
+    """``valence, arousal, action_units, au_asymmetry, head_pose`` of a row, validated."""
+    tolerance = PROBABILITY_TOLERANCE
+    circumplex = []
+    for what in ("valence", "arousal"):
+        value = getattr(record, what)
+        if value is not None:
+            value = finite_number(value, what)
+            if abs(value) > 1 + PROBABILITY_TOLERANCE:
+                raise ValueError(f"{what} must lie in [-1, 1], got {value}")
+            value = max(-1.0, min(1.0, value))
+        circumplex.append(value)
+    if record.head_pose is not None and (
+        not isinstance(record.head_pose, dict) or set(record.head_pose) != set(HEAD_POSE_AXES)
+    ):
+        raise ValueError(f"head_pose must be a dict of {', '.join(HEAD_POSE_AXES)} in degrees")
+    return (
+        *circumplex,
+        _scores_json(record.action_units, "action_units", (-tolerance, 1 + tolerance)),
+        _scores_json(record.au_asymmetry, "au_asymmetry", (-1 - tolerance, 1 + tolerance)),
+        _scores_json(record.head_pose, "head_pose", (-360.0, 360.0)),
     )
 
 

@@ -17,3 +17,19 @@ MAX_NAME_LENGTH = 200
 MAX_NOTES_LENGTH = 20_000
 # A consent time a little ahead of this machine's clock is tolerated (clients' clocks drift).
 CLOCK_SKEW = timedelta(seconds=5)
+MAX_MARKER_NOTE_LENGTH = 500
+
+# The per-face signals a frame may carry (fer.realtime.signals defines them; the session layer
+# sits below realtime and cannot import it, and a test keeps the two lists equal). The store
+# spreads stored signals into one column per name; a unit stored but not listed here still gets
+# its column.
+ACTION_UNITS = (
+    "AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "AU14", "AU15", "AU17",
+    "AU20", "AU23", "AU25", "AU26", "AU43",
+)
+TWO_SIDED_ACTION_UNITS = (
+    "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "AU14", "AU15", "AU20", "AU23",
+    "AU43",
+)
+HEAD_POSE_AXES = ("yaw", "pitch", "roll")
+ASYMMETRY_PREFIX = "asym_"

@@ -16,7 +16,10 @@ Who sees what: methods that read or delete a session take an optional ``viewer``
 :class:`fer.accounts.User`); the rule is in :mod:`fer.sessions.queries`. A session the viewer may
 not see raises ``SessionNotFoundError``, as a missing one does.
 
-Arrays are stored compactly as little-endian float32 blobs; blendshapes as JSON text.
+Arrays are stored compactly as little-endian float32 blobs; blendshapes and the per-face signals
+(action units, their asymmetry, head pose) as JSON text. Consent records are kept by the base
+class :class:`fer.sessions.consents.ConsentRegister`, clinician markers by
+:mod:`fer.sessions.markers`.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from sqlalchemy import Connection, select, update
 from fer.accounts.users import User
 from fer.config import DEFAULT_SESSION_DB
 from fer.sessions import retention
+from fer.sessions.consents import ConsentRegister
 from fer.sessions.exports import frames_csv, session_json
+from fer.sessions.markers import insert_marker, markers_table
 from fer.sessions.queries import (
+    client_codes_query,
     frames_query,
     frames_table,
     may_hold_patient_data,
@@ -44,7 +50,6 @@ from fer.sessions.queries import (
 )
 from fer.sessions.records import (
     AccessDeniedError,
-    Consent,
     ConsentError,
     FrameRecord,
     SessionInfo,
@@ -56,15 +61,8 @@ from fer.sessions.records import (
     validate_classes,
     validate_text,
 )
-from fer.sessions.schema import (
-    CLOCK_SKEW,
-    CONSENT_STATEMENT,
-    MAX_NAME_LENGTH,
-    MAX_NOTES_LENGTH,
-    SOURCES,
-)
+from fer.sessions.schema import MAX_NAME_LENGTH, MAX_NOTES_LENGTH, SOURCES
 from fer.storage.database import (
-    erase_free_space,
     inserted_id,
     journal_mode,
     open_engine,
@@ -72,16 +70,10 @@ from fer.storage.database import (
     sqlite_path,
     write_transaction,
 )
-from fer.storage.tables import (
-    FRAME_VALUE_COLUMNS,
-    consents,
-    frames,
-    session_shares,
-    sessions,
-)
+from fer.storage.tables import FRAME_VALUE_COLUMNS, consents, frames, session_shares, sessions
 
 
-class SessionStore:
+class SessionStore(ConsentRegister):
     """Sessions and their frame results in one database.
 
     Parameters
@@ -103,95 +95,6 @@ class SessionStore:
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
         return self.engine.dialect.name
-
-    def _erase(self) -> None:
-        erase_free_space(self.engine)
-
-    # consent ----------------------------------------------------------------------------------
-
-    def record_consent(
-        self,
-        given_by: str,
-        given_at: datetime | None = None,
-        statement: str = CONSENT_STATEMENT,
-        client_code: str | None = None,
-    ) -> Consent:
-        """Store that ``given_by`` consented (now, or at ``given_at``) to ``statement``.
-
-        ``client_code`` is an optional pseudonym the clinic uses for the person.
-        """
-        name = validate_text(given_by, "The name of the person consenting", MAX_NAME_LENGTH, True)
-        text = validate_text(statement, "The consent statement", MAX_NOTES_LENGTH, True)
-        code = None
-        if client_code is not None:
-            code = validate_text(client_code, "client_code", MAX_NAME_LENGTH, False) or None
-        when = utc_now() if given_at is None else as_utc(given_at, "given_at")
-        if when > utc_now() + CLOCK_SKEW:
-            raise ValueError(f"Consent cannot be given in the future ({when.isoformat()})")
-        with write_transaction(self.engine) as connection:
-            consent_id = inserted_id(
-                connection.execute(
-                    consents.insert().values(
-                        given_by=name, given_at=when, statement=text, client_code=code
-                    )
-                )
-            )
-        return Consent(consent_id, name, when, text, client_code=code)
-
-    def get_consent(self, consent_id: int) -> Consent:
-        with read_connection(self.engine) as connection:
-            row = connection.execute(
-                select(consents).where(consents.c.id == positive_id(consent_id, "consent_id"))
-            ).first()
-        if row is None:
-            raise ConsentError(f"No consent record {consent_id}")
-        return Consent(
-            row.id,
-            row.given_by,
-            row.given_at,
-            row.statement,
-            row.withdrawn_at,
-            row.client_code,
-            row.erased_at,
-        )
-
-    def withdraw_consent(
-        self, consent_id: int, at: datetime | None = None, delete_data: bool = True
-    ) -> int:
-        """Withdraw a consent (now, or at ``at``) and return how many sessions were deleted.
-
-        Open sessions end at the withdrawal and take no further frames. With ``delete_data``
-        (the default) every session recorded under the consent is deleted; without it they are
-        kept, marked ``SessionInfo.consent_withdrawn_at`` (where a clinic's policy requires
-        keeping records). The consent record itself stays, as evidence of what was agreed.
-        Withdrawing again changes only what is deleted.
-
-        Raises ``ValueError`` for a withdrawal dated before the consent was given, before one of
-        its sessions started, or in the future; ``ConsentError`` for an unknown consent.
-        """
-        consent_id = positive_id(consent_id, "consent_id")
-        when = utc_now() if at is None else as_utc(at, "at")
-        if when > utc_now() + CLOCK_SKEW:
-            raise ValueError(f"Consent cannot be withdrawn in the future ({when.isoformat()})")
-        with write_transaction(self.engine) as connection:
-            deleted = retention.withdraw(connection, consent_id, when, delete_data)
-        if deleted:
-            self._erase()
-        return deleted
-
-    def erase_consent_name(self, consent_id: int, replacement: str | None = None) -> None:
-        """Replace the person's name in the consent and its sessions; the dates stay.
-
-        The name becomes ``replacement`` (a pseudonym) or ``"erased (consent N)"``.
-        """
-        consent_id = positive_id(consent_id, "consent_id")
-        if replacement is None:
-            name = f"erased (consent {consent_id})"
-        else:
-            name = validate_text(replacement, "The replacement name", MAX_NAME_LENGTH, True)
-        with write_transaction(self.engine) as connection:
-            retention.erase_name(connection, consent_id, name, utc_now())
-        self._erase()
 
     # sessions ---------------------------------------------------------------------------------
 
@@ -410,6 +313,51 @@ class SessionStore:
             rows = connection.execute(session_query(viewer).order_by(sessions.c.id.desc())).all()
         return [session_from_row(row) for row in rows]
 
+    def list_sessions_of_client(
+        self, client_code: str, viewer: User | None = None
+    ) -> list[SessionInfo]:
+        """The sessions ``viewer`` may see of the client with this pseudonymous code (from the
+        consents they were recorded under), oldest first: a client's history."""
+        code = validate_text(client_code, "client_code", MAX_NAME_LENGTH, True)
+        with read_connection(self.engine) as connection:
+            rows = connection.execute(
+                session_query(viewer)
+                .where(consents.c.client_code == code)
+                .order_by(sessions.c.started_at, sessions.c.id)
+            ).all()
+        return [session_from_row(row) for row in rows]
+
+    def list_client_codes(self, viewer: User | None = None) -> list[str]:
+        """The client codes of the sessions ``viewer`` may see, sorted."""
+        with read_connection(self.engine) as connection:
+            return sorted(connection.execute(client_codes_query(viewer)).scalars().all())
+
+    # markers ----------------------------------------------------------------------------------
+
+    def add_marker(
+        self,
+        session_id: int,
+        t_seconds: float,
+        note: str = "",
+        created_by: User | int | None = None,
+    ) -> int:
+        """Mark a moment of an open session with an optional short note; return the marker's id.
+
+        ``t_seconds`` counts from the session's start and may not lie in the future;
+        ``created_by`` (an account or its id) must be allowed to see the session. Raises
+        ``ValueError`` (malformed input, ended session), ``ConsentError`` (consent withdrawn) or
+        ``SessionNotFoundError`` (see :func:`fer.sessions.markers.insert_marker`).
+        """
+        with write_transaction(self.engine) as connection:
+            return insert_marker(connection, session_id, t_seconds, note, created_by, utc_now())
+
+    def list_markers(self, session_id: int, viewer: User | None = None) -> pd.DataFrame:
+        """A session's markers in time order (columns in
+        :data:`fer.sessions.markers.MARKER_COLUMNS`: ``t_seconds``, ``note`` ...)."""
+        with read_connection(self.engine) as connection:
+            info = visible_session(connection, session_id, viewer)
+            return markers_table(connection, info.id)
+
     def load_frames(
         self, session_id: int, include_extras: bool = False, viewer: User | None = None
     ) -> pd.DataFrame:
@@ -417,7 +365,9 @@ class SessionStore:
 
         Columns: ``t_seconds, track_id, x, y, w, h, label, confidence``, then ``prob_<class>``
         and ``smoothed_<class>`` for each class in the session's order; with ``include_extras``
-        also ``landmarks`` ((N, 2) arrays or None) and ``blendshapes`` (dicts or None).
+        also ``landmarks`` ((N, 2) arrays or None) and ``blendshapes`` (dicts or None); then
+        the signals: ``valence, arousal``, one column per action unit (``AU1`` ...), ``yaw,
+        pitch, roll`` and ``asym_<AU>`` per two-sided unit, NaN where a frame has none.
         """
         with read_connection(self.engine) as connection:
             info = visible_session(connection, session_id, viewer)
@@ -434,12 +384,14 @@ class SessionStore:
     def export_json(
         self, session_id: int, include_landmarks: bool = True, viewer: User | None = None
     ) -> str:
-        """Session metadata and frames as a JSON document (``{"session": …, "frames": […]}``)."""
+        """Session metadata, frames and markers as a JSON document
+        (``{"session": …, "frames": […], "markers": […]}``)."""
         with read_connection(self.engine) as connection:
             info = visible_session(connection, session_id, viewer)
             rows = connection.execute(frames_query(info.id)).all()
+            marks = markers_table(connection, info.id)
         frame = frames_table(rows, info.classes, include_extras=True)
-        return session_json(info, frame, include_landmarks)
+        return session_json(info, frame, include_landmarks, marks)
 
 
 __all__ = ["SessionStore"]

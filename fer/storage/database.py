@@ -37,7 +37,7 @@ POSTGRES_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
 BUSY_TIMEOUT_MS = 10_000
 
 # Where deleted patient data can linger (what PostgreSQL's VACUUM visits after a deletion).
-PATIENT_DATA_TABLES = ("frames", "sessions", "session_shares", "consents")
+PATIENT_DATA_TABLES = ("frames", "markers", "sessions", "session_shares", "consents")
 
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()

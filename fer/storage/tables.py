@@ -107,6 +107,38 @@ frames = Table(
     Column("confidence", Float, nullable=False),
     Column("landmarks", LargeBinary),  # little-endian float32 (x, y) pairs
     Column("blendshapes", Text),  # JSON object name -> score
+    # The per-face signals (revision r0003); NULL before it and for faces without landmarks.
+    Column("valence", Float),
+    Column("arousal", Float),
+    Column("action_units", Text),  # JSON object FACS code -> intensity in 0..1
+    Column("au_asymmetry", Text),  # JSON object FACS code -> left minus right
+    Column("head_pose", Text),  # JSON object yaw, pitch, roll -> degrees
+)
+
+markers = Table(
+    "markers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("t_seconds", Float, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_by", Integer, ForeignKey("users.id")),
+    Column("created_at", UtcTime, nullable=False),
+)
+
+# Bearer tokens of the REST API; only the SHA-256 hex digest of a token is kept.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id")),  # NULL: not tied to an account
+    Column("name", Text),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("created_at", UtcTime, nullable=False),
+    Column("last_used_at", UtcTime),
+    Column("revoked_at", UtcTime),
 )
 
 session_shares = Table(
@@ -147,4 +179,9 @@ FRAME_VALUE_COLUMNS = (
     "confidence",
     "landmarks",
     "blendshapes",
+    "valence",
+    "arousal",
+    "action_units",
+    "au_asymmetry",
+    "head_pose",
 )

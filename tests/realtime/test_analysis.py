@@ -1,8 +1,10 @@
 """`fer analyze` end to end: frames.csv and summary.json for a video, a truncated video and an
-image without a face; files it cannot analyse are named, not skipped silently."""
+image without a face; files it cannot analyse are named, not skipped silently; with --record
+each source is stored as a session after the consent."""
 
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -55,3 +57,188 @@ def test_analyze_writes_frames_and_insights_and_reports_a_truncated_video(
     assert len(summary["failed"]) == 1 and "broken.jpg" in summary["failed"][0]
     n_whole = sources["whole.mp4"]["n_frames_analysed"]
     assert sources["truncated.mp4"]["n_frames_analysed"] < n_whole
+
+
+# --- fer analyze --record --------------------------------------------------------------------
+
+CLASSES = ("neutral", "happy", "sad")
+
+
+class FakeModel:
+    name = "fakenet"
+    classes = CLASSES
+    card = {"version": 3}
+
+
+class FakeRecognizer:
+    """Two faces per frame: face 0 with landmarks and every signal, face 1 without (Haar)."""
+
+    classes = CLASSES
+    detector_warning = None
+
+    def __init__(self, **_options):
+        pass
+
+    def process(self, frame_bgr, t_seconds):
+        from fer.realtime.pipeline import FaceResult
+
+        if frame_bgr.mean() > 250:  # a white picture holds no face
+            return []
+        probs = np.array([0.1, 0.8, 0.1], np.float32)
+        with_landmarks = FaceResult(
+            track_id=0, bbox=(1, 2, 30, 40), probs=probs, smoothed=probs, label="happy",
+            confidence=0.8, landmarks=np.zeros((478, 2), np.float32),
+            blendshapes={"mouthSmileLeft": 0.5}, action_units={"AU12": 0.75, "AU4": 0.25},
+            au_asymmetry={"AU12": 0.125}, valence=0.5, arousal=0.25,
+            head_pose={"yaw": 5.0, "pitch": -2.0, "roll": 1.0},
+        )
+        haar = FaceResult(
+            track_id=1, bbox=(50, 2, 30, 40), probs=probs, smoothed=probs, label="happy",
+            confidence=0.8, valence=0.5, arousal=0.25,
+        )
+        return [with_landmarks, haar]
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_pipeline(monkeypatch):
+    monkeypatch.setattr("fer.models.inference.load_model", lambda name: FakeModel())
+    monkeypatch.setattr("fer.realtime.pipeline.EmotionRecognizer", FakeRecognizer)
+
+
+@pytest.fixture
+def media(tmp_path):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "face.png"), np.full((60, 80, 3), 90, np.uint8))
+    cv2.imwrite(str(folder / "white.png"), np.full((60, 80, 3), 255, np.uint8))
+    writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                             (80, 60))
+    for _ in range(6):
+        writer.write(np.full((60, 80, 3), 90, np.uint8))
+    writer.release()
+    return folder
+
+
+def analyse_and_record(media, out, location, *options):
+    return fer_main([
+        "analyze", str(media), "--out", str(out), "--record", "--consented-by", "Dana Client",
+        "--database", str(location), *options,
+    ])
+
+
+def test_record_stores_each_source_as_a_session_after_the_consent(
+    fake_pipeline, media, tmp_path, database_location
+):
+    from fer.accounts.audit import AuditLog
+    from fer.sessions.store import SessionStore
+
+    out = tmp_path / "out"
+    assert analyse_and_record(media, out, database_location, "--client", "C-17") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    sources = {Path(source["source"]).name: source for source in summary["sources"]}
+    store = SessionStore(database_location)
+    consent = store.get_consent(summary["consent_id"])
+    assert (consent.given_by, consent.client_code) == ("Dana Client", "C-17")
+    assert sources["white.png"]["session_id"] is None
+    assert any("not stored" in note for note in sources["white.png"]["notes"])
+    for name, kind, n_frames in (("face.png", "image", 1), ("clip.avi", "video", 6)):
+        info = store.get_session(sources[name]["session_id"])
+        assert (info.source, info.consent_id, info.client_code) == (kind, consent.id, "C-17")
+        assert info.ended_at is not None and info.started_at >= consent.given_at
+        assert info.model.startswith("fakenet v3") and info.notes == f"Analysed file: {name}"
+        frames = store.load_frames(info.id, include_extras=True)
+        assert len(frames) == 2 * n_frames
+        first = frames[frames["track_id"] == 0].iloc[0]
+        assert (first["valence"], first["AU12"], first["yaw"]) == (0.5, 0.75, 5.0)
+        assert first["asym_AU12"] == 0.125 and first["landmarks"].shape == (478, 2)
+        haar = frames[frames["track_id"] == 1].iloc[0]
+        assert haar["arousal"] == 0.25 and pd.isna(haar["AU12"]) and pd.isna(haar["yaw"])
+    assert [info.id for info in store.list_sessions_of_client("C-17")] == sorted(
+        source["session_id"] for source in sources.values() if source["session_id"]
+    )
+    actions = AuditLog(database_location).entries()["action"].tolist()
+    assert sorted(actions) == ["record_consent", "record_session", "record_session"]
+    # The name is in the consent record only: not in frames.csv, not in summary.json.
+    for written in ("frames.csv", "summary.json"):
+        assert "Dana" not in (out / written).read_text()
+    assert str(database_location) not in (out / "summary.json").read_text()
+
+
+def test_without_record_nothing_is_stored_and_summary_has_no_session(
+    fake_pipeline, media, tmp_path
+):
+    database = tmp_path / "never.db"
+    assert fer_main(["analyze", str(media / "face.png"), "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["sources"][0]["session_id"] is None and "consent_id" not in summary
+    assert not database.exists()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--record"],
+        ["--consented-by", "Dana"],
+        ["--client", "C-1"],
+        ["--record", "--consented-by", "   "],
+        ["--record", "--consented-by", "Dana", "--owner", "nobody"],
+    ],
+)
+def test_record_options_are_checked_before_anything_is_stored(
+    fake_pipeline, media, tmp_path, options, capsys
+):
+    database = tmp_path / "sessions.db"
+    code = fer_main([
+        "analyze", str(media), "--out", str(tmp_path / "o"), "--database", str(database),
+        *options,
+    ])
+    assert code == 2 and "error" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    if database.exists():
+        from fer.sessions.store import SessionStore
+
+        store = SessionStore(database)
+        assert store.list_sessions() == []
+        with pytest.raises(ValueError):
+            store.get_consent(1)
+
+
+def test_record_gives_the_sessions_to_the_named_clinician(
+    fake_pipeline, media, tmp_path, cheap_password_hashes
+):
+    from fer.accounts import AccountStore
+    from fer.sessions.store import SessionStore
+
+    database = tmp_path / "sessions.db"
+    accounts = AccountStore(database)
+    ana = accounts.add_user("ana", "clinician", "correct horse battery")
+    accounts.add_user("rita", "reviewer", "correct horse battery")
+    assert analyse_and_record(media, tmp_path / "o", database, "--owner", "rita") == 2
+    assert analyse_and_record(media, tmp_path / "o", database, "--owner", "ana") == 0
+    sessions = SessionStore(database).list_sessions(viewer=ana)
+    assert len(sessions) == 2 and {info.owner_id for info in sessions} == {ana.id}
+
+
+@pytest.mark.data
+def test_record_stores_the_real_pipeline_s_signals(video_data_dir, tmp_path, monkeypatch):
+    from fer.sessions.store import SessionStore
+
+    monkeypatch.setenv("FER_DATA_DIR", str(video_data_dir))
+    database, out = tmp_path / "sessions.db", tmp_path / "out"
+    code = fer_main([
+        "analyze", str(video_data_dir / SHARED_VIDEO), "--out", str(out), "--stride", "30",
+        "--record", "--consented-by", "Dana Client", "--database", str(database),
+    ])
+    assert code == 0
+    (source,) = json.loads((out / "summary.json").read_text())["sources"]
+    store = SessionStore(database)
+    frames = store.load_frames(source["session_id"])
+    assert store.get_session(source["session_id"]).source == "video"
+    table = pd.read_csv(out / "frames.csv")
+    assert len(frames) == len(table) > 0
+    np.testing.assert_allclose(frames["AU12"], table["AU12"], atol=1e-6)
+    np.testing.assert_allclose(frames["valence"], table["valence"], atol=1e-6)
+    np.testing.assert_allclose(frames["yaw"], table["yaw"], atol=1e-6)

@@ -18,7 +18,10 @@ def session_db(tmp_path: Path) -> tuple[Path, int]:
     session_id = make_session_db(path)
     from fer.sessions.store import SessionStore
 
-    SessionStore(path).set_notes(session_id, "<script>alert(1)</script> ![t](http://host/x.png)")
+    store = SessionStore(path)
+    store.set_notes(session_id, "<script>alert(1)</script> ![t](http://host/x.png)")
+    store.add_marker(session_id, 3.0, "client <b>paused</b> here")
+    store.add_marker(session_id, 0.5, "settling in")
     return path, session_id
 
 
@@ -37,6 +40,15 @@ def test_html_is_self_contained_and_shows_notes_as_text(session_db, tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", html)
     assert "not a diagnosis" in html and "fer2013" in html
     assert "Face 0" in html and "Share of time per expression" in html
+
+
+def test_the_session_s_markers_appear_in_the_report(session_db, tmp_path):
+    html = run_report(session_db, tmp_path, "html").read_text()
+    section = html.split("Clinician's markers</h2>", 1)[1]
+    assert "None." not in section.split("<h2", 1)[0]
+    assert "settling in" in section and "client &lt;b&gt;paused&lt;/b&gt; here" in section
+    assert section.index("0.5 s") < section.index("3.0 s")  # in time order
+    assert "<b>paused</b>" not in html  # a person's text stays text
 
 
 def test_pdf_holds_the_charts(session_db, tmp_path):
@@ -64,3 +76,38 @@ def test_an_unknown_session_is_named(session_db, tmp_path, capsys):
     command = ["report", str(session_id + 99), "--out", str(tmp_path / "x.html")]
     assert fer_main([*command, "--database", str(path)]) == 2
     assert "session" in capsys.readouterr().err.lower()
+
+
+def test_a_session_recorded_with_signals_reports_them_with_the_markers_nearby(tmp_path):
+    import numpy as np
+
+    from fer.sessions.records import FrameRecord
+    from fer.sessions.store import SessionStore
+
+    path = tmp_path / "signals.db"
+    store = SessionStore(path)
+    consent = store.record_consent("Test Person", client_code="C-17")
+    classes = ["neutral", "happy"]
+    session_id = store.create_session(consent.id, "fer2013", classes, "live")
+    records = []
+    for step in range(40):
+        spike = step == 30
+        probs = np.array([0.2, 0.8] if spike else [0.8, 0.2], np.float32)
+        records.append(FrameRecord(
+            t_seconds=step / 10, track_id=0, bbox=(0, 0, 48, 48), probs=probs, smoothed=probs,
+            label="happy" if spike else "neutral", confidence=0.8,
+            valence=0.7 if spike else 0.0, arousal=0.1,
+            action_units={"AU12": 0.9 if spike else 0.1, "AU4": 0.05},
+            au_asymmetry={"AU12": 0.0, "AU4": 0.0}, head_pose={"yaw": 0, "pitch": 0, "roll": 0},
+        ))
+    store.add_frames(session_id, records)
+    store.add_marker(session_id, 3.1, "laughed at the joke")
+    store.end_session(session_id)
+    out = tmp_path / "report.html"
+    command = ["report", str(session_id), "--out", str(out), "--database", str(path)]
+    assert fer_main(command) == 0
+    html = out.read_text()
+    assert "Expressivity" in html and "AU12 0.90" in html
+    moments = html.split("Notable moments", 1)[1]
+    assert "3.0 s: " not in moments and "3.1 s: laughed at the joke" in moments
+    assert "C-17" in html and "Test Person" not in html

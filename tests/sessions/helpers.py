@@ -13,11 +13,30 @@ from fer.sessions.store import SessionStore
 CLASSES = ("neutral", "happy", "sad")
 
 
-def face_result(track_id: int = 0, top: int = 1, landmarks: bool = True) -> SimpleNamespace:
-    """Shaped like the pipeline's FaceResult (the recorder reads it by attribute)."""
+SIGNALS = {
+    "valence": 0.5,
+    "arousal": -0.25,
+    "action_units": {"AU1": 0.125, "AU4": 0.0, "AU12": 0.75, "AU43": 0.5},
+    "au_asymmetry": {"AU4": -0.0625, "AU12": 0.25},
+    "head_pose": {"yaw": 12.5, "pitch": -3.0, "roll": 0.5},
+}
+
+
+def face_result(
+    track_id: int = 0, top: int = 1, landmarks: bool = True, signals: bool = False
+) -> SimpleNamespace:
+    """Shaped like the pipeline's FaceResult (the recorder reads it by attribute); with
+    ``signals`` it carries :data:`SIGNALS` (valence and arousal alone without landmarks)."""
     probs = np.full(len(CLASSES), 0.1, np.float32)
     probs[top] = 1 - 0.1 * (len(CLASSES) - 1)
+    extra = {}
+    if signals:
+        extra = dict(SIGNALS) if landmarks else {
+            "valence": SIGNALS["valence"], "arousal": SIGNALS["arousal"],
+            "action_units": None, "au_asymmetry": None, "head_pose": None,
+        }
     return SimpleNamespace(
+        **extra,
         track_id=track_id,
         bbox=(10, 20, 30, 40),
         probs=probs,

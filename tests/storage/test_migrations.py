@@ -95,14 +95,20 @@ def test_a_legacy_file_upgrades_in_place_with_every_row_kept(legacy_path):
     assert dump(legacy_path) == before
     with sqlite3.connect(legacy_path) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
-            ("r0002",)
+            ("r0003",)
         ]
-        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (3,)
         assert connection.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert connection.execute(
             "SELECT count(*) FROM sessions WHERE owner_id IS NOT NULL"
         ).fetchone() == (0,)
+        assert connection.execute(
+            "SELECT count(*) FROM frames WHERE valence IS NOT NULL OR arousal IS NOT NULL OR "
+            "action_units IS NOT NULL OR au_asymmetry IS NOT NULL OR head_pose IS NOT NULL"
+        ).fetchone() == (0,)
+        for table in ("markers", "api_tokens"):
+            assert connection.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
     assert stat.S_IMODE(legacy_path.stat().st_mode) == 0o600
 
 
@@ -134,6 +140,10 @@ def test_the_upgraded_file_reads_as_before_through_the_store(legacy_path):
     assert frame["blendshapes"].tolist() == [
         None if row[13] is None else json.loads(row[13]) for row in stored
     ]
+    # Frames from before the signals were recorded read as having none.
+    assert {"valence", "arousal", "AU12", "AU43", "yaw", "asym_AU12"} <= set(frame.columns)
+    assert frame[["valence", "AU12", "yaw", "asym_AU12"]].isna().all().all()
+    assert store.list_markers(1).empty
     consent = store.get_consent(2)
     assert consent.withdrawn_at == START + timedelta(minutes=50)
     assert consent.client_code is None and consent.erased_at is None
@@ -146,6 +156,8 @@ def test_the_upgraded_file_takes_new_writes_and_enforces_the_new_rules(legacy_pa
     consent = store.record_consent("New Person")
     session_id = store.create_session(consent.id, "ferplus", ["happy"], "live")
     assert session_id == 4
+    store.add_marker(session_id, 0.0, "start")
+    assert store.list_markers(session_id)["note"].tolist() == ["start"]
     with sqlite3.connect(legacy_path) as connection, pytest.raises(sqlite3.IntegrityError):
         connection.execute(
             "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "

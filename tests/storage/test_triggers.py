@@ -135,3 +135,41 @@ def test_the_audit_log_is_append_only(store, plain, database_location):
 def test_postgres_url_spellings_are_accepted():
     for text in ("postgresql://fer@127.0.0.1:5432/db", "postgresql+psycopg://fer@h/db"):
         assert database_url(text).drivername == "postgresql+psycopg"
+
+
+MARKER_SQL = (
+    "INSERT INTO markers (session_id, t_seconds, note, created_at) "
+    "VALUES (:session, :t, :note, :now)"
+)
+TOKEN_SQL = (
+    "INSERT INTO api_tokens (user_id, name, token_hash, created_at) "
+    "VALUES (NULL, 'ehr', :hash, :now)"
+)
+
+
+def test_markers_need_an_open_session_whose_consent_stands(store, plain):
+    plain.refuses(MARKER_SQL, session=999, t=1.0, note="")
+    consent = store.record_consent("Dana")
+    ended = store.create_session(consent.id, "m", CLASSES, "live")
+    store.end_session(ended)
+    plain.refuses(MARKER_SQL, session=ended, t=1.0, note="")
+    open_session = store.create_session(consent.id, "m", CLASSES, "live")
+    plain.execute(MARKER_SQL, session=open_session, t=0.0, note="allowed")
+    plain.refuses(MARKER_SQL, session=open_session, t=-1.0, note="negative time")
+    plain.refuses(MARKER_SQL, session=open_session, t=1.0, note="x" * 501)
+    plain.execute("UPDATE consents SET withdrawn_at = :now WHERE id = :consent",
+                  consent=consent.id)
+    plain.refuses(MARKER_SQL, session=open_session, t=1.0, note="after withdrawal")
+    assert store.list_markers(open_session)["note"].tolist() == ["allowed"]
+
+
+def test_api_tokens_keep_only_unique_sha256_digests(store, plain):
+    digest = "ab" * 32
+    plain.execute(TOKEN_SQL, hash=digest)
+    plain.refuses(TOKEN_SQL, hash=digest)  # unique
+    plain.refuses(TOKEN_SQL, hash="plain-token")  # not a SHA-256 hex digest
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            sqlalchemy.text("SELECT user_id, token_hash, last_used_at, revoked_at FROM api_tokens")
+        ).all()
+    assert [tuple(row) for row in rows] == [(None, digest, None, None)]
