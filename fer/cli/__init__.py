@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fer.cli.sessions",
         "list recorded sessions, delete one, purge those past the retention period",
     ),
+    "serve": (
+        "fer.cli.serve",
+        "serve the REST API for a clinic's systems (analysis, sessions, reports)",
+    ),
 }
 
 

@@ -1,7 +1,7 @@
 """Manage the app's local accounts: add one (clinician, reviewer or admin), list them, change a
-role or a password, disable one. Passwords are asked for twice without echo, or read as one line
-from standard input with --password-stdin; never given as an argument. Every action is recorded
-in the audit log as cli:<your user name>.
+role or a password, disable one, issue or revoke an API token (fer serve). Passwords are asked
+for twice without echo, or read as one line from standard input with --password-stdin; never
+given as an argument. Every action is recorded in the audit log as cli:<your user name>.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ fer users add dr.lee --role clinician
 printf '%s\\n' "$PASSWORD" | fer users add admin --role admin --password-stdin
 fer users list
 fer users set-role dr.lee admin
-fer users disable dr.lee"""
+fer users disable dr.lee
+fer users token dr.lee --label "health record export"
+fer users token dr.lee --revoke 3"""
 
 ROLES = ("clinician", "reviewer", "admin")  # fer.accounts.ROLES, without importing it here
 
@@ -29,12 +31,14 @@ ACTIONS = {
     "set-role": ("change an account's role", "fer users set-role dr.lee reviewer"),
     "set-password": ("set a new password (lifts a lock-out)",
                      "fer users set-password dr.lee --password-stdin < password.txt"),
+    "token": ("issue an API token for fer serve (printed once), list or revoke one",
+              "fer users token dr.lee --label 'health record export'"),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = add_actions(parser, ACTIONS)
-    for name in ("add", "disable", "set-role", "set-password"):
+    for name in ("add", "disable", "set-role", "set-password", "token"):
         actions[name].add_argument("name", help="the account's login name")
     actions["add"].add_argument("--role", required=True, choices=ROLES)
     actions["set-role"].add_argument("role", choices=ROLES)
@@ -44,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             action="store_true",
             help="read the password as one line from standard input instead of a prompt",
         )
+    actions["token"].add_argument("--label", default="fer users token",
+                                  help="what the token is for (shown by --list)")
+    actions["token"].add_argument("--revoke", type=int, metavar="ID",
+                                  help="revoke the account's token ID instead of issuing one")
+    actions["token"].add_argument("--list", action="store_true",
+                                  help="list the account's tokens instead of issuing one")
 
 
 def read_password(from_stdin: bool) -> str:
@@ -54,6 +64,28 @@ def read_password(from_stdin: bool) -> str:
     if getpass.getpass("The same password again: ") != first:
         raise ValueError("The two passwords differ; nothing was changed")
     return first
+
+
+def _token(args: argparse.Namespace, accounts, audit, actor: str) -> None:
+    from fer.accounts.tokens import TokenStore
+
+    tokens = TokenStore(args.database)
+    user = accounts.get_user_by_name(args.name)
+    if args.list:
+        print(f"{'id':>4}  {'label':<32} {'created (UTC)':<16}  state")
+        for record in tokens.list_tokens(user.name):
+            state = f"revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "active"
+            print(f"{record.id:>4}  {record.name:<32} {record.created_at:%Y-%m-%d %H:%M}  {state}")
+    elif args.revoke is not None:
+        record = tokens.revoke(args.revoke, user.name)
+        audit.record(actor, "revoke_api_token", f"user {user.id}", f"api token {record.id}")
+        print(f"revoked API token {record.id} of {user.name!r}")
+    else:
+        record, token = tokens.issue(user.name, args.label)
+        audit.record(actor, "issue_api_token", f"user {user.id}", f"api token {record.id}")
+        print(f"API token {record.id} for {user.name!r} (shown only now; keep it secret):",
+              file=sys.stderr)
+        print(token)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
             user = accounts.get_user_by_name(args.name)
             audit.record(actor, "set_password", f"user {user.id}", user.name)
             print(f"new password set for {user.name!r}")
+        elif args.action == "token":
+            _token(args, accounts, audit, actor)
     except (ValueError, DatabaseError) as error:
         print(f"fer users {args.action}: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,166 @@
+"""Who calls: bearer tokens checked before a request's body is read, and who may see what.
+
+Every path under ``/v1`` but ``/v1/health`` needs ``Authorization: Bearer <token>``: a token issued
+to an account (``fer users token NAME``, kept hashed in the database) or the service token the
+server was started with (``FER_API_TOKEN``, compared by hash in constant time). The check runs
+in :class:`BearerAuth`, an ASGI middleware, so that an unauthenticated upload is refused with 401
+before any of it is parsed. Failed attempts go to the server log, not to the audit log, so that
+anyone who can reach the port cannot fill the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from fer.accounts.tokens import InvalidTokenError, TokenStore
+from fer.accounts.users import User
+
+logger = logging.getLogger(__name__)
+
+SERVICE_ACTOR = "api:service"
+PUBLIC_PATHS = frozenset({"/v1/health"})
+PROTECTED_PREFIX = "/v1"
+# A shorter service token could be guessed; `secrets.token_urlsafe(32)` gives 43 characters.
+MIN_SERVICE_TOKEN_LENGTH = 32
+CHALLENGE = 'Bearer realm="fer"'
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request: an account's token, or the service (``user`` None)."""
+
+    actor: str  # the name the audit log records
+    user: User | None
+    token: str  # which credential, for the audit log's detail: "api token 7", "FER_API_TOKEN"
+
+    @property
+    def is_service(self) -> bool:
+        return self.user is None
+
+    @property
+    def viewer(self) -> User | None:
+        """What the session store filters by; None (every session) for the service."""
+        return self.user
+
+
+class Authenticator:
+    """Turns an ``Authorization`` header into a :class:`Principal`, or None."""
+
+    def __init__(self, tokens: TokenStore, service_token: str | None = None):
+        if service_token is not None and len(service_token) < MIN_SERVICE_TOKEN_LENGTH:
+            raise ValueError(
+                f"The service token must be at least {MIN_SERVICE_TOKEN_LENGTH} characters "
+                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        self.tokens = tokens
+        self._service_digest = (
+            None if service_token is None else hashlib.sha256(service_token.encode()).digest()
+        )
+
+    def authenticate(self, authorization: str | None) -> Principal | None:
+        token = bearer_token(authorization)
+        if token is None:
+            return None
+        if self._service_digest is not None and hmac.compare_digest(
+            hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest(),
+            self._service_digest,
+        ):
+            return Principal(SERVICE_ACTOR, None, "FER_API_TOKEN")
+        try:
+            record = self.tokens.verify(token)
+        except InvalidTokenError:
+            return None
+        if record.user is None:  # a service token issued into the database
+            return Principal(SERVICE_ACTOR, None, f"api token {record.id}")
+        return Principal(record.user.name, record.user, f"api token {record.id}")
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, None for anything else."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]):
+    """Answer a request from a middleware (the body is JSON already)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BearerAuth:
+    """ASGI middleware: 401 (with ``WWW-Authenticate``) for a protected path without a valid
+    token; otherwise the principal is put in the request's state for :func:`current_principal`."""
+
+    def __init__(self, app: Any, authenticator: Authenticator):
+        self.app = app
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        protected = path == PROTECTED_PREFIX or path.startswith(PROTECTED_PREFIX + "/")
+        if scope["type"] != "http" or not protected or path in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        header = _header(scope, b"authorization")
+        # The token lookup reads the database: off the event loop.
+        principal = await anyio.to_thread.run_sync(self.authenticator.authenticate, header)
+        if principal is None:
+            given = bearer_token(header) is not None
+            challenge = CHALLENGE + (', error="invalid_token"' if given else "")
+            detail = "The bearer token is not valid." if given else "A bearer token is needed."
+            logger.warning("refused %s %s: %s", scope.get("method"), path, detail)
+            body = json.dumps({"detail": f"{detail} Send Authorization: Bearer <token>."})
+            await send_json(send, 401, body.encode(), [(b"www-authenticate", challenge.encode())])
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+# Declares the scheme in the OpenAPI document; the check itself is BearerAuth's.
+_bearer_scheme = HTTPBearer(auto_error=False, description="an API token: fer users token NAME")
+
+
+def current_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):  # only if BearerAuth is not installed
+        raise HTTPException(401, "A bearer token is needed.", {"WWW-Authenticate": CHALLENGE})
+    return principal

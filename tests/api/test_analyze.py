@@ -1,0 +1,73 @@
+"""``POST /v1/analyze`` gives the Python API's numbers for the same image."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fer.accounts import AuditLog
+from tests.conftest import SHARED_VIDEO
+
+pytestmark = pytest.mark.data
+
+
+@pytest.fixture(scope="module")
+def face_png(video_data_dir) -> bytes:
+    """A frame of the shared video (one face), PNG-encoded so decoding gives it back exactly."""
+    from fer.realtime.video import iter_frames
+
+    _, _, frame_bgr = next(iter(iter_frames(video_data_dir / SHARED_VIDEO, stride=30,
+                                            max_frames=1)))
+    ok, encoded = cv2.imencode(".png", frame_bgr)
+    assert ok
+    return encoded.tobytes()
+
+
+def python_api_faces(png: bytes):
+    from fer import EmotionRecognizer, load_model
+    from fer.realtime.smoothing import SmoothingConfig
+
+    frame_bgr = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    # An image has no history: the settings of `fer analyze` for images.
+    recognizer = EmotionRecognizer(
+        model=load_model("ferplus"), smoothing=SmoothingConfig(method="none", min_dwell_s=0)
+    )
+    try:
+        return recognizer.classes, recognizer.process(frame_bgr, 0.0)
+    finally:
+        recognizer.close()
+
+
+def test_rest_and_python_agree_on_a_real_face(client, world, face_png):
+    response = client.post("/v1/analyze", headers=world.headers("dr.a"),
+                           files={"file": ("frame.png", face_png, "image/png")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    classes, expected = python_api_faces(face_png)
+    assert body["model"] == "ferplus" and body["classes"] == classes
+    assert body["detector_warning"] is None
+    assert len(body["faces"]) == len(expected) == 1
+    face, result = body["faces"][0], expected[0]
+    assert face["bbox"] == list(result.bbox) and face["track_id"] == result.track_id
+    assert face["label"] == result.label
+    assert face["confidence"] == pytest.approx(result.confidence, abs=1e-6)
+    assert list(face["probs"]) == classes
+    np.testing.assert_allclose(list(face["probs"].values()), result.probs, atol=1e-6)
+    assert face["valence"] == pytest.approx(result.valence, abs=1e-6)
+    assert face["arousal"] == pytest.approx(result.arousal, abs=1e-6)
+    assert face["action_units"].keys() == result.action_units.keys()
+    for name, value in result.action_units.items():
+        assert face["action_units"][name] == pytest.approx(value, abs=1e-6)
+    for name, value in result.head_pose.items():
+        assert face["head_pose"][name] == pytest.approx(value, abs=1e-6)
+    (entry,) = AuditLog(world.database).entries().to_dict("records")
+    assert (entry["actor"], entry["action"]) == ("dr.a", "analyze_image")
+
+
+def test_an_image_without_a_face_gives_no_faces(client, world, video_data_dir):
+    ok, encoded = cv2.imencode(".jpg", np.full((120, 160, 3), 200, np.uint8))
+    response = client.post("/v1/analyze", headers=world.headers("service"),
+                           files={"file": ("blank.jpg", encoded.tobytes(), "image/jpeg")})
+    assert response.status_code == 200
+    assert response.json()["faces"] == []

@@ -1,0 +1,151 @@
+"""Who may call what: 401 without a valid token, 403 for a reviewer, 404 for another's session."""
+
+from __future__ import annotations
+
+import pytest
+
+from fer.accounts import AccountStore, AuditLog
+from fer.accounts.tokens import TokenStore
+
+PROTECTED = [
+    ("get", "/v1/sessions"),
+    ("get", "/v1/sessions/1"),
+    ("get", "/v1/sessions/1/frames"),
+    ("get", "/v1/sessions/1/report"),
+    ("delete", "/v1/sessions/1"),
+    ("post", "/v1/analyze"),
+    ("get", "/v1/no-such-endpoint"),
+]
+
+
+def test_health_needs_no_token(client):
+    response = client.get("/v1/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz", "Bearer", "bearer a b",
+     "Bearer " + "x" * 600],
+)
+def test_every_other_endpoint_answers_401_without_a_valid_token(
+    client, method, path, authorization
+):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = client.request(method, path, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith('Bearer realm="fer"')
+    assert "bearer token" in response.json()["detail"]
+
+
+def test_an_unauthenticated_upload_is_refused_before_it_is_parsed(client):
+    response = client.post("/v1/analyze", content=b"--broken multipart",
+                           headers={"Content-Type": "multipart/form-data"})
+    assert response.status_code == 401
+
+
+def test_a_revoked_token_and_a_disabled_account_no_longer_work(client, world):
+    assert client.get("/v1/sessions", headers=world.headers("dr.a")).status_code == 200
+    tokens = TokenStore(world.database)
+    (record,) = tokens.list_tokens("dr.a")
+    tokens.revoke(record.id)
+    assert client.get("/v1/sessions", headers=world.headers("dr.a")).status_code == 401
+    assert client.get("/v1/sessions", headers=world.headers("dr.b")).status_code == 200
+    AccountStore(world.database).disable_user("dr.b")
+    assert client.get("/v1/sessions", headers=world.headers("dr.b")).status_code == 401
+
+
+def test_failed_logins_stay_out_of_the_audit_log(client, world):
+    client.get("/v1/sessions", headers={"Authorization": "Bearer guess"})
+    assert AuditLog(world.database).entries().empty
+
+
+def test_a_reviewer_gets_403_for_patient_data_and_the_refusal_is_audited(client, world):
+    for path in ("/v1/sessions", f"/v1/sessions/{world.sessions['a']}",
+                 f"/v1/sessions/{world.sessions['a']}/frames",
+                 f"/v1/sessions/{world.sessions['a']}/report"):
+        response = client.get(path, headers=world.headers("rev"))
+        assert response.status_code == 403, path
+        assert "reviewer" in response.json()["detail"]
+    assert client.delete(
+        f"/v1/sessions/{world.sessions['a']}", headers=world.headers("rev")
+    ).status_code == 403
+    entries = AuditLog(world.database).entries()
+    assert set(entries["actor"]) == {"rev"} and set(entries["action"]) == {"access_denied"}
+
+
+def ids(response) -> set[int]:
+    assert response.status_code == 200
+    return {session["id"] for session in response.json()["sessions"]}
+
+
+def test_each_caller_lists_what_their_account_may_see(client, world):
+    a, b, shared = world.sessions["a"], world.sessions["b"], world.sessions["shared_with_a"]
+    assert ids(client.get("/v1/sessions", headers=world.headers("dr.a"))) == {a, shared}
+    assert ids(client.get("/v1/sessions", headers=world.headers("dr.b"))) == {b, shared}
+    assert ids(client.get("/v1/sessions", headers=world.headers("boss"))) == {a, b, shared}
+    assert ids(client.get("/v1/sessions", headers=world.headers("service"))) == {a, b, shared}
+
+
+def test_clinician_a_cannot_see_or_export_b_s_session(client, world):
+    b = world.sessions["b"]
+    for path in (f"/v1/sessions/{b}", f"/v1/sessions/{b}/frames?format=json",
+                 f"/v1/sessions/{b}/report?format=html"):
+        response = client.get(path, headers=world.headers("dr.a"))
+        assert response.status_code == 404, path
+        # The same answer as for a session that does not exist.
+        missing = client.get(path.replace(f"/{b}", "/999"), headers=world.headers("dr.a"))
+        assert missing.status_code == 404
+        assert response.json()["detail"].replace(str(b), "N") == missing.json()[
+            "detail"
+        ].replace("999", "N")
+    assert client.delete(f"/v1/sessions/{b}", headers=world.headers("dr.a")).status_code == 404
+    assert client.get(f"/v1/sessions/{b}", headers=world.headers("dr.b")).status_code == 200
+
+
+def test_the_list_names_no_client(client, world):
+    response = client.get("/v1/sessions", headers=world.headers("boss"))
+    assert "Client of" not in response.text
+    assert {session["client_code"] for session in response.json()["sessions"]} == {
+        "C-a", "C-b", "C-shared_with_a"
+    }
+
+
+def test_accesses_are_audited_under_the_account_or_api_service(client, world):
+    a = world.sessions["a"]
+    client.get(f"/v1/sessions/{a}", headers=world.headers("dr.a"))
+    client.get(f"/v1/sessions/{a}/frames", headers=world.headers("service"))
+    entries = AuditLog(world.database).entries()
+    rows = list(zip(entries["actor"], entries["action"], entries["target"], strict=True))
+    assert rows == [
+        ("api:service", "export_session", f"session {a}"),
+        ("dr.a", "view_session", f"session {a}"),
+    ]
+    assert list(entries["detail"])[0] == "frames csv; FER_API_TOKEN"
+    assert list(entries["detail"])[1].startswith("api token ")
+
+
+def test_a_service_token_issued_into_the_database_acts_as_the_service(client, world):
+    _, token = TokenStore(world.database).issue(None, "health record system")
+    response = client.get("/v1/sessions", headers={"Authorization": f"Bearer {token}"})
+    assert len(ids(response)) == 3
+    assert AuditLog(world.database).entries()["actor"].tolist() == ["api:service"]
+
+
+def test_the_openapi_document_is_public_and_declares_bearer_auth(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert set(spec["paths"]) == {
+        "/v1/health", "/v1/analyze", "/v1/sessions", "/v1/sessions/{session_id}",
+        "/v1/sessions/{session_id}/frames", "/v1/sessions/{session_id}/report",
+    }
+    assert "security" not in spec["paths"]["/v1/health"]["get"]
+    assert client.get("/docs").status_code == 404  # no page that loads scripts from a CDN
+
+
+def test_a_short_service_token_is_refused(world):
+    from fer.api import create_app
+
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        create_app(world.database, service_token="short")

@@ -1,0 +1,159 @@
+"""Bad input is a 4xx with a message for a person; an unexpected failure a 500 with an id only."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from fer.api import create_app
+from tests.api.helpers import SERVICE_TOKEN
+
+
+def png_bytes(height: int = 64, width: int = 64) -> bytes:
+    ok, encoded = cv2.imencode(".png", np.full((height, width, 3), 128, np.uint8))
+    assert ok
+    return encoded.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"this is not an image", "not a readable image"),
+        (png_bytes()[:60], "not a readable image|damaged|could not be decoded"),
+        (b"GIF89a" + b"\x00" * 20, "not a readable image|damaged|could not be decoded"),
+    ],
+)
+def test_analyze_refuses_what_is_not_an_image(client, world, data, message):
+    response = client.post("/v1/analyze", headers=world.headers("dr.a"),
+                           files={"file": ("face.png", data, "image/png")})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    detail = response.json()["detail"]
+    assert any(part in detail for part in message.split("|")), detail
+
+
+def huge_png_header(width: int = 8_000, height: int = 6_000) -> bytes:
+    """A PNG that claims to be huge: its header and a first scrap of pixel data, no more."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(
+        b"IDAT", zlib.compress(b"\x00" * 64)
+    ) + chunk(b"IEND", b"")
+
+
+def test_analyze_refuses_an_image_over_the_pixel_limit(client, world):
+    response = client.post("/v1/analyze", headers=world.headers("dr.a"),
+                           files={"file": ("face.png", huge_png_header(), "image/png")})
+    assert response.status_code == 400 and "limit" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"files": {"image": ("face.png", b"abc", "image/png")}}, "form field 'file' is missing"),
+        ({"data": {"file": "just text"}}, "form field 'file'"),
+        ({}, "form field 'file' is missing"),
+        ({"content": b"{}", "headers": {"Content-Type": "application/json"}}, "'file'"),
+    ],
+)
+def test_analyze_names_a_wrong_or_missing_field(client, world, kwargs, message):
+    headers = {**world.headers("dr.a"), **kwargs.pop("headers", {})}
+    response = client.post("/v1/analyze", headers=headers, **kwargs)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_analyze_refuses_a_bad_max_faces(client, world):
+    response = client.post("/v1/analyze?max_faces=0", headers=world.headers("dr.a"),
+                           files={"file": ("face.png", png_bytes(), "image/png")})
+    assert response.status_code == 422 and "max_faces" in response.json()["detail"]
+
+
+def test_a_broken_multipart_body_is_a_400(client, world):
+    headers = {**world.headers("dr.a"), "Content-Type": "multipart/form-data; boundary=x"}
+    response = client.post("/v1/analyze", headers=headers, content=b"--x\r\nbroken")
+    assert 400 <= response.status_code < 500
+    assert "detail" in response.json()
+
+
+def test_a_body_over_the_limit_is_a_413_before_it_is_read(world):
+    app = create_app(world.database, service_token=SERVICE_TOKEN, max_body_bytes=1024)
+    client = TestClient(app)
+    headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    response = client.post("/v1/analyze", headers=headers,
+                           files={"file": ("face.png", b"x" * 5000, "image/png")})
+    assert response.status_code == 413 and "larger than" in response.json()["detail"]
+
+    def chunks():  # no Content-Length: the limit counts the bytes as they come
+        boundary = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.png\""
+        yield boundary + b"\r\nContent-Type: image/png\r\n\r\n"
+        for _ in range(10):
+            yield b"x" * 512
+
+    headers["Content-Type"] = "multipart/form-data; boundary=b"
+    response = client.post("/v1/analyze", headers=headers, content=chunks())
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/v1/sessions/abc", "path parameter 'session_id'"),
+        ("/v1/sessions/0", "path parameter 'session_id'"),
+        ("/v1/sessions/-3", "path parameter 'session_id'"),
+        ("/v1/sessions/99999999999999999999999", "path parameter 'session_id'"),
+        ("/v1/sessions/1/frames?format=xml", "query parameter 'format'"),
+        ("/v1/sessions/1/report?format=docx", "query parameter 'format'"),
+    ],
+)
+def test_a_bad_id_or_format_is_a_422_that_says_which(client, world, path, message):
+    response = client.get(path, headers=world.headers("boss"))
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_an_unknown_session_is_a_404(client, world):
+    response = client.get("/v1/sessions/12345", headers=world.headers("boss"))
+    assert response.status_code == 404 and response.json()["detail"]
+
+
+def test_an_unexpected_error_is_a_500_with_an_error_id_only(world, caplog):
+    app = create_app(world.database, service_token=SERVICE_TOKEN)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    app.state.store.list_sessions = broken
+    client = TestClient(app)
+    with caplog.at_level("ERROR", logger="fer.api.errors"):
+        response = client.get("/v1/sessions",
+                              headers={"Authorization": f"Bearer {SERVICE_TOKEN}"})
+    assert response.status_code == 500
+    body = response.json()
+    assert set(body) == {"detail", "error_id"} and len(body["error_id"]) == 12
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert body["error_id"] in caplog.text and "secret internals" in caplog.text
+
+
+def test_errors_are_json_for_unknown_paths_and_methods(client, world):
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
+    wrong = client.put("/v1/sessions", headers=world.headers("boss"))
+    assert wrong.status_code == 405 and wrong.json()["detail"]
+
+
+def test_a_405_lists_every_method_of_the_path(client, world):
+    response = client.put("/v1/sessions/1", headers=world.headers("boss"))
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET"

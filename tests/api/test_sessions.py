@@ -1,0 +1,104 @@
+"""Sessions over REST: metadata, frames export, reports, deletion, each audited."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from fer.accounts import AuditLog
+from fer.sessions.store import SessionStore
+from tests.sessions.helpers import CLASSES
+
+
+def test_get_returns_the_session_s_metadata(client, world):
+    a = world.sessions["a"]
+    response = client.get(f"/v1/sessions/{a}", headers=world.headers("dr.a"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == a and body["n_frames"] == 5 and body["classes"] == list(CLASSES)
+    assert body["client_code"] == "C-a" and body["source"] == "video"
+    assert "consent_by" not in body
+
+
+def test_frames_export_as_csv_and_json_match_the_store_s(client, world):
+    a = world.sessions["a"]
+    store = SessionStore(world.database)
+    csv = client.get(f"/v1/sessions/{a}/frames?format=csv", headers=world.headers("dr.a"))
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert f'filename="session-{a}-frames.csv"' in csv.headers["content-disposition"]
+    assert csv.text == store.export_csv(a)
+    assert len(pd.read_csv(io.StringIO(csv.text), comment="#")) == 5
+    as_json = client.get(f"/v1/sessions/{a}/frames?format=json", headers=world.headers("dr.a"))
+    assert as_json.headers["content-type"] == "application/json"
+    assert as_json.json() == json.loads(store.export_json(a))
+    actions = AuditLog(world.database).entries()[["action", "detail"]].values.tolist()
+    assert [action for action, _ in actions] == ["export_session", "export_session"]
+    assert actions[0][1].startswith("frames json") and actions[1][1].startswith("frames csv")
+
+
+def test_frames_default_to_csv(client, world):
+    response = client.get(f"/v1/sessions/{world.sessions['a']}/frames",
+                          headers=world.headers("dr.a"))
+    assert response.headers["content-type"].startswith("text/csv")
+
+
+@pytest.mark.parametrize(
+    ("report_format", "media_type", "starts"),
+    [("html", "text/html", b"<!DOCTYPE html>"), ("pdf", "application/pdf", b"%PDF-"),
+     ("fhir", "application/fhir+json", b"{")],
+)
+def test_reports_in_each_format(client, world, report_format, media_type, starts):
+    shared = world.sessions["shared_with_a"]
+    response = client.get(f"/v1/sessions/{shared}/report?format={report_format}",
+                          headers=world.headers("dr.a"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)
+    assert response.content.lstrip()[: len(starts)].lower() == starts.lower()
+    if report_format == "fhir":
+        bundle = response.json()
+        assert bundle["resourceType"] == "Bundle"
+        kinds = {entry["resource"]["resourceType"] for entry in bundle["entry"]}
+        assert {"Patient", "Consent", "Observation", "DocumentReference"} <= kinds
+    (entry,) = AuditLog(world.database).entries().to_dict("records")
+    assert (entry["actor"], entry["action"], entry["target"]) == (
+        "dr.a", "export_session", f"session {shared}"
+    )
+    assert entry["detail"].startswith(f"report {report_format}")
+
+
+def test_the_service_token_gets_any_report(client, world):
+    response = client.get(f"/v1/sessions/{world.sessions['b']}/report?format=pdf",
+                          headers=world.headers("service"))
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+
+
+def test_the_owner_deletes_and_the_session_is_gone(client, world):
+    a = world.sessions["a"]
+    response = client.delete(f"/v1/sessions/{a}", headers=world.headers("dr.a"))
+    assert response.status_code == 204 and response.content == b""
+    assert client.get(f"/v1/sessions/{a}", headers=world.headers("dr.a")).status_code == 404
+    assert a not in {info.id for info in SessionStore(world.database).list_sessions()}
+    assert client.delete(f"/v1/sessions/{a}", headers=world.headers("dr.a")).status_code == 404
+    entries = AuditLog(world.database).entries()
+    assert ("dr.a", "delete_session", f"session {a}") in list(
+        zip(entries["actor"], entries["action"], entries["target"], strict=True)
+    )
+
+
+def test_a_clinician_the_session_was_only_shared_with_may_not_delete_it(client, world):
+    shared = world.sessions["shared_with_a"]
+    response = client.delete(f"/v1/sessions/{shared}", headers=world.headers("dr.a"))
+    assert response.status_code == 403
+    assert client.get(f"/v1/sessions/{shared}", headers=world.headers("dr.a")).status_code == 200
+
+
+def test_the_service_token_deletes_nothing_an_admin_deletes_anything(client, world):
+    b = world.sessions["b"]
+    refused = client.delete(f"/v1/sessions/{b}", headers=world.headers("service"))
+    assert refused.status_code == 403 and "service token" in refused.json()["detail"]
+    assert client.get(f"/v1/sessions/{b}", headers=world.headers("service")).status_code == 200
+    assert client.delete(f"/v1/sessions/{b}", headers=world.headers("boss")).status_code == 204
+    assert client.get(f"/v1/sessions/{b}", headers=world.headers("service")).status_code == 404

@@ -1,0 +1,144 @@
+"""API tokens: issued once, stored as hashes, revoked, refused for disabled accounts; the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy
+
+from fer.accounts import AccountStore, AuditLog, UserNotFoundError
+from fer.accounts.tokens import InvalidTokenError, TokenStore
+from fer.cli import main
+from fer.cli.serve import is_loopback
+from tests.api.helpers import PASSWORD
+
+pytestmark = pytest.mark.usefixtures("cheap_password_hashes")
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "tester")
+    location = str(tmp_path / "sessions.db")
+    accounts = AccountStore(location)
+    accounts.add_user("dr.lee", "clinician", PASSWORD)
+    accounts.add_user("ada", "admin", PASSWORD)
+    return location
+
+
+def test_only_the_hash_is_stored_and_the_token_verifies(database):
+    tokens = TokenStore(database)
+    record, token = tokens.issue("dr.lee", "health record")
+    assert len(token) >= 43 and record.user.name == "dr.lee" and record.name == "health record"
+    with tokens.engine.connect() as connection:
+        stored = connection.execute(sqlalchemy.text("SELECT token_hash FROM api_tokens")).all()
+    assert stored == [(hashlib.sha256(token.encode()).hexdigest(),)]
+    verified = tokens.verify(token)
+    assert verified.id == record.id and verified.user.role == "clinician"
+    assert verified.last_used_at is not None
+    other_record, other = tokens.issue("dr.lee", "second")
+    assert other != token and tokens.verify(other).id == other_record.id
+
+
+@pytest.mark.parametrize("token", ["", "nope", "x" * 1000, None, 42])
+def test_unknown_and_malformed_tokens_are_invalid(database, token):
+    TokenStore(database).issue("dr.lee", "t")
+    with pytest.raises(InvalidTokenError):
+        TokenStore(database).verify(token)
+
+
+def test_revoked_and_disabled_are_invalid_and_listed(database):
+    tokens = TokenStore(database)
+    first, first_token = tokens.issue("dr.lee", "one")
+    _, second_token = tokens.issue("dr.lee", "two")
+    assert tokens.revoke(first.id).revoked_at is not None
+    assert tokens.revoke(first.id).revoked_at is not None  # twice changes nothing
+    with pytest.raises(InvalidTokenError):
+        tokens.verify(first_token)
+    assert tokens.verify(second_token).name == "two"
+    AccountStore(database).disable_user("dr.lee")
+    with pytest.raises(InvalidTokenError):
+        tokens.verify(second_token)
+    listed = tokens.list_tokens("dr.lee")
+    assert [(t.name, t.revoked_at is not None) for t in listed] == [("one", True), ("two", False)]
+    with pytest.raises(ValueError, match="disabled"):
+        tokens.issue("dr.lee", "three")
+
+
+def test_issue_and_revoke_check_names_and_ids(database):
+    tokens = TokenStore(database)
+    with pytest.raises(UserNotFoundError):
+        tokens.issue("nobody", "t")
+    with pytest.raises(ValueError, match="name"):
+        tokens.issue("dr.lee", "  ")
+    record, _ = tokens.issue("ada", "t")
+    with pytest.raises(ValueError, match="No API token"):
+        tokens.revoke(record.id, "dr.lee")  # not dr.lee's
+    with pytest.raises(ValueError):
+        tokens.revoke(0)
+
+
+def test_last_used_is_written_at_most_once_a_minute(database):
+    tokens = TokenStore(database)
+    _, token = tokens.issue("dr.lee", "t")
+    now = datetime.now(UTC)
+    first = tokens.verify(token, now=now)
+    assert tokens.verify(token, now=now + timedelta(seconds=5)).id == first.id
+    (stored,) = [t.last_used_at for t in tokens.list_tokens("dr.lee")]
+    assert stored == now
+    tokens.verify(token, now=now + timedelta(minutes=2))
+    assert tokens.list_tokens("dr.lee")[0].last_used_at == now + timedelta(minutes=2)
+
+
+def test_service_tokens_belong_to_no_account(database):
+    tokens = TokenStore(database)
+    record, token = tokens.issue(None, "health record system")
+    assert record.user is None and tokens.verify(token).user is None
+
+
+def test_cli_prints_a_token_once_lists_and_revokes(database, capsys):
+    assert main(["users", "token", "dr.lee", "--label", "ehr", "--database", database]) == 0
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert "shown only now" in err and len(token) >= 43
+    record = TokenStore(database).verify(token)
+    assert main(["users", "token", "dr.lee", "--list", "--database", database]) == 0
+    listing = capsys.readouterr().out
+    assert "ehr" in listing and "active" in listing and token not in listing
+    assert main(["users", "token", "dr.lee", "--revoke", str(record.id),
+                 "--database", database]) == 0
+    assert f"revoked API token {record.id}" in capsys.readouterr().out
+    with pytest.raises(InvalidTokenError):
+        TokenStore(database).verify(token)
+    assert main(["users", "token", "ada", "--revoke", str(record.id),
+                 "--database", database]) == 2
+    assert main(["users", "token", "nobody", "--database", database]) == 2
+    actions = AuditLog(database).entries()[["actor", "action"]].values.tolist()
+    assert ["cli:tester", "issue_api_token"] in actions
+    assert ["cli:tester", "revoke_api_token"] in actions
+    assert token not in AuditLog(database).export_csv()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True),
+     ("127.0.0.2", True), ("0.0.0.0", False), ("::", False), ("192.168.1.5", False),
+     ("example.org", False)],
+)
+def test_which_hosts_are_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+def test_serve_refuses_a_remote_host_without_allow_remote(database, capsys):
+    assert main(["serve", "--host", "0.0.0.0", "--database", database]) == 2
+    err = capsys.readouterr().err
+    assert "--allow-remote" in err and "TLS" in err
+
+
+def test_serve_refuses_a_short_service_token_and_an_unknown_model(database, monkeypatch, capsys):
+    monkeypatch.setenv("FER_API_TOKEN", "short")
+    assert main(["serve", "--database", database]) == 2
+    assert "at least 32 characters" in capsys.readouterr().err
+    monkeypatch.delenv("FER_API_TOKEN")
+    assert main(["serve", "--database", database, "--model", "no-such-model"]) == 2
