@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--against",
         metavar="MODEL",
         help="with --suite: also run MODEL on the same faces, scoring both on the classes they "
-        "share (prints both; saves nothing)",
+        "share; saved as the comparison that chooses the Live page's default model",
     )
     signals = parser.add_argument_group(
         "signals check (prints a table, saves nothing; needs face_landmarker.task)"
@@ -110,7 +110,7 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from fer.config import find_landmarker_bundle
-    from fer.evaluation.evaluation_file import add_robustness
+    from fer.evaluation.evaluation_file import add_robustness, add_robustness_comparison
     from fer.evaluation.model_card import write_model_card
     from fer.evaluation.robustness import run_suite
     from fer.evaluation.robustness_table import suite_table
@@ -131,6 +131,9 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
             mean = sum(s["macro_recall"] for s in results.values()) / len(results)
             print(f"\n{name}: mean macro-recall over the conditions {mean:.3f}")
             print(suite_table(results))
+        if not args.no_save:
+            add_robustness_comparison(model.model_dir, args.split, compared, args.command_line)
+            write_model_card(model.model_dir)
         return 0
     results = run_suite(
         [model], {model.card["label_set"]: dataset}, bundle, args.split, progress=progress

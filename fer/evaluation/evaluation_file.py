@@ -174,3 +174,25 @@ def served_report(card: dict, evaluation: dict, split: str = "PrivateTest") -> d
     return find_report(evaluation, split, "mirror+zoom", backend) or find_report(
         evaluation, split, "none", backend
     )
+
+
+def add_robustness_comparison(
+    model_dir: Path, split: str, compared: dict[str, dict], command: str
+) -> dict:
+    """Store a comparison of models on the same degraded faces (``{model: {condition: scores}}``)
+    under the evaluation's ``robustness_comparison`` key, with each model's mean macro-recall."""
+    evaluation = read_evaluation(model_dir)
+    means = {
+        name: round(sum(s["macro_recall"] for s in results.values()) / len(results), 4)
+        for name, results in compared.items()
+    }
+    evaluation["robustness_comparison"] = {
+        "split": split,
+        "command": command,
+        "criterion": "mean macro-recall over the robustness conditions, on the classes the "
+        "models share",
+        "mean_macro_recall": means,
+        "conditions": compared,
+    }
+    write_evaluation(model_dir, evaluation)
+    return _canonical(evaluation)

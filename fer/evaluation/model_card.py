@@ -22,7 +22,7 @@ from fer.evaluation.evaluation_file import (
     served_report,
     views_key,
 )
-from fer.evaluation.robustness_table import robustness_section
+from fer.evaluation.robustness_table import comparison_section, robustness_section
 from fer.models.inference import CARD_FILE, KERAS_FILE, TFLITE_FILE
 
 MODEL_CARD_FILE = "MODEL_CARD.md"
@@ -373,6 +373,7 @@ def render_model_card(card: dict, evaluation: dict, model_dir: Path | None = Non
         *_calibration(card, evaluation),
         *_latency(card),
         *robustness_section(evaluation),
+        *comparison_section(evaluation),
         *_failure_modes(card, evaluation),
         *_reproduce(card),
         *(_files(Path(model_dir)) if model_dir is not None else []),

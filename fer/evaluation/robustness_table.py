@@ -30,3 +30,23 @@ def robustness_section(evaluation: dict) -> list[str]:
         lines += ["", f"## Robustness: {split} faces re-detected, clean and degraded", ""]
         lines += [suite_table(run["conditions"]), "", f"Made by `{run['command']}`."]
     return lines
+
+
+def comparison_section(evaluation: dict) -> list[str]:
+    """MODEL_CARD.md's section on how this model compared with others on the same faces."""
+    comparison = evaluation.get("robustness_comparison")
+    if not comparison:
+        return []
+    means = comparison["mean_macro_recall"]
+    ranked = sorted(means, key=means.__getitem__, reverse=True)
+    listed = ", ".join(f"`{name}` {means[name]:.3f}" for name in ranked)
+    return [
+        "",
+        "## Compared with other models on the same faces",
+        "",
+        f"On {comparison['split']} faces under every robustness condition, scored on the classes "
+        f"the models share, the mean macro-recall was: {listed}. This is the criterion that "
+        "chooses the Live page's default model (the highest wins).",
+        "",
+        f"Made by `{comparison['command']}`.",
+    ]

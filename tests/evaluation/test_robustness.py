@@ -92,3 +92,20 @@ def test_models_of_different_label_sets_are_compared_on_shared_classes(data_dir)
     assert scores_a["recall"]["happy"] == 1.0
     # Contempt is not shared, so the second model's answer falls back to its best shared class.
     assert scores_b["n_found"] == scores_a["n_found"]
+
+
+def test_a_stored_comparison_names_the_criterion_and_ranks_the_models(tmp_path):
+    from fer.evaluation.evaluation_file import add_robustness_comparison, read_evaluation
+    from fer.evaluation.robustness_table import comparison_section
+
+    scores = condition_scores(np.array([0, 1]), np.array([0, 1]), ["a", "b"], n_faces=2)
+    weaker = condition_scores(np.array([0, 1]), np.array([0, 0]), ["a", "b"], n_faces=2)
+    compared = {"first": {"clean": weaker}, "second": {"clean": scores}}
+    add_robustness_comparison(tmp_path, "PrivateTest", compared, "fer evaluate first ...")
+    evaluation = read_evaluation(tmp_path)
+    assert evaluation["robustness_comparison"]["mean_macro_recall"] == {
+        "first": 0.5, "second": 1.0
+    }
+    text = "\n".join(comparison_section(evaluation))
+    assert "`second` 1.000, `first` 0.500" in text and "highest wins" in text
+    assert comparison_section({"reports": {}}) == []
