@@ -88,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_landmarker() -> int:
+    print("error: face_landmarker.task not found in $FER_DATA_DIR or data/", file=sys.stderr)
+    return 2
+
+
 def _signal_check(model, dataset, args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -96,8 +101,7 @@ def _signal_check(model, dataset, args: argparse.Namespace) -> int:
 
     bundle = find_landmarker_bundle()
     if bundle is None:
-        print("error: face_landmarker.task not found in $FER_DATA_DIR or data/", file=sys.stderr)
-        return 2
+        return _no_landmarker()
     table = signal_table(
         model, dataset, bundle, args.split, args.per_class, args.seed,
         progress=lambda rows: tqdm(rows, desc="faces", unit="face"),
@@ -117,8 +121,7 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
 
     bundle = find_landmarker_bundle()
     if bundle is None:
-        print("error: face_landmarker.task not found in $FER_DATA_DIR or data/", file=sys.stderr)
-        return 2
+        return _no_landmarker()
     progress = lambda frames: tqdm(frames, desc="faces", unit="face", leave=False)  # noqa: E731
     if args.against:
         from fer.evaluation.robustness import compare_on_common_classes

@@ -55,6 +55,16 @@ class ReportContent:
     generated_at: datetime = field(default_factory=datetime.now)
 
 
+def accuracy_text(model: ModelSummary) -> str:
+    """The model's measured accuracy as a report states it."""
+    if model.test_accuracy is None or model.test_macro_f1 is None:
+        return "not available"
+    return (
+        f"{model.test_accuracy:.1%} accuracy, macro-F1 {model.test_macro_f1:.3f} on "
+        f"{model.test_split}"
+    )
+
+
 def model_summary(model_dir: Path | None, name: str, classes: tuple[str, ...]) -> ModelSummary:
     """The card's figures of the model ``name`` (its folder when it is installed here)."""
     if model_dir is None or not (model_dir / "card.json").is_file():

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from fer.reporting.charts import signals_chart, timeline_chart
-from fer.reporting.content import DISCLAIMER, ReportContent
+from fer.reporting.content import DISCLAIMER, ReportContent, accuracy_text
 
 STYLE = """
 body { font-family: sans-serif; max-width: 52rem; margin: 2rem auto; color: #222; }
@@ -86,11 +86,7 @@ def _face_section(content: ReportContent, face: dict[str, Any]) -> str:
 def report_html(content: ReportContent) -> str:
     """The whole report as one HTML document."""
     model = content.model
-    accuracy = (
-        "not available" if model.test_accuracy is None
-        else f"{model.test_accuracy:.1%} accuracy, macro-F1 {model.test_macro_f1:.3f} on "
-        f"{model.test_split}"
-    )
+    accuracy = accuracy_text(model)
     consent = content.consent
     withdrawn = consent["withdrawn_at"] or "not withdrawn"
     timeline = inline_svg(timeline_chart(content.frames, list(model.classes), "svg"))

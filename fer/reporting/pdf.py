@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fer.reporting.charts import signals_chart, timeline_chart
-from fer.reporting.content import DISCLAIMER, ReportContent
+from fer.reporting.content import DISCLAIMER, ReportContent, accuracy_text
 
 
 def _font_path() -> Path:
@@ -63,11 +63,7 @@ def report_pdf(content: ReportContent) -> bytes:
         document.ln(1)
 
     model = content.model
-    accuracy = (
-        "not available" if model.test_accuracy is None
-        else f"{model.test_accuracy:.1%} accuracy, macro-F1 {model.test_macro_f1:.3f} on "
-        f"{model.test_split}"
-    )
+    accuracy = accuracy_text(model)
     consent = content.consent
     paragraph(f"Session report: session {content.session_id}", 16)
     paragraph(DISCLAIMER, 9)
