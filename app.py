@@ -1,67 +1,31 @@
-"""Home page of the FER workbench: what it is for, and links to every page.
+"""Entry point of the FER workbench: login first, then the pages the user's role may open.
 
-Run with ``streamlit run app.py``; the pages in ``pages/`` are discovered automatically.
+Run with ``bash scripts/run_app.sh`` (or ``streamlit run app.py`` from this folder, so that
+``.streamlit/config.toml`` applies). ``st.navigation`` lists the pages (``ui.navigation``), not
+the folder: the scripts in ``pages/`` are reachable only as the navigation offers them. Without a
+login the only page is the login page, whatever URL the browser asks for.
 """
 
 from __future__ import annotations
 
 # streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults;
-# any page may be the first one a user opens, so each imports it first.
+# the Live page imports both, and this file runs before every page.
 import streamlit_webrtc  # noqa: F401  # isort: skip
-
-from pathlib import Path
 
 import streamlit as st
 
-APP_DIR = Path(__file__).resolve().parent
-PAGES = (
-    (
-        "pages/1_Live.py",
-        "Live",
-        "📹",
-        "Read expressions from the camera during a consented session.",
-    ),
-    ("pages/2_Upload.py", "Upload", "📤", "Analyse an uploaded photo or video."),
-    (
-        "pages/3_Evaluation.py",
-        "Evaluation",
-        "📊",
-        "Confusion matrices, calibration, model comparison.",
-    ),
-    ("pages/4_Clusters.py", "Clusters", "🧭", "How faces group in the model's feature space."),
-    (
-        "pages/5_Session_replay.py",
-        "Session replay",
-        "⏱️",
-        "Timeline and summaries of a recorded session.",
-    ),
-    (
-        "pages/6_Dataset.py",
-        "Dataset",
-        "🗂️",
-        "FER2013 / FER+ balance, pixel statistics, duplicates.",
-    ),
-)
+from ui import auth, errors, navigation, resources
 
 
 def main() -> None:
-    st.set_page_config(page_title="FER workbench", page_icon="🙂")
-    st.title("Facial-expression workbench")
-    st.markdown(
-        "This workbench reads facial expressions live during remote psychotherapy sessions, "
-        "**only after the person on camera has given consent**. Its estimates are meant to "
-        "support the clinician's attention, never to replace the clinician's judgement: an "
-        "expression is not a felt emotion, and the models make no decisions about people.\n\n"
-        "Researchers use the other pages to check how the models were trained and how well they "
-        "work, and to review recorded sessions."
-    )
-    for path, label, icon, description in PAGES:
-        if (APP_DIR / path).is_file():
-            st.page_link(path, label=label, icon=icon)
-            st.caption(description)
-        else:
-            st.caption(f"{icon} {label} — not installed in this copy ({path}).")
+    st.set_page_config(page_title="FER workbench", page_icon=":material/mood:")
+    with errors.guard():
+        resources.run_maintenance()
+        user = auth.check_session()
+        page = st.navigation(navigation.navigation_pages(None if user is None else user.role))
+        if user is not None:
+            auth.sidebar(user)
+        page.run()
 
 
-if __name__ == "__main__":
-    main()
+main()

@@ -10,9 +10,12 @@ import streamlit as st
 from fer.emotions import emotion_style
 from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
 from fer.realtime.smoothing import METHODS, SmoothingConfig
-from ui import resources
+from ui import auth, resources
 from ui.consent import consent_banner, consent_gate
+from ui.errors import report_error
 from ui.live import LiveHistory, LiveProcessor, drain, probability_bars, rtc_configuration
+from ui.sessions import export_buttons
+from ui.text import plain
 
 PAGE = "live"
 PURPOSE = (
@@ -38,7 +41,8 @@ def stop_recording(store) -> None:
     try:
         recorder.close()
     except Exception as error:  # the database went away; say so rather than lose it silently
-        st.error(f"The last {recorder.n_pending} results could not be saved: {error}")
+        report_error(error)
+        st.error(f"The last {recorder.n_pending} results could not be saved.")
     st.session_state["live.last_saved"] = recorder.session_id
 
 
@@ -104,12 +108,13 @@ def recognizer_for(model, model_key: str, config: SmoothingConfig, max_faces: in
     return st.session_state["live.recognizer"]
 
 
-def recording_controls(store, consent, model, recognizer, playing: bool) -> None:
+def recording_controls(store, consent, model, recognizer, playing: bool, user) -> None:
     live = processor()
     recorder = live.recorder
     if recorder is None:
         start = st.button(
-            "⏺ Start recording", key="live.record_start", disabled=not playing,
+            "Start recording", key="live.record_start", disabled=not playing,
+            icon=":material/fiber_manual_record:",
             help="Writes every analysed face to the session store." if playing
             else "Start the camera first.",
         )
@@ -119,34 +124,28 @@ def recording_controls(store, consent, model, recognizer, playing: bool) -> None
             try:
                 session_id = store.create_session(
                     consent.id, resources.model_label(model, recognizer.tta),
-                    recognizer.classes, "live",
+                    recognizer.classes, "live", owner_id=user.id,
                 )
             except ValueError as error:  # e.g. consent withdrawn in another tab
-                st.error(f"Recording could not start: {error}")
+                st.error(plain(f"Recording could not start: {error}"))
                 return
             live.start_recording(SessionRecorder(store, session_id))
             st.rerun()
     else:
-        st.markdown(f"🔴 **Recording** session #{recorder.session_id}")
-        if st.button("⏹ Stop recording", key="live.record_stop"):
+        st.markdown(
+            f":red[:material/radio_button_checked:] **Recording** session #{recorder.session_id}"
+        )
+        if st.button("Stop recording", key="live.record_stop", icon=":material/stop:"):
             stop_recording(store)
             st.rerun()
     last_saved = st.session_state.get("live.last_saved")
     if last_saved is not None and live.recorder is None:
         try:
-            info = store.get_session(last_saved)
+            info = store.get_session(last_saved, viewer=user)
         except ValueError:
             return  # deleted on another page
         st.success(f"Session #{info.id} saved: {info.n_frames} face results.")
-        columns = st.columns(2)
-        columns[0].download_button(
-            "Download CSV", store.export_csv(info.id), f"session_{info.id}.csv", "text/csv",
-            key="live.download_csv",
-        )
-        columns[1].download_button(
-            "Download JSON", store.export_json(info.id), f"session_{info.id}.json",
-            "application/json", key="live.download_json",
-        )
+        export_buttons(store, info.id, user, "live")
 
 
 def live_loop(ctx, classes: list[str], panel) -> None:
@@ -163,6 +162,7 @@ def live_loop(ctx, classes: list[str], panel) -> None:
     faces_slot.info("Waiting for the first frames…")
     latest, last_drawn, n_draws = None, 0.0, 0
     while ctx.state.playing:
+        auth.touch()  # a running camera is activity: no idle logout in the middle of a session
         updates = drain(live.updates, QUEUE_TIMEOUT_S)
         if updates:
             history.extend(updates)
@@ -172,8 +172,10 @@ def live_loop(ctx, classes: list[str], panel) -> None:
             try:
                 recorder.maybe_flush()
             except Exception as error:
-                error_slot.error(f"Recording stopped: the results could not be saved ({error}).")
                 live.stop_recording()
+                with error_slot.container():
+                    report_error(error)
+                    st.error("Recording stopped: the results could not be saved.")
         if latest is None or time.monotonic() - last_drawn < REDRAW_EVERY_S:
             continue
         last_drawn, n_draws = time.monotonic(), n_draws + 1
@@ -211,10 +213,11 @@ def live_loop(ctx, classes: list[str], panel) -> None:
             f" · t = {latest.t_seconds:.1f} s"
         )
         if stats.last_error:
-            error_slot.warning(f"Last problem: {stats.last_error}")
+            error_slot.warning(plain(f"Last problem: {stats.last_error}"))
 
 
 def main() -> None:
+    user = auth.require_role(*auth.PATIENT_DATA_ROLES)
     st.title("Live session")
     store = resources.session_store()
     consent = consent_gate(store, PAGE, PURPOSE)
@@ -255,11 +258,12 @@ def main() -> None:
         # One placeholder: while the page loop runs the script never finishes, so elements a
         # previous run drew here would otherwise linger as stale copies.
         with st.empty().container():
-            recording_controls(store, consent, model, recognizer, playing)
+            recording_controls(store, consent, model, recognizer, playing, user)
     if not playing:
         panel_column.info("Press **Start** to open the camera; predictions appear here.")
         return
     live_loop(ctx, classes, panel_column)
 
 
-main()
+if __name__ == "__main__":
+    main()

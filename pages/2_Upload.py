@@ -17,8 +17,10 @@ from fer.realtime.upload import (
     faces_table,
     upload_kind,
 )
-from ui import resources
+from ui import auth, resources
 from ui.consent import consent_banner, consent_gate
+from ui.sessions import export_buttons
+from ui.text import plain
 
 PAGE = "upload"
 PURPOSE = (
@@ -62,21 +64,23 @@ def analyse(uploaded, kind: str, model, stride: int, uncertain_below: float, max
     return analysis
 
 
-def show_saved(store, session_id: int, analysis) -> None:
+def show_saved(store, session_id: int, analysis, user) -> None:
     from fer.evaluation.session_plots import session_timeline
 
-    info = store.get_session(session_id)
+    info = store.get_session(session_id, viewer=user)
     st.success(
         f"Saved as session #{info.id} ({info.source}, {info.n_frames} face "
-        f"result{'' if info.n_frames == 1 else 's'}, "
-        f"consent by {info.consent_by})."
+        f"result{'' if info.n_frames == 1 else 's'})."
     )
+    st.text(f"Consent by {info.consent_by}")
     if analysis is not None and analysis.detector_warning:
         st.warning(analysis.detector_warning)
+    for note in analysis.notes if analysis is not None else ():
+        st.warning(plain(note), icon=":material/info:")
     if analysis is not None and analysis.preview_bgr is not None:
         caption = "Faces found" if info.source == "image" else "First frame with a face"
         st.image(analysis.preview_bgr, channels="BGR", caption=caption)
-    frames = store.load_frames(session_id)
+    frames = store.load_frames(session_id, viewer=user)
     if info.source == "image":
         st.dataframe(faces_table(analysis.records, info.classes), hide_index=True)
     else:
@@ -87,18 +91,11 @@ def show_saved(store, session_id: int, analysis) -> None:
         st.dataframe(
             frames[["t_seconds", "track_id", "label", "confidence"]], hide_index=True, height=240
         )
-    columns = st.columns(2)
-    columns[0].download_button(
-        "Download CSV", store.export_csv(session_id), f"session_{session_id}.csv", "text/csv",
-        key="upload.download_csv",
-    )
-    columns[1].download_button(
-        "Download JSON", store.export_json(session_id), f"session_{session_id}.json",
-        "application/json", key="upload.download_json",
-    )
+    export_buttons(store, session_id, user, "upload")
 
 
 def main() -> None:
+    user = auth.require_role(*auth.PATIENT_DATA_ROLES)
     st.title("Analyse an image or a video")
     store = resources.session_store()
     consent = consent_gate(store, PAGE, PURPOSE)
@@ -122,12 +119,12 @@ def main() -> None:
     try:
         kind = upload_kind(uploaded.name)
     except ValueError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     saved = st.session_state.get("upload.saved")
     if saved is not None and saved["file_id"] == uploaded.file_id:
         try:
-            show_saved(store, saved["session_id"], saved["analysis"])
+            show_saved(store, saved["session_id"], saved["analysis"], user)
             return
         except ValueError:  # the session was deleted meanwhile: offer to analyse again
             st.session_state.pop("upload.saved")
@@ -142,14 +139,16 @@ def main() -> None:
             consent.id, resources.model_label(model, analysis.tta), analysis.classes,
             kind, notes=note,
             started_at=started, frames=analysis.records, ended_at=datetime.now(UTC),
+            owner_id=user.id,
         )
     except ValueError as error:  # bad file, no face, or refused by the store: nothing stored
-        st.error(f"{uploaded.name}: {error}")
+        st.error(plain(f"{uploaded.name}: {error}"))
         return
     st.session_state["upload.saved"] = {
         "file_id": uploaded.file_id, "session_id": session_id, "analysis": analysis,
     }
-    show_saved(store, session_id, analysis)
+    show_saved(store, session_id, analysis, user)
 
 
-main()
+if __name__ == "__main__":
+    main()

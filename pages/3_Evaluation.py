@@ -13,7 +13,7 @@ import streamlit as st
 
 from fer.evaluation import plots, reports
 from fer.evaluation.evaluation_file import evaluation_path
-from ui import research
+from ui import auth, research
 
 SPLITS = ("PrivateTest", "PublicTest", "Training")
 GALLERY_SIZES = (200, 500, 1000, 2000, 3589)
@@ -121,6 +121,7 @@ def show_gallery(model_dir: Path) -> None:
 
 
 def main() -> None:
+    auth.require_role(*auth.RESEARCH_ROLES)
     st.title("Evaluation")
     st.caption(
         "Protocol: models are trained on Training, selected on PublicTest and reported on "

@@ -1,6 +1,6 @@
-"""Clusters: K-means on a model's embeddings or probabilities (of dataset faces or a recorded
-session), seen on the first two principal components, with elbow/silhouette and a table of
-clusters against labels."""
+"""Clusters: K-means on a model's embeddings or probabilities (of dataset faces, or for an admin
+also a recorded session), seen on the first two principal components, with elbow/silhouette and
+a table of clusters against labels. Reviewers see no recorded sessions here."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from fer.evaluation import cluster, plots
-from ui import research
+from ui import auth, research
 
 SOURCES = ("Dataset split", "Recorded session")
 SPLITS = ("PrivateTest", "PublicTest", "Training")
@@ -58,14 +58,16 @@ def dataset_features(seed: int) -> tuple[np.ndarray, np.ndarray, list[str]] | No
     return features, outputs["labels"], outputs["classes"]
 
 
-def session_features() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+def session_features(user) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     from fer.sessions.replay import class_columns
+    from ui.sessions import record_view
 
     store = research.session_store()
-    session_id = research.pick_session(store, "clusters.session")
+    session_id = research.pick_session(store, "clusters.session", user)
     if session_id is None:
         return None
-    frames = store.load_frames(session_id)
+    frames = store.load_frames(session_id, viewer=user)
+    record_view(session_id)
     prefix = st.radio(
         "Probabilities",
         ("smoothed_", "prob_"),
@@ -81,14 +83,19 @@ def session_features() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
 
 
 def main() -> None:
+    user = auth.require_role(*auth.RESEARCH_ROLES)
     st.title("Clusters")
     st.caption(
         "Do faces group by expression in the model's feature space? K-means ignores the labels; "
         "the table below compares clusters with them afterwards."
     )
-    source = st.radio("Source", SOURCES, horizontal=True, key="clusters.source")
+    # Recorded sessions are patient data: offered only to a role that may see them.
+    if user.role in auth.PATIENT_DATA_ROLES:
+        source = st.radio("Source", SOURCES, horizontal=True, key="clusters.source")
+    else:
+        source = SOURCES[0]
     seed = int(st.number_input("Seed", 0, 10_000, 0, key="clusters.seed"))
-    picked = dataset_features(seed) if source == SOURCES[0] else session_features()
+    picked = dataset_features(seed) if source == SOURCES[0] else session_features(user)
     if picked is None:
         return
     features, labels, classes = picked

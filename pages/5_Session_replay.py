@@ -1,5 +1,6 @@
 """Session replay: a recorded session's smoothed expression timeline, predominant emotion per
-interval, per-face summaries, a moment's values and landmarks, and CSV export."""
+interval, per-face summaries, a moment's values and landmarks; export, consent withdrawal, name
+erasure and deletion. A clinician sees only their own sessions and those shared with them."""
 
 from __future__ import annotations
 
@@ -12,14 +13,24 @@ import streamlit as st
 
 from fer.evaluation import session_plots
 from fer.sessions import replay
-from ui import research
+from ui import auth, research, sessions
+from ui.consent import erase_name_form, show_withdrawal_notice, withdraw_form
+
+PAGE = "replay"
+FRAMES_KEY = "replay.frames"
 
 
-@st.cache_data(show_spinner="Loading the session…")
-def load_frames(db_text: str, session_id: int, n_frames: int) -> pd.DataFrame:
-    # n_frames only keys the cache: a session still being recorded is reloaded when it grows.
-    store = research.session_store()
-    return store.load_frames(session_id, include_extras=True)
+def load_frames(store, info, user) -> pd.DataFrame:
+    """The session's frames, kept for this browser session only (not st.cache_data, which is
+    shared between users and would outlive a deletion); reloaded when the session grows."""
+    key = (info.id, info.n_frames)
+    cached = st.session_state.get(FRAMES_KEY)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    with st.spinner("Loading the session…"):
+        frames = store.load_frames(info.id, include_extras=True, viewer=user)
+    st.session_state[FRAMES_KEY] = (key, frames)
+    return frames
 
 
 def show_moment(frames: pd.DataFrame, track_id: int, classes: list[str]) -> None:
@@ -55,26 +66,49 @@ def show_moment(frames: pd.DataFrame, track_id: int, classes: list[str]) -> None
         right.caption("No landmarks were stored for this frame.")
 
 
+def manage(store, info, user) -> None:
+    """Consent withdrawal, name erasure and deletion of the session on screen."""
+    st.subheader("Consent and deletion")
+    if info.consent_withdrawn_at is None:
+        with st.expander("Withdraw consent", icon=":material/block:"):
+            if withdraw_form(store, info.consent_id, PAGE):
+                st.session_state.pop(FRAMES_KEY, None)
+                st.rerun()
+    with st.expander("Erase or pseudonymise the name", icon=":material/person_off:"):
+        if erase_name_form(store, info.consent_id, PAGE):
+            st.session_state[f"{PAGE}.withdrawal_notice"] = "The name was removed."
+            st.rerun()
+    with st.expander("Delete this session", icon=":material/delete:"):
+        if sessions.delete_form(store, info.id, user, PAGE):
+            st.session_state.pop(FRAMES_KEY, None)
+            st.session_state[f"{PAGE}.withdrawal_notice"] = f"Session #{info.id} was deleted."
+            st.rerun()
+
+
 def main() -> None:
+    user = auth.require_role(*auth.PATIENT_DATA_ROLES)
     st.title("Session replay")
     st.caption(
         "Expression estimates support the clinician's attention; they are not a diagnosis and "
         "not the same as felt emotion."
     )
+    show_withdrawal_notice(PAGE)
     store = research.session_store()
-    session_id = research.pick_session(store, "replay.session")
+    session_id = research.pick_session(store, "replay.session", user)
     if session_id is None:
         return
-    info = store.get_session(session_id)
-    frames = load_frames(str(research.session_db()), session_id, info.n_frames)
+    info = store.get_session(session_id, viewer=user)
+    sessions.record_view(session_id)
+    st.caption(f"Model {info.model} · source {info.source}")
+    sessions.consent_status(info)
+    if info.notes:
+        st.text(info.notes)
+    frames = load_frames(store, info, user)
     if frames.empty:
         st.info("This session has no frames yet.")
+        manage(store, info, user)
         return
     classes = replay.class_columns(frames, replay.SMOOTHED_PREFIX)
-    st.caption(
-        f"Model `{info.model}` · source {info.source} · consent on record "
-        f"({info.consent_given_at:%Y-%m-%d %H:%M} UTC)"
-    )
     tracks = sorted(int(track) for track in frames["track_id"].unique())
     left, right = st.columns(2)
     track_id = left.selectbox(
@@ -103,20 +137,19 @@ def main() -> None:
 
     st.subheader("Export")
     left, right = st.columns(2)
-    left.download_button(
-        "Frames (CSV)",
-        store.export_csv(session_id),
-        file_name=f"session_{session_id}.csv",
-        mime="text/csv",
-        key="replay.export_frames",
-    )
-    right.download_button(
-        f"Predominant emotion per {interval_s} s (CSV)",
-        intervals.to_csv(index=False),
-        file_name=f"session_{session_id}_intervals_{interval_s}s.csv",
-        mime="text/csv",
-        key="replay.export_intervals",
-    )
+    with left:
+        sessions.audited_download(
+            "Frames (CSV)", lambda: store.export_csv(session_id, viewer=user),
+            f"session_{session_id}.csv", "replay.export_frames", user, session_id, "frames csv",
+        )
+    with right:
+        sessions.audited_download(
+            f"Predominant emotion per {interval_s} s (CSV)",
+            lambda: intervals.to_csv(index=False),
+            f"session_{session_id}_intervals_{interval_s}s.csv", "replay.export_intervals", user,
+            session_id, f"intervals {interval_s} s csv",
+        )
+    manage(store, info, user)
 
 
 if __name__ == "__main__":

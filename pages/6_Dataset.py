@@ -11,13 +11,14 @@ import streamlit as st
 
 from fer.data import eda
 from fer.evaluation import plots
-from ui import research
+from ui import auth, research
 
 SPLIT_CHOICES = ("All", "Training", "PublicTest", "PrivateTest")
 DATASETS = ("fer2013", "ferplus")
 
 
 def main() -> None:
+    auth.require_role(*auth.RESEARCH_ROLES)
     st.title("Dataset")
     st.caption(
         "FER2013 (Goodfellow et al. 2013) and its FER+ relabelling (Barsoum et al. 2016, majority "

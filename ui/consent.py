@@ -1,8 +1,12 @@
-"""The consent step shared by the Live and Upload pages.
+"""The consent steps shared by the Live, Upload and Session replay pages: recording consent,
+withdrawing it (deleting what was recorded, or keeping it where the clinic's policy requires),
+and erasing or pseudonymising the name on a consent record.
 
-Until the person's consent is stored (``SessionStore.record_consent``) the pages render nothing
-that sees or stores a face. The store enforces the same rule on every write, so this gate is a
-convenience for the user, not the only guard.
+Until the person's consent is stored (``SessionStore.record_consent``) the Live and Upload pages
+render nothing that sees or stores a face. The store and the database's triggers enforce the same
+rule on every write, so this gate is a convenience for the user, not the only guard.
+
+Names are shown with ``st.text`` (plain text), never as markdown.
 """
 
 from __future__ import annotations
@@ -11,6 +15,18 @@ import streamlit as st
 
 from fer.sessions.records import Consent
 from fer.sessions.schema import CONSENT_STATEMENT
+from ui.auth import audit
+from ui.text import plain
+
+DELETE, KEEP = "delete", "keep"
+WITHDRAW_CHOICES = {
+    DELETE: "Delete everything recorded under this consent (default)",
+    KEEP: "Keep the recorded sessions, because the clinic's policy requires keeping records",
+}
+KEPT_STATEMENT = (
+    "Consent was withdrawn; its sessions are kept because the clinic's policy requires keeping "
+    "records. They are marked as withdrawn, and nothing more is recorded under this consent."
+)
 
 
 def _state_key(page: str) -> str:
@@ -27,6 +43,7 @@ def consent_gate(store, page: str, purpose: str) -> Consent | None:
     ``page`` namespaces the widgets and session-state keys (``"live"``, ``"upload"``), so consent
     given on one page does not silently cover another use.
     """
+    show_withdrawal_notice(page)
     consent = current_consent(page)
     if consent is not None:
         return consent
@@ -36,6 +53,11 @@ def consent_gate(store, page: str, purpose: str) -> Consent | None:
     # could swallow a quick click), and Enter in the name field does not submit.
     with st.form(f"{page}.consent_form", enter_to_submit=False):
         name = st.text_input("Name of the person consenting", key=f"{page}.consent_name")
+        client_code = st.text_input(
+            "Client code (optional)", key=f"{page}.client_code",
+            help="A pseudonym the clinic uses for this person. The name can later be erased "
+            "while the code and the consent's dates stay.",
+        )
         agreed = st.checkbox(
             "The person named above has read the statement and agrees to it",
             key=f"{page}.consent_checkbox",
@@ -50,26 +72,95 @@ def consent_gate(store, page: str, purpose: str) -> Consent | None:
             st.error("Tick the box to confirm the person agrees; nothing is recorded without it.")
         else:
             try:
-                consent = store.record_consent(name)
+                consent = store.record_consent(name, client_code=client_code.strip() or None)
             except ValueError as error:
-                st.error(f"Consent could not be recorded: {error}")
+                st.error(plain(f"Consent could not be recorded: {error}"))
             else:
+                audit("record_consent", target=f"consent {consent.id}")
                 st.session_state[_state_key(page)] = consent
                 st.rerun()
     return None
 
 
 def consent_banner(store, page: str, on_withdraw=None) -> None:
-    """Who consented and when, with a button to withdraw (which ends the page's sessions)."""
+    """Who consented and when, with the withdrawal form (which ends the page's sessions)."""
     consent = current_consent(page)
     if consent is None:
         return
     given = consent.given_at.astimezone().strftime("%Y-%m-%d %H:%M")
-    columns = st.columns([4, 1])
-    columns[0].success(f"Consent given by **{consent.given_by}** at {given}.")
-    if columns[1].button("Withdraw consent", key=f"{page}.withdraw"):
-        if on_withdraw is not None:
-            on_withdraw()
-        store.withdraw_consent(consent.id)
+    st.success("Consent on record.", icon=":material/verified_user:")
+    st.text(f"Given by {consent.given_by} at {given}")
+    with st.expander("Withdraw consent", icon=":material/block:"):
+        withdrawn = withdraw_form(store, consent.id, page, on_withdraw)
+    if withdrawn:
         del st.session_state[_state_key(page)]
         st.rerun()
+
+
+def withdraw_form(store, consent_id: int, key: str, before_withdraw=None) -> bool:
+    """Withdraw consent ``consent_id``, asking whether to delete what was recorded (the default)
+    or keep it under the clinic's policy. True once withdrawn; the next run shows a notice."""
+    with st.form(f"{key}.withdraw_form"):
+        choice = st.radio(
+            "What happens to the sessions recorded under this consent?",
+            list(WITHDRAW_CHOICES), format_func=WITHDRAW_CHOICES.get, key=f"{key}.withdraw_choice",
+        )
+        submitted = st.form_submit_button("Withdraw consent", key=f"{key}.withdraw")
+    if not submitted:
+        return False
+    if before_withdraw is not None:
+        before_withdraw()
+    delete = choice == DELETE
+    try:
+        n_deleted = store.withdraw_consent(consent_id, delete_data=delete)
+    except ValueError as error:
+        st.error(plain(f"Consent could not be withdrawn: {error}"))
+        return False
+    if delete:
+        detail = f"deleted {n_deleted} session(s)"
+        notice = (
+            f"Consent withdrawn. {n_deleted} recorded session(s) and all their results were "
+            "deleted."
+        )
+    else:
+        detail = "sessions kept (clinic policy)"
+        notice = KEPT_STATEMENT
+    audit("withdraw_consent", target=f"consent {consent_id}", detail=detail)
+    st.session_state[f"{key}.withdrawal_notice"] = notice
+    return True
+
+
+def show_withdrawal_notice(key: str) -> None:
+    notice = st.session_state.pop(f"{key}.withdrawal_notice", None)
+    if notice:
+        st.info(notice, icon=":material/info:")
+
+
+def erase_name_form(store, consent_id: int, key: str) -> bool:
+    """Replace the name on consent ``consent_id`` by a pseudonym, or erase it; the consent's
+    dates stay. True once done."""
+    with st.form(f"{key}.erase_form"):
+        replacement = st.text_input(
+            "Pseudonym to show instead (leave empty to erase the name)",
+            key=f"{key}.erase_replacement",
+        )
+        confirmed = st.checkbox(
+            "Remove the person's name from this consent record and its sessions",
+            key=f"{key}.erase_confirm",
+        )
+        submitted = st.form_submit_button("Erase the name", key=f"{key}.erase")
+    if not submitted:
+        return False
+    if not confirmed:
+        st.error("Tick the box to confirm; the name cannot be brought back afterwards.")
+        return False
+    try:
+        store.erase_consent_name(consent_id, replacement.strip() or None)
+    except ValueError as error:
+        st.error(plain(f"The name could not be erased: {error}"))
+        return False
+    audit(
+        "erase_consent_name", target=f"consent {consent_id}",
+        detail="pseudonymised" if replacement.strip() else "erased",
+    )
+    return True

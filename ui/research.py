@@ -23,8 +23,8 @@ NO_MODEL_MESSAGE = (
     "(models are published under `models/<name>/` with a `card.json`)."
 )
 NO_SESSION_MESSAGE = (
-    "No session recorded yet. Record one on the Live or Upload page (after the person's consent "
-    "is on record); it will appear here."
+    "No recorded session to show yet. Sessions you record on the Live or Upload page (after the "
+    "person's consent is on record), or that an administrator shares with you, appear here."
 )
 
 
@@ -34,12 +34,6 @@ def models_dir() -> Path:
 
 def strategy_comparison_dir() -> Path:
     return Path(config.STRATEGY_COMPARISON_DIR)
-
-
-def session_db() -> Path:
-    from ui.resources import session_db_path
-
-    return session_db_path()
 
 
 def data_dir() -> Path | None:
@@ -133,17 +127,14 @@ def split_outputs(
 
 
 def session_store():
-    """The session store, or None when no database file exists yet (nothing recorded)."""
-    from fer.sessions.store import SessionStore
+    """The shared session store (``ui.resources``)."""
+    from ui.resources import session_store as shared_store
 
-    path = session_db()
-    if not path.is_file():
-        return None
-    return SessionStore(path)
+    return shared_store()
 
 
-def session_table(store) -> pd.DataFrame:
-    """Recorded sessions as a table, newest first (empty when there are none)."""
+def session_table(store, viewer) -> pd.DataFrame:
+    """The sessions ``viewer`` may see as a table, newest first (empty when there are none)."""
     rows = [
         {
             "id": info.id,
@@ -153,7 +144,7 @@ def session_table(store) -> pd.DataFrame:
             "n_frames": info.n_frames,
             "notes": info.notes,
         }
-        for info in store.list_sessions()
+        for info in store.list_sessions(viewer=viewer)
     ]
     return pd.DataFrame(rows, columns=["id", "started_at", "source", "model", "n_frames", "notes"])
 
@@ -163,9 +154,10 @@ def session_label(row: pd.Series) -> str:
     return f"#{row['id']} · {started} · {row['source']} · {row['n_frames']} frames"
 
 
-def pick_session(store, key: str) -> int | None:
-    """A session selectbox; None (with an info message) when nothing is recorded."""
-    table = session_table(store) if store is not None else pd.DataFrame()
+def pick_session(store, key: str, viewer) -> int | None:
+    """A selectbox over the sessions ``viewer`` may see; None (with an info message) when there
+    are none. Labels carry no user-given text (names and notes are shown as plain text)."""
+    table = session_table(store, viewer)
     if table.empty:
         st.info(NO_SESSION_MESSAGE)
         return None

@@ -1,9 +1,14 @@
-"""Streamlit-only resource helpers for the Live and Upload pages: where the session database, the
-model and the face landmarker are, and cached loaders for the shared (thread-safe) objects.
+"""Streamlit-only resource helpers: where the session database, the model and the face
+landmarker are; cached loaders for the shared (thread-safe) objects; the stores for sessions,
+accounts and the audit log; and the maintenance the app runs at start-up and daily.
 
 Environment variables are read here, at the edge, and nowhere in ``fer``:
 
-- ``FER_SESSION_DB``: session database file (default ``fer.config.DEFAULT_SESSION_DB``);
+- ``FER_SESSION_DB``: the database, a file path (SQLite, default
+  ``fer.config.DEFAULT_SESSION_DB``) or a ``postgresql://`` URL; sessions, accounts and the audit
+  log live in it together;
+- ``FER_RETENTION_DAYS``: when set, sessions that started longer ago are deleted at start-up and
+  then once a day;
 - ``FER_MODEL``: model name under ``models/`` or a model directory, overriding the picker;
 - ``FER_DATA_DIR``: folder holding ``face_landmarker.task``.
 """
@@ -11,15 +16,26 @@ Environment variables are read here, at the edge, and nowhere in ``fer``:
 from __future__ import annotations
 
 import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import streamlit as st
 
 from fer import config
+from ui.errors import DatabaseUnavailableError
 
 SESSION_DB_ENV = "FER_SESSION_DB"
+RETENTION_DAYS_ENV = "FER_RETENTION_DAYS"
 MODEL_ENV = "FER_MODEL"
 PREFERRED_MODEL = "ferplus"
+PURGE_EVERY_S = 24 * 60 * 60
+# With several app instances on one PostgreSQL server, a session another instance is recording
+# must not count as abandoned: only sessions without a frame for this long are closed there.
+SHARED_DATABASE_IDLE = timedelta(hours=12)
+SYSTEM_ACTOR = "system"
 
 NO_MODEL_MESSAGE = (
     "No trained expression model is available. Train and publish one (see README, section "
@@ -28,22 +44,132 @@ NO_MODEL_MESSAGE = (
 )
 
 
-def session_db_path() -> Path:
-    value = os.environ.get(SESSION_DB_ENV)
-    return Path(value).expanduser() if value else Path(config.DEFAULT_SESSION_DB)
+def session_db_location() -> str:
+    """``$FER_SESSION_DB`` (a file path or a PostgreSQL URL), else the default file."""
+    value = os.environ.get(SESSION_DB_ENV, "").strip()
+    if not value:
+        return str(config.DEFAULT_SESSION_DB)
+    if is_database_url(value):
+        return value
+    return str(Path(value).expanduser())
+
+
+def is_database_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgresql+psycopg://"))
+
+
+def _open(factory, location: str):
+    """``factory(location)``, with a failure to open turned into one clear error (the cause
+    goes to the server log with the page's error id, not to the browser)."""
+    from fer.storage import DatabaseError
+
+    try:
+        return factory(location)
+    except (DatabaseError, ValueError, OSError) as error:
+        raise DatabaseUnavailableError(f"could not open the database: {error}") from error
 
 
 @st.cache_resource(show_spinner=False)
-def _session_store(path_text: str):
+def _session_store(location: str):
     from fer.sessions.store import SessionStore
 
-    return SessionStore(path_text)
+    return _open(SessionStore, location)
+
+
+@st.cache_resource(show_spinner=False)
+def _account_store(location: str):
+    from fer.accounts import AccountStore
+
+    return _open(AccountStore, location)
+
+
+@st.cache_resource(show_spinner=False)
+def _audit_log(location: str):
+    from fer.accounts import AuditLog
+
+    return _open(AuditLog, location)
 
 
 def session_store():
-    """The shared :class:`fer.sessions.store.SessionStore` (one connection per call, so it is
-    thread-safe)."""
-    return _session_store(str(session_db_path()))
+    """The shared :class:`fer.sessions.store.SessionStore` (thread-safe: each call opens its own
+    connection)."""
+    return _session_store(session_db_location())
+
+
+def account_store():
+    """The shared :class:`fer.accounts.AccountStore`."""
+    return _account_store(session_db_location())
+
+
+def audit_log():
+    """The shared, append-only :class:`fer.accounts.AuditLog`."""
+    return _audit_log(session_db_location())
+
+
+# ------------------------------------------------------------------------------ maintenance
+
+
+def retention_days(environ=None) -> int | None:
+    """``$FER_RETENTION_DAYS`` as a whole number of days, None when unset."""
+    environ = os.environ if environ is None else environ
+    text = environ.get(RETENTION_DAYS_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        raise ValueError(
+            f"{RETENTION_DAYS_ENV} must be a whole number of days, got {text!r}"
+        ) from None
+    if days < 1:
+        raise ValueError(f"{RETENTION_DAYS_ENV} must be at least 1 day, got {days}")
+    return days
+
+
+@dataclass
+class Maintenance:
+    """When this process last purged old sessions (shared by every browser session)."""
+
+    last_purge_s: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@st.cache_resource(show_spinner=False)
+def _start_up(location: str) -> Maintenance:
+    """Once per process and database: close the sessions a crash left open."""
+    store = session_store()
+    idle_for = SHARED_DATABASE_IDLE if is_database_url(location) else timedelta(0)
+    n_closed = store.close_abandoned_sessions(idle_for=idle_for)
+    if n_closed:
+        audit_log().record(
+            SYSTEM_ACTOR, "close_abandoned_sessions", detail=f"{n_closed} session(s) closed"
+        )
+    return Maintenance()
+
+
+def run_maintenance(now_s: float | None = None) -> int:
+    """Start-up work (first call of the process), then the retention purge when
+    ``FER_RETENTION_DAYS`` is set and a day has passed since the last one. Called on every page
+    run; returns the number of sessions purged now."""
+    maintenance = _start_up(session_db_location())
+    days = retention_days()
+    if days is None:
+        return 0
+    now_s = time.time() if now_s is None else now_s
+    with maintenance.lock:
+        last = maintenance.last_purge_s
+        if last is not None and now_s - last < PURGE_EVERY_S:
+            return 0
+        n_purged = session_store().purge_older_than(days)
+        maintenance.last_purge_s = now_s
+    if n_purged:
+        audit_log().record(
+            SYSTEM_ACTOR, "purge_sessions", detail=f"{n_purged} session(s) older than {days} days"
+        )
+    return n_purged
+
+
+# ----------------------------------------------------------------------------------- models
 
 
 def landmarker_path() -> Path | None:

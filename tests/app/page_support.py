@@ -1,8 +1,10 @@
-"""Shared helpers for the Live/Upload page tests and the browser test.
+"""Shared helpers for the page tests and the browser test.
 
 A tiny untrained FER+ model is built on the fly so the page tests do not depend on a published
 model (the plumbing is under test, not accuracy); a real face frame is grabbed from the shared
-video in ``$FER_DATA_DIR``.
+video in ``$FER_DATA_DIR``. Accounts are made in the test's database with ``AccountStore`` and a
+page is "logged in" the way ``ui.auth.log_in`` does it: the user and the time of the last
+activity in the session state.
 """
 
 # The pages import streamlit_webrtc (aiortc) first; TensorFlow/MediaPipe before it segfaults.
@@ -11,6 +13,7 @@ import streamlit_webrtc  # noqa: F401  # isort: skip
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -84,3 +87,52 @@ def rows(path: Path, table: str) -> int:
         return 0
     with sqlite3.connect(path) as connection:
         return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+PASSWORD = "correct horse battery"  # at least 12 characters, as AccountStore requires
+
+
+def make_user(location, name: str, role: str, password: str = PASSWORD):
+    """A user in the database at ``location`` (created if missing)."""
+    from fer.accounts import AccountStore
+
+    return AccountStore(location).add_user(name, role, password)
+
+
+def log_in(at, user):
+    """Put ``user`` in the AppTest's session state as ``ui.auth.log_in`` does; returns ``at``."""
+    at.session_state["auth.user"] = user
+    at.session_state["auth.last_activity"] = time.monotonic()
+    return at
+
+
+def audit_actions(location) -> list[tuple[str, str, str]]:
+    """(actor, action, target) of every audit entry, oldest first."""
+    from fer.accounts import AuditLog
+
+    entries = AuditLog(location).entries()
+    return [
+        (row.actor, row.action, row.target) for row in entries.iloc[::-1].itertuples(index=False)
+    ]
+
+
+def record_session(location, owner, name: str = "Test Client", notes: str = "",
+                   model: str = "tiny", n_frames: int = 10) -> int:
+    """A finished video session of ``owner`` (a User) with ``n_frames`` frames of one face."""
+    from fer.emotions import FER2013
+    from fer.sessions.records import FrameRecord
+    from fer.sessions.store import SessionStore
+
+    classes = list(FER2013.names)
+    store = SessionStore(location)
+    consent = store.record_consent(name)
+    probs = np.full(len(classes), 0.1, np.float32)
+    probs[classes.index("happy")] = 0.4
+    frames = [
+        FrameRecord(step / 2, 0, (0, 0, 48, 48), probs, probs, "happy", 0.4)
+        for step in range(n_frames)
+    ]
+    return store.create_session(
+        consent.id, model, classes, "video", notes=notes, frames=frames,
+        owner_id=None if owner is None else owner.id,
+    )

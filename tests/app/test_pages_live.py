@@ -6,8 +6,11 @@ callback is tested directly with a real frame, and the browser test covers the w
 """
 
 from tests.app.page_support import (  # isort: skip  (imports webrtc first)
+    audit_actions,
     build_tiny_model,
     face_frame_bgr,
+    log_in,
+    make_user,
     rows,
     webrtc_without_runtime,  # noqa: F401  (fixture)
 )
@@ -43,7 +46,16 @@ def db_path(tmp_path, monkeypatch, tiny_model) -> Path:
     monkeypatch.setenv("FER_MODEL", str(tiny_model))
     for name in ("FER_ICE_SERVERS", "FER_TURN_URL", "FER_TURN_USERNAME", "FER_TURN_CREDENTIAL"):
         monkeypatch.delenv(name, raising=False)
+    make_user(path, "dana.clinician", "clinician")
     return path
+
+
+def open_page(db_path: Path, name: str = "dana.clinician") -> AppTest:
+    """The Live page, logged in as ``name``."""
+    from fer.accounts import AccountStore
+
+    user = AccountStore(db_path).get_user_by_name(name)
+    return log_in(AppTest.from_file(PAGE, default_timeout=120), user).run()
 
 
 def webrtc_components(at: AppTest) -> list:
@@ -60,7 +72,7 @@ def give_consent(at: AppTest, name: str = "Dana Client", tick: bool = True) -> A
 
 
 def test_before_consent_there_is_no_camera_and_nothing_is_stored(db_path):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = open_page(db_path)
     assert not at.exception
     assert webrtc_components(at) == []
     assert "consent" in " ".join(element.value for element in at.markdown).lower()
@@ -69,7 +81,7 @@ def test_before_consent_there_is_no_camera_and_nothing_is_stored(db_path):
 
 @pytest.mark.parametrize(("name", "tick", "message"), [("", True, "name"), ("Dana", False, "box")])
 def test_incomplete_consent_is_refused(db_path, name, tick, message):
-    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run(), name, tick)
+    at = give_consent(open_page(db_path), name, tick)
     assert not at.exception
     assert any(message in error.value for error in at.error)
     assert webrtc_components(at) == []
@@ -77,10 +89,10 @@ def test_incomplete_consent_is_refused(db_path, name, tick, message):
 
 
 def test_after_consent_the_camera_is_offered(db_path):
-    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    at = give_consent(open_page(db_path))
     assert not at.exception, at.exception
     assert len(webrtc_components(at)) == 1
-    assert any("Dana Client" in success.value for success in at.success)
+    assert any("Dana Client" in text.value for text in at.text)
     store = SessionStore(db_path)
     (consent,) = [store.get_consent(1)]
     assert consent.given_by == "Dana Client"
@@ -90,7 +102,7 @@ def test_after_consent_the_camera_is_offered(db_path):
 
 
 def test_the_prediction_views_setting_rebuilds_the_recognizer(db_path):
-    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    at = give_consent(open_page(db_path))
     assert at.session_state["live.recognizer"].tta == "mirror+zoom"  # the default
     at = at.selectbox(key="live.tta").set_value("none").run()
     assert not at.exception, at.exception
@@ -98,13 +110,56 @@ def test_the_prediction_views_setting_rebuilds_the_recognizer(db_path):
 
 
 def test_withdrawing_consent_closes_the_camera(db_path):
-    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    at = give_consent(open_page(db_path))
     live = at.session_state["live.processor"]
     at = at.button(key="live.withdraw").click().run()
     assert not at.exception
     assert webrtc_components(at) == []
     assert live.process_bgr(face_frame_bgr()) is not None and live.stats.n_frames == 0
     assert SessionStore(db_path).get_consent(1).withdrawn_at is not None
+    assert any("deleted" in info.value for info in at.info)
+    actions = [action for _, action, _ in audit_actions(db_path)]
+    assert actions == ["record_consent", "withdraw_consent"]
+
+
+def test_a_recording_belongs_to_the_clinician_and_withdrawal_deletes_it(db_path, tiny_model):
+    """What the Live page records is owned by the logged-in clinician; withdrawing with the
+    default choice deletes it (the camera cannot play in AppTest, so the session the page would
+    create is made with the page's own store call)."""
+    at = give_consent(open_page(db_path))
+    store = SessionStore(db_path)
+    user = at.session_state["auth.user"]
+    session_id = store.create_session(1, "tiny", CLASSES, "live", owner_id=user.id)
+    assert store.get_session(session_id, viewer=user).owner_id == user.id
+    at.radio(key="live.withdraw_choice").set_value("delete")
+    at = at.button(key="live.withdraw").click().run()
+    assert not at.exception
+    assert store.list_sessions() == []
+    assert rows(db_path, "frames") == 0
+
+
+def test_withdrawing_but_keeping_the_sessions_says_so(db_path):
+    at = give_consent(open_page(db_path))
+    store = SessionStore(db_path)
+    user = at.session_state["auth.user"]
+    session_id = store.create_session(1, "tiny", CLASSES, "live", owner_id=user.id)
+    at.radio(key="live.withdraw_choice").set_value("keep")
+    at = at.button(key="live.withdraw").click().run()
+    assert not at.exception
+    assert any("policy requires" in info.value for info in at.info)
+    (info,) = store.list_sessions()
+    assert info.id == session_id and info.consent_withdrawn_at is not None
+
+
+def test_a_consent_name_is_shown_as_plain_text(db_path):
+    name = "![t](http://127.0.0.1:9/x.png) :red[Dana] $x^2$"
+    at = give_consent(open_page(db_path), name=name)
+    assert not at.exception
+    assert any(name in text.value for text in at.text)
+    rendered = " ".join(
+        element.value for element in [*at.markdown, *at.success, *at.info, *at.caption]
+    )
+    assert "127.0.0.1:9" not in rendered
 
 
 def test_a_missing_landmarker_is_reported(db_path, monkeypatch, tmp_path):
@@ -112,7 +167,7 @@ def test_a_missing_landmarker_is_reported(db_path, monkeypatch, tmp_path):
 
     monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))  # no face_landmarker.task here
     monkeypatch.setattr(fer.config, "LOCAL_DATA_DIR", tmp_path)
-    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    at = give_consent(open_page(db_path))
     assert not at.exception, at.exception
     assert any("face_landmarker.task" in warning.value for warning in at.warning)
     assert len(webrtc_components(at)) == 1  # the Haar fallback still works
@@ -120,14 +175,14 @@ def test_a_missing_landmarker_is_reported(db_path, monkeypatch, tmp_path):
 
 def test_a_malformed_ice_configuration_is_reported(db_path, monkeypatch):
     monkeypatch.setenv("FER_ICE_SERVERS", "[{not json")
-    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    at = give_consent(open_page(db_path))
     assert any("FER_ICE_SERVERS" in error.value for error in at.error)
     assert webrtc_components(at) == []
 
 
 def test_a_missing_model_is_reported(db_path, monkeypatch, tmp_path):
     monkeypatch.setenv("FER_MODEL", str(tmp_path / "no-such-model"))
-    at = give_consent(AppTest.from_file(PAGE, default_timeout=120).run())
+    at = give_consent(open_page(db_path))
     assert any("Could not load the expression model" in error.value for error in at.error)
     assert webrtc_components(at) == []
 

@@ -1,5 +1,6 @@
-"""AppTest smoke tests of the home page and the research pages (3–6), from small fixtures, plus
-their empty states (nothing recorded, no report, no model, FER_DATA_DIR unset)."""
+"""AppTest smoke tests of the home page, the research pages and Session replay, from small
+fixtures, plus their empty states (nothing recorded, no report, no model, FER_DATA_DIR unset).
+Each page is opened logged in with the role it is meant for."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer import config
 from fer.evaluation.evaluation_file import add_reports
+from tests.app.page_support import log_in, make_user
 from tests.research_fixtures import (
     make_empty_session,
     make_session_db,
@@ -32,7 +34,16 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "STRATEGY_COMPARISON_DIR", tmp_path / "strategy_comparison")
     monkeypatch.setattr(config, "DEFAULT_SESSION_DB", tmp_path / "data" / "sessions.db")
     monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv("FER_SESSION_DB", raising=False)
+    for role in ("reviewer", "admin", "clinician"):
+        make_user(config.DEFAULT_SESSION_DB, f"{role}.one", role)
     return tmp_path
+
+
+def user(role: str):
+    from fer.accounts import AccountStore
+
+    return AccountStore(config.DEFAULT_SESSION_DB).get_user_by_name(f"{role}.one")
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +61,24 @@ def install_model(models_dir: Path, model_dir: Path) -> Path:
     return target
 
 
-def run_page(name: str) -> AppTest:
+# The role each page is meant for (recorded sessions are for clinicians and admins; the
+# fixtures' sessions have no owner, which only admins see).
+PAGE_ROLES = {
+    "app.py": "reviewer",
+    "pages/3_Evaluation.py": "reviewer",
+    "pages/4_Clusters.py": "reviewer",
+    "pages/6_Dataset.py": "reviewer",
+    "pages/5_Session_replay.py": "admin",
+}
+
+
+def open_page(name: str, role: str | None = None) -> AppTest:
     app = AppTest.from_file(str(ROOT / name), default_timeout=TIMEOUT)
+    return log_in(app, user(role or PAGE_ROLES[name]))
+
+
+def run_page(name: str, role: str | None = None) -> AppTest:
+    app = open_page(name, role)
     app.run()
     assert not app.exception, [exception.value for exception in app.exception]
     return app
@@ -68,17 +95,15 @@ def charts(app: AppTest) -> int:
 # --------------------------------------------------------------------------------------- home
 
 
-def test_home_links_every_existing_page(workspace):
+def test_home_links_the_pages_of_the_role(workspace):
     app = run_page("app.py")
-    labels = [link.value for link in app.get("page_link")]
-    for page, label in (
-        ("3_Evaluation.py", "Evaluation"),
-        ("4_Clusters.py", "Clusters"),
-        ("5_Session_replay.py", "Session replay"),
-        ("6_Dataset.py", "Dataset"),
-    ):
-        assert (ROOT / "pages" / page).is_file()
-        assert label in labels
+    labels = [link.proto.label for link in app.get("page_link")]
+    assert labels == ["Evaluation", "Clusters", "Dataset"]
+    app = run_page("app.py", "admin")
+    labels = [link.proto.label for link in app.get("page_link")]
+    assert labels == [
+        "Live", "Upload", "Session replay", "Evaluation", "Clusters", "Dataset", "Admin"
+    ]
     text = " ".join(element.value for element in app.markdown)
     assert "consent" in text and "judgement" in text
 
@@ -149,16 +174,23 @@ def test_evaluation_gallery_with_data(workspace, tiny_model, monkeypatch):
 
 
 def test_clusters_empty_states(workspace):
-    app = run_page("pages/4_Clusters.py")
+    app = run_page("pages/4_Clusters.py", "admin")
     assert "No trained model yet" in infos(app)
     app.radio(key="clusters.source").set_value("Recorded session").run()
     assert not app.exception
-    assert "No session recorded yet" in infos(app)
+    assert "No recorded session to show yet" in infos(app)
+
+
+def test_clusters_offer_no_recorded_session_to_a_reviewer(workspace):
+    make_session_db(config.DEFAULT_SESSION_DB)
+    app = run_page("pages/4_Clusters.py", "reviewer")
+    assert not [radio for radio in app.radio if radio.key == "clusters.source"]
+    assert not [box for box in app.selectbox if box.key == "clusters.session"]
 
 
 def test_clusters_on_a_recorded_session(workspace):
     make_session_db(config.DEFAULT_SESSION_DB)
-    app = AppTest.from_file(str(ROOT / "pages/4_Clusters.py"), default_timeout=TIMEOUT)
+    app = open_page("pages/4_Clusters.py", "admin")
     app.run()
     app.radio(key="clusters.source").set_value("Recorded session").run()
     assert not app.exception, [exception.value for exception in app.exception]
@@ -203,7 +235,7 @@ def test_clusters_on_model_embeddings(workspace, tiny_model, monkeypatch):
 
 def test_replay_without_sessions(workspace):
     app = run_page("pages/5_Session_replay.py")
-    assert "No session recorded yet" in infos(app)
+    assert "No recorded session to show yet" in infos(app)
 
 
 def test_replay_session_without_frames(workspace):
@@ -220,7 +252,7 @@ def test_replay_renders_a_session(workspace):
     assert list(summary["track_id"]) == [0, 1]
     assert list(summary["predominant"]) == ["happy", "neutral"]
     assert list(summary["n_transitions"]) == [1, 0]
-    labels = [button.label for button in app.get("download_button")]
+    labels = [button.proto.label for button in app.get("download_button")]
     assert labels == ["Frames (CSV)", "Predominant emotion per 5 s (CSV)"]
     assert session_id == 1
 

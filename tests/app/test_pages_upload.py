@@ -3,8 +3,11 @@ images and videos saved as sessions."""
 
 from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     SHARED_VIDEO,
+    audit_actions,
     build_tiny_model,
     face_frame_bgr,
+    log_in,
+    make_user,
     png_bytes,
     rows,
     shared_data_dir,
@@ -41,8 +44,17 @@ def db_path(tmp_path, monkeypatch, tiny_model) -> Path:
     return path
 
 
-def consented_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+@pytest.fixture
+def clinician(db_path):
+    return make_user(db_path, "dana.clinician", "clinician")
+
+
+def open_page(user) -> AppTest:
+    return log_in(AppTest.from_file(PAGE, default_timeout=120), user).run()
+
+
+def consented_page(user) -> AppTest:
+    at = open_page(user)
     at.text_input(key="upload.consent_name").input("Dana Client")
     at.checkbox(key="upload.consent_checkbox").set_value(True)
     at = at.button(key="upload.consent_button").click().run()
@@ -81,8 +93,8 @@ def blank_video(path: Path, n_frames: int = 12) -> bytes:
     return path.read_bytes()
 
 
-def test_before_consent_nothing_can_be_uploaded_or_stored(db_path):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+def test_before_consent_nothing_can_be_uploaded_or_stored(db_path, clinician):
+    at = open_page(clinician)
     assert not at.exception
     assert len(at.file_uploader) == 0
     assert rows(db_path, "consents") == 0 and rows(db_path, "sessions") == 0
@@ -97,8 +109,10 @@ def test_before_consent_nothing_can_be_uploaded_or_stored(db_path):
         ("clip.mp4", b"\x00\x01junk" * 500, "video/mp4", "not a video"),
     ],
 )
-def test_bad_files_show_an_error_and_store_nothing(db_path, name, content, mime, message):
-    at = upload(consented_page(), name, content, mime)
+def test_bad_files_show_an_error_and_store_nothing(
+    db_path, clinician, name, content, mime, message
+):
+    at = upload(consented_page(clinician), name, content, mime)
     assert not at.exception, at.exception
     assert any(message in error.value for error in at.error), [e.value for e in at.error]
     assert rows(db_path, "sessions") == 0 and rows(db_path, "frames") == 0
@@ -122,21 +136,23 @@ def test_upload_kind_is_decided_by_extension():
         upload_kind("notes.txt")
 
 
-def test_a_video_without_faces_shows_an_error_and_stores_nothing(db_path, tmp_path):
+def test_a_video_without_faces_shows_an_error_and_stores_nothing(db_path, clinician, tmp_path):
     shared_data_dir()  # the face landmarker comes from FER_DATA_DIR
-    at = upload(consented_page(), "blank.mp4", blank_video(tmp_path / "blank.mp4"), "video/mp4", 1)
+    video = blank_video(tmp_path / "blank.mp4")
+    at = upload(consented_page(clinician), "blank.mp4", video, "video/mp4", 1)
     assert not at.exception, at.exception
     assert any("No face was found" in error.value for error in at.error)
     assert rows(db_path, "sessions") == 0 and rows(db_path, "frames") == 0
 
 
-def test_a_face_image_becomes_a_session(db_path):
+def test_a_face_image_becomes_a_session(db_path, clinician):
     frame_bgr = face_frame_bgr()
-    at = upload(consented_page(), "client.png", png_bytes(frame_bgr), "image/png")
+    at = upload(consented_page(clinician), "client.png", png_bytes(frame_bgr), "image/png")
     assert not at.exception, at.exception
     assert not at.error, [error.value for error in at.error]
     (info,) = SessionStore(db_path).list_sessions()
     assert (info.source, info.consent_by, info.n_frames) == ("image", "Dana Client", 1)
+    assert info.owner_id == clinician.id
     assert info.ended_at is not None and "client.png" in info.notes
     # The record says how its predictions were made (the pipeline's mirror averaging).
     assert info.model.endswith(", tta mirror+zoom"), info.model
@@ -147,11 +163,39 @@ def test_a_face_image_becomes_a_session(db_path):
     # A rerun shows the saved result instead of saving the same upload again.
     at = at.run()
     assert rows(db_path, "sessions") == 1
+    # The exports are built when their button is pressed (a callable), not on every rerun.
+    buttons = at.get("download_button")
+    assert [button.proto.label for button in buttons] == ["Download CSV", "Download JSON"]
+    assert ("dana.clinician", "export_session") not in {
+        (actor, action) for actor, action, _ in audit_actions(db_path)
+    }
 
 
-def test_a_video_becomes_a_session_with_a_timeline(db_path):
+def test_faces_left_out_are_reported_next_to_the_result(db_path, clinician):
+    frame_bgr = face_frame_bgr()
+    two_faces = np.hstack([frame_bgr, frame_bgr])
+    at = consented_page(clinician)
+    at.number_input(key="upload.max_faces").set_value(1)
+    at = upload(at, "two.png", png_bytes(two_faces), "image/png")
+    assert not at.exception, at.exception
+    (info,) = SessionStore(db_path).list_sessions()
+    assert info.n_frames == 1
+    assert any("more than 1 faces" in warning.value for warning in at.warning), [
+        warning.value for warning in at.warning
+    ]
+
+
+def test_a_file_name_is_shown_as_plain_text(db_path, clinician):
+    name = "![x](http://127.0.0.1:9/a).png"
+    at = upload(consented_page(clinician), name, b"not an image", "image/png")
+    assert not at.exception
+    (error,) = at.error
+    assert "![x]" not in error.value and "\\!\\[x\\]" in error.value
+
+
+def test_a_video_becomes_a_session_with_a_timeline(db_path, clinician):
     content = (shared_data_dir() / SHARED_VIDEO).read_bytes()
-    at = upload(consented_page(), "session.mp4", content, "video/mp4", stride=30)
+    at = upload(consented_page(clinician), "session.mp4", content, "video/mp4", stride=30)
     assert not at.exception, at.exception
     assert not at.error, [error.value for error in at.error]
     (info,) = SessionStore(db_path).list_sessions()

@@ -1,0 +1,23 @@
+"""Fixtures for every app test."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """Argon2 with the cheapest parameters: the tests create and log in many users."""
+    from argon2 import PasswordHasher
+
+    import fer.accounts.users
+
+    monkeypatch.setattr(
+        fer.accounts.users, "password_hasher",
+        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_app_settings_from_the_environment(monkeypatch):
+    """The app reads these at its edge; a developer's shell must not change test results."""
+    for name in ("FER_IDLE_TIMEOUT_MIN", "FER_RETENTION_DAYS"):
+        monkeypatch.delenv(name, raising=False)
