@@ -25,12 +25,14 @@ from pathlib import Path
 import streamlit as st
 
 from fer import config
+from fer.realtime.pipeline import DEFAULT_MODEL
 from ui.errors import DatabaseUnavailableError
 
 SESSION_DB_ENV = "FER_SESSION_DB"
 RETENTION_DAYS_ENV = "FER_RETENTION_DAYS"
 MODEL_ENV = "FER_MODEL"
-PREFERRED_MODEL = "ferplus"
+# The same default as EmotionRecognizer(): chosen by the robustness comparison in its card.
+PREFERRED_MODEL = DEFAULT_MODEL
 PURGE_EVERY_S = 24 * 60 * 60
 # With several app instances on one PostgreSQL server, a session another instance is recording
 # must not count as abandoned: only sessions without a frame for this long are closed there.
