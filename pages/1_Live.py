@@ -13,7 +13,15 @@ from fer.realtime.smoothing import METHODS, SmoothingConfig
 from ui import auth, resources
 from ui.consent import consent_banner, consent_gate
 from ui.errors import report_error
-from ui.live import LiveHistory, LiveProcessor, drain, probability_bars, rtc_configuration
+from ui.live import (
+    LiveHistory,
+    LiveProcessor,
+    circumplex_plot,
+    drain,
+    probability_bars,
+    rtc_configuration,
+    signal_lines,
+)
 from ui.sessions import export_buttons
 from ui.text import plain
 
@@ -24,6 +32,7 @@ PURPOSE = (
     "The camera stays off until the person's consent is recorded."
 )
 REDRAW_EVERY_S = 0.3
+MAX_MARKER_NOTE_CHARS = 200
 QUEUE_TIMEOUT_S = 0.2
 
 
@@ -148,6 +157,61 @@ def recording_controls(store, consent, model, recognizer, playing: bool, user) -
         export_buttons(store, info.id, user, "live")
 
 
+def mark_moment(store, user) -> None:
+    """The "Mark moment" button's callback: a marker at the recording's current time, with the
+    note typed beside it (run in the page thread before the rerun, so at the moment of the
+    click)."""
+    live = processor()
+    recorder, t_seconds = live.recorder, live.recording_time()
+    if recorder is None or t_seconds is None:
+        st.session_state["live.marker_message"] = ("error", "Not recording: nothing was marked.")
+        return
+    note = st.session_state.get("live.marker_note", "")
+    try:
+        store.add_marker(recorder.session_id, t_seconds, note=note, created_by=user)
+    except ValueError as error:  # ended session, withdrawn consent, malformed note
+        st.session_state["live.marker_message"] = ("error", f"Not marked: {error}")
+        return
+    st.session_state["live.marker_note"] = ""
+    suffix = f": {note}" if note else ""
+    st.session_state["live.marker_message"] = ("success", f"Moment marked at {t_seconds:.1f} s"
+                                               f"{suffix}")
+
+
+def marker_controls(store, user) -> None:
+    """A "Mark moment" button with an optional short note, enabled while recording."""
+    recording = processor().recorder is not None
+    st.text_input(
+        "Note for the moment (optional)", max_chars=MAX_MARKER_NOTE_CHARS,
+        key="live.marker_note", disabled=not recording,
+    )
+    st.button(
+        "Mark moment", key="live.mark", icon=":material/bookmark_add:", disabled=not recording,
+        on_click=mark_moment, args=(store, user),
+        help="Stores the current time of the recording, with the note, for the replay and the "
+        "report.",
+    )
+    message = st.session_state.pop("live.marker_message", None)
+    if message is not None:
+        kind, text = message
+        (st.success if kind == "success" else st.error)(plain(text))
+    if not recording:
+        st.caption("Moments can be marked while a session is being recorded.")
+
+
+def show_signals(results, history: LiveHistory, n_draws: int) -> None:
+    """Per face: the top action units and head pose; the first face's valence and arousal on
+    the circumplex with a trail of the last seconds."""
+    for result in results:
+        st.text("\n".join([f"Face #{result.track_id}", *signal_lines(result)]))
+    primary = results[0]
+    trail = history.trail(primary.track_id)
+    if len(trail):
+        title = f"Face #{primary.track_id}: valence and arousal, last {history.trail_s:.0f} s"
+        st.plotly_chart(circumplex_plot(trail, title), key=f"live.circumplex.{n_draws}")
+    st.caption("Descriptive readings of the face, not a diagnosis and not felt emotion.")
+
+
 def live_loop(ctx, classes: list[str], panel) -> None:
     """Redraw the side panel from the worker's updates while the camera plays."""
     from fer.evaluation.session_plots import session_timeline
@@ -158,6 +222,7 @@ def live_loop(ctx, classes: list[str], panel) -> None:
         history = st.session_state["live.history"] = LiveHistory(classes)
     with panel:
         metrics_slot, faces_slot, bars_slot = st.empty(), st.empty(), st.empty()
+        signals_slot = st.empty()
         timeline_slot, stats_slot, error_slot = st.empty(), st.empty(), st.empty()
     faces_slot.info("Waiting for the first frames…")
     latest, last_drawn, n_draws = None, 0.0, 0
@@ -197,6 +262,8 @@ def live_loop(ctx, classes: list[str], panel) -> None:
             bars_slot.plotly_chart(
                 probability_bars(classes, primary.smoothed, title), key=f"live.bars.{n_draws}"
             )
+            with signals_slot.container():
+                show_signals(latest.results, history, n_draws)
             frames = history.frame()
             if len(frames):
                 figure = session_timeline(frames, track_id=primary.track_id)
@@ -204,6 +271,7 @@ def live_loop(ctx, classes: list[str], panel) -> None:
                 timeline_slot.plotly_chart(figure, key=f"live.timeline.{n_draws}")
         else:
             faces_slot.info("No face in view.")
+            signals_slot.empty()
         stats = live.stats
         recorded = ""
         if recorder is not None:
@@ -259,6 +327,7 @@ def main() -> None:
         # previous run drew here would otherwise linger as stale copies.
         with st.empty().container():
             recording_controls(store, consent, model, recognizer, playing, user)
+            marker_controls(store, user)
     if not playing:
         panel_column.info("Press **Start** to open the camera; predictions appear here.")
         return

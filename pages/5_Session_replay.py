@@ -13,6 +13,7 @@ import streamlit as st
 
 from fer.evaluation import session_plots
 from fer.sessions import replay
+from fer.sessions.insights import session_insights
 from ui import auth, research, sessions
 from ui.consent import erase_name_form, show_withdrawal_notice, withdraw_form
 
@@ -109,6 +110,15 @@ def main() -> None:
         manage(store, info, user)
         return
     classes = replay.class_columns(frames, replay.SMOOTHED_PREFIX)
+    markers = store.list_markers(session_id, viewer=user)
+    if frames["t_seconds"].nunique() == 1:
+        # One picture (an uploaded image): a timeline of one point says nothing.
+        st.subheader("Result of the picture")
+        for _, frame in frames.iterrows():
+            sessions.single_frame_result(frame, classes)
+        report_and_exports(store, session_id, user, None)
+        manage(store, info, user)
+        return
     tracks = sorted(int(track) for track in frames["track_id"].unique())
     left, right = st.columns(2)
     track_id = left.selectbox(
@@ -116,12 +126,18 @@ def main() -> None:
     )
     raw = right.toggle("Show raw per-frame probabilities", key="replay.raw")
     prefix = replay.PROBABILITY_PREFIX if raw else replay.SMOOTHED_PREFIX
-    st.plotly_chart(session_plots.session_timeline(frames, track_id, prefix))
+    timeline = session_plots.session_timeline(frames, track_id, prefix)
+    sessions.add_markers(timeline, markers)
+    st.plotly_chart(timeline)
+    st.markdown("**Marked moments**")
+    sessions.markers_table(markers)
 
     interval_s = st.slider("Interval (s)", 1, 60, 5, key="replay.interval")
     intervals = replay.predominant_per_interval(frames, interval_s)
     track_intervals = intervals[intervals["track_id"] == track_id]
-    st.plotly_chart(session_plots.predominant_chart(track_intervals, interval_s))
+    bars = session_plots.predominant_chart(track_intervals, interval_s)
+    sessions.clip_interval_bars(bars, interval_s, float(frames["t_seconds"].max()))
+    st.plotly_chart(bars)
 
     st.subheader("Per face")
     st.dataframe(replay.track_summary(frames), hide_index=True)
@@ -133,8 +149,25 @@ def main() -> None:
     right.markdown("**Longest episodes**")
     right.dataframe(replay.longest_episodes(frames, 3), hide_index=True)
 
-    show_moment(frames, track_id, classes)
+    st.subheader("Insights")
+    insights = session_insights(frames, markers)
+    face = next(face for face in insights["faces"] if face["track_id"] == track_id)
+    sessions.show_insights(face, insights)
 
+    show_moment(frames, track_id, classes)
+    report_and_exports(store, session_id, user, (intervals, interval_s))
+    manage(store, info, user)
+
+
+def report_and_exports(store, session_id: int, user, intervals) -> None:
+    """The report for the record and the CSV exports; ``intervals`` is ``(table, interval_s)``
+    or None when the session has no timeline."""
+    st.subheader("Report for the record")
+    st.caption(
+        "A report of this session for the health record: HTML, PDF, or a FHIR R4 bundle. "
+        "It is built when you press a button."
+    )
+    sessions.report_buttons(store, session_id, user, PAGE)
     st.subheader("Export")
     left, right = st.columns(2)
     with left:
@@ -142,14 +175,16 @@ def main() -> None:
             "Frames (CSV)", lambda: store.export_csv(session_id, viewer=user),
             f"session_{session_id}.csv", "replay.export_frames", user, session_id, "frames csv",
         )
+    if intervals is None:
+        return
+    table, interval_s = intervals
     with right:
         sessions.audited_download(
             f"Predominant emotion per {interval_s} s (CSV)",
-            lambda: intervals.to_csv(index=False),
+            lambda: table.to_csv(index=False),
             f"session_{session_id}_intervals_{interval_s}s.csv", "replay.export_intervals", user,
             session_id, f"intervals {interval_s} s csv",
         )
-    manage(store, info, user)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ TURN_URL_ENV = "FER_TURN_URL"
 TURN_USERNAME_ENV = "FER_TURN_USERNAME"
 TURN_CREDENTIAL_ENV = "FER_TURN_CREDENTIAL"
 TIMELINE_SPAN_S = 30.0
+TRAIL_SPAN_S = 10.0
+TOP_ACTION_UNITS = 3
+ACTIVE_AU_ABOVE = 0.1
 
 
 # ------------------------------------------------------------------------------ ICE servers
@@ -168,6 +171,13 @@ class LiveProcessor:
         with self._lock:
             return self._recorder
 
+    def recording_time(self) -> float | None:
+        """Seconds since the recording started (a marker's time); None when not recording."""
+        with self._lock:
+            if self._recorder is None or self._record_origin is None:
+                return None
+            return max(0.0, self._clock() - self._record_origin)
+
     # worker thread ----------------------------------------------------------------------------
 
     def __call__(self, frame):
@@ -241,22 +251,44 @@ def drain(updates: queue.Queue, timeout_s: float) -> list[LiveUpdate]:
 
 
 class LiveHistory:
-    """The last ``span_s`` seconds of smoothed probabilities, for the rolling timeline."""
+    """The last ``span_s`` seconds of smoothed probabilities, for the rolling timeline, and the
+    last ``trail_s`` seconds of valence and arousal, for the circumplex trail."""
 
-    def __init__(self, classes: Sequence[str], span_s: float = TIMELINE_SPAN_S):
+    def __init__(
+        self, classes: Sequence[str], span_s: float = TIMELINE_SPAN_S,
+        trail_s: float = TRAIL_SPAN_S,
+    ):
         self.classes = list(classes)
         self.span_s = span_s
+        self.trail_s = trail_s
         self._rows: deque[tuple] = deque()
+        self._trail: deque[tuple[float, int, float, float]] = deque()
 
     def extend(self, updates: Sequence[LiveUpdate]) -> None:
         for update in updates:
             for result in update.results:
                 if len(result.smoothed) == len(self.classes):
                     self._rows.append((update.t_seconds, result.track_id, *result.smoothed))
+                valence = getattr(result, "valence", None)
+                arousal = getattr(result, "arousal", None)
+                if valence is not None and arousal is not None:
+                    self._trail.append(
+                        (update.t_seconds, result.track_id, float(valence), float(arousal))
+                    )
         if self._rows:
             newest = self._rows[-1][0]
             while self._rows and self._rows[0][0] < newest - self.span_s:
                 self._rows.popleft()
+        if updates:
+            # The trail ages with the stream's clock, also while no signal arrives.
+            now = max(update.t_seconds for update in updates)
+            while self._trail and self._trail[0][0] < now - self.trail_s:
+                self._trail.popleft()
+
+    def trail(self, track_id: int) -> pd.DataFrame:
+        """Valence and arousal of one face over the last ``trail_s`` seconds, oldest first."""
+        rows = [row for row in self._trail if row[1] == track_id]
+        return pd.DataFrame(rows, columns=["t_seconds", "track_id", "valence", "arousal"])
 
     def frame(self) -> pd.DataFrame:
         columns = ["t_seconds", "track_id"] + [f"smoothed_{name}" for name in self.classes]
@@ -279,5 +311,85 @@ def probability_bars(classes: Sequence[str], smoothed: Sequence[float], title: s
     figure.update_layout(
         title={"text": title}, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"range": [0, 1], "tickformat": ".0%"}, yaxis={"autorange": "reversed"},
+    )
+    return figure
+
+
+# ------------------------------------------------------------------------ clinical signals
+
+
+def top_action_units(
+    action_units: Mapping[str, float] | None, n: int = TOP_ACTION_UNITS,
+    active_above: float = ACTIVE_AU_ABOVE,
+) -> list[tuple[str, float]]:
+    """The ``n`` most intense action units above ``active_above``, as (plain name, intensity)
+    with names like "brow lowerer (AU4)"; empty without action units (no landmarks)."""
+    from fer.realtime.signals import au_description
+
+    if not action_units:
+        return []
+    active = sorted(
+        ((code, float(value)) for code, value in action_units.items()
+         if value is not None and float(value) > active_above),
+        key=lambda item: item[1], reverse=True,
+    )
+    return [(au_description(code), value) for code, value in active[:n]]
+
+
+def signal_lines(result) -> list[str]:
+    """Plain-text lines about one face: its top action units and head pose."""
+    lines = []
+    if getattr(result, "action_units", None) is None:
+        lines.append("Action units: not available (no face landmarks)")
+    else:
+        top = top_action_units(result.action_units)
+        lines.append(
+            "Action units: "
+            + (", ".join(f"{name} {value:.0%}" for name, value in top) if top else "none active")
+        )
+    pose = getattr(result, "head_pose", None)
+    if pose:
+        lines.append(
+            "Head pose: "
+            + " · ".join(
+                f"{name} {float(pose[name]):+.0f}°" for name in ("yaw", "pitch", "roll")
+                if name in pose
+            )
+        )
+    return lines
+
+
+def circumplex_plot(trail: pd.DataFrame, title: str) -> go.Figure:
+    """Valence (x) and arousal (y) of one face on the circumplex: the last seconds as a fading
+    trail ending in the current point, with the expressions' reference positions."""
+    from fer.realtime.signals import CIRCUMPLEX
+
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=[xy[0] for xy in CIRCUMPLEX.values()], y=[xy[1] for xy in CIRCUMPLEX.values()],
+            mode="text", text=list(CIRCUMPLEX), textfont={"color": "grey", "size": 10},
+            hoverinfo="skip", showlegend=False,
+        )
+    )
+    if len(trail):
+        figure.add_trace(
+            go.Scatter(
+                x=trail["valence"], y=trail["arousal"], mode="lines",
+                line={"color": "rgba(31,119,180,0.4)"}, hoverinfo="skip", showlegend=False,
+            )
+        )
+        last = trail.iloc[-1]
+        figure.add_trace(
+            go.Scatter(
+                x=[last["valence"]], y=[last["arousal"]], mode="markers",
+                marker={"size": 12, "color": "rgb(31,119,180)"}, showlegend=False,
+                hovertemplate="valence %{x:.2f}<br>arousal %{y:.2f}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title={"text": title}, height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"range": [-1.05, 1.05], "title": {"text": "valence"}, "zeroline": True},
+        yaxis={"range": [-1.05, 1.05], "title": {"text": "arousal"}, "zeroline": True},
     )
     return figure

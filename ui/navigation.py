@@ -51,6 +51,11 @@ PAGES = (
         "Timeline and summaries of a recorded session; export, consent and deletion.",
     ),
     PageSpec(
+        "pages/8_Client_history.py", "Client history", ":material/timeline:", "Client_history",
+        PATIENT_DATA_ROLES, "Sessions",
+        "One client's sessions, by pseudonymous code, and trends across them.",
+    ),
+    PageSpec(
         "pages/3_Evaluation.py", "Evaluation", ":material/analytics:", "Evaluation",
         RESEARCH_ROLES, "Models and data", "Confusion matrices, calibration, model comparison.",
     ),

@@ -114,3 +114,262 @@ def delete_form(store, session_id: int, user, key: str) -> bool:
         return False
     audit("delete_session", target=f"session {session_id}")
     return True
+
+
+REPORT_FORMATS = {
+    # format: (button label, file suffix, mime type)
+    "html": ("Report (HTML)", "html", "text/html"),
+    "pdf": ("Report (PDF)", "pdf", "application/pdf"),
+    "fhir": ("Report (FHIR R4 JSON)", "fhir.json", "application/fhir+json"),
+}
+
+
+def build_report(store, session_id: int, user, report_format: str) -> bytes:
+    """The report for the record of ``session_id`` in ``report_format`` (html, pdf or fhir),
+    built from what ``user`` may see (the store refuses a session hidden from them). No ``st.*``:
+    it runs in the download button's thread."""
+    import json
+    from pathlib import Path
+
+    from fer.models.inference import ModelNotFoundError, resolve_model_dir
+    from fer.reporting.content import report_content
+    from fer.reporting.fhir import report_bundle
+    from fer.reporting.html import report_html
+    from fer.reporting.pdf import report_pdf
+
+    if report_format not in REPORT_FORMATS:
+        raise ValueError(f"report_format must be one of {sorted(REPORT_FORMATS)}")
+    session = store.get_session(session_id, viewer=user)
+    consent = store.get_consent(session.consent_id)
+    frames = store.load_frames(session_id, viewer=user)
+    markers = store.list_markers(session_id, viewer=user)
+    try:
+        model_dir: Path | None = resolve_model_dir(session.model)
+    except (ModelNotFoundError, ValueError):
+        model_dir = None
+    content = report_content(session, consent, frames, model_dir, markers)
+    if report_format == "html":
+        return report_html(content).encode("utf-8")
+    pdf = report_pdf(content)
+    if report_format == "pdf":
+        return pdf
+    return json.dumps(report_bundle(content, pdf), indent=1).encode("utf-8")
+
+
+def report_buttons(store, session_id: int, user, key: str) -> None:
+    """"Report for the record" downloads (HTML, PDF, FHIR), built only when pressed, checked
+    against ``user`` and audited like the exports."""
+    from ui.resources import audit_log
+
+    log = audit_log()
+    columns = st.columns(len(REPORT_FORMATS))
+    for column, (report_format, (label, suffix, mime)) in zip(
+        columns, REPORT_FORMATS.items(), strict=True
+    ):
+        column.download_button(
+            label,
+            _audited_export(
+                log, user, session_id, f"report {report_format}",
+                lambda report_format=report_format: build_report(
+                    store, session_id, user, report_format
+                ),
+            ),
+            file_name=f"session_{session_id}_report.{suffix}", mime=mime,
+            key=f"{key}.report_{report_format}", on_click="ignore",
+            icon=":material/description:",
+        )
+
+
+def add_markers(figure, markers) -> None:
+    """Dotted vertical lines at the clinician's markers on a timeline figure."""
+    for marker in markers.itertuples():
+        figure.add_vline(
+            x=float(marker.t_seconds), line_dash="dot", line_color="grey",
+            annotation_text=f"{float(marker.t_seconds):.1f} s", annotation_position="top",
+        )
+
+
+def clip_interval_bars(figure, interval_s: float, end_s: float) -> None:
+    """Make the last interval's bar stop at the session's end instead of running past it."""
+    for trace in figure.data:
+        centres = [float(x) for x in trace.x]
+        starts = [centre - interval_s / 2 for centre in centres]
+        ends = [min(start + interval_s, max(end_s, start)) for start in starts]
+        widths = [max(end - start, 1e-3) for start, end in zip(starts, ends, strict=True)]
+        trace.x = [start + width / 2 for start, width in zip(starts, widths, strict=True)]
+        trace.width = widths
+
+
+def markers_table(markers) -> None:
+    """The clinician's markers with their times (notes as plain text in a table)."""
+    if markers.empty:
+        st.caption("No moments were marked in this session.")
+        return
+    import pandas as pd
+
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "time (s)": markers["t_seconds"].astype(float).round(1),
+                "note": markers["note"].fillna("").astype(str),
+            }
+        ),
+        hide_index=True,
+    )
+
+
+def _about(insights: dict, key: str) -> None:
+    text = insights.get("explanations", {}).get(key)
+    if text:
+        st.caption(text)
+
+
+def show_insights(face: dict, insights: dict) -> None:
+    """The insights of one face (from :func:`fer.sessions.insights.session_insights`), each
+    with the sentence saying what it is and is not."""
+    import pandas as pd
+
+    st.caption(insights.get("about", ""))
+    st.markdown("**Share of time per expression**")
+    _about(insights, "time_share")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "expression": list(face["time_share"]),
+                "share of time": [f"{share:.0%}" for share in face["time_share"].values()],
+            }
+        ),
+        hide_index=True,
+    )
+    st.markdown("**Episodes**")
+    _about(insights, "episodes")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "expression": episode["emotion"],
+                    "onset (s)": episode["onset_s"],
+                    "duration (s)": episode["duration_s"],
+                    "peak": episode["peak"],
+                }
+                for episode in face["episodes"]
+            ]
+        ),
+        hide_index=True,
+    )
+    st.markdown("**Expressivity**")
+    _about(insights, "expressivity")
+    movement = face.get("expressivity")
+    if movement is None:
+        st.text("Not available: no action units were recorded for this face.")
+    else:
+        st.text(f"Expressivity index {movement['index']:.3f}")
+    st.markdown("**Flat-affect indication**")
+    _about(insights, "flat_affect")
+    flat = face.get("flat_affect")
+    if flat is None:
+        st.text("Not available: no action units or valence were recorded for this face.")
+    else:
+        verdict = "indicated" if flat["indicated"] else "not indicated"
+        st.text(f"Flat affect {verdict} (rule: {flat['rule']})")
+    st.markdown("**Notable moments**")
+    _about(insights, "notable_moments")
+    moments = face.get("notable_moments") or []
+    if not moments:
+        st.text("No moment stood out from the baseline.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "time (s)": moment["t_s"],
+                    "expression": moment["label"],
+                    "valence": moment["valence"],
+                    "arousal": moment["arousal"],
+                    "top action units": ", ".join(moment["top_action_units"]),
+                    "markers nearby": "; ".join(
+                        f"{marker['t_s']:.1f} s {marker['note']}".strip()
+                        for marker in moment["markers_nearby"]
+                    ),
+                }
+                for moment in moments
+            ]
+        ),
+        hide_index=True,
+    )
+
+
+def single_frame_result(frame, classes: list[str]) -> None:
+    """The result of a one-frame session (an uploaded picture) as a table, not a timeline."""
+    import pandas as pd
+
+    st.text(
+        f"Face #{int(frame['track_id'])}: {frame['label']} · "
+        f"confidence {float(frame['confidence']):.0%}"
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "expression": classes,
+                "probability": [round(float(frame[f"prob_{name}"]), 3) for name in classes],
+            }
+        ),
+        hide_index=True,
+    )
+
+
+def client_sessions_table(infos) -> None:
+    """A client's sessions (never the consent name: the client is known by code only)."""
+    import pandas as pd
+
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "session": [f"#{info.id}" for info in infos],
+                "started": [info.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+                            for info in infos],
+                "source": [info.source for info in infos],
+                "face results": [info.n_frames for info in infos],
+                "model": [info.model for info in infos],
+            }
+        ),
+        hide_index=True,
+    )
+
+
+def trend_charts(trends) -> None:
+    """Share of time per expression, mean valence and arousal, and expressivity, per session."""
+    import plotly.graph_objects as go
+
+    from fer.evaluation.plots import emotion_colour
+    from fer.sessions.trends import SHARE_PREFIX
+
+    sessions_axis = [
+        f"#{row.session_id} {row.date}" for row in trends.itertuples()
+    ]
+    shares = go.Figure()
+    for column in [c for c in trends.columns if c.startswith(SHARE_PREFIX)]:
+        name = column[len(SHARE_PREFIX):]
+        shares.add_trace(
+            go.Bar(x=sessions_axis, y=trends[column], name=name,
+                   marker_color=emotion_colour(name),
+                   hovertemplate=f"{name}: %{{y:.0%}}<extra></extra>")
+        )
+    shares.update_layout(
+        barmode="stack", title={"text": "Share of time per expression"},
+        yaxis={"range": [0, 1], "tickformat": ".0%"}, xaxis={"type": "category"},
+    )
+    st.plotly_chart(shares, key="history.shares")
+    signals = go.Figure()
+    for column, label in (
+        ("valence_mean", "mean valence"), ("arousal_mean", "mean arousal"),
+        ("expressivity_index", "expressivity index"),
+    ):
+        signals.add_trace(
+            go.Scatter(x=sessions_axis, y=trends[column], name=label, mode="lines+markers")
+        )
+    signals.update_layout(
+        title={"text": "Valence, arousal and expressivity per session"},
+        xaxis={"type": "category"},
+    )
+    st.plotly_chart(signals, key="history.signals")

@@ -28,11 +28,13 @@ SECRET_NAME = "Secret Client Name"
 PAGE_FILES = sorted(path.name for path in (ROOT / "pages").glob("*.py"))
 EXPECTED_PAGES = {
     None: ["0_Login.py"],
-    "clinician": ["0_Home.py", "1_Live.py", "2_Upload.py", "5_Session_replay.py"],
+    "clinician": [
+        "0_Home.py", "1_Live.py", "2_Upload.py", "5_Session_replay.py", "8_Client_history.py",
+    ],
     "reviewer": ["0_Home.py", "3_Evaluation.py", "4_Clusters.py", "6_Dataset.py"],
     "admin": [
-        "0_Home.py", "1_Live.py", "2_Upload.py", "5_Session_replay.py", "3_Evaluation.py",
-        "4_Clusters.py", "6_Dataset.py", "7_Admin.py",
+        "0_Home.py", "1_Live.py", "2_Upload.py", "5_Session_replay.py", "8_Client_history.py",
+        "3_Evaluation.py", "4_Clusters.py", "6_Dataset.py", "7_Admin.py",
     ],
 }
 
@@ -103,7 +105,8 @@ def test_without_login_the_app_offers_only_the_login_page(db_path):
     assert registered_pages(at) == ["0_Login.py"]
     # Every page's URL exists, as a login form: a typed URL opens its page after the login.
     assert login_aliases(at) == [
-        "home", "Live", "Upload", "Session_replay", "Evaluation", "Clusters", "Dataset", "Admin",
+        "home", "Live", "Upload", "Session_replay", "Client_history", "Evaluation", "Clusters",
+        "Dataset", "Admin",
     ]
     assert [title.value for title in at.title] == ["Log in"]
     assert SECRET_NAME not in everything_shown(at)

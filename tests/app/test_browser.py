@@ -68,13 +68,15 @@ BROWSER_FLAGS = [
 ]
 # Every URL a user could type: each page's path, the old pages/ names, and nonsense.
 TYPED_PATHS = (
-    "", "home", "login", "Live", "Upload", "Session_replay", "Evaluation", "Clusters", "Dataset",
+    "", "home", "login", "Live", "Upload", "Session_replay", "Client_history", "Evaluation",
+    "Clusters", "Dataset",
     "Admin", "Session_replay?session=1", "1_Live", "5_Session_replay", "Login", "Home",
     "no_such_page",
 )
 PAGE_TITLES = {  # sidebar entry -> the page's heading
     "Home": "Facial-expression workbench", "Live": "Live session",
     "Upload": "Analyse an image or a video", "Session replay": "Session replay",
+    "Client history": "Client history",
     "Evaluation": "Evaluation", "Clusters": "Clusters", "Dataset": "Dataset",
     "Admin": "Administration",
 }
@@ -638,8 +640,31 @@ def test_live_page_records_predictions_from_a_fake_camera(tmp_path):
         assert (consent_by, source, ended) == ("E2E Client", "live", None)
         assert owner == app.users["anna"].id
 
+        # The clinical signals of the face on the fake camera, and a moment marked live.
+        expect(page.get_by_text(re.compile(r"Action units: .*\(AU\d+\)")).first).to_be_visible(
+            timeout=30_000
+        )
+        expect(page.get_by_text(re.compile(r"Head pose: yaw")).first).to_be_visible()
+        note_box = page.get_by_label("Note for the moment (optional)")
+        note_box.fill("client looked away")
+        note_box.press("Enter")
+        settle(page, 500)
+        page.get_by_role("button", name=re.compile("Mark moment")).click()
+        expect(page.get_by_text(re.compile(r"Moment marked at [\d.]+ s")).first).to_be_visible(
+            timeout=30_000
+        )
+        ((marker_s, note),) = query(db, "SELECT t_seconds, note FROM markers")
+        assert note == "client looked away" and marker_s >= 0
+
         page.get_by_role("button", name=re.compile("Stop recording")).click()
         expect(page.get_by_text(re.compile(r"Session #1 saved"))).to_be_visible(timeout=30_000)
         ((ended,),) = query(db, "SELECT ended_at FROM sessions")
         assert ended is not None
+
+        # The marker made live is on the replay's timeline.
+        open_page(page, "Session replay")
+        settle(page)
+        expect(page.get_by_text("Marked moments")).to_be_visible(timeout=60_000)
+        timeline = page.locator(".js-plotly-plot").first
+        expect(timeline).to_contain_text(f"{marker_s:.1f} s", timeout=30_000)
     print(f"browser part took {time.monotonic() - started:.0f} s")

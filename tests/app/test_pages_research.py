@@ -102,7 +102,8 @@ def test_home_links_the_pages_of_the_role(workspace):
     app = run_page("app.py", "admin")
     labels = [link.proto.label for link in app.get("page_link")]
     assert labels == [
-        "Live", "Upload", "Session replay", "Evaluation", "Clusters", "Dataset", "Admin"
+        "Live", "Upload", "Session replay", "Client history", "Evaluation", "Clusters",
+        "Dataset", "Admin",
     ]
     text = " ".join(element.value for element in app.markdown)
     assert "consent" in text and "judgement" in text
@@ -253,7 +254,10 @@ def test_replay_renders_a_session(workspace):
     assert list(summary["predominant"]) == ["happy", "neutral"]
     assert list(summary["n_transitions"]) == [1, 0]
     labels = [button.proto.label for button in app.get("download_button")]
-    assert labels == ["Frames (CSV)", "Predominant emotion per 5 s (CSV)"]
+    assert labels == [
+        "Report (HTML)", "Report (PDF)", "Report (FHIR R4 JSON)", "Frames (CSV)",
+        "Predominant emotion per 5 s (CSV)",
+    ]
     assert session_id == 1
 
     app.slider(key="replay.interval").set_value(10).run()
