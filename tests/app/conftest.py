@@ -1,5 +1,7 @@
 """Fixtures for every app test."""
 
+from pathlib import Path
+
 import pytest
 
 
@@ -21,3 +23,12 @@ def no_app_settings_from_the_environment(monkeypatch):
     """The app reads these at its edge; a developer's shell must not change test results."""
     for name in ("FER_IDLE_TIMEOUT_MIN", "FER_RETENTION_DAYS"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path, monkeypatch) -> Path:
+    """An empty session database that the pages find through FER_SESSION_DB (page tests that
+    also need a model define their own)."""
+    path = tmp_path / "sessions.db"
+    monkeypatch.setenv("FER_SESSION_DB", str(path))
+    return path

@@ -22,13 +22,6 @@ NEW_PASSWORD = "a new long passphrase"
 
 
 @pytest.fixture
-def db_path(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "sessions.db"
-    monkeypatch.setenv("FER_SESSION_DB", str(path))
-    return path
-
-
-@pytest.fixture
 def admin(db_path):
     return make_user(db_path, "root.admin", "admin")
 

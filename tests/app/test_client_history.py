@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.emotions import FER2013
@@ -23,13 +22,6 @@ from ui.navigation import specs_for
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "8_Client_history.py")
 CLASSES = list(FER2013.names)
-
-
-@pytest.fixture
-def db_path(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "sessions.db"
-    monkeypatch.setenv("FER_SESSION_DB", str(path))
-    return path
 
 
 def client_session(db_path: Path, owner, code: str, name: str, days_ago: int, label: str) -> int:

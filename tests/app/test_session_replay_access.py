@@ -26,13 +26,6 @@ MARKDOWN_NAME = "![t](http://127.0.0.1:9/x.png) [link](http://127.0.0.1:9/) :red
 
 
 @pytest.fixture
-def db_path(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "sessions.db"
-    monkeypatch.setenv("FER_SESSION_DB", str(path))
-    return path
-
-
-@pytest.fixture
 def clinicians(db_path):
     return make_user(db_path, "anna", "clinician"), make_user(db_path, "bert", "clinician")
 

@@ -27,13 +27,6 @@ CLASSES = list(FER2013.names)
 NOTE = "**client** [looked away](http://127.0.0.1:9/)"
 
 
-@pytest.fixture
-def db_path(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "sessions.db"
-    monkeypatch.setenv("FER_SESSION_DB", str(path))
-    return path
-
-
 def signal_session(db_path: Path, owner, n_frames: int = 40) -> int:
     """A session of one face with action units, valence/arousal, head pose and two markers."""
     store = SessionStore(db_path)
