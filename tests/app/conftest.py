@@ -32,3 +32,13 @@ def db_path(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "sessions.db"
     monkeypatch.setenv("FER_SESSION_DB", str(path))
     return path
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The app under ``streamlit run`` in a fresh database, for real-browser tests."""
+    from tests.app.browser_support import require_browser, running_app
+
+    require_browser()
+    with running_app(tmp_path) as running:
+        yield running
