@@ -17,6 +17,7 @@ from sqlalchemy import select
 from fer.config import DEFAULT_SESSION_DB
 from fer.storage.database import open_engine, read_connection, write_transaction
 from fer.storage.tables import audit_log
+from fer.storage.text_fields import validate_text
 
 # What the app and the command line record (other actions are allowed).
 ACTIONS = (
@@ -43,17 +44,6 @@ MAX_DETAIL_LENGTH = 2000
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _field(value: Any, what: str, max_length: int, required: bool) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"The audit entry's {what} must be text, got {type(value).__name__}")
-    text = value.strip()
-    if required and not text:
-        raise ValueError(f"The audit entry's {what} must not be empty")
-    if len(text) > max_length:
-        raise ValueError(f"The audit entry's {what} is longer than {max_length} characters")
-    return text
-
-
 def _spreadsheet_safe(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
@@ -73,10 +63,10 @@ class AuditLog:
         """Append one entry, stamped with the current time (UTC)."""
         entry = {
             "at": datetime.now(UTC),
-            "actor": _field(actor, "actor", MAX_FIELD_LENGTH, True),
-            "action": _field(action, "action", MAX_FIELD_LENGTH, True),
-            "target": _field(target, "target", MAX_FIELD_LENGTH, False),
-            "detail": _field(detail, "detail", MAX_DETAIL_LENGTH, False),
+            "actor": validate_text(actor, "The audit entry's actor", MAX_FIELD_LENGTH, True),
+            "action": validate_text(action, "The audit entry's action", MAX_FIELD_LENGTH, True),
+            "target": validate_text(target, "The audit entry's target", MAX_FIELD_LENGTH, False),
+            "detail": validate_text(detail, "The audit entry's detail", MAX_DETAIL_LENGTH, False),
         }
         with write_transaction(self.engine) as connection:
             connection.execute(audit_log.insert().values(**entry))

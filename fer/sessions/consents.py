@@ -19,7 +19,6 @@ from fer.sessions.records import (
     as_utc,
     positive_id,
     utc_now,
-    validate_text,
 )
 from fer.sessions.schema import CLOCK_SKEW, CONSENT_STATEMENT, MAX_NAME_LENGTH, MAX_NOTES_LENGTH
 from fer.storage.database import (
@@ -29,6 +28,7 @@ from fer.storage.database import (
     write_transaction,
 )
 from fer.storage.tables import consents
+from fer.storage.text_fields import validate_text
 
 
 class ConsentRegister:

@@ -21,11 +21,11 @@ from fer.sessions.records import (
     ConsentError,
     finite_number,
     positive_id,
-    validate_text,
 )
 from fer.sessions.schema import CLOCK_SKEW, MAX_MARKER_NOTE_LENGTH
 from fer.storage.database import inserted_id
 from fer.storage.tables import consents, markers, sessions, users
+from fer.storage.text_fields import validate_text
 
 MARKER_COLUMNS = ("id", "t_seconds", "note", "created_by", "created_by_name", "created_at")
 # Line breaks and tabs are text; other control characters (escape sequences, NUL) are not.

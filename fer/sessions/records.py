@@ -291,17 +291,6 @@ def validate_classes(classes: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def validate_text(value: Any, what: str, max_length: int, required: bool) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be text, got {type(value).__name__}")
-    text = value.strip()
-    if required and not text:
-        raise ValueError(f"{what} must not be empty")
-    if len(text) > max_length:
-        raise ValueError(f"{what} is longer than {max_length} characters")
-    return text
-
-
 # --- the store --------------------------------------------------------------------------------
 
 

@@ -59,7 +59,6 @@ from fer.sessions.records import (
     positive_id,
     utc_now,
     validate_classes,
-    validate_text,
 )
 from fer.sessions.schema import MAX_NAME_LENGTH, MAX_NOTES_LENGTH, SOURCES
 from fer.storage.database import (
@@ -71,6 +70,7 @@ from fer.storage.database import (
     write_transaction,
 )
 from fer.storage.tables import FRAME_VALUE_COLUMNS, consents, frames, session_shares, sessions
+from fer.storage.text_fields import validate_text
 
 
 class SessionStore(ConsentRegister):
