@@ -31,6 +31,8 @@ ICE_SERVERS_ENV = "FER_ICE_SERVERS"
 TURN_URL_ENV = "FER_TURN_URL"
 TURN_USERNAME_ENV = "FER_TURN_USERNAME"
 TURN_CREDENTIAL_ENV = "FER_TURN_CREDENTIAL"
+ICE_TRANSPORT_POLICY_ENV = "FER_ICE_TRANSPORT_POLICY"
+ICE_TRANSPORT_POLICIES = ("all", "relay")
 TIMELINE_SPAN_S = 30.0
 TRAIL_SPAN_S = 10.0
 TOP_ACTION_UNITS = 3
@@ -65,7 +67,10 @@ def rtc_configuration(environ: Mapping[str, str] | None = None) -> dict:
 
     - ``FER_ICE_SERVERS``: JSON, a list of ICE servers (``{"urls", "username", "credential"}``)
       or an object with ``"iceServers"``;
-    - ``FER_TURN_URL`` (+ ``FER_TURN_USERNAME`` and ``FER_TURN_CREDENTIAL``): one TURN server.
+    - ``FER_TURN_URL`` (+ ``FER_TURN_USERNAME`` and ``FER_TURN_CREDENTIAL``): one TURN server;
+    - ``FER_ICE_TRANSPORT_POLICY``: ``all`` (default) or ``relay``, which makes the browser send
+      its video only through the TURN server (to check a relay, or where direct paths must not be
+      used).
 
     Without them: ``{"iceServers": []}``, which keeps a session on this machine or LAN offline
     (streamlit-webrtc would otherwise add a public STUN server). Raises ``ValueError`` with the
@@ -101,7 +106,16 @@ def rtc_configuration(environ: Mapping[str, str] | None = None) -> dict:
         raise ValueError(
             f"{TURN_USERNAME_ENV}/{TURN_CREDENTIAL_ENV} are set but {TURN_URL_ENV} is not"
         )
-    return {"iceServers": servers}
+    policy = environ.get(ICE_TRANSPORT_POLICY_ENV, "").strip() or "all"
+    if policy not in ICE_TRANSPORT_POLICIES:
+        raise ValueError(f"{ICE_TRANSPORT_POLICY_ENV} must be one of {ICE_TRANSPORT_POLICIES}")
+    if policy == "relay" and not any(
+        url.startswith(("turn:", "turns:")) for server in servers for url in server["urls"]
+    ):
+        raise ValueError(f"{ICE_TRANSPORT_POLICY_ENV}=relay needs a TURN server ({TURN_URL_ENV})")
+    if policy == "all":
+        return {"iceServers": servers}
+    return {"iceServers": servers, "iceTransportPolicy": policy}
 
 
 # ------------------------------------------------------------------------ frame processing
