@@ -7,10 +7,15 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$REPO_ROOT/scripts/setup_env.sh"
 cd "$REPO_ROOT"
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "[tests] installing Debian chromium for the browser test"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "[tests] could not install chromium; the browser test will be skipped"
+# Browser tests drive Debian's chromium; the TURN test relays its video through Debian's coturn.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "[tests] installing Debian ${missing[*]} for the browser tests"
+  (apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || echo "[tests] could not install ${missing[*]}; the tests needing them will be skipped"
 fi
 echo "[tests] ruff"
 .venv/bin/python -m ruff check fer tests app.py pages ui scripts experiments
