@@ -14,7 +14,9 @@ fer evaluate ferplus --split PrivateTest --tta mirror+zoom
 fer evaluate fer2013 --split PublicTest --backend keras --no-save
 fer evaluate fer2013 --split PublicTest --signals --per-class 100
 fer evaluate ferplus --suite robustness --split PrivateTest
-fer evaluate ferplus --suite robustness --against fer2013 --no-save"""
+fer evaluate ferplus --suite robustness --against fer2013 --no-save
+fer evaluate ferplus_balanced --suite robustness --with ferplus
+fer evaluate ferplus_balanced --suite robustness --against ferplus fer2013"""
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")  # fer.evaluation.evaluate.SPLITS
 TTA_CHOICES = ("none", "mirror", "mirror+zoom")  # fer.models.inference.TTA_CHOICES
@@ -46,8 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--against",
         metavar="MODEL",
-        help="with --suite: also run MODEL on the same faces, scoring both on the classes they "
-        "share; saved as the comparison that chooses the Live page's default model",
+        nargs="+",
+        help="with --suite: also run these models on the same faces, scoring all on the classes "
+        "they share; saved in each one's evaluation.json as the comparison that chooses the "
+        "Live page's default model",
+    )
+    parser.add_argument(
+        "--with",
+        dest="with_models",
+        metavar="MODEL",
+        nargs="+",
+        default=[],
+        help="with --suite (without --against): also run these models of the same label set on "
+        "the same degraded faces (detected once) and save each one's results",
     )
     signals = parser.add_argument_group(
         "signals check (prints a table, saves nothing; needs face_landmarker.task)"
@@ -78,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
     if args.signals:
         return _signal_check(model, dataset, args)
     if args.suite == "robustness":
-        return _robustness(model, dataset, args)
+        try:
+            return _robustness(model, dataset, args)
+        except (ModelNotFoundError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     (report,) = evaluate_views(model, dataset, [(args.split, args.tta)])
     print(summarise(report))
     if not args.no_save:
@@ -127,7 +144,7 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
         from fer.evaluation.robustness import compare_on_common_classes
         from fer.models.inference import load_model
 
-        models = [model, load_model(args.against)]
+        models = [model, *(load_model(name) for name in args.against)]
         compared = compare_on_common_classes(models, dataset, bundle, args.split,
                                              progress=progress)
         for name, results in compared.items():
@@ -135,14 +152,33 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
             print(f"\n{name}: mean macro-recall over the conditions {mean:.3f}")
             print(suite_table(results))
         if not args.no_save:
-            add_robustness_comparison(model.model_dir, args.split, compared, args.command_line)
-            write_model_card(model.model_dir)
+            for compared_model in models:  # each card shows the comparison it took part in
+                add_robustness_comparison(compared_model.model_dir, args.split, compared,
+                                          args.command_line)
+                write_model_card(compared_model.model_dir)
         return 0
-    results = run_suite(
-        [model], {model.card["label_set"]: dataset}, bundle, args.split, progress=progress
-    )[model.name]
-    print(suite_table(results))
-    if not args.no_save:
-        add_robustness(model.model_dir, args.split, results, args.command_line)
-        write_model_card(model.model_dir)
+    models = [model, *_same_label_set(model, args.with_models)]
+    results_by_model = run_suite(
+        models, {model.card["label_set"]: dataset}, bundle, args.split, progress=progress
+    )
+    for member in models:
+        results = results_by_model[member.name]
+        print(f"\n{member.name}\n{suite_table(results)}")
+        if not args.no_save:
+            add_robustness(member.model_dir, args.split, results, args.command_line)
+            write_model_card(member.model_dir)
     return 0
+
+
+def _same_label_set(model, names: list[str]) -> list:
+    """The ``--with`` models, which must share ``model``'s label set (and so its faces)."""
+    from fer.models.inference import load_model
+
+    others = [load_model(name) for name in names]
+    for other in others:
+        if other.card["label_set"] != model.card["label_set"]:
+            raise ValueError(
+                f"--with {other.name}: label set {other.card['label_set']!r}, not "
+                f"{model.card['label_set']!r}; compare across label sets with --against"
+            )
+    return others

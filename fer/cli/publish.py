@@ -1,8 +1,10 @@
 """Redo one part of a published model: re-export its TFLite file, fold in a temperature, fit
-its output temperatures, add the frame pipeline's views to its evaluation, or only rewrite its
-MODEL_CARD.md. Without an action it re-exports the TFLite file (--quantization). Every action
-re-evaluates what it changed into the model's evaluation.json and regenerates MODEL_CARD.md from
-card.json and evaluation.json.
+its output temperatures, fit its per-class "uncertain" thresholds, add the frame pipeline's views
+to its evaluation, or only rewrite its MODEL_CARD.md; or publish a logit-adjusted copy of it
+under a new name (prior-based biases in its softmax head, chosen on PublicTest). Without an
+action it re-exports the TFLite file (--quantization). Every action re-evaluates what it changed
+into the model's evaluation.json and regenerates MODEL_CARD.md from card.json and
+evaluation.json.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import sys
 
 EXAMPLE = """\
 fer publish ferplus --calibrate
+fer publish ferplus --logit-adjust ferplus_balanced --max-accuracy-drop 0.02
+fer publish fer2013 --uncertainty-thresholds
 fer publish fer2013 --model-card"""
 
 QUANTIZATION_CHOICES = ("dynamic", "full")  # fer.training.export.QUANTIZATION_MODES
+PIPELINE_VIEWS = "mirror+zoom"  # fer.models.inference.PIPELINE_TTA
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(model files unchanged)",
     )
     action.add_argument(
+        "--uncertainty-thresholds",
+        action="store_true",
+        help="fit per-class thresholds for the 'uncertain' label on PublicTest and store them "
+        "in card.json (model files and evaluation unchanged)",
+    )
+    action.add_argument(
+        "--logit-adjust",
+        metavar="NEW_NAME",
+        help="publish a copy as models/NEW_NAME with -tau*log(prior) added to its logits, tau "
+        "chosen on PublicTest within --max-accuracy-drop; evaluated, exported, thresholds fitted",
+    )
+    action.add_argument(
         "--add-tta-zoom",
         action="store_true",
         help="only add PublicTest/PrivateTest reports with the pipeline's mirror+zoom views",
@@ -47,6 +64,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model-card",
         action="store_true",
         help="only rewrite MODEL_CARD.md from card.json and evaluation.json (no data needed)",
+    )
+    _add_tuning_arguments(parser)
+
+
+def _add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=0.02,
+        help="with --logit-adjust: the PublicTest accuracy (a fraction) tau may cost, for one "
+        "pass and for the pipeline's views (default 0.02)",
+    )
+    parser.add_argument(
+        "--precision-target",
+        type=float,
+        default=0.8,
+        help="with --uncertainty-thresholds: the PublicTest precision a class's confident "
+        "readings must reach (default 0.8)",
     )
 
 
@@ -57,6 +92,17 @@ def _publish_action(args: argparse.Namespace, model_dir) -> tuple[dict, str]:
     from fer.training.card import read_card
 
     command, data_dir = args.command_line, data_dir_from_env()
+    if args.logit_adjust:
+        from fer.training.post_hoc import publish_logit_adjusted
+
+        card = publish_logit_adjusted(model_dir, args.logit_adjust, data_dir,
+                                      args.max_accuracy_drop, command, args.quantization)
+        return card, "none"
+    if args.uncertainty_thresholds:
+        from fer.training.post_hoc import add_uncertainty_thresholds
+
+        card = add_uncertainty_thresholds(model_dir, data_dir, command, args.precision_target)
+        return card, "none"
     if args.output_temperatures:
         return publish.add_output_temperatures(model_dir, data_dir, command), "none"
     if args.calibrate:
@@ -68,6 +114,10 @@ def _publish_action(args: argparse.Namespace, model_dir) -> tuple[dict, str]:
 
 
 def _result_line(args: argparse.Namespace, card: dict, summary: str) -> str:
+    if args.logit_adjust:
+        return f"logit adjustment tau {card['logit_adjustment']['tau']}; {summary}"
+    if args.uncertainty_thresholds:
+        return f"uncertain below {card['uncertainty']['thresholds'][PIPELINE_VIEWS]}; {summary}"
     if args.output_temperatures:
         return f"output temperatures {card['calibration']['output_temperatures']}; {summary}"
     if args.calibrate:
@@ -88,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.model}: wrote {write_model_card(model_dir)}")
             return 0
         card, views = _publish_action(args, model_dir)
+        if args.logit_adjust:  # the copy's figures, not the original's
+            model_dir = resolve_model_dir(card["name"])
     except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,6 +13,11 @@ import hashlib
 import json
 from pathlib import Path
 
+from fer.evaluation.card_sections import (
+    logit_adjustment_section,
+    reliability_section,
+    uncertainty_section,
+)
 from fer.evaluation.evaluation_file import (
     SPLIT_ORDER,
     VIEWS_ORDER,
@@ -371,8 +376,11 @@ def render_model_card(card: dict, evaluation: dict, model_dir: Path | None = Non
         *_training(card),
         *_metrics(card, evaluation),
         *_calibration(card, evaluation),
+        *logit_adjustment_section(card),
+        *uncertainty_section(card),
         *_latency(card),
         *robustness_section(evaluation),
+        *reliability_section(evaluation),
         *comparison_section(evaluation),
         *_failure_modes(card, evaluation),
         *_reproduce(card),

@@ -18,7 +18,8 @@ sees it. Conditions:
   from a 2-D photograph without a 3-D face model, so yaw is not part of the suite.
 
 Per condition: detection rate, accuracy and macro-recall on the faces found (with 95 %
-intervals: Wilson for accuracy, a seeded bootstrap for macro-recall) and per-class recall.
+intervals: Wilson for accuracy, a seeded bootstrap for macro-recall) and per-class recall with its
+faces and its Wilson interval.
 """
 
 from __future__ import annotations
@@ -208,7 +209,19 @@ def condition_scores(
                             round(float(np.percentile(boot, 97.5)), 4)],
         "recall": {name: (None if math.isnan(value) else round(float(value), 4))
                    for name, value in zip(class_names, recalls, strict=True)},
+        "support": {name: int((labels == index).sum()) for index, name in enumerate(class_names)},
+        "recall_95": {name: _recall_interval(labels, predicted, index)
+                      for index, name in enumerate(class_names)},
     }
+
+
+def _recall_interval(labels: NDArray, predicted: NDArray, index: int) -> list[float] | None:
+    """The 95 % Wilson interval of one class's recall; ``None`` without faces of the class."""
+    mask = labels == index
+    if not mask.any():
+        return None
+    low, high = wilson_interval(int((predicted[mask] == index).sum()), int(mask.sum()))
+    return [round(low, 4), round(high, 4)]
 
 
 def run_suite(

@@ -171,6 +171,39 @@ def output_temperatures_from_card(card: dict) -> dict[str, float]:
     return temperatures
 
 
+def class_thresholds_from_card(card: dict, tta: bool | str = PIPELINE_TTA) -> dict[str, float]:
+    """The card's per-class "uncertain" thresholds for the view set ``tta`` (empty if none).
+
+    Written by ``fer publish --uncertainty-thresholds`` (``uncertainty.thresholds``, per view
+    set). A class the card does not know, or a value outside [0, 1], is a ``ValueError`` naming
+    the card.
+    """
+    views = tta_views(tta) or "none"
+    recorded = ((card.get("uncertainty") or {}).get("thresholds") or {}).get(views) or {}
+    classes = list(card.get("classes", []))
+    thresholds = {}
+    for name, threshold in recorded.items():
+        if name not in classes:
+            raise ValueError(f"card of {card.get('name')!r}: threshold for unknown class {name!r}")
+        if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise ValueError(
+                f"card of {card.get('name')!r}: threshold {threshold!r} for {name!r} is not in "
+                "[0, 1]"
+            )
+        thresholds[name] = float(threshold)
+    return thresholds
+
+
+def class_thresholds(model: object, tta: bool | str = PIPELINE_TTA) -> dict[str, float]:
+    """Per-class "uncertain" thresholds of a loaded model for the view set ``tta``.
+
+    Empty for a model without a card (or whose card carries none): the smoother then uses its
+    single threshold. Pass the result to :class:`fer.realtime.smoothing.ProbabilitySmoother`.
+    """
+    card = getattr(model, "card", None)
+    return class_thresholds_from_card(card, tta) if isinstance(card, dict) else {}
+
+
 def predict_in_batches(
     run, n_classes: int, faces: NDArray[np.uint8], batch_size: int, tta: bool | str
 ) -> NDArray[np.float32]:

@@ -18,14 +18,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fer.config import find_landmarker_bundle, landmarker_search_dirs
-from fer.models.inference import PIPELINE_TTA, tta_views
+from fer.models.inference import PIPELINE_TTA, class_thresholds, tta_views
 from fer.realtime.alignment import align_detected
 from fer.realtime.faces import FaceDetector, missing_landmarker_warning, open_face_detector
 from fer.realtime.signals import SignalSmoother
 from fer.realtime.smoothing import ProbabilitySmoother, SmoothingConfig
 from fer.realtime.tracking import FaceTracker, TrackerConfig
 
-DEFAULT_MODEL = "ferplus"
+# Chosen by mean macro-recall across the robustness suite (the models' robustness_comparison in
+# evaluation.json, made by `fer evaluate ferplus_balanced --suite robustness --against ...`).
+DEFAULT_MODEL = "ferplus_balanced"
 
 
 @dataclass
@@ -104,8 +106,8 @@ class EmotionRecognizer:
     Parameters
     ----------
     model
-        A model name under ``models/`` (default ``"ferplus"``), a model directory, or an already
-        loaded :class:`~fer.models.inference.EmotionModel` (to share one across streams).
+        A model name under ``models/`` (default :data:`DEFAULT_MODEL`), a model directory, or an
+        already loaded :class:`~fer.models.inference.EmotionModel` (to share one across streams).
     smoothing
         Temporal smoothing and label hysteresis per face.
     max_faces
@@ -188,10 +190,11 @@ class EmotionRecognizer:
                 )
             if self._tracker is None:
                 classes, config = list(self._model.classes), self.smoothing
+                thresholds = class_thresholds(self._model, self.tta)  # the card's, if any
                 self._tracker = FaceTracker(
                     self.tracking,
                     make_state=lambda: TrackState(
-                        ProbabilitySmoother(classes, config), SignalSmoother(config)
+                        ProbabilitySmoother(classes, config, thresholds), SignalSmoother(config)
                     ),
                 )
         return self

@@ -4,13 +4,15 @@ Everything is driven by the frame time in seconds, not by frame counts, so a web
 from 30 to 12 fps smooths over the same span of time. The shown label has hysteresis: a new label
 must beat the current one by a margin, and a label stays at least ``min_dwell_s`` on screen. When
 the smoothed top probability is below ``uncertain_below`` the label is ``"uncertain"``: a clinician
-should not see a confident word where the model is guessing.
+should not see a confident word where the model is guessing. A model whose card carries per-class
+thresholds (fitted on PublicTest by ``fer publish --uncertainty-thresholds``) is surer of some
+classes than of others; given those, the threshold is the top class's own.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,10 +35,14 @@ class SmoothingConfig:
         ``"ema"``: exponential moving average whose weight halves every ``half_life_s``;
         ``"none"``: raw probabilities.
     uncertain_below
-        Smoothed top probability under which the label is ``"uncertain"`` (0 disables it).
+        Smoothed top probability under which the label is ``"uncertain"`` (0 disables it, per-class
+        thresholds included).
+    class_thresholds
+        Use the model's per-class thresholds, when the smoother is given them, in place of
+        ``uncertain_below`` (which still applies to classes without one).
     switch_margin
         How much the challenger's smoothed probability must exceed the shown label's (or, when
-        leaving ``"uncertain"``, exceed ``uncertain_below``) before the label changes.
+        leaving ``"uncertain"``, exceed the top class's threshold) before the label changes.
     min_dwell_s
         Shortest time a shown label stays before it may change.
     reset_after_s
@@ -44,10 +50,11 @@ class SmoothingConfig:
     """
 
     method: Literal["ema", "window", "none"] = "window"
-    window_s: float = 1.0
+    window_s: float = 0.5
     half_life_s: float = 0.4
     uncertain_below: float = 0.4
-    switch_margin: float = 0.1
+    class_thresholds: bool = True
+    switch_margin: float = 0.2
     min_dwell_s: float = 0.5
     reset_after_s: float = 2.0
 
@@ -133,13 +140,36 @@ class VectorSmoother:
 
 
 class ProbabilitySmoother:
-    """Smooths one face's probability stream; create one per tracked face."""
+    """Smooths one face's probability stream; create one per tracked face.
 
-    def __init__(self, classes: Sequence[str], config: SmoothingConfig | None = None):
+    ``class_thresholds`` maps class names to the smoothed top probability under which that class
+    is shown as ``"uncertain"`` (a model's, :func:`fer.models.inference.class_thresholds`); they
+    replace ``config.uncertain_below`` for their classes unless ``config.class_thresholds`` is
+    false or ``uncertain_below`` is 0.
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        config: SmoothingConfig | None = None,
+        class_thresholds: Mapping[str, float] | None = None,
+    ):
         if len(classes) < 2:
             raise ValueError(f"need at least two classes, got {list(classes)}")
         self.classes = list(classes)
         self.config = config or SmoothingConfig()
+        thresholds = dict(class_thresholds or {})
+        for name, threshold in thresholds.items():
+            if name not in self.classes:
+                raise ValueError(f"threshold for {name!r}, which is not one of {self.classes}")
+            if not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"threshold of {name!r} must be in [0, 1], got {threshold}")
+        use = self.config.class_thresholds and self.config.uncertain_below > 0
+        self.thresholds = [
+            thresholds.get(name, self.config.uncertain_below) if use
+            else self.config.uncertain_below
+            for name in self.classes
+        ]
         self.reset()
 
     def reset(self) -> None:
@@ -174,7 +204,8 @@ class ProbabilitySmoother:
         config = self.config
         top = int(np.argmax(smoothed))
         top_p = float(smoothed[top])
-        candidate = self.classes[top] if top_p >= config.uncertain_below else UNCERTAIN
+        threshold = self.thresholds[top]
+        candidate = self.classes[top] if top_p >= threshold else UNCERTAIN
         current = self._label
         if current is None:
             self._label, self._label_since = candidate, t_s
@@ -184,7 +215,9 @@ class ProbabilitySmoother:
         if candidate == UNCERTAIN:
             switch = True  # already below the threshold; no margin needed to admit doubt
         elif current == UNCERTAIN:
-            switch = top_p >= config.uncertain_below + config.switch_margin
+            # A high class threshold plus the margin could exceed 1 and trap the label in
+            # "uncertain"; halfway from the threshold to 1 is then enough.
+            switch = top_p >= min(threshold + config.switch_margin, (threshold + 1.0) / 2)
         else:
             current_p = float(smoothed[self.classes.index(current)])
             switch = top_p - current_p >= config.switch_margin

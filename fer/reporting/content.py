@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
+from fer.models.reliability import reliability_note, unreliable_classes
 from fer.sessions.insights import session_insights
 
 DISCLAIMER = (
@@ -35,6 +36,9 @@ class ModelSummary:
     test_split: str
     intended_use: str
     limitations: tuple[str, ...]
+    # class -> why its readings are unreliable (fer.models.reliability); empty if none is
+    unreliable: dict[str, str] = field(default_factory=dict)
+    reliability: str = "Per-class reliability was not measured (the model's card is missing)."
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,20 @@ def accuracy_text(model: ModelSummary) -> str:
     )
 
 
+def reliability_text(model: ModelSummary, emotion: str) -> str:
+    """What a report says beside an expression's figure: why it is unreliable, or nothing."""
+    reason = model.unreliable.get(emotion)
+    return f"unreliable: {reason}" if reason else ""
+
+
 def model_summary(model_dir: Path | None, name: str, classes: tuple[str, ...]) -> ModelSummary:
     """The card's figures of the model ``name`` (its folder when it is installed here)."""
     if model_dir is None or not (model_dir / "card.json").is_file():
         return ModelSummary(name, classes, None, None, "PrivateTest",
                             "the model's card is not installed on this machine", ())
     card = json.loads((model_dir / "card.json").read_text())
-    report = find_report(read_evaluation(model_dir), "PrivateTest", "none", served_backend(card))
+    evaluation = read_evaluation(model_dir)
+    report = find_report(evaluation, "PrivateTest", "none", served_backend(card))
     return ModelSummary(
         name=name,
         classes=classes,
@@ -80,6 +91,8 @@ def model_summary(model_dir: Path | None, name: str, classes: tuple[str, ...]) -
         test_split="PrivateTest",
         intended_use=str(card.get("intended_use", "")),
         limitations=tuple(str(item) for item in card.get("limitations", [])),
+        unreliable=unreliable_classes(evaluation),
+        reliability=reliability_note(evaluation),
     )
 
 

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from fer.reporting.charts import signals_chart, timeline_chart
-from fer.reporting.content import DISCLAIMER, ReportContent, accuracy_text
+from fer.reporting.content import DISCLAIMER, ReportContent, accuracy_text, reliability_text
 
 STYLE = """
 body { font-family: sans-serif; max-width: 52rem; margin: 2rem auto; color: #222; }
@@ -48,8 +48,11 @@ def _face_section(content: ReportContent, face: dict[str, Any]) -> str:
         f"<p>Seen for {face['duration_s']:.1f} s in {face['n_frames']} frames. Baseline: "
         f"{escape(face['baseline']['source'])}.</p>" + _about(content, "baseline")
     )
-    shares = [(emotion, f"{share:.0%}") for emotion, share in face["time_share"].items()]
-    parts.append("<h3>Share of time per expression</h3>" + _table(shares, ("expression", "share"))
+    shares = [(emotion, f"{share:.0%}", reliability_text(content.model, emotion))
+              for emotion, share in face["time_share"].items()]
+    parts.append("<h3>Share of time per expression</h3>"
+                 + _table(shares, ("expression", "share", "how far to trust it"))
+                 + f'<p class="about">{escape(content.model.reliability)}</p>'
                  + _about(content, "time_share"))
     episodes = [(e["emotion"], f"{e['onset_s']:.1f} s", f"{e['duration_s']:.1f} s",
                  "" if e["peak"] is None else f"{e['peak']:.0%}") for e in face["episodes"]]
@@ -110,6 +113,9 @@ def report_html(content: ReportContent) -> str:
         "<h2>The model and its limits</h2>",
         f"<p>{escape(model.intended_use)}</p>",
         "<ul>" + "".join(f"<li>{escape(item)}</li>" for item in model.limitations) + "</ul>",
+        f"<p>{escape(model.reliability)}</p>",
+        "<ul>" + "".join(f"<li>{escape(name)}: {escape(reason)}</li>"
+                         for name, reason in model.unreliable.items()) + "</ul>",
         "<h2>Over the session</h2>",
         timeline,
         inline_svg(signals) if signals else "",

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from fer.reporting.charts import signals_chart, timeline_chart
-from fer.reporting.content import DISCLAIMER, ReportContent, accuracy_text
+from fer.reporting.content import (
+    DISCLAIMER,
+    ModelSummary,
+    ReportContent,
+    accuracy_text,
+    reliability_text,
+)
 
 
 def _font_path() -> Path:
@@ -17,12 +23,19 @@ def _font_path() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
-def _face_lines(face: dict[str, Any]) -> list[str]:
+def _share_text(model: ModelSummary, emotion: str, share: float) -> str:
+    caution = reliability_text(model, emotion)
+    return f"{emotion} {share:.0%}" + (f" ({caution})" if caution else "")
+
+
+def _face_lines(face: dict[str, Any], model: ModelSummary) -> list[str]:
     lines = [
         f"Seen for {face['duration_s']:.1f} s in {face['n_frames']} frames; baseline: "
         f"{face['baseline']['source']}.",
         "Share of time: "
-        + ", ".join(f"{emotion} {share:.0%}" for emotion, share in face["time_share"].items()),
+        + ", ".join(_share_text(model, emotion, share)
+                    for emotion, share in face["time_share"].items()),
+        model.reliability,
         f"Expression changes: {face['n_transitions']}.",
     ]
     for episode in face["episodes"][:5]:
@@ -79,6 +92,9 @@ def report_pdf(content: ReportContent) -> bytes:
     paragraph(model.intended_use, 9)
     for item in model.limitations:
         paragraph(f"- {item}", 9)
+    paragraph(model.reliability, 9)
+    for name, reason in model.unreliable.items():
+        paragraph(f"- {name}: {reason}", 9)
     for chart in (
         timeline_chart(content.frames, list(model.classes)),
         signals_chart(content.frames),
@@ -87,7 +103,7 @@ def report_pdf(content: ReportContent) -> bytes:
             document.image(io.BytesIO(chart), w=width)
     for face in content.insights.get("faces", []):
         paragraph(f"Face {face['track_id']}", 12)
-        for line in _face_lines(face):
+        for line in _face_lines(face, model):
             paragraph(line, 9)
     paragraph("Clinician's markers", 12)
     markers = [f"{m.t_seconds:.1f} s: {m.note}" for m in content.markers.itertuples()]

@@ -57,6 +57,16 @@ def test_scores_hold_rates_intervals_and_per_class_recall():
     assert 0 <= low <= scores["macro_recall"] <= high <= 1
     table = suite_table({"clean": scores})
     assert "| clean | 75.0% |" in table and "a 0.50" in table
+
+
+def test_scores_hold_each_class_s_faces_and_recall_interval():
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    predicted = np.array([0, 1, 1, 1, 1, 1])
+    scores = condition_scores(labels, predicted, ["a", "b", "c"], n_faces=6)
+    assert scores["support"] == {"a": 2, "b": 4, "c": 0}
+    assert scores["recall_95"]["a"] == [round(v, 4) for v in wilson_interval(1, 2)]
+    assert scores["recall_95"]["b"] == [round(v, 4) for v in wilson_interval(4, 4)]
+    assert scores["recall_95"]["c"] is None
     run = {"command": "fer x", "conditions": {"clean": scores}}
     evaluation = {"robustness": {"PrivateTest": run}}
     assert any("Robustness: PrivateTest" in line for line in robustness_section(evaluation))

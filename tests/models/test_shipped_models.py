@@ -9,7 +9,7 @@ from fer.config import MODELS_DIR
 from fer.evaluation.evaluate import PUBLISHED_VIEWS
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
 
-SHIPPED = ("fer2013", "ferplus")
+SHIPPED = ("fer2013", "ferplus", "ferplus_balanced")
 MODEL_FOLDER = {
     "model.keras",
     "model_int8.tflite",
@@ -40,8 +40,12 @@ def test_card_has_the_contracted_fields(name):
         assert field in card["training"], field
     # Figures live in evaluation.json only.
     assert not {"metrics", "metrics_tflite_int8"} & set(card)
-    # Calibrated on the selection split, never on the reported one.
+    # Calibrated on the selection split, never on the reported one; so are the "uncertain"
+    # thresholds and any logit adjustment.
     assert card["calibration"]["fitted_on"].startswith("PublicTest")
+    assert card["uncertainty"]["fitted_on"].startswith("PublicTest")
+    if "logit_adjustment" in card:
+        assert card["logit_adjustment"]["fitted_on"].startswith("PublicTest")
     assert (MODELS_DIR / name / "model.keras").stat().st_size < 20 * 1024 * 1024
 
 

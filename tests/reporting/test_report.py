@@ -111,3 +111,35 @@ def test_a_session_recorded_with_signals_reports_them_with_the_markers_nearby(tm
     moments = html.split("Notable moments", 1)[1]
     assert "3.0 s: " not in moments and "3.1 s: laughed at the joke" in moments
     assert "C-17" in html and "Test Person" not in html
+
+
+def test_unreliable_expressions_are_flagged_beside_their_share_of_time(session_db, tmp_path):
+    from fer.config import MODELS_DIR
+    from fer.models.reliability import model_reliability
+
+    unreliable = model_reliability(MODELS_DIR / "fer2013")  # the session's model
+    assert unreliable, "the shipped fer2013 model's suite flags some classes"
+    html = run_report(session_db, tmp_path, "html").read_text()
+    table = html.split("Share of time per expression</h3>", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>.*?</td><td>(.*?)</td></tr>", table)
+    assert rows
+    for emotion, caution in rows:
+        assert caution.startswith("unreliable: ") == (emotion in unreliable), emotion
+    assert "Read with caution" in html
+
+
+def test_model_summary_carries_the_reliability_of_its_classes(tmp_path):
+    from fer.reporting.content import model_summary, reliability_text
+
+    (tmp_path / "card.json").write_text(json.dumps({"name": "tiny", "classes": ["a", "b"]}))
+    summary = model_summary(tmp_path, "tiny", ("a", "b"))
+    assert summary.unreliable == {} and "not measured" in summary.reliability
+    clean = {"recall": {"a": 0.9, "b": 0.2}, "recall_95": {"a": [0.8, 0.95], "b": [0.1, 0.4]},
+             "support": {"a": 50, "b": 20}}
+    evaluation = {"format": 1, "model": "tiny", "reports": {},
+                  "robustness": {"PrivateTest": {"command": "x", "conditions": {"clean": clean}}}}
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    summary = model_summary(tmp_path, "tiny", ("a", "b"))
+    assert list(summary.unreliable) == ["b"]
+    assert reliability_text(summary, "b").startswith("unreliable: recognised 20% of the 20 b")
+    assert reliability_text(summary, "a") == ""
