@@ -17,9 +17,9 @@ from fer.realtime.upload import (
     faces_table,
     upload_kind,
 )
-from ui import auth, resources
+from fer.realtime.video import UnreadableVideoError
+from ui import auth, resources, sessions
 from ui.consent import consent_banner, consent_gate
-from ui.sessions import export_buttons
 from ui.text import plain
 
 PAGE = "upload"
@@ -54,14 +54,15 @@ def analyse(uploaded, kind: str, model, stride: int, uncertain_below: float, max
 
     def progress(n_done: int, n_total: int) -> None:
         fraction = min(1.0, n_done / max(n_total, 1))
-        bar.progress(fraction, text=f"Analysed {n_done}/{n_total} frames")
+        bar.progress(fraction, text=f"Analysed {n_done} of about {n_total} frames")
 
     smoothing = SmoothingConfig(uncertain_below=uncertain_below)
-    analysis = analyse_video_bytes(
-        data, uploaded.name, model, smoothing, stride, max_faces, landmarker, progress
-    )
-    bar.progress(1.0, text=f"Analysed {analysis.n_frames} frames")
-    return analysis
+    try:
+        return analyse_video_bytes(
+            data, uploaded.name, model, smoothing, stride, max_faces, landmarker, progress
+        )
+    finally:  # the result or the error takes its place; a finished bar would only linger
+        bar.empty()
 
 
 def show_saved(store, session_id: int, analysis, user) -> None:
@@ -88,10 +89,9 @@ def show_saved(store, session_id: int, analysis, user) -> None:
             st.plotly_chart(
                 session_timeline(frames, track_id=track_id), key=f"upload.timeline.{track_id}"
             )
-        st.dataframe(
-            frames[["t_seconds", "track_id", "label", "confidence"]], hide_index=True, height=240
-        )
-    export_buttons(store, session_id, user, "upload")
+        results = frames[["t_seconds", "track_id", "label", "confidence"]]
+        st.dataframe(sessions.in_words(results), hide_index=True, height=240)
+    sessions.export_buttons(store, session_id, user, "upload")
 
 
 def main() -> None:
@@ -141,6 +141,9 @@ def main() -> None:
             started_at=started, frames=analysis.records, ended_at=datetime.now(UTC),
             owner_id=user.id,
         )
+    except UnreadableVideoError as error:  # its message names the user's file already
+        st.error(plain(error))
+        return
     except ValueError as error:  # bad file, no face, or refused by the store: nothing stored
         st.error(plain(f"{uploaded.name}: {error}"))
         return

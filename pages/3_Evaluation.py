@@ -17,6 +17,15 @@ from ui import auth, research
 
 SPLITS = ("PrivateTest", "PublicTest", "Training")
 GALLERY_SIZES = (200, 500, 1000, 2000, 3589)
+COMPARISON_HEADINGS = {
+    "source": "Source", "name": "Model", "dataset": "Dataset", "split": "Split",
+    "tta": "Test-time views", "backend": "Format", "n_samples": "Faces",
+    "accuracy": "Accuracy", "macro_f1": "Macro-F1", "ece": "ECE", "epochs": "Epochs",
+}
+PER_CLASS_HEADINGS = {
+    "precision": "Precision", "recall": "Recall", "f1": "F1", "support": "Faces",
+}
+SOURCE_WORDS = {"model": "shipped model", "compare": "strategy comparison"}
 
 
 @st.cache_data
@@ -45,7 +54,8 @@ def show_report(report: dict, model_dir: Path) -> None:
     st.plotly_chart(plots.confusion_heatmap(matrix, report["classes"], normalised=normalised))
     st.subheader("Per class")
     left, right = st.columns([2, 3])
-    left.dataframe(reports.per_class_table(report).style.format(precision=3))
+    per_class = reports.per_class_table(report).rename(columns=PER_CLASS_HEADINGS)
+    left.dataframe(per_class.rename_axis("Emotion").style.format(precision=3))
     right.plotly_chart(plots.per_class_bar(report, "f1"))
     if report.get("reliability_bins"):
         st.subheader("Calibration")
@@ -65,13 +75,18 @@ def show_comparison() -> None:
             "model's evaluation.json; `fer compare --epochs N` adds the strategy comparison."
         )
         return
-    table = table.assign(label=reports.row_labels(table))
+    # The chart's bar labels index the table, so each bar is found in it under the same name.
+    table = table.assign(label=plots.comparison_labels(table))
+    shown = table.assign(
+        source=table["source"].map(SOURCE_WORDS).fillna(table["source"]),
+        backend=table["backend"].map(plots.FORMAT_NAMES).fillna(table["backend"]),
+    )
+    shown = shown.drop(columns=["path"]).set_index("label").rename_axis("Report")
     st.dataframe(
-        table.drop(columns=["path"]).set_index("label"),
+        shown.rename(columns=COMPARISON_HEADINGS),
         column_config={
-            "accuracy": st.column_config.NumberColumn(format="%.3f"),
-            "macro_f1": st.column_config.NumberColumn(format="%.3f"),
-            "ece": st.column_config.NumberColumn(format="%.3f"),
+            heading: st.column_config.NumberColumn(format="%.3f")
+            for heading in ("Accuracy", "Macro-F1", "ECE")
         },
     )
     st.plotly_chart(plots.comparison_chart(table, label_column="label"))

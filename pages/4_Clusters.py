@@ -16,6 +16,7 @@ from ui import auth, research
 
 SOURCES = ("Dataset split", "Recorded session")
 SPLITS = ("PrivateTest", "PublicTest", "Training")
+FLAT_SECOND_AXIS = 0.01  # share of variance below which the plot's vertical spread is noise
 
 
 @st.cache_data(show_spinner="Clustering…")
@@ -104,7 +105,9 @@ def main() -> None:
         st.info("These points are (nearly) all identical: there is nothing to cluster.")
         return
     if max_k > 2:
-        k = st.slider("k (clusters)", 2, max_k, min(len(classes), max_k), key="clusters.k")
+        k = st.slider(
+            "Number of clusters (k)", 2, max_k, min(len(classes), max_k), key="clusters.k"
+        )
     else:
         k = 2
         st.caption("Only k = 2 is possible with this few points.")
@@ -125,6 +128,11 @@ def main() -> None:
             result.explained_variance,
         )
     )
+    if result.explained_variance[1] < FLAT_SECOND_AXIS:
+        st.caption(
+            "The points differ almost only along the first axis: the spread along the second "
+            "is too small to mean anything."
+        )
     st.subheader("Clusters × labels")
     st.dataframe(table)
     st.caption(

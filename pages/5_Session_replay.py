@@ -47,14 +47,14 @@ def show_moment(frames: pd.DataFrame, track_id: int, classes: list[str]) -> None
     frame = replay.frame_at(frames, moment, track_id)
     columns = st.columns(3)
     columns[0].metric("At", f"{frame['t_seconds']:.2f} s")
-    columns[1].metric("Label", str(frame["label"]))
+    columns[1].metric("Expression", str(frame["label"]))
     columns[2].metric("Confidence", f"{frame['confidence']:.0%}")
     values = pd.DataFrame(
         {
-            "probability": [frame[f"prob_{name}"] for name in classes],
-            "smoothed": [frame[f"smoothed_{name}"] for name in classes],
+            "Probability in this frame": [frame[f"prob_{name}"] for name in classes],
+            "Smoothed": [frame[f"smoothed_{name}"] for name in classes],
         },
-        index=pd.Index(classes, name="emotion"),
+        index=pd.Index(classes, name="Expression"),
     )
     left, right = st.columns(2)
     left.dataframe(values.style.format("{:.3f}"))
@@ -100,7 +100,10 @@ def main() -> None:
         return
     info = store.get_session(session_id, viewer=user)
     sessions.record_view(session_id)
-    st.caption(f"Model {info.model} · source {info.source}")
+    st.caption(
+        f"Model: {sessions.model_in_words(info.model)} · from: "
+        f"{sessions.source_in_words(info.source)}"
+    )
     sessions.consent_status(info)
     if info.notes:
         st.text(info.notes)
@@ -122,7 +125,7 @@ def main() -> None:
     tracks = sorted(int(track) for track in frames["track_id"].unique())
     left, right = st.columns(2)
     track_id = left.selectbox(
-        "Face (track)", tracks, format_func=lambda track: f"track {track}", key="replay.track"
+        "Face", tracks, format_func=sessions.face_name, key="replay.track"
     )
     raw = right.toggle("Show raw per-frame probabilities", key="replay.raw")
     prefix = replay.PROBABILITY_PREFIX if raw else replay.SMOOTHED_PREFIX
@@ -140,19 +143,19 @@ def main() -> None:
     st.plotly_chart(bars)
 
     st.subheader("Per face")
-    st.dataframe(replay.track_summary(frames), hide_index=True)
+    st.dataframe(sessions.in_words(replay.track_summary(frames)), hide_index=True)
     shares = replay.time_share(frames)
     st.plotly_chart(session_plots.time_share_chart(shares))
     left, right = st.columns(2)
-    left.markdown("**Transitions**")
-    left.dataframe(replay.transitions(frames), hide_index=True)
+    left.markdown("**Changes of expression**")
+    left.dataframe(sessions.in_words(replay.transitions(frames)), hide_index=True)
     right.markdown("**Longest episodes**")
-    right.dataframe(replay.longest_episodes(frames, 3), hide_index=True)
+    right.dataframe(sessions.in_words(replay.longest_episodes(frames, 3)), hide_index=True)
 
     st.subheader("Insights")
     insights = session_insights(frames, markers)
     face = next(face for face in insights["faces"] if face["track_id"] == track_id)
-    sessions.show_insights(face, insights)
+    sessions.show_insights(face, insights, sessions.unreliable_expressions(info.model))
 
     show_moment(frames, track_id, classes)
     report_and_exports(store, session_id, user, (intervals, interval_s))

@@ -15,6 +15,15 @@ from ui import auth, research
 
 SPLIT_CHOICES = ("All", "Training", "PublicTest", "PrivateTest")
 DATASETS = ("fer2013", "ferplus")
+PIXEL_HEADINGS = {
+    "emotion": "Emotion", "n_images": "Images", "pixel_mean": "Mean pixel value",
+    "pixel_std": "Pixel spread (std)", "image_mean_std": "Spread of image brightness (std)",
+    "contrast_mean": "Mean contrast (std within an image)",
+}
+DUPLICATE_HEADINGS = {
+    "group": "Group", "position": "Position", "row_id": "Row in the file", "split": "Split",
+    "emotion": "Emotion", "group_size": "Images in the group", "is_blank": "Blank",
+}
 
 
 def main() -> None:
@@ -36,17 +45,23 @@ def main() -> None:
     left, right = st.columns(2)
     split = left.selectbox("Split", SPLIT_CHOICES, key="dataset.split")
     value = right.radio("Show", ("count", "share"), horizontal=True, key="dataset.value")
-    distribution = eda.class_distribution([fer2013, ferplus], None if split == "All" else split)
+    chosen = None if split == "All" else split
+    distribution = eda.class_distribution([fer2013, ferplus], chosen)
     st.plotly_chart(plots.class_distribution_chart(distribution, value))
+    n_fer2013 = len(fer2013 if chosen is None else fer2013.split(chosen))
+    n_ferplus = len(ferplus if chosen is None else ferplus.split(chosen))
+    where = "" if chosen is None else f" in {chosen}"
     st.caption(
-        f"{len(fer2013):,} FER2013 rows; FER+ keeps {len(ferplus):,} under its protocol. "
-        "FER+ adds a contempt class and relabels many FER2013 'fear'/'sad' faces."
+        f"{n_fer2013:,} FER2013 rows{where}; FER+ keeps {n_ferplus:,} of them under its "
+        "protocol. FER+ adds a contempt class and relabels many FER2013 'fear'/'sad' faces."
     )
 
     st.header("Pixel statistics per class")
     key = st.selectbox("Dataset", DATASETS, key="dataset.stats_dataset")
-    statistics = research.pixel_statistics(key, data_dir_text, None if split == "All" else split)
-    st.dataframe(statistics.style.format(precision=1), hide_index=True)
+    statistics = research.pixel_statistics(key, data_dir_text, chosen)
+    st.dataframe(
+        statistics.rename(columns=PIXEL_HEADINGS).style.format(precision=1), hide_index=True
+    )
     st.plotly_chart(plots.pixel_statistics_chart(statistics))
 
     st.header("Sample faces per class")
@@ -74,7 +89,7 @@ def main() -> None:
     if only_cross:
         spans = groups.groupby("group")["split"].transform("nunique") > 1
         shown = groups[spans]
-    st.dataframe(shown, hide_index=True)
+    st.dataframe(shown.rename(columns=DUPLICATE_HEADINGS), hide_index=True)
 
 
 if __name__ == "__main__":

@@ -195,7 +195,9 @@ def audit_tab(me) -> None:
     log = resources.audit_log()
     entries = log.entries(limit=AUDIT_ROWS)
     st.caption(f"The newest {AUDIT_ROWS} entries; the export holds all of them.")
-    st.dataframe(entries.rename(columns=AUDIT_HEADINGS), hide_index=True)
+    # Actions in words on screen ("view session"); the CSV export keeps the recorded names.
+    shown = entries.assign(action=entries["action"].astype(str).str.replace("_", " "))
+    st.dataframe(shown.rename(columns=AUDIT_HEADINGS), hide_index=True)
 
     st.download_button(
         "Export the audit log (CSV)", auth.audit_log_export(log, me.name),

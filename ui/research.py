@@ -150,8 +150,14 @@ def session_table(store, viewer) -> pd.DataFrame:
 
 
 def session_label(row: pd.Series) -> str:
+    """``#3 · 2026-01-05 14:02 · uploaded picture · 1 face result`` (a face result is one
+    face in one frame)."""
+    from ui.sessions import source_in_words
+
     started = pd.Timestamp(row["started_at"]).strftime("%Y-%m-%d %H:%M")
-    return f"#{row['id']} · {started} · {row['source']} · {row['n_frames']} frames"
+    n_results = int(row["n_frames"])
+    results = f"{n_results} face result{'' if n_results == 1 else 's'}"
+    return f"#{row['id']} · {started} · {source_in_words(row['source'])} · {results}"
 
 
 def pick_session(store, key: str, viewer) -> int | None:

@@ -7,12 +7,93 @@ user may not see (``SessionNotFoundError``, as if it did not exist).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import streamlit as st
 
 from ui.auth import audit
 from ui.text import plain
+
+# Column headings of the session tables a clinician sees; the CSV and JSON exports keep the
+# machine names (scripts and other systems read them).
+HEADINGS = {
+    "track_id": "Face",
+    "t_seconds": "Time (s)",
+    "label": "Expression",
+    "confidence": "Confidence",
+    "emotion": "Expression",
+    "start_s": "From (s)",
+    "end_s": "To (s)",
+    "duration_s": "Duration (s)",
+    "n_frames": "Face results",
+    "predominant": "Most frequent expression",
+    "predominant_share": "Share of time",
+    "n_transitions": "Changes of expression",
+    "longest_emotion": "Longest expression",
+    "longest_s": "Its duration (s)",
+    "from_emotion": "From",
+    "to_emotion": "To",
+    "count": "Times",
+}
+SOURCE_WORDS = {"live": "live camera", "image": "uploaded picture", "video": "uploaded video"}
+VIEWS_WORDS = {
+    "mirror": "each prediction averages the face and its mirror image",
+    "mirror+zoom": "each prediction averages the face, its mirror image and two zoomed views",
+}
+VIEWS_MARK = ", tta "  # how ui.resources.model_label records the test-time views
+
+
+def face_name(track_id) -> str:
+    """``face #0``: how the pages, the picture overlay and the reports name a tracked face."""
+    return f"face #{int(track_id)}"
+
+
+def source_in_words(source: str) -> str:
+    return SOURCE_WORDS.get(source, source)
+
+
+def recorded_model_dir(model: str):
+    """The directory of the model a session recorded (``"ferplus v2, tta mirror+zoom"`` names
+    ``models/ferplus``); None when it is no longer installed."""
+    from fer.models.inference import ModelNotFoundError, resolve_model_dir
+
+    name = re.sub(r" v[^ ,]+$", "", model.partition(VIEWS_MARK)[0].strip())
+    try:
+        return resolve_model_dir(name)
+    except (ModelNotFoundError, ValueError):
+        return None
+
+
+def unreliable_expressions(model: str) -> dict[str, str]:
+    """``{expression: why}`` for the expressions the recorded model cannot be trusted on
+    (fer.models.reliability); empty when none is, or the model is not installed."""
+    from fer.models.reliability import model_reliability
+
+    model_dir = recorded_model_dir(model)
+    return {} if model_dir is None else model_reliability(model_dir)
+
+
+def model_in_words(model: str) -> str:
+    """A session's recorded model (``"ferplus v2, tta mirror+zoom"``) as a sentence part."""
+    name, _, views = model.partition(VIEWS_MARK)
+    return f"{name} ({VIEWS_WORDS.get(views, views)})" if views else name
+
+
+def in_words(table):
+    """A session table (:mod:`fer.sessions.replay`, frames) with :data:`HEADINGS` for headers,
+    faces as ``#0``, shares in per cent and times to a tenth of a second, for the screen."""
+    shown = table.drop(columns=["episode"], errors="ignore").copy()
+    if "track_id" in shown.columns:
+        shown["track_id"] = [f"#{int(track)}" for track in shown["track_id"]]
+    if "predominant_share" in shown.columns:
+        shown["predominant_share"] = [f"{share:.0%}" for share in shown["predominant_share"]]
+    for column in ("t_seconds", "start_s", "end_s", "duration_s", "longest_s"):
+        if column in shown.columns:
+            shown[column] = shown[column].astype(float).round(1)
+    if "confidence" in shown.columns:
+        shown["confidence"] = shown["confidence"].astype(float).round(2)
+    return shown.rename(columns=HEADINGS)
 
 
 def _audited_export(audit_log, user, session_id: int, kind: str, build: Callable[[], str]):
@@ -129,9 +210,7 @@ def build_report(store, session_id: int, user, report_format: str) -> bytes:
     built from what ``user`` may see (the store refuses a session hidden from them). No ``st.*``:
     it runs in the download button's thread."""
     import json
-    from pathlib import Path
 
-    from fer.models.inference import ModelNotFoundError, resolve_model_dir
     from fer.reporting.content import report_content
     from fer.reporting.fhir import report_bundle
     from fer.reporting.html import report_html
@@ -143,11 +222,7 @@ def build_report(store, session_id: int, user, report_format: str) -> bytes:
     consent = store.get_consent(session.consent_id)
     frames = store.load_frames(session_id, viewer=user)
     markers = store.list_markers(session_id, viewer=user)
-    try:
-        model_dir: Path | None = resolve_model_dir(session.model)
-    except (ModelNotFoundError, ValueError):
-        model_dir = None
-    content = report_content(session, consent, frames, model_dir, markers)
+    content = report_content(session, consent, frames, recorded_model_dir(session.model), markers)
     if report_format == "html":
         return report_html(content).encode("utf-8")
     pdf = report_pdf(content)
@@ -224,11 +299,13 @@ def _about(insights: dict, key: str) -> None:
         st.caption(text)
 
 
-def show_insights(face: dict, insights: dict) -> None:
+def show_insights(face: dict, insights: dict, unreliable: dict[str, str] | None = None) -> None:
     """The insights of one face (from :func:`fer.sessions.insights.session_insights`), each
-    with the sentence saying what it is and is not."""
+    with the sentence saying what it is and is not; ``unreliable`` (expression -> why) marks
+    the expressions the model cannot be trusted on."""
     import pandas as pd
 
+    unreliable = unreliable or {}
     st.caption(insights.get("about", ""))
     st.markdown("**Share of time per expression**")
     _about(insights, "time_share")
@@ -237,6 +314,10 @@ def show_insights(face: dict, insights: dict) -> None:
             {
                 "expression": list(face["time_share"]),
                 "share of time": [f"{share:.0%}" for share in face["time_share"].values()],
+                "reliability": [
+                    f"read with caution: {unreliable[name]}" if name in unreliable else ""
+                    for name in face["time_share"]
+                ],
             }
         ),
         hide_index=True,
@@ -310,8 +391,8 @@ def single_frame_result(frame, classes: list[str]) -> None:
     st.dataframe(
         pd.DataFrame(
             {
-                "expression": classes,
-                "probability": [round(float(frame[f"prob_{name}"]), 3) for name in classes],
+                "Expression": classes,
+                "Probability": [round(float(frame[f"prob_{name}"]), 3) for name in classes],
             }
         ),
         hide_index=True,
@@ -328,9 +409,9 @@ def client_sessions_table(infos) -> None:
                 "session": [f"#{info.id}" for info in infos],
                 "started": [info.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
                             for info in infos],
-                "source": [info.source for info in infos],
+                "source": [source_in_words(info.source) for info in infos],
                 "face results": [info.n_frames for info in infos],
-                "model": [info.model for info in infos],
+                "model": [model_in_words(info.model) for info in infos],
             }
         ),
         hide_index=True,

@@ -139,18 +139,72 @@ def reliability_diagram(bins: Sequence[dict], ece: float | None = None) -> go.Fi
     return titled_layout(figure, title, bargap=0)
 
 
+# How a report's ``backend`` reads in a label; the served TFLite form is the int8 export.
+FORMAT_NAMES = {"keras": "Keras", "tflite": "TFLite int8"}
+METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "ECE"}
+
+
+def numbered_duplicates(labels: Sequence[str]) -> list[str]:
+    """``labels`` with every repeat numbered (``"a"``, ``"a (2)"``): Plotly stacks the bars of one
+    trace that share an x label, so two rows must never share one."""
+    used: set[str] = set()
+    unique = []
+    for label in labels:
+        candidate, number = label, 1
+        while candidate in used:
+            number += 1
+            candidate = f"{label} ({number})"
+        used.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
+def comparison_labels(table: pd.DataFrame) -> list[str]:
+    """One label per row of a report table (:func:`fer.evaluation.reports.report_table`): model ·
+    format · split and test-time views, e.g. ``fer2013 · TFLite int8 · PrivateTest +TTA``
+    (the parts whose column the table has)."""
+    labels = []
+    for _, row in table.iterrows():
+        parts = [str(row["name"])]
+        if "backend" in table.columns:
+            backend = str(row["backend"] or "")
+            parts.append(FORMAT_NAMES.get(backend, backend or "format not recorded"))
+        if "split" in table.columns:
+            parts.append(f"{row['split']} {row.get('tta') or ''}".strip())
+        labels.append(" · ".join(parts))
+    return numbered_duplicates(labels)
+
+
 def comparison_chart(
     table: pd.DataFrame,
-    label_column: str = "name",
+    label_column: str | None = None,
     metrics: Sequence[str] = ("accuracy", "macro_f1"),
 ) -> go.Figure:
-    """Grouped bars of ``metrics`` for each row of a report table."""
+    """Horizontal bars of ``metrics`` side by side (grouped, never stacked), one group per row of
+    a report table in the table's order, labelled by ``label_column`` or else by
+    :func:`comparison_labels`. The figure grows with the rows so that every label is shown."""
+    if label_column is None:
+        labels = comparison_labels(table)
+    else:
+        labels = numbered_duplicates(table[label_column].astype(str).tolist())
     figure = go.Figure()
-    labels = table[label_column].astype(str).tolist()
     for metric in metrics:
-        figure.add_trace(go.Bar(x=labels, y=table[metric], name=metric, texttemplate="%{y:.3f}"))
-    figure.update_yaxes(range=[0, 1], title_text="score")
-    return titled_layout(figure, "Model comparison", barmode="group")
+        figure.add_trace(
+            go.Bar(
+                y=labels,
+                x=table[metric].astype(float).tolist(),
+                orientation="h",
+                name=METRIC_NAMES.get(metric, metric),
+                texttemplate="%{x:.3f}",
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{y}<br>%{x:.3f}<extra>%{fullData.name}</extra>",
+            )
+        )
+    figure.update_yaxes(type="category", autorange="reversed", automargin=True)
+    figure.update_xaxes(range=[0, 1], title_text="score")
+    height = 120 + 14 * len(metrics) * len(labels)
+    return titled_layout(figure, "Model comparison", barmode="group", height=height)
 
 
 def learning_curves(history: pd.DataFrame) -> go.Figure:
@@ -314,14 +368,26 @@ def cluster_scatter(
             marker={"symbol": "x", "size": 14, "color": "black", "line": {"width": 2}},
         )
     )
-    axis = ["PC1", "PC2"]
+    axis = ["first principal component", "second principal component"]
     if explained_variance is not None:
         axis = [
-            f"PC{i + 1} ({ratio:.0%} of variance)" for i, ratio in enumerate(explained_variance)
+            f"{name} ({variance_share(ratio)} of the variance)"
+            for name, ratio in zip(axis, explained_variance, strict=False)
         ]
-    figure.update_xaxes(title_text=axis[0])
-    figure.update_yaxes(title_text=axis[1])
+    # Plain decimals: SI prefixes would print a near-flat axis in "µ".
+    figure.update_xaxes(title_text=axis[0], exponentformat="none")
+    figure.update_yaxes(title_text=axis[1], exponentformat="none")
     return titled_layout(figure, "K-means clusters on the first two principal components")
+
+
+def variance_share(ratio: float) -> str:
+    """A share of variance that never rounds a part to all or nothing: ``"under 1%"``,
+    ``"37%"``, ``"at least 99%"``."""
+    if ratio < 0.01:
+        return "under 1%"
+    if ratio > 0.99:
+        return "at least 99%"
+    return f"{ratio:.0%}"
 
 
 def elbow_chart(sweep: pd.DataFrame) -> go.Figure:

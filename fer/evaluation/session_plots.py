@@ -39,7 +39,7 @@ def session_timeline(
     figure.update_xaxes(title_text="time (s)")
     figure.update_yaxes(range=[0, 1], title_text="probability")
     label = "Smoothed probabilities" if prefix == "smoothed_" else "Probabilities"
-    suffix = f" — track {track_id}" if track_id is not None else ""
+    suffix = f" — face #{track_id}" if track_id is not None else ""
     return titled_layout(figure, label + suffix, hovermode="x unified")
 
 
@@ -63,7 +63,11 @@ def predominant_chart(intervals: pd.DataFrame, interval_s: float) -> go.Figure:
         )
     figure.update_xaxes(title_text="time (s)")
     figure.update_yaxes(range=[0, 1], title_text="mean probability")
-    return titled_layout(figure, f"Predominant emotion per {interval_s:g} s", bargap=0)
+    # Plotly hides the legend of a one-trace figure, and then a single colour says nothing.
+    return titled_layout(
+        figure, f"Predominant expression per {interval_s:g} s", bargap=0, showlegend=True,
+        legend={"title": {"text": "expression"}},
+    )
 
 
 def time_share_chart(shares: pd.DataFrame) -> go.Figure:
@@ -72,7 +76,7 @@ def time_share_chart(shares: pd.DataFrame) -> go.Figure:
     for name, part in shares.groupby("emotion", sort=True):
         figure.add_trace(
             go.Bar(
-                y=[f"track {track}" for track in part["track_id"]],
+                y=[f"face #{track}" for track in part["track_id"]],
                 x=part["share"],
                 name=str(name),
                 orientation="h",
@@ -81,7 +85,10 @@ def time_share_chart(shares: pd.DataFrame) -> go.Figure:
             )
         )
     figure.update_xaxes(range=[0, 1], tickformat=".0%", title_text="share of time")
-    return titled_layout(figure, "Time share per emotion", barmode="stack")
+    return titled_layout(
+        figure, "Share of time per expression", barmode="stack", showlegend=True,
+        legend={"title": {"text": "expression"}},
+    )
 
 
 def landmark_plot(landmarks: NDArray, title: str = "Face landmarks") -> go.Figure:

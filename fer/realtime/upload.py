@@ -21,7 +21,6 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from fer.data.image_folders import MAX_IMAGE_PIXELS
-from fer.emotions import emotion_style
 from fer.realtime.smoothing import SmoothingConfig
 from fer.sessions.records import FrameRecord
 
@@ -137,9 +136,13 @@ def analyse_video_bytes(
     landmarker_path,
     progress: Callable[[int, int], None] | None = None,
 ) -> Analysis:
-    """Run the recognizer over an uploaded video; ``ValueError`` for a bad file or no face."""
+    """Run the recognizer over an uploaded video; ``ValueError`` for a bad file or no face.
+
+    An unreadable file is an :class:`~fer.realtime.video.UnreadableVideoError` naming
+    ``filename`` (the user's name for it, not the temporary copy's).
+    """
     from fer.realtime.overlay import draw_results
-    from fer.realtime.video import analyse_video
+    from fer.realtime.video import UnreadableVideoError, analyse_video
 
     if not data:
         raise ValueError("The file is empty.")
@@ -150,6 +153,8 @@ def analyse_video_bytes(
         path.write_bytes(data)
         try:
             frames = analyse_video(path, recognizer, stride=stride, progress_callback=progress)
+        except UnreadableVideoError as error:
+            raise UnreadableVideoError(filename, error.reason) from None
         finally:
             warning = recognizer.detector_warning
             recognizer.close()
@@ -183,14 +188,16 @@ def _read_frame(path: Path, index: int) -> NDArray[np.uint8] | None:
 
 
 def faces_table(records: Sequence[FrameRecord], classes: Sequence[str]) -> pd.DataFrame:
-    """One row per face of an image: label with emoji, confidence, box and probabilities."""
+    """One row per face of an image, headed in words for the page: the face, its expression,
+    the confidence, where it is in the picture, and the probability of every class. (No emoji:
+    the browser may lack a font for them.)"""
     rows = []
     for record in records:
         row = {
-            "face": f"#{record.track_id}",
-            "label": f"{emotion_style(record.label).emoji} {record.label}",
-            "confidence": round(float(record.confidence), 3),
-            "box (x, y, w, h)": ", ".join(str(int(value)) for value in record.bbox),
+            "Face": f"#{record.track_id}",
+            "Expression": record.label,
+            "Confidence": round(float(record.confidence), 3),
+            "Position (x, y, width, height)": ", ".join(str(int(value)) for value in record.bbox),
         }
         probs = zip(classes, record.probs, strict=True)
         row.update({name: round(float(value), 3) for name, value in probs})

@@ -15,6 +15,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from fer.realtime.pipeline import EmotionRecognizer, FaceResult
 
 
+NOT_A_VIDEO = "could not be read as a video: it is damaged or in a format we cannot open."
+NO_FRAMES = "holds no picture we can decode: it is damaged or holds only sound."
+EMPTY_FILE = "is empty (0 bytes): there is no video in it."
+
+
+class UnreadableVideoError(ValueError):
+    """A file that cannot be read as a video. ``reason`` says why without naming the file, so a
+    caller that read a copy (an upload in a temporary folder) can name the user's file instead."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name} {reason}")
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What the container says about a video (frame count can be an estimate)."""
@@ -44,11 +58,11 @@ def _open(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     if not path.is_file():
         raise FileNotFoundError(f"No video file at {path}")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path.name} is empty (0 bytes); expected a video such as .mp4")
+        raise UnreadableVideoError(path.name, EMPTY_FILE)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
-        raise ValueError(f"{path.name} is not a video OpenCV can read (corrupt or unknown format)")
+        raise UnreadableVideoError(path.name, NOT_A_VIDEO)
     info = VideoInfo(
         path=path,
         fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0),
@@ -66,8 +80,8 @@ def probe_video(path: str | Path) -> VideoInfo:
     ------
     FileNotFoundError
         If there is no such file.
-    ValueError
-        If the file is empty, not a video, or has no decodable frame.
+    UnreadableVideoError
+        (a ``ValueError``) If the file is empty, not a video, or has no decodable frame.
     """
     capture, info = _open(path)
     try:
@@ -75,9 +89,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     finally:
         capture.release()
     if not ok or frame is None:
-        raise ValueError(
-            f"{info.path.name} has no decodable video frames (corrupt or audio-only?)"
-        )
+        raise UnreadableVideoError(info.path.name, NO_FRAMES)
     if info.width == 0 or info.height == 0:
         info = VideoInfo(info.path, info.fps, info.n_frames, frame.shape[1], frame.shape[0])
     return info
@@ -119,7 +131,7 @@ def iter_frames(
     finally:
         capture.release()
     if n_yielded == 0 and (max_frames is None or max_frames > 0):
-        raise ValueError(f"{info.path.name} has no decodable video frames (corrupt?)")
+        raise UnreadableVideoError(info.path.name, NO_FRAMES)
 
 
 def analyse_video(

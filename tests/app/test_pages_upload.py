@@ -14,6 +14,7 @@ from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     webrtc_without_runtime,  # noqa: F401  (fixture)
 )
 
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -106,7 +107,7 @@ def test_before_consent_nothing_can_be_uploaded_or_stored(db_path, clinician):
         ("photo.png", b"this is not an image at all", "image/png", "not a readable image"),
         ("photo.jpg", b"", "image/jpeg", "empty"),
         ("photo.png", png_with_size(10_000, 5_000), "image/png", "megapixels"),
-        ("clip.mp4", b"\x00\x01junk" * 500, "video/mp4", "not a video"),
+        ("clip.mp4", b"\x00\x01junk" * 500, "video/mp4", "could not be read as a video"),
     ],
 )
 def test_bad_files_show_an_error_and_store_nothing(
@@ -116,6 +117,21 @@ def test_bad_files_show_an_error_and_store_nothing(
     assert not at.exception, at.exception
     assert any(message in error.value for error in at.error), [e.value for e in at.error]
     assert rows(db_path, "sessions") == 0 and rows(db_path, "frames") == 0
+
+
+def test_a_junk_video_is_named_as_uploaded_in_plain_words_and_leaves_no_progress_bar(
+    db_path, clinician
+):
+    at = upload(consented_page(clinician), "x.mp4", b"\x00\x01junk" * 500, "video/mp4")
+    assert not at.exception, at.exception
+    (error,) = at.error
+    shown = re.sub(r"\\(.)", r"\1", error.value)  # as rendered: plain() escapes punctuation
+    assert shown == (
+        "x.mp4 could not be read as a video: it is damaged or in a format we cannot open."
+    )
+    assert "upload.mp4" not in shown and "OpenCV" not in shown
+    assert not at.get("progress"), "a progress bar stayed on screen"
+    assert rows(db_path, "sessions") == 0
 
 
 def test_a_truncated_image_is_refused():
@@ -159,7 +175,7 @@ def test_a_face_image_becomes_a_session(db_path, clinician):
     assert any(f"session #{info.id}" in success.value for success in at.success)
     assert len(at.get("image")) == 1  # the overlay
     table = at.dataframe[0].value
-    assert len(table) == 1 and table["confidence"].between(0, 1).all()
+    assert len(table) == 1 and table["Confidence"].between(0, 1).all()
     # A rerun shows the saved result instead of saving the same upload again.
     at = at.run()
     assert rows(db_path, "sessions") == 1
@@ -203,3 +219,4 @@ def test_a_video_becomes_a_session_with_a_timeline(db_path, clinician):
     frames = SessionStore(db_path).load_frames(info.id)
     assert frames["t_seconds"].is_monotonic_increasing and frames["t_seconds"].max() > 15
     assert at.get("plotly_chart"), "no timeline shown"
+    assert not at.get("progress"), "the finished progress bar stayed on screen"

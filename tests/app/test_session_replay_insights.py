@@ -27,7 +27,7 @@ CLASSES = list(FER2013.names)
 NOTE = "**client** [looked away](http://127.0.0.1:9/)"
 
 
-def signal_session(db_path: Path, owner, n_frames: int = 40) -> int:
+def signal_session(db_path: Path, owner, n_frames: int = 40, model: str = "tiny") -> int:
     """A session of one face with action units, valence/arousal, head pose and two markers."""
     store = SessionStore(db_path)
     consent = store.record_consent(
@@ -48,7 +48,7 @@ def signal_session(db_path: Path, owner, n_frames: int = 40) -> int:
             )
         )
     session_id = store.create_session(
-        consent.id, "tiny", CLASSES, "video", frames=frames, owner_id=owner.id,
+        consent.id, model, CLASSES, "video", frames=frames, owner_id=owner.id,
         started_at=datetime.now(UTC) - timedelta(minutes=5),
     )
     # Markers are made while the session runs, as on the Live page.
@@ -84,6 +84,23 @@ def test_markers_and_insights_are_shown(db_path):
     timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
     lines = [shape["x0"] for shape in timeline["layout"].get("shapes", [])]
     assert sorted(lines) == [3.5, 15.0]
+
+
+def test_the_interval_chart_on_the_page_has_a_legend_and_ends_with_the_session(db_path):
+    """One expression throughout: Plotly would hide the legend of its single trace."""
+    anna = make_user(db_path, "anna", "clinician")
+    signal_session(db_path, anna, n_frames=14)  # happy, then sad; last frame at 6.5 s
+    at = open_replay(anna)
+    at.slider(key="replay.interval").set_value(60).run()
+    assert not at.exception
+    spec = next(
+        json.loads(chart.proto.spec) for chart in at.get("plotly_chart")
+        if "per 60 s" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    )
+    assert spec["layout"]["showlegend"] is True
+    (bars,) = spec["data"]
+    right_edges = [x + width / 2 for x, width in zip(bars["x"], bars["width"], strict=True)]
+    assert max(right_edges) == pytest.approx(6.5)
 
 
 def test_interval_bars_stop_at_the_session_end(db_path):
@@ -155,8 +172,10 @@ def test_a_one_picture_session_shows_a_table_not_a_timeline(db_path):
     )
     at = open_replay(anna)
     assert not at.get("plotly_chart")
-    table = next(t.value for t in at.dataframe if "probability" in t.value.columns)
-    assert list(table["expression"]) == CLASSES
+    table = next(t.value for t in at.dataframe if "Probability" in t.value.columns)
+    assert list(table["Expression"]) == CLASSES
+    (label,) = at.selectbox(key="replay.session").options
+    assert label.endswith(" · uploaded picture · 1 face result"), label
     assert any("surprise" in text.value for text in at.text)
     labels = [button.proto.label for button in at.get("download_button")]
     assert "Report (PDF)" in labels

@@ -56,8 +56,8 @@ def test_reliability_diagram_skips_empty_bins(report):
 def test_comparison_chart_one_trace_per_metric():
     table = pd.DataFrame({"name": ["a", "b"], "accuracy": [0.5, 0.6], "macro_f1": [0.4, 0.3]})
     figure = plots.comparison_chart(table)
-    assert [trace.name for trace in figure.data] == ["accuracy", "macro_f1"]
-    assert list(figure.data[1].y) == [0.4, 0.3]
+    assert [trace.name for trace in figure.data] == ["accuracy", "macro-F1"]
+    assert list(figure.data[1].x) == [0.4, 0.3]
 
 
 def test_cluster_scatter_has_points_per_cluster_and_centroids():

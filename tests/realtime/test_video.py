@@ -4,7 +4,13 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.realtime.video import FrameResult, analyse_video, iter_frames, probe_video
+from fer.realtime.video import (
+    FrameResult,
+    UnreadableVideoError,
+    analyse_video,
+    iter_frames,
+    probe_video,
+)
 from tests.conftest import SHARED_VIDEO as VIDEO_NAME
 
 
@@ -71,11 +77,11 @@ def test_bad_files_raise_clear_errors(tmp_path):
         probe_video(empty)
     text = tmp_path / "notes.mp4"
     text.write_text("this is not a video\n" * 50)
-    with pytest.raises(ValueError, match="not a video|no decodable"):
+    with pytest.raises(ValueError, match="could not be read as a video|no picture we can decode"):
         probe_video(text)
-    with pytest.raises(ValueError, match="not a video|no decodable"):
+    with pytest.raises(ValueError, match="could not be read as a video|no picture we can decode"):
         list(iter_frames(text))
-    with pytest.raises(ValueError, match="not a video|no decodable"):
+    with pytest.raises(ValueError, match="could not be read as a video|no picture we can decode"):
         analyse_video(text, CountingRecognizer())
     with pytest.raises(FileNotFoundError):
         probe_video(tmp_path / "missing.mp4")
@@ -83,10 +89,38 @@ def test_bad_files_raise_clear_errors(tmp_path):
         list(iter_frames(tmp_path / "missing.mp4", stride=0))
 
 
+def test_an_unreadable_video_is_explained_in_plain_words(tmp_path):
+    junk = tmp_path / "x.mp4"
+    junk.write_bytes(b"\x00\x01junk" * 500)
+    with pytest.raises(UnreadableVideoError) as caught:
+        probe_video(junk)
+    assert str(caught.value) == (
+        "x.mp4 could not be read as a video: it is damaged or in a format we cannot open."
+    )
+    # The reason alone, for a caller that read a copy under another name.
+    assert not caught.value.reason.startswith("x.mp4")
+    assert "OpenCV" not in str(caught.value)
+
+
+def test_an_upload_s_unreadable_video_names_the_user_s_file():
+    from fer.realtime.smoothing import SmoothingConfig
+    from fer.realtime.upload import analyse_video_bytes
+
+    with pytest.raises(UnreadableVideoError) as caught:
+        analyse_video_bytes(
+            b"\x00\x01junk" * 500, "holiday clip.mp4", model="no-such-model",
+            smoothing=SmoothingConfig(), stride=1, max_faces=1,
+            landmarker_path="/nonexistent/landmarker.task",  # nothing may load for a junk file
+        )
+    message = str(caught.value)
+    assert message.startswith("holiday clip.mp4 could not be read as a video")
+    assert "upload" not in message and "OpenCV" not in message
+
+
 def test_truncated_video_is_rejected(tiny_video, tmp_path):
     truncated = tmp_path / "truncated.avi"
     truncated.write_bytes(tiny_video.read_bytes()[:200])  # header only, no frame data
-    with pytest.raises(ValueError, match="not a video|no decodable"):
+    with pytest.raises(ValueError, match="could not be read as a video|no picture we can decode"):
         probe_video(truncated)
 
 
