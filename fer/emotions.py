@@ -15,27 +15,29 @@ UNCERTAIN = "uncertain"
 class Emotion:
     name: str
     colour: str  # hex, used by overlays and charts so every view agrees
-    emoji: str
+    # A Material Symbols name as Streamlit writes it: pages draw it with their own icon font,
+    # where an emoji would need a font the clinician's computer may lack.
+    icon: str
 
 
 EMOTIONS: dict[str, Emotion] = {
     emotion.name: emotion
     for emotion in (
-        Emotion("angry", "#d62728", "😠"),
-        Emotion("disgust", "#8c564b", "🤢"),
-        Emotion("fear", "#9467bd", "😨"),
-        Emotion("happy", "#f2b701", "😄"),
-        Emotion("sad", "#1f77b4", "😢"),
-        Emotion("surprise", "#ff7f0e", "😮"),
-        Emotion("neutral", "#7f7f7f", "😐"),
-        Emotion("contempt", "#2ca02c", "😒"),
+        Emotion("angry", "#d62728", ":material/sentiment_extremely_dissatisfied:"),
+        Emotion("disgust", "#8c564b", ":material/sick:"),
+        Emotion("fear", "#9467bd", ":material/sentiment_stressed:"),
+        Emotion("happy", "#f2b701", ":material/sentiment_very_satisfied:"),
+        Emotion("sad", "#1f77b4", ":material/sentiment_sad:"),
+        Emotion("surprise", "#ff7f0e", ":material/sentiment_excited:"),
+        Emotion("neutral", "#7f7f7f", ":material/sentiment_neutral:"),
+        Emotion("contempt", "#2ca02c", ":material/sentiment_dissatisfied:"),
     )
 }
-UNCERTAIN_STYLE = Emotion(UNCERTAIN, "#bbbbbb", "❔")
+UNCERTAIN_STYLE = Emotion(UNCERTAIN, "#bbbbbb", ":material/help:")
 
 
 def emotion_style(name: str) -> Emotion:
-    """Colour and emoji for a class name (or ``"uncertain"``)."""
+    """Colour and icon for a class name (or ``"uncertain"``)."""
     if name == UNCERTAIN:
         return UNCERTAIN_STYLE
     try:

@@ -4,7 +4,10 @@
 from streamlit_webrtc import WebRtcMode, webrtc_streamer  # isort: skip
 
 import time
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from fer.emotions import emotion_style
@@ -18,6 +21,9 @@ from ui.live import (
     LiveProcessor,
     circumplex_plot,
     drain,
+    face_name,
+    headline,
+    label_latency_ms,
     probability_bars,
     rtc_configuration,
     signal_lines,
@@ -32,8 +38,29 @@ PURPOSE = (
     "The camera stays off until the person's consent is recorded."
 )
 REDRAW_EVERY_S = 0.3
-MAX_MARKER_NOTE_CHARS = 200
 QUEUE_TIMEOUT_S = 0.2
+MAX_MARKER_NOTE_CHARS = 200
+RECORD_BUTTON_KEY = "live.recording"
+VIEW_NAMES = {  # the pipeline's test-time view sets, in a clinician's words
+    "mirror+zoom": "Mirrored and zoomed (steadier, slower)",
+    "mirror": "Mirrored (faster)",
+    "none": "None (fastest)",
+}
+CAMERA_RATE_HELP = (
+    "Frames per second (/s) arriving from the camera, counted over the last few seconds, whether "
+    "or not each was analysed."
+)
+ANALYSED_RATE_HELP = (
+    "Frames per second the expression analysis ran on. Lower than the camera's rate when the "
+    "computer is slower than the camera: the newest frame is analysed, the ones in between are "
+    "skipped."
+)
+LATENCY_HELP = (
+    "For the frame whose label is shown: the time from its arrival at the analysis on this "
+    "computer to its label being sent to this page (waiting, analysis and the page's redraw "
+    "cycle). Not included: the camera, the video's encoding and the network before it arrives, "
+    "and the browser's own drawing after."
+)
 
 
 def processor() -> LiveProcessor:
@@ -51,7 +78,9 @@ def stop_recording(store) -> None:
         recorder.close()
     except Exception as error:  # the database went away; say so rather than lose it silently
         report_error(error)
-        st.error(f"The last {recorder.n_pending} results could not be saved.")
+        st.session_state["live.recording_message"] = (
+            f"The last {recorder.n_pending} results could not be saved."
+        )
     st.session_state["live.last_saved"] = recorder.session_id
 
 
@@ -70,23 +99,36 @@ def controls() -> tuple[SmoothingConfig, bool, int, str]:
     sidebar.header("Live settings")
     method = sidebar.selectbox(
         "Smoothing", METHODS, index=METHODS.index(SmoothingConfig().method), key="live.method",
-        help="window: mean over the last seconds; ema: exponential average; none: raw",
+        help="window: mean over the last seconds (the default). ema: an average in which newer "
+        "frames count more. none: each frame's own reading, steadiness traded away entirely: "
+        "on a looped test clip it jumped between expressions about once a second.",
     )
     window_s = sidebar.slider(
-        "Smoothing window (s)", 0.2, 3.0, 1.0, 0.1, key="live.window_s",
+        "Smoothing window (s)", 0.2, 3.0, SmoothingConfig().window_s, 0.1, key="live.window_s",
         disabled=method == "none",
-        help="For ema this is twice the half-life: the weight of a frame halves every window/2.",
+        help="Longer: steadier labels, slower to follow a change. On real footage at 15 fps the "
+        "label followed a new expression about 0.27 s after the per-frame reading changed with "
+        "0.5 s (the default), 0.6 s with 1 s and 0.9 s with 1.5 s; 0.3 s changed the label for "
+        "no reason several times a minute. For ema this is twice the half-life.",
     )
     uncertain_below = sidebar.slider(
         "Show 'uncertain' below", 0.0, 0.9, 0.4, 0.05, key="live.uncertain_below",
-        help="When the top smoothed probability is lower, the label reads 'uncertain'.",
+        help="When the top smoothed probability is lower, the label reads 'uncertain'. Higher: "
+        "fewer confident words for a face the model is unsure of, more time shown as "
+        "'uncertain'. At 0.4 (the default) that was about a fifth of the frames of the test "
+        "footage, mostly while the expression was changing. Expressions for which the model's "
+        "card carries a calibrated threshold (the lowest at which its readings were right 80 % "
+        "of the time on the selection split) use that instead; 0 turns 'uncertain' off.",
     )
     show_landmarks = sidebar.checkbox("Draw landmarks", value=False, key="live.landmarks")
     max_faces = sidebar.number_input("Most faces", 1, 4, 1, key="live.max_faces")
     tta = sidebar.selectbox(
-        "Prediction views", TTA_CHOICES, index=TTA_CHOICES.index(PIPELINE_TTA), key="live.tta",
-        help="Views of each face averaged per prediction. mirror+zoom (six passes) is the most "
-        "accurate; mirror (two) or none (one) keep up on slow CPUs. The session records which.",
+        "Extra views of each face", TTA_CHOICES, index=TTA_CHOICES.index(PIPELINE_TTA),
+        key="live.tta", format_func=VIEW_NAMES.get,
+        help="Each face can also be analysed mirrored and slightly zoomed, and the readings "
+        "averaged: the most views give the steadiest and most accurate labels but take six "
+        "times the computing of none; fewer views keep up on a slow computer. The session "
+        "records the choice.",
     )
     config = SmoothingConfig(
         method=method, window_s=window_s, half_life_s=window_s / 2,
@@ -117,43 +159,72 @@ def recognizer_for(model, model_key: str, config: SmoothingConfig, max_faces: in
     return st.session_state["live.recognizer"]
 
 
+def toggle_recording(action: str, store, consent, model, recognizer, user) -> None:
+    """The recording button's callback (before the rerun, so the run that follows already
+    draws the new state): ``action`` is what the button said when it was clicked."""
+    live = processor()
+    if action == "stop":
+        stop_recording(store)
+        return
+    if live.recorder is not None:
+        return  # already recording (a second click that raced the first)
+    from fer.sessions.recorder import SessionRecorder
+
+    try:
+        session_id = store.create_session(
+            consent.id, resources.model_label(model, recognizer.tta),
+            recognizer.classes, "live", owner_id=user.id,
+        )
+    except ValueError as error:  # e.g. consent withdrawn in another tab
+        st.session_state["live.recording_message"] = f"Recording could not start: {error}"
+        return
+    live.start_recording(SessionRecorder(store, session_id))
+
+
 def recording_controls(store, consent, model, recognizer, playing: bool, user) -> None:
+    """One recording button in one place, the recording's state, and the saved session's
+    downloads.
+
+    While the camera plays the script never finishes, and Streamlit then keeps on screen,
+    greyed, every element a previous run drew that this run does not draw again in the same
+    place as the same widget. So the button is one widget whose label says "Start recording" or
+    "Stop recording", and what follows it always takes the same number of places (placeholders
+    left empty when there is nothing to say).
+    """
     live = processor()
     recorder = live.recorder
-    if recorder is None:
-        start = st.button(
-            "Start recording", key="live.record_start", disabled=not playing,
-            icon=":material/fiber_manual_record:",
-            help="Writes every analysed face to the session store." if playing
-            else "Start the camera first.",
+    action = "start" if recorder is None else "stop"
+    if action == "start":
+        help_text = (
+            "Writes every analysed face to the session store." if playing
+            else "Start the camera first."
         )
-        if start:
-            from fer.sessions.recorder import SessionRecorder
-
-            try:
-                session_id = store.create_session(
-                    consent.id, resources.model_label(model, recognizer.tta),
-                    recognizer.classes, "live", owner_id=user.id,
-                )
-            except ValueError as error:  # e.g. consent withdrawn in another tab
-                st.error(plain(f"Recording could not start: {error}"))
-                return
-            live.start_recording(SessionRecorder(store, session_id))
-            st.rerun()
     else:
-        st.markdown(
+        help_text = "Saves what was recorded and ends the session."
+    st.button(
+        "Start recording" if action == "start" else "Stop recording", key=RECORD_BUTTON_KEY,
+        icon=":material/fiber_manual_record:" if action == "start" else ":material/stop:",
+        disabled=action == "start" and not playing, help=help_text,
+        on_click=toggle_recording, args=(action, store, consent, model, recognizer, user),
+    )
+    message_slot, status_slot, exports_slot = st.empty(), st.empty(), st.empty()
+    message = st.session_state.pop("live.recording_message", None)
+    if message:
+        message_slot.error(plain(message))
+    if recorder is not None:
+        status_slot.markdown(
             f":red[:material/radio_button_checked:] **Recording** session #{recorder.session_id}"
         )
-        if st.button("Stop recording", key="live.record_stop", icon=":material/stop:"):
-            stop_recording(store)
-            st.rerun()
+        return
     last_saved = st.session_state.get("live.last_saved")
-    if last_saved is not None and live.recorder is None:
-        try:
-            info = store.get_session(last_saved, viewer=user)
-        except ValueError:
-            return  # deleted on another page
-        st.success(f"Session #{info.id} saved: {info.n_frames} face results.")
+    if last_saved is None:
+        return
+    try:
+        info = store.get_session(last_saved, viewer=user)
+    except ValueError:
+        return  # deleted on another page
+    status_slot.success(f"Session #{info.id} saved: {info.n_frames} face results.")
+    with exports_slot.container():
         export_buttons(store, info.id, user, "live")
 
 
@@ -191,97 +262,179 @@ def marker_controls(store, user) -> None:
         help="Stores the current time of the recording, with the note, for the replay and the "
         "report.",
     )
+    message_slot, caption_slot = st.empty(), st.empty()  # always two places (see above)
     message = st.session_state.pop("live.marker_message", None)
     if message is not None:
         kind, text = message
-        (st.success if kind == "success" else st.error)(plain(text))
+        (message_slot.success if kind == "success" else message_slot.error)(plain(text))
     if not recording:
-        st.caption("Moments can be marked while a session is being recorded.")
+        caption_slot.caption("Moments can be marked while a session is being recorded.")
 
 
-def show_signals(results, history: LiveHistory, n_draws: int) -> None:
-    """Per face: the top action units and head pose; the first face's valence and arousal on
-    the circumplex with a trail of the last seconds."""
-    for result in results:
-        st.text("\n".join([f"Face #{result.track_id}", *signal_lines(result)]))
-    primary = results[0]
-    trail = history.trail(primary.track_id)
-    if len(trail):
-        title = f"Face #{primary.track_id}: valence and arousal, last {history.trail_s:.0f} s"
-        st.plotly_chart(circumplex_plot(trail, title), key=f"live.circumplex.{n_draws}")
-    st.caption("Descriptive readings of the face, not a diagnosis and not felt emotion.")
+@dataclass(frozen=True)
+class PanelView:
+    """Everything one redraw of the side panel shows, computed from one update (the newest
+    frame): drawing it is deterministic, so the next script run can first draw the same view
+    again, chart for chart, where the previous run left it (see :func:`live_loop`)."""
+
+    draw_id: int
+    camera_fps: str
+    analysed_fps: str
+    latency: str
+    n_faces: int
+    headlines: tuple[str, ...]
+    bars: go.Figure | None
+    signal_texts: tuple[str, ...]
+    circumplex: go.Figure | None
+    timeline: go.Figure | None
+    counts: str
+    problem: str | None
 
 
-def live_loop(ctx, classes: list[str], panel) -> None:
-    """Redraw the side panel from the worker's updates while the camera plays."""
+def rate_text(frames_per_s: float) -> str:
+    return f"{frames_per_s:.1f}/s" if frames_per_s > 0 else "–"  # not yet two frames to count
+
+
+def panel_view(
+    draw_id: int, update, classes: list[str], history: LiveHistory, live: LiveProcessor,
+    unreliable: Collection[str] = (),
+) -> PanelView:
+    """The panel for ``update``: each face's headline and the first face's bars, both read
+    from the same smoothed result; its signals, trail and last 30 s; the counts. The latency
+    is left for the caller to fill in just before drawing."""
     from fer.evaluation.session_plots import session_timeline
 
+    results = update.results
+    bars = circumplex = timeline = None
+    headlines: tuple[str, ...] = ()
+    signal_texts: tuple[str, ...] = ()
+    if results:
+        headlines = tuple(
+            f"## {emotion_style(result.label).icon} {headline(result, classes, unreliable)}"
+            for result in results
+        )
+        primary = results[0]
+        name = face_name(primary.track_id)
+        bars = probability_bars(
+            classes, primary.smoothed, f"{name}, smoothed probabilities"
+        )
+        signal_texts = tuple(
+            "\n".join([face_name(result.track_id), *signal_lines(result)]) for result in results
+        )
+        trail = history.trail(primary.track_id)
+        if len(trail):
+            title = f"{name}: valence and arousal, last {history.trail_s:.0f} s"
+            circumplex = circumplex_plot(trail, title)
+        frames = history.frame()
+        if len(frames):
+            timeline = session_timeline(frames, track_id=primary.track_id)
+            timeline.update_layout(height=280, title={"text": "Last 30 s"})
+    stats, recorder = live.stats, live.recorder
+    recorded = "" if recorder is None else (
+        f" · recorded {recorder.n_written + recorder.n_pending}"
+    )
+    counts = (
+        f"Frames analysed {stats.n_frames} · with faces {stats.n_with_faces}{recorded}"
+        f" · {update.t_seconds:.1f} s since the camera started"
+    )
+    return PanelView(
+        draw_id=draw_id, camera_fps=rate_text(update.camera_fps),
+        analysed_fps=rate_text(update.analysed_fps), latency="–",
+        n_faces=len(results), headlines=headlines, bars=bars, signal_texts=signal_texts,
+        circumplex=circumplex, timeline=timeline, counts=counts,
+        problem=stats.last_error,
+    )
+
+
+def draw_panel(view: PanelView) -> None:
+    """Draw ``view`` into the current container, always in the same ten places (an empty
+    placeholder where there is nothing to show), so that a redraw replaces every element of the
+    previous one and leaves none of them behind."""
+    rates = st.columns(2)  # two by two: four figures side by side do not fit the panel
+    rates[0].metric("Camera rate", view.camera_fps, help=CAMERA_RATE_HELP)
+    rates[1].metric("Analysis rate", view.analysed_fps, help=ANALYSED_RATE_HELP)
+    timing = st.columns(2)
+    timing[0].metric("Camera to label", view.latency, help=LATENCY_HELP)
+    timing[1].metric("Faces", view.n_faces)
+    headline_slot, bars_slot, signals_slot, circumplex_slot = (st.empty() for _ in range(4))
+    note_slot, timeline_slot, counts_slot, problem_slot = (st.empty() for _ in range(4))
+    if view.headlines:
+        headline_slot.markdown("  \n".join(view.headlines))
+        bars_slot.plotly_chart(view.bars, key=f"live.bars.{view.draw_id}")
+        signals_slot.text("\n\n".join(view.signal_texts))
+        note_slot.caption(
+            "Descriptive readings of the face, not a diagnosis and not felt emotion."
+        )
+    else:
+        headline_slot.info("No face in view.")
+    if view.circumplex is not None and view.headlines:
+        circumplex_slot.plotly_chart(view.circumplex, key=f"live.circumplex.{view.draw_id}")
+    if view.timeline is not None and view.headlines:
+        timeline_slot.plotly_chart(view.timeline, key=f"live.timeline.{view.draw_id}")
+    counts_slot.caption(view.counts)
+    if view.problem:
+        problem_slot.warning(plain(f"Last problem: {view.problem}"))
+
+
+def flush_recording(live: LiveProcessor) -> None:
+    """Write what the recorder holds (at most about once a second); on a database failure stop
+    recording and say so where the recording button is."""
+    recorder = live.recorder
+    if recorder is None:
+        return
+    try:
+        recorder.maybe_flush()
+    except Exception as error:
+        live.stop_recording()
+        report_error(error)
+        st.session_state["live.recording_message"] = (
+            "Recording stopped: the results could not be saved."
+        )
+        st.rerun()  # the whole page, so the button says "Start recording" again
+
+
+def live_loop(ctx, classes: list[str], panel, unreliable: Collection[str] = ()) -> None:
+    """Redraw the side panel from the worker's updates while the camera plays.
+
+    The script does not finish while the camera plays, and Streamlit keeps a chart that a later
+    run replaces by a different one on screen, greyed, until the script finishes: a stale
+    bars chart beside the current headline. So each run first draws the previous run's last
+    view again, identical chart for chart, and only then newer ones.
+    """
     live = processor()
     history = st.session_state.get("live.history")
     if history is None or history.classes != classes:
         history = st.session_state["live.history"] = LiveHistory(classes)
     with panel:
-        metrics_slot, faces_slot, bars_slot = st.empty(), st.empty(), st.empty()
-        signals_slot = st.empty()
-        timeline_slot, stats_slot, error_slot = st.empty(), st.empty(), st.empty()
-    faces_slot.info("Waiting for the first frames…")
-    latest, last_drawn, n_draws = None, 0.0, 0
+        view_slot = st.empty()
+    view = st.session_state.get("live.view")
+    if view is None:
+        view_slot.info("Waiting for the first frames…")
+    else:
+        with view_slot.container():
+            draw_panel(view)
+    last_drawn = time.monotonic()
     while ctx.state.playing:
         auth.touch()  # a running camera is activity: no idle logout in the middle of a session
         updates = drain(live.updates, QUEUE_TIMEOUT_S)
         if updates:
             history.extend(updates)
-            latest = updates[-1]
-        recorder = live.recorder
-        if recorder is not None:
-            try:
-                recorder.maybe_flush()
-            except Exception as error:
-                live.stop_recording()
-                with error_slot.container():
-                    report_error(error)
-                    st.error("Recording stopped: the results could not be saved.")
+            st.session_state["live.latest"] = updates[-1]
+        flush_recording(live)
+        latest = st.session_state.get("live.latest")
         if latest is None or time.monotonic() - last_drawn < REDRAW_EVERY_S:
             continue
-        last_drawn, n_draws = time.monotonic(), n_draws + 1
-        with metrics_slot.container():
-            columns = st.columns(3)
-            columns[0].metric("FPS", f"{latest.fps:.1f}")
-            columns[1].metric("ms per frame", f"{latest.frame_ms:.0f}")
-            columns[2].metric("Faces", len(latest.results))
-        if latest.results:
-            faces_slot.markdown(
-                "  \n".join(
-                    f"## {emotion_style(result.label).emoji} {result.label} "
-                    f"· {result.confidence:.0%} · face #{result.track_id}"
-                    for result in latest.results
-                )
-            )
-            primary = latest.results[0]
-            title = f"Face #{primary.track_id} (smoothed)"
-            bars_slot.plotly_chart(
-                probability_bars(classes, primary.smoothed, title), key=f"live.bars.{n_draws}"
-            )
-            with signals_slot.container():
-                show_signals(latest.results, history, n_draws)
-            frames = history.frame()
-            if len(frames):
-                figure = session_timeline(frames, track_id=primary.track_id)
-                figure.update_layout(height=280, title={"text": "Last 30 s"})
-                timeline_slot.plotly_chart(figure, key=f"live.timeline.{n_draws}")
-        else:
-            faces_slot.info("No face in view.")
-            signals_slot.empty()
-        stats = live.stats
-        recorded = ""
-        if recorder is not None:
-            recorded = f" · recorded {recorder.n_written + recorder.n_pending}"
-        stats_slot.caption(
-            f"Frames analysed {stats.n_frames} · with faces {stats.n_with_faces}{recorded}"
-            f" · t = {latest.t_seconds:.1f} s"
-        )
-        if stats.last_error:
-            error_slot.warning(plain(f"Last problem: {stats.last_error}"))
+        last_drawn = time.monotonic()
+        draw_id = (view.draw_id if view is not None else 0) + 1
+        view = panel_view(draw_id, latest, classes, history, live, unreliable)
+        if st.session_state.get("live.latency_of") is not latest:
+            # Measured once per frame, as its label is about to be sent to the page.
+            st.session_state["live.latency_ms"] = label_latency_ms(latest, live.clock())
+            st.session_state["live.latency_of"] = latest
+        view = replace(view, latency=f"{st.session_state['live.latency_ms']:.0f} ms")
+        with view_slot.container():
+            draw_panel(view)
+        st.session_state["live.view"] = view
 
 
 def main() -> None:
@@ -309,6 +462,12 @@ def main() -> None:
     live = processor()
     live.configure(recognizer, show_landmarks)
     classes = recognizer.classes
+    unreliable = resources.unreliable_expressions(model_name)
+    if unreliable:
+        with st.expander(f"Read with caution: {', '.join(unreliable)}"):
+            st.caption("What the robustness suite showed for this model (descriptive):")
+            for name, reason in unreliable.items():
+                st.text(f"{name}: {reason}")
 
     video_column, panel_column = st.columns([3, 2])
     with video_column:
@@ -316,22 +475,21 @@ def main() -> None:
             key="live-camera",
             mode=WebRtcMode.SENDRECV,
             rtc_configuration=rtc,
-            video_frame_callback=live,
+            queued_video_frames_callback=live.recv_queued,
             media_stream_constraints={"video": True, "audio": False},
             async_processing=True,
         )
         playing = ctx.state.playing
         if live.recorder is not None and not playing:
             stop_recording(store)  # the camera stopped: end the recording with it
-        # One placeholder: while the page loop runs the script never finishes, so elements a
-        # previous run drew here would otherwise linger as stale copies.
-        with st.empty().container():
-            recording_controls(store, consent, model, recognizer, playing, user)
-            marker_controls(store, user)
+        recording_controls(store, consent, model, recognizer, playing, user)
+        marker_controls(store, user)
     if not playing:
+        for key in ("live.latest", "live.view", "live.latency_of"):  # a new stream, a new panel
+            st.session_state.pop(key, None)
         panel_column.info("Press **Start** to open the camera; predictions appear here.")
         return
-    live_loop(ctx, classes, panel_column)
+    live_loop(ctx, classes, panel_column, unreliable)
 
 
 if __name__ == "__main__":

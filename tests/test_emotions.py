@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from fer.emotions import (
@@ -19,10 +21,10 @@ def test_class_sets_have_the_published_orders():
     assert class_set("ferplus") is FERPLUS
 
 
-def test_every_emotion_has_a_colour_and_emoji():
+def test_every_emotion_has_a_colour_and_a_material_icon():
     for emotion in EMOTIONS.values():
         assert emotion.colour.startswith("#") and len(emotion.colour) == 7
-        assert emotion.emoji
+        assert re.fullmatch(r":material/[a-z_]+:", emotion.icon), emotion.icon
     assert emotion_style(UNCERTAIN).name == UNCERTAIN
 
 

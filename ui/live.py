@@ -5,8 +5,12 @@ Threading contract (see streamlit-webrtc's samples): the worker thread calls
 :class:`LiveProcessor` for every frame. It never calls ``st.*`` and never touches SQLite: it hands
 :class:`LiveUpdate` objects to the page through a bounded queue (dropping when the page is behind)
 and appends rows to an in-memory :class:`fer.sessions.recorder.SessionRecorder` buffer. The page
-thread
-changes settings through lock-guarded methods and flushes the recorder.
+thread changes settings through lock-guarded methods and flushes the recorder.
+
+The figures the page shows about the stream: the camera's frame rate (every frame that reaches the
+worker, analysed or skipped), the analysed rate (frames the recognizer ran on; lower when analysis
+is slower than the camera) and, per drawn frame, the time from its arrival in the worker to its
+label on the page.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +41,10 @@ TIMELINE_SPAN_S = 30.0
 TRAIL_SPAN_S = 10.0
 TOP_ACTION_UNITS = 3
 ACTIVE_AU_ABOVE = 0.1
+# Rates are counted over a few seconds: an average of instantaneous rates (1 / gap) overstates
+# the rate when frames arrive in bursts, as they do after a slow analysis or network jitter.
+RATE_WINDOW_S = 3.0
+PROBABILITY_TICKS = (0.0, 0.5, 1.0)
 
 
 # ------------------------------------------------------------------------------ ICE servers
@@ -121,14 +129,60 @@ def rtc_configuration(environ: Mapping[str, str] | None = None) -> dict:
 # ------------------------------------------------------------------------ frame processing
 
 
+class RateMeter:
+    """Events per second over about the last ``window_s`` seconds, counted from their times.
+
+    ``add(t, n)`` notes ``n`` events at time ``t`` (seconds, any monotonic clock). The rate is the
+    number of events after the window's first note divided by the time they took, so a burst of
+    frames counts as what it is: several frames, not a very high momentary rate.
+    """
+
+    def __init__(self, window_s: float = RATE_WINDOW_S):
+        if window_s <= 0:
+            raise ValueError(f"window_s must be positive, got {window_s}")
+        self.window_s = window_s
+        self._notes: deque[tuple[float, int]] = deque()
+
+    def add(self, t: float, n: int = 1) -> None:
+        if n <= 0:
+            return
+        if self._notes and t < self._notes[-1][0]:
+            self._notes.clear()  # the clock went back (a restarted stream): start afresh
+        self._notes.append((t, n))
+        # Keep the last note at or before the window's start, so that the counted span covers
+        # the whole window, and two notes even when frames come less often than the window.
+        while len(self._notes) > 2 and self._notes[1][0] <= t - self.window_s:
+            self._notes.popleft()
+
+    def rate(self) -> float:
+        """Events per second; 0 until two notes at different times exist (the first note only
+        marks where counting starts)."""
+        if len(self._notes) < 2:
+            return 0.0
+        span = self._notes[-1][0] - self._notes[0][0]
+        if span <= 0:
+            return 0.0
+        return sum(n for _, n in list(self._notes)[1:]) / span
+
+    def clear(self) -> None:
+        self._notes.clear()
+
+
 @dataclass(frozen=True)
 class LiveUpdate:
-    """What the worker thread tells the page about one frame."""
+    """What the worker thread tells the page about one analysed frame.
+
+    ``arrived_at`` is the processor's clock when the frame reached the worker (the start of the
+    camera-to-label time); ``camera_fps`` counts every frame that arrived, ``analysed_fps`` the
+    frames the recognizer ran on, both over the last few seconds.
+    """
 
     t_seconds: float
     results: tuple
     frame_ms: float
-    fps: float
+    camera_fps: float = 0.0
+    analysed_fps: float = 0.0
+    arrived_at: float = 0.0
     error: str | None = None
 
 
@@ -158,8 +212,12 @@ class LiveProcessor:
         self._recorder = None
         self._record_origin: float | None = None
         self._stream_origin: float | None = None
-        self._last_frame_at: float | None = None
-        self._fps = 0.0
+        self._arrivals = RateMeter()
+        self._analysed = RateMeter()
+
+    def clock(self) -> float:
+        """The clock the worker stamps frames with (the page measures latency against it)."""
+        return self._clock()
 
     # page thread ------------------------------------------------------------------------------
 
@@ -194,14 +252,23 @@ class LiveProcessor:
 
     # worker thread ----------------------------------------------------------------------------
 
-    def __call__(self, frame):
+    async def recv_queued(self, frames: list) -> list:
+        """The ``queued_video_frames_callback``: every frame that arrived since the last call.
+
+        Only the newest is analysed (the others are already late); all of them count towards the
+        camera's frame rate, which a plain per-frame callback cannot see.
+        """
+        return [self(frames[-1], n_arrived=len(frames))]
+
+    def __call__(self, frame, n_arrived: int = 1):
         """``av.VideoFrame`` in, annotated ``av.VideoFrame`` out (streamlit-webrtc keeps pts)."""
         import av
 
-        annotated = self.process_bgr(frame.to_ndarray(format="bgr24"))
+        annotated = self.process_bgr(frame.to_ndarray(format="bgr24"), n_arrived)
         return av.VideoFrame.from_ndarray(annotated, format="bgr24")
 
-    def process_bgr(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def process_bgr(self, frame_bgr: np.ndarray, n_arrived: int = 1) -> np.ndarray:
+        """Analyse one frame; ``n_arrived`` frames reached the worker with it (it included)."""
         now = self._clock()
         with self._lock:
             recognizer, show_landmarks = self._recognizer, self._show_landmarks
@@ -209,11 +276,10 @@ class LiveProcessor:
             if self._stream_origin is None:
                 self._stream_origin = now
             t_seconds = now - self._stream_origin
-            if self._last_frame_at is not None and now > self._last_frame_at:
-                instant_fps = 1.0 / (now - self._last_frame_at)
-                self._fps = instant_fps if self._fps == 0 else 0.9 * self._fps + 0.1 * instant_fps
-            self._last_frame_at = now
-            fps = self._fps
+            self._arrivals.add(now, n_arrived)
+            if recognizer is not None:
+                self._analysed.add(now)
+            camera_fps, analysed_fps = self._arrivals.rate(), self._analysed.rate()
         if recognizer is None:
             return frame_bgr
         started = time.perf_counter()
@@ -237,15 +303,18 @@ class LiveProcessor:
         if results:
             annotated = draw_results(frame_bgr.copy(), results, show_landmarks)
         try:
-            self.updates.put_nowait(LiveUpdate(t_seconds, results, frame_ms, fps, error))
+            self.updates.put_nowait(
+                LiveUpdate(t_seconds, results, frame_ms, camera_fps, analysed_fps, now, error)
+            )
         except queue.Full:
             self.stats.n_updates_dropped += 1
         return annotated
 
     def reset_clock(self) -> None:
         with self._lock:
-            self._stream_origin = self._last_frame_at = None
-            self._fps = 0.0
+            self._stream_origin = None
+            self._arrivals.clear()
+            self._analysed.clear()
 
 
 def drain(updates: queue.Queue, timeout_s: float) -> list[LiveUpdate]:
@@ -312,21 +381,68 @@ class LiveHistory:
         return len(self._rows)
 
 
+def percent(share: float) -> str:
+    """A probability as the page writes it in the headline and on the bars: "62%"."""
+    return f"{float(share):.0%}"
+
+
+def face_name(track_id: int) -> str:
+    """How the page names a face: "Face 1" (the number the video overlay shows beside it)."""
+    return f"Face {int(track_id)}"
+
+
+def shown_share(result, classes: Sequence[str]) -> float:
+    """The smoothed probability behind the headline's label: the label's own bar, or the
+    tallest bar while the label reads "uncertain"."""
+    smoothed = [float(value) for value in result.smoothed]
+    if result.label in classes:
+        return smoothed[list(classes).index(result.label)]
+    return max(smoothed)
+
+
+def headline(result, classes: Sequence[str], unreliable: Collection[str] = ()) -> str:
+    """One face's label line, e.g. "happy · 62% · Face 1", read from ``result.smoothed`` so
+    that it always matches the bars drawn from the same result; a label in ``unreliable`` (the
+    model's unreliable expressions) says to read it with caution."""
+    share = percent(shown_share(result, classes))
+    caution = " · read with caution" if result.label in unreliable else ""
+    return f"{result.label} · {share} · {face_name(result.track_id)}{caution}"
+
+
 def probability_bars(classes: Sequence[str], smoothed: Sequence[float], title: str) -> go.Figure:
-    """Horizontal bars of one face's smoothed probabilities in the emotions' colours."""
+    """Horizontal bars of one face's smoothed probabilities in the emotions' colours, on a fixed
+    0-100 % axis, each row labelled with its value (0 % included)."""
     colours = [emotion_colour(name) for name in classes]
+    values = [float(value) for value in smoothed]
     figure = go.Figure(
         go.Bar(
-            x=[float(value) for value in smoothed], y=list(classes), orientation="h",
-            marker_color=colours, text=[f"{value:.0%}" for value in smoothed],
-            textposition="auto",
+            x=values, y=list(classes), orientation="h", marker_color=colours,
+            text=[percent(value) for value in values], textposition="outside",
+            # Outside labels of long bars run past 100 %: draw them in the margin instead of
+            # shrinking or hiding them.
+            cliponaxis=False, constraintext="none", textfont={"size": 11},
+            hovertemplate="%{y}: %{text}<extra></extra>",
         )
     )
     figure.update_layout(
-        title={"text": title}, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"range": [0, 1], "tickformat": ".0%"}, yaxis={"autorange": "reversed"},
+        title={"text": title}, height=280, margin={"l": 10, "r": 48, "t": 40, "b": 10},
+        xaxis={
+            "range": [0, 1], "tickmode": "array", "tickvals": list(PROBABILITY_TICKS),
+            "ticktext": [percent(value) for value in PROBABILITY_TICKS], "fixedrange": True,
+        },
+        yaxis={
+            "autorange": "reversed", "tickmode": "array", "tickvals": list(classes),
+            "fixedrange": True,
+        },
+        showlegend=False,
     )
     return figure
+
+
+def label_latency_ms(update: LiveUpdate, drawn_at: float) -> float:
+    """Milliseconds from the frame's arrival in the worker to ``drawn_at`` (the same clock),
+    when the page draws its label."""
+    return max(0.0, (drawn_at - update.arrived_at) * 1e3)
 
 
 # ------------------------------------------------------------------------ clinical signals

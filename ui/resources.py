@@ -203,6 +203,19 @@ def choose_model(key: str) -> str | None:
     return st.sidebar.selectbox("Expression model", names, index=index, key=key)
 
 
+@st.cache_data(show_spinner=False)
+def unreliable_expressions(name_or_path: str) -> dict[str, str]:
+    """``{expression: why}`` for the expressions the model cannot be trusted on, from its
+    robustness results (fer.models.reliability); empty when it has none or no results."""
+    from fer.models.inference import ModelNotFoundError, resolve_model_dir
+    from fer.models.reliability import model_reliability
+
+    try:
+        return model_reliability(resolve_model_dir(name_or_path))
+    except (ModelNotFoundError, ValueError):
+        return {}
+
+
 @st.cache_resource(show_spinner="Loading the expression model…")
 def emotion_model(name_or_path: str):
     """A loaded :class:`fer.models.inference.EmotionModel`, shared by all sessions (its runners are

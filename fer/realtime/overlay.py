@@ -1,7 +1,7 @@
 """Drawing recognizer results onto frames, for the Live and Upload pages.
 
 Text on the video is plain ASCII (OpenCV's Hershey fonts cannot draw emoji); the pages show the
-emoji beside the video. Colours are the emotions' colours from ``fer.emotions`` so overlays,
+icon beside the video. Colours are the emotions' colours from ``fer.emotions`` so overlays,
 charts and tables agree.
 """
 

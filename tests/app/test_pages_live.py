@@ -1,4 +1,5 @@
-"""The Live page: the consent gate, the frame processor and the ICE configuration.
+"""The Live page: the consent gate, the recording button, the frame processor, its rates and
+latency, and the ICE configuration.
 
 AppTest cannot play video, so the page test checks what is rendered and stored around the
 webrtc component (with the component's session lookup patched, see the shared README); the frame
@@ -25,7 +26,15 @@ from streamlit.testing.v1 import AppTest
 
 from fer.sessions.recorder import SessionRecorder
 from fer.sessions.store import SessionStore
-from ui.live import LiveHistory, LiveProcessor, LiveUpdate, drain, rtc_configuration
+from ui.live import (
+    LiveHistory,
+    LiveProcessor,
+    LiveUpdate,
+    RateMeter,
+    drain,
+    label_latency_ms,
+    rtc_configuration,
+)
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_Live.py")
 CLASSES = ["neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt"]
@@ -97,7 +106,8 @@ def test_after_consent_the_camera_is_offered(db_path):
     (consent,) = [store.get_consent(1)]
     assert consent.given_by == "Dana Client"
     assert rows(db_path, "sessions") == 0  # nothing is recorded until recording starts
-    start = at.button(key="live.record_start")
+    start = at.button(key="live.recording")
+    assert start.label == "Start recording"
     assert start.disabled  # the camera is not playing in AppTest
 
 
@@ -275,7 +285,8 @@ def test_processor_hands_results_to_a_bounded_queue_and_draws():
     assert live.stats.n_updates_dropped == 2 and live.updates.qsize() == 3
     updates = drain(live.updates, timeout_s=0.01)
     assert [len(update.results) for update in updates] == [1, 1, 1]
-    assert updates[-1].fps == pytest.approx(15, rel=0.01)
+    assert updates[-1].camera_fps == pytest.approx(15, rel=0.01)
+    assert updates[-1].analysed_fps == pytest.approx(15, rel=0.01)
     assert recognizer.times == sorted(recognizer.times) and recognizer.times[0] >= 0
     assert drain(live.updates, timeout_s=0.01) == []
 
@@ -313,7 +324,7 @@ def test_recording_buffers_in_the_callback_and_the_page_writes(tmp_path):
 def test_history_keeps_the_last_span():
     history = LiveHistory(CLASSES, span_s=1.0)
     result = FakeRecognizer().process(None, 0)[0]
-    history.extend([LiveUpdate(t / 10, (result,), 5.0, 15.0) for t in range(30)])
+    history.extend([LiveUpdate(t / 10, (result,), 5.0) for t in range(30)])
     frame = history.frame()
     assert frame["t_seconds"].min() == pytest.approx(1.9) and frame["t_seconds"].max() == 2.9
     assert list(frame.columns[2:]) == [f"smoothed_{name}" for name in CLASSES]
@@ -340,3 +351,305 @@ def test_the_frame_callback_runs_the_real_pipeline(tiny_model):
     assert sum(face.smoothed) == pytest.approx(1, abs=1e-3)
     with pytest.raises(queue.Empty):
         live.updates.get_nowait()
+
+
+# ------------------------------------------------------------------------ rates and latency
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_rate_counts_a_burst_as_its_frames():
+    """A 15 fps camera whose frames reach the worker unevenly (a short and a long gap in turn,
+    as after a slow analysis): averaging 1 / gap would read about 54; counting reads 15."""
+    meter = RateMeter(window_s=3.0)
+    t = 0.0
+    for index in range(60):
+        t += 0.010 if index % 2 else 0.1233
+        meter.add(t)
+    assert meter.rate() == pytest.approx(15, rel=0.02)
+    bursts = RateMeter(window_s=3.0)
+    for index in range(20):  # three frames at a time every 0.2 s
+        bursts.add(index * 0.2, 3)
+    assert bursts.rate() == pytest.approx(15, rel=0.01)
+    assert RateMeter().rate() == 0.0
+
+
+def test_the_camera_rate_counts_skipped_frames_and_the_analysed_rate_does_not():
+    """Analysis slower than the camera: three frames arrive per analysis, every 0.2 s."""
+    clock = ManualClock()
+    live = LiveProcessor(clock=clock)
+    live.configure(FakeRecognizer(), show_landmarks=False)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    for _ in range(20):
+        clock.now += 0.2
+        live.process_bgr(frame, n_arrived=3)
+    update = drain(live.updates, 0.01)[-1]
+    assert update.camera_fps == pytest.approx(15, rel=0.01)
+    assert update.analysed_fps == pytest.approx(5, rel=0.01)
+
+
+def test_the_queued_frames_callback_analyses_the_newest_and_counts_all():
+    import asyncio
+
+    import av
+
+    clock = ManualClock()
+    live = LiveProcessor(clock=clock)
+    recognizer = FakeRecognizer()
+    live.configure(recognizer, show_landmarks=False)
+    frames = [
+        av.VideoFrame.from_ndarray(np.full((120, 160, 3), value, np.uint8), format="bgr24")
+        for value in (10, 20, 30)
+    ]
+    for _ in range(5):
+        clock.now += 0.2
+        (output,) = asyncio.run(live.recv_queued(frames))
+    assert len(recognizer.times) == 5  # one analysis per call, not per frame
+    assert output.to_ndarray(format="bgr24").shape == (120, 160, 3)
+    update = drain(live.updates, 0.01)[-1]
+    assert update.camera_fps == pytest.approx(15) and update.analysed_fps == pytest.approx(5)
+
+
+def test_the_latency_runs_from_the_frames_arrival_to_its_label():
+    clock = ManualClock(500.0)
+    live = LiveProcessor(clock=clock)
+    live.configure(FakeRecognizer(), show_landmarks=False)
+    live.process_bgr(np.zeros((120, 160, 3), np.uint8))
+    (update,) = drain(live.updates, 0.01)
+    assert update.arrived_at == 500.0
+    assert label_latency_ms(update, 500.25) == pytest.approx(250)
+    assert live.clock() == 500.0  # the page measures against the worker's clock
+
+
+# ------------------------------------------------------------------------ recording button
+
+
+def recording_script(page: str, db_path: str, classes: list) -> None:
+    import importlib.util
+    from types import SimpleNamespace
+
+    import streamlit as st
+
+    from fer.sessions.store import SessionStore
+
+    spec = importlib.util.spec_from_file_location("live_page", page)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    store = SessionStore(db_path)
+    module.recording_controls(
+        store, store.get_consent(1), SimpleNamespace(name="tiny", card={}),
+        SimpleNamespace(tta="none", classes=classes), True, st.session_state["auth.user"],
+    )
+
+
+def recording_buttons(at: AppTest) -> list:
+    return [button for button in at.button if "recording" in button.label]
+
+
+def test_one_recording_button_says_start_or_stop(db_path):
+    """One widget in one place whose label changes: two widgets swapped in place leave the
+    replaced one on screen, greyed, while the live page keeps running (issue #26)."""
+    from fer.accounts import AccountStore
+
+    user = AccountStore(db_path).get_user_by_name("dana.clinician")
+    SessionStore(db_path).record_consent("Dana Client")
+    at = AppTest.from_function(recording_script, args=(PAGE, str(db_path), CLASSES))
+    at.session_state["live.processor"] = LiveProcessor()
+    at = log_in(at, user).run()
+    assert not at.exception, at.exception
+    (button,) = recording_buttons(at)
+    assert button.label == "Start recording" and not button.disabled
+    element_id = button.proto.id
+
+    at = button.click().run()
+    assert not at.exception, at.exception
+    (button,) = recording_buttons(at)  # the click's own run already shows the new state
+    assert button.label == "Stop recording" and button.proto.id == element_id
+    assert any("Recording** session #1" in text.value for text in at.markdown)
+    store = SessionStore(db_path)
+    assert store.get_session(1).ended_at is None
+
+    at = button.click().run()
+    assert not at.exception, at.exception
+    (button,) = recording_buttons(at)
+    assert button.label == "Start recording" and button.proto.id == element_id
+    assert any("Session #1 saved" in success.value for success in at.success)
+    assert store.get_session(1).ended_at is not None
+    assert len(store.list_sessions()) == 1
+
+
+# ---------------------------------------------------------------------------- side panel
+
+
+class OneFaceRecognizer:
+    """Face 1, whose shown label ("happy") holds at 59 % while its reported confidence is an
+    unrelated 92 %: the page must read both the headline and the bars from ``smoothed``."""
+
+    def process(self, frame_bgr, t_seconds):
+        smoothed = np.zeros(len(CLASSES), np.float32)
+        smoothed[CLASSES.index("happy")] = 0.59
+        smoothed[CLASSES.index("neutral")] = 0.41
+        return [
+            SimpleNamespace(
+                track_id=1, bbox=(10, 10, 50, 50), probs=smoothed, smoothed=smoothed,
+                label="happy", confidence=0.92, landmarks=None, blendshapes=None,
+                action_units={"AU12": 0.6}, valence=0.5, arousal=0.2,
+                head_pose={"yaw": 1.0, "pitch": 0.0, "roll": 0.0},
+            )
+        ]
+
+
+def panel_script(page: str, classes: list, n_passes: int) -> None:
+    """The page's live loop for ``n_passes`` passes, as if the camera played that long."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    import streamlit as st
+
+    class CameraFor:
+        def __init__(self, n_passes: int):
+            self.n_left = n_passes
+
+        @property
+        def playing(self) -> bool:
+            self.n_left -= 1
+            return self.n_left >= 0
+
+    spec = importlib.util.spec_from_file_location("live_page", page)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.live_loop(SimpleNamespace(state=CameraFor(n_passes)), classes, st.container())
+
+
+def visible_strings(at: AppTest) -> list[str]:
+    """What a user can read on the page: texts, labels, options, help and the figures' titles,
+    axis labels and bar texts."""
+    import json
+
+    strings: list[str] = []
+
+    def proto_strings(message) -> None:
+        for field, value in message.ListFields():
+            values = value if field.is_repeated else [value]
+            if field.type == field.TYPE_MESSAGE:
+                for item in values:
+                    proto_strings(item)
+            elif field.type == field.TYPE_STRING and field.name in {
+                "body", "label", "options", "text", "help", "placeholder", "caption", "value",
+            }:
+                strings.extend(str(item) for item in values if item)
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if getattr(node, "type", "") == "plotly_chart":
+            spec = json.loads(proto.spec)
+            layout = spec.get("layout", {})
+            for part in [layout, *[v for v in layout.values() if isinstance(v, dict)]]:
+                title = part.get("title")
+                strings.append(str(title.get("text", "") if isinstance(title, dict) else title))
+            for trace in spec.get("data", []):
+                strings.append(str(trace.get("name", "")))
+                for axis in ("x", "y", "text"):
+                    values = trace.get(axis)
+                    if isinstance(values, list):
+                        strings.extend(str(value) for value in values)
+        elif proto is not None:
+            proto_strings(proto)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return [text for text in strings if text and text != "None"]
+
+
+def bar_charts(at: AppTest) -> list[dict]:
+    import json
+
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return [
+        spec for spec in specs
+        if "smoothed probabilities" in spec["layout"]["title"]["text"]
+    ]
+
+
+@pytest.fixture
+def panel():
+    """The side panel after one analysed frame that reached the worker at t = 1000 s, drawn
+    (its label sent to the page) at t = 1000.25 s."""
+    clock = ManualClock(1000.0)
+    live = LiveProcessor(clock=clock)
+    live.configure(OneFaceRecognizer(), show_landmarks=False)
+    live.process_bgr(np.zeros((120, 160, 3), np.uint8), n_arrived=2)
+    clock.now += 0.25
+    at = AppTest.from_function(panel_script, args=(PAGE, CLASSES, 6), default_timeout=60)
+    at.session_state["live.processor"] = live
+    return at.run(), live, clock
+
+
+def test_the_panel_shows_camera_and_analysed_rates_and_the_latency(panel):
+    at, _, _ = panel
+    assert not at.exception, at.exception
+    metrics = {metric.label: metric for metric in at.metric}
+    assert set(metrics) >= {
+        "Camera rate", "Analysis rate", "Camera to label", "Faces",
+    }
+    assert metrics["Camera to label"].value == "250 ms"
+    assert "arrival" in metrics["Camera to label"].help
+    assert "network" in metrics["Camera to label"].help  # what it leaves out
+
+
+def test_the_headline_and_the_bars_read_the_same_smoothed_result(panel):
+    at, live, clock = panel
+    (headline,) = [text.value for text in at.markdown if text.value.startswith("## ")]
+    assert "happy · 59% · Face 1" in headline
+    (bars,) = bar_charts(at)
+    texts = dict(zip(bars["data"][0]["y"], bars["data"][0]["text"], strict=True))
+    assert texts["happy"] == "59%" and texts["neutral"] == "41%"
+    # A second redraw with a newer frame replaces the chart: still one, with the newest values.
+    live.process_bgr(np.zeros((120, 160, 3), np.uint8))
+    at.run()
+    assert len(bar_charts(at)) == 1
+
+
+def test_the_bars_have_a_fixed_axis_and_every_row_its_label(panel):
+    at, _, _ = panel
+    (bars,) = bar_charts(at)
+    axis = bars["layout"]["xaxis"]
+    assert axis["range"] == [0, 1]
+    assert axis["tickvals"] == [0, 0.5, 1] and axis["ticktext"] == ["0%", "50%", "100%"]
+    trace = bars["data"][0]
+    assert len(trace["text"]) == len(CLASSES) and trace["text"].count("0%") == len(CLASSES) - 2
+    assert trace["textposition"] == "outside" and trace["cliponaxis"] is False
+
+
+CODE_NAMES = (
+    "track", "Face #", "face #", "FPS", "ms per frame", "mirror+zoom", "tta", "Prediction views",
+    "t = ", "smoothed_", "(track)",
+)
+
+
+def test_the_panel_and_the_settings_speak_a_clinicians_language(panel, db_path):
+    at, _, _ = panel
+    found = sorted({name for name in CODE_NAMES for text in visible_strings(at) if name in text})
+    assert not found, f"the live panel shows {found}"
+    page = give_consent(open_page(db_path))
+    assert not page.exception, page.exception
+    strings = visible_strings(page)
+    assert "Extra views of each face" in strings
+    found = sorted({name for name in CODE_NAMES for text in strings if name in text})
+    assert not found, f"the Live page shows {found}"
+
+
+def test_the_rate_spans_the_window_even_when_frames_are_rarer_than_it():
+    slow = RateMeter(window_s=3.0)
+    for index in range(5):  # one frame every 4 s
+        slow.add(index * 4.0)
+    assert slow.rate() == pytest.approx(0.25)
