@@ -23,6 +23,8 @@ from ui import resources
 USER_KEY = "auth.user"
 LAST_ACTIVITY_KEY = "auth.last_activity"
 NOTICE_KEY = "auth.notice"
+# The remote room whose recording this browser session started (pages/9_Session_room.py).
+ROOM_RECORDING_KEY = "rooms.recording_room"
 IDLE_TIMEOUT_ENV = "FER_IDLE_TIMEOUT_MIN"
 DEFAULT_IDLE_TIMEOUT_MIN = 15.0
 IDLE_CHECK_EVERY_S = 30
@@ -123,9 +125,24 @@ def _stop_live_analysis() -> None:
                 recorder.close()
         if recognizer is not None:
             recognizer.close()
+        _stop_room_recording()
     except Exception as error:  # the recording's last rows could not be saved
         error_id = new_error_id()
         LOGGER.error("error id %s: stopping live analysis at logout", error_id, exc_info=error)
+
+
+def _stop_room_recording() -> None:
+    """A remote room's recording started from this browser session is flushed by its page:
+    without the page it ends here (the client's analysis goes on; only they can stop it)."""
+    room_id = st.session_state.get(ROOM_RECORDING_KEY)
+    if room_id is None:
+        return
+    from ui.rooms import room_registry
+
+    live_room = room_registry().get(room_id)
+    recorder = None if live_room is None else live_room.stop_recording()
+    if recorder is not None:
+        recorder.close()
 
 
 def check_session():

@@ -35,6 +35,12 @@ LOGIN = PageSpec(
 HOME = PageSpec(
     "pages/0_Home.py", "Home", ":material/home:", "home", EVERYONE, "", "What this is for."
 )
+# The client's page of a remote session: no login (the room's link is the credential), never in
+# the menu, reachable by its URL whether or not this browser session is logged in.
+JOIN = PageSpec(
+    "pages/9_Join.py", "Join a session", ":material/meeting_room:", "join", (), "",
+    "Join a remote session from the clinician's invitation.",
+)
 PAGES = (
     HOME,
     PageSpec(
@@ -49,6 +55,11 @@ PAGES = (
         "pages/5_Session_replay.py", "Session replay", ":material/history:", "Session_replay",
         PATIENT_DATA_ROLES, "Sessions",
         "Timeline and summaries of a recorded session; export, consent and deletion.",
+    ),
+    PageSpec(
+        "pages/9_Session_room.py", "Session room", ":material/video_call:", "Session_room",
+        PATIENT_DATA_ROLES, "Sessions",
+        "Invite a client to a remote session and follow their expressions live.",
     ),
     PageSpec(
         "pages/8_Client_history.py", "Client history", ":material/timeline:", "Client_history",
@@ -111,11 +122,18 @@ def _login_alias(spec: PageSpec):
 
 def navigation_pages(role: str | None) -> dict[str, list]:
     """``st.navigation``'s argument: the role's pages as ``st.Page`` objects by section, the
-    first one the default (what any unknown or forbidden URL shows). Without a role: the login
-    page, and hidden login pages at every page's URL."""
+    first one the default (what any unknown or forbidden URL shows), and the hidden join page of
+    remote sessions. Without a role: the login page, hidden login pages at every page's URL,
+    and the join page, which needs no login."""
+    join = st.Page(
+        JOIN.path, title=JOIN.title, icon=JOIN.icon, url_path=JOIN.url_path, visibility="hidden"
+    )
     if role is None:
-        return {"": [_page(LOGIN, default=True), *(_login_alias(spec) for spec in PAGES)]}
+        return {
+            "": [_page(LOGIN, default=True), *(_login_alias(spec) for spec in PAGES), join]
+        }
     sections: dict[str, list] = {}
     for index, spec in enumerate(specs_for(role)):
         sections.setdefault(spec.section, []).append(_page(spec, default=index == 0))
+    sections.setdefault("", []).append(join)
     return sections

@@ -141,6 +141,23 @@ api_tokens = Table(
     Column("revoked_at", UtcTime),
 )
 
+# Remote session rooms (revision r0004); the link's secret and the short code only as digests.
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("room_key", Text, nullable=False, unique=True),
+    Column("token_hash", Text, nullable=False),
+    Column("code_hash", Text, nullable=False, unique=True),
+    Column("owner_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("client_code", Text, nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+    Column("state", Text, nullable=False, default="waiting"),
+    Column("consent_id", Integer, ForeignKey("consents.id")),
+    Column("ended_at", UtcTime),
+)
+
 session_shares = Table(
     "session_shares",
     metadata,

@@ -26,15 +26,20 @@ APP = str(ROOT / "app.py")
 TIMEOUT = 120
 SECRET_NAME = "Secret Client Name"
 PAGE_FILES = sorted(path.name for path in (ROOT / "pages").glob("*.py"))
+# The client's join page of a remote session needs no login: every role (and none) has it,
+# hidden from the menu; the room's link is its credential (tests/app/test_rooms_pages.py).
+JOIN_PAGE = "9_Join.py"
 EXPECTED_PAGES = {
-    None: ["0_Login.py"],
+    None: ["0_Login.py", JOIN_PAGE],
     "clinician": [
-        "0_Home.py", "1_Live.py", "2_Upload.py", "5_Session_replay.py", "8_Client_history.py",
+        "0_Home.py", JOIN_PAGE, "1_Live.py", "2_Upload.py", "5_Session_replay.py",
+        "9_Session_room.py", "8_Client_history.py",
     ],
-    "reviewer": ["0_Home.py", "3_Evaluation.py", "4_Clusters.py", "6_Dataset.py"],
+    "reviewer": ["0_Home.py", JOIN_PAGE, "3_Evaluation.py", "4_Clusters.py", "6_Dataset.py"],
     "admin": [
-        "0_Home.py", "1_Live.py", "2_Upload.py", "5_Session_replay.py", "8_Client_history.py",
-        "3_Evaluation.py", "4_Clusters.py", "6_Dataset.py", "7_Admin.py",
+        "0_Home.py", JOIN_PAGE, "1_Live.py", "2_Upload.py", "5_Session_replay.py",
+        "9_Session_room.py", "8_Client_history.py", "3_Evaluation.py", "4_Clusters.py",
+        "6_Dataset.py", "7_Admin.py",
     ],
 }
 
@@ -102,11 +107,11 @@ def login_aliases(at: AppTest) -> list[str]:
 def test_without_login_the_app_offers_only_the_login_page(db_path):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
-    assert registered_pages(at) == ["0_Login.py"]
+    assert registered_pages(at) == EXPECTED_PAGES[None]
     # Every page's URL exists, as a login form: a typed URL opens its page after the login.
     assert login_aliases(at) == [
-        "home", "Live", "Upload", "Session_replay", "Client_history", "Evaluation", "Clusters",
-        "Dataset", "Admin",
+        "home", "Live", "Upload", "Session_replay", "Session_room", "Client_history",
+        "Evaluation", "Clusters", "Dataset", "Admin",
     ]
     assert [title.value for title in at.title] == ["Log in"]
     assert SECRET_NAME not in everything_shown(at)
@@ -114,13 +119,24 @@ def test_without_login_the_app_offers_only_the_login_page(db_path):
         at.switch_page(str(ROOT / "pages" / "5_Session_replay.py"))
 
 
-@pytest.mark.parametrize("page", [name for name in PAGE_FILES if name != "0_Login.py"])
+@pytest.mark.parametrize(
+    "page", [name for name in PAGE_FILES if name not in ("0_Login.py", JOIN_PAGE)]
+)
 def test_every_page_on_its_own_shows_nothing_without_login(db_path, page):
     at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     assert [warning.value for warning in at.warning] == ["Log in to use this page."]
     assert not at.title and not at.dataframe and not at.selectbox and not at.button
     assert not at.get("plotly_chart") and not at.get("download_button")
+    assert SECRET_NAME not in everything_shown(at)
+
+
+def test_the_join_page_needs_no_login_and_shows_only_the_code_form(db_path):
+    at = AppTest.from_file(str(ROOT / "pages" / JOIN_PAGE), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert not at.warning and not at.error
+    assert [box.label for box in at.text_input] == ["Session code"]
+    assert not at.dataframe and not at.selectbox and not at.get("plotly_chart")
     assert SECRET_NAME not in everything_shown(at)
 
 
@@ -175,7 +191,7 @@ def test_logging_in_opens_the_role_s_pages_and_is_audited(db_path):
 def test_a_wrong_password_is_refused_and_audited(db_path):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at = submit_login(at, "clinician.one", "not the password")
-    assert registered_pages(at) == ["0_Login.py"]
+    assert registered_pages(at) == EXPECTED_PAGES[None]
     assert [error.value for error in at.error] == ["Wrong name or password."]
     at = submit_login(at, "nobody", "not the password")
     assert [error.value for error in at.error] == ["Wrong name or password."]
@@ -188,7 +204,7 @@ def test_repeated_failures_lock_the_account(db_path):
     for _ in range(5):
         at = submit_login(at, "clinician.one", "not the password")
     at = submit_login(at, "clinician.one", PASSWORD)  # right, but locked now
-    assert registered_pages(at) == ["0_Login.py"]
+    assert registered_pages(at) == EXPECTED_PAGES[None]
     assert "locked until" in at.error[0].value
 
 
@@ -198,7 +214,7 @@ def test_logout_forgets_everything(db_path):
     at = at.run()
     at = at.sidebar.button(key="auth.logout").click().run()
     assert not at.exception, at.exception
-    assert registered_pages(at) == ["0_Login.py"]
+    assert registered_pages(at) == EXPECTED_PAGES[None]
     assert "replay.frames" not in at.session_state and "auth.user" not in at.session_state
     assert ("clinician.one", "logout", "") in audit_actions(db_path)
 
@@ -214,7 +230,7 @@ def test_idle_time_out(db_path, monkeypatch, setting, idle_s, logged_out):
     at = at.run()
     assert not at.exception, at.exception
     if logged_out:
-        assert registered_pages(at) == ["0_Login.py"]
+        assert registered_pages(at) == EXPECTED_PAGES[None]
         assert "without activity" in at.info[0].value
         (entry,) = [e for e in audit_actions(db_path) if e[1] == "logout"]
         assert entry[0] == "admin.one"
@@ -228,7 +244,7 @@ def test_a_disabled_account_is_logged_out_at_its_next_click(db_path):
     assert registered_pages(at) == EXPECTED_PAGES["clinician"]
     AccountStore(db_path).disable_user("clinician.one")
     at = at.run()
-    assert registered_pages(at) == ["0_Login.py"]
+    assert registered_pages(at) == EXPECTED_PAGES[None]
     assert "not active" in at.info[0].value
 
 

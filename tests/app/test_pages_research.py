@@ -4,8 +4,11 @@ Each page is opened logged in with the role it is meant for."""
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -102,8 +105,8 @@ def test_home_links_the_pages_of_the_role(workspace):
     app = run_page("app.py", "admin")
     labels = [link.proto.label for link in app.get("page_link")]
     assert labels == [
-        "Live", "Upload", "Session replay", "Client history", "Evaluation", "Clusters",
-        "Dataset", "Admin",
+        "Live", "Upload", "Session replay", "Session room", "Client history", "Evaluation",
+        "Clusters", "Dataset", "Admin",
     ]
     text = " ".join(element.value for element in app.markdown)
     assert "consent" in text and "judgement" in text
@@ -141,7 +144,7 @@ def test_evaluation_shows_report_and_comparison(workspace, tiny_model):
     # confusion heatmap, per-class bar, reliability diagram, comparison chart
     assert charts(app) == 4
     comparison = app.dataframe[-1].value
-    assert sorted(comparison["name"]) == ["compare/ziggy_none", "tiny", "tiny"]
+    assert sorted(comparison["Model"]) == ["compare/ziggy_none", "tiny", "tiny"]
     assert "This view needs the FER2013/FER+ files" in infos(app)  # gallery without data
     # The reliability diagram says what the model's probabilities were calibrated to.
     assert any("no temperature was fitted" in caption.value for caption in app.caption)
@@ -155,6 +158,32 @@ def test_evaluation_shows_report_and_comparison(workspace, tiny_model):
     menu.select("PrivateTest/mirror+zoom/tflite").run()
     assert not app.exception
     assert app.metric[0].value == f"{pipeline['accuracy']:.1%}"
+
+
+def test_every_comparison_bar_has_its_own_label_and_the_table_s_value(workspace, tiny_model):
+    """Two reports of one run on one split that differ only in format stacked into one bar
+    that reached the axis's top while the table said 0.68."""
+    model_dir = install_model(workspace / "models", tiny_model)
+    add_reports(model_dir, [synthetic_report(), synthetic_report(seed=2) | {"backend": "tflite"}])
+    served = synthetic_report(seed=3) | {"model": "compare/ziggy_none", "backend": "tflite"}
+    unrecorded = synthetic_report(seed=4) | {"model": "compare/ziggy_none"}
+    del unrecorded["backend"]  # older comparison files did not say
+    write_report(workspace / "strategy_comparison" / "ziggy_none.json", served)
+    write_report(workspace / "strategy_comparison" / "ziggy_none_old.json", unrecorded)
+
+    app = run_page("pages/3_Evaluation.py")
+    table = app.dataframe[-1].value
+    chart = json.loads(app.get("plotly_chart")[-1].proto.spec)
+    assert chart["layout"]["barmode"] == "group"
+    accuracy = next(trace for trace in chart["data"] if trace["name"] == "accuracy")
+    labels = list(accuracy["y"])
+    assert len(set(labels)) == len(labels) == len(table) == 4
+    assert labels == list(table.index)
+    values = accuracy["x"]
+    if isinstance(values, dict):  # plotly's typed-array form
+        values = np.frombuffer(base64.b64decode(values["bdata"]), values["dtype"]).tolist()
+    assert values == pytest.approx(list(table["Accuracy"]))
+    assert "tiny · Keras · PrivateTest" in labels and "tiny · TFLite int8 · PrivateTest" in labels
 
 
 @needs_data
@@ -249,10 +278,10 @@ def test_replay_renders_a_session(workspace):
     session_id = make_session_db(config.DEFAULT_SESSION_DB)
     app = run_page("pages/5_Session_replay.py")
     assert charts(app) == 4  # timeline, predominant, time share, landmarks
-    summary = app.dataframe[0].value
-    assert list(summary["track_id"]) == [0, 1]
-    assert list(summary["predominant"]) == ["happy", "neutral"]
-    assert list(summary["n_transitions"]) == [1, 0]
+    summary = next(table.value for table in app.dataframe if "Face" in table.value.columns)
+    assert list(summary["Face"]) == ["#0", "#1"]
+    assert list(summary["Most frequent expression"]) == ["happy", "neutral"]
+    assert list(summary["Changes of expression"]) == [1, 0]
     labels = [button.proto.label for button in app.get("download_button")]
     assert labels == [
         "Report (HTML)", "Report (PDF)", "Report (FHIR R4 JSON)", "Frames (CSV)",
@@ -287,3 +316,9 @@ def test_dataset_with_data(workspace, monkeypatch):
     assert metrics["Distinct images"] == "34,034"
     assert metrics["Blank images"] == "12"
     assert charts(app) == 3
+    # The caption counts the rows of the split on screen, not of the whole file.
+    app.selectbox(key="dataset.split").set_value("PrivateTest").run()
+    assert not app.exception
+    rows_caption = next(text.value for text in app.caption if "FER2013 rows" in text.value)
+    assert rows_caption.startswith("3,589 FER2013 rows in PrivateTest;"), rows_caption
+    assert "35,887" not in rows_caption

@@ -4,7 +4,7 @@
 SQLAlchemy (a file made by that code is stamped with it, not rebuilt), ``r0002`` adds accounts,
 sharing, the audit log and the triggers through which the schema itself enforces consent,
 ``r0003`` the per-frame signals (valence, arousal, action units, their asymmetry, head pose),
-clinicians' markers and the REST API's tokens. Users
+clinicians' markers and the REST API's tokens, ``r0004`` the remote session rooms. Users
 never run Alembic by hand: :func:`upgrade` runs inside the store's opening transaction.
 
 A new revision is a file in ``versions/`` with ``revision``, ``down_revision`` (the previous

@@ -1,0 +1,16 @@
+"""Remote session rooms: a clinician invites a client, who joins from their own device.
+
+``credentials`` (join tokens and short codes), ``attempts`` (rate limit on code guesses),
+``store`` (rooms as database rows, the client's consent), ``statement`` (what the client reads),
+``latency`` (camera-to-label latency), ``live`` (the live state of the rooms this process hosts).
+"""
+
+from fer.rooms.store import (
+    Invitation,
+    Room,
+    RoomClosedError,
+    RoomNotFoundError,
+    RoomStore,
+)
+
+__all__ = ["Invitation", "Room", "RoomClosedError", "RoomNotFoundError", "RoomStore"]

@@ -1,0 +1,230 @@
+"""Join a remote session: the client's own consent, then their camera. No login: the room's
+link (or the short code read out by the clinician) is the credential, and this page shows
+nothing but this client's consent and camera."""
+
+# streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults.
+from streamlit_webrtc import WebRtcMode, webrtc_streamer  # isort: skip
+
+import html
+
+import streamlit as st
+
+from fer.rooms import RoomClosedError, RoomNotFoundError
+from fer.rooms.live import LEFT
+from fer.rooms.statement import consent_statement, explanation
+from ui import auth, resources, rooms
+from ui.live import rtc_configuration
+from ui.navigation import leave_pages_folder_mode
+from ui.text import plain
+
+ROOM_KEY = "join.room_id"
+# The camera's own buttons (inside the webrtc component), in the client's words: the client
+# starts and pauses it there; nothing on the clinician's side can.
+CAMERA_ON, CAMERA_OFF = "Turn on my camera", "Pause my camera"
+NOTICE_KEY = "join.notice"
+
+
+def client_actor(room) -> str:
+    return f"client of room {room.id}"
+
+
+def show_closed(reason: str) -> None:
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.info(notice, icon=":material/info:")
+    st.warning(rooms.CLOSED_MESSAGES.get(reason, rooms.NOT_FOUND_MESSAGE), icon=":material/block:")
+
+
+def room_from_code(store):
+    """The short-code form; the room once a right code was typed."""
+    st.write("Type the session code your clinician read out to you.")
+    with st.form("join.code_form", enter_to_submit=True):
+        typed = st.text_input("Session code", key="join.code", max_chars=20)
+        submitted = st.form_submit_button("Join", type="primary", key="join.code_submit")
+    if not submitted:
+        return None
+    limiter, guesser = rooms.code_attempts(), rooms.browser_session_id()
+    wait_s = limiter.wait_s(guesser)
+    if wait_s > 0:
+        st.error(f"Too many wrong codes. Try again in {wait_s / 60:.0f} minutes.")
+        return None
+    try:
+        return store.room_by_code(typed)
+    except RoomNotFoundError:
+        limiter.record_failure(guesser)
+        st.error("No session has this code. Check it with your clinician.")
+    except RoomClosedError as error:
+        show_closed(error.reason)
+    return None
+
+
+def room_from_forwarded_code(store, room_key: str, typed: str):
+    """The room a link from another app instance names with the code typed there."""
+    limiter, guesser = rooms.code_attempts(), rooms.browser_session_id()
+    wait_s = limiter.wait_s(guesser)
+    if wait_s > 0:
+        st.error(f"Too many wrong codes. Try again in {wait_s / 60:.0f} minutes.")
+        return None
+    try:
+        return rooms.room_from_forwarded_code(store, room_key, typed)
+    except RoomNotFoundError:
+        limiter.record_failure(guesser)
+        st.error(rooms.NOT_FOUND_MESSAGE, icon=":material/link_off:")
+    except RoomClosedError as error:
+        show_closed(error.reason)
+    return None
+
+
+def send_on(room, typed: str) -> None:
+    """The room lives in another app instance: a link the proxy routes there (a page load,
+    not a rerun, so that the proxy sees it)."""
+    st.info("Your session is ready on another of the clinic's servers.", icon=":material/info:")
+    link = html.escape(rooms.forwarding_link(room, typed), quote=True)
+    st.markdown(f'<a href="{link}" target="_self">Continue to your session</a>',
+                unsafe_allow_html=True)
+
+
+def find_room(store):
+    """The room this browser session joined, from the link's token, or from a typed code."""
+    room_id = st.session_state.get(ROOM_KEY)
+    if room_id is not None:
+        return store.get_room(room_id)
+    token = st.query_params.get(rooms.ROOM_PARAMETER)
+    forwarded_code = st.query_params.get(rooms.CODE_PARAMETER)
+    if token is not None and forwarded_code is not None:
+        room = room_from_forwarded_code(store, token, forwarded_code)
+        if room is not None:
+            st.session_state[ROOM_KEY] = room.id
+            del st.query_params[rooms.CODE_PARAMETER]  # the code leaves the address bar
+        return room
+    if token is not None:
+        try:
+            room = store.room_by_token(token)
+        except RoomNotFoundError:
+            st.error(rooms.NOT_FOUND_MESSAGE, icon=":material/link_off:")
+            return None
+        except RoomClosedError as error:
+            show_closed(error.reason)
+            return None
+        st.session_state[ROOM_KEY] = room.id
+        return room
+    room = room_from_code(store)
+    if room is not None and rooms.hosted_elsewhere(room):
+        send_on(room, st.session_state.get("join.code", ""))
+        return None
+    if room is not None:
+        st.session_state[ROOM_KEY] = room.id
+        st.rerun()  # without the code form
+    return None
+
+
+def consent_form(store, room) -> None:
+    retention = resources.retention_days()
+    for paragraph in explanation(retention):
+        st.markdown(paragraph)
+    statement = consent_statement(retention)
+    st.markdown(f"> {statement}")
+    with st.form("join.consent_form", enter_to_submit=False):
+        name = st.text_input("Your name", key="join.name")
+        agreed = st.checkbox("I have read this and I agree", key="join.agree")
+        submitted = st.form_submit_button("I agree", type="primary", key="join.consent")
+    if not submitted:
+        st.info("Your camera stays off until you agree.", icon=":material/videocam_off:")
+        return
+    if not name.strip():
+        st.error("Please type your name.")
+        return
+    if not agreed:
+        st.error("Tick the box to agree; nothing is analysed without it.")
+        return
+    try:
+        room, consent = store.record_client_consent(room.id, name, statement)
+    except RoomClosedError as error:
+        show_closed(error.reason)
+        return
+    except ValueError as error:
+        st.error(plain(f"Your consent could not be recorded: {error}"))
+        return
+    auth.audit("record_consent", target=f"consent {consent.id}", actor=client_actor(room))
+    st.rerun()
+
+
+def leave(store, room, live_room, withdraw: bool) -> None:
+    """End the client's part: stop analysing (the recording is saved and ended), then
+    withdraw consent (deleting what was recorded) or end the room."""
+    rooms.stop_analysis(live_room)
+    live_room.set_camera(LEFT)
+    if withdraw:
+        n_deleted = store.withdraw_client_consent(room.id, delete_data=True)
+        auth.audit(
+            "withdraw_consent", target=f"consent {room.consent_id}",
+            detail=f"deleted {n_deleted} session(s)", actor=client_actor(room),
+        )
+    else:
+        store.end_room(room.id)
+        auth.audit("end_room", target=f"room {room.id}", actor=client_actor(room))
+    rooms.release(room.id)
+    st.rerun()
+
+
+def camera(store, room) -> None:
+    live_room = rooms.room_registry().room(room.id)
+    if live_room.consent_id != room.consent_id and not rooms.start_analysis(
+        live_room, room.consent_id
+    ):
+        return
+    try:
+        rtc = rtc_configuration()
+    except ValueError:
+        st.error("The clinic's network settings are wrong. Tell your clinician.")
+        return
+    st.success("Your consent is on record.", icon=":material/verified_user:")
+    st.write(
+        "Press **Turn on my camera** when you are ready, and **Pause my camera** whenever you "
+        "like. Only you can turn it on."
+    )
+    ctx = webrtc_streamer(
+        key=f"join-camera-{room.id}",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=rtc,
+        video_frame_callback=rooms.frame_callback(live_room),
+        media_stream_constraints={"video": True, "audio": False},
+        async_processing=True,
+        translations={"start": CAMERA_ON, "stop": CAMERA_OFF},
+    )
+    live_room.set_camera(rooms.camera_state(ctx))
+    if st.button("End the session", key="join.end", icon=":material/call_end:"):
+        leave(store, room, live_room, withdraw=False)
+    st.caption(
+        "You see your own picture here. Your clinician sees the estimates of your facial "
+        "expressions, not this picture."
+    )
+    with st.expander("Withdraw my consent", icon=":material/block:"):
+        st.write(
+            "Withdrawing stops the analysis at once, ends the session and deletes what was "
+            "recorded under your consent."
+        )
+        if st.button("Withdraw my consent", key="join.withdraw"):
+            leave(store, room, live_room, withdraw=True)
+
+
+def main() -> None:
+    if leave_pages_folder_mode():  # started without app.py (see ui.navigation): go through it
+        st.rerun()
+    st.title("Join your session")
+    store = rooms.room_store()
+    room = find_room(store)
+    if room is None:
+        return
+    status = room.status()
+    if status == "waiting":
+        consent_form(store, room)
+    elif status == "consented":
+        camera(store, room)
+    else:
+        rooms.release(room.id)
+        show_closed(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""The Session room and Join pages: no room without a valid link or code, nothing of the client
+shown or analysed before the client's own consent, the room for its owner only, withdrawal.
+
+AppTest cannot play video (the webrtc component's session lookup is patched, see the shared
+README); the browser test ``test_browser_rooms.py`` covers the stream between two browsers.
+"""
+
+from tests.app.page_support import (  # isort: skip  (imports webrtc first)
+    audit_actions,
+    build_tiny_model,
+    log_in,
+    make_user,
+    webrtc_without_runtime,  # noqa: F401  (fixture)
+)
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer.accounts import AccountStore
+from fer.rooms import RoomStore
+from fer.sessions.store import SessionStore
+from ui import rooms
+
+ROOT = Path(__file__).resolve().parents[2]
+JOIN = str(ROOT / "pages" / "9_Join.py")
+ROOM = str(ROOT / "pages" / "9_Session_room.py")
+TIMEOUT = 120
+
+pytestmark = pytest.mark.usefixtures("webrtc_without_runtime")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture
+def db_path(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "sessions.db"
+    monkeypatch.setenv("FER_SESSION_DB", str(path))
+    for name in ("FER_ICE_SERVERS", "FER_TURN_URL", "FER_ROOM_LIFETIME_MIN", "FER_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    make_user(path, "anna", "clinician")
+    make_user(path, "bert", "clinician")
+    rooms.code_attempts.clear()  # each test guesses from a fresh count
+    rooms.room_registry.clear()
+    return path
+
+
+def user(db_path: Path, name: str):
+    return AccountStore(db_path).get_user_by_name(name)
+
+
+def invite(db_path: Path, **kwargs):
+    return RoomStore(db_path).create_room(user(db_path, "anna"), "C-17", **kwargs)
+
+
+def join(token: str | None = None) -> AppTest:
+    at = AppTest.from_file(JOIN, default_timeout=TIMEOUT)
+    if token is not None:
+        at.query_params["room"] = token
+    return at.run()
+
+
+def shown(at: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "text", "caption", "title", "subheader", "info", "success",
+                 "warning", "error", "code"):
+        parts.extend(str(element.value) for element in getattr(at, kind))
+    return "\n".join(parts)
+
+
+def no_camera(at: AppTest) -> bool:
+    return not at.get("component_instance") and not at.get("iframe") and not [
+        button for button in at.button if "camera" in str(button.label)
+    ] and "Your consent is on record." not in shown(at)
+
+
+# ------------------------------------------------------------------------------- join page
+
+
+def test_without_a_link_the_join_page_asks_for_the_code_only(db_path):
+    at = join()
+    assert not at.exception, at.exception
+    assert [box.label for box in at.text_input] == ["Session code"]
+    assert no_camera(at) and not at.checkbox
+
+
+@pytest.mark.parametrize("token", ["nonsense", "abc.def", ""])
+def test_a_wrong_link_gets_a_clear_page_and_no_room(db_path, token):
+    invitation = invite(db_path)
+    at = join(token or f"{invitation.token.room_key}.{'x' * 43}")
+    assert not at.exception, at.exception
+    assert [error.value for error in at.error] == [rooms.NOT_FOUND_MESSAGE]
+    assert no_camera(at) and not at.checkbox and not at.text_input
+    assert "C-17" not in shown(at)
+
+
+def test_an_expired_or_ended_link_says_so(db_path):
+    created = datetime.now(UTC) - timedelta(hours=3)
+    expired = invite(db_path, now=created)
+    at = join(str(expired.token))
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["expired"]]
+    assert no_camera(at) and not at.checkbox
+    ended = invite(db_path)
+    RoomStore(db_path).end_room(ended.room.id)
+    at = join(str(ended.token))
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["ended"]]
+    assert no_camera(at)
+
+
+def test_the_link_shows_the_explanation_and_consent_but_no_camera(db_path):
+    invitation = invite(db_path)
+    at = join(str(invitation.token))
+    assert not at.exception, at.exception
+    text = shown(at)
+    for words in ("What is analysed", "What is stored", "For how long", "withdraw"):
+        assert words in text
+    assert [box.label for box in at.text_input] == ["Your name"]
+    assert no_camera(at)
+    assert "Your camera stays off until you agree." in text
+    assert RoomStore(db_path).get_room(invitation.room.id).state == "waiting"
+
+
+def test_consent_needs_a_name_and_the_tick(db_path):
+    invitation = invite(db_path)
+    at = join(str(invitation.token))
+    at.text_input(key="join.name").input("Kim")
+    at = at.button(key="join.consent").click().run()
+    assert "Tick the box" in at.error[0].value
+    assert RoomStore(db_path).get_room(invitation.room.id).state == "waiting"
+    assert no_camera(at)
+
+
+def test_a_wrong_code_is_refused_and_guessing_is_limited(db_path):
+    invite(db_path)
+    at = join()
+    for _ in range(5):
+        at.text_input(key="join.code").input("ABCD-EFGH")
+        at = at.button(key="join.code_submit").click().run()
+        assert at.error[0].value == "No session has this code. Check it with your clinician."
+    at.text_input(key="join.code").input("ABCD-EFGH")
+    at = at.button(key="join.code_submit").click().run()
+    assert at.error[0].value.startswith("Too many wrong codes.")
+
+
+def test_the_right_code_opens_the_consent(db_path):
+    invitation = invite(db_path)
+    at = join()
+    at.text_input(key="join.code").input(invitation.short_code.lower())
+    at = at.button(key="join.code_submit").click().run()
+    assert not at.exception, at.exception
+    assert [box.label for box in at.text_input] == ["Your name"]
+    assert no_camera(at)
+
+
+def test_the_client_consents_then_withdraws(db_path, monkeypatch, tiny_model):
+    monkeypatch.setenv("FER_MODEL", str(tiny_model))
+    invitation = invite(db_path)
+    at = join(str(invitation.token))
+    at.text_input(key="join.name").input("Kim")
+    at.checkbox(key="join.agree").check()
+    at = at.button(key="join.consent").click().run()
+    assert not at.exception, at.exception
+    room = RoomStore(db_path).get_room(invitation.room.id)
+    assert room.state == "consented"
+    consent = SessionStore(db_path).get_consent(room.consent_id)
+    assert (consent.given_by, consent.client_code) == ("Kim", "C-17")
+    assert ("client of room 1", "record_consent", f"consent {consent.id}") in audit_actions(
+        db_path
+    )
+    # The camera waits for the client's own click (in the camera component); the room
+    # analyses under the consent.
+    assert [success.value for success in at.success] == ["Your consent is on record."]
+    live_room = rooms.room_registry().get(room.id)
+    assert live_room is not None and live_room.analysing
+
+    at = at.button(key="join.withdraw").click().run()
+    assert not at.exception, at.exception
+    assert RoomStore(db_path).get_room(room.id).state == "withdrawn"
+    assert SessionStore(db_path).get_consent(room.consent_id).withdrawn_at is not None
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["withdrawn"]]
+    assert no_camera(at) and rooms.room_registry().get(room.id) is None
+
+
+# ----------------------------------------------------------------------- session room page
+
+
+def room_page(db_path: Path, name: str, room_key: str | None = None) -> AppTest:
+    at = AppTest.from_file(ROOM, default_timeout=TIMEOUT)
+    if room_key is not None:
+        at.query_params["room"] = room_key
+    return log_in(at, user(db_path, name)).run()
+
+
+def test_a_clinician_creates_a_room_and_sees_its_link_and_code(db_path):
+    at = room_page(db_path, "anna")
+    at.text_input(key="rooms.client_code").input("C-17")
+    at = at.button(key="rooms.create").click().run()
+    assert not at.exception, at.exception
+    link, code = (element.value for element in at.code)
+    assert "/join?room=" in link and len(code) == 9 and code[4] == "-"
+    (room,) = RoomStore(db_path).list_rooms(user(db_path, "anna"))
+    assert RoomStore(db_path).room_by_token(link.split("room=")[1]) == room
+    assert RoomStore(db_path).room_by_code(code) == room
+    assert "Waiting for the client's consent" in shown(at)
+    assert not at.get("plotly_chart") and not at.metric
+    assert ("anna", "create_room", f"room {room.id}") in audit_actions(db_path)
+
+
+def test_before_consent_the_clinician_sees_nothing_of_the_client(db_path):
+    invitation = invite(db_path)
+    at = room_page(db_path, "anna", invitation.room.room_key)
+    assert not at.exception, at.exception
+    assert "Waiting for the client's consent" in shown(at)
+    assert not at.get("plotly_chart") and not at.metric
+    assert not [button for button in at.button if "recording" in str(button.label)]
+    assert not at.code  # the credentials were shown only to the browser session that made them
+
+
+def test_another_clinician_cannot_open_the_room(db_path):
+    invitation = invite(db_path)
+    at = room_page(db_path, "bert", invitation.room.room_key)
+    assert not at.exception, at.exception
+    assert [error.value for error in at.error] == [
+        "There is no room at this address for your account."
+    ]
+    assert "C-17" not in shown(at) and not at.code
+
+
+def test_the_room_page_is_for_clinicians_and_admins_only(db_path):
+    make_user(db_path, "rita", "reviewer")
+    at = room_page(db_path, "rita")
+    assert [error.value for error in at.error] == ["This page is not available to your role."]
+
+
+def test_a_malformed_room_lifetime_is_reported(monkeypatch):
+    monkeypatch.setenv("FER_ROOM_LIFETIME_MIN", "forever")
+    with pytest.raises(ValueError, match="FER_ROOM_LIFETIME_MIN"):
+        rooms.room_lifetime()
+    assert rooms.room_lifetime({"FER_ROOM_LIFETIME_MIN": "30"}) == timedelta(minutes=30)
+    with pytest.raises(ValueError):
+        rooms.room_lifetime({"FER_ROOM_LIFETIME_MIN": "1"})
+
+
+@pytest.mark.parametrize(
+    ("page_url", "expected"),
+    [
+        ("http://127.0.0.1:8501/Session_room", "http://127.0.0.1:8501"),
+        ("https://clinic.example/fer/Session_room/", "https://clinic.example/fer"),
+        ("https://clinic.example/fer", "https://clinic.example/fer"),
+        ("http://127.0.0.1:8501", "http://127.0.0.1:8501"),
+    ],
+)
+def test_the_join_link_starts_at_the_app_s_own_address(page_url, expected):
+    assert rooms.app_url(page_url) == expected
+    assert rooms.join_link("key.secret", {"FER_PUBLIC_URL": "https://x.example/"}) == (
+        "https://x.example/join?room=key.secret"
+    )
+
+
+def test_logging_out_ends_the_recording_the_clinician_started(db_path):
+    from types import SimpleNamespace
+
+    from fer.sessions.recorder import SessionRecorder
+
+    invitation = invite(db_path)
+    room, consent = RoomStore(db_path).record_client_consent(invitation.room.id, "Kim", "ok")
+    live_room = rooms.room_registry().room(room.id)
+    live_room.allow_analysis(consent.id, SimpleNamespace(classes=("neutral", "happy")), "tiny")
+    sessions = SessionStore(db_path)
+    session_id = sessions.create_session(consent.id, "tiny", ["neutral", "happy"], "live")
+    live_room.start_recording(SessionRecorder(sessions, session_id))
+    at = log_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT),
+                user(db_path, "anna"))
+    at.session_state["rooms.recording_room"] = room.id
+    at = at.run()
+    at = at.sidebar.button(key="auth.logout").click().run()
+    assert not at.exception, at.exception
+    assert live_room.recorder is None
+    assert sessions.get_session(session_id).ended_at is not None
+    assert live_room.analysing  # the client's camera is theirs to stop
+
+
+def test_an_expired_room_stops_its_analysis_and_saves_its_recording(db_path):
+    from types import SimpleNamespace
+
+    from fer.sessions.recorder import SessionRecorder
+
+    created = datetime.now(UTC) - timedelta(minutes=10)
+    invitation = invite(db_path, lifetime=timedelta(minutes=5), now=created)
+    room, consent = RoomStore(db_path).record_client_consent(
+        invitation.room.id, "Kim", "ok", now=created + timedelta(minutes=1)
+    )
+    live_room = rooms.room_registry().room(room.id)
+    live_room.allow_analysis(consent.id, SimpleNamespace(classes=("neutral",), close=lambda: None))
+    sessions = SessionStore(db_path)
+    session_id = sessions.create_session(consent.id, "tiny", ["neutral"], "live")
+    live_room.start_recording(SessionRecorder(sessions, session_id))
+    at = room_page(db_path, "anna", room.room_key)
+    assert not at.exception, at.exception
+    assert "The invitation expired." in shown(at)
+    assert not live_room.analysing and rooms.room_registry().get(room.id) is None
+    assert sessions.get_session(session_id).ended_at is not None
+    assert not at.get("plotly_chart") and not at.metric

@@ -1,0 +1,141 @@
+"""A room's live state: nothing analysed before the client's consent, nothing after a
+withdrawal, recording only under consent, one latency sample per drawn frame."""
+
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from fer.rooms.live import LEFT, PLAYING, LiveRoom, RoomRegistry
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class CountingRecognizer:
+    classes = ("neutral", "happy")
+
+    def __init__(self):
+        self.n_calls = 0
+
+    def process(self, frame_bgr, t_seconds):
+        self.n_calls += 1
+        return [SimpleNamespace(track_id=0, label="happy", confidence=0.9,
+                                smoothed=np.array([0.1, 0.9]))]
+
+
+class ListRecorder:
+    session_id = 7
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, t_seconds, results):
+        self.rows.append((t_seconds, results))
+
+
+FRAME = np.zeros((8, 8, 3), np.uint8)
+
+
+def test_nothing_is_analysed_before_consent_or_after_withdrawal():
+    room, recognizer = LiveRoom(1), CountingRecognizer()
+    assert room.process_frame(FRAME, 0.0) is None
+    assert not room.analysing and room.updates_since(0) == []
+    room.allow_analysis(5, recognizer, "tiny")
+    update = room.process_frame(FRAME, 0.1)
+    assert recognizer.n_calls == 1 and update.results[0].label == "happy"
+    assert room.updates_since(0) == [update]
+    returned, _ = room.forbid_analysis()
+    assert returned is recognizer
+    assert room.process_frame(FRAME, 0.2) is None and recognizer.n_calls == 1
+    assert room.updates_since(0) == []  # what was shown under the consent is gone
+
+
+def test_recording_needs_consent_and_stops_with_a_withdrawal():
+    clock = Clock()
+    room = LiveRoom(1, clock)
+    with pytest.raises(PermissionError):
+        room.start_recording(ListRecorder())
+    room.allow_analysis(5, CountingRecognizer())
+    recorder = ListRecorder()
+    room.start_recording(recorder)
+    clock.now += 2
+    room.process_frame(FRAME, 0.0)
+    assert [row[0] for row in recorder.rows] == [2.0]
+    assert room.recording_time() == 2.0
+    _, returned = room.forbid_analysis()
+    assert returned is recorder and room.recorder is None
+    room.process_frame(FRAME, 0.1)
+    assert len(recorder.rows) == 1
+
+
+def test_each_drawn_frame_gives_one_latency_sample():
+    clock = Clock()
+    room = LiveRoom(1, clock)
+    room.allow_analysis(5, CountingRecognizer())
+    update = room.process_frame(FRAME, 50.0)  # the first frame anchors the capture clock
+    assert room.note_rendered(update, clock.now + 0.1) == pytest.approx(100)
+    assert room.note_rendered(update, clock.now + 0.2) is None  # drawn again: not counted
+    clock.now += 1.0
+    later = room.process_frame(FRAME, 50.9)  # 100 ms later than the anchor frame
+    assert room.note_rendered(later, clock.now + 0.05) == pytest.approx(150)
+    summary = room.latency_summary()
+    assert summary.n_samples == 2 and summary.p50_ms == pytest.approx(125)
+    assert room.process_frame(FRAME, None).timing is None  # no presentation time, no sample
+
+
+def test_the_snapshot_tells_the_camera_and_whether_video_arrives():
+    clock = Clock()
+    room = LiveRoom(1, clock)
+    assert room.snapshot().camera == "not joined"
+    room.allow_analysis(5, CountingRecognizer())
+    room.set_camera("connecting")
+    room.process_frame(FRAME, 0.0)  # a frame shows the camera plays before its page says so
+    assert room.snapshot().camera == PLAYING
+    assert room.snapshot().video_arriving and room.snapshot().n_frames == 1
+    clock.now += 5
+    assert not room.snapshot().video_arriving
+    room.set_camera(LEFT)
+    assert room.snapshot().camera == LEFT
+    with pytest.raises(ValueError):
+        room.set_camera("dancing")
+
+
+def test_the_registry_hosts_one_live_room_per_id_across_threads():
+    registry = RoomRegistry()
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(registry.room(3))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(room) for room in seen}) == 1 and len(registry) == 1
+    recognizer = CountingRecognizer()
+    seen[0].allow_analysis(5, recognizer)
+    assert registry.close(3) == (recognizer, None)
+    assert registry.get(3) is None and registry.close(3) == (None, None)
+
+
+def test_a_frame_arriving_long_after_its_capture_is_dropped_not_analysed():
+    from fer.rooms.live import MAX_FRAME_AGE_S
+
+    clock, recognizer = Clock(), CountingRecognizer()
+    room = LiveRoom(1, clock)
+    room.allow_analysis(5, recognizer)
+    assert room.process_frame(FRAME, 10.0) is not None  # the least-delayed frame: the anchor
+    clock.now += 3.0  # a backlog: the frame captured 0.1 s later arrives 3 s later
+    assert room.process_frame(FRAME, 10.1) is not None  # the first in a second: analysed
+    clock.now += 0.1
+    assert room.process_frame(FRAME, 10.2) is None  # late again: dropped
+    assert recognizer.n_calls == 2 and room.n_late == 1
+    clock.now += 0.1  # the backlog drained: frames arrive on time again
+    assert room.process_frame(FRAME, 13.2 - MAX_FRAME_AGE_S / 2) is not None
+    clock.now += MAX_FRAME_AGE_S + 0.01  # a lasting backlog still gets a frame a second
+    assert room.process_frame(FRAME, 12.8) is not None  # 1.4 s late
+    assert recognizer.n_calls == 4 and room.n_late == 1

@@ -1,0 +1,155 @@
+"""Rooms in the database: invitations stored as digests, links and codes that open only an open
+room, the client's own consent, withdrawal and the end of a room; in each backend."""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+import sqlalchemy
+
+from fer.accounts import AccountStore
+from fer.rooms import RoomClosedError, RoomNotFoundError, RoomStore
+from fer.rooms.credentials import format_code
+from fer.rooms.statement import consent_statement
+from fer.sessions.records import FrameRecord
+from fer.sessions.store import SessionStore
+from fer.storage.database import read_connection
+
+PASSWORD = "correct horse battery"
+CLASSES = ["neutral", "happy", "sad"]
+
+
+@pytest.fixture
+def location(database_location, cheap_password_hashes):
+    return database_location
+
+
+@pytest.fixture
+def accounts(location):
+    store = AccountStore(location)
+    return {
+        name: store.add_user(name, role, PASSWORD)
+        for name, role in (("anna", "clinician"), ("bert", "clinician"), ("rita", "reviewer"))
+    }
+
+
+def dump(store: RoomStore) -> str:
+    with read_connection(store.engine) as connection:
+        rows = connection.execute(sqlalchemy.text("SELECT * FROM rooms")).all()
+    return repr(rows)
+
+
+def test_an_invitation_keeps_only_digests_of_its_link_and_code(location, accounts):
+    store = RoomStore(location)
+    invitation = store.create_room(accounts["anna"], "C-17")
+    stored = dump(store)
+    assert invitation.token.secret not in stored and invitation.short_code not in stored
+    assert invitation.token.room_key in stored  # the public name, for routing
+    room = store.room_by_token(str(invitation.token))
+    assert room == invitation.room and room.state == "waiting" and room.client_code == "C-17"
+    assert room.expires_at - room.created_at == timedelta(hours=2)
+    assert store.room_by_code(format_code(invitation.short_code).lower()) == room
+
+
+def test_a_wrong_link_or_code_opens_nothing(location, accounts):
+    store = RoomStore(location)
+    invitation = store.create_room(accounts["anna"], "C-17")
+    token = invitation.token
+    for text in (f"{token.room_key}.{'A' * 43}", f"otherkey.{token.secret}", "garbage", ""):
+        with pytest.raises(RoomNotFoundError):
+            store.room_by_token(text)
+    wrong_code = "ABCDEFGH" if invitation.short_code != "ABCDEFGH" else "HGFEDCBA"
+    for text in (wrong_code, "nonsense"):
+        with pytest.raises(RoomNotFoundError):
+            store.room_by_code(text)
+
+
+def test_an_expired_or_ended_room_is_closed_with_its_reason(location, accounts):
+    store = RoomStore(location)
+    created = datetime.now(UTC) - timedelta(hours=3)
+    old = store.create_room(accounts["anna"], "C-1", timedelta(hours=2), now=created)
+    with pytest.raises(RoomClosedError) as closed:
+        store.room_by_token(str(old.token))
+    assert closed.value.reason == "expired"
+    with pytest.raises(RoomClosedError):
+        store.room_by_code(old.short_code)
+    current = store.create_room(accounts["anna"], "C-2", timedelta(minutes=30))
+    store.end_room(current.room.id)
+    with pytest.raises(RoomClosedError) as closed:
+        store.room_by_token(str(current.token))
+    assert closed.value.reason == "ended"
+
+
+def test_lifetime_owner_and_client_code_are_checked(location, accounts):
+    store = RoomStore(location)
+    with pytest.raises(PermissionError):
+        store.create_room(accounts["rita"], "C-1")
+    for lifetime in (timedelta(minutes=1), timedelta(days=2)):
+        with pytest.raises(ValueError, match="between"):
+            store.create_room(accounts["anna"], "C-1", lifetime)
+    with pytest.raises(ValueError):
+        store.create_room(accounts["anna"], "   ")
+
+
+def test_only_the_owner_opens_the_room_on_the_clinician_side(location, accounts):
+    store = RoomStore(location)
+    room = store.create_room(accounts["anna"], "C-17").room
+    assert store.owned_room(room.room_key, accounts["anna"]) == room
+    with pytest.raises(RoomNotFoundError):
+        store.owned_room(room.room_key, accounts["bert"])
+    assert store.list_rooms(accounts["anna"]) == [room]
+    assert store.list_rooms(accounts["bert"]) == []
+
+
+def test_the_client_consents_once_as_themselves(location, accounts):
+    store = RoomStore(location)
+    room = store.create_room(accounts["anna"], "C-17").room
+    statement = consent_statement(30)
+    before = datetime.now(UTC)
+    room, consent = store.record_client_consent(room.id, "Kim", statement)
+    assert room.state == "consented" and room.consent_id == consent.id
+    stored = SessionStore(location).get_consent(consent.id)
+    assert (stored.given_by, stored.client_code, stored.statement) == ("Kim", "C-17", statement)
+    assert before <= stored.given_at <= datetime.now(UTC)
+    with pytest.raises(RoomClosedError):
+        store.record_client_consent(room.id, "Someone else", statement)
+
+
+def test_an_expired_room_takes_no_consent(location, accounts):
+    store = RoomStore(location)
+    created = datetime.now(UTC) - timedelta(hours=3)
+    room = store.create_room(accounts["anna"], "C-1", now=created).room
+    with pytest.raises(RoomClosedError):
+        store.record_client_consent(room.id, "Kim", "statement")
+
+
+def test_withdrawal_deletes_the_room_s_recordings_and_closes_it(location, accounts):
+    store, sessions = RoomStore(location), SessionStore(location)
+    invitation = store.create_room(accounts["anna"], "C-17")
+    room, consent = store.record_client_consent(invitation.room.id, "Kim", "statement")
+    probs = np.array([0.2, 0.5, 0.3], np.float32)
+    session_id = sessions.create_session(
+        consent.id, "tiny", CLASSES, "live", owner_id=accounts["anna"].id,
+        frames=[FrameRecord(0.5, 0, (0, 0, 48, 48), probs, probs, "happy", 0.5)],
+    )
+    assert store.withdraw_client_consent(room.id) == 1
+    assert session_id not in {info.id for info in sessions.list_sessions()}
+    assert sessions.get_consent(consent.id).withdrawn_at is not None
+    assert store.get_room(room.id).state == "withdrawn"
+    with pytest.raises(RoomClosedError) as closed:
+        store.room_by_token(str(invitation.token))
+    assert closed.value.reason == "withdrawn"
+
+
+def test_the_schema_refuses_taking_a_room_back(location, accounts):
+    store = RoomStore(location)
+    room = store.create_room(accounts["anna"], "C-17").room
+    room, _ = store.record_client_consent(room.id, "Kim", "statement")
+    store.end_room(room.id)
+    for sql in (
+        f"UPDATE rooms SET state = 'consented' WHERE id = {room.id}",
+        f"UPDATE rooms SET consent_id = NULL WHERE id = {room.id}",
+    ):
+        with pytest.raises(sqlalchemy.exc.DatabaseError), store.engine.begin() as connection:
+            connection.execute(sqlalchemy.text(sql))
+    assert store.get_room(room.id).state == "ended"
