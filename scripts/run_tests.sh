@@ -7,10 +7,12 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$REPO_ROOT/scripts/setup_env.sh"
 cd "$REPO_ROOT"
-# Browser tests drive Debian's chromium; the TURN test relays its video through Debian's coturn.
+# Browser tests drive Debian's chromium; the TURN test relays its video through Debian's coturn;
+# the two-instance test puts Debian's nginx in front of the app.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "[tests] installing Debian ${missing[*]} for the browser tests"
   (apt-get update -qq \

@@ -143,6 +143,16 @@ class App:
     users: dict
 
 
+def stop_process(process: subprocess.Popen, timeout_s: float = 15) -> None:
+    """Terminate a server started for a test; kill it if it does not end in ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def running_app(
     tmp_path: Path, model_dir: Path | None = None, extra_env: dict | None = None,
@@ -186,12 +196,7 @@ def running_app(
         wait_for_server(url, process)
         yield App(url, port, db, users)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
         if process.returncode not in (0, -15):
             print(log_path.read_text()[-4000:])

@@ -14,6 +14,7 @@ from tests.app.browser_support import (  # isort: skip  (imports webrtc first)
     log_in,
     require_browser,
     running_app,
+    stop_process,
     video_data_dir,
     write_y4m,
 )
@@ -65,11 +66,7 @@ def coturn_on_loopback(tmp_path: Path):
             time.sleep(0.2)
         yield f"turn:127.0.0.1:{port}", password, log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 def _read(path: Path) -> str:
