@@ -35,6 +35,24 @@ def show_closed(reason: str) -> None:
     st.warning(rooms.CLOSED_MESSAGES.get(reason, rooms.NOT_FOUND_MESSAGE), icon=":material/block:")
 
 
+def guarded_guess(find_room, not_found_message: str, icon: str | None = None):
+    """``find_room()``, counted as a guess: refused unchecked while this browser session (or
+    this instance) has made too many wrong ones; a wrong one is counted and explained."""
+    limiter, guesser = rooms.code_attempts(), rooms.browser_session_id()
+    wait_s = limiter.wait_s(guesser)
+    if wait_s > 0:
+        st.error(f"Too many wrong codes. Try again in {wait_s / 60:.0f} minutes.")
+        return None
+    try:
+        return find_room()
+    except RoomNotFoundError:
+        limiter.record_failure(guesser)
+        st.error(not_found_message, icon=icon)
+    except RoomClosedError as error:
+        show_closed(error.reason)
+    return None
+
+
 def room_from_code(store):
     """The short-code form; the room once a right code was typed."""
     st.write("Type the session code your clinician read out to you.")
@@ -43,36 +61,18 @@ def room_from_code(store):
         submitted = st.form_submit_button("Join", type="primary", key="join.code_submit")
     if not submitted:
         return None
-    limiter, guesser = rooms.code_attempts(), rooms.browser_session_id()
-    wait_s = limiter.wait_s(guesser)
-    if wait_s > 0:
-        st.error(f"Too many wrong codes. Try again in {wait_s / 60:.0f} minutes.")
-        return None
-    try:
-        return store.room_by_code(typed)
-    except RoomNotFoundError:
-        limiter.record_failure(guesser)
-        st.error("No session has this code. Check it with your clinician.")
-    except RoomClosedError as error:
-        show_closed(error.reason)
-    return None
+    return guarded_guess(
+        lambda: store.room_by_code(typed),
+        "No session has this code. Check it with your clinician.",
+    )
 
 
 def room_from_forwarded_code(store, room_key: str, typed: str):
     """The room a link from another app instance names with the code typed there."""
-    limiter, guesser = rooms.code_attempts(), rooms.browser_session_id()
-    wait_s = limiter.wait_s(guesser)
-    if wait_s > 0:
-        st.error(f"Too many wrong codes. Try again in {wait_s / 60:.0f} minutes.")
-        return None
-    try:
-        return rooms.room_from_forwarded_code(store, room_key, typed)
-    except RoomNotFoundError:
-        limiter.record_failure(guesser)
-        st.error(rooms.NOT_FOUND_MESSAGE, icon=":material/link_off:")
-    except RoomClosedError as error:
-        show_closed(error.reason)
-    return None
+    return guarded_guess(
+        lambda: rooms.room_from_forwarded_code(store, room_key, typed),
+        rooms.NOT_FOUND_MESSAGE, icon=":material/link_off:",
+    )
 
 
 def send_on(room, typed: str) -> None:
