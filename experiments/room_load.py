@@ -290,7 +290,7 @@ def add_room(playwright, browser, camera_flags: list[str], app, index: int) -> R
     client = open_client(
         playwright, camera_flags, f"{app.url}/join?room={invitation.token}", index
     )
-    expect(clinician.get_by_text(re.compile(r"face #\d")).first).to_be_visible(timeout=300_000)
+    expect(clinician.get_by_text(re.compile(r"· Face \d")).first).to_be_visible(timeout=300_000)
     return RoomPages(index, invitation.room.id, client, clinician)
 
 

@@ -26,7 +26,15 @@ from fer.rooms.attempts import AttemptLimiter
 from fer.rooms.live import LEFT, PLAYING, RoomRegistry
 from fer.rooms.store import DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Room, RoomStore
 from ui import resources
-from ui.live import LiveHistory, circumplex_plot, probability_bars, signal_lines
+from ui.live import (
+    LiveHistory,
+    circumplex_plot,
+    face_name,
+    headline,
+    probability_bars,
+    signal_lines,
+)
+from ui.sessions import unreliable_expressions
 
 LIFETIME_ENV = "FER_ROOM_LIFETIME_MIN"
 INSTANCE_ENV = "FER_INSTANCE"
@@ -317,13 +325,14 @@ def show_readout(live_room, key: str) -> None:
     if latest is None:
         st.info("Waiting for the client's first frames…")
         return
+    unreliable = unreliable_expressions(live_room.model_label)
     if not latest.results:
         st.info("No face in view.")
     else:
         st.markdown(
             "  \n".join(
-                f"## {emotion_style(result.label).icon} {result.label} "
-                f"· {result.confidence:.0%} · face #{result.track_id}"
+                f"## {emotion_style(result.label).icon} "
+                f"{headline(result, live_room.classes, unreliable)}"
                 for result in latest.results
             )
         )
@@ -333,13 +342,13 @@ def show_readout(live_room, key: str) -> None:
         return
     primary = latest.results[0]
     st.plotly_chart(
-        probability_bars(live_room.classes, primary.smoothed, f"Face #{primary.track_id}"),
+        probability_bars(live_room.classes, primary.smoothed, face_name(primary.track_id)),
         key=f"{key}.bars",
     )
     for result in latest.results:
-        st.text("\n".join([f"Face #{result.track_id}", *signal_lines(result)]))
+        st.text("\n".join([face_name(result.track_id), *signal_lines(result)]))
     trail = history.trail(primary.track_id)
     if len(trail):
-        title = f"Face #{primary.track_id}: valence and arousal, last {history.trail_s:.0f} s"
+        title = f"{face_name(primary.track_id)}: valence and arousal, last {history.trail_s:.0f} s"
         st.plotly_chart(circumplex_plot(trail, title), key=f"{key}.circumplex")
     st.caption("Descriptive readings of the face, not a diagnosis and not felt emotion.")

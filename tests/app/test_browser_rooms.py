@@ -42,7 +42,7 @@ from tests.app.page_support import SHARED_VIDEO, build_tiny_model
 
 pytestmark = pytest.mark.browser
 
-FACE_LABEL = re.compile(r"face #\d")
+FACE_LABEL = re.compile(r"· Face \d")
 WAITING = "Waiting for the client's consent"
 MIN_RECORDED = 3
 

@@ -46,7 +46,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "docs" / "deployment" / "nginx-instances.conf"
 NGINX = Path("/usr/sbin/nginx")
-FACE_LABEL = re.compile(r"face #\d")
+FACE_LABEL = re.compile(r"· Face \d")
 LOG_LINE = re.compile(
     r'"(?P<method>\S+) (?P<uri>\S+)" (?P<status>\d+) upstream=(?P<upstream>\S+) '
     r"pin=(?P<pin>\S*) room=(?P<room>\S*)"
