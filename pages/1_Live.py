@@ -151,6 +151,7 @@ def recognizer_for(model, model_key: str, config: SmoothingConfig, max_faces: in
         )
         with st.spinner("Opening the face detector…"):
             recognizer.load()
+            resources.keep_loaded_models_out_of_collections()
         st.session_state["live.recognizer"] = recognizer
         st.session_state["live.recognizer_key"] = key
         if previous is not None:

@@ -15,6 +15,7 @@ Environment variables are read here, at the edge, and nowhere in ``fer``:
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -223,6 +224,19 @@ def emotion_model(name_or_path: str):
     from fer.models.inference import load_model
 
     return load_model(name_or_path)
+
+
+def keep_loaded_models_out_of_collections() -> None:
+    """Leave everything loaded so far out of the garbage collector's full collections.
+
+    Called once a recognizer has loaded its model and face detector. Streamlit runs a full
+    collection, twice (its own and Keras's clear_session), after every script run, and Python
+    runs them as allocations pile up; over the objects TensorFlow and MediaPipe leave behind each
+    takes long enough to starve the frame worker of the interpreter. Frozen objects are skipped
+    by every collection; reference counting still frees them.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def load_model_or_error(name_or_path: str):

@@ -11,7 +11,6 @@ letters and digits): room keys start with it, and the proxy routes each room's c
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Mapping
@@ -231,12 +230,8 @@ def start_analysis(live_room, consent_id: int) -> bool:
     with st.spinner("Preparing…"):
         recognizer.load()
         warm_up(model, recognizer.tta)
-        # Streamlit runs a full garbage collection, twice (its own and Keras's clear_session),
-        # after every script run, the clinician's view four times a second included; over the
-        # objects TensorFlow and MediaPipe leave behind each takes long enough to starve the
-        # frame worker of the interpreter. Frozen objects are left out of every collection.
-        gc.collect()
-        gc.freeze()
+        # The clinician's view reruns four times a second, each rerun ending in full collections.
+        resources.keep_loaded_models_out_of_collections()
     live_room.allow_analysis(
         consent_id, recognizer, resources.model_label(model, recognizer.tta)
     )

@@ -111,6 +111,19 @@ def test_after_consent_the_camera_is_offered(db_path):
     assert start.disabled  # the camera is not playing in AppTest
 
 
+def test_the_loaded_recognizer_is_kept_out_of_garbage_collections(db_path):
+    import gc
+
+    gc.unfreeze()
+    try:
+        at = give_consent(open_page(db_path))
+        assert not at.exception, at.exception
+        assert at.session_state["live.recognizer"] is not None
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+
+
 def test_the_prediction_views_setting_rebuilds_the_recognizer(db_path):
     at = give_consent(open_page(db_path))
     assert at.session_state["live.recognizer"].tta == "mirror+zoom"  # the default
