@@ -13,7 +13,7 @@ from pathlib import Path
 from fer.config import MODELS_DIR, PROJECT_ROOT
 from fer.data.augmentation import AUGMENTATION_PRESETS
 from fer.data.imbalance import STRATEGIES
-from fer.training.config import PRECISIONS, TrainConfig
+from fer.training.config import FRAMINGS, PRECISIONS, TrainConfig
 
 EXAMPLE = """\
 fer train --model fernet4l --labels fer2013+ferplus --epochs 64 --weight-decay 0.05
@@ -32,7 +32,15 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--augmentation",
         default="full",
         choices=sorted(AUGMENTATION_PRESETS),
-        help="augmentation strength; light: mirror and small shifts, no photometric changes",
+        help="augmentation strength; light: mirror and small shifts, no photometric changes; "
+        "video_call: full, and half of the faces get a video-call degradation",
+    )
+    group.add_argument(
+        "--framing",
+        default="dataset",
+        choices=FRAMINGS,
+        help="mixed: each face is its dataset crop or its crop re-aligned by the serving "
+        "pipeline, with equal chance (needs face_landmarker.task; cached in data/cache)",
     )
     group.add_argument(
         "--no-augment", action="store_true", help="disable augmentation (--augmentation none)"
@@ -141,6 +149,7 @@ def train_config(args: argparse.Namespace):
         seed=args.seed,
         train_limit=args.train_limit,
         augmentation=AUGMENTATION_PRESETS["none" if args.no_augment else args.augmentation],
+        framing=args.framing,
     )
     zoo_entry(config.architecture)
     return config

@@ -48,6 +48,95 @@ class PerFaceStandardization(layers.Layer):
         return {**super().get_config(), "min_std": self.min_std}
 
 
+@keras.saving.register_keras_serializable(package="fer")
+class VideoCallDegradation(layers.Layer):
+    """During training, a share ``rate`` of faces gets one degradation a video call brings.
+
+    Each chosen face gets one of: low resolution (down to 24 or 32 pixels and back), a motion
+    blur (horizontal or vertical), an exposure change by a factor between 0.3 and 2.2 with
+    clipping (per-face standardisation undoes a plain scaling, the clipped highlights and
+    crushed shadows are what stays), Gaussian sensor noise, or a grey ellipse over part of the
+    lower face, as a resting hand. Inputs are 0..255 faces (B, 48, 48, 1); at inference the
+    layer passes them through.
+    """
+
+    KINDS = (
+        "low_resolution_24", "low_resolution_32", "blur_horizontal", "blur_vertical",
+        "exposure", "noise", "occlusion",
+    )
+
+    def __init__(self, rate: float = 0.5, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must lie in [0, 1], not {rate}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _low_resolution(self, faces, size: int):
+        small = ops.image.resize(faces, (size, size), interpolation="area")
+        return ops.image.resize(small, INPUT_SHAPE[:2], interpolation="bilinear")
+
+    def _blur(self, faces, horizontal: bool):
+        taps = np.array([1, 2, 3, 2, 1], np.float32) / 9.0
+        shape = (1, 5, 1, 1) if horizontal else (5, 1, 1, 1)
+        kernel = ops.convert_to_tensor(taps.reshape(shape))
+        return ops.depthwise_conv(faces, kernel, strides=1, padding="same")
+
+    def _occlusion(self, faces, batch):
+        size = INPUT_SHAPE[0]
+
+        def draw(low, high):
+            value = keras.random.uniform((batch, 1, 1, 1), low, high, seed=self.seed_generator)
+            return value * size
+
+        centre_x, centre_y = draw(0.15, 0.85), draw(0.45, 0.95)
+        radius_x, radius_y = draw(0.10, 0.25), draw(0.08, 0.18)
+        grid = ops.arange(size, dtype="float32") + 0.5
+        columns = ops.reshape(grid, (1, 1, size, 1))
+        rows = ops.reshape(grid, (1, size, 1, 1))
+        inside = (
+            ops.square((columns - centre_x) / radius_x) + ops.square((rows - centre_y) / radius_y)
+        ) <= 1.0
+        grey = keras.random.uniform((batch, 1, 1, 1), 40.0, 220.0, seed=self.seed_generator)
+        return ops.where(inside, grey, faces)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0.0:
+            return inputs
+        faces = ops.cast(inputs, "float32")
+        batch = ops.shape(faces)[0]
+        log_exposure = keras.random.uniform(
+            (batch, 1, 1, 1), np.log(0.3), np.log(2.2), seed=self.seed_generator
+        )
+        sigma = keras.random.uniform((batch, 1, 1, 1), 3.0, 12.0, seed=self.seed_generator)
+        noise = keras.random.normal(ops.shape(faces), seed=self.seed_generator) * sigma
+        candidates = ops.stack(
+            [
+                self._low_resolution(faces, 24),
+                self._low_resolution(faces, 32),
+                self._blur(faces, horizontal=True),
+                self._blur(faces, horizontal=False),
+                faces * ops.exp(log_exposure),
+                faces + noise,
+                self._occlusion(faces, batch),
+            ],
+            axis=1,
+        )
+        kinds = len(self.KINDS)
+        kind = keras.random.randint((batch,), 0, kinds, seed=self.seed_generator)
+        choice = ops.reshape(ops.one_hot(kind, kinds), (batch, kinds, 1, 1, 1))
+        degraded = ops.clip(ops.sum(candidates * choice, axis=1), 0.0, 255.0)
+        chosen = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator) < self.rate
+        return ops.where(chosen, degraded, faces)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 def standardize_faces(faces: NDArray, min_std: float = MIN_STD) -> NDArray[np.float32]:
     """NumPy twin of :class:`PerFaceStandardization` for (N, 48, 48, 1) faces.
 
@@ -81,6 +170,8 @@ def build_augmentation(config: AugmentationConfig, seed: int) -> keras.Sequentia
         steps.append(layers.RandomContrast(config.contrast, value_range=(0, 255), seed=seed))
     if config.brightness:
         steps.append(layers.RandomBrightness(config.brightness, value_range=(0, 255), seed=seed))
+    if config.degradation:
+        steps.append(VideoCallDegradation(config.degradation, seed=seed))
     return keras.Sequential(steps, name="augmentation")
 
 

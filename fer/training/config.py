@@ -9,6 +9,9 @@ from fer.data.imbalance import STRATEGIES
 from fer.emotions import class_set
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+# "dataset": FER2013's own crops; "mixed": each face in each epoch is either its dataset crop or
+# the same face re-aligned by the serving pipeline (fer.training.framing), with equal chance.
+FRAMINGS = ("dataset", "mixed")
 @dataclass(frozen=True)
 class TrainConfig:
     architecture: str = "fernet"
@@ -45,6 +48,7 @@ class TrainConfig:
     # The schedule's floor as a share of the peak learning rate.
     learning_rate_floor: float = 0.01
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    framing: str = "dataset"
 
     def __post_init__(self) -> None:
         if not self.label_sets or len(set(self.label_sets)) != len(self.label_sets):
@@ -55,6 +59,10 @@ class TrainConfig:
             raise ValueError(f"imbalance must be one of {STRATEGIES}, not {self.imbalance!r}")
         if self.imbalance in ("oversample", "smote") and len(self.label_sets) > 1:
             raise ValueError("oversample/smote change the rows, so they need a single label set")
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {FRAMINGS}, not {self.framing!r}")
+        if self.framing != "dataset" and self.imbalance in ("oversample", "smote"):
+            raise ValueError("oversample/smote make faces the pipeline has not framed")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', not {self.optimizer!r}")
         if self.precision not in PRECISIONS:

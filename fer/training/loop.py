@@ -175,16 +175,38 @@ def start_run(
     return model, state
 
 
-def training_dataset(config: TrainConfig, images: NDArray[np.uint8], targets: dict, first_epoch):
-    """Shuffled, batched (and with mixup, blended) training batches as a ``tf.data`` pipeline."""
+def training_dataset(
+    config: TrainConfig,
+    images: NDArray[np.uint8],
+    targets: dict,
+    first_epoch,
+    framed: NDArray[np.uint8] | None = None,
+):
+    """Shuffled, batched (and with mixup, blended) training batches as a ``tf.data`` pipeline.
+
+    With ``framed`` (the same faces re-aligned by the pipeline), every face of every epoch is
+    either its dataset crop or its re-aligned crop, with equal chance.
+    """
     import tensorflow as tf
 
     faces = images[..., None].astype(np.float32)
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((faces, targets))
-        .shuffle(len(faces), seed=config.seed + first_epoch, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
-    )
+    if framed is None:
+        dataset = tf.data.Dataset.from_tensor_slices((faces, targets))
+    else:
+        alternatives = framed[..., None].astype(np.float32)
+        dataset = tf.data.Dataset.from_tensor_slices(((faces, alternatives), targets))
+    dataset = dataset.shuffle(
+        len(faces), seed=config.seed + first_epoch, reshuffle_each_iteration=True
+    ).batch(config.batch_size)
+    if framed is not None:
+        framing_draws = tf.random.Generator.from_seed(config.seed + first_epoch + 1)
+
+        def pick_framing(pair, batch_targets):
+            dataset_crops, pipeline_crops = pair
+            use_pipeline = framing_draws.uniform([tf.shape(dataset_crops)[0], 1, 1, 1]) < 0.5
+            return tf.where(use_pipeline, pipeline_crops, dataset_crops), batch_targets
+
+        dataset = dataset.map(pick_framing)
     if config.mixup_alpha > 0:
         from fer.data.preprocess import mixup_batch
 
@@ -195,6 +217,22 @@ def training_dataset(config: TrainConfig, images: NDArray[np.uint8], targets: di
             )
         )
     return dataset.prefetch(2)
+
+
+def pipeline_framed_rows(fer2013: FaceDataset, rows: NDArray | None) -> NDArray[np.uint8]:
+    """The pipeline-framed crops (:mod:`fer.training.framing`) of FER2013 Training ``rows``."""
+    from fer.config import CACHE_DIR, data_dir_from_env, find_face_landmarker
+    from fer.training.framing import pipeline_framed
+
+    training_rows = np.flatnonzero(fer2013.splits == "Training")
+    if rows is None or (rows < 0).any() or not np.isin(rows, training_rows).all():
+        raise ValueError("pipeline framing needs every training face to be a FER2013 Training row")
+    landmarker = find_face_landmarker(data_dir_from_env())
+    if landmarker is None:
+        raise FileNotFoundError("pipeline framing needs face_landmarker.task in $FER_DATA_DIR")
+    framed, found = pipeline_framed(fer2013.images[training_rows], landmarker, CACHE_DIR)
+    print(f"pipeline framing: a face was found in {found.mean():.1%} of Training", flush=True)
+    return framed[np.searchsorted(training_rows, rows)]
 
 
 def train(
@@ -226,6 +264,7 @@ def train(
         head = add_teacher_targets(config, data)
         teacher_seconds = time.perf_counter() - teacher_started
         print(f"distilling {config.distill_from} into the {head} head", flush=True)
+    framed = pipeline_framed_rows(fer2013, data.rows) if config.framing == "mixed" else None
     validation = validation_labels(fer2013, ferplus, "PublicTest")
     steps_per_epoch = int(np.ceil(len(data.images) / config.batch_size))
     checkpoint = run_dir / "checkpoint.keras"
@@ -239,7 +278,7 @@ def train(
     state.wall_time_s += teacher_seconds
     if state.epochs_done >= config.epochs:
         return state
-    dataset = training_dataset(config, data.images, data.targets, state.epochs_done)
+    dataset = training_dataset(config, data.images, data.targets, state.epochs_done, framed)
     started = [time.perf_counter()]
     val_images = validation[0][..., None].astype(np.float32)
     model.fit(

@@ -22,6 +22,8 @@ class TrainingData:
     images: NDArray[np.uint8]
     targets: dict[str, NDArray[np.float32]]
     labels: dict[str, NDArray[np.int64]]  # hard labels, -1 where a head has none
+    # The FER2013 row each image came from (-1 for synthetic SMOTE rows).
+    rows: NDArray[np.int64] | None = None
 
 
 def _head_labels(fer2013: FaceDataset, ferplus: FaceDataset | None, rows: NDArray) -> dict:
@@ -84,7 +86,8 @@ def build_training_data(
             target[valid] *= weights[head_labels[valid]][:, None]
         targets[key] = target.astype(np.float32)
         out_labels[key] = head_labels
-    return TrainingData(balanced.images, targets, out_labels)
+    dataset_rows = np.where(synthetic, -1, rows[safe_source])
+    return TrainingData(balanced.images, targets, out_labels, dataset_rows)
 
 
 def add_teacher_targets(config: TrainConfig, data: TrainingData) -> str:
