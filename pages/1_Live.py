@@ -13,6 +13,7 @@ import streamlit as st
 from fer.emotions import emotion_style
 from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
 from fer.realtime.smoothing import METHODS, SmoothingConfig
+from fer.realtime.tracking import face_name
 from ui import auth, resources
 from ui.consent import consent_banner, consent_gate
 from ui.errors import report_error
@@ -21,7 +22,6 @@ from ui.live import (
     LiveProcessor,
     circumplex_plot,
     drain,
-    face_name,
     headline,
     label_latency_ms,
     probability_bars,
@@ -45,6 +45,11 @@ VIEW_NAMES = {  # the pipeline's test-time view sets, in a clinician's words
     "mirror+zoom": "Mirrored and zoomed (steadier, slower)",
     "mirror": "Mirrored (faster)",
     "none": "None (fastest)",
+}
+SMOOTHING_NAMES = {  # the smoother's methods, in a clinician's words
+    "window": "Average of the last seconds",
+    "ema": "Newer frames count more",
+    "none": "None: each frame as read",
 }
 CAMERA_RATE_HELP = (
     "Frames per second (/s) arriving from the camera, counted over the last few seconds, whether "
@@ -99,9 +104,11 @@ def controls() -> tuple[SmoothingConfig, bool, int, str]:
     sidebar.header("Live settings")
     method = sidebar.selectbox(
         "Smoothing", METHODS, index=METHODS.index(SmoothingConfig().method), key="live.method",
-        help="window: mean over the last seconds (the default). ema: an average in which newer "
-        "frames count more. none: each frame's own reading, steadiness traded away entirely: "
-        "on a looped test clip it jumped between expressions about once a second.",
+        format_func=SMOOTHING_NAMES.get,
+        help="Average of the last seconds: every frame in the window counts the same (the "
+        "default). Newer frames count more: follows a change a little sooner, wobbles a little "
+        "more. None: each frame's own reading, steadiness traded away entirely: on a looped "
+        "test clip it jumped between expressions about once a second.",
     )
     window_s = sidebar.slider(
         "Smoothing window (s)", 0.2, 3.0, SmoothingConfig().window_s, 0.1, key="live.window_s",
@@ -109,7 +116,8 @@ def controls() -> tuple[SmoothingConfig, bool, int, str]:
         help="Longer: steadier labels, slower to follow a change. On real footage at 15 fps the "
         "label followed a new expression about 0.27 s after the per-frame reading changed with "
         "0.5 s (the default), 0.6 s with 1 s and 0.9 s with 1.5 s; 0.3 s changed the label for "
-        "no reason several times a minute. For ema this is twice the half-life.",
+        "no reason several times a minute. With 'Newer frames count more' this is twice the "
+        "half-life.",
     )
     uncertain_below = sidebar.slider(
         "Show 'uncertain' below", 0.0, 0.9, 0.4, 0.05, key="live.uncertain_below",

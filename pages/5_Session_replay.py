@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from fer.evaluation import session_plots
+from fer.realtime.tracking import face_name
 from fer.sessions import replay
 from fer.sessions.insights import session_insights
 from ui import auth, research, sessions
@@ -125,7 +126,7 @@ def main() -> None:
     tracks = sorted(int(track) for track in frames["track_id"].unique())
     left, right = st.columns(2)
     track_id = left.selectbox(
-        "Face", tracks, format_func=sessions.face_name, key="replay.track"
+        "Face", tracks, format_func=face_name, key="replay.track"
     )
     raw = right.toggle("Show raw per-frame probabilities", key="replay.raw")
     prefix = replay.PROBABILITY_PREFIX if raw else replay.SMOOTHED_PREFIX

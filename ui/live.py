@@ -30,6 +30,7 @@ import plotly.graph_objects as go
 
 from fer.evaluation.plots import emotion_colour
 from fer.realtime.overlay import draw_results
+from fer.realtime.tracking import face_name
 
 ICE_SERVERS_ENV = "FER_ICE_SERVERS"
 TURN_URL_ENV = "FER_TURN_URL"
@@ -384,11 +385,6 @@ class LiveHistory:
 def percent(share: float) -> str:
     """A probability as the page writes it in the headline and on the bars: "62%"."""
     return f"{float(share):.0%}"
-
-
-def face_name(track_id: int) -> str:
-    """How the page names a face: "Face 1" (the number the video overlay shows beside it)."""
-    return f"Face {int(track_id)}"
 
 
 def shown_share(result, classes: Sequence[str]) -> float:

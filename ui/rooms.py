@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from fer.emotions import emotion_style
+from fer.realtime.tracking import face_name
 from fer.rooms import credentials
 from fer.rooms.attempts import AttemptLimiter
 from fer.rooms.live import LEFT, PLAYING, RoomRegistry
@@ -28,7 +29,6 @@ from ui import resources
 from ui.live import (
     LiveHistory,
     circumplex_plot,
-    face_name,
     headline,
     probability_bars,
     signal_lines,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from fer.realtime.tracking import face_name
 from ui.auth import audit
 from ui.text import plain
 
@@ -42,11 +43,6 @@ VIEWS_WORDS = {
     "mirror+zoom": "each prediction averages the face, its mirror image and two zoomed views",
 }
 VIEWS_MARK = ", tta "  # how ui.resources.model_label records the test-time views
-
-
-def face_name(track_id) -> str:
-    """``face #0``: how the pages, the picture overlay and the reports name a tracked face."""
-    return f"face #{int(track_id)}"
 
 
 def source_in_words(source: str) -> str:
@@ -82,10 +78,10 @@ def model_in_words(model: str) -> str:
 
 def in_words(table):
     """A session table (:mod:`fer.sessions.replay`, frames) with :data:`HEADINGS` for headers,
-    faces as ``#0``, shares in per cent and times to a tenth of a second, for the screen."""
+    faces as ``Face 0``, shares in per cent and times to a tenth of a second, for the screen."""
     shown = table.drop(columns=["episode"], errors="ignore").copy()
     if "track_id" in shown.columns:
-        shown["track_id"] = [f"#{int(track)}" for track in shown["track_id"]]
+        shown["track_id"] = [face_name(track) for track in shown["track_id"]]
     if "predominant_share" in shown.columns:
         shown["predominant_share"] = [f"{share:.0%}" for share in shown["predominant_share"]]
     for column in ("t_seconds", "start_s", "end_s", "duration_s", "longest_s"):

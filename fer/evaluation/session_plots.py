@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from numpy.typing import NDArray
 
 from fer.evaluation.plots import emotion_colour, titled_layout
+from fer.realtime.tracking import face_name
 
 
 def session_timeline(
@@ -39,7 +40,7 @@ def session_timeline(
     figure.update_xaxes(title_text="time (s)")
     figure.update_yaxes(range=[0, 1], title_text="probability")
     label = "Smoothed probabilities" if prefix == "smoothed_" else "Probabilities"
-    suffix = f" — face #{track_id}" if track_id is not None else ""
+    suffix = f" — {face_name(track_id)}" if track_id is not None else ""
     return titled_layout(figure, label + suffix, hovermode="x unified")
 
 
@@ -76,7 +77,7 @@ def time_share_chart(shares: pd.DataFrame) -> go.Figure:
     for name, part in shares.groupby("emotion", sort=True):
         figure.add_trace(
             go.Bar(
-                y=[f"face #{track}" for track in part["track_id"]],
+                y=[face_name(track) for track in part["track_id"]],
                 x=part["share"],
                 name=str(name),
                 orientation="h",

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fer.emotions import emotion_style
+from fer.realtime.tracking import face_name
 
 
 @lru_cache(maxsize=32)
@@ -29,7 +30,7 @@ def colour_bgr(name: str) -> tuple[int, int, int]:
 
 
 def caption(result) -> str:
-    return f"#{result.track_id} {result.label} {result.confidence:.0%}"
+    return f"{face_name(result.track_id)}: {result.label} {result.confidence:.0%}"
 
 
 def draw_results(

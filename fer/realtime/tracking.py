@@ -18,6 +18,12 @@ from numpy.typing import NDArray
 BBox = tuple[int, int, int, int]
 
 
+def face_name(track_id: int) -> str:
+    """``Face 1``: how the video overlay, the pages, the charts and the reports name a tracked
+    face, so that a clinician can match them."""
+    return f"Face {int(track_id)}"
+
+
 @dataclass(frozen=True)
 class TrackerConfig:
     """Matching and box-steadying parameters.

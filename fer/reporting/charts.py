@@ -7,6 +7,7 @@ import io
 import pandas as pd
 
 from fer.emotions import UNCERTAIN, emotion_style
+from fer.realtime.tracking import face_name
 
 
 def _colour(name: str) -> str:
@@ -46,7 +47,7 @@ def timeline_chart(frames: pd.DataFrame, classes: list[str], image_format: str =
             if column in face:
                 axis.plot(face["t_seconds"], face[column], color=_colour(name), label=name, lw=1.2)
         axis.set_ylim(0, 1)
-        axis.set_ylabel(f"face {track}")
+        axis.set_ylabel(face_name(track))
         axis.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("time in the session (s)")
     if tracks:
@@ -68,9 +69,9 @@ def signals_chart(frames: pd.DataFrame, image_format: str = "png") -> bytes | No
 
     figure, axis = plt.subplots(figsize=(8, 2.4))
     for track, face in frames.sort_values("t_seconds").groupby("track_id"):
-        axis.plot(face["t_seconds"], face["valence"], lw=1.2, label=f"valence, face {track}")
+        axis.plot(face["t_seconds"], face["valence"], lw=1.2, label=f"valence, {face_name(track)}")
         axis.plot(face["t_seconds"], face["arousal"], lw=1.0, ls="--",
-                  label=f"arousal, face {track}")
+                  label=f"arousal, {face_name(track)}")
     axis.axhline(0, color="#999999", lw=0.8)
     axis.set_ylim(-1, 1)
     axis.set_xlabel("time in the session (s)")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
 from fer.models.reliability import reliability_note, unreliable_classes
+from fer.realtime.tracking import face_name
 from fer.sessions.insights import session_insights
 
 DISCLAIMER = (
@@ -133,7 +134,7 @@ def summary_figures(content: ReportContent) -> list[tuple[str, float, str]]:
     """The report's summary figures as ``(name, value, unit)``: one FHIR Observation each."""
     figures: list[tuple[str, float, str]] = []
     for face in content.insights.get("faces", []):
-        prefix = f"face {face['track_id']}"
+        prefix = face_name(face["track_id"])
         figures.append((f"{prefix}: duration seen", face["duration_s"], "s"))
         for emotion, share in face["time_share"].items():
             figures.append((f"{prefix}: share of time, {emotion}", share, "1"))

@@ -17,6 +17,7 @@ from tests.app.page_support import (  # isort: skip  (imports webrtc first)
 )
 
 import queue
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -659,6 +660,10 @@ def test_the_panel_and_the_settings_speak_a_clinicians_language(panel, db_path):
     assert "Extra views of each face" in strings
     found = sorted({name for name in CODE_NAMES for text in strings if name in text})
     assert not found, f"the Live page shows {found}"
+    options = page.selectbox(key="live.method").options
+    assert options == ["Newer frames count more", "Average of the last seconds",
+                       "None: each frame as read"]
+    assert not [text for text in strings if re.search(r"\bema\b", text)]
 
 
 def test_the_rate_spans_the_window_even_when_frames_are_rarer_than_it():

@@ -279,7 +279,7 @@ def test_replay_renders_a_session(workspace):
     app = run_page("pages/5_Session_replay.py")
     assert charts(app) == 4  # timeline, predominant, time share, landmarks
     summary = next(table.value for table in app.dataframe if "Face" in table.value.columns)
-    assert list(summary["Face"]) == ["#0", "#1"]
+    assert list(summary["Face"]) == ["Face 0", "Face 1"]
     assert list(summary["Most frequent expression"]) == ["happy", "neutral"]
     assert list(summary["Changes of expression"]) == [1, 0]
     labels = [button.proto.label for button in app.get("download_button")]

@@ -177,7 +177,7 @@ def test_the_clinician_pages_speak_in_words(workspace):
     at.selectbox(key="replay.session").set_value(workspace["video"]).run()
     assert_in_words(at, "Session replay of a video")
     summary = next(t.value for t in at.dataframe if "Changes of expression" in t.value.columns)
-    assert list(summary["Face"]) == ["#0"]
+    assert list(summary["Face"]) == ["Face 0"]
     assert list(summary["Share of time"]) == ["50%"]
     assert list(summary["Changes of expression"]) == [1]
     at.selectbox(key="replay.session").set_value(workspace["picture"]).run()

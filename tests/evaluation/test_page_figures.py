@@ -97,4 +97,4 @@ def test_one_expression_per_interval_still_has_a_legend():
     shares = pd.DataFrame({"track_id": [0], "emotion": ["happy"], "share": [1.0]})
     stacked = session_plots.time_share_chart(shares)
     assert stacked.layout.showlegend is True
-    assert list(stacked.data[0].y) == ["face #0"]
+    assert list(stacked.data[0].y) == ["Face 0"]
