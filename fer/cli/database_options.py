@@ -1,4 +1,5 @@
-"""What ``fer users`` and ``fer sessions`` share: which database, who acts, how errors print.
+"""What ``fer users``, ``fer sessions`` and ``fer report`` share: which database, who acts,
+how errors print.
 
 The environment is read here, at the command line's edge: ``FER_SESSION_DB`` (a file path or a
 ``postgresql://`` URL, default ``data/sessions.db``) and ``FER_RETENTION_DAYS``.
@@ -16,17 +17,22 @@ RETENTION_DAYS_ENV = "FER_RETENTION_DAYS"
 
 def database_parent() -> argparse.ArgumentParser:
     """A parent parser adding ``--database`` to each action of a command."""
+    parent = argparse.ArgumentParser(add_help=False)
+    add_database_argument(parent)
+    return parent
+
+
+def add_database_argument(parser: argparse.ArgumentParser) -> None:
+    """``--database``: the session database, from the environment unless given."""
     from fer.config import DEFAULT_SESSION_DB
 
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
+    parser.add_argument(
         "--database",
         default=os.environ.get(SESSION_DB_ENV) or str(DEFAULT_SESSION_DB),
         metavar="LOCATION",
         help=f"session database: a file or a postgresql:// URL (default: ${SESSION_DB_ENV}, "
         "else data/sessions.db)",
     )
-    return parent
 
 
 def retention_days_from_env() -> int | None:

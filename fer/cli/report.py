@@ -10,9 +10,10 @@ they are not a diagnosis.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from fer.cli.database_options import add_database_argument, cli_actor
 
 FORMATS = ("html", "pdf", "fhir")
 EXAMPLE = """\
@@ -24,13 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", type=int, help="the session's number (fer sessions list)")
     parser.add_argument("--format", choices=FORMATS, default="html")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
-    parser.add_argument(
-        "--database",
-        default=None,
-        metavar="LOCATION",
-        help="session database, a file or a postgresql:// URL (default: $FER_SESSION_DB, else "
-        "data/sessions.db)",
-    )
+    add_database_argument(parser)
 
 
 def write_report(store, session_id: int, image_format: str, out: Path) -> Path:
@@ -64,13 +59,19 @@ def write_report(store, session_id: int, image_format: str, out: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fer.config import DEFAULT_SESSION_DB
+    from fer.accounts import AuditLog
     from fer.sessions.store import SessionStore
+    from fer.storage import DatabaseError
 
-    location = args.database or os.environ.get("FER_SESSION_DB") or str(DEFAULT_SESSION_DB)
     try:
-        path = write_report(SessionStore(location), args.session, args.format, args.out)
-    except (ValueError, FileNotFoundError, PermissionError) as error:
+        path = write_report(SessionStore(args.database), args.session, args.format, args.out)
+        # A report carries a patient's session out of the database: logged as the app and the
+        # API log theirs.
+        AuditLog(args.database).record(
+            cli_actor(), "export_session", f"session {args.session}",
+            f"report {args.format} to {path}",
+        )
+    except (ValueError, FileNotFoundError, PermissionError, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(path)

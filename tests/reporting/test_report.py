@@ -143,3 +143,32 @@ def test_model_summary_carries_the_reliability_of_its_classes(tmp_path):
     assert list(summary.unreliable) == ["b"]
     assert reliability_text(summary, "b").startswith("unreliable: recognised 20% of the 20 b")
     assert reliability_text(summary, "a") == ""
+
+
+def test_writing_a_report_is_recorded_in_the_audit_log(session_db, tmp_path):
+    from fer.accounts import AuditLog
+
+    path, session_id = session_db
+    out = run_report(session_db, tmp_path, "pdf")
+    entries = AuditLog(path).entries()
+    (entry,) = entries[entries["action"] == "export_session"].itertuples()
+    assert entry.actor.startswith("cli:") and entry.target == f"session {session_id}"
+    assert entry.detail == f"report pdf to {out}"
+
+
+def test_the_database_comes_from_the_environment(session_db, tmp_path, monkeypatch):
+    path, session_id = session_db
+    monkeypatch.setenv("FER_SESSION_DB", str(path))
+    out = tmp_path / "from-env.html"
+    assert fer_main(["report", str(session_id), "--out", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_a_failed_report_is_not_logged(session_db, tmp_path):
+    from fer.accounts import AuditLog
+
+    path, session_id = session_db
+    command = ["report", str(session_id + 99), "--out", str(tmp_path / "x.html")]
+    assert fer_main([*command, "--database", str(path)]) == 2
+    entries = AuditLog(path).entries()
+    assert "export_session" not in set(entries["action"])
