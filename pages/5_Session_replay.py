@@ -20,19 +20,29 @@ from ui.consent import erase_name_form, show_withdrawal_notice, withdraw_form
 
 PAGE = "replay"
 FRAMES_KEY = "replay.frames"
+INSIGHTS_KEY = "replay.insights"
+
+
+def kept_while_unchanged(state_key: str, key, compute):
+    """``compute()``, kept in this browser session while ``key`` stays the same: every slider
+    move reruns the page. Not st.cache_data, which is shared between users and would outlive a
+    deletion."""
+    kept = st.session_state.get(state_key)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    value = compute()
+    st.session_state[state_key] = (key, value)
+    return value
 
 
 def load_frames(store, info, user) -> pd.DataFrame:
-    """The session's frames, kept for this browser session only (not st.cache_data, which is
-    shared between users and would outlive a deletion); reloaded when the session grows."""
-    key = (info.id, info.n_frames)
-    cached = st.session_state.get(FRAMES_KEY)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    with st.spinner("Loading the session…"):
-        frames = store.load_frames(info.id, include_extras=True, viewer=user)
-    st.session_state[FRAMES_KEY] = (key, frames)
-    return frames
+    """The session's frames; reloaded when the session grows."""
+
+    def load() -> pd.DataFrame:
+        with st.spinner("Loading the session…"):
+            return store.load_frames(info.id, include_extras=True, viewer=user)
+
+    return kept_while_unchanged(FRAMES_KEY, (info.id, info.n_frames), load)
 
 
 def show_moment(frames: pd.DataFrame, track_id: int, classes: list[str]) -> None:
@@ -154,7 +164,10 @@ def main() -> None:
     right.dataframe(sessions.in_words(replay.longest_episodes(frames, 3)), hide_index=True)
 
     st.subheader("Insights")
-    insights = session_insights(frames, markers)
+    insights = kept_while_unchanged(
+        INSIGHTS_KEY, (info.id, info.n_frames, markers.to_json()),
+        lambda: session_insights(frames, markers),
+    )
     face = next(face for face in insights["faces"] if face["track_id"] == track_id)
     sessions.show_insights(face, insights, sessions.unreliable_expressions(info.model))
 

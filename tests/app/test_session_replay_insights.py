@@ -179,3 +179,23 @@ def test_a_one_picture_session_shows_a_table_not_a_timeline(db_path):
     assert any("surprise" in text.value for text in at.text)
     labels = [button.proto.label for button in at.get("download_button")]
     assert "Report (PDF)" in labels
+
+
+def test_insights_are_computed_once_while_the_session_stays_the_same(db_path, monkeypatch):
+    import fer.sessions.insights
+
+    computed = []
+    original = fer.sessions.insights.session_insights
+
+    def counting(frames, markers):
+        computed.append(len(frames))
+        return original(frames, markers)
+
+    monkeypatch.setattr(fer.sessions.insights, "session_insights", counting)
+    anna = make_user(db_path, "anna", "clinician")
+    signal_session(db_path, anna)
+    at = open_replay(anna)
+    at.slider(key="replay.moment").set_value(4.0).run()
+    at.slider(key="replay.interval").set_value(60).run()
+    assert not at.exception, at.exception
+    assert computed == [40]
