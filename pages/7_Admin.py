@@ -35,6 +35,25 @@ def active_others(users, me) -> list:
     return [u for u in users if u.id != me.id and u.disabled_at is None]
 
 
+def new_password_pair(label: str, key: str, repeat_label: str, repeat_key: str):
+    """A form's two password boxes side by side: the password and its repetition."""
+    left, right = st.columns(2)
+    password = left.text_input(
+        label, type="password", key=key, autocomplete="new-password"
+    )
+    repeated = right.text_input(
+        repeat_label, type="password", key=repeat_key, autocomplete="new-password"
+    )
+    return password, repeated
+
+
+def passwords_match(password: str, repeated: str) -> bool:
+    """Whether the two boxes agree; says so when they do not."""
+    if password != repeated:
+        st.error("The two passwords differ; nothing was changed.")
+    return password == repeated
+
+
 def add_user_form(accounts) -> None:
     from fer.accounts import ROLES
 
@@ -43,22 +62,14 @@ def add_user_form(accounts) -> None:
         left, right = st.columns(2)
         name = left.text_input("User name", key="admin.add_name")
         role = right.selectbox("Role", ROLES, key="admin.add_role")
-        left, right = st.columns(2)
-        password = left.text_input(
-            "Password (at least 12 characters)", type="password", key="admin.add_password",
-            autocomplete="new-password",
-        )
-        repeated = right.text_input(
-            "Repeat the password", type="password", key="admin.add_repeat",
-            autocomplete="new-password",
+        password, repeated = new_password_pair(
+            "Password (at least 12 characters)", "admin.add_password",
+            "Repeat the password", "admin.add_repeat",
         )
         submitted = st.form_submit_button(
             "Add user", key="admin.add", icon=":material/person_add:"
         )
-    if not submitted:
-        return
-    if password != repeated:
-        st.error("The two passwords differ; nothing was changed.")
+    if not submitted or not passwords_match(password, repeated):
         return
     try:
         user = accounts.add_user(name.strip(), role, password)
@@ -95,20 +106,12 @@ def password_form(accounts, users) -> None:
     with st.form("admin.password_form", clear_on_submit=True):
         st.markdown("**Reset a password**")
         name = st.selectbox("User", [u.name for u in users], key="admin.password_user")
-        left, right = st.columns(2)
-        password = left.text_input(
-            "New password", type="password", key="admin.password_new",
-            autocomplete="new-password",
-        )
-        repeated = right.text_input(
-            "Repeat it", type="password", key="admin.password_repeat",
-            autocomplete="new-password",
+        password, repeated = new_password_pair(
+            "New password (at least 12 characters)", "admin.password_new",
+            "Repeat it", "admin.password_repeat",
         )
         submitted = st.form_submit_button("Set password", key="admin.password")
-    if not submitted or name is None:
-        return
-    if password != repeated:
-        st.error("The two passwords differ; nothing was changed.")
+    if not submitted or name is None or not passwords_match(password, repeated):
         return
     try:
         accounts.set_password(name, password)
