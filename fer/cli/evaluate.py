@@ -16,7 +16,8 @@ fer evaluate fer2013 --split PublicTest --signals --per-class 100
 fer evaluate ferplus --suite robustness --split PrivateTest
 fer evaluate ferplus --suite robustness --against fer2013 --no-save
 fer evaluate ferplus_balanced --suite robustness --with ferplus
-fer evaluate ferplus_balanced --suite robustness --against ferplus fer2013"""
+fer evaluate ferplus_videocall_balanced --suite robustness --split PublicTest \\
+  --against ferplus_balanced ferplus fer2013"""
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")  # fer.evaluation.evaluate.SPLITS
 TTA_CHOICES = ("none", "mirror", "mirror+zoom")  # fer.models.inference.TTA_CHOICES
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         help="with --suite: also run these models on the same faces, scoring all on the classes "
         "they share; saved in each one's evaluation.json as the comparison that chooses the "
-        "Live page's default model",
+        "Live page's default model (a choice: run it with --split PublicTest)",
     )
     parser.add_argument(
         "--with",

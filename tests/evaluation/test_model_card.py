@@ -9,7 +9,7 @@ from fer.evaluation.evaluation_file import add_reports, empty_evaluation
 from fer.evaluation.model_card import MODEL_CARD_FILE, model_card_text, render_model_card
 from tests.research_fixtures import synthetic_report
 
-SHIPPED = ("fer2013", "ferplus", "ferplus_balanced")
+SHIPPED = ("fer2013", "ferplus", "ferplus_balanced", "ferplus_videocall_balanced")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

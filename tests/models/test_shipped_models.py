@@ -9,7 +9,7 @@ from fer.config import MODELS_DIR
 from fer.evaluation.evaluate import PUBLISHED_VIEWS
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
 
-SHIPPED = ("fer2013", "ferplus", "ferplus_balanced")
+SHIPPED = ("fer2013", "ferplus", "ferplus_balanced", "ferplus_videocall_balanced")
 MODEL_FOLDER = {
     "model.keras",
     "model_int8.tflite",
