@@ -5,6 +5,8 @@ analysed, and only they can start it."""
 # streamlit_webrtc (aiortc) must be imported before TensorFlow/MediaPipe, or Python segfaults.
 import streamlit_webrtc  # noqa: F401  # isort: skip
 
+import time
+
 import streamlit as st
 
 from fer.rooms import RoomNotFoundError
@@ -15,6 +17,8 @@ from ui.text import plain
 
 INVITATIONS_KEY = "rooms.invitations"
 MAX_MARKER_NOTE_CHARS = 200
+# The view redraws four times a second: a message drawn once would vanish before it is read.
+MARKER_MESSAGE_S = 8.0
 STATUS_WORDS = {
     "waiting": "Waiting for the client's consent. Nothing is analysed or shown until the client "
     "agrees on their own device.",
@@ -95,6 +99,32 @@ def show_invitation(room) -> None:
     st.caption(f"Both expire {rooms.expires_in_words(room)}; only this screen shows them.")
 
 
+def mark_moment(session_store, live_room, recorder, user) -> None:
+    """The "Mark moment" button's callback: the marker, and a message kept on screen a while."""
+    note = st.session_state.get("rooms.note", "")
+    t_seconds = live_room.recording_time()
+    try:
+        if t_seconds is None:
+            raise ValueError("not recording")
+        session_store.add_marker(recorder.session_id, t_seconds, note=note, created_by=user)
+    except ValueError as error:
+        message = ("error", f"Not marked: {error}")
+    else:
+        st.session_state["rooms.note"] = ""
+        suffix = f": {note}" if note else ""
+        message = ("success", f"Moment marked at {t_seconds:.1f} s{suffix}")
+    st.session_state["rooms.marker_message"] = (*message, time.monotonic() + MARKER_MESSAGE_S)
+
+
+def marker_message() -> None:
+    """The last marker's message, for a few seconds after the click."""
+    message = st.session_state.get("rooms.marker_message")
+    if message is None or time.monotonic() > message[2]:
+        return
+    kind, text, _ = message
+    (st.success if kind == "success" else st.error)(plain(text))
+
+
 def recording_controls(session_store, live_room, user) -> None:
     recorder = live_room.recorder
     if recorder is None:
@@ -138,20 +168,14 @@ def recording_controls(session_store, live_room, user) -> None:
             stopped.close()
             st.session_state["rooms.last_saved"] = stopped.session_id
         st.rerun(scope="fragment")
-    note = st.text_input(
+    st.text_input(
         "Note for the moment (optional)", max_chars=MAX_MARKER_NOTE_CHARS, key="rooms.note"
     )
-    if st.button("Mark moment", key="rooms.mark", icon=":material/bookmark_add:"):
-        t_seconds = live_room.recording_time()
-        try:
-            if t_seconds is None:
-                raise ValueError("not recording")
-            session_store.add_marker(recorder.session_id, t_seconds, note=note, created_by=user)
-        except ValueError as error:
-            st.error(plain(f"Not marked: {error}"))
-        else:
-            suffix = f": {note}" if note else ""
-            st.success(plain(f"Moment marked at {t_seconds:.1f} s{suffix}"))
+    st.button(
+        "Mark moment", key="rooms.mark", icon=":material/bookmark_add:", on_click=mark_moment,
+        args=(session_store, live_room, recorder, user),
+    )
+    marker_message()
 
 
 @st.fragment(run_every=rooms.VIEW_REFRESH_S)

@@ -306,3 +306,29 @@ def test_an_expired_room_stops_its_analysis_and_saves_its_recording(db_path):
     assert not live_room.analysing and rooms.room_registry().get(room.id) is None
     assert sessions.get_session(session_id).ended_at is not None
     assert not at.get("plotly_chart") and not at.metric
+
+
+def test_a_marked_moment_is_stored_and_its_message_outlives_the_redraws(db_path):
+    from types import SimpleNamespace
+
+    from fer.sessions.recorder import SessionRecorder
+
+    invitation = invite(db_path)
+    room, consent = RoomStore(db_path).record_client_consent(invitation.room.id, "Kim", "ok")
+    live_room = rooms.room_registry().room(room.id)
+    live_room.allow_analysis(consent.id, SimpleNamespace(classes=("neutral", "happy")), "tiny")
+    sessions = SessionStore(db_path)
+    session_id = sessions.create_session(
+        consent.id, "tiny", ["neutral", "happy"], "live", owner_id=user(db_path, "anna").id
+    )
+    live_room.start_recording(SessionRecorder(sessions, session_id))
+    at = room_page(db_path, "anna", room.room_key)
+    at.text_input(key="rooms.note").input("looked away")
+    at = at.button(key="rooms.mark").click().run()
+    assert not at.exception, at.exception
+    (marker,) = sessions.list_markers(session_id).itertuples()
+    assert marker.note == "looked away"
+    assert at.text_input(key="rooms.note").value == ""  # the next moment starts blank
+    for _ in range(2):  # the view's own redraws, four a second
+        at = at.run()
+        assert "Moment marked at" in shown(at) and "looked away" in shown(at)
