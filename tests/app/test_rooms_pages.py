@@ -262,7 +262,8 @@ def test_the_join_link_starts_at_the_app_s_own_address(page_url, expected):
     )
 
 
-def test_logging_out_ends_the_recording_the_clinician_started(db_path):
+def recording_room(db_path: Path, owner_id: int | None = None):
+    """A consented room of anna's, analysing and recording: (room, live room, session id)."""
     from types import SimpleNamespace
 
     from fer.sessions.recorder import SessionRecorder
@@ -272,8 +273,16 @@ def test_logging_out_ends_the_recording_the_clinician_started(db_path):
     live_room = rooms.room_registry().room(room.id)
     live_room.allow_analysis(consent.id, SimpleNamespace(classes=("neutral", "happy")), "tiny")
     sessions = SessionStore(db_path)
-    session_id = sessions.create_session(consent.id, "tiny", ["neutral", "happy"], "live")
+    session_id = sessions.create_session(
+        consent.id, "tiny", ["neutral", "happy"], "live", owner_id=owner_id
+    )
     live_room.start_recording(SessionRecorder(sessions, session_id))
+    return room, live_room, session_id
+
+
+def test_logging_out_ends_the_recording_the_clinician_started(db_path):
+    room, live_room, session_id = recording_room(db_path)
+    sessions = SessionStore(db_path)
     at = log_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT),
                 user(db_path, "anna"))
     at.session_state["rooms.recording_room"] = room.id
@@ -309,19 +318,8 @@ def test_an_expired_room_stops_its_analysis_and_saves_its_recording(db_path):
 
 
 def test_a_marked_moment_is_stored_and_its_message_outlives_the_redraws(db_path):
-    from types import SimpleNamespace
-
-    from fer.sessions.recorder import SessionRecorder
-
-    invitation = invite(db_path)
-    room, consent = RoomStore(db_path).record_client_consent(invitation.room.id, "Kim", "ok")
-    live_room = rooms.room_registry().room(room.id)
-    live_room.allow_analysis(consent.id, SimpleNamespace(classes=("neutral", "happy")), "tiny")
+    room, live_room, session_id = recording_room(db_path, user(db_path, "anna").id)
     sessions = SessionStore(db_path)
-    session_id = sessions.create_session(
-        consent.id, "tiny", ["neutral", "happy"], "live", owner_id=user(db_path, "anna").id
-    )
-    live_room.start_recording(SessionRecorder(sessions, session_id))
     at = room_page(db_path, "anna", room.room_key)
     at.text_input(key="rooms.note").input("looked away")
     at = at.button(key="rooms.mark").click().run()
