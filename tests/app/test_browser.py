@@ -482,9 +482,12 @@ def test_live_page_records_predictions_from_a_fake_camera(tmp_path):
         assert list(bars["xaxis"]["range"]) == [0, 1]
         assert {"0%", "50%", "100%"} <= set(bars["x_ticks"]), bars["x_ticks"]
         consistent = False
-        for _ in range(20):  # one look taken between two redraws of the panel
+        for _ in range(40):  # one look taken between two redraws of the panel
             panel = panel_figures(page)
-            assert len(panel["bars"]) == 1
+            assert len(panel["bars"]) <= 1
+            if not panel["bars"] or not panel["headlines"]:  # the face left the clip again
+                page.wait_for_timeout(250)
+                continue
             label, share = panel["headlines"][0].split(" · ")[:2]
             label = label.split()[-1]
             bar_trace = panel["bars"][0]["data"][0]
