@@ -14,7 +14,7 @@ from fer.emotions import emotion_style
 from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
 from fer.realtime.smoothing import METHODS, SmoothingConfig
 from fer.realtime.tracking import face_name
-from ui import auth, resources
+from ui import auth, resources, sessions
 from ui.consent import consent_banner, consent_gate
 from ui.errors import report_error
 from ui.live import (
@@ -246,16 +246,9 @@ def mark_moment(store, user) -> None:
     if recorder is None or t_seconds is None:
         st.session_state["live.marker_message"] = ("error", "Not recording: nothing was marked.")
         return
-    note = st.session_state.get("live.marker_note", "")
-    try:
-        store.add_marker(recorder.session_id, t_seconds, note=note, created_by=user)
-    except ValueError as error:  # ended session, withdrawn consent, malformed note
-        st.session_state["live.marker_message"] = ("error", f"Not marked: {error}")
-        return
-    st.session_state["live.marker_note"] = ""
-    suffix = f": {note}" if note else ""
-    st.session_state["live.marker_message"] = ("success", f"Moment marked at {t_seconds:.1f} s"
-                                               f"{suffix}")
+    st.session_state["live.marker_message"] = sessions.mark_moment(
+        store, recorder.session_id, t_seconds, "live.marker_note", user
+    )
 
 
 def marker_controls(store, user) -> None:

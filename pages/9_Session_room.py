@@ -11,7 +11,7 @@ import streamlit as st
 
 from fer.rooms import RoomNotFoundError
 from fer.rooms.credentials import format_code
-from ui import auth, resources, rooms
+from ui import auth, resources, rooms, sessions
 from ui.errors import report_error
 from ui.text import plain
 
@@ -101,18 +101,13 @@ def show_invitation(room) -> None:
 
 def mark_moment(session_store, live_room, recorder, user) -> None:
     """The "Mark moment" button's callback: the marker, and a message kept on screen a while."""
-    note = st.session_state.get("rooms.note", "")
     t_seconds = live_room.recording_time()
-    try:
-        if t_seconds is None:
-            raise ValueError("not recording")
-        session_store.add_marker(recorder.session_id, t_seconds, note=note, created_by=user)
-    except ValueError as error:
-        message = ("error", f"Not marked: {error}")
+    if t_seconds is None:
+        message = ("error", "Not marked: not recording")
     else:
-        st.session_state["rooms.note"] = ""
-        suffix = f": {note}" if note else ""
-        message = ("success", f"Moment marked at {t_seconds:.1f} s{suffix}")
+        message = sessions.mark_moment(
+            session_store, recorder.session_id, t_seconds, "rooms.note", user
+        )
     st.session_state["rooms.marker_message"] = (*message, time.monotonic() + MARKER_MESSAGE_S)
 
 

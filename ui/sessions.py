@@ -45,6 +45,20 @@ VIEWS_WORDS = {
 VIEWS_MARK = ", tta "  # how ui.resources.model_label records the test-time views
 
 
+def mark_moment(store, session_id: int, t_seconds: float, note_key: str, user) -> tuple:
+    """A marker at ``t_seconds`` with the note typed in the widget ``note_key`` (cleared once it
+    is stored): the message to show, ``("success" | "error", text)``. For the Live page and the
+    Session room's "Mark moment" callbacks."""
+    note = st.session_state.get(note_key, "")
+    try:
+        store.add_marker(session_id, t_seconds, note=note, created_by=user)
+    except ValueError as error:  # ended session, withdrawn consent, malformed note
+        return "error", f"Not marked: {error}"
+    st.session_state[note_key] = ""
+    suffix = f": {note}" if note else ""
+    return "success", f"Moment marked at {t_seconds:.1f} s{suffix}"
+
+
 def source_in_words(source: str) -> str:
     return SOURCE_WORDS.get(source, source)
 
