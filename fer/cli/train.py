@@ -33,7 +33,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default="full",
         choices=sorted(AUGMENTATION_PRESETS),
         help="augmentation strength; light: mirror and small shifts, no photometric changes; "
-        "video_call: full, and half of the faces get a video-call degradation",
+        "video_call: full, and half of the faces get a video-call degradation; "
+        "video_call_exposure_hand: 60 %% of the faces, over-exposure and a hand three times "
+        "as likely as each other degradation",
     )
     group.add_argument(
         "--framing",

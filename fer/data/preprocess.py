@@ -13,7 +13,7 @@ import numpy as np
 from keras import layers, ops
 from numpy.typing import NDArray
 
-from fer.data.augmentation import AugmentationConfig
+from fer.data.augmentation import DEGRADATIONS, AugmentationConfig
 
 INPUT_SHAPE = (48, 48, 1)
 MIN_STD = 4.0
@@ -53,24 +53,35 @@ class VideoCallDegradation(layers.Layer):
     """During training, a share ``rate`` of faces gets one degradation a video call brings.
 
     Each chosen face gets one of: low resolution (down to 24 or 32 pixels and back), a motion
-    blur (horizontal or vertical), an exposure change by a factor between 0.3 and 2.2 with
-    clipping (per-face standardisation undoes a plain scaling, the clipped highlights and
-    crushed shadows are what stays), Gaussian sensor noise, or a grey ellipse over part of the
-    lower face, as a resting hand. Inputs are 0..255 faces (B, 48, 48, 1); at inference the
-    layer passes them through.
+    blur (horizontal or vertical), an exposure change by a factor drawn log-uniformly from
+    ``exposure_range`` with clipping (per-face standardisation undoes a plain scaling, the
+    clipped highlights and crushed shadows are what stays), Gaussian sensor noise, or a grey
+    ellipse over part of the lower face, as a resting hand. The kinds (``KINDS``) have equal
+    chances unless ``kind_weights`` gives one relative chance per kind. Inputs are 0..255 faces
+    (B, 48, 48, 1); at inference the layer passes them through.
     """
 
-    KINDS = (
-        "low_resolution_24", "low_resolution_32", "blur_horizontal", "blur_vertical",
-        "exposure", "noise", "occlusion",
-    )
+    KINDS = DEGRADATIONS
 
-    def __init__(self, rate: float = 0.5, seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        rate: float = 0.5,
+        seed: int | None = None,
+        kind_weights: tuple[float, ...] | list[float] | None = None,
+        exposure_range: tuple[float, float] | list[float] = (0.3, 2.2),
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate must lie in [0, 1], not {rate}")
+        # The configuration checks rate, weights and range and names what was wrong.
+        AugmentationConfig(
+            degradation=rate,
+            degradation_weights=tuple(kind_weights or ()),
+            exposure_range=(float(exposure_range[0]), float(exposure_range[1])),
+        )
         self.rate = float(rate)
         self.seed = seed
+        self.kind_weights = tuple(float(w) for w in kind_weights) if kind_weights else None
+        self.exposure_range = (float(exposure_range[0]), float(exposure_range[1]))
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _low_resolution(self, faces, size: int):
@@ -106,8 +117,9 @@ class VideoCallDegradation(layers.Layer):
             return inputs
         faces = ops.cast(inputs, "float32")
         batch = ops.shape(faces)[0]
+        low, high = self.exposure_range
         log_exposure = keras.random.uniform(
-            (batch, 1, 1, 1), np.log(0.3), np.log(2.2), seed=self.seed_generator
+            (batch, 1, 1, 1), np.log(low), np.log(high), seed=self.seed_generator
         )
         sigma = keras.random.uniform((batch, 1, 1, 1), 3.0, 12.0, seed=self.seed_generator)
         noise = keras.random.normal(ops.shape(faces), seed=self.seed_generator) * sigma
@@ -124,7 +136,15 @@ class VideoCallDegradation(layers.Layer):
             axis=1,
         )
         kinds = len(self.KINDS)
-        kind = keras.random.randint((batch,), 0, kinds, seed=self.seed_generator)
+        if self.kind_weights is None:
+            kind = keras.random.randint((batch,), 0, kinds, seed=self.seed_generator)
+        else:
+            # A zero weight must mean never: a very negative logit instead of log(0).
+            logits = np.log(np.maximum(np.array(self.kind_weights, np.float32), 1e-30))
+            tiled = ops.tile(ops.convert_to_tensor(logits[None, :]), (batch, 1))
+            kind = ops.reshape(
+                keras.random.categorical(tiled, 1, seed=self.seed_generator), (batch,)
+            )
         choice = ops.reshape(ops.one_hot(kind, kinds), (batch, kinds, 1, 1, 1))
         degraded = ops.clip(ops.sum(candidates * choice, axis=1), 0.0, 255.0)
         chosen = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator) < self.rate
@@ -134,7 +154,13 @@ class VideoCallDegradation(layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "seed": self.seed,
+            "kind_weights": list(self.kind_weights) if self.kind_weights else None,
+            "exposure_range": list(self.exposure_range),
+        }
 
 
 def standardize_faces(faces: NDArray, min_std: float = MIN_STD) -> NDArray[np.float32]:
@@ -171,7 +197,14 @@ def build_augmentation(config: AugmentationConfig, seed: int) -> keras.Sequentia
     if config.brightness:
         steps.append(layers.RandomBrightness(config.brightness, value_range=(0, 255), seed=seed))
     if config.degradation:
-        steps.append(VideoCallDegradation(config.degradation, seed=seed))
+        steps.append(
+            VideoCallDegradation(
+                config.degradation,
+                seed=seed,
+                kind_weights=config.degradation_weights or None,
+                exposure_range=config.exposure_range,
+            )
+        )
     return keras.Sequential(steps, name="augmentation")
 
 

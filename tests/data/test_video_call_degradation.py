@@ -68,3 +68,61 @@ def test_video_call_preset_adds_the_layer_and_full_does_not():
     assert names[-1] == "VideoCallDegradation"
     full = build_augmentation(AUGMENTATION_PRESETS["full"], 0).layers
     assert "VideoCallDegradation" not in [type(layer).__name__ for layer in full]
+
+
+def _got_the_hand(layer: VideoCallDegradation, faces: np.ndarray) -> np.ndarray:
+    """Per face, whether the layer drew the hand: one flat patch, the rest untouched."""
+    out = keras.ops.convert_to_numpy(layer(faces, training=True))
+    changed = out != faces
+    return np.array(
+        [
+            bool(mask.any()) and not mask.all() and len(np.unique(face[mask])) == 1
+            for face, mask in zip(out, changed, strict=True)
+        ]
+    )
+
+
+def test_kind_weights_set_how_often_each_degradation_is_drawn():
+    faces = _faces(600, seed=5)
+    only_hand = VideoCallDegradation(1.0, seed=8, kind_weights=(0, 0, 0, 0, 0, 0, 1))
+    assert _got_the_hand(only_hand, faces).all()
+    never_hand = VideoCallDegradation(1.0, seed=8, kind_weights=(1, 1, 1, 1, 1, 1, 0))
+    assert not _got_the_hand(never_hand, faces).any()
+    # Three times the chance of each of six others: 3 / 9 of the faces get the hand.
+    tripled = VideoCallDegradation(1.0, seed=8, kind_weights=(1, 1, 1, 1, 0, 1, 3))
+    share = _got_the_hand(tripled, faces).mean()
+    assert 0.27 < share < 0.40
+
+
+def test_exposure_range_sets_the_exposure_factor():
+    faces = np.full((200, 48, 48, 1), 100.0, np.float32)
+    only_exposure = (0, 0, 0, 0, 1, 0, 0)
+    brighter = VideoCallDegradation(
+        1.0, seed=9, kind_weights=only_exposure, exposure_range=(1.5, 2.0)
+    )
+    out = keras.ops.convert_to_numpy(brighter(faces, training=True))
+    factors = out[:, 0, 0, 0] / 100.0
+    assert factors.min() >= 1.5 - 1e-4 and factors.max() <= 2.0 + 1e-4
+
+
+def test_weights_and_range_survive_the_config_and_bad_ones_are_named():
+    layer = VideoCallDegradation(
+        0.6, seed=7, kind_weights=(1, 1, 1, 1, 3, 1, 3), exposure_range=(0.5, 2.4)
+    )
+    copy = VideoCallDegradation.from_config(layer.get_config())
+    assert copy.kind_weights == (1, 1, 1, 1, 3, 1, 3) and copy.exposure_range == (0.5, 2.4)
+    with pytest.raises(ValueError, match="degradation_weights needs 7"):
+        VideoCallDegradation(0.5, kind_weights=(1, 2))
+    with pytest.raises(ValueError, match="not all zero"):
+        VideoCallDegradation(0.5, kind_weights=(0,) * 7)
+    with pytest.raises(ValueError, match="exposure_range"):
+        VideoCallDegradation(0.5, exposure_range=(2.0, 1.0))
+
+
+def test_exposure_hand_preset_weights_exposure_and_the_hand():
+    config = AUGMENTATION_PRESETS["video_call_exposure_hand"]
+    layer = build_augmentation(config, 0).layers[-1]
+    assert isinstance(layer, VideoCallDegradation)
+    weights = dict(zip(VideoCallDegradation.KINDS, layer.kind_weights, strict=True))
+    assert weights["exposure"] == weights["occlusion"] == 3 * weights["noise"]
+    assert layer.exposure_range[1] > AUGMENTATION_PRESETS["video_call"].exposure_range[1]
