@@ -257,15 +257,6 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     state = RunState(run_dir)
     data = build_training_data(config, fer2013, ferplus)
-    # The teacher's predictions are part of this run's cost (recomputed on --resume).
-    teacher_seconds = 0.0
-    if config.distill_from:
-        teacher_started = time.perf_counter()
-        head = add_teacher_targets(config, data)
-        teacher_seconds = time.perf_counter() - teacher_started
-        print(f"distilling {config.distill_from} into the {head} head", flush=True)
-    framed = pipeline_framed_rows(fer2013, data.rows) if config.framing == "mixed" else None
-    validation = validation_labels(fer2013, ferplus, "PublicTest")
     steps_per_epoch = int(np.ceil(len(data.images) / config.batch_size))
     checkpoint = run_dir / "checkpoint.keras"
     if resume and state.load() and checkpoint.is_file():
@@ -275,9 +266,17 @@ def train(
         print(f"resuming after epoch {state.epochs_done} from {checkpoint}", flush=True)
     else:
         model, state = start_run(config, run_dir, steps_per_epoch, init_from, command, resume)
-    state.wall_time_s += teacher_seconds
     if state.epochs_done >= config.epochs:
         return state
+    # Only a run that still trains needs the teacher's targets and the pipeline framing.
+    if config.distill_from:
+        # The teacher's predictions are part of this run's cost (recomputed on --resume).
+        teacher_started = time.perf_counter()
+        head = add_teacher_targets(config, data)
+        state.wall_time_s += time.perf_counter() - teacher_started
+        print(f"distilling {config.distill_from} into the {head} head", flush=True)
+    framed = pipeline_framed_rows(fer2013, data.rows) if config.framing == "mixed" else None
+    validation = validation_labels(fer2013, ferplus, "PublicTest")
     dataset = training_dataset(config, data.images, data.targets, state.epochs_done, framed)
     started = [time.perf_counter()]
     val_images = validation[0][..., None].astype(np.float32)

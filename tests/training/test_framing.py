@@ -95,3 +95,10 @@ def test_training_with_mixed_framing_and_video_call_degradation_resumes(
     assert len(list((tmp_path / "cache").glob("framed-*.npz"))) == 1
     # The checkpoint holds the degradation layer and loads back to continue.
     assert train(config(2), fer2013, None, tmp_path / "run", resume=True).epochs_done == 2
+
+    # A finished run is not trained again, nor are the crops re-aligned for it.
+    def no_realignment(*args, **kwargs):
+        raise AssertionError("a finished run re-aligned its training faces")
+
+    monkeypatch.setattr("fer.training.loop.pipeline_framed_rows", no_realignment)
+    assert train(config(2), fer2013, None, tmp_path / "run", resume=True).epochs_done == 2
