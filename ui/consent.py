@@ -145,7 +145,7 @@ def erase_name_form(store, consent_id: int, key: str) -> bool:
             key=f"{key}.erase_replacement",
         )
         confirmed = st.checkbox(
-            "Remove the person's name from this consent record and its sessions",
+            "Remove the person's name from this consent record, its sessions and their notes",
             key=f"{key}.erase_confirm",
         )
         submitted = st.form_submit_button("Erase the name", key=f"{key}.erase")

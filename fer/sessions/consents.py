@@ -112,7 +112,8 @@ class ConsentRegister:
     def erase_consent_name(self, consent_id: int, replacement: str | None = None) -> None:
         """Replace the person's name in the consent and its sessions; the dates stay.
 
-        The name becomes ``replacement`` (a pseudonym) or ``"erased (consent N)"``.
+        The name becomes ``replacement`` (a pseudonym) or ``"erased (consent N)"``, also where
+        it was typed into the sessions' notes and their markers' notes.
         """
         consent_id = positive_id(consent_id, "consent_id")
         if replacement is None:

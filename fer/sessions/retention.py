@@ -8,13 +8,18 @@ module stays about one thing (reading and writing sessions).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, select, update
 
 from fer.sessions.records import ConsentError
-from fer.storage.tables import consents, frames, session_shares, sessions
+from fer.sessions.schema import MAX_MARKER_NOTE_LENGTH, MAX_NOTES_LENGTH
+from fer.storage.tables import consents, frames, markers, session_shares, sessions
+
+# What replaces an erased name in a note when the replacement would not fit.
+NAME_MARK = "[name]"
 
 
 def delete_sessions(connection: Connection, session_ids: Sequence[int]) -> int:
@@ -79,15 +84,76 @@ def _check_withdrawal_time(
 
 
 def erase_name(connection: Connection, consent_id: int, name: str, now: datetime) -> None:
-    """Replace the consenting person's name in the consent and its sessions."""
-    updated = connection.execute(
-        update(consents).where(consents.c.id == consent_id).values(given_by=name, erased_at=now)
-    ).rowcount
-    if not updated:
+    """Replace the consenting person's name in the consent and its sessions.
+
+    The first erasure also replaces the name where a clinician may have typed it: the notes of
+    the consent's sessions and of their marked moments (:func:`redact_name`).
+    """
+    consent = connection.execute(
+        select(consents.c.given_by, consents.c.erased_at)
+        .where(consents.c.id == consent_id)
+        .with_for_update()
+    ).first()
+    if consent is None:
         raise ConsentError(f"No consent record {consent_id}")
+    connection.execute(
+        update(consents).where(consents.c.id == consent_id).values(given_by=name, erased_at=now)
+    )
     connection.execute(
         update(sessions).where(sessions.c.consent_id == consent_id).values(consent_by=name)
     )
+    # After an erasure the notes hold the placeholder, not the name: nothing left to find.
+    if consent.erased_at is None:
+        _redact_notes(connection, consent_id, consent.given_by, name)
+
+
+def redact_name(text: str, name: str, replacement: str) -> str:
+    """``text`` with ``name`` and each of its words replaced by ``replacement``.
+
+    Whole words only, in any letter case, the full name before its parts: a note that says
+    "Dana" of "Dana Client" loses the first name too, and "Danamir" is left alone. Parts of one
+    letter are kept (an initial would match every lone "a").
+    """
+    parts = sorted({name.strip(), *name.split()}, key=len, reverse=True)
+    words = [re.escape(part) for part in parts if len(part) > 1]
+    if not words:
+        return text
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
+    return pattern.sub(lambda _: replacement, text)
+
+
+def _redacted_note(text: str, name: str, replacement: str, limit: int) -> str:
+    """:func:`redact_name`, kept within the note's length ``limit``: a long replacement gives
+    way to a short mark, and as a last resort the end of the note is cut."""
+    redacted = redact_name(text, name, replacement)
+    if len(redacted) > limit:
+        redacted = redact_name(text, name, NAME_MARK)[:limit]
+    return redacted
+
+
+def _redact_notes(connection: Connection, consent_id: int, name: str, replacement: str) -> None:
+    session_notes = connection.execute(
+        select(sessions.c.id, sessions.c.notes).where(sessions.c.consent_id == consent_id)
+    ).all()
+    for row in session_notes:
+        notes = row.notes or ""
+        redacted = _redacted_note(notes, name, replacement, MAX_NOTES_LENGTH)
+        if redacted != notes:
+            connection.execute(
+                update(sessions).where(sessions.c.id == row.id).values(notes=redacted)
+            )
+    marker_notes = connection.execute(
+        select(markers.c.id, markers.c.note)
+        .join(sessions, sessions.c.id == markers.c.session_id)
+        .where(sessions.c.consent_id == consent_id)
+    ).all()
+    for row in marker_notes:
+        note = row.note or ""
+        redacted = _redacted_note(note, name, replacement, MAX_MARKER_NOTE_LENGTH)
+        if redacted != note:
+            connection.execute(
+                update(markers).where(markers.c.id == row.id).values(note=redacted)
+            )
 
 
 def purge_started_before(connection: Connection, cutoff: datetime) -> int:

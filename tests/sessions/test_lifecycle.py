@@ -79,6 +79,51 @@ def test_a_name_can_be_erased_or_pseudonymised_keeping_the_dates(store):
         store.erase_consent_name(999)
 
 
+def test_erasing_a_name_also_replaces_it_in_the_notes(store):
+    consent = store.record_consent("Dana Client")
+    other = store.record_consent("Dana Other")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live")
+    kept_id = store.create_session(other.id, "m", CLASSES, "live")
+    store.set_notes(session_id, "DANA CLIENT arrived late; dana said Danamir called.")
+    store.add_marker(session_id, 0.0, "Client looks away when Dana's mother is named")
+    store.add_marker(kept_id, 0.0, "Dana Other smiles")
+    store.erase_consent_name(consent.id)
+    erased = f"erased (consent {consent.id})"
+    assert store.get_session(session_id).notes == (
+        f"{erased} arrived late; {erased} said Danamir called."
+    )
+    assert list(store.list_markers(session_id)["note"]) == [
+        f"{erased} looks away when {erased}'s mother is named"
+    ]
+    # Another person's session keeps its notes, even where the names share a word.
+    assert list(store.list_markers(kept_id)["note"]) == ["Dana Other smiles"]
+    # A pseudonym given later replaces the name in the record, not the placeholder in notes.
+    store.erase_consent_name(consent.id, replacement="Client C-17")
+    assert store.get_session(session_id).notes.startswith(erased)
+
+
+def test_a_long_replacement_gives_way_to_a_mark_within_the_note_limit(store):
+    from fer.sessions.schema import MAX_MARKER_NOTE_LENGTH
+
+    consent = store.record_consent("Jo")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live")
+    note = ("Jo " * (MAX_MARKER_NOTE_LENGTH // 3))[:MAX_MARKER_NOTE_LENGTH]
+    store.add_marker(session_id, 0.0, note)
+    store.erase_consent_name(consent.id, replacement="A very long pseudonym for this client")
+    (redacted,) = store.list_markers(session_id)["note"]
+    assert len(redacted) <= MAX_MARKER_NOTE_LENGTH
+    assert "Jo" not in redacted and redacted.startswith("[name] [name]")
+
+
+def test_redact_name_keeps_other_words_and_single_letters():
+    from fer.sessions.retention import redact_name
+
+    assert redact_name("Ann-Marie and Anne, A. Smith", "Anne A. Smith", "X") == (
+        "Ann-Marie and X, X X"
+    )
+    assert redact_name("nothing here", "  ", "X") == "nothing here"
+
+
 def test_retention_purges_sessions_started_before_the_cutoff(store):
     now = datetime.now(UTC)
     consent = store.record_consent("Dana", given_at=now - timedelta(days=1))
