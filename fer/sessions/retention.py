@@ -132,28 +132,23 @@ def _redacted_note(text: str, name: str, replacement: str, limit: int) -> str:
 
 
 def _redact_notes(connection: Connection, consent_id: int, name: str, replacement: str) -> None:
-    session_notes = connection.execute(
-        select(sessions.c.id, sessions.c.notes).where(sessions.c.consent_id == consent_id)
-    ).all()
-    for row in session_notes:
-        notes = row.notes or ""
-        redacted = _redacted_note(notes, name, replacement, MAX_NOTES_LENGTH)
-        if redacted != notes:
-            connection.execute(
-                update(sessions).where(sessions.c.id == row.id).values(notes=redacted)
-            )
-    marker_notes = connection.execute(
-        select(markers.c.id, markers.c.note)
-        .join(sessions, sessions.c.id == markers.c.session_id)
-        .where(sessions.c.consent_id == consent_id)
-    ).all()
-    for row in marker_notes:
-        note = row.note or ""
-        redacted = _redacted_note(note, name, replacement, MAX_MARKER_NOTE_LENGTH)
-        if redacted != note:
-            connection.execute(
-                update(markers).where(markers.c.id == row.id).values(note=redacted)
-            )
+    consents_sessions = select(sessions.c.id).where(sessions.c.consent_id == consent_id)
+    # Each table with free text about a session: its note column, how it names the session and
+    # the note's length limit.
+    for column, session_of_row, limit in (
+        (sessions.c.notes, sessions.c.id, MAX_NOTES_LENGTH),
+        (markers.c.note, markers.c.session_id, MAX_MARKER_NOTE_LENGTH),
+    ):
+        table = column.table
+        rows = connection.execute(
+            select(table.c.id, column).where(session_of_row.in_(consents_sessions))
+        ).all()
+        for row_id, text in rows:
+            redacted = _redacted_note(text or "", name, replacement, limit)
+            if redacted != (text or ""):
+                connection.execute(
+                    update(table).where(table.c.id == row_id).values({column.name: redacted})
+                )
 
 
 def purge_started_before(connection: Connection, cutoff: datetime) -> int:
