@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Row, delete, func, select, update
 
 from fer.sessions.records import ConsentError
 from fer.sessions.schema import MAX_MARKER_NOTE_LENGTH, MAX_NOTES_LENGTH
@@ -33,16 +33,20 @@ def delete_sessions(connection: Connection, session_ids: Sequence[int]) -> int:
     return len(ids)
 
 
-def withdraw(connection: Connection, consent_id: int, when: datetime, delete_data: bool) -> int:
-    """Withdraw a consent at ``when`` (kept if already withdrawn), end its open sessions and,
-    with ``delete_data``, delete them all; return how many were deleted."""
+def _locked_consent(connection: Connection, consent_id: int, *columns) -> Row:
+    """``columns`` of consent ``consent_id``, locked for this transaction's update."""
     consent = connection.execute(
-        select(consents.c.given_at, consents.c.withdrawn_at)
-        .where(consents.c.id == consent_id)
-        .with_for_update()
+        select(*columns).where(consents.c.id == consent_id).with_for_update()
     ).first()
     if consent is None:
         raise ConsentError(f"No consent record {consent_id}")
+    return consent
+
+
+def withdraw(connection: Connection, consent_id: int, when: datetime, delete_data: bool) -> int:
+    """Withdraw a consent at ``when`` (kept if already withdrawn), end its open sessions and,
+    with ``delete_data``, delete them all; return how many were deleted."""
+    consent = _locked_consent(connection, consent_id, consents.c.given_at, consents.c.withdrawn_at)
     if consent.withdrawn_at is None:
         _check_withdrawal_time(connection, consent_id, consent.given_at, when)
         connection.execute(
@@ -89,13 +93,7 @@ def erase_name(connection: Connection, consent_id: int, name: str, now: datetime
     The first erasure also replaces the name where a clinician may have typed it: the notes of
     the consent's sessions and of their marked moments (:func:`redact_name`).
     """
-    consent = connection.execute(
-        select(consents.c.given_by, consents.c.erased_at)
-        .where(consents.c.id == consent_id)
-        .with_for_update()
-    ).first()
-    if consent is None:
-        raise ConsentError(f"No consent record {consent_id}")
+    consent = _locked_consent(connection, consent_id, consents.c.given_by, consents.c.erased_at)
     connection.execute(
         update(consents).where(consents.c.id == consent_id).values(given_by=name, erased_at=now)
     )
