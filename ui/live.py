@@ -399,9 +399,12 @@ def shown_share(result, classes: Sequence[str]) -> float:
 def headline(result, classes: Sequence[str], unreliable: Collection[str] = ()) -> str:
     """One face's label line, e.g. "happy · 62% · Face 1", read from ``result.smoothed`` so
     that it always matches the bars drawn from the same result; a label in ``unreliable`` (the
-    model's unreliable expressions) says to read it with caution."""
+    model's unreliable expressions) says to read it with caution, and so does a face too
+    bright to be read reliably (``result.overexposed``)."""
     share = percent(shown_share(result, classes))
     caution = " · read with caution" if result.label in unreliable else ""
+    if getattr(result, "overexposed", False):
+        caution += " · face too bright: less reliable"
     return f"{result.label} · {share} · {face_name(result.track_id)}{caution}"
 
 

@@ -65,8 +65,8 @@ def training_variants(seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def evaluation_sets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """FER+ PublicTest faces and labels: FER2013's crops and the suite's conditions."""
+def evaluation_sets(conditions=CONDITIONS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """FER+ PublicTest faces and labels: FER2013's crops and the suite's ``conditions``."""
     from fer.config import data_dir_from_env
     from fer.data.datasets import load_dataset
     from fer.evaluation.robustness import degraded_frames, realigned_crops
@@ -74,7 +74,7 @@ def evaluation_sets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     data_dir = data_dir_from_env()
     test = load_dataset("ferplus", data_dir).split("PublicTest")
     sets = {"FER2013's crops": (test.images, test.labels)}
-    for condition in CONDITIONS:
+    for condition in conditions:
         frames = degraded_frames(test.images, condition)
         found, crops = realigned_crops(frames, _landmarker(data_dir))
         sets[condition] = (crops, test.labels[found])
@@ -118,14 +118,19 @@ def main() -> None:
         )
         print(f"{variant}: {row}", flush=True)
     if args.write:
-        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-        record = {
-            "model": MODEL,
-            "split": "PublicTest (FER+)",
-            "command": "python -m experiments.framing.bn_mixed_framing --write",
-            "results": table,
-        }
-        OUTPUT.write_text(json.dumps(record, indent=1) + "\n")
+        write_record(OUTPUT, "experiments.framing.bn_mixed_framing", table)
+
+
+def write_record(output: Path, script: str, results: dict) -> None:
+    """Store ``results`` of the PublicTest check ``script`` (a module name) in ``output``."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "model": MODEL,
+        "split": "PublicTest (FER+)",
+        "command": f"python -m {script} --write",
+        "results": results,
+    }
+    output.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

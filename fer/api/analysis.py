@@ -66,6 +66,7 @@ def face_from_result(result: Any, classes: list[str]) -> Face:
         arousal=_finite(result.arousal),
         action_units=_finite_map(result.action_units),
         head_pose=_finite_map(result.head_pose),
+        overexposed=bool(result.overexposed),
     )
 
 

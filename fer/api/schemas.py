@@ -35,6 +35,11 @@ class Face(BaseModel):
     arousal: float | None = Field(description="-1 (calm) .. 1 (activated)")
     action_units: dict[str, float] | None = Field(description="FACS action unit -> 0..1")
     head_pose: dict[str, float] | None = Field(description="yaw, pitch, roll in degrees")
+    overexposed: bool = Field(
+        default=False,
+        description="the face is too bright (clipped white) for its expression to be read "
+        "reliably",
+    )
 
 
 class Analysis(BaseModel):

@@ -77,6 +77,7 @@ def result_row(t_s: float, result: Any, classes: Sequence[str]) -> dict[str, Any
         "track_id": int(result.track_id),
         "label": result.label,
         "confidence": float(result.confidence),
+        "overexposed": bool(getattr(result, "overexposed", False)),
     }
     for index, name in enumerate(classes):
         row[f"prob_{name}"] = float(result.probs[index])
@@ -189,10 +190,10 @@ def session_model_label(model: Any, tta: str) -> str:
 
 def frames_csv_table(analyses: Sequence[SourceAnalysis], classes: Sequence[str]) -> pd.DataFrame:
     """All sources' frames in ``frames.csv``'s columns: ``source, time_s, track_id, label,
-    confidence``, ``p_<class>`` per class, ``valence, arousal``, one column per AU, ``yaw,
-    pitch, roll``."""
+    confidence, overexposed`` (the face too bright to be read reliably), ``p_<class>`` per
+    class, ``valence, arousal``, one column per AU, ``yaw, pitch, roll``."""
     columns = [
-        "source", "time_s", "track_id", "label", "confidence",
+        "source", "time_s", "track_id", "label", "confidence", "overexposed",
         *(f"p_{name}" for name in classes), "valence", "arousal", *ACTION_UNITS, *HEAD_POSE_AXES,
     ]
     parts = []
@@ -225,6 +226,9 @@ def write_outputs(
                 "kind": analysis.kind,
                 "n_frames_analysed": analysis.n_frames_analysed,
                 "n_face_rows": len(analysis.frames),
+                "n_face_rows_overexposed": int(
+                    analysis.frames.get("overexposed", pd.Series(dtype=bool)).sum()
+                ),
                 "notes": analysis.notes,
                 "session_id": analysis.session_id,
                 "insights": analysis.insights,

@@ -21,6 +21,7 @@ from fer.config import find_landmarker_bundle, landmarker_search_dirs
 from fer.models.inference import PIPELINE_TTA, class_thresholds, tta_views
 from fer.realtime.alignment import align_detected
 from fer.realtime.faces import FaceDetector, missing_landmarker_warning, open_face_detector
+from fer.realtime.lighting import clipped_share, is_overexposed
 from fer.realtime.signals import SignalSmoother
 from fer.realtime.smoothing import ProbabilitySmoother, SmoothingConfig
 from fer.realtime.tracking import FaceTracker, TrackerConfig
@@ -63,7 +64,8 @@ class FaceResult:
     ``"uncertain"``; ``landmarks`` are (478, 2) normalised image coordinates (``None`` with the
     Haar fallback), ``face_gray`` is the 48×48 crop the model saw. The signals are descriptive
     (see :mod:`fer.realtime.signals`); action units, their asymmetry and the head pose are
-    ``None`` without landmarks.
+    ``None`` without landmarks. ``overexposed`` says when the crop is too bright for the reading
+    to be trusted (:mod:`fer.realtime.lighting`).
     """
 
     track_id: int
@@ -81,6 +83,13 @@ class FaceResult:
     valence: float | None = None  # -1..1, from the smoothed probabilities
     arousal: float | None = None  # -1..1
     head_pose: dict[str, float] | None = None  # yaw, pitch, roll in degrees
+    # Share of the model's crop clipped to white (fer.realtime.lighting); None without a crop.
+    clipped_share: float | None = None
+
+    @property
+    def overexposed(self) -> bool:
+        """Whether the face is too bright for its expression to be read reliably."""
+        return is_overexposed(self.clipped_share)
 
 
 def validate_frame(frame_bgr: object) -> NDArray[np.uint8]:
@@ -300,6 +309,7 @@ class EmotionRecognizer:
                         valence=signals.valence,
                         arousal=signals.arousal,
                         head_pose=signals.head_pose,
+                        clipped_share=clipped_share(crops[index]),
                     )
                 )
             finished = time.perf_counter()

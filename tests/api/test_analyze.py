@@ -64,6 +64,7 @@ def test_rest_and_python_agree_on_a_real_face(client, world, face_png):
         assert face["action_units"][name] == pytest.approx(value, abs=1e-6)
     for name, value in result.head_pose.items():
         assert face["head_pose"][name] == pytest.approx(value, abs=1e-6)
+    assert face["overexposed"] is result.overexposed is False
     (entry,) = AuditLog(world.database).entries().to_dict("records")
     assert (entry["actor"], entry["action"]) == ("dr.a", "analyze_image")
 

@@ -53,6 +53,25 @@ def test_the_live_headline_says_to_read_an_unreliable_label_with_caution():
     assert "caution" not in headline(face, CLASSES)
 
 
+def test_the_live_headline_says_when_a_face_is_too_bright_to_read():
+    from fer.realtime.pipeline import FaceResult
+
+    probs = np.full(len(CLASSES), 0.05, np.float32)
+    probs[CLASSES.index("happy")] = 0.7
+
+    def face(clipped_share):
+        return FaceResult(
+            track_id=1, bbox=(0, 0, 48, 48), probs=probs, smoothed=probs, label="happy",
+            confidence=0.7, clipped_share=clipped_share,
+        )
+
+    assert headline(face(0.45), CLASSES).endswith("face too bright: less reliable")
+    assert "too bright" not in headline(face(0.02), CLASSES)
+    assert "too bright" not in headline(face(None), CLASSES)
+    both = headline(face(0.45), CLASSES, {"happy": "why"})
+    assert both.endswith("read with caution · face too bright: less reliable")
+
+
 def test_session_replay_marks_the_unreliable_expressions_of_the_recorded_model(db_path):
     anna = make_user(db_path, "anna", "clinician")
     signal_session(db_path, anna, model=RECORDED)  # happy, then sad

@@ -40,16 +40,28 @@ def test_analyze_writes_frames_and_insights_and_reports_a_truncated_video(
     (clips / "truncated.mp4").write_bytes(video.read_bytes()[: video.stat().st_size // 2])
     cv2.imwrite(str(clips / "empty.png"), np.full((120, 160, 3), 200, np.uint8))
     (clips / "broken.jpg").write_bytes(b"not a picture")
+    # A still of the clip made too bright, as the robustness suite's over-exposure (x1.8).
+    capture = cv2.VideoCapture(str(video))
+    ok, still = capture.read()
+    capture.release()
+    assert ok
+    cv2.imwrite(str(clips / "bright.png"), np.clip(still * 1.8, 0, 255).astype(np.uint8))
     out = tmp_path / "out"
     code = fer_main(["analyze", str(clips), "--out", str(out), "--stride", "15"])
     assert code == 1  # one file failed, the others were analysed
     table = pd.read_csv(out / "frames.csv")
-    assert list(table.columns[:5]) == ["source", "time_s", "track_id", "label", "confidence"]
+    assert list(table.columns[:6]) == [
+        "source", "time_s", "track_id", "label", "confidence", "overexposed",
+    ]
     assert {"p_happy", "valence", "arousal", "AU12", "AU4", "yaw", "pitch", "roll"} <= set(table)
     assert table["AU12"].between(0, 1).all() and table["valence"].between(-1, 1).all()
     summary = json.loads((out / "summary.json").read_text())
     sources = {source["source"].rsplit("/", 1)[-1]: source for source in summary["sources"]}
-    assert set(sources) == {"whole.mp4", "truncated.mp4", "empty.png"}
+    assert set(sources) == {"whole.mp4", "truncated.mp4", "empty.png", "bright.png"}
+    bright = sources["bright.png"]
+    assert bright["n_face_rows"] == bright["n_face_rows_overexposed"] == 1
+    assert sources["whole.mp4"]["n_face_rows_overexposed"] == 0
+    assert not table.loc[table["source"].str.endswith("whole.mp4"), "overexposed"].any()
     assert any("could be decoded" in note for note in sources["truncated.mp4"]["notes"])
     assert sources["whole.mp4"]["notes"] == []
     assert sources["whole.mp4"]["insights"]["faces"][0]["most_frequent"]

@@ -115,6 +115,21 @@ def test_results_on_video_frames(video_frames):
 
 
 @pytest.mark.data
+def test_a_face_made_too_bright_is_flagged(video_frames):
+    landmarker, frames = video_frames
+    recognizer = EmotionRecognizer(model=FakeModel(), landmarker_path=landmarker)
+    clean = [recognizer.process(frame, t_s)[0] for _, t_s, frame in frames[:4]]
+    assert all(face.clipped_share < 0.05 and not face.overexposed for face in clean)
+    recognizer.reset()
+    # The robustness suite's over-exposure: brightness x1.8, clipped.
+    brightened = [
+        recognizer.process(np.clip(frame * 1.8, 0, 255).astype(np.uint8), t_s)[0]
+        for _, t_s, frame in frames[:4]
+    ]
+    assert all(face.overexposed for face in brightened)
+
+
+@pytest.mark.data
 def test_all_faces_of_a_frame_go_to_the_model_in_one_batch(video_frames):
     landmarker, frames = video_frames
     model = FakeModel()
