@@ -72,16 +72,16 @@ class VideoCallDegradation(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        weights = tuple(float(weight) for weight in kind_weights or ())
+        low, high = (float(bound) for bound in exposure_range)
         # The configuration checks rate, weights and range and names what was wrong.
         AugmentationConfig(
-            degradation=rate,
-            degradation_weights=tuple(kind_weights or ()),
-            exposure_range=(float(exposure_range[0]), float(exposure_range[1])),
+            degradation=rate, degradation_weights=weights, exposure_range=(low, high)
         )
         self.rate = float(rate)
         self.seed = seed
-        self.kind_weights = tuple(float(w) for w in kind_weights) if kind_weights else None
-        self.exposure_range = (float(exposure_range[0]), float(exposure_range[1]))
+        self.kind_weights = weights or None
+        self.exposure_range = (low, high)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _low_resolution(self, faces, size: int):
