@@ -1,6 +1,6 @@
 """Where should the Live page start saying a face is too bright to read? A check on PublicTest.
 
-``fer.realtime.lighting`` flags a face crop as over-exposed when a share of its pixels is clipped
+``fer.data.lighting`` flags a face crop as over-exposed when a share of its pixels is clipped
 to white. This script takes the FER+ PublicTest faces as the robustness suite makes them
 (``clean``, ``overexposed``: brightness x1.8 and ``underexposed``: x0.35, re-detected and
 re-aligned), reads them with the Live default (Keras, one pass) and prints, for several
@@ -47,8 +47,8 @@ def main() -> None:
     import keras
 
     import fer.data.preprocess  # noqa: F401  (registers the model's layers for loading)
+    from fer.data.lighting import clipped_share
     from fer.models.inference import KERAS_FILE
-    from fer.realtime.lighting import clipped_share
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help=f"store the table in {OUTPUT}")

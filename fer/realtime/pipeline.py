@@ -18,10 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fer.config import find_landmarker_bundle, landmarker_search_dirs
+from fer.data.lighting import clipped_share, is_overexposed
 from fer.models.inference import PIPELINE_TTA, class_thresholds, tta_views
 from fer.realtime.alignment import align_detected
 from fer.realtime.faces import FaceDetector, missing_landmarker_warning, open_face_detector
-from fer.realtime.lighting import clipped_share, is_overexposed
 from fer.realtime.signals import SignalSmoother
 from fer.realtime.smoothing import ProbabilitySmoother, SmoothingConfig
 from fer.realtime.tracking import FaceTracker, TrackerConfig
@@ -65,7 +65,7 @@ class FaceResult:
     Haar fallback), ``face_gray`` is the 48×48 crop the model saw. The signals are descriptive
     (see :mod:`fer.realtime.signals`); action units, their asymmetry and the head pose are
     ``None`` without landmarks. ``overexposed`` says when the crop is too bright for the reading
-    to be trusted (:mod:`fer.realtime.lighting`).
+    to be trusted (:mod:`fer.data.lighting`).
     """
 
     track_id: int
@@ -83,7 +83,7 @@ class FaceResult:
     valence: float | None = None  # -1..1, from the smoothed probabilities
     arousal: float | None = None  # -1..1
     head_pose: dict[str, float] | None = None  # yaw, pitch, roll in degrees
-    # Share of the model's crop clipped to white (fer.realtime.lighting); None without a crop.
+    # Share of the model's crop clipped to white (fer.data.lighting); None without a crop.
     clipped_share: float | None = None
 
     @property

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer.realtime.lighting import CLIPPED_LEVEL, OVEREXPOSED_SHARE, clipped_share, is_overexposed
+from fer.data.lighting import CLIPPED_LEVEL, OVEREXPOSED_SHARE, clipped_share, is_overexposed
 
 
 def test_clipped_share_counts_pixels_at_or_above_the_level():
