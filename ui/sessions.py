@@ -315,6 +315,8 @@ def show_insights(face: dict, insights: dict, unreliable: dict[str, str] | None 
     the expressions the model cannot be trusted on."""
     import pandas as pd
 
+    from fer.reporting.content import lighting_text
+
     unreliable = unreliable or {}
     st.caption(insights.get("about", ""))
     st.markdown("**Share of time per expression**")
@@ -363,6 +365,9 @@ def show_insights(face: dict, insights: dict, unreliable: dict[str, str] | None 
     else:
         verdict = "indicated" if flat["indicated"] else "not indicated"
         st.text(f"Flat affect {verdict} (rule: {flat['rule']})")
+    st.markdown("**Lighting**")
+    _about(insights, "lighting")
+    st.text(lighting_text(face))
     st.markdown("**Notable moments**")
     _about(insights, "notable_moments")
     moments = face.get("notable_moments") or []

@@ -76,6 +76,20 @@ def reliability_text(model: ModelSummary, emotion: str) -> str:
     return f"unreliable: {reason}" if reason else ""
 
 
+def lighting_text(face: dict[str, Any]) -> str:
+    """The sentence a report and the replay page give about how bright the face was."""
+    record = face.get("lighting")
+    if record is None:
+        return "Lighting: not measured for this recording."
+    share, n = record["overexposed_share"], record["n_measured"]
+    if record["n_overexposed"] == 0:
+        return f"Lighting: the face was never too bright to read ({n} readings)."
+    return (
+        f"Lighting: the face was too bright to read reliably in {share:.0%} of {n} readings; "
+        "the expressions read then are less reliable."
+    )
+
+
 def model_summary(model_dir: Path | None, name: str, classes: tuple[str, ...]) -> ModelSummary:
     """The card's figures of the model ``name`` (its folder when it is installed here)."""
     if model_dir is None or not (model_dir / "card.json").is_file():
@@ -141,4 +155,7 @@ def summary_figures(content: ReportContent) -> list[tuple[str, float, str]]:
         figures.append((f"{prefix}: expression changes", face["n_transitions"], "1"))
         if face["expressivity"] is not None:
             figures.append((f"{prefix}: expressivity index", face["expressivity"]["index"], "1"))
+        if face.get("lighting") is not None:
+            figures.append((f"{prefix}: share of readings over-exposed",
+                            face["lighting"]["overexposed_share"], "1"))
     return figures

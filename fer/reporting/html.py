@@ -8,7 +8,13 @@ from html import escape
 from typing import Any
 
 from fer.reporting.charts import signals_chart, timeline_chart
-from fer.reporting.content import DISCLAIMER, ReportContent, accuracy_text, reliability_text
+from fer.reporting.content import (
+    DISCLAIMER,
+    ReportContent,
+    accuracy_text,
+    lighting_text,
+    reliability_text,
+)
 
 STYLE = """
 body { font-family: sans-serif; max-width: 52rem; margin: 2rem auto; color: #222; }
@@ -61,6 +67,7 @@ def _face_section(content: ReportContent, face: dict[str, Any]) -> str:
                  + _about(content, "episodes"))
     parts.append(f"<p>Expression changes: {face['n_transitions']}.</p>"
                  + _about(content, "transitions"))
+    parts.append(f"<p>{escape(lighting_text(face))}</p>" + _about(content, "lighting"))
     if face["expressivity"] is not None:
         movement = face["expressivity"]
         parts.append(

@@ -12,6 +12,7 @@ from fer.reporting.content import (
     ModelSummary,
     ReportContent,
     accuracy_text,
+    lighting_text,
     reliability_text,
 )
 
@@ -37,6 +38,7 @@ def _face_lines(face: dict[str, Any], model: ModelSummary) -> list[str]:
                     for emotion, share in face["time_share"].items()),
         model.reliability,
         f"Expression changes: {face['n_transitions']}.",
+        lighting_text(face),
     ]
     for episode in face["episodes"][:5]:
         peak = "" if episode["peak"] is None else f", peak {episode['peak']:.0%}"

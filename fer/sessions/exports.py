@@ -35,6 +35,10 @@ def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def _flag(value: Any) -> bool | None:
+    return None if value is None or pd.isna(value) else bool(value)
+
+
 def _signal_object(row: dict[str, Any], columns: dict[str, str]) -> dict[str, float] | None:
     """The signal columns of one frame (JSON key -> column) as an object; None when all are
     empty (a face without landmarks)."""
@@ -72,6 +76,8 @@ def session_json(
             "action_units": _signal_object(row, unit_columns),
             "au_asymmetry": _signal_object(row, asymmetry_columns),
             "head_pose": _signal_object(row, pose_columns),
+            "clipped_share": _number(row.get("clipped_share")),
+            "overexposed": _flag(row.get("overexposed")),
         }
         if include_landmarks:
             landmarks = row["landmarks"]

@@ -8,7 +8,8 @@ condition; a clinician interprets it. Each figure in :func:`session_insights` ca
 Input is a frame table as the session store returns it (``t_seconds``, ``track_id``, ``label``,
 ``smoothed_<class>`` columns) with the signal columns ``valence``, ``arousal`` and one column per
 action unit (``AU1`` ...); signal columns may be missing or empty (the Haar fallback records no
-action units), and then the figures that need them are ``None``.
+action units), and then the figures that need them are ``None``. An ``overexposed`` column
+(true, false or missing per reading) gives ``lighting``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fer.data.lighting import OVEREXPOSED_SHARE
 from fer.sessions.replay import (
     DEFAULT_MAX_GAP_S,
     episodes,
@@ -42,6 +44,10 @@ ABOUT = {
     "culture all change how much a face moves.",
     "notable_moments": "The moments that differed most from the baseline (action units, valence, "
     "arousal), with the clinician's markers nearby. Worth reviewing; not events in themselves.",
+    "lighting": "Share of the face's readings taken while the face was too bright: at least "
+    f"{OVEREXPOSED_SHARE:.0%} of the face picture the model reads was clipped to white. "
+    "Expressions read from such a face are less reliable (the software's tests on "
+    "over-exposed faces measured lower accuracy); better lighting helps more than any setting.",
 }
 
 
@@ -162,6 +168,23 @@ def notable_moments(
     return moments
 
 
+def lighting(frames: pd.DataFrame) -> dict[str, Any] | None:
+    """How many of the face's readings came from an over-exposed face (the ``overexposed``
+    column); None when no reading measured it (recorded before revision r0005, or no crop)."""
+    if "overexposed" not in frames:
+        return None
+    flags = frames["overexposed"].dropna()
+    if flags.empty:
+        return None
+    n_overexposed = int(flags.astype(bool).sum())
+    return {
+        "n_measured": len(flags),
+        "n_overexposed": n_overexposed,
+        "overexposed_share": round(n_overexposed / len(flags), 4),
+        "threshold": OVEREXPOSED_SHARE,
+    }
+
+
 def _rounded(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 4)
 
@@ -224,6 +247,7 @@ def face_insights(
         "expressivity": movement,
         "flat_affect": flat,
         "notable_moments": notable_moments(frames, baseline, markers, config),
+        "lighting": lighting(frames),
     }
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, or_, select
 
 from fer.accounts.users import PATIENT_DATA_ROLES, User
+from fer.data.lighting import is_overexposed
 from fer.sessions.records import (
     AccessDeniedError,
     SessionInfo,
@@ -139,6 +140,7 @@ def frames_query(session_id: int) -> Select[Any]:
             frames.c.action_units,
             frames.c.au_asymmetry,
             frames.c.head_pose,
+            frames.c.clipped_share,
         )
         .where(frames.c.session_id == session_id)
         .order_by(frames.c.t_seconds, frames.c.track_id, frames.c.id)
@@ -190,7 +192,8 @@ def _au_order(name: str) -> tuple[int, str]:
 
 def signals_table(rows: Sequence[Any]) -> pd.DataFrame:
     """The per-face signals of :func:`frames_query` rows: ``valence, arousal``, one column per
-    action unit (``AU1`` ...), ``yaw, pitch, roll`` and ``asym_<AU>`` per two-sided unit."""
+    action unit (``AU1`` ...), ``yaw, pitch, roll``, ``asym_<AU>`` per two-sided unit, then
+    :func:`lighting_table`'s ``clipped_share, overexposed``."""
 
     def objects(offset: int) -> list[dict[str, float] | None]:
         return [None if row[offset] is None else json.loads(row[offset]) for row in rows]
@@ -204,4 +207,20 @@ def signals_table(rows: Sequence[Any]) -> pd.DataFrame:
     units = _spread(objects(14), ACTION_UNITS)
     pose = _spread(objects(16), HEAD_POSE_AXES)
     asymmetry = _spread(objects(15), TWO_SIDED_ACTION_UNITS).add_prefix(ASYMMETRY_PREFIX)
-    return pd.concat([circumplex, units, pose, asymmetry], axis=1)
+    return pd.concat([circumplex, units, pose, asymmetry, lighting_table(rows)], axis=1)
+
+
+def lighting_table(rows: Sequence[Any]) -> pd.DataFrame:
+    """``clipped_share`` of :func:`frames_query` rows (NaN where not measured) and
+    ``overexposed``, whether that reaches today's threshold (:mod:`fer.data.lighting`; NA where
+    not measured: frames recorded before revision r0005)."""
+    shares = [row[17] for row in rows]
+    return pd.DataFrame({
+        "clipped_share": pd.array(
+            [np.nan if share is None else float(share) for share in shares], dtype=float
+        ),
+        "overexposed": pd.array(
+            [None if share is None else is_overexposed(share) for share in shares],
+            dtype="boolean",
+        ),
+    })

@@ -108,6 +108,8 @@ class FrameRecord:
     action_units: dict[str, float] | None = None
     au_asymmetry: dict[str, float] | None = None
     head_pose: dict[str, float] | None = None
+    # Share of the model's crop clipped white (fer.data.lighting); None without a crop.
+    clipped_share: float | None = None
 
     @classmethod
     def from_result(cls, t_seconds: float, result: Any) -> FrameRecord:
@@ -126,6 +128,7 @@ class FrameRecord:
             action_units=getattr(result, "action_units", None),
             au_asymmetry=getattr(result, "au_asymmetry", None),
             head_pose=getattr(result, "head_pose", None),
+            clipped_share=getattr(result, "clipped_share", None),
         )
 
 
@@ -234,7 +237,18 @@ def encode_frame(record: FrameRecord, classes: Sequence[str]) -> tuple:
         landmarks,
         _scores_json(record.blendshapes, "blendshapes"),
         *_signals(record),
+        _share(record.clipped_share, "clipped_share"),
     )
+
+
+def _share(value: Any, what: str) -> float | None:
+    """A share in [0, 1] (None stays None)."""
+    if value is None:
+        return None
+    share = finite_number(value, what)
+    if not 0 <= share <= 1:
+        raise ValueError(f"{what} must lie in [0, 1], got {share}")
+    return share
 
 
 def _scores_json(

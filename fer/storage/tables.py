@@ -113,6 +113,7 @@ frames = Table(
     Column("action_units", Text),  # JSON object FACS code -> intensity in 0..1
     Column("au_asymmetry", Text),  # JSON object FACS code -> left minus right
     Column("head_pose", Text),  # JSON object yaw, pitch, roll -> degrees
+    Column("clipped_share", Float),  # share of the crop clipped white (revision r0005)
 )
 
 markers = Table(
@@ -201,4 +202,5 @@ FRAME_VALUE_COLUMNS = (
     "action_units",
     "au_asymmetry",
     "head_pose",
+    "clipped_share",
 )

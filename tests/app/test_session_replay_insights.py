@@ -45,6 +45,7 @@ def signal_session(db_path: Path, owner, n_frames: int = 40, model: str = "tiny"
                 valence=0.5 if label == "happy" else -0.4, arousal=0.1,
                 action_units={"AU4": lift, "AU12": 0.2}, head_pose={"yaw": 1.0, "pitch": 0.0,
                                                                     "roll": 0.0},
+                clipped_share=0.6 if step < 4 else 0.01,
             )
         )
     session_id = store.create_session(
@@ -73,10 +74,12 @@ def test_markers_and_insights_are_shown(db_path):
     assert list(marker_table["time (s)"]) == [3.5, 15.0]
     assert NOTE in list(marker_table["note"])  # a table cell: plain text, never markdown
     captions = [caption.value for caption in at.caption]
-    for key in ("time_share", "episodes", "expressivity", "flat_affect", "notable_moments"):
+    for key in ("time_share", "episodes", "expressivity", "flat_affect", "lighting",
+                "notable_moments"):
         assert ABOUT[key] in captions
     texts = " ".join(text.value for text in at.text)
     assert "Expressivity index" in texts and "Flat affect" in texts
+    assert "too bright to read reliably in 10% of 40 readings" in texts
     moments = next(table for table in tables if "markers nearby" in table.columns)
     assert 15.0 in list(moments["time (s)"])
     assert any("looked away" in cell for cell in moments["markers nearby"])

@@ -254,3 +254,6 @@ def test_record_stores_the_real_pipeline_s_signals(video_data_dir, tmp_path, mon
     np.testing.assert_allclose(frames["AU12"], table["AU12"], atol=1e-6)
     np.testing.assert_allclose(frames["valence"], table["valence"], atol=1e-6)
     np.testing.assert_allclose(frames["yaw"], table["yaw"], atol=1e-6)
+    # The record keeps how bright each face was, and its flag agrees with the analysis's.
+    assert frames["clipped_share"].between(0, 1).all()
+    assert frames["overexposed"].tolist() == table["overexposed"].tolist()

@@ -51,6 +51,11 @@ def test_the_session_s_markers_appear_in_the_report(session_db, tmp_path):
     assert "<b>paused</b>" not in html  # a person's text stays text
 
 
+def test_a_recording_without_brightness_says_it_was_not_measured(session_db, tmp_path):
+    html = run_report(session_db, tmp_path, "html").read_text()
+    assert "Lighting: not measured for this recording." in html
+
+
 def test_pdf_holds_the_charts(session_db, tmp_path):
     pdf = run_report(session_db, tmp_path, "pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Subtype /Image") >= 1
@@ -99,6 +104,7 @@ def test_a_session_recorded_with_signals_reports_them_with_the_markers_nearby(tm
             valence=0.7 if spike else 0.0, arousal=0.1,
             action_units={"AU12": 0.9 if spike else 0.1, "AU4": 0.05},
             au_asymmetry={"AU12": 0.0, "AU4": 0.0}, head_pose={"yaw": 0, "pitch": 0, "roll": 0},
+            clipped_share=0.5 if step < 10 else 0.0,  # a window behind the client, at first
         ))
     store.add_frames(session_id, records)
     store.add_marker(session_id, 3.1, "laughed at the joke")
@@ -111,6 +117,15 @@ def test_a_session_recorded_with_signals_reports_them_with_the_markers_nearby(tm
     moments = html.split("Notable moments", 1)[1]
     assert "3.0 s: " not in moments and "3.1 s: laughed at the joke" in moments
     assert "C-17" in html and "Test Person" not in html
+    assert "too bright to read reliably in 25% of 40 readings" in html
+    fhir = tmp_path / "report.json"
+    command = ["report", str(session_id), "--out", str(fhir), "--format", "fhir",
+               "--database", str(path)]
+    assert fer_main(command) == 0
+    observations = [entry["resource"] for entry in json.loads(fhir.read_text())["entry"]
+                    if entry["resource"]["resourceType"] == "Observation"]
+    (bright,) = [o for o in observations if "over-exposed" in o["code"]["text"]]
+    assert bright["valueQuantity"]["value"] == 0.25
 
 
 def test_unreliable_expressions_are_flagged_beside_their_share_of_time(session_db, tmp_path):

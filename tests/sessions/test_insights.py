@@ -73,3 +73,19 @@ def test_without_action_units_the_figures_that_need_them_are_none():
     face = session_insights(frames().drop(columns=["AU12", "AU4"]))["faces"][0]
     assert face["expressivity"] is None and face["flat_affect"] is None
     assert face["time_share"]
+
+
+def test_lighting_counts_the_over_exposed_readings_and_is_none_when_unmeasured():
+    from fer.data.lighting import OVEREXPOSED_SHARE
+
+    table = frames(n=10)
+    assert session_insights(table)["faces"][0]["lighting"] is None
+    table["overexposed"] = pd.array([True] * 3 + [False] * 5 + [None] * 2, dtype="boolean")
+    insights = session_insights(table)
+    assert insights["faces"][0]["lighting"] == {
+        "n_measured": 8, "n_overexposed": 3, "overexposed_share": 0.375,
+        "threshold": OVEREXPOSED_SHARE,
+    }
+    assert "too bright" in insights["explanations"]["lighting"]
+    table["overexposed"] = pd.array([None] * 10, dtype="boolean")
+    assert session_insights(table)["faces"][0]["lighting"] is None
