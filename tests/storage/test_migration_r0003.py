@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sqlalchemy
-from alembic import command
 from sqlalchemy.pool import NullPool
 
 from fer.sessions.records import FrameRecord
 from fer.sessions.store import SessionStore
 from fer.storage.database import database_url, forget_engine
-from fer.storage.migrations import _config, head_revision
+from fer.storage.migrations import head_revision
+from tests.storage.migration_support import database_at, execute
 
 START = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 CLASSES = ["neutral", "happy", "sad"]
@@ -40,54 +39,46 @@ def iso(minutes: float) -> str:
 
 def make_r0002_database(location) -> None:
     """A database migrated to r0002 only, holding a row of every kind that schema knew."""
-    url = database_url(location)
-    if url.get_backend_name() == "sqlite":
-        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
-    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(_config(connection), "r0002")
+    with database_at(location, "r0002") as connection:
 
-            def run(sql: str, **params) -> None:
-                connection.execute(sqlalchemy.text(sql), params)
+        def run(sql: str, **params) -> None:
+            execute(connection, sql, **params)
 
+        run(
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES "
+            "('dr_a', 'clinician', 'h1', :t), ('dr_b', 'clinician', 'h2', :t), "
+            "('root', 'admin', 'h3', :t)",
+            t=iso(0),
+        )
+        run(
+            "INSERT INTO consents (given_by, given_at, statement, client_code) VALUES "
+            "('Dana Client', :t, 'I agree.', 'C-17'), ('Kim', :t, 'I agree.', NULL)",
+            t=iso(1),
+        )
+        plan = ((1, 2, 12, 1), (1, 20, None, 1), (2, 30, 31, 2))
+        for consent_id, started, ended, owner in plan:
             run(
-                "INSERT INTO users (name, role, password_hash, created_at) VALUES "
-                "('dr_a', 'clinician', 'h1', :t), ('dr_b', 'clinician', 'h2', :t), "
-                "('root', 'admin', 'h3', :t)",
-                t=iso(0),
+                "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "
+                "ended_at, model, classes, source, notes, owner_id) VALUES (:c, 'Dana', "
+                ":g, :s, NULL, 'ferplus', :classes, 'live', 'n', :o)",
+                c=consent_id, g=iso(1), s=iso(started), classes=json.dumps(CLASSES), o=owner,
             )
-            run(
-                "INSERT INTO consents (given_by, given_at, statement, client_code) VALUES "
-                "('Dana Client', :t, 'I agree.', 'C-17'), ('Kim', :t, 'I agree.', NULL)",
-                t=iso(1),
-            )
-            plan = ((1, 2, 12, 1), (1, 20, None, 1), (2, 30, 31, 2))
-            for consent_id, started, ended, owner in plan:
+            rng = np.random.default_rng(consent_id * 100 + started)
+            for index in range(5):
+                probs = rng.dirichlet(np.ones(3)).astype("<f4").tobytes()
                 run(
-                    "INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "
-                    "ended_at, model, classes, source, notes, owner_id) VALUES (:c, 'Dana', "
-                    ":g, :s, NULL, 'ferplus', :classes, 'live', 'n', :o)",
-                    c=consent_id, g=iso(1), s=iso(started), classes=json.dumps(CLASSES), o=owner,
+                    "INSERT INTO frames (session_id, t_seconds, track_id, x, y, w, h, probs, "
+                    "smoothed, label, confidence, blendshapes) VALUES ((SELECT max(id) FROM "
+                    "sessions), :t, 0, 1, 2, 3, 4, :p, :p, 'happy', 0.5, :b)",
+                    t=index / 10, p=probs, b=json.dumps({"jawOpen": index / 10}),
                 )
-                rng = np.random.default_rng(consent_id * 100 + started)
-                for index in range(5):
-                    probs = rng.dirichlet(np.ones(3)).astype("<f4").tobytes()
-                    run(
-                        "INSERT INTO frames (session_id, t_seconds, track_id, x, y, w, h, probs, "
-                        "smoothed, label, confidence, blendshapes) VALUES ((SELECT max(id) FROM "
-                        "sessions), :t, 0, 1, 2, 3, 4, :p, :p, 'happy', 0.5, :b)",
-                        t=index / 10, p=probs, b=json.dumps({"jawOpen": index / 10}),
-                    )
-                if ended is not None:
-                    run("UPDATE sessions SET ended_at = :e WHERE id = (SELECT max(id) FROM "
-                        "sessions)", e=iso(ended))
-            run("INSERT INTO session_shares (session_id, user_id, shared_at) VALUES (1, 2, :t)",
-                t=iso(40))
-            run("INSERT INTO audit_log (at, actor, action, target) VALUES (:t, 'root', "
-                "'share_session', 'session 1')", t=iso(40))
-    finally:
-        engine.dispose()
+            if ended is not None:
+                run("UPDATE sessions SET ended_at = :e WHERE id = (SELECT max(id) FROM "
+                    "sessions)", e=iso(ended))
+        run("INSERT INTO session_shares (session_id, user_id, shared_at) VALUES (1, 2, :t)",
+            t=iso(40))
+        run("INSERT INTO audit_log (at, actor, action, target) VALUES (:t, 'root', "
+            "'share_session', 'session 1')", t=iso(40))
 
 
 def dump(location) -> dict[str, list[tuple]]:

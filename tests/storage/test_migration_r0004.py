@@ -4,46 +4,26 @@ backend: every row kept, the rooms table empty and enforcing its rules."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy
-from alembic import command
 from sqlalchemy.pool import NullPool
 
 from fer.accounts import AccountStore
 from fer.rooms import RoomStore
 from fer.storage.database import database_url, forget_engine
-from fer.storage.migrations import _config, head_revision
+from fer.storage.migrations import head_revision
+from tests.storage.migration_support import database_at, execute, rows
 
 AT = datetime(2025, 1, 3, 9, 0, tzinfo=UTC).isoformat()
 
 
 def make_r0003_database(location) -> None:
-    url = database_url(location)
-    if url.get_backend_name() == "sqlite":
-        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
-    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(_config(connection), "r0003")
-            connection.execute(sqlalchemy.text(
-                "INSERT INTO users (name, role, password_hash, created_at) "
-                "VALUES ('dr_a', 'clinician', 'h', :t)"), {"t": AT})
-            connection.execute(sqlalchemy.text(
-                "INSERT INTO consents (given_by, given_at, statement, client_code) "
-                "VALUES ('Kim', :t, 'ok', 'C-1')"), {"t": AT})
-    finally:
-        engine.dispose()
-
-
-def rows(location, sql: str) -> list[tuple]:
-    engine = sqlalchemy.create_engine(database_url(location), poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(sqlalchemy.text(sql))]
-    finally:
-        engine.dispose()
+    with database_at(location, "r0003") as connection:
+        execute(connection, "INSERT INTO users (name, role, password_hash, created_at) "
+                "VALUES ('dr_a', 'clinician', 'h', :t)", t=AT)
+        execute(connection, "INSERT INTO consents (given_by, given_at, statement, client_code) "
+                "VALUES ('Kim', :t, 'ok', 'C-1')", t=AT)
 
 
 @pytest.fixture

@@ -6,49 +6,34 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy
-from alembic import command
-from sqlalchemy.pool import NullPool
 
 from fer.sessions.records import FrameRecord
 from fer.sessions.store import SessionStore
-from fer.storage.database import database_url, forget_engine
-from fer.storage.migrations import _config, head_revision
+from fer.storage.database import forget_engine
+from fer.storage.migrations import head_revision
 from tests.sessions.helpers import CLASSES, face_result
+from tests.storage.migration_support import database_at, execute
 
 AT = datetime(2025, 1, 4, 9, 0, tzinfo=UTC).isoformat()
 
 
 def make_r0004_database(location) -> None:
     """One consent, one open session and three frames, as revision r0004 stored them."""
-    url = database_url(location)
-    if url.get_backend_name() == "sqlite":
-        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
-    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
     probs = np.array([0.2, 0.7, 0.1], "<f4").tobytes()
-    try:
-        with engine.begin() as connection:
-            command.upgrade(_config(connection), "r0004")
-
-            def run(sql: str, **values) -> None:
-                connection.execute(sqlalchemy.text(sql), values)
-
-            run("INSERT INTO consents (given_by, given_at, statement) VALUES ('Dana', :t, 'ok')",
-                t=AT)
-            run("INSERT INTO sessions (consent_id, consent_by, consent_given_at, started_at, "
-                "model, classes, source, notes) VALUES (1, 'Dana', :t, :t, 'ferplus', :c, "
-                "'live', '')", t=AT, c=json.dumps(CLASSES))
-            for index in range(3):
-                run("INSERT INTO frames (session_id, t_seconds, track_id, x, y, w, h, probs, "
-                    "smoothed, label, confidence) VALUES (1, :t, 0, 1, 2, 3, 4, :p, :p, 'happy', "
-                    "0.7)", t=index / 10, p=probs)
-    finally:
-        engine.dispose()
+    with database_at(location, "r0004") as connection:
+        execute(connection, "INSERT INTO consents (given_by, given_at, statement) VALUES "
+                "('Dana', :t, 'ok')", t=AT)
+        execute(connection, "INSERT INTO sessions (consent_id, consent_by, consent_given_at, "
+                "started_at, model, classes, source, notes) VALUES (1, 'Dana', :t, :t, "
+                "'ferplus', :c, 'live', '')", t=AT, c=json.dumps(CLASSES))
+        for index in range(3):
+            execute(connection, "INSERT INTO frames (session_id, t_seconds, track_id, x, y, w, h, "
+                    "probs, smoothed, label, confidence) VALUES (1, :t, 0, 1, 2, 3, 4, :p, :p, "
+                    "'happy', 0.7)", t=index / 10, p=probs)
 
 
 @pytest.fixture
