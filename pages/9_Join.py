@@ -150,8 +150,11 @@ def consent_form(store, room) -> None:
 
 
 def leave(store, room, live_room, withdraw: bool) -> None:
-    """End the client's part: stop analysing (the recording is saved and ended), then
-    withdraw consent (deleting what was recorded) or end the room."""
+    """The "End the session" and "Withdraw my consent" buttons' callback: stop analysing (the
+    recording is saved and ended), then withdraw consent (deleting what was recorded) or end
+    the room. A callback runs as soon as Streamlit takes the click, before the script: a click
+    in a script run that the camera component interrupts (it reruns the page when its
+    connection changes) would otherwise be dropped, and a withdrawal must never be."""
     rooms.stop_analysis(live_room)
     live_room.set_camera(LEFT)
     if withdraw:
@@ -163,8 +166,7 @@ def leave(store, room, live_room, withdraw: bool) -> None:
     else:
         store.end_room(room.id)
         auth.audit("end_room", target=f"room {room.id}", actor=client_actor(room))
-    rooms.release(room.id)
-    st.rerun()
+    rooms.release(room.id)  # the script that follows finds the room closed and says so
 
 
 def camera(store, room) -> None:
@@ -193,8 +195,10 @@ def camera(store, room) -> None:
         translations={"start": CAMERA_ON, "stop": CAMERA_OFF},
     )
     live_room.set_camera(rooms.camera_state(ctx))
-    if st.button("End the session", key="join.end", icon=":material/call_end:"):
-        leave(store, room, live_room, withdraw=False)
+    st.button(
+        "End the session", key="join.end", icon=":material/call_end:", on_click=leave,
+        args=(store, room, live_room, False),
+    )
     st.caption(
         "You see your own picture here. Your clinician sees the estimates of your facial "
         "expressions, not this picture."
@@ -204,8 +208,10 @@ def camera(store, room) -> None:
             "Withdrawing stops the analysis at once, ends the session and deletes what was "
             "recorded under your consent."
         )
-        if st.button("Withdraw my consent", key="join.withdraw"):
-            leave(store, room, live_room, withdraw=True)
+        st.button(
+            "Withdraw my consent", key="join.withdraw", on_click=leave,
+            args=(store, room, live_room, True),
+        )
 
 
 def main() -> None:

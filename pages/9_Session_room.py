@@ -120,28 +120,44 @@ def marker_message() -> None:
     (st.success if kind == "success" else st.error)(plain(text))
 
 
+def start_recording(session_store, live_room, user) -> None:
+    """The "Start recording" button's callback (run as Streamlit takes the click, so that the
+    room view's own refresh cannot drop it)."""
+    from fer.sessions.recorder import SessionRecorder
+
+    try:
+        session_id = session_store.create_session(
+            live_room.consent_id, live_room.model_label, live_room.classes, "live",
+            notes="Remote session room", owner_id=user.id,
+        )
+        live_room.start_recording(SessionRecorder(session_store, session_id))
+    except (ValueError, PermissionError) as error:
+        st.session_state["rooms.recording_error"] = f"Recording could not start: {error}"
+        return
+    st.session_state[auth.ROOM_RECORDING_KEY] = live_room.room_id
+    auth.audit("start_recording", target=f"session {session_id}")
+
+
+def stop_recording(live_room) -> None:
+    """The "Stop recording" button's callback: the recording is saved and ended."""
+    stopped = live_room.stop_recording()
+    if stopped is not None:
+        stopped.close()
+        st.session_state["rooms.last_saved"] = stopped.session_id
+
+
 def recording_controls(session_store, live_room, user) -> None:
     recorder = live_room.recorder
     if recorder is None:
-        start = st.button(
+        st.button(
             "Start recording", key="rooms.record_start", icon=":material/fiber_manual_record:",
             help="Writes every analysed face to the session store, under the client's consent.",
+            on_click=start_recording, args=(session_store, live_room, user),
         )
-        if start:
-            from fer.sessions.recorder import SessionRecorder
-
-            try:
-                session_id = session_store.create_session(
-                    live_room.consent_id, live_room.model_label, live_room.classes, "live",
-                    notes="Remote session room", owner_id=user.id,
-                )
-                live_room.start_recording(SessionRecorder(session_store, session_id))
-            except (ValueError, PermissionError) as error:
-                st.error(plain(f"Recording could not start: {error}"))
-                return
-            st.session_state[auth.ROOM_RECORDING_KEY] = live_room.room_id
-            auth.audit("start_recording", target=f"session {session_id}")
-            st.rerun(scope="fragment")
+        error = st.session_state.pop("rooms.recording_error", None)
+        if error is not None:
+            st.error(plain(error))
+            return
         last = st.session_state.get("rooms.last_saved")
         if last is not None:
             st.success(f"Session #{last} saved; see Session replay.")
@@ -157,12 +173,10 @@ def recording_controls(session_store, live_room, user) -> None:
         f":red[:material/radio_button_checked:] **Recording** session #{recorder.session_id}"
         f" · {recorder.n_written + recorder.n_pending} face results"
     )
-    if st.button("Stop recording", key="rooms.record_stop", icon=":material/stop:"):
-        stopped = live_room.stop_recording()
-        if stopped is not None:
-            stopped.close()
-            st.session_state["rooms.last_saved"] = stopped.session_id
-        st.rerun(scope="fragment")
+    st.button(
+        "Stop recording", key="rooms.record_stop", icon=":material/stop:",
+        on_click=stop_recording, args=(live_room,),
+    )
     st.text_input(
         "Note for the moment (optional)", max_chars=MAX_MARKER_NOTE_CHARS, key="rooms.note"
     )
