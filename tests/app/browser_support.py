@@ -256,6 +256,38 @@ def expander(page, label: str):
     return box
 
 
+def start_camera(
+    webrtc, label: str, started, timeout_s: float = 240, press_again_after_s: float = 60
+) -> int:
+    """Press the camera component's start button (``label``) in the frame ``webrtc`` and wait
+    until ``started()`` (e.g. the clinician sees a label); returns the number of presses.
+
+    Pressed again, as a person would, when the component is back at its start button
+    ``press_again_after_s`` after a press and nothing has started: on a loaded 2-core machine
+    streamlit-webrtc has left a press without effect (no connection, no error, the button as
+    before). The analysis behind it is what the tests check, and that is the same either way.
+    """
+    from playwright.sync_api import expect
+
+    button = webrtc.get_by_role("button", name=label)
+    expect(button).to_be_visible(timeout=300_000)
+    button.click()
+    presses, pressed_at = 1, time.monotonic()
+    deadline = pressed_at + timeout_s
+    while not started():
+        now = time.monotonic()
+        if now > deadline:
+            raise AssertionError(
+                f"the camera did not start within {timeout_s:.0f} s of {presses} press(es) "
+                f"on {label!r}"
+            )
+        if now - pressed_at > press_again_after_s and button.is_visible():
+            button.click()
+            presses, pressed_at = presses + 1, now
+        time.sleep(0.5)
+    return presses
+
+
 def settle(page, ms: int = 1_500) -> None:
     """Let Streamlit finish the current script run (no spinner, no stale elements)."""
     page.wait_for_timeout(ms)
