@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 SECRET_BYTES = 32
 ROOM_KEY_BYTES = 9
+ROOM_KEY_LENGTH = 12  # characters of secrets.token_urlsafe(ROOM_KEY_BYTES)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 # Anything longer is not one of ours; refusing it bounds the work of hashing what was typed.
@@ -51,11 +52,13 @@ def same_digest(stored: str, text: str) -> bool:
 
 def new_join_token(instance: str = "") -> JoinToken:
     """A fresh token; with several app instances its room key starts with ``instance-``, the
-    name of the instance hosting the room, which the reverse proxy routes the link by."""
+    name of the instance hosting the room, which the reverse proxy routes the link by.
+
+    The random part of a key holds no ``-``: a key without an instance must never read as one
+    with (``ab3-…`` would send its client to an instance "ab3" that does not exist)."""
     prefix = f"{check_instance_name(instance)}{INSTANCE_SEPARATOR}" if instance else ""
-    return JoinToken(
-        prefix + secrets.token_urlsafe(ROOM_KEY_BYTES), secrets.token_urlsafe(SECRET_BYTES)
-    )
+    random_part = secrets.token_urlsafe(ROOM_KEY_BYTES).replace(INSTANCE_SEPARATOR, "_")
+    return JoinToken(prefix + random_part, secrets.token_urlsafe(SECRET_BYTES))
 
 
 def check_instance_name(name: str) -> str:
@@ -70,9 +73,13 @@ def check_instance_name(name: str) -> str:
 
 
 def instance_of(room_key: str) -> str:
-    """The instance named at the start of ``room_key``; "" for a key without that prefix."""
-    name, separator, _ = room_key.partition(INSTANCE_SEPARATOR)
-    return name if separator and INSTANCE_NAME.fullmatch(name) else ""
+    """The instance named at the start of ``room_key``; "" for a key without that prefix.
+
+    The random part after the prefix has a fixed length, which also keeps keys made before
+    their random part lost its dashes (a key of the random part's length alone) unnamed."""
+    name, separator, rest = room_key.partition(INSTANCE_SEPARATOR)
+    named = separator and len(rest) == ROOM_KEY_LENGTH and INSTANCE_NAME.fullmatch(name)
+    return name if named else ""
 
 
 def parse_join_token(text: str) -> JoinToken | None:

@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer.accounts import AccountStore
 from fer.rooms import RoomNotFoundError, RoomStore, credentials
+from fer.rooms.credentials import INSTANCE_SEPARATOR
 from ui import rooms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,7 @@ TIMEOUT = 120
 
 def test_a_token_s_room_key_starts_with_the_instance_name():
     token = credentials.new_join_token("b2")
+    assert len(token.room_key) == len("b2-") + credentials.ROOM_KEY_LENGTH
     assert token.room_key.startswith("b2-")
     assert credentials.instance_of(token.room_key) == "b2"
     assert credentials.parse_join_token(str(token)) == token
@@ -88,8 +90,25 @@ def test_a_room_is_hosted_elsewhere_only_when_its_key_names_another_instance(loc
     assert rooms.hosted_elsewhere(on_a, {"FER_INSTANCE": "b"})
     assert not rooms.hosted_elsewhere(on_a, {"FER_INSTANCE": "a"})
     unnamed = store.create_room(anna, "C-18").room
-    if not credentials.instance_of(unnamed.room_key):  # a random key may look named
-        assert not rooms.hosted_elsewhere(unnamed, {"FER_INSTANCE": "b"})
+    assert not rooms.hosted_elsewhere(unnamed, {"FER_INSTANCE": "b"})
+    assert not rooms.hosted_elsewhere(unnamed, {})
+
+
+def test_a_key_without_an_instance_never_reads_as_one_with():
+    # Keys made by one instance: before this fix about 2 % began "lowercase-" by chance, and
+    # the Join page sent a client who typed the right code on to a server that does not exist.
+    assert all(
+        INSTANCE_SEPARATOR not in credentials.new_join_token().room_key for _ in range(3000)
+    )
+    assert all(
+        credentials.instance_of(credentials.new_join_token("a").room_key) == "a"
+        for _ in range(300)
+    )
+    for old_key in ("ab3-XyZ12345", "a-b-c-d-e-f-", "x-" + "-" * 10, "-abcdefghijk"):
+        assert len(old_key) == credentials.ROOM_KEY_LENGTH
+        assert credentials.instance_of(old_key) == ""
+    assert credentials.instance_of("a-" + "ab3-XyZ1234_") == "a"
+    assert credentials.instance_of("a-short") == ""
 
 
 # ------------------------------------------------------------------ the pages, two instances
