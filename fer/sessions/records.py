@@ -24,6 +24,11 @@ from fer.sessions.schema import HEAD_POSE_AXES
 
 # Probabilities may overshoot [0, 1] by float rounding (and by int8 quantisation steps).
 PROBABILITY_TOLERANCE = 1e-3
+# A frame's time within its session; longer than any session or video, short enough that the
+# session's start plus it is a date (a clock reading in milliseconds is not a frame time).
+MAX_FRAME_T_SECONDS = 1e7
+# Track ids fit a signed 32-bit integer, the narrowest column any backend gives them.
+MAX_TRACK_ID = 2**31 - 1
 
 
 class ConsentError(ValueError):
@@ -202,12 +207,15 @@ def encode_frame(record: FrameRecord, classes: Sequence[str]) -> tuple:
     if not isinstance(record, FrameRecord):
         raise ValueError(f"expected a FrameRecord, got {type(record).__name__}")
     t_seconds = finite_number(record.t_seconds, "t_seconds")
-    if t_seconds < 0:
-        raise ValueError(f"t_seconds must be >= 0, got {t_seconds}")
+    if not 0 <= t_seconds <= MAX_FRAME_T_SECONDS:
+        raise ValueError(
+            f"t_seconds must be the frame's time in the session, 0 to {MAX_FRAME_T_SECONDS:g} "
+            f"seconds, got {t_seconds}"
+        )
     if isinstance(record.track_id, bool) or not isinstance(record.track_id, int | np.integer):
         raise ValueError(f"track_id must be an integer, got {record.track_id!r}")
-    if record.track_id < 0:
-        raise ValueError(f"track_id must be >= 0, got {record.track_id}")
+    if not 0 <= record.track_id <= MAX_TRACK_ID:
+        raise ValueError(f"track_id must be 0 to {MAX_TRACK_ID}, got {record.track_id}")
     if len(record.bbox) != 4:
         raise ValueError(f"bbox must be (x, y, w, h), got {record.bbox!r}")
     x, y, w, h = (finite_number(value, "bbox") for value in record.bbox)

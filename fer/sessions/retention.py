@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row, delete, func, select, update
 
-from fer.sessions.records import ConsentError
+from fer.sessions.records import MAX_FRAME_T_SECONDS, ConsentError
 from fer.sessions.schema import MAX_MARKER_NOTE_LENGTH, MAX_NOTES_LENGTH
 from fer.storage.tables import consents, frames, markers, session_shares, sessions
 
@@ -172,7 +172,10 @@ def close_abandoned(connection: Connection, idle_for: timedelta, now: datetime) 
     ).all()
     closed = 0
     for row in rows:
-        ended = row.started_at + timedelta(seconds=float(row.last_t or 0.0))
+        # Bounded as frames are now checked to be, and never later than now: a frame time
+        # stored before that check must not stop every other abandoned session from closing.
+        last_t = min(float(row.last_t or 0.0), MAX_FRAME_T_SECONDS)
+        ended = min(row.started_at + timedelta(seconds=last_t), now)
         if now - ended < idle_for:
             continue
         connection.execute(update(sessions).where(sessions.c.id == row.id).values(ended_at=ended))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy
 
 from fer.sessions.records import ConsentError, SessionNotFoundError
 from tests.sessions.helpers import CLASSES, count, record
@@ -154,6 +155,19 @@ def test_sessions_left_open_by_a_crash_end_at_their_last_frame(store):
     assert store.get_session(empty).ended_at == started
     assert store.get_session(ended).ended_at == started + HOUR / 2
     assert store.close_abandoned_sessions() == 0
+
+
+def test_a_frame_time_stored_before_it_was_bounded_does_not_stop_crash_recovery(store):
+    consent = store.record_consent("Dana", given_at=datetime.now(UTC) - HOUR)
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    odd = store.create_session(consent.id, "m", CLASSES, "live", started_at=started)
+    store.add_frames(odd, [record(1.0)])
+    with store.engine.begin() as connection:  # as an older version could store it
+        connection.execute(sqlalchemy.text("UPDATE frames SET t_seconds = 1.8e12"))
+    plain = store.create_session(consent.id, "m", CLASSES, "live", started_at=started)
+    assert store.close_abandoned_sessions(idle_for=timedelta(0)) == 2
+    assert store.get_session(plain).ended_at == started
+    assert started < store.get_session(odd).ended_at <= datetime.now(UTC)  # not in 116 days
 
 
 def test_a_consent_keeps_its_client_code(store):

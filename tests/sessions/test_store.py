@@ -142,7 +142,11 @@ def test_empty_session_loads_as_an_empty_table(store, session_id):
     [
         ({"t_seconds": float("nan")}, "t_seconds"),
         ({"t_seconds": -1.0}, "t_seconds"),
+        # A clock reading in milliseconds is no frame time (the session's start plus it
+        # would lie past the year 9999).
+        ({"t_seconds": 1.8e12}, r"t_seconds must be the frame's time in the session, 0 to 1e\+07"),
         ({"track_id": "a"}, "track_id"),
+        ({"track_id": 2**63}, "track_id must be 0 to 2147483647"),
         ({"bbox": (1, 2, 3)}, "bbox"),
         ({"bbox": (1, 2, -3, 4)}, "bbox"),
         ({"probs": np.array([0.5, 0.5])}, "probs"),
