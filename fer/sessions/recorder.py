@@ -54,11 +54,13 @@ class SessionRecorder:
         self._clock = clock
         self._lock = threading.Lock()  # guards the buffer and counters
         self._flush_lock = threading.Lock()  # keeps batches in order
+        self._close_lock = threading.Lock()
         self._pending: list[tuple] = []
         self._last_flush = clock()
         self.n_written = 0
         self.n_dropped = 0
-        self.closed = False
+        self.closed = False  # no more rows are taken
+        self._ended = False  # the last rows are written and the session ended
 
     @property
     def n_pending(self) -> int:
@@ -106,11 +108,17 @@ class SessionRecorder:
             return len(batch)
 
     def close(self) -> int:
-        """Flush, end the session and refuse further rows; return the rows written overall."""
-        with self._lock:
-            if self.closed:
-                return self.n_written
-            self.closed = True  # first, so no row can slip in after the final flush
-        self.flush()
-        self.store.end_session(self.session_id)
-        return self.n_written
+        """Flush, end the session and refuse further rows; return the rows written overall.
+
+        If the final write or the end fails, the error is raised and the rows stay buffered:
+        calling ``close`` again retries both."""
+        with self._close_lock:  # one closing at a time
+            with self._lock:
+                if self._ended:
+                    return self.n_written
+                self.closed = True  # first, so no row can slip in after the final flush
+            self.flush()
+            self.store.end_session(self.session_id)
+            with self._lock:
+                self._ended = True
+            return self.n_written

@@ -296,6 +296,27 @@ def test_recorder_keeps_rows_when_a_write_fails(store, session_id, monkeypatch):
     assert count(store, "frames") == 1
 
 
+def test_a_failed_close_keeps_the_rows_and_can_be_retried(store, session_id, monkeypatch):
+    recorder = SessionRecorder(store, session_id, clock=FakeClock())
+    recorder.add(0.0, [face_result(0), face_result(1)])
+    original = store.insert_encoded
+
+    def failing(*args):
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(store, "insert_encoded", failing)
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        recorder.close()
+    assert recorder.n_pending == 2 and store.get_session(session_id).ended_at is None
+    with pytest.raises(ValueError, match="closed"):  # closed to new rows all the same
+        recorder.add(1.0, [face_result()])
+    monkeypatch.setattr(store, "insert_encoded", original)
+    assert recorder.close() == 2  # the retry writes the rows and ends the session
+    assert count(store, "frames") == 2
+    assert store.get_session(session_id).ended_at is not None
+    assert recorder.close() == 2  # and a third close does nothing
+
+
 def test_recorder_close_writes_the_rest_and_ends_the_session(store, session_id):
     recorder = SessionRecorder(store, session_id, clock=FakeClock())
     recorder.add(0.0, [face_result()])
