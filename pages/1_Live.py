@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fer.emotions import emotion_style
-from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
+from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, recorded_model_label
 from fer.realtime.smoothing import METHODS, SmoothingConfig
 from fer.realtime.tracking import face_name
 from ui import auth, resources, sessions
@@ -181,7 +181,7 @@ def toggle_recording(action: str, store, consent, model, recognizer, user) -> No
 
     try:
         session_id = store.create_session(
-            consent.id, resources.model_label(model, recognizer.tta),
+            consent.id, recorded_model_label(model, recognizer.tta),
             recognizer.classes, "live", owner_id=user.id,
         )
     except ValueError as error:  # e.g. consent withdrawn in another tab

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from fer.models.inference import recorded_model_label
 from fer.realtime.smoothing import SmoothingConfig
 from fer.realtime.upload import (
     IMAGE_TYPES,
@@ -136,7 +137,7 @@ def main() -> None:
         analysis = analyse(uploaded, kind, model, stride, uncertain_below, max_faces)
         note = f"Uploaded file: {uploaded.name}" + (f"\n{notes.strip()}" if notes.strip() else "")
         session_id = store.create_session(
-            consent.id, resources.model_label(model, analysis.tta), analysis.classes,
+            consent.id, recorded_model_label(model, analysis.tta), analysis.classes,
             kind, notes=note,
             started_at=started, frames=analysis.records, ended_at=datetime.now(UTC),
             owner_id=user.id,

@@ -249,10 +249,3 @@ def load_model_or_error(name_or_path: str):
         st.error(f"Could not load the expression model {name_or_path!r}: {error}")
         return None
 
-
-def model_label(model, tta: str) -> str:
-    """How a session records its model: card name, version when the card has one, and the
-    test-time views its predictions averaged (the recognizer's ``tta``)."""
-    version = model.card.get("version")
-    label = f"{model.name} v{version}" if version else model.name
-    return label + (f", tta {tta}" if tta != "none" else "")

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from fer.emotions import emotion_style
+from fer.models.inference import recorded_model_label
 from fer.realtime.tracking import face_name
 from fer.rooms import credentials
 from fer.rooms.attempts import AttemptLimiter
@@ -233,7 +234,7 @@ def start_analysis(live_room, consent_id: int) -> bool:
         # The clinician's view reruns four times a second, each rerun ending in full collections.
         resources.keep_loaded_models_out_of_collections()
     live_room.allow_analysis(
-        consent_id, recognizer, resources.model_label(model, recognizer.tta)
+        consent_id, recognizer, recorded_model_label(model, recognizer.tta)
     )
     return True
 

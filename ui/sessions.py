@@ -7,7 +7,6 @@ user may not see (``SessionNotFoundError``, as if it did not exist).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import streamlit as st
@@ -42,7 +41,6 @@ VIEWS_WORDS = {
     "mirror": "each prediction averages the face and its mirror image",
     "mirror+zoom": "each prediction averages the face, its mirror image and two zoomed views",
 }
-VIEWS_MARK = ", tta "  # how ui.resources.model_label records the test-time views
 
 
 def mark_moment(store, session_id: int, t_seconds: float, note_key: str, user) -> tuple:
@@ -63,21 +61,10 @@ def source_in_words(source: str) -> str:
     return SOURCE_WORDS.get(source, source)
 
 
-def recorded_model_dir(model: str):
-    """The directory of the model a session recorded (``"ferplus v2, tta mirror+zoom"`` names
-    ``models/ferplus``); None when it is no longer installed."""
-    from fer.models.inference import ModelNotFoundError, resolve_model_dir
-
-    name = re.sub(r" v[^ ,]+$", "", model.partition(VIEWS_MARK)[0].strip())
-    try:
-        return resolve_model_dir(name)
-    except (ModelNotFoundError, ValueError):
-        return None
-
-
 def unreliable_expressions(model: str) -> dict[str, str]:
     """``{expression: why}`` for the expressions the recorded model cannot be trusted on
     (fer.models.reliability); empty when none is, or the model is not installed."""
+    from fer.models.inference import recorded_model_dir
     from fer.models.reliability import model_reliability
 
     model_dir = recorded_model_dir(model)
@@ -86,7 +73,9 @@ def unreliable_expressions(model: str) -> dict[str, str]:
 
 def model_in_words(model: str) -> str:
     """A session's recorded model (``"ferplus v2, tta mirror+zoom"``) as a sentence part."""
-    name, _, views = model.partition(VIEWS_MARK)
+    from fer.models.inference import RECORDED_VIEWS_MARK
+
+    name, _, views = model.partition(RECORDED_VIEWS_MARK)
     return f"{name} ({VIEWS_WORDS.get(views, views)})" if views else name
 
 
@@ -219,26 +208,11 @@ def build_report(store, session_id: int, user, report_format: str) -> bytes:
     """The report for the record of ``session_id`` in ``report_format`` (html, pdf or fhir),
     built from what ``user`` may see (the store refuses a session hidden from them). No ``st.*``:
     it runs in the download button's thread."""
-    import json
-
-    from fer.reporting.content import report_content
-    from fer.reporting.fhir import report_bundle
-    from fer.reporting.html import report_html
-    from fer.reporting.pdf import report_pdf
+    from fer.reporting.document import session_report
 
     if report_format not in REPORT_FORMATS:
         raise ValueError(f"report_format must be one of {sorted(REPORT_FORMATS)}")
-    session = store.get_session(session_id, viewer=user)
-    consent = store.get_consent(session.consent_id)
-    frames = store.load_frames(session_id, viewer=user)
-    markers = store.list_markers(session_id, viewer=user)
-    content = report_content(session, consent, frames, recorded_model_dir(session.model), markers)
-    if report_format == "html":
-        return report_html(content).encode("utf-8")
-    pdf = report_pdf(content)
-    if report_format == "pdf":
-        return pdf
-    return json.dumps(report_bundle(content, pdf), indent=1).encode("utf-8")
+    return session_report(store, session_id, report_format, viewer=user)
 
 
 def report_buttons(store, session_id: int, user, key: str) -> None:

@@ -10,9 +10,6 @@ of an authenticated caller, is written to the audit log.
 
 from __future__ import annotations
 
-import json
-import threading
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -33,8 +30,6 @@ Caller = Annotated[Principal, Depends(current_principal)]
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
                 "fhir": "application/fhir+json"}
 REPORT_SUFFIXES = {"html": "html", "pdf": "pdf", "fhir": "json"}
-# matplotlib's pyplot, which draws the report's charts, is not thread-safe.
-_REPORT_LOCK = threading.Lock()
 
 
 def _document(media_types: dict[str, dict[str, Any]], description: str) -> dict[int | str, Any]:
@@ -118,30 +113,6 @@ def export_frames(
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def report_document(store: Any, info: Any, report_format: str) -> bytes:
-    """The report of a session already checked to be visible, in ``report_format``."""
-    from fer.models.inference import ModelNotFoundError, resolve_model_dir
-    from fer.reporting.content import report_content
-    from fer.reporting.fhir import report_bundle
-    from fer.reporting.html import report_html
-    from fer.reporting.pdf import report_pdf
-
-    consent = store.get_consent(info.consent_id)
-    frames = store.load_frames(info.id)
-    try:
-        model_dir: Path | None = resolve_model_dir(info.model)
-    except (ModelNotFoundError, ValueError):
-        model_dir = None
-    content = report_content(info, consent, frames, model_dir)
-    with _REPORT_LOCK:
-        if report_format == "html":
-            return report_html(content).encode("utf-8")
-        pdf = report_pdf(content)
-        if report_format == "pdf":
-            return pdf
-        return json.dumps(report_bundle(content, pdf), indent=1).encode("utf-8")
-
-
 @router.get(
     "/{session_id}/report",
     response_class=Response,
@@ -164,8 +135,13 @@ def session_report(
         "html"
     ),
 ) -> Response:
+    from fer.reporting.document import session_report
+
     info = _visible(request, principal, session_id)
-    body = report_document(request.app.state.store, info, format)
+    try:
+        body = session_report(request.app.state.store, info.id, format, viewer=principal.viewer)
+    except SessionNotFoundError:  # deleted since it was read
+        raise HTTPException(404, f"No session {session_id} that you may see.") from None
     _audit(request, principal, "export_session", f"session {info.id}", f"report {format}")
     filename = f"session-{info.id}-report.{REPORT_SUFFIXES[format]}"
     return Response(body, media_type=REPORT_TYPES[format],

@@ -20,7 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
+from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, recorded_model_label
 
 EXAMPLE = """\
 fer analyze interview.mp4 photos/ --out results/
@@ -111,7 +111,6 @@ def run(args: argparse.Namespace) -> int:
     from fer.realtime.analysis import (
         analyse_source,
         expand_sources,
-        session_model_label,
         write_outputs,
     )
     from fer.realtime.pipeline import DEFAULT_MODEL, EmotionRecognizer
@@ -136,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, PermissionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    model_label = session_model_label(model, args.tta)
+    model_label = recorded_model_label(model, args.tta)
 
     def make_recognizer(kind: str) -> EmotionRecognizer:
         # A still image has no history to smooth; the uncertain threshold still applies.

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from fer.cli.database_options import add_database_argument, cli_actor
+from fer.reporting import REPORT_FORMATS
 
-FORMATS = ("html", "pdf", "fhir")
 EXAMPLE = """\
 fer report 12 --format pdf --out session-12.pdf
 fer report 12 --format fhir --out session-12.json --database postgresql://fer@db/fer"""
@@ -23,38 +23,18 @@ fer report 12 --format fhir --out session-12.json --database postgresql://fer@db
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", type=int, help="the session's number (fer sessions list)")
-    parser.add_argument("--format", choices=FORMATS, default="html")
+    parser.add_argument("--format", choices=REPORT_FORMATS, default="html")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
     add_database_argument(parser)
 
 
 def write_report(store, session_id: int, image_format: str, out: Path) -> Path:
     """Build the report of ``session_id`` from ``store`` and write it to ``out``."""
-    import json
+    from fer.reporting.document import session_report
 
-    from fer.models.inference import ModelNotFoundError, resolve_model_dir
-    from fer.reporting.content import report_content
-    from fer.reporting.fhir import report_bundle
-    from fer.reporting.html import report_html
-    from fer.reporting.pdf import report_pdf
-
-    session = store.get_session(session_id)
-    consent = store.get_consent(session.consent_id)
-    frames = store.load_frames(session_id)
-    markers = store.list_markers(session_id)
-    try:
-        model_dir: Path | None = resolve_model_dir(session.model)
-    except (ModelNotFoundError, ValueError):
-        model_dir = None
-    content = report_content(session, consent, frames, model_dir, markers)
+    document = session_report(store, session_id, image_format)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if image_format == "html":
-        out.write_text(report_html(content), encoding="utf-8")
-    elif image_format == "pdf":
-        out.write_bytes(report_pdf(content))
-    else:
-        bundle = report_bundle(content, report_pdf(content))
-        out.write_text(json.dumps(bundle, indent=1), encoding="utf-8")
+    out.write_bytes(document)
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -69,6 +70,28 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
         f"No model {str(name_or_path)!r}: not a model directory and not one of {available} "
         f"under {MODELS_DIR}"
     )
+
+
+# How a session records the test-time views its model averaged: "ferplus v2, tta mirror+zoom".
+RECORDED_VIEWS_MARK = ", tta "
+
+
+def recorded_model_label(model, tta: str) -> str:
+    """How a session records its model (an ``EmotionModel``): card name, version when the card
+    has one, and the test-time views its predictions averaged (``tta``)."""
+    version = model.card.get("version")
+    label = f"{model.name} v{version}" if version else model.name
+    return label + (f"{RECORDED_VIEWS_MARK}{tta}" if tta != "none" else "")
+
+
+def recorded_model_dir(label: str) -> Path | None:
+    """The directory of the model a session recorded as ``label`` (``"ferplus v2, tta
+    mirror+zoom"`` names ``models/ferplus``); None when it is no longer installed."""
+    name = re.sub(r" v[^ ,]+$", "", label.partition(RECORDED_VIEWS_MARK)[0].strip())
+    try:
+        return resolve_model_dir(name)
+    except (ModelNotFoundError, ValueError):
+        return None
 
 
 def validate_faces(faces: NDArray) -> NDArray[np.uint8]:

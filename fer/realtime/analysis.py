@@ -180,13 +180,6 @@ def record_analysis(
     return analysis.session_id
 
 
-def session_model_label(model: Any, tta: str) -> str:
-    """How a session records its model: card name, version when the card has one, and the
-    test-time views its predictions averaged (as the app's pages record it)."""
-    version = model.card.get("version")
-    label = f"{model.name} v{version}" if version else model.name
-    return label + (f", tta {tta}" if tta != "none" else "")
-
 
 def frames_csv_table(analyses: Sequence[SourceAnalysis], classes: Sequence[str]) -> pd.DataFrame:
     """All sources' frames in ``frames.csv``'s columns: ``source, time_s, track_id, label,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -67,6 +68,36 @@ def test_reports_in_each_format(client, world, report_format, media_type, starts
         "dr.a", "export_session", f"session {shared}"
     )
     assert entry["detail"].startswith(f"report {report_format}")
+
+
+def test_the_report_is_the_one_the_app_and_the_command_line_give(client, world, tmp_path):
+    """With the clinician's markers, and the recorded model found from its label (the API's
+    report once had neither)."""
+    from fer.accounts import AccountStore
+    from fer.cli import main as fer_main
+    from tests.sessions.helpers import record
+
+    store = SessionStore(world.database)
+    dr_a = AccountStore(world.database).get_user_by_name("dr.a")
+    consent = store.record_consent("Client of m", client_code="C-m")
+    session_id = store.create_session(
+        consent.id, "ferplus, tta mirror+zoom", CLASSES, "live", owner_id=dr_a.id,
+        frames=[record(t_seconds=0.1 * index) for index in range(1, 6)],
+    )
+    store.add_marker(session_id, 0.3, note="looked away", created_by=dr_a)
+    store.end_session(session_id)
+    response = client.get(f"/v1/sessions/{session_id}/report?format=html",
+                          headers=world.headers("dr.a"))
+    assert response.status_code == 200
+    html = response.text
+    assert "0.3 s" in html and "looked away" in html
+    assert "card is not installed" not in html and "accuracy, macro-F1" in html
+    out = tmp_path / "cli.html"
+    command = ["report", str(session_id), "--out", str(out), "--database", str(world.database)]
+    assert fer_main(command) == 0
+    # The same document, but for the time of writing and the charts' random SVG ids.
+    varying = re.compile(r"report made</td><td>[^<]*|<svg.*?</svg>", re.DOTALL)
+    assert varying.sub("", out.read_text()) == varying.sub("", html)
 
 
 def test_the_service_token_gets_any_report(client, world):

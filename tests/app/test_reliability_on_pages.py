@@ -19,7 +19,8 @@ from fer.models.reliability import model_reliability
 from fer.sessions.store import SessionStore
 from tests.app.page_support import make_user
 from ui.live import headline
-from ui.sessions import build_report, recorded_model_dir
+from fer.models.inference import recorded_model_dir
+from ui.sessions import build_report
 
 RECORDED = "fer2013, tta mirror+zoom"
 

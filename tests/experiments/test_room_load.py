@@ -53,7 +53,7 @@ def test_a_room_s_analysis_leaves_the_loaded_libraries_out_of_garbage_collection
     monkeypatch.setattr(rooms, "prepare_model", lambda: SimpleNamespace())
     monkeypatch.setattr(rooms, "warm_up", lambda model, tta: None)
     monkeypatch.setattr(rooms.resources, "landmarker_path", lambda: None)
-    monkeypatch.setattr(rooms.resources, "model_label", lambda model, tta: "tiny")
+    monkeypatch.setattr(rooms, "recorded_model_label", lambda model, tta: "tiny")
     monkeypatch.setattr(fer.realtime.pipeline, "EmotionRecognizer", LoadedRecognizer)
     gc.unfreeze()
     try:
