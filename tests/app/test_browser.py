@@ -49,6 +49,7 @@ from tests.app.browser_support import (  # isort: skip  (imports webrtc first)
     query,
     running_app,
     settle,
+    start_camera,
     write_y4m,
 )
 
@@ -448,13 +449,11 @@ def test_live_page_records_predictions_from_a_fake_camera(tmp_path):
         page.get_by_role("button", name="I consent").click()
 
         webrtc = page.frame_locator("iframe[title*='webrtc']")
-        start = webrtc.get_by_role("button", name="Start")
-        expect(start).to_be_visible(timeout=120_000)
+        expect(webrtc.get_by_role("button", name="Start")).to_be_visible(timeout=120_000)
         assert count(db, "consents") == 1 and count(db, "sessions") == 0
-        start.click()
 
         record = page.get_by_role("button", name=re.compile("Start recording"))
-        expect(record).to_be_enabled(timeout=45_000)
+        start_camera(webrtc, "Start", record.is_enabled, timeout_s=120)
         expect(page.get_by_text(re.compile(r"· Face \d")).first).to_be_visible(timeout=45_000)
         save_live_screenshot(page)
 

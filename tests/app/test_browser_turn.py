@@ -14,6 +14,7 @@ from tests.app.browser_support import (  # isort: skip  (imports webrtc first)
     log_in,
     require_browser,
     running_app,
+    start_camera,
     stop_process,
     video_data_dir,
     write_y4m,
@@ -102,12 +103,8 @@ def test_live_video_crosses_a_turn_relay(tmp_path):
             page.get_by_text("The person named above has read the statement").click()
             page.get_by_role("button", name="I consent").click()
             webrtc = page.frame_locator("iframe[title*='webrtc']")
-            start = webrtc.get_by_role("button", name="Start")
-            expect(start).to_be_visible(timeout=120_000)
-            start.click()
-            expect(page.get_by_role("button", name=re.compile("Start recording"))).to_be_enabled(
-                timeout=60_000
-            )
+            record = page.get_by_role("button", name=re.compile("Start recording"))
+            start_camera(webrtc, "Start", record.is_enabled, timeout_s=120)
             analysed = page.get_by_text(re.compile(r"Frames analysed [1-9]\d*"))
             expect(analysed.first).to_be_visible(timeout=60_000)
         log = _read(log_path)
