@@ -109,14 +109,20 @@ def redact_name(text: str, name: str, replacement: str) -> str:
     """``text`` with ``name`` and each of its words replaced by ``replacement``.
 
     Whole words only, in any letter case, the full name before its parts: a note that says
-    "Dana" of "Dana Client" loses the first name too, and "Danamir" is left alone. Parts of one
+    "Dana" of "Dana Client" loses the first name too, and "Danamir" is left alone. A word ends
+    at anything but a letter or digit, underscores included, so the name in a file name the
+    app wrote into a note ("Uploaded file: Dana_Client_2024.mp4") goes too. Parts of one
     letter are kept (an initial would match every lone "a").
     """
     parts = sorted({name.strip(), *name.split()}, key=len, reverse=True)
     words = [re.escape(part) for part in parts if len(part) > 1]
     if not words:
         return text
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
+    letter_or_digit = r"[^\W_]"
+    pattern = re.compile(
+        rf"(?<!{letter_or_digit})(?:" + "|".join(words) + rf")(?!{letter_or_digit})",
+        re.IGNORECASE,
+    )
     return pattern.sub(lambda _: replacement, text)
 
 

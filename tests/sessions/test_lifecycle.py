@@ -123,6 +123,11 @@ def test_redact_name_keeps_other_words_and_single_letters():
         "Ann-Marie and X, X X"
     )
     assert redact_name("nothing here", "  ", "X") == "nothing here"
+    # A file name the app writes into a session's notes: underscores end a word too.
+    assert redact_name("Analysed file: Dana_Client_2024-05-01.mp4", "Dana Client", "X") == (
+        "Analysed file: X_X_2024-05-01.mp4"
+    )
+    assert redact_name("Danamir_x and x_dana2", "Dana", "X") == "Danamir_x and x_dana2"
 
 
 def test_retention_purges_sessions_started_before_the_cutoff(store):
