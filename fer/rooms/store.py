@@ -224,12 +224,12 @@ class RoomStore:
     ) -> int:
         """The client withdraws: the consent is withdrawn (its sessions end and, with
         ``delete_data``, are deleted) and the room closes; returns the sessions deleted."""
-        when = utc_now() if now is None else as_utc(now, "now")
+        when = None if now is None else as_utc(now, "now")  # None: now, once locked
         with write_transaction(self.engine) as connection:
             room = self._locked(connection, room_id)
             if room.consent_id is None:
                 raise RoomClosedError("without consent")
-            deleted = retention.withdraw(connection, room.consent_id, when, delete_data)
+            deleted, when = retention.withdraw(connection, room.consent_id, when, delete_data)
             if room.state in OPEN_STATES:
                 connection.execute(
                     update(rooms).where(rooms.c.id == room.id)

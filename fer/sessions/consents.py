@@ -100,11 +100,11 @@ class ConsentRegister:
         its sessions started, or in the future; ``ConsentError`` for an unknown consent.
         """
         consent_id = positive_id(consent_id, "consent_id")
-        when = utc_now() if at is None else as_utc(at, "at")
-        if when > utc_now() + CLOCK_SKEW:
+        when = None if at is None else as_utc(at, "at")  # None: now, once the consent is locked
+        if when is not None and when > utc_now() + CLOCK_SKEW:
             raise ValueError(f"Consent cannot be withdrawn in the future ({when.isoformat()})")
         with write_transaction(self.engine) as connection:
-            deleted = retention.withdraw(connection, consent_id, when, delete_data)
+            deleted, _ = retention.withdraw(connection, consent_id, when, delete_data)
         if deleted:
             self._erase()
         return deleted

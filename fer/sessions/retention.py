@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Row, delete, func, select, update
 
@@ -43,10 +43,18 @@ def _locked_consent(connection: Connection, consent_id: int, *columns) -> Row:
     return consent
 
 
-def withdraw(connection: Connection, consent_id: int, when: datetime, delete_data: bool) -> int:
+def withdraw(
+    connection: Connection, consent_id: int, when: datetime | None, delete_data: bool
+) -> tuple[int, datetime]:
     """Withdraw a consent at ``when`` (kept if already withdrawn), end its open sessions and,
-    with ``delete_data``, delete them all; return how many were deleted."""
+    with ``delete_data``, delete them all; return how many were deleted, and when.
+
+    ``when=None`` means now, read once the consent is locked: a session that started under
+    the consent a moment before (its transaction held the consent) then cannot lie after the
+    withdrawal, which would refuse it."""
     consent = _locked_consent(connection, consent_id, consents.c.given_at, consents.c.withdrawn_at)
+    if when is None:
+        when = datetime.now(UTC)
     if consent.withdrawn_at is None:
         _check_withdrawal_time(connection, consent_id, consent.given_at, when)
         connection.execute(
@@ -58,11 +66,11 @@ def withdraw(connection: Connection, consent_id: int, when: datetime, delete_dat
             .values(ended_at=when)
         )
     if not delete_data:
-        return 0
+        return 0, when
     session_ids = connection.execute(
         select(sessions.c.id).where(sessions.c.consent_id == consent_id)
     ).scalars().all()
-    return delete_sessions(connection, session_ids)
+    return delete_sessions(connection, session_ids), when
 
 
 def _check_withdrawal_time(

@@ -141,6 +141,24 @@ def test_withdrawal_deletes_the_room_s_recordings_and_closes_it(location, accoun
     assert closed.value.reason == "withdrawn"
 
 
+def test_a_withdrawal_is_dated_once_the_consent_is_locked(location, accounts, monkeypatch):
+    """A clinician may start recording while the client withdraws: the session commits first
+    (holding the consent), then the withdrawal. It was dated before it waited for that lock,
+    so it came out earlier than the session's start and was refused, the consent standing."""
+    from datetime import UTC, datetime, timedelta
+
+    store, sessions = RoomStore(location), SessionStore(location)
+    room = store.create_room(accounts["anna"], "C-17").room
+    room, consent = store.record_client_consent(room.id, "Kim", "statement")
+    sessions.create_session(consent.id, "tiny", CLASSES, "live", owner_id=accounts["anna"].id)
+    # The clock as read before waiting for the lock: before the session started.
+    early = datetime.now(UTC) - timedelta(seconds=5)
+    monkeypatch.setattr("fer.rooms.store.utc_now", lambda: early)
+    store.withdraw_client_consent(room.id)
+    assert sessions.get_consent(consent.id).withdrawn_at > early
+    assert store.get_room(room.id).state == "withdrawn"
+
+
 def test_the_schema_refuses_taking_a_room_back(location, accounts):
     store = RoomStore(location)
     room = store.create_room(accounts["anna"], "C-17").room
