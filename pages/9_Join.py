@@ -13,6 +13,7 @@ from fer.rooms import RoomClosedError, RoomNotFoundError
 from fer.rooms.live import LEFT
 from fer.rooms.statement import consent_statement, explanation
 from ui import auth, resources, rooms
+from ui.errors import report_error
 from ui.live import rtc_configuration
 from ui.navigation import leave_pages_folder_mode
 from ui.text import plain
@@ -22,6 +23,10 @@ ROOM_KEY = "join.room_id"
 # starts and pauses it there; nothing on the clinician's side can.
 CAMERA_ON, CAMERA_OFF = "Turn on my camera", "Pause my camera"
 NOTICE_KEY = "join.notice"
+# The room whose analysis this page stopped when the client ended or withdrew: it stays
+# stopped even if recording that in the database failed, until the client tries again.
+STOPPED_KEY = "join.stopped_room"
+LEAVE_FAILED_KEY = "join.leave_failed"
 
 
 def client_actor(room) -> str:
@@ -155,22 +160,64 @@ def leave(store, room, live_room, withdraw: bool) -> None:
     the room. A callback runs as soon as Streamlit takes the click, before the script: a click
     in a script run that the camera component interrupts (it reruns the page when its
     connection changes) would otherwise be dropped, and a withdrawal must never be."""
+    st.session_state[STOPPED_KEY] = room.id
     rooms.stop_analysis(live_room)
     live_room.set_camera(LEFT)
-    if withdraw:
-        n_deleted = store.withdraw_client_consent(room.id, delete_data=True)
-        auth.audit(
-            "withdraw_consent", target=f"consent {room.consent_id}",
-            detail=f"deleted {n_deleted} session(s)", actor=client_actor(room),
+    try:
+        if withdraw:
+            n_deleted = store.withdraw_client_consent(room.id, delete_data=True)
+            auth.audit(
+                "withdraw_consent", target=f"consent {room.consent_id}",
+                detail=f"deleted {n_deleted} session(s)", actor=client_actor(room),
+            )
+        else:
+            store.end_room(room.id)
+            auth.audit("end_room", target=f"room {room.id}", actor=client_actor(room))
+    except Exception as error:  # the analysis stays stopped; the page says what failed
+        st.session_state[LEAVE_FAILED_KEY] = (withdraw, error)
+        return
+    rooms.release(room.id)  # the script that follows finds the room closed and says so
+
+
+def stopped(store, room, live_room) -> None:
+    """The page after the client ended or withdrew but the database did not record it: the
+    analysis is off, and both buttons are there to try again."""
+    failed = st.session_state.pop(LEAVE_FAILED_KEY, None)
+    if failed is not None:
+        withdraw, error = failed
+        report_error(error)
+        what = "your withdrawal" if withdraw else "the end of the session"
+        st.warning(
+            f"The analysis of your camera is stopped, but {what} could not be recorded. "
+            "Press the button again; if it fails again, tell your clinician.",
+            icon=":material/warning:",
         )
     else:
-        store.end_room(room.id)
-        auth.audit("end_room", target=f"room {room.id}", actor=client_actor(room))
-    rooms.release(room.id)  # the script that follows finds the room closed and says so
+        st.info("The analysis of your camera is stopped.", icon=":material/videocam_off:")
+    leave_buttons(store, room, live_room)
+
+
+def leave_buttons(store, room, live_room) -> None:
+    st.button(
+        "End the session", key="join.end", icon=":material/call_end:", on_click=leave,
+        args=(store, room, live_room, False),
+    )
+    with st.expander("Withdraw my consent", icon=":material/block:"):
+        st.write(
+            "Withdrawing stops the analysis at once, ends the session and deletes what was "
+            "recorded under your consent."
+        )
+        st.button(
+            "Withdraw my consent", key="join.withdraw", on_click=leave,
+            args=(store, room, live_room, True),
+        )
 
 
 def camera(store, room) -> None:
     live_room = rooms.room_registry().room(room.id)
+    if st.session_state.get(STOPPED_KEY) == room.id:
+        stopped(store, room, live_room)
+        return
     if live_room.consent_id != room.consent_id and not rooms.start_analysis(
         live_room, room.consent_id
     ):
@@ -195,23 +242,11 @@ def camera(store, room) -> None:
         translations={"start": CAMERA_ON, "stop": CAMERA_OFF},
     )
     live_room.set_camera(rooms.camera_state(ctx))
-    st.button(
-        "End the session", key="join.end", icon=":material/call_end:", on_click=leave,
-        args=(store, room, live_room, False),
-    )
     st.caption(
         "You see your own picture here. Your clinician sees the estimates of your facial "
         "expressions, not this picture."
     )
-    with st.expander("Withdraw my consent", icon=":material/block:"):
-        st.write(
-            "Withdrawing stops the analysis at once, ends the session and deletes what was "
-            "recorded under your consent."
-        )
-        st.button(
-            "Withdraw my consent", key="join.withdraw", on_click=leave,
-            args=(store, room, live_room, True),
-        )
+    leave_buttons(store, room, live_room)
 
 
 def main() -> None:

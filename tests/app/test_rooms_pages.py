@@ -186,6 +186,40 @@ def test_the_client_consents_then_withdraws(db_path, monkeypatch, tiny_model):
     assert no_camera(at) and rooms.room_registry().get(room.id) is None
 
 
+def test_a_withdrawal_the_database_refuses_leaves_the_analysis_stopped(
+    db_path, monkeypatch, tiny_model
+):
+    import sqlalchemy
+
+    monkeypatch.setenv("FER_MODEL", str(tiny_model))
+    invitation = invite(db_path)
+    at = join(str(invitation.token))
+    at.text_input(key="join.name").input("Kim")
+    at.checkbox(key="join.agree").check()
+    at = at.button(key="join.consent").click().run()
+    room_id = invitation.room.id
+    live_room = rooms.room_registry().get(room_id)
+    assert live_room.analysing
+    original = RoomStore.withdraw_client_consent
+
+    def locked(self, *args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(RoomStore, "withdraw_client_consent", locked)
+    at = at.button(key="join.withdraw").click().run()
+    assert not at.exception, at.exception
+    assert RoomStore(db_path).get_room(room_id).state == "consented"  # nothing recorded
+    assert "could not be recorded" in at.warning[0].value
+    assert not live_room.analysing and no_camera(at)
+    at = at.run()  # a rerun does not turn the analysis back on behind the client's back
+    assert not live_room.analysing and no_camera(at)
+    assert [info.value for info in at.info] == ["The analysis of your camera is stopped."]
+    monkeypatch.setattr(RoomStore, "withdraw_client_consent", original)
+    at = at.button(key="join.withdraw").click().run()  # trying again works
+    assert RoomStore(db_path).get_room(room_id).state == "withdrawn"
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["withdrawn"]]
+
+
 # ----------------------------------------------------------------------- session room page
 
 
