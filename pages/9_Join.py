@@ -218,9 +218,7 @@ def camera(store, room) -> None:
     if st.session_state.get(STOPPED_KEY) == room.id:
         stopped(store, room, live_room)
         return
-    if live_room.consent_id != room.consent_id and not rooms.start_analysis(
-        live_room, room.consent_id
-    ):
+    if live_room.consent_id != room.consent_id and not rooms.start_analysis(live_room, room):
         return
     try:
         rtc = rtc_configuration()

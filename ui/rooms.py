@@ -149,8 +149,11 @@ def room_store() -> RoomStore:
 
 @st.cache_resource(show_spinner=False)
 def room_registry() -> RoomRegistry:
-    """The rooms this process hosts (one registry per server process, shared by sessions)."""
-    return RoomRegistry()
+    """The rooms this process hosts (one registry per server process, shared by sessions),
+    with its sweeper ending rooms past their expiry."""
+    registry = RoomRegistry()
+    registry.start_sweeping()
+    return registry
 
 
 @st.cache_resource(show_spinner=False)
@@ -218,10 +221,11 @@ def warm_up(model, tta: str) -> None:
     model.predict(np.zeros((1, 48, 48), np.uint8), tta=tta)
 
 
-def start_analysis(live_room, consent_id: int) -> bool:
-    """Give the room a recognizer under the client's consent; False (after saying why to the
-    client in plain words) when no model can be loaded."""
+def start_analysis(live_room, room: Room) -> bool:
+    """Give the room a recognizer under the client's consent, until the room expires; False
+    (after saying why to the client in plain words) when no model can be loaded."""
     from fer.realtime.pipeline import EmotionRecognizer
+    from fer.sessions.records import utc_now
 
     model = prepare_model()
     if model is None:
@@ -233,8 +237,10 @@ def start_analysis(live_room, consent_id: int) -> bool:
         warm_up(model, recognizer.tta)
         # The clinician's view reruns four times a second, each rerun ending in full collections.
         resources.keep_loaded_models_out_of_collections()
+    left_s = (room.expires_at - utc_now()).total_seconds()
     live_room.allow_analysis(
-        consent_id, recognizer, recorded_model_label(model, recognizer.tta)
+        room.consent_id, recognizer, recorded_model_label(model, recognizer.tta),
+        until=time.monotonic() + left_s,
     )
     return True
 

@@ -10,13 +10,18 @@ worker never touches the database (it buffers rows in a
 
 Nothing is analysed before :meth:`LiveRoom.allow_analysis` has been given the client's consent,
 and a withdrawal (:meth:`LiveRoom.forbid_analysis`) stops it before the next frame. Only the
-client's page calls these two; the clinician's side has no way to start the analysis.
+client's page calls these two; the clinician's side has no way to start the analysis. The
+analysis also ends by itself when the room expires (the deadline ``allow_analysis`` was given):
+the next frame finds it over, and :meth:`RoomRegistry.close_expired` (run by the registry's own
+sweeper thread) ends it for rooms whose pages were simply closed, saving a recording.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +45,21 @@ NOT_JOINED, CONNECTING, PLAYING, STOPPED, LEFT = (
     "not joined", "connecting", "playing", "stopped", "left",
 )
 CAMERA_STATES = (NOT_JOINED, CONNECTING, PLAYING, STOPPED, LEFT)
+# How often the registry's sweeper looks for rooms past their expiry.
+SWEEP_EVERY_S = 30.0
+LOGGER = logging.getLogger(__name__)
+
+
+def close_quietly(recorder: Any, recognizer: Any) -> None:
+    """Close a room's recorder (it writes what it holds and ends its session) and recognizer,
+    from a thread with nobody to tell: a failure is logged."""
+    for resource in (recorder, recognizer):
+        if resource is None:
+            continue
+        try:
+            resource.close()
+        except Exception:
+            LOGGER.exception("closing %s of an expired room failed", type(resource).__name__)
 
 
 @dataclass(frozen=True)
@@ -96,19 +116,25 @@ class LiveRoom:
         self._last_error: str | None = None
         self._recorder: Any = None
         self._record_origin: float | None = None
+        self._until: float | None = None  # the room's expiry on self._clock
         self.latency = LatencyWindow()
         self.classes: list[str] = []
         self.model_label = ""
 
     # the client's page ------------------------------------------------------------------------
 
-    def allow_analysis(self, consent_id: int, recognizer: Any, model_label: str = "") -> None:
+    def allow_analysis(
+        self, consent_id: int, recognizer: Any, model_label: str = "",
+        until: float | None = None,
+    ) -> None:
         """Analyse frames from now on with ``recognizer`` (an ``EmotionRecognizer``: its
-        ``classes`` name the probability columns), under the client's consent ``consent_id``;
+        ``classes`` name the probability columns), under the client's consent ``consent_id``,
+        until ``until`` on the room's clock (the room's expiry; None: no end of its own);
         ``model_label`` is what a recording names as its model."""
         with self._lock:
             self._consent_id = consent_id
             self._recognizer = recognizer
+            self._until = until
             self.classes = list(recognizer.classes)
             self.model_label = model_label
 
@@ -116,11 +142,31 @@ class LiveRoom:
         """Stop analysing and recording at once; returns (recognizer, recorder), for the
         caller to close (the recorder writes what it holds)."""
         with self._lock:
-            recognizer, recorder = self._recognizer, self._recorder
-            self._consent_id = self._recognizer = self._recorder = None
-            self._record_origin = None
-            self._updates.clear()  # nothing seen under the consent stays on show
+            return self._take_analysis_locked()
+
+    def _take_analysis_locked(self) -> tuple[Any, Any]:
+        recognizer, recorder = self._recognizer, self._recorder
+        self._consent_id = self._recognizer = self._recorder = None
+        self._record_origin = self._until = None
+        self._updates.clear()  # nothing seen under the consent stays on show
         return recognizer, recorder
+
+    def expired(self, now: float | None = None) -> bool:
+        """Whether the room's deadline has passed (False without one)."""
+        now = self._clock() if now is None else now
+        with self._lock:
+            return self._until is not None and now >= self._until
+
+    def end_if_expired(self, now: float | None = None) -> bool:
+        """Past the room's deadline: stop analysing, save and end a recording, close the
+        recognizer; True if this call ended it."""
+        now = self._clock() if now is None else now
+        with self._lock:
+            if self._until is None or now < self._until:
+                return False
+            recognizer, recorder = self._take_analysis_locked()
+        close_quietly(recorder, recognizer)
+        return True
 
     @property
     def analysing(self) -> bool:
@@ -144,6 +190,8 @@ class LiveRoom:
         arrived more than ``MAX_FRAME_AGE_S`` after its capture while another was analysed
         within that span (dropped; counted in ``n_late``)."""
         arrived = self._clock()
+        if self.end_if_expired(arrived):
+            return None
         with self._lock:
             recognizer, consent_id = self._recognizer, self._consent_id
             recorder, record_origin = self._recorder, self._record_origin
@@ -287,6 +335,40 @@ class RoomRegistry:
         with self._lock:
             room = self._rooms.pop(room_id, None)
         return (None, None) if room is None else room.forbid_analysis()
+
+    def close_expired(self, now: float | None = None) -> list[int]:
+        """End and forget every room past its deadline (its recording saved and ended);
+        returns their ids."""
+        now = self._clock() if now is None else now
+        with self._lock:
+            expired = [room for room in self._rooms.values() if room.expired(now)]
+            for room in expired:
+                del self._rooms[room.room_id]
+        for room in expired:
+            room.end_if_expired(now)
+        return [room.room_id for room in expired]
+
+    def start_sweeping(self, every_s: float = SWEEP_EVERY_S) -> threading.Thread:
+        """A daemon thread that runs :meth:`close_expired` every ``every_s`` seconds, so that a
+        room whose pages were closed without ending it still ends at its expiry."""
+
+        registry = weakref.ref(self)  # the thread ends with the registry
+
+        def sweep() -> None:
+            while True:
+                time.sleep(every_s)
+                alive = registry()
+                if alive is None:
+                    return
+                try:
+                    alive.close_expired()
+                except Exception:  # keep sweeping; the next pass retries
+                    LOGGER.exception("closing expired rooms failed")
+                del alive
+
+        thread = threading.Thread(target=sweep, name="fer-room-sweeper", daemon=True)
+        thread.start()
+        return thread
 
     def __len__(self) -> int:
         with self._lock:

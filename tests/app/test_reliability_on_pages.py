@@ -14,12 +14,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fer.models.inference import MODELS_DIR
+from fer.models.inference import MODELS_DIR, recorded_model_dir
 from fer.models.reliability import model_reliability
 from fer.sessions.store import SessionStore
 from tests.app.page_support import make_user
 from ui.live import headline
-from fer.models.inference import recorded_model_dir
 from ui.sessions import build_report
 
 RECORDED = "fer2013, tta mirror+zoom"

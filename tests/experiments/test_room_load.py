@@ -34,6 +34,7 @@ def test_a_room_s_analysis_leaves_the_loaded_libraries_out_of_garbage_collection
     """Streamlit collects garbage fully after every script run; over TensorFlow's and
     MediaPipe's objects that starved the rooms' frame workers (found with this script)."""
     import gc
+    from datetime import UTC, datetime, timedelta
     from types import SimpleNamespace
 
     import fer.realtime.pipeline
@@ -58,7 +59,8 @@ def test_a_room_s_analysis_leaves_the_loaded_libraries_out_of_garbage_collection
     gc.unfreeze()
     try:
         live_room = LiveRoom(1)
-        assert rooms.start_analysis(live_room, consent_id=5)
+        room = SimpleNamespace(consent_id=5, expires_at=datetime.now(UTC) + timedelta(hours=1))
+        assert rooms.start_analysis(live_room, room)
         assert live_room.analysing
         assert gc.get_freeze_count() > 1000
     finally:

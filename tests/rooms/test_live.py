@@ -2,6 +2,7 @@
 withdrawal, recording only under consent, one latency sample per drawn frame."""
 
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -139,3 +140,62 @@ def test_a_frame_arriving_long_after_its_capture_is_dropped_not_analysed():
     clock.now += MAX_FRAME_AGE_S + 0.01  # a lasting backlog still gets a frame a second
     assert room.process_frame(FRAME, 12.8) is not None  # 1.4 s late
     assert recognizer.n_calls == 4 and room.n_late == 1
+
+
+class Closing:
+    """A recognizer or recorder that counts its closes."""
+
+    classes = ("neutral", "happy")
+    session_id = 7
+
+    def __init__(self):
+        self.n_closed = 0
+
+    def close(self):
+        self.n_closed += 1
+
+    def process(self, frame_bgr, t_seconds):
+        return []
+
+    def add(self, t_seconds, results):
+        pass
+
+
+def test_an_expired_room_stops_analysing_at_its_next_frame_and_saves_the_recording():
+    clock = Clock()
+    room, recognizer, recorder = LiveRoom(1, clock), Closing(), Closing()
+    room.allow_analysis(5, recognizer, "tiny", until=clock.now + 60)
+    room.start_recording(recorder)
+    clock.now += 59
+    assert room.process_frame(FRAME, 0.0) is not None and room.analysing
+    clock.now += 1
+    assert room.process_frame(FRAME, 1.0) is None  # the room has expired
+    assert not room.analysing and room.recorder is None
+    assert (recognizer.n_closed, recorder.n_closed) == (1, 1)
+    assert room.process_frame(FRAME, 2.0) is None and recognizer.n_closed == 1
+
+
+def test_the_registry_ends_rooms_past_their_expiry_even_without_frames():
+    clock = Clock()
+    registry = RoomRegistry(clock)
+    ending, lasting = registry.room(1), registry.room(2)
+    ending_recognizer, lasting_recognizer = Closing(), Closing()
+    ending.allow_analysis(5, ending_recognizer, until=clock.now + 10)
+    lasting.allow_analysis(6, lasting_recognizer, until=clock.now + 3600)
+    assert registry.close_expired() == []
+    clock.now += 10
+    assert registry.close_expired() == [1]
+    assert registry.get(1) is None and ending_recognizer.n_closed == 1
+    assert registry.get(2) is lasting and lasting.analysing and lasting_recognizer.n_closed == 0
+
+
+def test_the_registry_s_sweeper_closes_an_expired_room_by_itself():
+    registry = RoomRegistry()
+    recognizer = Closing()
+    registry.room(1).allow_analysis(5, recognizer, until=0.0)  # long past on the real clock
+    registry.start_sweeping(every_s=0.05)
+    deadline = time.monotonic() + 5
+    while registry.get(1) is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert registry.get(1) is None and recognizer.n_closed == 1
+
