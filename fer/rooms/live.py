@@ -229,7 +229,10 @@ class LiveRoom:
             try:
                 recorder.add(max(0.0, arrived - record_origin), results)
             except ValueError as exception:  # closed meanwhile, or a malformed result
-                error = f"Recording: {exception}"
+                with self._lock:
+                    stopped_meanwhile = self._recorder is not recorder
+                if not stopped_meanwhile:  # a recording stopped during the frame is no fault
+                    error = f"Recording: {exception}"
         timing = None if captured is None else FrameTiming(captured, arrived, analysed)
         with self._lock:
             self._sequence += 1

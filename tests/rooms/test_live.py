@@ -199,3 +199,24 @@ def test_the_registry_s_sweeper_closes_an_expired_room_by_itself():
         time.sleep(0.02)
     assert registry.get(1) is None and recognizer.n_closed == 1
 
+
+def test_a_recording_stopped_while_a_frame_is_analysed_is_not_reported_as_a_problem():
+    room = LiveRoom(1)
+
+    class StoppingRecognizer(CountingRecognizer):
+        def process(self, frame_bgr, t_seconds):  # the clinician stops meanwhile
+            room.stop_recording()
+            return super().process(frame_bgr, t_seconds)
+
+    class ClosedRecorder(ListRecorder):
+        def add(self, t_seconds, results):
+            raise ValueError(f"The recorder for session {self.session_id} is closed")
+
+    room.allow_analysis(5, StoppingRecognizer())
+    room.start_recording(ClosedRecorder())
+    update = room.process_frame(FRAME, 0.0)
+    assert update.error is None and room.snapshot().last_error is None
+    room.allow_analysis(5, CountingRecognizer())
+    room.start_recording(ClosedRecorder())  # a recorder that fails while still recording
+    update = room.process_frame(FRAME, 0.1)
+    assert update.error == "Recording: The recorder for session 7 is closed"
