@@ -106,14 +106,21 @@ def _signal_means(frames: pd.DataFrame, columns: list[str]) -> dict[str, float |
 
 
 def expressivity(frames: pd.DataFrame, baseline: pd.Series) -> dict[str, float] | None:
-    """Mean absolute AU deviation from the baseline mean and mean AU spread, and their sum."""
+    """Mean absolute AU deviation from the baseline mean and mean AU spread, and their sum;
+    over the action units the baseline has values for, None when it has none (a baseline
+    read without landmarks gives nothing to measure movement against)."""
     columns = au_columns(frames)
     values = frames[columns].astype(float) if columns else pd.DataFrame()
     if values.empty or values.isna().all().all():
         return None
-    reference = values[baseline].mean()
+    reference = values[baseline].mean().dropna()
+    if reference.empty:
+        return None
+    values = values[reference.index]
     activation = float((values - reference).abs().mean().mean())
     variability = float(values.std(ddof=0).mean())
+    if not (np.isfinite(activation) and np.isfinite(variability)):
+        return None
     return {
         "index": round(activation + variability, 4),
         "activation_vs_baseline": round(activation, 4),

@@ -89,3 +89,17 @@ def test_lighting_counts_the_over_exposed_readings_and_is_none_when_unmeasured()
     assert "too bright" in insights["explanations"]["lighting"]
     table["overexposed"] = pd.array([None] * 10, dtype="boolean")
     assert session_insights(table)["faces"][0]["lighting"] is None
+
+
+def test_a_baseline_without_action_units_gives_no_expressivity_rather_than_nan():
+    import json
+
+    table = frames(n=100, movement=0.5)
+    table.loc[table["t_seconds"] < 3, ["AU12", "AU4"]] = np.nan  # the first seconds: no landmarks
+    insights = session_insights(table, config=InsightsConfig(baseline_s=3.0))
+    (face,) = insights["faces"]
+    assert face["expressivity"] is None and face["flat_affect"] is None
+    json.dumps(insights, allow_nan=False)  # what reports and the FHIR bundle need
+    table.loc[table["t_seconds"] < 3, "AU4"] = 0.05  # one unit measured at the start
+    (face,) = session_insights(table, config=InsightsConfig(baseline_s=3.0))["faces"]
+    assert face["expressivity"]["index"] >= 0
