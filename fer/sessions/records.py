@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ PROBABILITY_TOLERANCE = 1e-3
 # A frame's time within its session; longer than any session or video, short enough that the
 # session's start plus it is a date (a clock reading in milliseconds is not a frame time).
 MAX_FRAME_T_SECONDS = 1e7
+FACS_CODE = re.compile(r"AU[1-9][0-9]*")
 # Track ids fit a signed 32-bit integer, the narrowest column any backend gives them.
 MAX_TRACK_ID = 2**31 - 1
 
@@ -289,6 +291,14 @@ def _signals(record: FrameRecord) -> tuple[Any, ...]:
                 raise ValueError(f"{what} must lie in [-1, 1], got {value}")
             value = max(-1.0, min(1.0, value))
         circumplex.append(value)
+    for what in ("action_units", "au_asymmetry"):
+        units = getattr(record, what)
+        # Each becomes a column when frames are loaded (AU12, asym_AU12): only FACS codes, so
+        # that no key can take the name of another column.
+        if isinstance(units, dict):
+            odd = [key for key in units if isinstance(key, str) and not FACS_CODE.fullmatch(key)]
+            if odd:
+                raise ValueError(f"{what} must be keyed by FACS codes (AU1, AU12 ...), got {odd}")
     if record.head_pose is not None and (
         not isinstance(record.head_pose, dict) or set(record.head_pose) != set(HEAD_POSE_AXES)
     ):

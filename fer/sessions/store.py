@@ -179,10 +179,24 @@ class SessionStore(ConsentRegister):
         return session_id
 
     def end_session(self, session_id: int, ended_at: datetime | None = None) -> None:
-        """Set the session's end time (once; ending an ended session changes nothing)."""
+        """Set the session's end time (once; ending an ended session changes nothing).
+
+        Raises ``ValueError`` for an end before the session's start (as ``create_session``
+        does), and ``SessionNotFoundError`` for an unknown session."""
+        given = ended_at is not None
         when = utc_now() if ended_at is None else as_utc(ended_at, "ended_at")
         with write_transaction(self.engine) as connection:
             self._require_session(connection, session_id)
+            started = connection.execute(
+                select(sessions.c.started_at).where(sessions.c.id == session_id)
+            ).scalar_one()
+            if when < started:
+                if given:
+                    raise ValueError(
+                        f"ended_at ({when.isoformat()}) is before the session started "
+                        f"({started.isoformat()})"
+                    )
+                when = started  # a clock behind the one that dated the start
             connection.execute(
                 update(sessions)
                 .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))

@@ -89,6 +89,9 @@ def test_the_recorder_stores_the_signals(store, session_id):
         ({"action_units": {12: 0.5}}, "action_units must be a dict"),
         ({"au_asymmetry": {"AU12": float("inf")}}, "au_asymmetry 'AU12' must be finite"),
         ({"au_asymmetry": {"AU12": -2.0}}, "au_asymmetry must lie in"),
+        # A key named like another column ("label") once broke the session's insights.
+        ({"action_units": {"label": 0.5}}, r"action_units must be keyed by FACS codes"),
+        ({"au_asymmetry": {"AU0": 0.1}}, r"au_asymmetry must be keyed by FACS codes"),
         ({"head_pose": {"yaw": 1.0}}, "head_pose must be a dict of yaw, pitch, roll"),
         ({"head_pose": {"yaw": 1.0, "pitch": 2.0, "roll": 1e9}}, "head_pose must lie in"),
     ],

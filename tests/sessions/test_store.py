@@ -171,6 +171,15 @@ def test_uncertain_is_a_valid_label(store, session_id):
     assert store.load_frames(session_id)["label"].tolist() == ["uncertain"]
 
 
+def test_a_session_cannot_end_before_it_started(store, session_id):
+    started = store.get_session(session_id).started_at
+    with pytest.raises(ValueError, match="ended_at .* is before the session started"):
+        store.end_session(session_id, started - timedelta(days=3))
+    assert store.get_session(session_id).ended_at is None  # nothing changed
+    store.end_session(session_id, started)
+    assert store.get_session(session_id).ended_at == started
+
+
 def test_frames_for_unknown_or_ended_sessions_are_refused(store, session_id):
     with pytest.raises(SessionNotFoundError):
         store.add_frames(12345, [record()])
