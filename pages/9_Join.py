@@ -100,7 +100,11 @@ def find_room(store):
         room = room_from_forwarded_code(store, token, forwarded_code)
         if room is not None:
             st.session_state[ROOM_KEY] = room.id
-            del st.query_params[rooms.CODE_PARAMETER]  # the code leaves the address bar
+            # Both leave the address bar: the code is a secret, and the room key alone is no
+            # link (a reload would find no room and hide the code form). The proxy's cookie
+            # keeps a reload on this instance, where the code form opens the room again.
+            del st.query_params[rooms.CODE_PARAMETER]
+            del st.query_params[rooms.ROOM_PARAMETER]
         return room
     if token is not None:
         try:

@@ -215,6 +215,7 @@ def test_two_instances_share_a_store_and_the_proxy_keeps_each_room_on_its_own(
                 timeout=60_000
             )
             expect(typist).not_to_have_url(re.compile("code="))  # it left the address bar
+            expect(typist).not_to_have_url(re.compile("room="))  # no link on its own
         except BaseException:
             ARTIFACTS.mkdir(exist_ok=True)
             for name, page in pages.items():

@@ -188,6 +188,9 @@ def test_the_forwarding_link_opens_only_the_room_its_code_opens(db_path, monkeyp
     assert not at.exception, at.exception
     assert [box.label for box in at.text_input] == ["Your name"]
     assert "code" not in at.query_params  # the code leaves the address bar
+    assert "room" not in at.query_params  # and the key, no link on its own
+    reloaded = AppTest.from_file(JOIN, default_timeout=TIMEOUT).run()  # a new browser session
+    assert [box.label for box in reloaded.text_input] == ["Session code"]
     for room_key, code in (
         (invitation.room.room_key, other.short_code),  # another room's code
         (invitation.room.room_key, "ABCD-EFGH"),  # no room's code
