@@ -72,10 +72,13 @@ def room_lifetime(environ: Mapping[str, str] | None = None) -> timedelta:
     if not text:
         return DEFAULT_LIFETIME
     try:
-        lifetime = timedelta(minutes=float(text))
+        minutes = float(text)
     except ValueError:
         raise ValueError(f"{LIFETIME_ENV} must be a number of minutes, got {text!r}") from None
-    if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
+    bounds = (MIN_LIFETIME.total_seconds() / 60, MAX_LIFETIME.total_seconds() / 60)
+    # Checked as a number first: "inf" or "1e20" minutes is no duration (OverflowError).
+    lifetime = timedelta(minutes=minutes) if bounds[0] <= minutes <= bounds[1] else None
+    if lifetime is None:
         raise ValueError(
             f"{LIFETIME_ENV} must be between {MIN_LIFETIME.total_seconds() / 60:g} and "
             f"{MAX_LIFETIME.total_seconds() / 60:g} minutes, got {text!r}"
