@@ -350,6 +350,12 @@ class LiveHistory:
 
     def extend(self, updates: Sequence[LiveUpdate]) -> None:
         for update in updates:
+            newest = self._newest_t()
+            if newest is not None and update.t_seconds < newest:
+                # The stream's clock started again (the camera was paused and turned back
+                # on): what came before belongs to another stretch and would show as recent.
+                self._rows.clear()
+                self._trail.clear()
             for result in update.results:
                 if len(result.smoothed) == len(self.classes):
                     self._rows.append((update.t_seconds, result.track_id, *result.smoothed))
@@ -368,6 +374,10 @@ class LiveHistory:
             now = max(update.t_seconds for update in updates)
             while self._trail and self._trail[0][0] < now - self.trail_s:
                 self._trail.popleft()
+
+    def _newest_t(self) -> float | None:
+        times = [kept[-1][0] for kept in (self._rows, self._trail) if kept]
+        return max(times) if times else None
 
     def trail(self, track_id: int) -> pd.DataFrame:
         """Valence and arousal of one face over the last ``trail_s`` seconds, oldest first."""

@@ -79,6 +79,17 @@ def test_the_trail_keeps_the_last_seconds_of_valence_and_arousal():
     assert "happy" in list(figure.data[0].text)
 
 
+def test_a_stream_clock_that_starts_again_drops_the_earlier_trail():
+    history = LiveHistory(CLASSES, span_s=30.0, trail_s=10.0)
+    history.extend([LiveUpdate(t / 2, (face(valence=0.5, arousal=0.1),), 5.0, 15.0)
+                    for t in range(120)])  # a minute before a pause
+    history.extend([LiveUpdate(t / 10, (face(valence=-0.5, arousal=0.1),), 5.0, 15.0)
+                    for t in range(30)])  # three seconds after the camera came back
+    trail = history.trail(0)
+    assert trail["t_seconds"].max() == pytest.approx(2.9) and len(trail) == 30
+    assert (trail["valence"] == -0.5).all() and len(history) == 30
+
+
 def marker_script(page: str, db_path: str) -> None:
     import importlib.util
 
