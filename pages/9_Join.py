@@ -44,17 +44,21 @@ def guarded_guess(find_room, not_found_message: str, icon: str | None = None):
     """``find_room()``, counted as a guess: refused unchecked while this browser session (or
     this instance) has made too many wrong ones; a wrong one is counted and explained."""
     limiter, guesser = rooms.code_attempts(), rooms.browser_session_id()
-    wait_s = limiter.wait_s(guesser)
+    wait_s = limiter.begin(guesser)  # counted as wrong from here, so parallel guesses count
     if wait_s > 0:
         st.error(f"Too many wrong codes. Try again in {wait_s / 60:.0f} minutes.")
         return None
+    wrong = False
     try:
         return find_room()
     except RoomNotFoundError:
-        limiter.record_failure(guesser)
+        wrong = True
         st.error(not_found_message, icon=icon)
     except RoomClosedError as error:
         show_closed(error.reason)
+    finally:
+        if not wrong:  # a right code (its room open or not), or a failure of ours
+            limiter.forgive(guesser)
     return None
 
 

@@ -5,6 +5,10 @@ counted. Each guesser (the join page passes its browser session) may make ``per_
 guesses in ``window_s``; all guessers together ``overall`` (a guesser who opens new browser
 sessions still meets that limit). A guess refused by the limit is not checked at all. With
 several app instances each counts its own guesses.
+
+A guess is counted as wrong when it starts (:meth:`AttemptLimiter.begin`) and forgiven when it
+turns out right, so that guesses made at the same moment cannot all pass the check before any
+of them has been counted.
 """
 
 from __future__ import annotations
@@ -44,13 +48,35 @@ class AttemptLimiter:
         with self._lock:
             now = self._clock()
             self._forget_old(now)
-            own = [at for at, who in self._failures if who == guesser]
-            waits = []
-            if len(own) >= self.per_guesser:
-                waits.append(own[-self.per_guesser] + self.window_s - now)
-            if len(self._failures) >= self.overall:
-                waits.append(self._failures[-self.overall][0] + self.window_s - now)
-            return max([0.0, *waits])
+            return self._wait_s_locked(now, guesser)
+
+    def _wait_s_locked(self, now: float, guesser: str) -> float:
+        own = [at for at, who in self._failures if who == guesser]
+        waits = []
+        if len(own) >= self.per_guesser:
+            waits.append(own[-self.per_guesser] + self.window_s - now)
+        if len(self._failures) >= self.overall:
+            waits.append(self._failures[-self.overall][0] + self.window_s - now)
+        return max([0.0, *waits])
+
+    def begin(self, guesser: str) -> float:
+        """Start a guess: 0 when it may be checked, counted as wrong until :meth:`forgive`;
+        otherwise the seconds to wait, nothing counted."""
+        with self._lock:
+            now = self._clock()
+            self._forget_old(now)
+            wait_s = self._wait_s_locked(now, guesser)
+            if wait_s == 0:
+                self._failures.append((now, guesser))
+            return wait_s
+
+    def forgive(self, guesser: str) -> None:
+        """The guess ``guesser`` began turned out right: it no longer counts."""
+        with self._lock:
+            for index in range(len(self._failures) - 1, -1, -1):
+                if self._failures[index][1] == guesser:
+                    del self._failures[index]
+                    return
 
     def record_failure(self, guesser: str) -> None:
         with self._lock:

@@ -39,3 +39,36 @@ def test_nonsense_limits_are_refused():
         AttemptLimiter(per_guesser=0)
     with pytest.raises(ValueError):
         AttemptLimiter(per_guesser=5, overall=2)
+
+
+def test_guesses_made_at_the_same_moment_cannot_all_pass_the_check():
+    """Each guess counts from its start; checked one by one, 200 parallel guesses once all
+    passed a limit of 50 (the check, the lookup and the count were three steps)."""
+    import threading
+    import time
+
+    limiter = AttemptLimiter(per_guesser=5, overall=50, window_s=60)
+    checked, barrier = [], threading.Barrier(200)
+
+    def guess(index: int) -> None:
+        barrier.wait()
+        if limiter.begin(f"session {index}") == 0:
+            time.sleep(0.01)  # the database lookup
+            checked.append(index)  # a wrong code: it stays counted
+
+    threads = [threading.Thread(target=guess, args=(index,)) for index in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == 50
+
+
+def test_a_right_guess_is_forgiven():
+    clock = Clock()
+    limiter = AttemptLimiter(per_guesser=2, overall=10, window_s=60, clock=clock)
+    for _ in range(5):
+        assert limiter.begin("a") == 0
+        limiter.forgive("a")  # right each time
+    assert limiter.begin("a") == 0 and limiter.begin("a") == 0  # two wrong ones
+    assert limiter.begin("a") > 0
