@@ -157,13 +157,18 @@ def test_the_right_code_opens_the_consent(db_path):
     assert no_camera(at)
 
 
-def test_the_client_consents_then_withdraws(db_path, monkeypatch, tiny_model):
-    monkeypatch.setenv("FER_MODEL", str(tiny_model))
-    invitation = invite(db_path)
+def consent_on_join_page(invitation) -> AppTest:
+    """The Join page of ``invitation``'s link after the client Kim has consented."""
     at = join(str(invitation.token))
     at.text_input(key="join.name").input("Kim")
     at.checkbox(key="join.agree").check()
-    at = at.button(key="join.consent").click().run()
+    return at.button(key="join.consent").click().run()
+
+
+def test_the_client_consents_then_withdraws(db_path, monkeypatch, tiny_model):
+    monkeypatch.setenv("FER_MODEL", str(tiny_model))
+    invitation = invite(db_path)
+    at = consent_on_join_page(invitation)
     assert not at.exception, at.exception
     room = RoomStore(db_path).get_room(invitation.room.id)
     assert room.state == "consented"
@@ -193,10 +198,7 @@ def test_a_withdrawal_the_database_refuses_leaves_the_analysis_stopped(
 
     monkeypatch.setenv("FER_MODEL", str(tiny_model))
     invitation = invite(db_path)
-    at = join(str(invitation.token))
-    at.text_input(key="join.name").input("Kim")
-    at.checkbox(key="join.agree").check()
-    at = at.button(key="join.consent").click().run()
+    at = consent_on_join_page(invitation)
     room_id = invitation.room.id
     live_room = rooms.room_registry().get(room_id)
     assert live_room.analysing
@@ -205,7 +207,7 @@ def test_a_withdrawal_the_database_refuses_leaves_the_analysis_stopped(
     def locked(self, *args, **kwargs):
         raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(RoomStore, "withdraw_client_consent", locked)
+    monkeypatch.setattr(RoomStore, "withdraw_client_consent", locked)  # refuses once
     at = at.button(key="join.withdraw").click().run()
     assert not at.exception, at.exception
     assert RoomStore(db_path).get_room(room_id).state == "consented"  # nothing recorded

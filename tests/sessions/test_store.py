@@ -288,15 +288,15 @@ def test_recorder_validates_when_adding(store, session_id):
     assert recorder.n_pending == 0
 
 
+def locked_database(*args, **kwargs):
+    raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+
 def test_recorder_keeps_rows_when_a_write_fails(store, session_id, monkeypatch):
     recorder = SessionRecorder(store, session_id)
     recorder.add(0.0, [face_result()])
     original = store.insert_encoded
-
-    def failing(*args):
-        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))
-
-    monkeypatch.setattr(store, "insert_encoded", failing)
+    monkeypatch.setattr(store, "insert_encoded", locked_database)
     with pytest.raises(sqlalchemy.exc.OperationalError):
         recorder.flush()
     assert recorder.n_pending == 1
@@ -309,11 +309,7 @@ def test_a_failed_close_keeps_the_rows_and_can_be_retried(store, session_id, mon
     recorder = SessionRecorder(store, session_id, clock=FakeClock())
     recorder.add(0.0, [face_result(0), face_result(1)])
     original = store.insert_encoded
-
-    def failing(*args):
-        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))
-
-    monkeypatch.setattr(store, "insert_encoded", failing)
+    monkeypatch.setattr(store, "insert_encoded", locked_database)
     with pytest.raises(sqlalchemy.exc.OperationalError):
         recorder.close()
     assert recorder.n_pending == 2 and store.get_session(session_id).ended_at is None
