@@ -190,6 +190,8 @@ def recording_controls(session_store, live_room, user) -> None:
 @st.fragment(run_every=rooms.VIEW_REFRESH_S)
 def room_view(store, room_id: int, user) -> None:
     """The room's state and, under the client's consent, the live readout; redraws itself."""
+    if not auth.account_unchanged(user):  # disabled or given another role meanwhile
+        st.rerun(scope="app")  # the full run logs out, or applies the new role
     room = store.get_room(room_id)
     status = room.status()
     live_room = rooms.room_registry().get(room.id)

@@ -28,6 +28,9 @@ ROOM_RECORDING_KEY = "rooms.recording_room"
 IDLE_TIMEOUT_ENV = "FER_IDLE_TIMEOUT_MIN"
 DEFAULT_IDLE_TIMEOUT_MIN = 15.0
 IDLE_CHECK_EVERY_S = 30
+# How often a fragment that reruns by itself reads the account again (account_unchanged).
+ACCOUNT_RECHECK_S = 5.0
+ACCOUNT_CHECKED_KEY = "auth.account_checked_at"
 
 CLINICIAN, REVIEWER, ADMIN = "clinician", "reviewer", "admin"
 EVERYONE = (CLINICIAN, REVIEWER, ADMIN)
@@ -172,6 +175,22 @@ def check_session():
     st.session_state[USER_KEY] = fresh  # a role an admin changed applies from this run on
     touch()
     return fresh
+
+
+def account_unchanged(user, every_s: float = ACCOUNT_RECHECK_S) -> bool:
+    """For a fragment that reruns by itself (and so skips :func:`check_session`): whether
+    ``user``'s account is still enabled with the same role, read again at most every
+    ``every_s`` seconds. False means: rerun the whole page, which logs out or re-checks."""
+    checked = st.session_state.get(ACCOUNT_CHECKED_KEY)
+    now = time.monotonic()
+    if checked is not None and now - checked < every_s:
+        return True
+    try:
+        fresh = resources.account_store().get_user(user.id)
+    except UserNotFoundError:
+        return False
+    st.session_state[ACCOUNT_CHECKED_KEY] = now
+    return fresh.disabled_at is None and fresh.role == user.role
 
 
 def require_role(*roles: str):

@@ -36,15 +36,23 @@ from fer.storage.tables import consents, frames, session_shares, sessions, users
 
 
 def visibility(viewer: User | None) -> ColumnElement[bool] | None:
-    """The condition on ``sessions`` rows that ``viewer`` may see (None: no restriction)."""
-    if viewer is None or viewer.is_admin:
+    """The condition on ``sessions`` rows that ``viewer`` may see (None: no restriction).
+
+    The account is read again with every query: a ``User`` held since a login (a page's
+    download button, say) sees nothing once the account is disabled or its role changed."""
+    if viewer is None:
         return None
-    if not viewer.sees_patient_data:
+    if not (viewer.is_admin or viewer.sees_patient_data):
         raise AccessDeniedError(f"The {viewer.role} role gives no access to recorded sessions")
+    as_logged_in = exists().where(
+        and_(users.c.id == viewer.id, users.c.role == viewer.role, users.c.disabled_at.is_(None))
+    )
+    if viewer.is_admin:
+        return as_logged_in
     shared = exists().where(
         and_(session_shares.c.session_id == sessions.c.id, session_shares.c.user_id == viewer.id)
     )
-    return or_(sessions.c.owner_id == viewer.id, shared)
+    return and_(as_logged_in, or_(sessions.c.owner_id == viewer.id, shared))
 
 
 def session_query(viewer: User | None) -> Select[Any]:

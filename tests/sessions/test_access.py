@@ -109,3 +109,23 @@ def test_an_admin_may_delete_any_session(store, people, recorded):
 def test_a_viewer_object_with_a_made_up_role_sees_nothing(store, recorded):
     with pytest.raises(AccessDeniedError):
         store.list_sessions(User(1, "mallory", "superuser"))
+
+
+def test_a_user_held_since_login_sees_nothing_once_disabled_or_given_another_role(
+    store, people, recorded, database_location
+):
+    """A page's download button keeps the User of the run that drew it; the store reads the
+    account again, so an account disabled or demoted meanwhile exports nothing."""
+    accounts = AccountStore(database_location)
+    ana, ada = people["ana"], people["ada"]
+    assert store.export_csv(recorded["ana"], viewer=ana)
+    accounts.disable_user("ana")
+    with pytest.raises(SessionNotFoundError):
+        store.export_csv(recorded["ana"], viewer=ana)
+    assert store.list_sessions(viewer=ana) == []
+    assert len(store.list_sessions(viewer=ada)) == 3
+    accounts.add_user("eve", "admin", "correct horse battery")  # not the last admin then
+    accounts.set_role("ada", "reviewer")
+    with pytest.raises(SessionNotFoundError):
+        store.load_frames(recorded["ben"], viewer=ada)  # the admin object, now a reviewer
+    assert store.list_sessions(viewer=ada) == []
