@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from fer.accounts import LoginError, UserNotFoundError
+from fer.accounts import LockedOutError, LoginError, UserNotFoundError
 from ui import resources
 
 USER_KEY = "auth.user"
@@ -41,6 +41,7 @@ RESEARCH_ROLES = (REVIEWER, ADMIN)
 ADMIN_ROLES = (ADMIN,)
 # Longest user name written to the audit log for a failed login (whatever was typed).
 MAX_AUDITED_NAME = 100
+UNKNOWN_LOGIN_NAME = "(unknown name)"
 
 
 def idle_timeout_s(environ: Mapping[str, str] | None = None) -> float:
@@ -239,14 +240,28 @@ def login_form() -> None:
         submitted = st.form_submit_button("Log in", type="primary", key="auth.login")
     if not submitted:
         return
+    accounts = resources.account_store()
     try:
-        user = resources.account_store().authenticate(name.strip(), password)
+        user = accounts.authenticate(name.strip(), password)
+    except LockedOutError as error:  # nothing was tried: nothing to audit, no row per request
+        st.error(str(error), icon=":material/lock:")
+        return
     except LoginError as error:
-        audit("login_failed", actor=name.strip()[:MAX_AUDITED_NAME] or "(empty)")
+        audit("login_failed", actor=audited_login_name(accounts, name))
         st.error(str(error), icon=":material/lock:")
         return
     log_in(user)
     st.rerun()
+
+
+def audited_login_name(accounts, typed: str) -> str:
+    """Who a failed login is recorded as: the account's name when one has it, otherwise
+    "(unknown name)". What was typed is never kept as such: people type their password into
+    the name box, and the audit log keeps everything for good."""
+    try:
+        return accounts.get_user_by_name(typed.strip()[:MAX_AUDITED_NAME]).name
+    except (UserNotFoundError, ValueError):
+        return UNKNOWN_LOGIN_NAME
 
 
 def sidebar(user) -> None:

@@ -9,6 +9,7 @@ exist. Accounts are disabled, never deleted: the audit log keeps naming them.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ MIN_PASSWORD_LENGTH = 12
 # Bounds the work one login attempt can cause.
 MAX_PASSWORD_LENGTH = 1024
 MAX_USER_NAME_LENGTH = 100
+NEW_USER_NAME = re.compile(r"[A-Za-z0-9._@-]+")
 # Unknown names whose failures are counted in memory; beyond this the oldest are forgotten.
 _MAX_TRACKED_UNKNOWN = 10_000
 FAILED_LOGIN_MESSAGE = "Wrong name or password."
@@ -66,6 +68,10 @@ class LoginError(ValueError):
     """A login was refused; the message is safe to show and never says whether a name exists."""
 
 
+class LockedOutError(LoginError):
+    """A login refused unchecked because the name is locked out (nothing was tried)."""
+
+
 class UserNotFoundError(ValueError):
     pass
 
@@ -84,6 +90,20 @@ def validate_user_name(name: Any) -> str:
         raise ValueError(f"A user name is at most {MAX_USER_NAME_LENGTH} characters")
     if any(not character.isprintable() for character in text):
         raise ValueError("A user name must not contain control characters")
+    return text
+
+
+def validate_new_user_name(name: Any) -> str:
+    """A name for a new account: :func:`validate_user_name`, and only ASCII letters, digits
+    and ``. _ - @``. Names are shown and audited as text, so two accounts must never look
+    alike: accented letters written two ways, a Cyrillic "е" for a Latin "e" or full-width
+    letters would each make a second "dr.lee". Case is kept but does not tell names apart."""
+    text = validate_user_name(name)
+    if not NEW_USER_NAME.fullmatch(text):
+        raise ValueError(
+            "A user name may hold only the letters a-z and A-Z, digits and . _ - @ "
+            f"(got {text!r})"
+        )
     return text
 
 
@@ -136,13 +156,14 @@ class AccountStore:
 
         Raises ``ValueError`` for a taken name, an unknown role or a password that is too short.
         """
-        name = validate_user_name(name)
+        name = validate_new_user_name(name)
         role = validate_role(role)
         hashed = password_hasher.hash(validate_password(password))
         taken = ValueError(f"A user named {name!r} exists already")
         try:
             with write_transaction(self.engine) as connection:
-                if connection.execute(select(users.c.id).where(users.c.name == name)).first():
+                same = select(users.c.id).where(func.lower(users.c.name) == name.lower())
+                if connection.execute(same).first():
                     raise taken
                 user_id = inserted_id(
                     connection.execute(
@@ -163,10 +184,10 @@ class AccountStore:
         """Replace a password (and lift a lock-out)."""
         hashed = password_hasher.hash(validate_password(password))
         with write_transaction(self.engine) as connection:
-            self._row(connection, name, lock=True)
+            row = self._row(connection, name, lock=True)
             connection.execute(
                 users.update()
-                .where(users.c.name == name)
+                .where(users.c.id == row.id)  # the row found, however the name was typed
                 .values(password_hash=hashed, failed_logins=0, locked_until=None)
             )
 
@@ -241,16 +262,29 @@ class AccountStore:
         now = _as_now(now)
         if not isinstance(name, str) or not isinstance(password, str):
             raise LoginError(FAILED_LOGIN_MESSAGE)
-        name = name.strip()
+        # No account has a longer name; the cut bounds what is kept of an unknown one.
+        name = name.strip()[: MAX_USER_NAME_LENGTH + 1]
         with read_connection(self.engine) as connection:
             row = connection.execute(select(users).where(users.c.name == name)).first()
         if row is None or row.disabled_at is not None:
             self._fail_unknown(name, password, now)
         if row.locked_until is not None and row.locked_until > now:
-            raise LoginError(_locked_message(row.locked_until))
-        if len(password) > MAX_PASSWORD_LENGTH or not self._verify(row.password_hash, password):
+            raise LockedOutError(_locked_message(row.locked_until))
+        # An over-long password is checked (cut) all the same: as slow as for an unknown name.
+        matches = self._verify(row.password_hash, password[:MAX_PASSWORD_LENGTH])
+        if len(password) > MAX_PASSWORD_LENGTH or not matches:
             self._fail_known(row.id, now)
         with write_transaction(self.engine) as connection:
+            current = connection.execute(
+                select(users.c.locked_until, users.c.disabled_at)
+                .where(users.c.id == row.id)
+                .with_for_update()
+            ).one()
+            if current.disabled_at is not None:
+                raise LoginError(FAILED_LOGIN_MESSAGE)
+            if current.locked_until is not None and current.locked_until > now:
+                # Locked by a failure that finished while this password was being checked.
+                raise LoginError(_locked_message(current.locked_until))
             values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
             if password_hasher.check_needs_rehash(row.password_hash):
                 values["password_hash"] = password_hasher.hash(password)
@@ -285,7 +319,7 @@ class AccountStore:
         with self._lock:
             failures, locked_until = self._unknown.get(name, (0, None))
         if locked_until is not None and locked_until > now:
-            raise LoginError(_locked_message(locked_until))  # as fast as for a known name
+            raise LockedOutError(_locked_message(locked_until))  # as fast as for a known name
         # As slow as checking a real password, so timing does not tell the names apart.
         if self._dummy_hash is None:
             self._dummy_hash = password_hasher.hash("not a password of anyone")
@@ -304,7 +338,12 @@ class AccountStore:
     def _count_failure(
         failures: int, locked_until: datetime | None, now: datetime
     ) -> tuple[int, datetime | None]:
-        """Failures and lock after one more failure; the count starts anew after a lock-out."""
+        """Failures and lock after one more failure; the count starts anew after a lock-out.
+
+        A lock still in force stays as it is: a failure that was being checked while another
+        request set the lock must not lift it."""
+        if locked_until is not None and locked_until > now:
+            return failures, locked_until
         if locked_until is not None:
             failures = 0
         failures += 1

@@ -56,6 +56,11 @@ def test_real_argon2_parameters_are_the_default():
         ("", "clinician", PASSWORD, "non-empty"),
         ("a\nb", "clinician", PASSWORD, "control"),
         ("x" * 101, "clinician", PASSWORD, "at most"),
+        # Names that would look like another's: a Cyrillic е, e + combining accent, full width.
+        ("dr.l\u0435e", "clinician", PASSWORD, "only the letters a-z"),
+        ("dr.jose\u0301", "clinician", PASSWORD, "only the letters a-z"),
+        ("\uff44\uff52.lee", "clinician", PASSWORD, "only the letters a-z"),
+        ("dr lee", "clinician", PASSWORD, "only the letters a-z"),
     ],
 )
 def test_invalid_accounts_are_refused(accounts, name, role, password, message):
@@ -68,6 +73,8 @@ def test_names_are_unique(accounts):
     accounts.add_user("ana", "clinician", PASSWORD)
     with pytest.raises(ValueError, match="exists"):
         accounts.add_user(" ana ", "admin", PASSWORD)
+    with pytest.raises(ValueError, match="exists"):
+        accounts.add_user("Ana", "admin", PASSWORD)  # case does not make another name
 
 
 def test_a_failed_login_does_not_tell_whether_the_name_exists(accounts):
@@ -161,3 +168,81 @@ def test_a_weak_old_hash_is_upgraded_on_login(accounts, monkeypatch):
     accounts.authenticate("ana", PASSWORD)
     assert stored_hash(accounts, "ana") != old
     assert "t=2" in stored_hash(accounts, "ana")
+
+
+def test_a_failure_checked_while_another_locked_the_account_keeps_the_lock(
+    accounts, monkeypatch
+):
+    """Two requests at once: A passes the lock check and waits in the password check while B
+    fails for the fifth time and locks. A's failure once lifted B's lock, and the next
+    guess could be checked at once."""
+    accounts.add_user("ana", "clinician", PASSWORD)
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        with pytest.raises(LoginError):
+            accounts.authenticate("ana", "wrong password!!", now=T0)
+    verify = AccountStore._verify
+
+    def b_locks_meanwhile(hashed, password):  # while A's password is being checked
+        monkeypatch.setattr(AccountStore, "_verify", staticmethod(verify))
+        with pytest.raises(LoginError, match="locked"):
+            accounts.authenticate("ana", "wrong password!!", now=T0)
+        return verify(hashed, password)
+
+    monkeypatch.setattr(AccountStore, "_verify", staticmethod(b_locks_meanwhile))
+    with pytest.raises(LoginError):
+        accounts.authenticate("ana", "another wrong one", now=T0)  # request A
+    with pytest.raises(LoginError, match="locked until"):
+        accounts.authenticate("ana", PASSWORD, now=T0 + timedelta(minutes=1))
+
+
+def test_a_right_password_checked_while_the_account_was_locked_is_refused(
+    accounts, monkeypatch
+):
+    accounts.add_user("ana", "clinician", PASSWORD)
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        with pytest.raises(LoginError):
+            accounts.authenticate("ana", "wrong password!!", now=T0)
+    verify = AccountStore._verify
+
+    def b_locks_meanwhile(hashed, password):
+        monkeypatch.setattr(AccountStore, "_verify", staticmethod(verify))
+        with pytest.raises(LoginError, match="locked"):
+            accounts.authenticate("ana", "wrong password!!", now=T0)
+        return verify(hashed, password)
+
+    monkeypatch.setattr(AccountStore, "_verify", staticmethod(b_locks_meanwhile))
+    with pytest.raises(LoginError, match="locked until"):
+        accounts.authenticate("ana", PASSWORD, now=T0)
+
+
+def test_an_over_long_password_costs_a_password_check_for_a_known_name_too(
+    accounts, monkeypatch
+):
+    """Skipping the check for a known name (and not for an unknown one) told by timing
+    alone which names exist."""
+    accounts.add_user("ana", "clinician", PASSWORD)
+    checked = []
+    verify = AccountStore._verify
+
+    def counting(hashed, password):
+        checked.append(len(password))
+        return verify(hashed, password)
+
+    monkeypatch.setattr(AccountStore, "_verify", staticmethod(counting))
+    for name in ("ana", "nobody"):
+        with pytest.raises(LoginError, match="Wrong name or password"):
+            accounts.authenticate(name, "x" * 5000)
+    assert checked == [1024, 1024]
+
+
+def test_unknown_names_are_kept_cut_to_the_longest_possible_name(accounts):
+    with pytest.raises(LoginError):
+        accounts.authenticate("n" * 4_000_000, "wrong password!!")
+    (kept,) = accounts._unknown
+    assert len(kept) == 101
+
+
+def test_a_password_set_for_a_name_typed_with_spaces_is_the_one_that_works(accounts):
+    accounts.add_user("ana", "clinician", PASSWORD)
+    accounts.set_password(" ana ", "a brand new passphrase")
+    assert accounts.authenticate("ana", "a brand new passphrase").name == "ana"

@@ -193,10 +193,11 @@ def test_a_wrong_password_is_refused_and_audited(db_path):
     at = submit_login(at, "clinician.one", "not the password")
     assert registered_pages(at) == EXPECTED_PAGES[None]
     assert [error.value for error in at.error] == ["Wrong name or password."]
-    at = submit_login(at, "nobody", "not the password")
+    # A password typed into the name box is not kept in the audit log, which keeps all.
+    at = submit_login(at, "Tr0ub4dor&3-horse", "not the password")
     assert [error.value for error in at.error] == ["Wrong name or password."]
     failed = [actor for actor, action, _ in audit_actions(db_path) if action == "login_failed"]
-    assert failed == ["clinician.one", "nobody"]
+    assert failed == ["clinician.one", "(unknown name)"]
 
 
 def test_repeated_failures_lock_the_account(db_path):
@@ -206,6 +207,10 @@ def test_repeated_failures_lock_the_account(db_path):
     at = submit_login(at, "clinician.one", PASSWORD)  # right, but locked now
     assert registered_pages(at) == EXPECTED_PAGES[None]
     assert "locked until" in at.error[0].value
+    for _ in range(20):  # refused unchecked while locked: no audit row per request
+        at = submit_login(at, "clinician.one", "not the password")
+    failed = [actor for actor, action, _ in audit_actions(db_path) if action == "login_failed"]
+    assert failed == ["clinician.one"] * 5
 
 
 def test_logout_forgets_everything(db_path):
