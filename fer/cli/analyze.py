@@ -18,6 +18,7 @@ import argparse
 import os
 import shlex
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, recorded_model_label
@@ -58,6 +59,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def prepare_output_dir(out: Path) -> None:
+    """Make ``out`` (a folder) now, so that a path that cannot be one fails the run before
+    anything is analysed or stored; ``ValueError`` naming it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"--out {out} is a file, not a folder") from None
+    except OSError as error:
+        raise ValueError(f"--out {out} cannot be made: {error.strerror}") from None
+
+
 def withheld_command(command_line: str) -> str:
     """The command line with the values of :data:`WITHHELD_OPTIONS` replaced by ``...``."""
     words = shlex.split(command_line)
@@ -78,7 +90,9 @@ class Recording:
         from fer.accounts.audit import AuditLog
         from fer.cli.database_options import cli_actor
         from fer.config import DEFAULT_SESSION_DB
+        from fer.sessions.schema import MAX_NAME_LENGTH
         from fer.sessions.store import SessionStore
+        from fer.storage.text_fields import validate_text
 
         location = args.database or os.environ.get("FER_SESSION_DB") or str(DEFAULT_SESSION_DB)
         self.store = SessionStore(location)
@@ -90,15 +104,35 @@ class Recording:
             if not owner.sees_patient_data or owner.disabled_at is not None:
                 raise ValueError(f"{owner.name} may not hold patient data (reviewer or disabled)")
             self.owner_id = owner.id
-        consent = self.store.record_consent(args.consented_by, client_code=args.client)
-        self.consent_id = consent.id
-        self.audit.record(self.actor, "record_consent", f"consent {consent.id}")
+        # The consent's own checks, before anything is analysed: a name it would refuse
+        # stops the run at once.
+        self.consented_by = validate_text(
+            args.consented_by, "The name of the person consenting", MAX_NAME_LENGTH, True
+        )
+        self.client_code = args.client
+        if args.client is not None:
+            validate_text(args.client, "client_code", MAX_NAME_LENGTH, False)
+        self.given_at = datetime.now(UTC)  # consent as this run starts, before any analysis
+        self.consent_id: int | None = None
+
+    def _consent(self) -> int:
+        """The consent the sessions are stored under, recorded with the first of them: a run
+        whose every input fails stores nothing about the person."""
+        if self.consent_id is None:
+            consent = self.store.record_consent(
+                self.consented_by, given_at=self.given_at, client_code=self.client_code
+            )
+            self.consent_id = consent.id
+            self.audit.record(self.actor, "record_consent", f"consent {consent.id}")
+        return self.consent_id
 
     def store_analysis(self, analysis, model_label: str, classes) -> None:
         from fer.realtime.analysis import record_analysis
 
         session_id = record_analysis(
-            self.store, self.consent_id, analysis, model_label, classes, self.owner_id
+            self.store,
+            self._consent() if analysis.records else None,  # no face: no consent stored either
+            analysis, model_label, classes, self.owner_id,
         )
         if session_id is not None:
             self.audit.record(self.actor, "record_session", f"session {session_id}",
@@ -106,6 +140,7 @@ class Recording:
 
 
 def run(args: argparse.Namespace) -> int:
+    import cv2
     from tqdm.auto import tqdm
 
     from fer.realtime.analysis import (
@@ -130,8 +165,9 @@ def run(args: argparse.Namespace) -> int:
         from fer.models.inference import load_model
 
         model = load_model(args.model or DEFAULT_MODEL)
-        # Consent first, as on the pages: nothing about the person is stored before it.
+        # Checked first; the consent is recorded with the first session stored.
         recording = Recording(args) if args.record else None
+        prepare_output_dir(args.out)  # before anything is analysed or stored
     except (ValueError, FileNotFoundError, PermissionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -151,8 +187,8 @@ def run(args: argparse.Namespace) -> int:
             try:
                 analysis = analyse_source(path, make_recognizer, args.stride,
                                           lambda: progress.update(), keep_records=args.record)
-            except (ValueError, FileNotFoundError) as error:
-                failures.append(f"{path}: {error}")
+            except (ValueError, OSError, cv2.error) as error:  # this file; the others go on
+                failures.append(f"{path}: {type(error).__name__}: {error}")
                 continue
             analyses.append(analysis)
             if recording is not None:
@@ -165,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
+    if not analyses:  # nothing to write: the outputs of an earlier run stay as they were
+        return 2
     extra = {"model": model.name, "tta": args.tta, "stride": args.stride,
              "command": withheld_command(args.command_line), "failed": failures}
     if recording is not None:

@@ -54,7 +54,9 @@ def expand_sources(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in suffixes and p.is_file()
+            )
             if not found:
                 raise ValueError(f"{path} holds no image or video file ({', '.join(suffixes)})")
             files.extend(found)
@@ -152,7 +154,7 @@ def analyse_source(
 
 def record_analysis(
     store: Any,
-    consent_id: int,
+    consent_id: int | None,
     analysis: SourceAnalysis,
     model_label: str,
     classes: Sequence[str],
@@ -170,6 +172,8 @@ def record_analysis(
             raise ValueError(f"{analysis.source} was analysed without keep_records")
         analysis.notes.append(f"{Path(analysis.source).name}: not stored, no face to record.")
         return None
+    if consent_id is None:
+        raise ValueError("a session with faces needs the consent it is stored under")
     session_id = store.create_session(
         consent_id, model_label, classes, analysis.kind,
         notes=f"Analysed file: {Path(analysis.source).name}",

@@ -21,6 +21,7 @@ def test_sources_are_expanded_and_unsupported_files_named(tmp_path):
     (tmp_path / "clips" / "b.mp4").write_bytes(b"")
     (tmp_path / "clips" / "a.png").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "clips" / "c.jpg").mkdir()  # a folder named like a picture is no picture
     assert [p.name for p in expand_sources([tmp_path / "clips"])] == ["a.png", "b.mp4"]
     with pytest.raises(ValueError, match="notes.txt is neither an image"):
         expand_sources([tmp_path / "notes.txt"])
@@ -216,6 +217,39 @@ def test_record_options_are_checked_before_anything_is_stored(
         assert store.list_sessions() == []
         with pytest.raises(ValueError):
             store.get_consent(1)
+
+
+def test_a_run_whose_every_input_fails_stores_nothing_and_writes_nothing(
+    fake_pipeline, tmp_path, capsys
+):
+    """Bad input changes no stored data: no consent with the person's name, and the outputs
+    of an earlier run in --out stay as they were."""
+    from fer.sessions.store import SessionStore
+
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    out, database = tmp_path / "out", tmp_path / "sessions.db"
+    out.mkdir()
+    (out / "summary.json").write_text("an earlier run's")
+    code = fer_main(["analyze", str(tmp_path / "empty.mp4"), "--out", str(out), "--record",
+                     "--consented-by", "Dana Client", "--database", str(database)])
+    assert code == 2 and "empty.mp4" in capsys.readouterr().err
+    assert (out / "summary.json").read_text() == "an earlier run's"
+    assert not (out / "frames.csv").exists()
+    with pytest.raises(ValueError):
+        SessionStore(database).get_consent(1)
+
+
+def test_an_out_path_that_is_a_file_stops_the_run_before_anything_is_stored(
+    fake_pipeline, media, tmp_path, capsys
+):
+    from fer.sessions.store import SessionStore
+
+    (tmp_path / "outfile").write_text("not a folder")
+    database = tmp_path / "sessions.db"
+    assert analyse_and_record(media, tmp_path / "outfile", database) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    if database.exists():
+        assert SessionStore(database).list_sessions() == []
 
 
 def test_record_gives_the_sessions_to_the_named_clinician(
