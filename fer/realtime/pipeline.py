@@ -43,6 +43,11 @@ class TrackState:
 # Frame times are video positions or clock readings (Unix time included); beyond this bound a
 # time is a bug upstream, and MediaPipe's microsecond timestamps would overflow soon after.
 MAX_T_SECONDS = 1e10
+# A frame no further back than this from the one before (or at its very time) is a jittery or
+# repeated clock reading, moved TIME_STEP_S after it; further back is a new clip or a
+# restarted stream, which the tracker and the smoothers start afresh for.
+CLOCK_JITTER_S = 0.5
+TIME_STEP_S = 0.001
 
 
 class _Classifier(Protocol):
@@ -164,6 +169,7 @@ class EmotionRecognizer:
         self._detector_warning: str | None = None
         self._tracker: FaceTracker | None = None
         self._lock = threading.RLock()  # the webrtc worker processes while the page may reset
+        self._last_t: float | None = None
         self.last_timings_ms: dict[str, float] = {}
 
     def _landmarker_choice(self) -> tuple[Path | None, tuple[Path, ...]]:
@@ -241,6 +247,7 @@ class EmotionRecognizer:
     def reset(self) -> None:
         """Forget tracks, smoothing history and MediaPipe's tracking state (keeps the model)."""
         with self._lock:
+            self._last_t = None
             if self._tracker is not None:
                 self._tracker.reset()
             if self._detector is not None:
@@ -272,6 +279,13 @@ class EmotionRecognizer:
             )
         with self._lock:
             model, detector, tracker = self.load()._require_loaded()
+            last = self._last_t
+            if last is not None and last - CLOCK_JITTER_S <= t_seconds <= last:
+                # Without this, a repeated time would grow the smoothing window without end
+                # (and hold an exponential average still), and a time a millisecond back
+                # would restart every track and its smoothing.
+                t_seconds = last + TIME_STEP_S
+            self._last_t = t_seconds
             started = time.perf_counter()
             faces = detector.detect(frame_bgr, t_seconds)[: self.max_faces]
             detected = time.perf_counter()

@@ -204,6 +204,44 @@ def test_a_time_far_ahead_does_not_break_the_stream(video_frames):
     assert len(recognizer.process(frames[1][2], 3.0)) == 1
 
 
+class SwitchingModel(FakeModel):
+    """Happy for the first ``n_happy`` batches, sad after."""
+
+    def __init__(self, n_happy: int):
+        super().__init__()
+        self.n_happy = n_happy
+
+    def predict(self, faces, tta=False):
+        probs = super().predict(faces, tta)
+        if len(self.batch_shapes) > self.n_happy:
+            probs[:, [1, 3]] = probs[:, [3, 1]]  # FER+: 1 happy, 3 sad
+        return probs
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(("jump_s", "restarted"), [(-0.001, False), (0.0, False), (-5.0, True)])
+def test_a_clock_a_moment_back_keeps_the_smoothing_and_a_new_clip_restarts_it(
+    video_frames, jump_s, restarted
+):
+    """A repeated time, or one a millisecond back (a jittery webcam clock), is moved just
+    after the last one: it once restarted every track and its smoothing, so one such frame
+    flipped the label at once (and repeated times grew the smoothing window without end). A
+    time seconds back is a new clip, and starts afresh as before."""
+    landmarker, frames = video_frames
+    recognizer = EmotionRecognizer(
+        model=SwitchingModel(n_happy=8), landmarker_path=landmarker, tta="none",
+        smoothing=SmoothingConfig(method="window", window_s=0.5, switch_margin=0.2,
+                                  min_dwell_s=0.5),
+    )
+    frame = frames[0][2]
+    times = [6.0 + 0.04 * index for index in range(8)]
+    for t_s in times:
+        (face,) = recognizer.process(frame, t_s)
+    assert face.label == "happy"
+    (face,) = recognizer.process(frame, times[-1] + jump_s)  # the first sad reading
+    assert (face.label == "sad") == restarted
+
+
 def test_a_window_smoother_keeps_a_frame_at_huge_times():
     from fer.realtime.smoothing import ProbabilitySmoother
 
