@@ -105,7 +105,7 @@ def analyse_source(
     signals included), for :func:`record_analysis`. ``ValueError`` for a file that cannot be
     analysed at all (unreadable, no decodable frame).
     """
-    from fer.realtime.video import iter_frames, probe_video
+    from fer.realtime.video import iter_frames, probe_video, truncation_note
 
     kind = "image" if path.suffix.lower().lstrip(".") in IMAGE_TYPES else "video"
     started_at = datetime.now(UTC)
@@ -136,12 +136,9 @@ def analyse_source(
             notes.append(recognizer.detector_warning)
     finally:
         recognizer.close()
-    if kind == "video" and expected and n_analysed < expected - 1:
-        notes.append(
-            f"{path.name}: only {n_analysed} of about {expected} frames could be decoded (up to "
-            f"frame {last_index}); the file ends early or is damaged, and the rest was not "
-            "analysed."
-        )
+    truncated = truncation_note(path.name, n_analysed, expected, last_index)
+    if kind == "video" and truncated:
+        notes.append(truncated)
     if not rows:
         notes.append(f"{path.name}: no face was found in any analysed frame.")
     table = pd.DataFrame(rows)

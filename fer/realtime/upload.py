@@ -142,7 +142,12 @@ def analyse_video_bytes(
     ``filename`` (the user's name for it, not the temporary copy's).
     """
     from fer.realtime.overlay import draw_results
-    from fer.realtime.video import UnreadableVideoError, analyse_video
+    from fer.realtime.video import (
+        UnreadableVideoError,
+        analyse_video,
+        probe_video,
+        truncation_note,
+    )
 
     if not data:
         raise ValueError("The file is empty.")
@@ -168,11 +173,16 @@ def analyse_video_bytes(
             )
         first = next(frame for frame in frames if frame.faces)
         preview = _read_frame(path, first.frame_index)
+        announced = probe_video(path).n_frames
+        truncated = truncation_note(
+            filename, len(frames), -(-announced // stride) if announced else 0,
+            frames[-1].frame_index,
+        )
     if preview is not None:
         preview = draw_results(preview, first.faces, show_landmarks=False)
     return Analysis(
         "video", records, list(model.classes), preview, len(frames), warning,
-        recognizer.tta,
+        recognizer.tta, (truncated,) if truncated else (),
     )
 
 

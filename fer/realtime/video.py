@@ -134,6 +134,18 @@ def iter_frames(
         raise UnreadableVideoError(info.path.name, NO_FRAMES)
 
 
+def truncation_note(name: str, n_analysed: int, n_expected: int, last_index: int) -> str | None:
+    """What to tell the user when far fewer frames decoded than the container announced
+    (``n_expected`` at the stride used); None when the count is as expected."""
+    if not n_expected or n_analysed >= n_expected - 1:
+        return None
+    return (
+        f"{name}: only {n_analysed} of about {n_expected} frames could be decoded (up to "
+        f"frame {last_index}); the file ends early or is damaged, and the rest was not "
+        "analysed."
+    )
+
+
 def analyse_video(
     path: str | Path,
     recognizer: EmotionRecognizer,

@@ -55,3 +55,21 @@ def test_no_face_explains_that_small_faces_are_missed(face_tile):
         analyse_image(png(canvas), FakeModel(), 0.4, max_faces=4, landmarker_path=landmarker)
     assert str(error.value) == NO_FACE_MESSAGE
     assert "smaller than about a fifth" in NO_FACE_MESSAGE
+
+
+@pytest.mark.data
+def test_a_cut_off_video_is_saved_with_a_note_of_what_is_missing(video_data_dir):
+    """The upload page once saved the first eighth of a cut-off video as the session without
+    a word; fer analyze said so, the page did not."""
+    from fer.realtime.smoothing import SmoothingConfig
+    from fer.realtime.upload import analyse_video_bytes
+
+    data = (video_data_dir / VIDEO_NAME).read_bytes()
+    common = dict(model=FakeModel(), smoothing=SmoothingConfig(), stride=30, max_faces=1,
+                  landmarker_path=video_data_dir / "face_landmarker.task")
+    whole = analyse_video_bytes(data, "whole.mp4", **common)
+    assert whole.notes == ()
+    cut = analyse_video_bytes(data[:200_000], "cut.mp4", **common)
+    (note,) = cut.notes
+    assert note.startswith("cut.mp4: only ") and "ends early or is damaged" in note
+    assert cut.n_frames < whole.n_frames
