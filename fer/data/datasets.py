@@ -12,6 +12,8 @@ import csv
 import gzip
 import hashlib
 import math
+import os
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -199,6 +201,21 @@ def parse_fer2013_csv(
     return np.stack(images), np.array(labels, dtype=np.int64), np.array(splits)
 
 
+def save_npz_atomically(path: Path, compressed: bool = False, **arrays: NDArray) -> None:
+    """``np.savez`` to ``path`` through a temporary file of its own in the same folder, so
+    that an interrupted run never leaves a half file and two processes writing the same cache
+    at once each replace it whole (a shared temporary name made one of them fail)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
+    os.close(handle)
+    try:
+        (np.savez_compressed if compressed else np.savez)(temporary, **arrays)  # type: ignore[arg-type]
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def _read_cache(cache_path: Path) -> tuple[NDArray, NDArray, NDArray] | None:
     """The cached arrays, or ``None`` when there is no usable cache.
 
@@ -246,11 +263,7 @@ def load_fer2013(
     else:
         images, labels, splits = parse_fer2013_csv(read_text_lines(path), source=path.name)
         if cache_path is not None:
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            # Write to a temporary name first so an interrupted run never leaves a half cache.
-            partial = cache_path.with_suffix(".partial.npz")
-            np.savez(partial, images=images, labels=labels, splits=splits)
-            partial.replace(cache_path)
+            save_npz_atomically(cache_path, images=images, labels=labels, splits=splits)
     return FaceDataset(images, labels, splits.astype(str), FER2013, "fer2013", checksum)
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from fer.data.datasets import save_npz_atomically
+
 # Bumped when the recipe changes, so that an old cache is not taken for a new one.
 FRAMING_VERSION = 1
 CHUNK = 1024
@@ -70,9 +72,5 @@ def pipeline_framed(
             framed[chunk][found[chunk]] = crops
             progress.update(len(images[chunk]))
     if cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_path.with_suffix(".partial.npz")
-        with partial.open("wb") as handle:
-            np.savez_compressed(handle, framed=framed, found=found)
-        partial.replace(cache_path)
+        save_npz_atomically(cache_path, compressed=True, framed=framed, found=found)
     return framed, found

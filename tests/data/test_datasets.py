@@ -159,3 +159,31 @@ def test_real_ferplus_protocol(data_dir: Path):
     np.testing.assert_allclose(ferplus.soft_labels.sum(axis=1), 1.0, atol=1e-5)
     # The majority label is the arg-max of the vote distribution.
     assert (ferplus.soft_labels.argmax(axis=1) == ferplus.labels).mean() > 0.99
+
+
+def test_two_first_loads_at_once_both_get_the_data(fer2013_csv: Path, tmp_path: Path):
+    """A shared temporary name for the cache once made one of two first loads fail with
+    FileNotFoundError (6 of 10 trials), which read as a missing dataset."""
+    import threading
+
+    from fer.data.datasets import load_fer2013
+
+    def load(cache_dir: Path, results: list, errors: list) -> None:
+        try:
+            results.append(load_fer2013(fer2013_csv, cache_dir=cache_dir))
+        except Exception as error:  # collected: a thread's exception would vanish
+            errors.append(error)
+
+    for trial in range(5):
+        cache_dir, results, errors = tmp_path / f"cache{trial}", [], []
+        threads = [
+            threading.Thread(target=load, args=(cache_dir, results, errors)) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and len(results) == 2
+        assert [p.suffix for p in cache_dir.iterdir()] == [".npz"]  # no temporary left
+        np.testing.assert_array_equal(load_fer2013(fer2013_csv, cache_dir=cache_dir).images,
+                                      results[0].images)
