@@ -229,7 +229,9 @@ class HaarDetector:
         gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
         # The cascade's cost grows with pixels; faces in a webcam frame survive halving easily.
         factor = min(1.0, self.detect_width / gray.shape[1])
-        small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        # At least one pixel each way: a very wide, thin frame must not shrink to nothing.
+        size = (max(1, round(gray.shape[1] * factor)), max(1, round(gray.shape[0] * factor)))
+        small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         min_side = max(20, int(self.min_face_ratio * min(small.shape)))
         boxes = self._cascade.detectMultiScale(
             cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)

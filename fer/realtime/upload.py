@@ -10,6 +10,7 @@ Every problem is a ``ValueError`` whose message is meant for the user.
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,10 +66,18 @@ def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> NDArray[np.
 
     if not data:
         raise ValueError("The file is empty.")
+    too_large = (
+        "The image is {size}; the limit is {limit:.0f} MP. Please scale it down and upload it "
+        "again."
+    )
     try:
         with Image.open(io.BytesIO(data)) as image:  # reads the header only
             width, height = image.size
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as error:  # Pillow's own, far larger, limit
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(pixels[1]) / 1e6:.0f} megapixels" if pixels else "far too large"
+        raise ValueError(too_large.format(size=size, limit=max_pixels / 1e6)) from None
+    except (OSError, ValueError):
         raise ValueError("The file is not a readable image (corrupt or not an image).") from None
     if width * height > max_pixels:
         raise ValueError(

@@ -144,6 +144,9 @@ def test_the_size_limit_is_forty_megapixels():
     assert MAX_IMAGE_PIXELS == 40_000_000
     with pytest.raises(ValueError, match="megapixels"):
         decode_image(png_with_size(8_000, 5_001))
+    # Beyond Pillow's own bomb limit (about 179 MP) the message was "not a readable image".
+    with pytest.raises(ValueError, match="The image is 400 megapixels; the limit is 40 MP"):
+        decode_image(png_with_size(20_000, 20_000))
 
 
 def test_upload_kind_is_decided_by_extension():

@@ -91,6 +91,8 @@ def test_missing_landmarker_falls_back_to_haar_with_a_warning(tmp_path):
     assert isinstance(detector, HaarDetector) and detector.kind == "haar"
     assert "Haar" in warning and str(tmp_path) in warning
     assert detector.detect(np.full((120, 160, 3), 128, np.uint8)) == []
+    # A very wide, thin frame once shrank to zero rows and raised an unclear cv2.error.
+    assert detector.detect(np.full((8, 6000, 3), 128, np.uint8)) == []
     _, warning_without_path = open_face_detector(None)
     assert "face_landmarker.task" in warning_without_path
 
