@@ -218,6 +218,9 @@ def browser(tmp_path: Path, extra_flags: tuple[str, ...] = ()):
         except BaseException:
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"), full_page=True)
+            # The text of the whole page too: Streamlit scrolls inside the page, so the picture
+            # holds only what is in view (an error further down would not show).
+            (ARTIFACTS / "e2e_failure.txt").write_text(page.inner_text("body"))
             raise
         finally:
             context.close()
