@@ -49,7 +49,6 @@ from tests.app.browser_support import (  # isort: skip  (imports webrtc first)
     query,
     running_app,
     settle,
-    start_camera,
     write_y4m,
 )
 
@@ -449,11 +448,13 @@ def test_live_page_records_predictions_from_a_fake_camera(tmp_path):
         page.get_by_role("button", name="I consent").click()
 
         webrtc = page.frame_locator("iframe[title*='webrtc']")
-        expect(webrtc.get_by_role("button", name="Start")).to_be_visible(timeout=120_000)
+        start = webrtc.get_by_role("button", name="Start")
+        expect(start).to_be_visible(timeout=120_000)
         assert count(db, "consents") == 1 and count(db, "sessions") == 0
+        start.click()
 
         record = page.get_by_role("button", name=re.compile("Start recording"))
-        start_camera(webrtc, "Start", record.is_enabled, timeout_s=120)
+        expect(record).to_be_enabled(timeout=45_000)
         expect(page.get_by_text(re.compile(r"· Face \d")).first).to_be_visible(timeout=45_000)
         save_live_screenshot(page)
 
