@@ -63,6 +63,17 @@ def _top_level_parser() -> argparse.ArgumentParser:
     )
 
 
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number of at least 1 (a count, a size, a repeat)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def command_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
     """The argument parser of subcommand ``name`` and the module that runs it."""
     module = importlib.import_module(COMMANDS[name][0])

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from fer.cli import positive_int
 from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
 
 EXAMPLE = """\
@@ -29,10 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON only")
     per_face = parser.add_argument_group("per face")
     per_face.add_argument("--backend", default="auto", choices=("auto", "tflite", "keras"))
-    per_face.add_argument("--repeats", type=int, default=300)
-    per_face.add_argument("--batch-size", type=int, default=64)
+    per_face.add_argument("--repeats", type=positive_int, default=300)
+    per_face.add_argument("--batch-size", type=positive_int, default=64)
     per_face.add_argument(
-        "--threads", type=int, help="TFLite interpreter threads (default: $FER_THREADS or 2)"
+        "--threads",
+        type=positive_int,
+        help="TFLite interpreter threads (default: $FER_THREADS or 2)",
     )
     per_face.add_argument(
         "--record", action="store_true", help="also write the figures into the model's card.json"
@@ -43,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument(
         "--landmarker", type=Path, help="face_landmarker.task (default: $FER_DATA_DIR, data/)"
     )
-    video.add_argument("--stride", type=int, default=1, help="time every N-th frame")
-    video.add_argument("--max-frames", type=int, default=None)
-    video.add_argument("--max-faces", type=int, default=4)
+    video.add_argument("--stride", type=positive_int, default=1, help="time every N-th frame")
+    video.add_argument("--max-frames", type=positive_int, default=None)
+    video.add_argument("--max-faces", type=positive_int, default=4)
 
 
 def _run_video(args: argparse.Namespace) -> int:

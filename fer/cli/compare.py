@@ -67,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     from fer.data.datasets import load_dataset
     from fer.training.compare import markdown_table, run_comparison
 
-    fer2013 = load_dataset(LABEL_SET, data_dir_from_env())
+    try:
+        fer2013 = load_dataset(LABEL_SET, data_dir_from_env())
+    except (ValueError, FileNotFoundError) as error:  # no FER_DATA_DIR, a damaged CSV
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     table = run_comparison(
         args.epochs,
         fer2013,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fer.cli import positive_int
+
 EXAMPLE = """\
 fer evaluate ferplus --split PrivateTest --tta mirror+zoom
 fer evaluate fer2013 --split PublicTest --backend keras --no-save
@@ -71,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="mean valence, arousal and action units per true class, on re-detected faces",
     )
-    signals.add_argument("--per-class", type=int, default=100, help="faces drawn per class")
+    signals.add_argument(
+        "--per-class", type=positive_int, default=100, help="faces drawn per class"
+    )
     signals.add_argument("--seed", type=int, default=0)
 
 
@@ -79,31 +83,43 @@ def run(args: argparse.Namespace) -> int:
     from fer.config import data_dir_from_env
     from fer.data.datasets import load_dataset
     from fer.evaluation.evaluate import evaluate_views, summarise
-    from fer.evaluation.evaluation_file import add_reports, evaluation_path
+    from fer.evaluation.evaluation_file import add_reports, evaluation_path, read_evaluation
     from fer.evaluation.model_card import write_model_card
-    from fer.models.inference import ModelNotFoundError, load_model
+    from fer.models.inference import CARD_FILE, load_model
 
     try:
+        if (args.against or args.with_models) and args.suite != "robustness":
+            raise ValueError(
+                "--against and --with compare models in a suite: add --suite robustness"
+            )
+        if args.signals and args.suite:
+            raise ValueError("--signals is a check of its own: drop --suite")
         model = load_model(args.model, backend=args.backend)
-        dataset = load_dataset(model.card["label_set"], data_dir_from_env())
-    except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
+        label_set = model.card.get("label_set")
+        if not isinstance(label_set, str):
+            raise ValueError(f"{model.model_dir / CARD_FILE} names no label_set to score on")
+        dataset = load_dataset(label_set, data_dir_from_env())
+        if list(model.classes) != list(dataset.class_names):
+            raise ValueError(
+                f"{model.name}'s classes {model.classes} are not those of its label set "
+                f"{label_set!r}: {list(dataset.class_names)}"
+            )
+        if not args.no_save:
+            read_evaluation(model.model_dir)  # a damaged file is named before the work, not after
+        if args.signals:
+            return _signal_check(model, dataset, args)
+        if args.suite == "robustness":
+            return _robustness(model, dataset, args)
+        (report,) = evaluate_views(model, dataset, [(args.split, args.tta)])
+        print(summarise(report))
+        if not args.no_save:
+            add_reports(model.model_dir, [report])
+            write_model_card(model.model_dir)
+            print(f"report saved to {evaluation_path(model.model_dir)}")
+        return 0
+    except (ValueError, FileNotFoundError) as error:  # ModelNotFoundError, InvalidModelError too
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.signals:
-        return _signal_check(model, dataset, args)
-    if args.suite == "robustness":
-        try:
-            return _robustness(model, dataset, args)
-        except (ModelNotFoundError, ValueError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    (report,) = evaluate_views(model, dataset, [(args.split, args.tta)])
-    print(summarise(report))
-    if not args.no_save:
-        add_reports(model.model_dir, [report])
-        write_model_card(model.model_dir)
-        print(f"report saved to {evaluation_path(model.model_dir)}")
-    return 0
 
 
 def _no_landmarker() -> int:

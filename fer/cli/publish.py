@@ -88,8 +88,8 @@ def _add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
 def _publish_action(args: argparse.Namespace, model_dir) -> tuple[dict, str]:
     """Run the chosen action on ``model_dir``; returns the card and the views to report."""
     from fer.config import data_dir_from_env
+    from fer.models.inference import read_card
     from fer.training import publish
-    from fer.training.card import read_card
 
     command, data_dir = args.command_line, data_dir_from_env()
     if args.logit_adjust:

@@ -12,8 +12,6 @@ import csv
 import gzip
 import hashlib
 import math
-import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -25,6 +23,7 @@ from numpy.typing import NDArray
 
 from fer.config import CACHE_DIR
 from fer.emotions import FER2013, FERPLUS, ClassSet
+from fer.files import replacing
 
 FACE_SIZE = 48
 N_PIXELS = FACE_SIZE * FACE_SIZE
@@ -202,18 +201,11 @@ def parse_fer2013_csv(
 
 
 def save_npz_atomically(path: Path, compressed: bool = False, **arrays: NDArray) -> None:
-    """``np.savez`` to ``path`` through a temporary file of its own in the same folder, so
-    that an interrupted run never leaves a half file and two processes writing the same cache
-    at once each replace it whole (a shared temporary name made one of them fail)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
-    os.close(handle)
-    try:
+    """``np.savez`` to ``path``, all or nothing (:func:`fer.files.replacing`): an interrupted
+    run never leaves a half cache, and two processes writing the same cache at once each
+    replace it whole."""
+    with replacing(path, suffix=".npz") as temporary:
         (np.savez_compressed if compressed else np.savez)(temporary, **arrays)  # type: ignore[arg-type]
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _read_cache(cache_path: Path) -> tuple[NDArray, NDArray, NDArray] | None:

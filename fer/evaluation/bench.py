@@ -110,15 +110,16 @@ def record_in_card(model_name: str, result: dict, command: str) -> None:
     and regenerate the model's MODEL_CARD.md, which shows latency."""
     from fer.config import cpu_vector_extension, machine_description
     from fer.evaluation.model_card import write_model_card
-    from fer.models.inference import CARD_FILE, resolve_model_dir
+    from fer.files import write_text_atomically
+    from fer.models.inference import CARD_FILE, read_card, resolve_model_dir
 
     card_path = resolve_model_dir(model_name) / CARD_FILE
-    card = json.loads(card_path.read_text())
+    card = read_card(card_path.parent)
     key = benchmark_key(result["backend"], result["batch_threads"], cpu_vector_extension())
     card.setdefault("benchmark", {})[key] = {
         **result,
         "command": command,
         "machine": machine_description(),
     }
-    card_path.write_text(json.dumps(card, indent=1))
+    write_text_atomically(card_path, json.dumps(card, indent=1))
     write_model_card(card_path.parent)

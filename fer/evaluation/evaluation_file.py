@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from fer.files import exclusive, write_text_atomically
 from fer.models.inference import TTA_CHOICES, tta_views
 
 EVALUATION_FILE = "evaluation.json"
@@ -83,6 +85,16 @@ def read_evaluation(model_dir: Path) -> dict:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(evaluation, dict) or not isinstance(evaluation.get("reports"), dict):
         raise ValueError(f"{path} is not an evaluation file (no 'reports' mapping)")
+    for split, by_views in evaluation["reports"].items():
+        places = by_views.values() if isinstance(by_views, dict) else [None]
+        if not all(
+            isinstance(by_backend, dict) and all(isinstance(r, dict) for r in by_backend.values())
+            for by_backend in places
+        ):
+            raise ValueError(
+                f"{path}: the {split!r} reports are not a mapping of views to backends to "
+                "reports"
+            )
     return evaluation
 
 
@@ -113,10 +125,18 @@ def _canonical(evaluation: dict) -> dict:
 def write_evaluation(model_dir: Path, evaluation: dict) -> Path:
     """Write ``evaluation`` (keys in canonical order) atomically; returns the file's path."""
     path = evaluation_path(model_dir)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(_canonical(evaluation), indent=1))
-    partial.replace(path)
+    write_text_atomically(path, json.dumps(_canonical(evaluation), indent=1))
     return path
+
+
+@contextmanager
+def _updating(model_dir: Path) -> Iterator[dict]:
+    """The model's evaluation to change in place, written back on a clean exit; two commands
+    updating one model's file at once take turns, so neither loses the other's reports."""
+    with exclusive(Path(model_dir)):
+        evaluation = read_evaluation(model_dir)
+        yield evaluation
+        write_evaluation(model_dir, evaluation)
 
 
 def add_reports(
@@ -128,15 +148,14 @@ def add_reports(
     report of that backend is dropped first: use it when the backend's model file or
     probabilities changed, so no report of the old file survives. Returns the new evaluation.
     """
-    evaluation = read_evaluation(model_dir)
-    if replace_backend is not None:
-        for by_views in evaluation["reports"].values():
-            for by_backend in by_views.values():
-                by_backend.pop(replace_backend, None)
-    for report in reports:
-        place = evaluation["reports"].setdefault(report["split"], {})
-        place.setdefault(views_key(report["tta"]), {})[report["backend"]] = report
-    write_evaluation(model_dir, evaluation)
+    with _updating(model_dir) as evaluation:
+        if replace_backend is not None:
+            for by_views in evaluation["reports"].values():
+                for by_backend in by_views.values():
+                    by_backend.pop(replace_backend, None)
+        for report in reports:
+            place = evaluation["reports"].setdefault(report["split"], {})
+            place.setdefault(views_key(report["tta"]), {})[report["backend"]] = report
     return _canonical(evaluation)
 
 
@@ -162,9 +181,10 @@ def headline(report: dict) -> dict:
 def add_robustness(model_dir: Path, split: str, results: dict, command: str) -> dict:
     """Store the robustness suite's results of ``split`` (``{condition: scores}``) under the
     evaluation's ``robustness`` key, with the command that made them."""
-    evaluation = read_evaluation(model_dir)
-    evaluation.setdefault("robustness", {})[split] = {"command": command, "conditions": results}
-    write_evaluation(model_dir, evaluation)
+    with _updating(model_dir) as evaluation:
+        evaluation.setdefault("robustness", {})[split] = {
+            "command": command, "conditions": results
+        }
     return _canonical(evaluation)
 
 
@@ -181,18 +201,17 @@ def add_robustness_comparison(
 ) -> dict:
     """Store a comparison of models on the same degraded faces (``{model: {condition: scores}}``)
     under the evaluation's ``robustness_comparison`` key, with each model's mean macro-recall."""
-    evaluation = read_evaluation(model_dir)
     means = {
         name: round(sum(s["macro_recall"] for s in results.values()) / len(results), 4)
         for name, results in compared.items()
     }
-    evaluation["robustness_comparison"] = {
-        "split": split,
-        "command": command,
-        "criterion": "mean macro-recall over the robustness conditions, on the classes the "
-        "models share",
-        "mean_macro_recall": means,
-        "conditions": compared,
-    }
-    write_evaluation(model_dir, evaluation)
+    with _updating(model_dir) as evaluation:
+        evaluation["robustness_comparison"] = {
+            "split": split,
+            "command": command,
+            "criterion": "mean macro-recall over the robustness conditions, on the classes the "
+            "models share",
+            "mean_macro_recall": means,
+            "conditions": compared,
+        }
     return _canonical(evaluation)

@@ -10,7 +10,6 @@ evaluate`` and every command that changes the card do so too. Pure text: no mode
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from fer.evaluation.card_sections import (
@@ -28,7 +27,8 @@ from fer.evaluation.evaluation_file import (
     views_key,
 )
 from fer.evaluation.robustness_table import comparison_section, robustness_section
-from fer.models.inference import CARD_FILE, KERAS_FILE, TFLITE_FILE
+from fer.files import write_text_atomically
+from fer.models.inference import KERAS_FILE, TFLITE_FILE, read_card
 
 MODEL_CARD_FILE = "MODEL_CARD.md"
 MODEL_FILES = (KERAS_FILE, TFLITE_FILE)
@@ -392,12 +392,12 @@ def render_model_card(card: dict, evaluation: dict, model_dir: Path | None = Non
 def model_card_text(model_dir: Path) -> str:
     """What ``MODEL_CARD.md`` of ``model_dir`` should hold now."""
     model_dir = Path(model_dir)
-    card = json.loads((model_dir / CARD_FILE).read_text())
+    card = read_card(model_dir)
     return render_model_card(card, read_evaluation(model_dir), model_dir)
 
 
 def write_model_card(model_dir: Path) -> Path:
     """Regenerate ``model_dir/MODEL_CARD.md``; returns its path."""
     path = Path(model_dir) / MODEL_CARD_FILE
-    path.write_text(model_card_text(model_dir))
+    write_text_atomically(path, model_card_text(model_dir))
     return path

@@ -242,6 +242,12 @@ def run_suite(
     for label_set, dataset in dataset_by_label_set.items():
         part = dataset.split(split)
         members = [m for m in models if m.card["label_set"] == label_set]
+        for model in members:  # the labels index the dataset's classes, the outputs the model's
+            if list(model.classes) != list(dataset.class_names):
+                raise ValueError(
+                    f"{model.name}'s classes {list(model.classes)} are not those of the "
+                    f"{label_set!r} faces it would be scored on: {list(dataset.class_names)}"
+                )
         for condition in conditions:
             frames = degraded_frames(part.images, condition, seed)
             found, crops = realigned_crops(frames, landmarker_path, progress)

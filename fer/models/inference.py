@@ -12,6 +12,7 @@ import json
 import os
 import re
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,39 @@ def default_threads() -> int:
 
 class ModelNotFoundError(FileNotFoundError):
     pass
+
+
+class InvalidModelError(ValueError):
+    """A model directory whose card or model file cannot be used; the message names the file."""
+
+
+def read_card(model_dir: Path) -> dict:
+    """``card.json`` of ``model_dir``, checked for what every use of a model needs: a ``name``
+    and ``classes``, a list of distinct class names. ``InvalidModelError`` naming the file and
+    what is wrong otherwise."""
+    path = Path(model_dir) / CARD_FILE
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidModelError(f"{path} cannot be read as a model card: {error}") from None
+    if not isinstance(card, dict):
+        raise InvalidModelError(f"{path} is not a model card (a JSON object)")
+    problems = []
+    if not isinstance(card.get("name"), str) or not card["name"]:
+        problems.append("it has no 'name'")
+    classes = card.get("classes")
+    if not (
+        isinstance(classes, list)
+        and classes
+        and all(isinstance(name, str) and name for name in classes)
+        and len(set(classes)) == len(classes)
+    ):
+        problems.append("its 'classes' are not a list of distinct class names")
+    if problems:
+        raise InvalidModelError(f"{path}: {' and '.join(problems)}")
+    return card
 
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
@@ -276,10 +310,15 @@ class _Interpreter:
         # deprecated and scheduled for removal from TensorFlow).
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise InvalidModelError(f"{path} is not a usable TFLite model: {error}") from None
         self.input = self.interpreter.get_input_details()[0]["index"]
-        self.output = self.interpreter.get_output_details()[0]["index"]
+        output = self.interpreter.get_output_details()[0]
+        self.output = output["index"]
+        self.output_size = int(output["shape"][-1])
         self.batch = 1
 
     def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -315,6 +354,7 @@ class TFLiteRunner:
         self._path = path
         self._num_threads = num_threads
         self._interpreters: dict[int, _Interpreter] = {1: _Interpreter(path, 1)}
+        self.output_size = self._interpreters[1].output_size
         self._lock = threading.Lock()
 
     def __call__(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -340,7 +380,13 @@ class KerasRunner:
 
         import fer.data.preprocess  # noqa: F401  registers the custom layers for deserialisation
 
-        self.model = keras.models.load_model(path, compile=False)
+        if not Path(path).is_file():
+            raise ModelNotFoundError(f"{path} does not exist")
+        try:
+            self.model = keras.models.load_model(path, compile=False)
+        except (OSError, ValueError, TypeError, zipfile.BadZipFile) as error:
+            raise InvalidModelError(f"{path} is not a usable Keras model: {error}") from None
+        self.output_size = int(self.model.output_shape[-1])
         # Our models standardise inside the graph; the peer (experiments.peer_benchmark.peer)
         # needs its own step.
         self._preprocess = preprocess
@@ -363,7 +409,7 @@ class EmotionModel:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         self.model_dir = Path(model_dir)
-        self.card: dict = json.loads((self.model_dir / CARD_FILE).read_text())
+        self.card: dict = read_card(self.model_dir)
         self.name: str = self.card["name"]
         self.classes: list[str] = list(self.card["classes"])
         # Post-hoc temperatures per view set ("none", "mirror"); the pipeline's views need none.
@@ -380,6 +426,11 @@ class EmotionModel:
             self.backend = "keras"
             self.num_threads = 0  # TensorFlow's own thread pools
             self._run = KerasRunner(self.model_dir / KERAS_FILE)
+        if self._run.output_size != len(self.classes):
+            raise InvalidModelError(
+                f"{self.model_dir / CARD_FILE} names {len(self.classes)} classes but the "
+                f"{self.backend} model gives {self._run.output_size} outputs"
+            )
 
     def __repr__(self) -> str:
         return f"EmotionModel({self.name!r}, backend={self.backend!r}, classes={self.classes})"

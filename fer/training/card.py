@@ -19,6 +19,7 @@ from fer.data.preprocess import INPUT_SHAPE, PREPROCESSING_DESCRIPTION
 from fer.emotions import class_set
 from fer.evaluation.evaluation_file import EVALUATION_FILE
 from fer.evaluation.model_card import MODEL_CARD_FILE, write_model_card
+from fer.files import write_text_atomically
 from fer.models.inference import CARD_FILE, KERAS_FILE
 
 CARD_VERSION = 1
@@ -107,16 +108,12 @@ def build_card(
     }
 
 
-def read_card(model_dir: Path) -> dict:
-    return json.loads((Path(model_dir) / CARD_FILE).read_text())
-
-
 def save_card(model_dir: Path, card: dict, model_card: bool = True) -> None:
     """Write ``card.json``, then (``model_card``) regenerate ``MODEL_CARD.md`` from it.
 
     ``model_card=False`` is for the provisional card a model is evaluated with while it is being
     published (:class:`fer.models.inference.EmotionModel` reads its classes from it).
     """
-    (Path(model_dir) / CARD_FILE).write_text(json.dumps(card, indent=1))
+    write_text_atomically(Path(model_dir) / CARD_FILE, json.dumps(card, indent=1))
     if model_card:
         write_model_card(model_dir)

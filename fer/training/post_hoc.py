@@ -14,8 +14,8 @@ import numpy as np
 from fer.config import MODELS_DIR
 from fer.data.datasets import FaceDataset, load_dataset
 from fer.evaluation.evaluation_file import empty_evaluation, write_evaluation
-from fer.models.inference import KERAS_FILE, PIPELINE_TTA, TTA_CHOICES, EmotionModel
-from fer.training.card import read_card, save_card
+from fer.models.inference import KERAS_FILE, PIPELINE_TTA, TTA_CHOICES, EmotionModel, read_card
+from fer.training.card import save_card
 from fer.training.export import export_served_tflite
 from fer.training.uncertainty import (
     DEFAULT_MIN_PREDICTIONS,

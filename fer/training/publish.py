@@ -10,7 +10,12 @@ re-export, recalibrate, fit output temperatures, add the pipeline's views.
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fer.data.datasets import FaceDataset, load_dataset
@@ -22,8 +27,14 @@ from fer.evaluation.evaluation_file import (
     served_backend,
     write_evaluation,
 )
-from fer.models.inference import KERAS_FILE, PIPELINE_TTA, EmotionModel
-from fer.training.card import build_card, read_card, save_card, training_record
+from fer.models.inference import (
+    CARD_FILE,
+    KERAS_FILE,
+    PIPELINE_TTA,
+    EmotionModel,
+    read_card,
+)
+from fer.training.card import build_card, save_card, training_record
 from fer.training.export import export_served_tflite
 
 
@@ -194,6 +205,35 @@ def publish_weights(
     return card
 
 
+@contextmanager
+def _staged(model_dir: Path) -> Iterator[Path]:
+    """A working copy of ``model_dir``'s files, in a hidden folder inside it. The files changed
+    there replace the model's only when the whole step succeeded: a step that fails half-way
+    (an export, an evaluation) leaves the model, card and evaluation as they were, instead of a
+    new model file beside an old card."""
+    work = Path(tempfile.mkdtemp(prefix=".staged-", dir=model_dir))
+    try:
+        for path in model_dir.iterdir():
+            if path.is_file():
+                shutil.copy2(path, work / path.name)
+        yield work
+        for path in work.iterdir():
+            os.replace(path, model_dir / path.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _training_seed(card: dict, model_dir: Path) -> int:
+    """The seed the TFLite export's calibration faces are drawn with: the model's own."""
+    try:
+        return int(card["training"]["seed"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(
+            f"{model_dir / CARD_FILE} has no training seed (training.seed), which the TFLite "
+            "export draws its calibration faces with"
+        ) from None
+
+
 def _load_published(name: str, data_dir: Path):
     """A published model's directory, card, Keras model and its label set's dataset."""
     import keras
@@ -231,13 +271,13 @@ def reexport(name: str, mode: str, data_dir: Path, command: str | None = None) -
     Returns the new card.
     """
     model_dir, card, keras_model, dataset = _load_published(name, data_dir)
-    export_served_tflite(
-        keras_model, dataset, model_dir, card, int(card["training"]["seed"]), mode
-    )
-    card["tflite_export_command"] = command or f"fer publish {name} --quantization {mode}"
-    save_card(model_dir, card, model_card=False)
-    evaluate_form(model_dir, "tflite", dataset)
-    save_card(model_dir, card)
+    seed = _training_seed(card, model_dir)
+    with _staged(model_dir) as work:
+        export_served_tflite(keras_model, dataset, work, card, seed, mode)
+        card["tflite_export_command"] = command or f"fer publish {name} --quantization {mode}"
+        save_card(work, card, model_card=False)
+        evaluate_form(work, "tflite", dataset)
+        save_card(work, card)
     return card
 
 
@@ -256,16 +296,16 @@ def calibrate_published(name: str, mode: str, data_dir: Path, command: str | Non
     if calibration["fitted_on"] is None:
         raise ValueError(f"{name}: {calibration['note']}")
     calibration["command"] = command or f"fer publish {name} --calibrate"
-    keras_model.save(model_dir / KERAS_FILE)
-    card["calibration"] = calibration
-    if card.get("served_backend") == "tflite_int8":
-        export_served_tflite(
-            keras_model, dataset, model_dir, card, int(card["training"]["seed"]), mode
-        )
-    # EmotionModel reads the output temperatures from the card on disk.
-    save_card(model_dir, card, model_card=False)
-    evaluate_forms(model_dir, card, dataset)
-    save_card(model_dir, card)
+    seed = _training_seed(card, model_dir)
+    with _staged(model_dir) as work:
+        keras_model.save(work / KERAS_FILE)
+        card["calibration"] = calibration
+        if card.get("served_backend") == "tflite_int8":
+            export_served_tflite(keras_model, dataset, work, card, seed, mode)
+        # EmotionModel reads the output temperatures from the card on disk.
+        save_card(work, card, model_card=False)
+        evaluate_forms(work, card, dataset)
+        save_card(work, card)
     return card
 
 

@@ -19,13 +19,12 @@ its own search, which its card's wall time includes.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fer.data.datasets import FaceDataset, load_dataset
-from fer.models.inference import CARD_FILE, KERAS_FILE, resolve_model_dir
+from fer.models.inference import KERAS_FILE, read_card, resolve_model_dir
 from fer.training.run_state import merge_stages, published_stages
 from fer.training.selection import publictest_accuracy
 
@@ -45,8 +44,8 @@ class Ingredient:
 
 def load_ingredient(name_or_path: str) -> Ingredient:
     model_dir = resolve_model_dir(name_or_path)
-    card = json.loads((model_dir / CARD_FILE).read_text())
-    return Ingredient(card.get("name", model_dir.name), model_dir, card)
+    card = read_card(model_dir)
+    return Ingredient(card["name"], model_dir, card)
 
 
 def _load_keras(ingredient: Ingredient):

@@ -4,6 +4,7 @@ and backend, in a fixed order whatever the order they were added in."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from fer.evaluation.evaluation_file import (
     read_evaluation,
     served_backend,
 )
+from fer.files import replacing, write_text_atomically
 from tests.research_fixtures import synthetic_report
 
 
@@ -84,3 +86,32 @@ def test_the_served_backend_comes_from_the_card():
     assert served_backend({"served_backend": "keras"}) == "keras"
     assert served_backend({"files": {"tflite_int8": "model_int8.tflite"}}) == "tflite"
     assert served_backend({}) == "keras"
+
+
+def test_a_write_that_fails_leaves_the_old_file_whole(tmp_path: Path):
+    card = tmp_path / "card.json"
+    card.write_text('{"name": "old"}')
+    with pytest.raises(OSError, match="disk full"), replacing(card) as temporary:
+        temporary.write_text('{"name": "ne')
+        raise OSError("disk full")
+    assert card.read_text() == '{"name": "old"}'
+    assert [path.name for path in tmp_path.iterdir()] == ["card.json"]
+    write_text_atomically(card, '{"name": "new"}')
+    assert card.read_text() == '{"name": "new"}'
+    assert [path.name for path in tmp_path.iterdir()] == ["card.json"]
+
+
+def test_commands_adding_reports_at_once_lose_none(tmp_path: Path):
+    writers, per_writer = 4, 15
+
+    def add(writer: int) -> None:
+        for index in range(per_writer):
+            report = {"split": f"split-{writer}-{index}", "tta": False, "backend": "keras"}
+            add_reports(tmp_path, [report])
+
+    threads = [threading.Thread(target=add, args=(writer,)) for writer in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(read_evaluation(tmp_path)["reports"]) == writers * per_writer

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fer.cli import main as fer_main
+from fer.emotions import CLASS_SETS
 from fer.evaluation.evaluate import PUBLISHED_VIEWS
 from fer.evaluation.evaluation_file import find_report, read_evaluation
 from fer.models.zoo import build_classifier
@@ -60,6 +61,7 @@ def _publish_untrained(model, directory: Path, label_set: str, seconds: float) -
     card = {
         "name": directory.name,
         "label_set": label_set,
+        "classes": list(CLASS_SETS[label_set].names),
         "architecture": "fernet",
         "training": {
             "heads_trained_jointly": [label_set],

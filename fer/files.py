@@ -1,0 +1,55 @@
+"""Writing the project's own files so that readers never see half of one.
+
+Model cards, evaluation files and dataset caches are read by other processes (the app, a
+second command) while a command rewrites them; a crash or a full disk mid-write must leave the
+old file whole, not a truncated one that every later load fails on.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def replacing(path: Path, suffix: str = "") -> Iterator[Path]:
+    """A temporary path of its own beside ``path``: write it inside the ``with`` block; on a
+    clean exit it replaces ``path`` whole, on an error it is removed and ``path`` is untouched.
+
+    Each call gets its own temporary name, so two processes writing one file at once each
+    replace it whole instead of one failing on the other's temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}-", suffix=suffix or ".partial", dir=path.parent
+    )
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """``path.write_text(text)``, all or nothing (see :func:`replacing`)."""
+    with replacing(path) as temporary:
+        temporary.write_text(text)
+
+
+@contextmanager
+def exclusive(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (other processes' ``exclusive`` calls wait), for
+    a read-modify-write of a file in it that two commands may run at once."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock

@@ -1,0 +1,171 @@
+"""Damaged model folders and bad options in the data scientist's commands: a clear error naming
+the file or option, never a traceback, and no stored file changed by a command that failed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fer.cli import main as fer_main
+from fer.models.inference import InvalidModelError, load_model
+from tests.research_fixtures import make_tiny_model
+from tests.training.test_loop import _tiny_fer2013
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture
+def model_copy(tiny_model: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_model, tmp_path / "copy"))
+
+
+@pytest.fixture
+def tiny_data(monkeypatch, tmp_path: Path):
+    import fer.data.datasets
+
+    dataset = _tiny_fer2013()
+    monkeypatch.setattr(fer.data.datasets, "load_dataset", lambda key, data_dir: dataset)
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
+    return dataset
+
+
+def _edit_card(model_dir: Path, **changes) -> None:
+    card = json.loads((model_dir / "card.json").read_text())
+    card.update(changes)
+    for key in [key for key, value in changes.items() if value is None]:
+        del card[key]
+    (model_dir / "card.json").write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"name": None}, "no 'name'"),
+        ({"classes": "happy"}, "'classes'"),
+        ({"classes": ["a", "a", "b", "c", "d", "e", "f"]}, "'classes'"),
+        ({"classes": ["a", "b", "c"]}, "names 3 classes but the keras model gives 7 outputs"),
+    ],
+)
+def test_a_card_that_does_not_fit_is_named_when_the_model_loads(
+    model_copy: Path, changes: dict, named: str
+):
+    _edit_card(model_copy, **changes)
+    with pytest.raises(InvalidModelError, match=named) as raised:
+        load_model(model_copy, backend="keras")
+    assert "card.json" in str(raised.value)
+
+
+def test_unreadable_card_and_model_files_are_named(model_copy: Path):
+    card = model_copy / "card.json"
+    card.write_text('{"name": "tiny",\n')
+    with pytest.raises(InvalidModelError, match="card.json cannot be read as a model card"):
+        load_model(model_copy, backend="keras")
+
+    make_tiny_model(model_copy)
+    (model_copy / "model_int8.tflite").write_bytes(b"TFL3 but cut short")
+    with pytest.raises(InvalidModelError, match="model_int8.tflite is not a usable TFLite"):
+        load_model(model_copy, backend="tflite")
+    (model_copy / "model.keras").write_bytes(b"PK\x03\x04 not a whole archive")
+    with pytest.raises(InvalidModelError, match="model.keras is not a usable Keras model"):
+        load_model(model_copy, backend="keras")
+
+
+def test_fer_evaluate_names_a_damaged_card_without_a_traceback(
+    model_copy: Path, tiny_data, capsys
+):
+    _edit_card(model_copy, name=None)
+    assert fer_main(["evaluate", str(model_copy), "--backend", "keras"]) == 2
+    error = capsys.readouterr().err
+    assert "card.json" in error and "Traceback" not in error
+
+
+def test_fer_evaluate_refuses_a_model_whose_classes_are_not_its_label_sets(
+    model_copy: Path, tiny_data, capsys
+):
+    _edit_card(model_copy, classes=["x", "y", "z", "happy", "sad", "surprise", "neutral"])
+    assert fer_main(["evaluate", str(model_copy), "--backend", "keras"]) == 2
+    assert "are not those of its label set 'fer2013'" in capsys.readouterr().err
+    assert not (model_copy / "evaluation.json").exists()
+
+    _edit_card(model_copy, classes=list(_tiny_fer2013().class_names), label_set=None)
+    assert fer_main(["evaluate", str(model_copy), "--backend", "keras"]) == 2
+    assert "names no label_set" in capsys.readouterr().err
+
+
+def test_a_damaged_evaluation_file_is_named_before_any_face_is_scored(
+    model_copy: Path, tiny_data, monkeypatch, capsys
+):
+    import fer.evaluation.evaluate
+
+    damaged = '{"reports": {"PrivateTest": []}}'
+    (model_copy / "evaluation.json").write_text(damaged)
+    monkeypatch.setattr(
+        fer.evaluation.evaluate, "evaluate_views",
+        lambda *args, **kwargs: pytest.fail("scored before the evaluation file was checked"),
+    )
+    assert fer_main(["evaluate", str(model_copy), "--backend", "keras"]) == 2
+    assert "evaluation.json: the 'PrivateTest' reports are not" in capsys.readouterr().err
+    assert (model_copy / "evaluation.json").read_text() == damaged
+
+
+def test_the_robustness_suite_refuses_a_model_of_other_classes(model_copy: Path, tmp_path):
+    from fer.evaluation.robustness import run_suite
+
+    _edit_card(model_copy, classes=["x", "y", "z", "happy", "sad", "surprise", "neutral"])
+    model = load_model(model_copy, backend="keras")
+    with pytest.raises(ValueError, match="are not those of the 'fer2013' faces"):
+        run_suite([model], {"fer2013": _tiny_fer2013()}, tmp_path / "unused.task")
+
+
+def test_options_of_comparisons_and_checks_need_their_mode(tiny_model: Path, tiny_data, capsys):
+    assert fer_main(["evaluate", str(tiny_model), "--against", "fer2013"]) == 2
+    assert "add --suite robustness" in capsys.readouterr().err
+    assert fer_main(["evaluate", str(tiny_model), "--signals", "--suite", "robustness"]) == 2
+    assert "--signals is a check of its own" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["bench", "fer2013", "--repeats", "0"],
+        ["bench", "fer2013", "--batch-size", "-8"],
+        ["bench", "fer2013", "--threads", "two"],
+        ["evaluate", "fer2013", "--signals", "--per-class", "0"],
+    ],
+)
+def test_counts_below_one_are_refused_by_the_parser(arguments: list[str], capsys):
+    with pytest.raises(SystemExit) as exited:
+        fer_main(arguments)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "must be at least 1" in error or "is not a whole number" in error
+
+
+def test_a_publish_step_that_fails_leaves_the_model_as_it_was(model_copy: Path):
+    from fer.training.publish import _staged
+
+    before = {path.name: path.read_bytes() for path in model_copy.iterdir()}
+    with pytest.raises(RuntimeError, match="export failed"), _staged(model_copy) as work:
+        (work / "model.keras").write_bytes(b"recalibrated")
+        (work / "card.json").write_text('{"name": "tiny", "calibration": {}}')
+        raise RuntimeError("export failed")
+    assert {path.name: path.read_bytes() for path in model_copy.iterdir()} == before
+
+    with _staged(model_copy) as work:
+        (work / "card.json").write_text('{"name": "tiny", "calibration": {}}')
+    assert (model_copy / "card.json").read_text() == '{"name": "tiny", "calibration": {}}'
+    assert sorted(path.name for path in model_copy.iterdir()) == sorted(before)
+
+
+def test_a_card_without_a_training_seed_is_refused_before_anything_is_written(tmp_path: Path):
+    from fer.training.publish import _training_seed
+
+    with pytest.raises(ValueError, match="card.json has no training seed"):
+        _training_seed({"name": "tiny", "training": {}}, tmp_path)
+    assert _training_seed({"training": {"seed": "11"}}, tmp_path) == 11
