@@ -36,13 +36,14 @@ def kept_while_unchanged(state_key: str, key, compute):
 
 
 def load_frames(store, info, user) -> pd.DataFrame:
-    """The session's frames; reloaded when the session grows."""
+    """The session's frames; reloaded when the session grows, or when its id now names another
+    session (SQLite gives a deleted newest session's id to the next one)."""
 
     def load() -> pd.DataFrame:
         with st.spinner("Loading the session…"):
             return store.load_frames(info.id, include_extras=True, viewer=user)
 
-    return kept_while_unchanged(FRAMES_KEY, (info.id, info.n_frames), load)
+    return kept_while_unchanged(FRAMES_KEY, (info.id, info.started_at, info.n_frames), load)
 
 
 def show_moment(frames: pd.DataFrame, track_id: int, classes: list[str]) -> None:

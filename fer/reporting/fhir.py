@@ -15,7 +15,9 @@ from typing import Any
 from fer.reporting.content import DISCLAIMER, ReportContent, summary_figures
 
 CLIENT_CODE_SYSTEM = "urn:fer-workbench:client-code"
-# A fixed namespace keeps resource ids stable for one session, so a resent bundle updates.
+# A fixed namespace keeps resource ids stable for one session, so a resent bundle updates. The
+# session's ids also hold when it began: SQLite gives a deleted newest session's id to the next
+# session, whose bundle must not replace another client's record (consents are never deleted).
 _NAMESPACE = uuid.UUID("6f0b6a7e-3c1e-4f5e-9a5d-2b8e4c9f7a10")
 
 
@@ -28,6 +30,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
     from fhir.resources.R4B.bundle import Bundle
 
     patient_id = _id("patient", content.client)
+    session_key = f"{content.session_id}@{content.started_at.isoformat()}"
     patient_ref = {"reference": f"urn:uuid:{patient_id}"}
     period = {"start": content.started_at.isoformat()}
     if content.ended_at:
@@ -56,7 +59,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
     for name, value, unit in summary_figures(content):
         resources.append({
             "resourceType": "Observation",
-            "id": _id("observation", content.session_id, name),
+            "id": _id("observation", session_key, name),
             "status": "final",
             "category": [{"text": "facial-expression session summary (descriptive)"}],
             "code": {"text": name},
@@ -68,7 +71,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
         })
     resources.append({
         "resourceType": "DocumentReference",
-        "id": _id("document", content.session_id),
+        "id": _id("document", session_key),
         "status": "current",
         "description": f"Facial-expression session report, session {content.session_id}",
         "subject": patient_ref,
@@ -83,7 +86,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
     })
     bundle = {
         "resourceType": "Bundle",
-        "id": _id("bundle", content.session_id),
+        "id": _id("bundle", session_key),
         "type": "collection",
         "entry": [
             {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}

@@ -187,3 +187,25 @@ def test_a_failed_report_is_not_logged(session_db, tmp_path):
     assert fer_main([*command, "--database", str(path)]) == 2
     entries = AuditLog(path).entries()
     assert "export_session" not in set(entries["action"])
+
+
+def test_a_session_given_a_deleted_session_s_id_gets_bundle_ids_of_its_own(tmp_path):
+    from fer.sessions.store import SessionStore
+
+    path = tmp_path / "reused.db"
+    store = SessionStore(path)
+
+    def fhir_ids(session_id: int) -> set[str]:
+        out = tmp_path / f"bundle-{session_id}-{len(list(tmp_path.iterdir()))}.json"
+        command = ["report", str(session_id), "--format", "fhir", "--out", str(out)]
+        assert fer_main([*command, "--database", str(path)]) == 0
+        bundle = json.loads(out.read_text())
+        return {bundle["id"]} | {entry["resource"]["id"] for entry in bundle["entry"]}
+
+    first = store.create_session(store.record_consent("Alice").id, "fer2013", ["happy"], "live")
+    alice = fhir_ids(first)
+    assert fhir_ids(first) == alice  # a resent bundle updates the same resources
+    store.delete_session(first)
+    second = store.create_session(store.record_consent("Bob").id, "fer2013", ["happy"], "live")
+    assert second == first  # SQLite hands the newest deleted id on
+    assert not fhir_ids(second) & alice
