@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartParser
 from starlette.responses import Response
 
 from fer.accounts.audit import AuditLog
@@ -82,6 +83,10 @@ def create_app(
     """
     tokens = TokenStore(database_location)
     authenticator = Authenticator(tokens, service_token)
+    # Starlette writes an uploaded file over its spool size (1 MiB) to a temporary file on disk;
+    # a client's photograph must never reach the disk, and the body limit already bounds what
+    # a request may hold in memory.
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_body_bytes)
     app = FastAPI(
         title="fer workbench API",
         version=API_VERSION,

@@ -15,6 +15,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm")
 # A picture far beyond any camera's resolution is a decompression bomb, not a face; uploads and
 # image folders share the bound.
 MAX_IMAGE_PIXELS = 40_000_000
+# Below this many pixels a side, no detector finds a face; frames and uploads are refused.
+MIN_FRAME_SIDE = 8
 
 
 def image_size(path: Path) -> tuple[int, int]:

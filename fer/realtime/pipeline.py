@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fer.config import find_landmarker_bundle, landmarker_search_dirs
+from fer.data.image_folders import MIN_FRAME_SIDE
 from fer.data.lighting import clipped_share, is_overexposed
 from fer.models.inference import PIPELINE_TTA, class_thresholds, tta_views
 from fer.realtime.alignment import align_detected
@@ -110,7 +111,7 @@ def validate_frame(frame_bgr: object) -> NDArray[np.uint8]:
         raise ValueError(
             f"frame_bgr must have shape (height, width, 3) in BGR order, got {frame_bgr.shape}"
         )
-    if min(frame_bgr.shape[:2]) < 8:
+    if min(frame_bgr.shape[:2]) < MIN_FRAME_SIDE:
         raise ValueError(f"frame_bgr is too small to hold a face: {frame_bgr.shape}")
     return frame_bgr
 

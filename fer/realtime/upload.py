@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from fer.data.image_folders import MAX_IMAGE_PIXELS
+from fer.data.image_folders import MAX_IMAGE_PIXELS, MIN_FRAME_SIDE
 from fer.realtime.smoothing import SmoothingConfig
 from fer.sessions.records import FrameRecord
 
@@ -79,6 +79,11 @@ def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> NDArray[np.
         raise ValueError(too_large.format(size=size, limit=max_pixels / 1e6)) from None
     except (OSError, ValueError):
         raise ValueError("The file is not a readable image (corrupt or not an image).") from None
+    if min(width, height) < MIN_FRAME_SIDE:
+        raise ValueError(
+            f"The image is {width}×{height} pixels: too small to hold a face (the smallest "
+            f"side must be at least {MIN_FRAME_SIDE} pixels)."
+        )
     if width * height > max_pixels:
         raise ValueError(
             f"The image is {width}×{height} ({width * height / 1e6:.0f} megapixels); the limit "

@@ -157,3 +157,31 @@ def test_a_405_lists_every_method_of_the_path(client, world):
     response = client.put("/v1/sessions/1", headers=world.headers("boss"))
     assert response.status_code == 405
     assert response.headers["allow"] == "DELETE, GET"
+
+
+def test_an_image_too_small_for_a_face_is_refused_in_words(client, world):
+    response = client.post("/v1/analyze", headers=world.headers("dr.a"),
+                           files={"file": ("dot.png", png_bytes(1, 1), "image/png")})
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "The image is 1×1 pixels: too small to hold a face (the smallest side must be at "
+        "least 8 pixels)."
+    )
+
+
+def test_an_upload_larger_than_the_spool_never_reaches_the_disk(client, world, monkeypatch):
+    import tempfile
+
+    rolled_over = []
+    original = tempfile.SpooledTemporaryFile.rollover
+
+    def rollover(self):
+        rolled_over.append(self)
+        return original(self)
+
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", rollover)
+    data = b"not an image" + bytes(3 * 1024 * 1024)
+    response = client.post("/v1/analyze", headers=world.headers("dr.a"),
+                           files={"file": ("big.png", data, "image/png")})
+    assert response.status_code == 400
+    assert rolled_over == []
