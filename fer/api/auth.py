@@ -144,7 +144,8 @@ class BearerAuth:
             given = bearer_token(header) is not None
             challenge = CHALLENGE + (', error="invalid_token"' if given else "")
             detail = "The bearer token is not valid." if given else "A bearer token is needed."
-            logger.warning("refused %s %s: %s", scope.get("method"), path, detail)
+            # %r: a path is the caller's text, and a decoded newline in it would forge a line.
+            logger.warning("refused %s %r: %s", scope.get("method"), path, detail)
             body = json.dumps({"detail": f"{detail} Send Authorization: Bearer <token>."})
             await send_json(send, 401, body.encode(), [(b"www-authenticate", challenge.encode())])
             return

@@ -110,7 +110,7 @@ class UnexpectedErrors:
         except Exception:
             error_id = uuid.uuid4().hex[:12]
             logger.exception(
-                "error %s in %s %s", error_id, scope.get("method"), scope.get("path")
+                "error %s in %s %r", error_id, scope.get("method"), scope.get("path")
             )
             if started:  # the status line is out; the connection is dropped by the server
                 raise

@@ -149,3 +149,13 @@ def test_a_short_service_token_is_refused(world):
 
     with pytest.raises(ValueError, match="at least 32 characters"):
         create_app(world.database, service_token="short")
+
+
+def test_a_refused_path_cannot_write_a_line_of_its_own_into_the_log(client, caplog):
+    forged = "INFO fer.api: accepted GET /v1/sessions for dr.lee"
+    with caplog.at_level("WARNING", logger="fer.api"):
+        response = client.get(f"/v1/x%0A{forged.replace(' ', '%20')}")
+    assert response.status_code == 401
+    lines = caplog.text.splitlines()
+    assert any("refused GET" in line and "\\n" + forged in line for line in lines)
+    assert not any(line.startswith(forged) for line in lines)
