@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer.sessions.records import Consent
+from fer.sessions.records import AccessDeniedError, Consent
 from fer.sessions.schema import CONSENT_STATEMENT
-from ui.auth import audit
+from ui.auth import audit, current_user
 from ui.text import plain
 
 DELETE, KEEP = "delete", "keep"
@@ -112,8 +112,8 @@ def withdraw_form(store, consent_id: int, key: str, before_withdraw=None) -> boo
         before_withdraw()
     delete = choice == DELETE
     try:
-        n_deleted = store.withdraw_consent(consent_id, delete_data=delete)
-    except ValueError as error:
+        n_deleted = store.withdraw_consent(consent_id, delete_data=delete, viewer=current_user())
+    except (ValueError, AccessDeniedError) as error:
         st.error(plain(f"Consent could not be withdrawn: {error}"))
         return False
     if delete:
@@ -155,8 +155,8 @@ def erase_name_form(store, consent_id: int, key: str) -> bool:
         st.error("Tick the box to confirm; the name cannot be brought back afterwards.")
         return False
     try:
-        store.erase_consent_name(consent_id, replacement.strip() or None)
-    except ValueError as error:
+        store.erase_consent_name(consent_id, replacement.strip() or None, viewer=current_user())
+    except (ValueError, AccessDeniedError) as error:
         st.error(plain(f"The name could not be erased: {error}"))
         return False
     audit(

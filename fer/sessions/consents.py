@@ -12,7 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
+from fer.accounts.users import User
 from fer.sessions import retention
+from fer.sessions.queries import require_consent_control
 from fer.sessions.records import (
     Consent,
     ConsentError,
@@ -86,7 +88,11 @@ class ConsentRegister:
         )
 
     def withdraw_consent(
-        self, consent_id: int, at: datetime | None = None, delete_data: bool = True
+        self,
+        consent_id: int,
+        at: datetime | None = None,
+        delete_data: bool = True,
+        viewer: User | None = None,
     ) -> int:
         """Withdraw a consent (now, or at ``at``) and return how many sessions were deleted.
 
@@ -97,23 +103,29 @@ class ConsentRegister:
         Withdrawing again changes only what is deleted.
 
         Raises ``ValueError`` for a withdrawal dated before the consent was given, before one of
-        its sessions started, or in the future; ``ConsentError`` for an unknown consent.
+        its sessions started, or in the future; ``ConsentError`` for an unknown consent;
+        ``AccessDeniedError`` when ``viewer`` (None: no account, the command line) may not
+        (:func:`fer.sessions.queries.require_consent_control`).
         """
         consent_id = positive_id(consent_id, "consent_id")
         when = None if at is None else as_utc(at, "at")  # None: now, once the consent is locked
         if when is not None and when > utc_now() + CLOCK_SKEW:
             raise ValueError(f"Consent cannot be withdrawn in the future ({when.isoformat()})")
         with write_transaction(self.engine) as connection:
+            require_consent_control(connection, consent_id, viewer, "withdraw it")
             deleted, _ = retention.withdraw(connection, consent_id, when, delete_data)
         if deleted:
             self._erase()
         return deleted
 
-    def erase_consent_name(self, consent_id: int, replacement: str | None = None) -> None:
+    def erase_consent_name(
+        self, consent_id: int, replacement: str | None = None, viewer: User | None = None
+    ) -> None:
         """Replace the person's name in the consent and its sessions; the dates stay.
 
         The name becomes ``replacement`` (a pseudonym) or ``"erased (consent N)"``, also where
-        it was typed into the sessions' notes and their markers' notes.
+        it was typed into the sessions' notes and their markers' notes. ``AccessDeniedError``
+        when ``viewer`` may not (:func:`fer.sessions.queries.require_consent_control`).
         """
         consent_id = positive_id(consent_id, "consent_id")
         if replacement is None:
@@ -121,5 +133,6 @@ class ConsentRegister:
         else:
             name = validate_text(replacement, "The replacement name", MAX_NAME_LENGTH, True)
         with write_transaction(self.engine) as connection:
+            require_consent_control(connection, consent_id, viewer, "erase its name")
             retention.erase_name(connection, consent_id, name, utc_now())
         self._erase()

@@ -55,6 +55,38 @@ def visibility(viewer: User | None) -> ColumnElement[bool] | None:
     return and_(as_logged_in, or_(sessions.c.owner_id == viewer.id, shared))
 
 
+def require_consent_control(
+    connection: Connection, consent_id: int, viewer: User | None, action: str
+) -> None:
+    """Raise :class:`AccessDeniedError` unless ``viewer`` may withdraw consent ``consent_id`` or
+    erase its name (``action``, for the message), which reaches every session under it.
+
+    No viewer (the command line, a client withdrawing in a room) and an admin may; a clinician
+    only when they recorded every session under the consent: a session another clinician shared
+    with them does not make the other sessions of that consent theirs to delete or rename."""
+    if viewer is None:
+        return
+    visibility(viewer)  # a role without patient data: AccessDeniedError
+    as_logged_in = exists().where(
+        and_(users.c.id == viewer.id, users.c.role == viewer.role, users.c.disabled_at.is_(None))
+    )
+    if not connection.execute(select(as_logged_in)).scalar():
+        raise AccessDeniedError(f"This account (disabled, or its role changed) cannot {action}")
+    if viewer.is_admin:
+        return
+    others = connection.execute(
+        select(func.count()).select_from(sessions).where(
+            sessions.c.consent_id == consent_id,
+            or_(sessions.c.owner_id.is_(None), sessions.c.owner_id != viewer.id),
+        )
+    ).scalar()
+    if others:
+        raise AccessDeniedError(
+            f"Consent {consent_id} also covers {others} session(s) recorded by someone else; "
+            f"only an admin can {action}"
+        )
+
+
 def session_query(viewer: User | None) -> Select[Any]:
     """Sessions with their consent's state and frame count, restricted to what ``viewer`` sees."""
     n_frames = (

@@ -129,3 +129,44 @@ def test_a_user_held_since_login_sees_nothing_once_disabled_or_given_another_rol
     with pytest.raises(SessionNotFoundError):
         store.load_frames(recorded["ben"], viewer=ada)  # the admin object, now a reviewer
     assert store.list_sessions(viewer=ada) == []
+
+
+def test_a_shared_session_does_not_let_a_clinician_withdraw_or_rename_the_others(
+    store, people, recorded
+):
+    ana, ben, ada = people["ana"], people["ben"], people["ada"]
+    store.share_session(recorded["ben"], ana.id)
+    consent_id = store.get_session(recorded["ben"]).consent_id
+    for clinician in (ana, ben):  # the consent also covers the other's and an unowned session
+        with pytest.raises(AccessDeniedError, match="recorded by someone else"):
+            store.withdraw_consent(consent_id, viewer=clinician)
+        with pytest.raises(AccessDeniedError, match="recorded by someone else"):
+            store.erase_consent_name(consent_id, "Pseudonym", viewer=clinician)
+    with pytest.raises(AccessDeniedError):
+        store.withdraw_consent(consent_id, viewer=people["rita"])
+    assert len(store.list_sessions()) == 3
+    assert store.get_consent(consent_id).given_by == "Dana Client"
+    assert store.get_consent(consent_id).withdrawn_at is None
+
+    store.erase_consent_name(consent_id, "Pseudonym", viewer=ada)
+    assert store.withdraw_consent(consent_id, viewer=ada) == 3
+
+
+def test_a_clinician_withdraws_a_consent_whose_sessions_are_all_theirs(store, people):
+    ana = people["ana"]
+    consent = store.record_consent("Eli Client")
+    assert store.withdraw_consent(consent.id, viewer=ana, delete_data=False) == 0  # none yet
+    other = store.record_consent("Fay Client")
+    store.create_session(other.id, "m", CLASSES, "live", frames=[record()], owner_id=ana.id)
+    store.erase_consent_name(other.id, viewer=ana)
+    assert store.withdraw_consent(other.id, viewer=ana) == 1
+
+
+def test_a_disabled_account_withdraws_nothing(store, people, database_location):
+    ana = people["ana"]
+    consent = store.record_consent("Gil Client")
+    store.create_session(consent.id, "m", CLASSES, "live", frames=[record()], owner_id=ana.id)
+    AccountStore(database_location).disable_user(ana.name)
+    with pytest.raises(AccessDeniedError, match="disabled"):
+        store.withdraw_consent(consent.id, viewer=ana)
+    assert store.get_consent(consent.id).withdrawn_at is None
