@@ -19,13 +19,15 @@ SPLITS = ("PrivateTest", "PublicTest", "Training")
 FLAT_SECOND_AXIS = 0.01  # share of variance below which the plot's vertical spread is noise
 
 
+# Shared by all users, so only for dataset faces: a recorded session's points are patient data,
+# which no cache shared across users may hold; they are clustered on each run instead.
 @st.cache_data(show_spinner="Clustering…")
-def run_clustering(features: np.ndarray, k: int, seed: int) -> cluster.ClusterResult:
+def cluster_dataset_points(features: np.ndarray, k: int, seed: int) -> cluster.ClusterResult:
     return cluster.cluster_features(features, k, seed)
 
 
 @st.cache_data(show_spinner="Sweeping k…")
-def run_sweep(features: np.ndarray, k_low: int, k_high: int, seed: int):
+def sweep_dataset_points(features: np.ndarray, k_low: int, k_high: int, seed: int):
     return cluster.k_sweep(features, range(k_low, k_high + 1), seed)
 
 
@@ -68,7 +70,7 @@ def session_features(user) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     if session_id is None:
         return None
     frames = store.load_frames(session_id, viewer=user)
-    record_view(session_id)
+    record_view(store.get_session(session_id, viewer=user))
     prefix = st.radio(
         "Probabilities",
         ("smoothed_", "prob_"),
@@ -111,7 +113,12 @@ def main() -> None:
     else:
         k = 2
         st.caption("Only k = 2 is possible with this few points.")
-    result = run_clustering(features, k, seed)
+    from_dataset = source == SOURCES[0]
+    if from_dataset:
+        result = cluster_dataset_points(features, k, seed)
+    else:
+        with st.spinner("Clustering…"):
+            result = cluster.cluster_features(features, k, seed)
     columns = st.columns(3)
     columns[0].metric("Points", f"{len(features):,}")
     columns[1].metric("Silhouette", f"{result.silhouette:.3f}")
@@ -146,7 +153,12 @@ def main() -> None:
         st.slider("k range", 2, max_k, (2, max_k), key="clusters.k_range") if max_k > 2 else (2, 2)
     )
     if k_high > k_low:
-        st.plotly_chart(plots.elbow_chart(run_sweep(features, k_low, k_high, seed)))
+        if from_dataset:
+            sweep = sweep_dataset_points(features, k_low, k_high, seed)
+        else:
+            with st.spinner("Sweeping k…"):
+                sweep = cluster.k_sweep(features, range(k_low, k_high + 1), seed)
+        st.plotly_chart(plots.elbow_chart(sweep))
     else:
         st.info("Pick a range of at least two values of k.")
 

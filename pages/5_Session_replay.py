@@ -35,6 +35,13 @@ def kept_while_unchanged(state_key: str, key, compute):
     return value
 
 
+def forget_loaded_session() -> None:
+    """Drop the frames and insights kept of a session that was just deleted: patient data of a
+    deleted session must not stay in the browser session's state."""
+    for key in (FRAMES_KEY, INSIGHTS_KEY):
+        st.session_state.pop(key, None)
+
+
 def load_frames(store, info, user) -> pd.DataFrame:
     """The session's frames; reloaded when the session grows, or when its id now names another
     session (SQLite gives a deleted newest session's id to the next one)."""
@@ -85,7 +92,7 @@ def manage(store, info, user) -> None:
     if info.consent_withdrawn_at is None:
         with st.expander("Withdraw consent", icon=":material/block:"):
             if withdraw_form(store, info.consent_id, PAGE):
-                st.session_state.pop(FRAMES_KEY, None)
+                forget_loaded_session()
                 st.rerun()
     with st.expander("Erase or pseudonymise the name", icon=":material/person_off:"):
         if erase_name_form(store, info.consent_id, PAGE):
@@ -93,7 +100,7 @@ def manage(store, info, user) -> None:
             st.rerun()
     with st.expander("Delete this session", icon=":material/delete:"):
         if sessions.delete_form(store, info.id, user, PAGE):
-            st.session_state.pop(FRAMES_KEY, None)
+            forget_loaded_session()
             st.session_state[f"{PAGE}.withdrawal_notice"] = f"Session #{info.id} was deleted."
             st.rerun()
 
@@ -111,7 +118,7 @@ def main() -> None:
     if session_id is None:
         return
     info = store.get_session(session_id, viewer=user)
-    sessions.record_view(session_id)
+    sessions.record_view(info)
     st.caption(
         f"Model: {sessions.model_in_words(info.model)} · from: "
         f"{sessions.source_in_words(info.source)}"
@@ -166,7 +173,7 @@ def main() -> None:
 
     st.subheader("Insights")
     insights = kept_while_unchanged(
-        INSIGHTS_KEY, (info.id, info.n_frames, markers.to_json()),
+        INSIGHTS_KEY, (info.id, info.started_at, info.n_frames, markers.to_json()),
         lambda: session_insights(frames, markers),
     )
     face = next(face for face in insights["faces"] if face["track_id"] == track_id)

@@ -148,14 +148,16 @@ def audited_download(
     )
 
 
-def record_view(session_id: int) -> None:
-    """Audit that the logged-in user opened session ``session_id`` (once per browser session,
-    not on every rerun of the page)."""
+def record_view(info) -> None:
+    """Audit that the logged-in user opened the session ``info`` (a ``SessionInfo``), once per
+    browser session, not on every rerun of the page. A session is known by its id and its start:
+    SQLite gives a deleted newest session's id to the next session, whose view is audited too."""
     viewed = st.session_state.setdefault("sessions.viewed", set())
-    if session_id in viewed:
+    identity = (info.id, info.started_at)
+    if identity in viewed:
         return
-    audit("view_session", target=f"session {session_id}")
-    viewed.add(session_id)
+    audit("view_session", target=f"session {info.id}")
+    viewed.add(identity)
 
 
 def consent_status(info) -> None:

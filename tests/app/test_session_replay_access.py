@@ -186,3 +186,27 @@ def test_names_and_notes_are_plain_text(db_path, clinicians):
         for element in [*at.markdown, *at.caption, *at.info, *at.warning, *at.success]
     )
     assert "127.0.0.1:9" not in rendered
+
+
+def test_a_session_given_a_deleted_session_s_id_is_shown_and_audited_as_itself(
+    db_path, clinicians
+):
+    anna, _ = clinicians
+    first = record(db_path, anna, "Client of Anna")
+    at = open_replay(anna)
+    SessionStore(db_path).delete_session(first)  # in another tab
+    probs = np.full(len(CLASSES), 0.1, np.float32)
+    probs[4] = 0.4  # sad, where the deleted session was happy
+    store = SessionStore(db_path)
+    consent = store.record_consent("Another Client")
+    frames = [FrameRecord(t / 2, 0, (0, 0, 48, 48), probs, probs, "sad", 0.4) for t in range(10)]
+    second = store.create_session(
+        consent.id, "tiny", CLASSES, "video", frames=frames, owner_id=anna.id
+    )
+    assert second == first  # SQLite hands the deleted newest id on
+    at = at.run()
+    assert not at.exception, at.exception
+    views = [entry for entry in audit_actions(db_path) if entry[1] == "view_session"]
+    assert views == [("anna", "view_session", f"session {first}")] * 2
+    shown = " ".join(element.value for element in (*at.markdown, *at.text))
+    assert "Another Client" in shown and "happy" not in shown.lower()
