@@ -66,10 +66,21 @@ def analyse(uploaded, kind: str, model, stride: int, uncertain_below: float, max
         bar.empty()
 
 
-def show_saved(store, session_id: int, analysis, user) -> None:
+def saved_session(store, saved: dict, user):
+    """The session this browser session's upload was saved as, or None once it was deleted. A
+    session is known by its id and its start: SQLite gives a deleted newest session's id to the
+    next session, which may be another client's."""
+    try:
+        info = store.get_session(saved["session_id"], viewer=user)
+    except ValueError:  # deleted, or no longer visible to this account
+        return None
+    return info if info.started_at == saved["started_at"] else None
+
+
+def show_saved(store, info, analysis, user) -> None:
     from fer.evaluation.session_plots import session_timeline
 
-    info = store.get_session(session_id, viewer=user)
+    session_id = info.id
     st.success(
         f"Saved as session #{info.id} ({info.source}, {info.n_frames} face "
         f"result{'' if info.n_frames == 1 else 's'})."
@@ -124,11 +135,11 @@ def main() -> None:
         return
     saved = st.session_state.get("upload.saved")
     if saved is not None and saved["file_id"] == uploaded.file_id:
-        try:
-            show_saved(store, saved["session_id"], saved["analysis"], user)
+        info = saved_session(store, saved, user)
+        if info is not None:
+            show_saved(store, info, saved["analysis"], user)
             return
-        except ValueError:  # the session was deleted meanwhile: offer to analyse again
-            st.session_state.pop("upload.saved")
+        st.session_state.pop("upload.saved")  # deleted meanwhile: offer to analyse again
     if not st.button(f"Analyse the {kind} and save it as a session", type="primary",
                      key="upload.analyse"):
         return
@@ -148,10 +159,12 @@ def main() -> None:
     except ValueError as error:  # bad file, no face, or refused by the store: nothing stored
         st.error(plain(f"{uploaded.name}: {error}"))
         return
+    info = store.get_session(session_id, viewer=user)
     st.session_state["upload.saved"] = {
-        "file_id": uploaded.file_id, "session_id": session_id, "analysis": analysis,
+        "file_id": uploaded.file_id, "session_id": session_id, "started_at": info.started_at,
+        "analysis": analysis,
     }
-    show_saved(store, session_id, analysis, user)
+    show_saved(store, info, analysis, user)
 
 
 if __name__ == "__main__":

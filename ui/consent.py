@@ -43,10 +43,24 @@ def consent_gate(store, page: str, purpose: str) -> Consent | None:
     ``page`` namespaces the widgets and session-state keys (``"live"``, ``"upload"``), so consent
     given on one page does not silently cover another use.
     """
-    show_withdrawal_notice(page)
     consent = current_consent(page)
     if consent is not None:
-        return consent
+        # Read again on every run: the consent may have been withdrawn on another page, in
+        # another tab or by an admin, and nothing more may be recorded under it.
+        try:
+            consent = store.get_consent(consent.id)  # also shows a name erased meanwhile
+        except ValueError:  # no longer on record
+            consent = None
+        if consent is not None and consent.withdrawn_at is None:
+            st.session_state[_state_key(page)] = consent
+            show_withdrawal_notice(page)
+            return consent
+        del st.session_state[_state_key(page)]
+        st.session_state[f"{page}.withdrawal_notice"] = (
+            "The consent on record was withdrawn elsewhere (another page, another tab or an "
+            "administrator); nothing more is recorded under it. Ask for consent again to go on."
+        )
+    show_withdrawal_notice(page)
     st.subheader("Consent")
     st.markdown(f"{purpose}\n\n> {CONSENT_STATEMENT}")
     # A form: name and checkbox arrive with the click in one rerun (no rerun per keystroke that

@@ -223,3 +223,38 @@ def test_a_video_becomes_a_session_with_a_timeline(db_path, clinician):
     assert frames["t_seconds"].is_monotonic_increasing and frames["t_seconds"].max() > 15
     assert at.get("plotly_chart"), "no timeline shown"
     assert not at.get("progress"), "the finished progress bar stayed on screen"
+
+
+def test_a_consent_withdrawn_elsewhere_closes_the_upload(db_path, clinician):
+    at = consented_page(clinician)
+    assert len(at.file_uploader) == 1
+    store = SessionStore(db_path)
+    store.withdraw_consent(1)  # the page's consent, withdrawn in another tab or by an admin
+    at = at.run()
+    assert not at.exception, at.exception
+    assert len(at.file_uploader) == 0
+    assert any("withdrawn elsewhere" in info.value for info in at.info), [
+        info.value for info in at.info
+    ]
+    assert at.text_input(key="upload.consent_name") is not None  # consent is asked again
+
+
+def test_an_upload_whose_session_id_went_to_another_client_is_not_shown_as_it(
+    db_path, clinician
+):
+    from tests.sessions.helpers import CLASSES, record
+
+    at = upload(consented_page(clinician), "dana.png", png_bytes(face_frame_bgr()), "image/png")
+    store = SessionStore(db_path)
+    (saved,) = store.list_sessions()
+    store.delete_session(saved.id)  # in another tab
+    other = store.record_consent("Eli Other")
+    reused = store.create_session(
+        other.id, "m", list(CLASSES), "video", frames=[record()], owner_id=clinician.id
+    )
+    assert reused == saved.id  # SQLite hands the deleted newest id on
+    at = at.run()
+    assert not at.exception, at.exception
+    assert not any("Eli Other" in text.value for text in at.text)
+    assert not any("Saved as session" in success.value for success in at.success)
+    assert at.button(key="upload.analyse") is not None  # offered for analysis again
