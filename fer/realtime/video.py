@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from fer.data.image_folders import MIN_FRAME_SIDE
+
 if TYPE_CHECKING:  # pragma: no cover
     from fer.realtime.pipeline import EmotionRecognizer, FaceResult
 
@@ -160,6 +162,12 @@ def analyse_video(
     the container's estimate).
     """
     info = probe_video(path)
+    if min(info.width, info.height) < MIN_FRAME_SIDE:
+        raise UnreadableVideoError(
+            info.path.name,
+            f"has frames of {info.width}×{info.height} pixels: too small to hold a face (the "
+            f"smallest side must be at least {MIN_FRAME_SIDE} pixels).",
+        )
     n_total = -(-info.n_frames // stride) if info.n_frames else 0
     if max_frames is not None:
         n_total = min(n_total, max_frames) if n_total else max_frames

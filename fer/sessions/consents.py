@@ -56,7 +56,7 @@ class ConsentRegister:
         text = validate_text(statement, "The consent statement", MAX_NOTES_LENGTH, True)
         code = None
         if client_code is not None:
-            code = validate_text(client_code, "client_code", MAX_NAME_LENGTH, False) or None
+            code = validate_text(client_code, "The client code", MAX_NAME_LENGTH, False) or None
         when = utc_now() if given_at is None else as_utc(given_at, "given_at")
         if when > utc_now() + CLOCK_SKEW:
             raise ValueError(f"Consent cannot be given in the future ({when.isoformat()})")

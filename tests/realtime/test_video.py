@@ -144,3 +144,16 @@ def test_benchmark_on_the_shared_video(video_data_dir):
     assert 0 < report["median_ms"] <= report["p95_ms"] <= report["max_ms"]
     assert set(report["stage_median_ms"]) == {"detect", "align", "predict", "track"}
     assert "face share 100.0%" in format_report(report)
+
+
+def test_a_video_whose_frames_are_too_small_for_a_face_says_so(tmp_path):
+    path = tmp_path / "speck.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (6, 6))
+    assert writer.isOpened()
+    for _ in range(3):
+        writer.write(np.full((6, 6, 3), 128, np.uint8))
+    writer.release()
+    with pytest.raises(UnreadableVideoError, match="frames of 6×6 pixels: too small") as raised:
+        analyse_video(path, CountingRecognizer())
+    assert raised.value.reason.startswith("has frames of 6×6 pixels")
+    assert "frame_bgr" not in str(raised.value)
