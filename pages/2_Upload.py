@@ -68,8 +68,8 @@ def analyse(uploaded, kind: str, model, stride: int, uncertain_below: float, max
 
 def saved_session(store, saved: dict, user):
     """The session this browser session's upload was saved as, or None once it was deleted. A
-    session is known by its id and its start: SQLite gives a deleted newest session's id to the
-    next session, which may be another client's."""
+    session is known by its id and its start: before schema revision r0006 SQLite gave a deleted
+    newest session's id to the next session, which may be another client's."""
     try:
         info = store.get_session(saved["session_id"], viewer=user)
     except ValueError:  # deleted, or no longer visible to this account

@@ -44,7 +44,7 @@ def forget_loaded_session() -> None:
 
 def load_frames(store, info, user) -> pd.DataFrame:
     """The session's frames; reloaded when the session grows, or when its id now names another
-    session (SQLite gives a deleted newest session's id to the next one)."""
+    session (SQLite gave a deleted newest session's id to the next before schema r0006)."""
 
     def load() -> pd.DataFrame:
         with st.spinner("Loading the session…"):

@@ -151,7 +151,8 @@ def audited_download(
 def record_view(info) -> None:
     """Audit that the logged-in user opened the session ``info`` (a ``SessionInfo``), once per
     browser session, not on every rerun of the page. A session is known by its id and its start:
-    SQLite gives a deleted newest session's id to the next session, whose view is audited too."""
+    before schema revision r0006 SQLite gave a deleted newest session's id to the next session,
+    whose view is audited too."""
     viewed = st.session_state.setdefault("sessions.viewed", set())
     identity = (info.id, info.started_at)
     if identity in viewed:

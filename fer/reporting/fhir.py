@@ -16,8 +16,9 @@ from fer.reporting.content import DISCLAIMER, ReportContent, summary_figures
 
 CLIENT_CODE_SYSTEM = "urn:fer-workbench:client-code"
 # A fixed namespace keeps resource ids stable for one session, so a resent bundle updates. The
-# session's ids also hold when it began: SQLite gives a deleted newest session's id to the next
-# session, whose bundle must not replace another client's record (consents are never deleted).
+# session's ids also hold when it began: a SQLite database gave a deleted newest session's id to
+# the next session before schema revision r0006, and that session's bundle must not replace
+# another client's record (consents are never deleted).
 _NAMESPACE = uuid.UUID("6f0b6a7e-3c1e-4f5e-9a5d-2b8e4c9f7a10")
 
 

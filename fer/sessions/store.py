@@ -73,6 +73,20 @@ from fer.storage.tables import FRAME_VALUE_COLUMNS, consents, frames, session_sh
 from fer.storage.text_fields import validate_text
 
 
+def _new_session_id(connection: Connection) -> dict[str, int]:
+    """The id of a new session where the database must be told one: on SQLite, one past every
+    id a session ever had, deleted ones included (schema revision r0006), because SQLite would
+    give a deleted newest session's id again. Empty on PostgreSQL, whose identity column never
+    gives an id twice. Called inside the write transaction, which no other writer shares."""
+    if connection.dialect.name != "sqlite":
+        return {}
+    highest = connection.exec_driver_sql(
+        "SELECT max(coalesce((SELECT max(id) FROM sessions), 0), "
+        "coalesce((SELECT highest FROM session_ids_deleted), 0))"
+    ).scalar_one()
+    return {"id": int(highest) + 1}
+
+
 class SessionStore(ConsentRegister):
     """Sessions and their frame results in one database.
 
@@ -159,6 +173,7 @@ class SessionStore(ConsentRegister):
             session_id = inserted_id(
                 connection.execute(
                     sessions.insert().values(
+                        **_new_session_id(connection),
                         consent_id=consent_id,
                         consent_by=consent.given_by,
                         consent_given_at=consent.given_at,

@@ -242,17 +242,18 @@ def test_a_consent_withdrawn_elsewhere_closes_the_upload(db_path, clinician):
 def test_an_upload_whose_session_id_went_to_another_client_is_not_shown_as_it(
     db_path, clinician
 ):
-    from tests.sessions.helpers import CLASSES, record
+    from tests.sessions.helpers import CLASSES, forget_deleted_session_ids, record
 
     at = upload(consented_page(clinician), "dana.png", png_bytes(face_frame_bgr()), "image/png")
     store = SessionStore(db_path)
     (saved,) = store.list_sessions()
     store.delete_session(saved.id)  # in another tab
+    forget_deleted_session_ids(db_path)  # a database from before r0006
     other = store.record_consent("Eli Other")
     reused = store.create_session(
         other.id, "m", list(CLASSES), "video", frames=[record()], owner_id=clinician.id
     )
-    assert reused == saved.id  # SQLite hands the deleted newest id on
+    assert reused == saved.id
     at = at.run()
     assert not at.exception, at.exception
     assert not any("Eli Other" in text.value for text in at.text)

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from fer.sessions.records import FrameRecord, SessionNotFoundError
 from fer.sessions.store import SessionStore
 from tests.research_fixtures import CLASSES
+from tests.sessions.helpers import forget_deleted_session_ids
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Session_replay.py")
 TIMEOUT = 120
@@ -195,6 +196,7 @@ def test_a_session_given_a_deleted_session_s_id_is_shown_and_audited_as_itself(
     first = record(db_path, anna, "Client of Anna")
     at = open_replay(anna)
     SessionStore(db_path).delete_session(first)  # in another tab
+    forget_deleted_session_ids(db_path)  # a database from before r0006
     probs = np.full(len(CLASSES), 0.1, np.float32)
     probs[4] = 0.4  # sad, where the deleted session was happy
     store = SessionStore(db_path)
@@ -203,7 +205,7 @@ def test_a_session_given_a_deleted_session_s_id_is_shown_and_audited_as_itself(
     second = store.create_session(
         consent.id, "tiny", CLASSES, "video", frames=frames, owner_id=anna.id
     )
-    assert second == first  # SQLite hands the deleted newest id on
+    assert second == first
     at = at.run()
     assert not at.exception, at.exception
     views = [entry for entry in audit_actions(db_path) if entry[1] == "view_session"]

@@ -59,3 +59,13 @@ def count(store: SessionStore, table: str) -> int:
     """Rows in ``table``, read past the store (any backend)."""
     with store.engine.connect() as connection:
         return connection.execute(sqlalchemy.text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def forget_deleted_session_ids(location) -> None:
+    """Make a SQLite database give the newest deleted session's id again, as databases did
+    before schema revision r0006 (whose ids deleted then are not known): for tests of what
+    must hold when an id was reused."""
+    import sqlite3
+
+    with sqlite3.connect(location) as connection:
+        connection.execute("DELETE FROM session_ids_deleted")
