@@ -28,13 +28,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_argument(parser)
 
 
-def write_report(store, session_id: int, image_format: str, out: Path) -> Path:
-    """Build the report of ``session_id`` from ``store`` and write it to ``out``."""
+def write_report(store, session_id: int, image_format: str, out: Path, audit=None) -> Path:
+    """Build the report of ``session_id`` from ``store`` and write it to ``out`` (whole, or not
+    at all). ``audit()``, called once the file is in place, records the export; when it fails
+    the file is removed, so no report leaves the database unrecorded."""
+    from fer.files import write_bytes_atomically
     from fer.reporting.document import session_report
 
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give the report's file name")
     document = session_report(store, session_id, image_format)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(document)
+    write_bytes_atomically(out, document, private=True)
+    if audit is not None:
+        try:
+            audit()
+        except BaseException:
+            out.unlink(missing_ok=True)
+            raise
     return out
 
 
@@ -43,15 +53,20 @@ def run(args: argparse.Namespace) -> int:
     from fer.sessions.store import SessionStore
     from fer.storage import DatabaseError
 
-    try:
-        path = write_report(SessionStore(args.database), args.session, args.format, args.out)
+    def audit() -> None:
         # A report carries a patient's session out of the database: logged as the app and the
-        # API log theirs.
+        # API log theirs. Not the file's name: a user may have named it after the client, and
+        # the audit log keeps every entry for good.
         AuditLog(args.database).record(
             cli_actor(), "export_session", f"session {args.session}",
-            f"report {args.format} to {path}",
+            f"report {args.format} to a file",
         )
-    except (ValueError, FileNotFoundError, PermissionError, DatabaseError) as error:
+
+    try:
+        path = write_report(
+            SessionStore(args.database), args.session, args.format, args.out, audit
+        )
+    except (ValueError, OSError, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(path)

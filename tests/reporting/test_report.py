@@ -164,11 +164,11 @@ def test_writing_a_report_is_recorded_in_the_audit_log(session_db, tmp_path):
     from fer.accounts import AuditLog
 
     path, session_id = session_db
-    out = run_report(session_db, tmp_path, "pdf")
+    run_report(session_db, tmp_path, "pdf")
     entries = AuditLog(path).entries()
     (entry,) = entries[entries["action"] == "export_session"].itertuples()
     assert entry.actor.startswith("cli:") and entry.target == f"session {session_id}"
-    assert entry.detail == f"report pdf to {out}"
+    assert entry.detail == "report pdf to a file"
 
 
 def test_the_database_comes_from_the_environment(session_db, tmp_path, monkeypatch):
@@ -211,3 +211,40 @@ def test_a_session_given_a_deleted_session_s_id_gets_bundle_ids_of_its_own(tmp_p
     second = store.create_session(store.record_consent("Bob").id, "fer2013", ["happy"], "live")
     assert second == first  # SQLite handed the newest deleted id on
     assert not fhir_ids(second) & alice
+
+
+def test_the_audit_entry_of_a_report_does_not_hold_the_file_name(session_db, tmp_path):
+    import sqlite3
+
+    path, session_id = session_db
+    out = tmp_path / "Dana Client report.html"
+    assert fer_main(["report", str(session_id), "--out", str(out), "--database", str(path)]) == 0
+    assert out.stat().st_mode & 0o077 == 0  # a client's report is its owner's to read
+    with sqlite3.connect(path) as connection:
+        details = connection.execute(
+            "SELECT detail FROM audit_log WHERE action = 'export_session'"
+        ).fetchall()
+    assert details == [("report html to a file",)]
+
+
+def test_a_report_that_cannot_be_written_or_audited_leaves_no_file(
+    session_db, tmp_path, monkeypatch, capsys
+):
+    from fer.accounts import AuditLog
+
+    path, session_id = session_db
+    command = ["report", str(session_id), "--database", str(path), "--out"]
+    assert fer_main([*command, str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    assert fer_main([*command, str(tmp_path / "afile" / "r.html")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+    def refuse(*args, **kwargs):
+        raise ValueError("the audit log refused the entry")
+
+    monkeypatch.setattr(AuditLog, "record", refuse)
+    out = tmp_path / "unaudited.html"
+    assert fer_main([*command, str(out)]) == 2
+    assert "refused the entry" in capsys.readouterr().err
+    assert not out.exists()
