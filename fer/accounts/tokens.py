@@ -159,6 +159,8 @@ class TokenStore:
         """
         if isinstance(token_id, bool) or not isinstance(token_id, int) or token_id < 1:
             raise ValueError(f"A token id is a positive whole number, got {token_id!r}")
+        if token_id >= 2**63:
+            raise ValueError(f"No API token {token_id}: larger than any stored id")
         with write_transaction(self.engine) as connection:
             row = connection.execute(
                 _token_query().where(api_tokens.c.id == token_id)

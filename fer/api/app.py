@@ -21,7 +21,7 @@ from starlette.responses import Response
 from fer.accounts.audit import AuditLog
 from fer.accounts.tokens import TokenStore
 from fer.api import analysis, sessions
-from fer.api.auth import Authenticator, BearerAuth
+from fer.api.auth import Authenticator, BearerAuth, check_service_token
 from fer.api.errors import BodySizeLimit, UnexpectedErrors, validation_error
 from fer.api.schemas import Health
 from fer.sessions.store import SessionStore
@@ -81,6 +81,7 @@ def create_app(
     the environment by the caller, never here. Raises ``ValueError`` for a service token shorter
     than :data:`fer.api.auth.MIN_SERVICE_TOKEN_LENGTH`.
     """
+    check_service_token(service_token)  # before the database is created or migrated
     tokens = TokenStore(database_location)
     authenticator = Authenticator(tokens, service_token)
     # Starlette writes an uploaded file over its spool size (1 MiB) to a temporary file on disk;

@@ -57,15 +57,20 @@ class Principal:
         return self.user
 
 
+def check_service_token(service_token: str | None) -> None:
+    """``ValueError`` for a service token too short to resist guessing."""
+    if service_token is not None and len(service_token) < MIN_SERVICE_TOKEN_LENGTH:
+        raise ValueError(
+            f"The service token must be at least {MIN_SERVICE_TOKEN_LENGTH} characters "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+
+
 class Authenticator:
     """Turns an ``Authorization`` header into a :class:`Principal`, or None."""
 
     def __init__(self, tokens: TokenStore, service_token: str | None = None):
-        if service_token is not None and len(service_token) < MIN_SERVICE_TOKEN_LENGTH:
-            raise ValueError(
-                f"The service token must be at least {MIN_SERVICE_TOKEN_LENGTH} characters "
-                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-            )
+        check_service_token(service_token)
         self.tokens = tokens
         self._service_digest = (
             None if service_token is None else hashlib.sha256(service_token.encode()).digest()

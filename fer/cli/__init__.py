@@ -63,6 +63,17 @@ def _top_level_parser() -> argparse.ArgumentParser:
     )
 
 
+def printable(text: str) -> str:
+    """Stored text as a terminal line may show it: control characters (escape sequences that
+    would recolour or rewrite the terminal, a newline that would forge a line) as ``\\xNN``."""
+    return "".join(char if char.isprintable() else _escaped(char) for char in str(text))
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def positive_int(text: str) -> int:
     """An ``argparse`` type: a whole number of at least 1 (a count, a size, a repeat)."""
     try:

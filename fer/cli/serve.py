@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fer.api import create_app
-    from fer.models.inference import ModelNotFoundError, resolve_model_dir
+    from fer.models.inference import resolve_model_dir
     from fer.storage import DatabaseError
 
     # The API logs refused tokens and errors (by id) under "fer.api"; the edge sets where to.
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         if args.model is not None:
             resolve_model_dir(args.model)  # a wrong name fails now, not on the first image
         app = create_app(args.database, model_name=args.model, service_token=service_token)
-    except (ValueError, ModelNotFoundError, DatabaseError) as error:
+    except (ValueError, OSError, DatabaseError) as error:  # ModelNotFoundError too
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not is_loopback(args.host):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fer.cli import printable
 from fer.cli.database_options import add_actions, cli_actor, retention_days_from_env
 
 EXAMPLE = """\
@@ -53,10 +54,10 @@ def _list(store, accounts, audit, actor: str, show_names: bool) -> None:
             f"{info.id:>5}  {_when(info.started_at):<16}  {_when(info.ended_at):<16}  "
             f"{info.source:<6} {info.n_frames:>7}  "
             f"{owners.get(info.owner_id, '-') if info.owner_id else '-':<14} "
-            f"{info.consent_id:<8} {info.client_code or '-':<10} "
+            f"{info.consent_id:<8} {printable(info.client_code or '-'):<10} "
             f"{_when(info.consent_withdrawn_at)}"
         )
-        print(line + (f"  {info.consent_by}" if show_names else ""))
+        print(line + (f"  {printable(info.consent_by)}" if show_names else ""))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +93,11 @@ def run(args: argparse.Namespace) -> int:
                 actor, "purge_sessions", detail=f"{deleted} sessions older than {days} days"
             )
             print(f"deleted {deleted} sessions that started more than {days} days ago")
-    except (ValueError, DatabaseError) as error:
+    except (ValueError, OSError, DatabaseError) as error:
         print(f"fer sessions {args.action}: error: {error}", file=sys.stderr)
+        return 2
+    except EOFError:  # the question was asked of a closed or non-interactive input
+        print(f"fer sessions {args.action}: error: no answer on standard input; nothing was "
+              "deleted (add --yes to delete without asking)", file=sys.stderr)
         return 2
     return 0

@@ -10,6 +10,7 @@ import argparse
 import getpass
 import sys
 
+from fer.cli import printable
 from fer.cli.database_options import add_actions, cli_actor
 
 EXAMPLE = """\
@@ -50,10 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
     actions["token"].add_argument("--label", default="fer users token",
                                   help="what the token is for (shown by --list)")
-    actions["token"].add_argument("--revoke", type=int, metavar="ID",
-                                  help="revoke the account's token ID instead of issuing one")
-    actions["token"].add_argument("--list", action="store_true",
-                                  help="list the account's tokens instead of issuing one")
+    instead = actions["token"].add_mutually_exclusive_group()
+    instead.add_argument("--revoke", type=int, metavar="ID",
+                         help="revoke the account's token ID instead of issuing one")
+    instead.add_argument("--list", action="store_true",
+                         help="list the account's tokens instead of issuing one")
 
 
 def read_password(from_stdin: bool) -> str:
@@ -75,7 +77,8 @@ def _token(args: argparse.Namespace, accounts, audit, actor: str) -> None:
         print(f"{'id':>4}  {'label':<32} {'created (UTC)':<16}  state")
         for record in tokens.list_tokens(user.name):
             state = f"revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "active"
-            print(f"{record.id:>4}  {record.name:<32} {record.created_at:%Y-%m-%d %H:%M}  {state}")
+            print(f"{record.id:>4}  {printable(record.name):<32} "
+                  f"{record.created_at:%Y-%m-%d %H:%M}  {state}")
     elif args.revoke is not None:
         record = tokens.revoke(args.revoke, user.name)
         audit.record(actor, "revoke_api_token", f"user {user.id}", f"api token {record.id}")
@@ -125,7 +128,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"new password set for {user.name!r}")
         elif args.action == "token":
             _token(args, accounts, audit, actor)
-    except (ValueError, DatabaseError) as error:
+    except (ValueError, OSError, DatabaseError) as error:
         print(f"fer users {args.action}: error: {error}", file=sys.stderr)
+        return 2
+    except EOFError:  # the prompt met a closed or non-interactive input
+        print(f"fer users {args.action}: error: no password on standard input; nothing was "
+              "changed (use --password-stdin to pipe one in)", file=sys.stderr)
         return 2
     return 0

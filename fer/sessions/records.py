@@ -326,7 +326,12 @@ def validate_classes(classes: Sequence[str]) -> tuple[str, ...]:
 # --- the store --------------------------------------------------------------------------------
 
 
+MAX_ID = 2**63 - 1  # the largest id either database stores
+
+
 def positive_id(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    if value > MAX_ID:
+        raise ValueError(f"{what} {value} is larger than any stored id")
     return int(value)

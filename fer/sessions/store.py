@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,7 +264,10 @@ class SessionStore(ConsentRegister):
         """Delete every session that started more than ``days`` days before ``now``."""
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise ValueError(f"days must be a positive whole number, got {days!r}")
-        cutoff = (utc_now() if now is None else as_utc(now, "now")) - timedelta(days=days)
+        now = utc_now() if now is None else as_utc(now, "now")
+        if days > (now - datetime.min.replace(tzinfo=UTC)).days:
+            raise ValueError(f"A retention period of {days} days reaches before the year 1")
+        cutoff = now - timedelta(days=days)
         with write_transaction(self.engine) as connection:
             deleted = retention.purge_started_before(connection, cutoff)
         if deleted:

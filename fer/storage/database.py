@@ -14,6 +14,8 @@ bytes on disk, not merely unlisted.
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import stat
 import threading
 import time
@@ -33,6 +35,7 @@ from fer.config import LOCAL_DATA_DIR
 DatabaseError = sqlalchemy.exc.SQLAlchemyError
 
 POSTGRES_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 # How long a writer waits for another one before giving up (SQLite's lock is per file).
 BUSY_TIMEOUT_MS = 10_000
 
@@ -62,7 +65,22 @@ def database_url(location: str | Path) -> URL:
                 f"Unsupported database URL scheme {scheme!r}: use a file path (SQLite) or "
                 "postgresql://user@host:port/database"
             )
-        return sqlalchemy.make_url(text).set(drivername="postgresql+psycopg")
+        try:
+            return sqlalchemy.make_url(text).set(drivername="postgresql+psycopg")
+        except (ValueError, sqlalchemy.exc.ArgumentError):
+            # Not the text: it may hold the password.
+            raise ValueError(
+                "The postgresql:// URL could not be read: check its form, "
+                "postgresql://user:password@host:port/database (the port a number)"
+            ) from None
+    scheme_only = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):/?(?!/)", text)
+    if scheme_only and scheme_only[1].lower() in POSTGRES_SCHEMES:
+        # A URL missing a slash would otherwise become a new SQLite file named after it,
+        # password and all.
+        raise ValueError(
+            f"The database location starts like a {scheme_only[1]} URL but lacks its '//': "
+            "write postgresql://user:password@host:port/database"
+        )
     path = Path(text).expanduser().resolve()
     return URL.create("sqlite", database=str(path))
 
@@ -128,7 +146,17 @@ def _create_engine(url: URL) -> Engine:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create the database file 0600 (and a missing folder 0700); tighten our own old files."""
+    """Create the database file 0600 (and a missing folder 0700); tighten our own old files.
+
+    ``ValueError`` for something at ``path`` that is not a SQLite database (a folder, another
+    file), which is left as it was."""
+    if path.exists():
+        if not path.is_file():
+            raise ValueError(f"The session database {path} is not a file")
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+        if header and header != SQLITE_HEADER:
+            raise ValueError(f"{path} is not a SQLite database (another kind of file)")
     folder = path.parent
     if not folder.exists():
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -182,20 +210,29 @@ def _prepare(engine: Engine) -> None:
     from fer.storage.migrations import upgrade
 
     if engine.dialect.name == "sqlite":
-        raw = engine.raw_connection()
         try:
-            cursor = raw.cursor()
-            # Incremental auto-vacuum lets erase_free_space truncate freed pages; a file made
-            # before it was set is rewritten once by VACUUM to switch it on.
-            if cursor.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-                cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                cursor.execute("VACUUM")
-            cursor.execute("PRAGMA journal_mode=WAL").fetchone()
-            cursor.close()
-        finally:
-            raw.close()
+            _prepare_sqlite_file(engine)
+        except (sqlite3.DatabaseError, sqlalchemy.exc.DatabaseError) as error:  # damaged
+            raise ValueError(
+                f"The session database {sqlite_path(engine)} cannot be used: {error}"
+            ) from None
     with write_transaction(engine) as connection:
         upgrade(connection)
+
+
+def _prepare_sqlite_file(engine: Engine) -> None:
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        # Incremental auto-vacuum lets erase_free_space truncate freed pages; a file made
+        # before it was set is rewritten once by VACUUM to switch it on.
+        if cursor.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("VACUUM")
+        cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
 
 
 def journal_mode(engine: Engine) -> str | None:

@@ -185,3 +185,10 @@ def test_an_upload_larger_than_the_spool_never_reaches_the_disk(client, world, m
                            files={"file": ("big.png", data, "image/png")})
     assert response.status_code == 400
     assert rolled_over == []
+
+
+def test_a_short_service_token_is_refused_before_the_database_is_made(tmp_path):
+    location = tmp_path / "new" / "sessions.db"
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        create_app(location, service_token="short")
+    assert not location.parent.exists()

@@ -80,3 +80,69 @@ def test_each_action_has_help_with_an_example(capsys):
             main(["sessions", action, "--help"])
         assert exit_.value.code == 0
         assert "example:\n  " in capsys.readouterr().out
+
+
+def test_stored_text_cannot_rewrite_the_terminal(database, capsys):
+    store = SessionStore(database)
+    consent = store.record_consent("Eve\x1b]0;owned\x07\n    9 2020-01-01 FORGED",
+                                   client_code="C\x1b[31m-1")
+    store.create_session(consent.id, "m", CLASSES, "live")
+    assert main(["sessions", "list", "--show-names", "--database", database]) == 0
+    output = capsys.readouterr().out
+    assert "\x1b" not in output and "\x07" not in output
+    assert len(output.splitlines()) == 2  # the header and one session
+    assert "Eve\\x1b]0;owned\\x07\\x0a    9 2020-01-01 FORGED" in output
+    assert "C\\x1b[31m-1" in output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["delete", "99999999999999999999", "--yes"], "larger than any stored id"),
+        (["purge", "--days", "1000000"], "reaches before the year 1"),
+    ],
+)
+def test_numbers_beyond_the_database_are_refused_in_words(database, capsys, arguments, message):
+    assert main(["sessions", *arguments, "--database", database]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_question_without_an_answer_deletes_nothing(database, recorded, monkeypatch, capsys):
+    store, old, _ = recorded
+
+    def closed(prompt=""):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", closed)
+    assert main(["sessions", "delete", str(old), "--database", database]) == 2
+    assert "no answer on standard input" in capsys.readouterr().err
+    assert store.get_session(old).id == old
+
+
+def test_a_location_that_is_no_database_is_named_and_left_alone(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hi\n")
+    notes.chmod(0o644)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for location, message in [
+        (notes, "is not a SQLite database"),
+        (folder, "is not a file"),
+        (notes / "sub.db", "error:"),
+        ("postgres:/user:s3cret@host/db", "lacks its '//'"),
+        ("postgresql://user:s3cret@host:notaport/db", "could not be read"),
+    ]:
+        assert main(["sessions", "list", "--database", str(location)]) == 2
+        error = capsys.readouterr().err
+        assert message in error and "Traceback" not in error and "s3cret" not in error
+    assert notes.stat().st_mode & 0o777 == 0o644 and notes.read_text() == "hi\n"
+    assert folder.stat().st_mode & 0o100
+    assert not (tmp_path / "postgres:").exists()
+
+
+def test_a_damaged_database_is_named(tmp_path, database, recorded, capsys):
+    damaged = tmp_path / "part.db"
+    damaged.write_bytes(open(database, "rb").read()[:5000])
+    assert main(["sessions", "list", "--database", str(damaged)]) == 2
+    error = capsys.readouterr().err
+    assert "cannot be used" in error and "Traceback" not in error

@@ -99,3 +99,31 @@ def test_the_roles_offered_are_the_accounts_roles():
     from fer.cli import users
 
     assert users.ROLES == ROLES
+
+
+def test_a_closed_prompt_adds_no_account(database, monkeypatch, capsys):
+    def closed(prompt=""):
+        raise EOFError
+
+    monkeypatch.setattr("getpass.getpass", closed)
+    assert main(["users", "add", "bob", "--role", "clinician", "--database", database]) == 2
+    assert "no password on standard input" in capsys.readouterr().err
+    assert main(["users", "list", "--database", database]) == 0
+    assert "bob" not in capsys.readouterr().out
+
+
+def test_listing_and_revoking_a_token_at_once_is_refused(database, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["users", "token", "dr.lee", "--list", "--revoke", "1", "--database", database])
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_token_id_beyond_the_database_is_refused_in_words(database, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    main(["users", "add", "dr.lee", "--role", "clinician", "--password-stdin", "--database",
+          database])
+    capsys.readouterr()
+    arguments = ["users", "token", "dr.lee", "--revoke", "99999999999999999999"]
+    assert main([*arguments, "--database", database]) == 2
+    assert "larger than any stored id" in capsys.readouterr().err
