@@ -13,6 +13,7 @@ bytes on disk, not merely unlisted.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -44,6 +45,13 @@ PATIENT_DATA_TABLES = ("frames", "markers", "sessions", "session_shares", "conse
 
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+# Databases whose write-ahead log a background thread is trying to empty (erase_free_space).
+_LOG_RETRIES: set[str] = set()
+_LOG_RETRIES_LOCK = threading.Lock()
+LOG_RETRY_INTERVAL_S = 1.0
+LOG_RETRY_S = 3600.0
+CHECKPOINT_WAIT_MS = 50
+logger = logging.getLogger(__name__)
 
 
 def database_url(location: str | Path) -> URL:
@@ -243,27 +251,81 @@ def journal_mode(engine: Engine) -> str | None:
         return str(connection.exec_driver_sql("PRAGMA journal_mode").scalar())
 
 
+def _log_emptied(engine: Engine) -> bool:
+    """Copy SQLite's write-ahead log into the file and truncate it; False while a reader of an
+    older snapshot keeps part of it in use."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        # The checkpoint would otherwise wait the whole busy timeout for each reader; callers
+        # retry instead, so a long reader costs a deletion seconds, not minutes.
+        cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+        try:
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.OperationalError:
+            return False  # another writer holds the lock: the same as a busy checkpoint
+        finally:
+            cursor.close()
+        return not busy
+    finally:
+        raw.close()
+
+
+def _empty_log_later(engine: Engine) -> None:
+    """Keep trying to empty the log in a background thread (one per database at a time), so
+    the page images of deleted rows do not stay in ``-wal`` once the reader is done."""
+    key = engine.url.render_as_string(hide_password=True)
+    with _LOG_RETRIES_LOCK:
+        if key in _LOG_RETRIES:
+            return
+        _LOG_RETRIES.add(key)
+    logger.warning("a reader holds %s; deleted rows stay in its -wal until it is done", key)
+
+    def retry() -> None:
+        try:
+            deadline = time.monotonic() + LOG_RETRY_S
+            while time.monotonic() < deadline:
+                time.sleep(LOG_RETRY_INTERVAL_S)
+                try:
+                    if _log_emptied(engine):
+                        logger.info("emptied the -wal of %s", key)
+                        return
+                except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError):
+                    continue  # locked, or the file replaced meanwhile: try again
+            logger.error(
+                "deleted rows may remain in the -wal of %s: a reader held it for %.0f s",
+                key, LOG_RETRY_S,
+            )
+        finally:
+            with _LOG_RETRIES_LOCK:
+                _LOG_RETRIES.discard(key)
+
+    threading.Thread(target=retry, name="fer-empty-wal", daemon=True).start()
+
+
 def erase_free_space(engine: Engine, tables: tuple[str, ...] = PATIENT_DATA_TABLES) -> None:
     """Make deleted rows unreadable on disk; call after every deletion.
 
     SQLite: ``secure_delete`` has zeroed the deleted cells; the incremental vacuum gives freed
     pages back and the checkpoint copies the write-ahead log into the file and truncates it, so
-    no old page image stays in ``-wal``. PostgreSQL: ``VACUUM`` of ``tables`` prunes the dead
-    rows (what stays in the server's write-ahead log and backups is the clinic's to manage).
+    no old page image stays in ``-wal``; while another connection still reads an old snapshot
+    the log cannot be emptied, and a background thread tries again until it can
+    (:func:`_empty_log_later`). PostgreSQL: ``VACUUM`` of ``tables`` prunes the dead rows (what
+    stays in the server's write-ahead log and backups is the clinic's to manage).
     """
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
             cursor.execute("PRAGMA incremental_vacuum").fetchall()
-            for _ in range(50):
-                busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                if not busy:
-                    break
-                time.sleep(0.05)  # a reader holds an old snapshot; it ends soon
             cursor.close()
         finally:
             raw.close()
+        for _ in range(25):
+            if _log_emptied(engine):
+                return
+            time.sleep(0.05)  # a reader holds an old snapshot; it usually ends soon
+        _empty_log_later(engine)
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in tables:

@@ -102,6 +102,29 @@ def test_deleting_a_session_removes_its_notes_from_the_file(filled):
     assert not Path(f"{store.path}-wal").exists() or Path(f"{store.path}-wal").stat().st_size == 0
 
 
+def test_a_reader_holding_an_old_snapshot_only_delays_the_erasure(filled, monkeypatch):
+    import sqlite3
+    import time
+
+    import fer.storage.database
+
+    monkeypatch.setattr(fer.storage.database, "LOG_RETRY_INTERVAL_S", 0.1)
+    store, _, session_id = filled
+    wal = Path(f"{store.path}-wal")
+    reader = sqlite3.connect(store.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM frames").fetchone()  # holds the snapshot open
+    store.delete_session(session_id)  # gives up waiting after a few seconds
+    assert wal.stat().st_size > 0  # the log could not be emptied under the reader
+    reader.execute("COMMIT")
+    reader.close()
+    deadline = time.monotonic() + 10
+    while wal.exists() and wal.stat().st_size > 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert SECRET_NOTES.encode() not in file_bytes(store.path)
+
+
 def test_purged_and_overwritten_values_leave_the_file(filled):
     store, _, session_id = filled
     store.set_notes(session_id, "nothing to see")
