@@ -92,10 +92,12 @@ class Analyser:
         """``ValueError`` (a message for the caller) for a file that is not a usable image."""
         from fer.realtime.upload import decode_image
 
-        frame_bgr = decode_image(data)
-        model = self.model()
-        recognizer = image_recognizer(model, max_faces)
+        # Decoding inside the lock too: a decoded image can be far larger than its file, and
+        # requests waiting for the model must not each hold one.
         with self._run_lock:
+            frame_bgr = decode_image(data)
+            model = self.model()
+            recognizer = image_recognizer(model, max_faces)
             try:
                 results = recognizer.process(frame_bgr, 0.0)
                 warning = recognizer.detector_warning

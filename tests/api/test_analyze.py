@@ -75,3 +75,45 @@ def test_an_image_without_a_face_gives_no_faces(client, world, video_data_dir):
                            files={"file": ("blank.jpg", encoded.tobytes(), "image/jpeg")})
     assert response.status_code == 200
     assert response.json()["faces"] == []
+
+
+def test_requests_waiting_for_the_model_hold_no_decoded_image(monkeypatch):
+    """One upload at a time is decoded; waiting requests keep only their (bounded) bytes."""
+    import threading
+    import time
+
+    import fer.realtime.upload
+    from fer.api.analysis import Analyser
+
+    decoding = 0
+    most_at_once = 0
+    counter_lock = threading.Lock()
+
+    def slow_decode(data, *args, **kwargs):
+        nonlocal decoding, most_at_once
+        with counter_lock:
+            decoding += 1
+            most_at_once = max(most_at_once, decoding)
+        time.sleep(0.2)
+        with counter_lock:
+            decoding -= 1
+        raise ValueError("not an image")
+
+    monkeypatch.setattr(fer.realtime.upload, "decode_image", slow_decode)
+    analyser = Analyser(None)
+    errors: list[str] = []
+
+    def upload() -> None:
+        try:
+            analyser.analyse(b"bytes", 1)
+        except ValueError as error:
+            errors.append(str(error))
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == ["not an image"] * 4
+    assert most_at_once == 1
+    assert analyser._model is None  # an unusable file never loads the model
