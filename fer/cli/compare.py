@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fer.cli import positive_int, seed_number, whole_number_at_least
 from fer.data.imbalance import STRATEGIES as KNOWN_STRATEGIES
 from fer.training.compare import (
     ARCHITECTURES,
@@ -25,17 +26,23 @@ EXAMPLE = "fer compare --epochs 10 --train-limit 8000"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=int, required=True, help="equal epoch budget per pair")
     parser.add_argument(
-        "--train-limit", type=int, default=0, help="only the first N training rows"
+        "--epochs", type=positive_int, required=True, help="equal epoch budget per pair"
+    )
+    parser.add_argument(
+        "--train-limit", type=whole_number_at_least(0), default=0,
+        help="only the first N training rows (0: all)",
     )
     parser.add_argument("--architectures", default=",".join(ARCHITECTURES))
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_number, default=0)
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUNS_DIR)
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
     parser.add_argument("--restart", action="store_true", help="retrain pairs that have results")
-    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
+    parser.add_argument(
+        "--threads", type=whole_number_at_least(0), default=0,
+        help="TensorFlow threads (0: all cores)",
+    )
 
 
 def _check(architectures: tuple[str, ...], strategies: tuple[str, ...], epochs: int) -> None:
@@ -48,6 +55,8 @@ def _check(architectures: tuple[str, ...], strategies: tuple[str, ...], epochs: 
         raise ValueError(f"unknown strategies {unknown}; choose from {KNOWN_STRATEGIES}")
     if epochs < 1:
         raise ValueError("--epochs must be positive")
+    if not architectures or not strategies:
+        raise ValueError("--architectures and --strategies each need at least one name")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,17 +81,21 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:  # no FER_DATA_DIR, a damaged CSV
         print(f"error: {error}", file=sys.stderr)
         return 2
-    table = run_comparison(
-        args.epochs,
-        fer2013,
-        args.run_dir,
-        args.output_dir,
-        architectures,
-        strategies,
-        train_limit=args.train_limit,
-        seed=args.seed,
-        restart=args.restart,
-    )
+    try:
+        table = run_comparison(
+            args.epochs,
+            fer2013,
+            args.run_dir,
+            args.output_dir,
+            architectures,
+            strategies,
+            train_limit=args.train_limit,
+            seed=args.seed,
+            restart=args.restart,
+        )
+    except (ValueError, FileNotFoundError, FileExistsError) as error:  # a run dir of another
+        print(f"error: {error}", file=sys.stderr)  # configuration, a damaged report
+        return 2
     print(markdown_table(table))
     print(f"reports in {args.output_dir}")
     return 0

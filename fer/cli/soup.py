@@ -31,6 +31,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated shares of the first ingredient to try (0..1; default: quarters)",
     )
     parser.add_argument("--output-dir", type=Path, default=PROJECT_ROOT / "runs" / "soup")
+    parser.add_argument(
+        "--replace", action="store_true",
+        help="overwrite soups already published in --output-dir (refused otherwise)",
+    )
+
+
+def parse_shares(text: str | None) -> tuple[float, ...] | None:
+    """``--shares`` as numbers (``ValueError`` naming the entry that is not one)."""
+    if text is None:
+        return None
+    shares = []
+    for entry in text.split(","):
+        try:
+            shares.append(float(entry))
+        except ValueError:
+            raise ValueError(f"--shares: {entry.strip()!r} is not a number") from None
+    return tuple(shares)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from fer.training.soup import publish_soups
 
     try:
-        shares = (
-            tuple(float(share) for share in args.shares.split(",")) if args.shares else None
-        )
+        shares = parse_shares(args.shares)
         chosen = publish_soups(
             args.first,
             args.second,
@@ -50,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             args.output_dir,
             data_dir_from_env(),
             args.command_line,
+            replace=args.replace,
         )
     except (ModelNotFoundError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

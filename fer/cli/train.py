@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fer.cli import finite_number, positive_int, seed_number, whole_number_at_least
 from fer.config import MODELS_DIR, PROJECT_ROOT
 from fer.data.augmentation import AUGMENTATION_PRESETS
 from fer.data.imbalance import STRATEGIES
@@ -27,7 +28,10 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "backbone)"
     )
     group.add_argument("--imbalance", default="none", choices=STRATEGIES)
-    group.add_argument("--train-limit", type=int, default=0, help="use only the first N rows")
+    group.add_argument(
+        "--train-limit", type=whole_number_at_least(0), default=0,
+        help="use only the first N rows (0: all)",
+    )
     group.add_argument(
         "--augmentation",
         default="full",
@@ -51,14 +55,18 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_optimisation_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    group.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    group.add_argument("--epochs", type=positive_int, default=TrainConfig.epochs)
+    group.add_argument("--batch-size", type=positive_int, default=TrainConfig.batch_size)
     group.add_argument("--optimizer", default=TrainConfig.optimizer, choices=("sgd", "adamw"))
-    group.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
-    group.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    group.add_argument(
+        "--learning-rate", type=finite_number, default=TrainConfig.learning_rate
+    )
+    group.add_argument(
+        "--weight-decay", type=finite_number, default=TrainConfig.weight_decay
+    )
     group.add_argument(
         "--learning-rate-floor",
-        type=float,
+        type=finite_number,
         default=TrainConfig.learning_rate_floor,
         help="lowest learning rate of the schedule, as a share of --learning-rate",
     )
@@ -68,9 +76,12 @@ def _add_optimisation_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PRECISIONS,
         help="mixed_bfloat16: bfloat16 convolutions (faster on CPUs with AVX512_BF16)",
     )
-    group.add_argument("--patience", type=int, default=TrainConfig.patience)
-    group.add_argument("--seed", type=int, default=TrainConfig.seed)
-    group.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
+    group.add_argument("--patience", type=positive_int, default=TrainConfig.patience)
+    group.add_argument("--seed", type=seed_number, default=TrainConfig.seed)
+    group.add_argument(
+        "--threads", type=whole_number_at_least(0), default=0,
+        help="TensorFlow threads (0: all cores)",
+    )
 
 
 def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,19 +93,19 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--distill-weight",
-        type=float,
+        type=finite_number,
         default=TrainConfig.distill_weight,
         help="share of the teacher in the blended targets (0..1)",
     )
     group.add_argument(
         "--mixup",
-        type=float,
+        type=finite_number,
         default=TrainConfig.mixup_alpha,
         help="mixup Beta(alpha, alpha) parameter, e.g. 0.2 (0: off)",
     )
     group.add_argument(
         "--average-from",
-        type=int,
+        type=whole_number_at_least(0),
         default=TrainConfig.average_from,
         help="average the weights of this epoch and all later ones (SWA); the learning rate "
         "holds its floor from here (0: off)",
@@ -118,6 +129,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--names", help="model names, comma-separated, one per label set (default: the label sets)"
     )
     group.add_argument("--no-tflite", action="store_true", help="skip the int8 TFLite export")
+    group.add_argument(
+        "--replace", action="store_true",
+        help="overwrite models of the same names in --output-dir (refused otherwise)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -163,9 +178,16 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    names = args.names.split(",") if args.names else list(config.label_sets)
+    from fer.training.publish import check_model_destinations
+
+    names = args.names.split(",") if args.names is not None else list(config.label_sets)
     if len(names) != len(config.label_sets):
         print("error: --names needs one name per label set", file=sys.stderr)
+        return 2
+    try:  # before training: a name that cannot be published would waste the whole run
+        check_model_destinations(args.output_dir, names, args.replace)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     if args.threads:
         import tensorflow as tf
@@ -181,9 +203,13 @@ def run(args: argparse.Namespace) -> int:
     from fer.training.publish import publish_model
     from fer.training.selection import choose_published_head
 
-    data_dir = data_dir_from_env()
-    fer2013 = load_dataset("fer2013", data_dir)
-    ferplus = load_dataset("ferplus", data_dir) if FERPLUS.key in config.label_sets else None
+    try:
+        data_dir = data_dir_from_env()
+        fer2013 = load_dataset("fer2013", data_dir)
+        ferplus = load_dataset("ferplus", data_dir) if FERPLUS.key in config.label_sets else None
+    except (ValueError, FileNotFoundError) as error:  # no FER_DATA_DIR, a damaged CSV
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     run_dir = args.run_dir or PROJECT_ROOT / "runs" / "_".join(names)
     try:
         state = train(
@@ -220,5 +246,6 @@ def run(args: argparse.Namespace) -> int:
             git_commit=git_commit(),
             data_dir=data_dir,
             export_tflite=not args.no_tflite,
+            replace=args.replace,
         )
     return 0

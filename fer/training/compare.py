@@ -146,7 +146,16 @@ def run_one(
     report_path = Path(output_dir) / f"{name}.json"
     config_json = _json_ready(dataclasses.asdict(config))
     if report_path.is_file() and not restart:
-        previous = json.loads(report_path.read_text())
+        try:
+            previous = json.loads(report_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"{report_path} cannot be read ({error}); pass --restart to train this pair "
+                "again"
+            ) from None
+        if not isinstance(previous, dict):
+            raise ValueError(f"{report_path} is not a pair's report; pass --restart to train "
+                             "this pair again")
         if previous.get("config") == config_json:
             if "note" in previous:
                 # The shipped models' budget may have grown since this pair ran.
@@ -288,6 +297,12 @@ def run_comparison(
     """Every architecture × strategy pair, then the summary; returns the summary table."""
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
+    if not architectures or not strategies:
+        # A summary of no pairs would replace the stored one with an empty table.
+        raise ValueError("the comparison needs at least one architecture and one strategy")
+    for folder in (Path(runs_dir), Path(output_dir)):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file, not a folder for the comparison")
     from fer.models.zoo import zoo_entry
 
     for architecture in architectures:

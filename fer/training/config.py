@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from fer.data.augmentation import AugmentationConfig
@@ -73,6 +74,18 @@ class TrainConfig:
             raise ValueError(f"mixup_alpha must be >= 0, not {self.mixup_alpha}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, not {self.learning_rate}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be 0 or more, not {self.weight_decay}")
+        if not math.isfinite(self.mixup_alpha):
+            raise ValueError(f"mixup_alpha must be a finite number, not {self.mixup_alpha}")
+        if self.patience < 1:
+            raise ValueError(f"patience must be at least 1 epoch, not {self.patience}")
+        if self.train_limit < 0:
+            raise ValueError(f"train_limit must be 0 (every row) or more, not {self.train_limit}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must lie in 0 .. 2**32 - 1, not {self.seed}")
         if not 0 <= self.average_from <= self.epochs:
             raise ValueError(
                 f"average_from must lie in 0..epochs ({self.epochs}), not {self.average_from}"

@@ -12,6 +12,7 @@ directory, so a resumed run (``fer train --resume``) continues an interrupted on
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,12 @@ from fer.training.run_state import (
     predecessor_stages,
     published_stages,
 )
-from fer.training.targets import add_teacher_targets, build_training_data, validation_labels
+from fer.training.targets import (
+    add_teacher_targets,
+    build_training_data,
+    check_teacher,
+    validation_labels,
+)
 
 
 def score_heads(
@@ -155,9 +161,10 @@ def start_run(
     """
     if (run_dir / "state.json").is_file() and not resume:
         raise FileExistsError(f"{run_dir} holds a run already; pass --resume or a new --run-dir")
+    if config.distill_from:  # before anything is written: a wrong teacher leaves no run behind
+        check_teacher(config)
     state = RunState(run_dir)
     state.command = command
-    (run_dir / "history.csv").unlink(missing_ok=True)
     model = build_training_model(config)
     compile_training_model(model, config, steps_per_epoch)
     if init_from is not None:
@@ -171,6 +178,7 @@ def start_run(
 
         teacher_stages = published_stages(resolve_model_dir(config.distill_from))
         state.predecessors = merge_stages(state.predecessors, teacher_stages)
+    (run_dir / "history.csv").unlink(missing_ok=True)
     state.save(config)
     return model, state
 
@@ -260,9 +268,13 @@ def train(
     steps_per_epoch = int(np.ceil(len(data.images) / config.batch_size))
     checkpoint = run_dir / "checkpoint.keras"
     if resume and state.load() and checkpoint.is_file():
-        model = keras.models.load_model(
-            checkpoint, custom_objects={"soft_cross_entropy": soft_cross_entropy}
-        )
+        state.check_config(config)
+        try:
+            model = keras.models.load_model(
+                checkpoint, custom_objects={"soft_cross_entropy": soft_cross_entropy}
+            )
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{checkpoint} cannot be loaded (damaged?): {error}") from None
         print(f"resuming after epoch {state.epochs_done} from {checkpoint}", flush=True)
     else:
         model, state = start_run(config, run_dir, steps_per_epoch, init_from, command, resume)

@@ -111,13 +111,23 @@ def publish_logit_adjusted(
     """
     from fer.training.calibration import calibrate_on_split
     from fer.training.logit_adjustment import choose_tau, fold_logit_biases
-    from fer.training.publish import _load_published, evaluate_forms, served_summary
+    from fer.training.publish import (
+        _load_published,
+        _training_seed,
+        check_model_destinations,
+        check_model_name,
+        evaluate_forms,
+        new_model_dir,
+        served_summary,
+    )
 
     started = time.perf_counter()
-    model_dir, card, keras_model, dataset = _load_published(str(name), data_dir)
+    check_model_name(new_name)
     output_dir = Path(output_dir) if output_dir is not None else MODELS_DIR / new_name
-    if output_dir.resolve() == model_dir.resolve():
-        raise ValueError(f"the adjusted copy of {card['name']} needs a directory of its own")
+    # Before the search: an existing model is never overwritten.
+    check_model_destinations(output_dir.parent, [output_dir.name])
+    model_dir, card, keras_model, dataset = _load_published(str(name), data_dir)
+    seed = _training_seed(card, model_dir)
     part = dataset.split(SELECTION_SPLIT)
     n_classes = len(card["classes"])
     class_counts = np.bincount(dataset.split("Training").labels, minlength=n_classes)
@@ -141,16 +151,15 @@ def publish_logit_adjusted(
         f"accuracy is at most {max_accuracy_drop:.1%} below tau = 0 for each",
         "command": command or f"fer publish {card['name']} --logit-adjust {new_name}",
     }
-    output_dir.mkdir(parents=True, exist_ok=True)
-    keras_model.save(output_dir / KERAS_FILE)
-    export_served_tflite(keras_model, dataset, output_dir, adjusted,
-                         int(card["training"]["seed"]), quantization)
-    save_card(output_dir, adjusted, model_card=False)  # EmotionModel reads the card on disk
-    write_evaluation(output_dir, empty_evaluation(new_name))
-    evaluation = evaluate_forms(output_dir, adjusted, dataset)
-    adjusted["uncertainty"] = uncertainty_record(EmotionModel(output_dir), dataset)
-    adjusted["uncertainty"]["command"] = adjusted["logit_adjustment"]["command"]
-    adjusted["publish_seconds"] = round(time.perf_counter() - started, 1)
-    save_card(output_dir, adjusted)
+    with new_model_dir(output_dir) as work:
+        keras_model.save(work / KERAS_FILE)
+        export_served_tflite(keras_model, dataset, work, adjusted, seed, quantization)
+        save_card(work, adjusted, model_card=False)  # EmotionModel reads the card on disk
+        write_evaluation(work, empty_evaluation(new_name))
+        evaluation = evaluate_forms(work, adjusted, dataset)
+        adjusted["uncertainty"] = uncertainty_record(EmotionModel(work), dataset)
+        adjusted["uncertainty"]["command"] = adjusted["logit_adjustment"]["command"]
+        adjusted["publish_seconds"] = round(time.perf_counter() - started, 1)
+        save_card(work, adjusted)
     print(f"published {new_name}: {served_summary(adjusted, evaluation)}", flush=True)
     return adjusted

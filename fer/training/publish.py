@@ -92,6 +92,7 @@ def publish_model(
     data_dir: Path,
     export_tflite: bool = True,
     quantization: str = "dynamic",
+    replace: bool = False,
 ) -> dict:
     """Publish a training run's chosen head with its run's training record.
 
@@ -125,6 +126,7 @@ def publish_model(
         export_tflite=export_tflite,
         quantization=quantization,
         batch_norm_recomputed=True,
+        replace=replace,
     )
 
 
@@ -153,6 +155,74 @@ def prepare_weights(
     return note, calibration
 
 
+def check_model_name(name: str) -> str:
+    """``name`` if it can name a model folder (``ValueError`` naming the problem otherwise)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("a model name must not be empty")
+    if name != name.strip() or name.startswith(".") or any(c in name for c in "/\\\0"):
+        raise ValueError(
+            f"{name!r} cannot name a model: no '/', no leading '.' or spaces (it becomes a "
+            "folder name)"
+        )
+    if not name.isprintable():
+        raise ValueError(f"{name!r} cannot name a model: it holds control characters")
+    return name
+
+
+def check_model_destinations(
+    output_dir: Path, names: list[str], replace: bool = False
+) -> list[Path]:
+    """The folders ``output_dir/NAME`` the models ``names`` will be published to, checked
+    before any work: names valid and distinct, ``output_dir`` a folder (or creatable), and no
+    existing model overwritten unless ``replace``. ``ValueError`` names what was wrong."""
+    for name in names:
+        check_model_name(name)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"each model needs its own name; repeated: {', '.join(repeated)}")
+    output_dir = Path(output_dir)
+    for ancestor in (output_dir, *output_dir.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ValueError(f"the output folder {output_dir} cannot be made: {ancestor} "
+                                 "is a file")
+            break
+    targets = [output_dir / name for name in names]
+    for target in targets:
+        if target.exists() and not target.is_dir():
+            raise ValueError(f"{target} is a file, not a model folder")
+        if target.is_dir() and any(target.iterdir()) and not replace:
+            raise ValueError(
+                f"{target} holds a model already; choose another name, or pass --replace to "
+                "overwrite it"
+            )
+    return targets
+
+
+@contextmanager
+def new_model_dir(output_dir: Path, replace: bool = False) -> Iterator[Path]:
+    """A hidden folder beside ``output_dir`` to write a whole model into. On a clean exit it
+    becomes ``output_dir`` (an existing model there is replaced only when ``replace``); on an
+    error it is removed, so no half-written model is left and none is overwritten."""
+    output_dir = Path(output_dir)
+    check_model_destinations(output_dir.parent, [output_dir.name], replace)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    try:
+        os.chmod(work, 0o755)
+        yield work
+        check_model_destinations(output_dir.parent, [output_dir.name], replace)
+        if output_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-old-", dir=output_dir.parent))
+            os.replace(output_dir, old)  # an empty folder's name: the rename replaces it
+            os.replace(work, output_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(work, output_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def publish_weights(
     keras_model,
     output_dir: Path,
@@ -165,8 +235,11 @@ def publish_weights(
     quantization: str = "dynamic",
     batch_norm_recomputed: bool = False,
     calibrate: bool = True,
+    replace: bool = False,
 ) -> dict:
-    """Write ``keras_model`` into ``output_dir`` as a model; returns its card.
+    """Write ``keras_model`` into ``output_dir`` as a model; returns its card. The folder
+    appears whole or not at all, and an existing model there is overwritten only with
+    ``replace`` (:func:`new_model_dir`).
 
     ``training`` is the card's training record (command, config, seed, wall time, stages, ...);
     the dataset checksums, protocol and machine are added here. The batch-norm statistics are
@@ -178,29 +251,28 @@ def publish_weights(
     forms are evaluated into ``evaluation.json`` and ``MODEL_CARD.md`` is written.
     """
     started = time.perf_counter()
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     dataset = load_dataset(label_set, data_dir)
     training = training_record(dataset, label_set, training)
     note, calibration = prepare_weights(keras_model, dataset, batch_norm_recomputed, calibrate)
     if note:
         training["batch_norm_statistics"] = note
-    keras_model.save(output_dir / KERAS_FILE)
     card = build_card(
         name, label_set, architecture, keras_model.count_params(), training, calibration
     )
-    if export_tflite:
-        export_served_tflite(
-            keras_model, dataset, output_dir, card, int(training["seed"]), quantization
-        )
-    else:
-        card["served_backend"] = "keras"
-    # Provisional: EmotionModel reads classes and temperatures from the card on disk.
-    save_card(output_dir, card, model_card=False)
-    write_evaluation(output_dir, empty_evaluation(name))
-    evaluation = evaluate_forms(output_dir, card, dataset)
-    card["publish_seconds"] = round(time.perf_counter() - started, 1)
-    save_card(output_dir, card)
+    with new_model_dir(Path(output_dir), replace) as work:
+        keras_model.save(work / KERAS_FILE)
+        if export_tflite:
+            export_served_tflite(
+                keras_model, dataset, work, card, int(training["seed"]), quantization
+            )
+        else:
+            card["served_backend"] = "keras"
+        # Provisional: EmotionModel reads classes and temperatures from the card on disk.
+        save_card(work, card, model_card=False)
+        write_evaluation(work, empty_evaluation(name))
+        evaluation = evaluate_forms(work, card, dataset)
+        card["publish_seconds"] = round(time.perf_counter() - started, 1)
+        save_card(work, card)
     print(f"published {name}: {served_summary(card, evaluation)}", flush=True)
     return card
 

@@ -16,11 +16,17 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fer.training.config import TrainConfig
+
+
+# A resumed run may be given more epochs or patience; any other setting would make its card
+# describe training that did not happen.
+RESUMABLE_CHANGES = frozenset({"epochs", "patience"})
 
 
 class RunState:
@@ -56,15 +62,39 @@ class RunState:
     def load(self) -> bool:
         if not self.path.is_file():
             return False
-        state = json.loads(self.path.read_text())
-        self.epochs_done = state["epochs_done"]
-        self.wall_time_s = state["wall_time_s"]
-        self.best = state["best"]
-        self.history = state["history"]
-        self.config = state.get("config", {})
-        self.command = state.get("command", "")
-        self.predecessors = state.get("predecessors", [])
+        try:
+            state = json.loads(self.path.read_text())
+            self.epochs_done = int(state["epochs_done"])
+            self.wall_time_s = float(state["wall_time_s"])
+            self.best = dict(state["best"])
+            self.history = list(state["history"])
+            self.config = dict(state.get("config") or {})
+            self.command = str(state.get("command", ""))
+            self.predecessors = list(state.get("predecessors", []))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{self.path} cannot be read ({error}); the run cannot be "
+                             "continued: start a new --run-dir") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"{self.path} is not a run's state (bad or missing {error}); the "
+                             "run cannot be continued: start a new --run-dir") from None
         return True
+
+    def check_config(self, config: TrainConfig) -> None:
+        """``ValueError`` unless the loaded run was trained with ``config`` (a run continued
+        with other settings would publish weights its card does not describe); only how long
+        it runs (:data:`RESUMABLE_CHANGES`) may change."""
+        if not self.config:
+            return  # written before runs recorded their configuration
+        ours = json.loads(json.dumps(dataclasses.asdict(config)))
+        changed = sorted(key for key in set(ours) | set(self.config)
+                         if key not in RESUMABLE_CHANGES
+                         and ours.get(key) != self.config.get(key))
+        if changed:
+            raise ValueError(
+                f"{self.run_dir} holds a run with another configuration (differs in: "
+                f"{', '.join(changed)}); resume it with its own settings or choose another "
+                "--run-dir"
+            )
 
     def save(self, config: TrainConfig) -> None:
         state = {
@@ -86,7 +116,9 @@ def predecessor_stages(source: Path, config: TrainConfig) -> list[dict]:
     source = Path(source)
     card_path = source / "card.json"
     if card_path.is_file():
-        card = json.loads(card_path.read_text())
+        from fer.models.inference import read_card
+
+        card = read_card(source)  # InvalidModelError (a ValueError) names a damaged card
         if card.get("architecture") != config.architecture:
             raise ValueError(
                 f"--init-from {source} is a {card.get('architecture')} model; "
@@ -142,9 +174,18 @@ def load_initial_weights(training_model, source: Path) -> list[str]:
 
     source = Path(source)
     if not (source / "card.json").is_file():
-        training_model.load_weights(source / "checkpoint.keras")
+        try:
+            training_model.load_weights(source / "checkpoint.keras")
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{source / 'checkpoint.keras'} cannot be loaded (damaged or "
+                             f"not this run's model): {error}") from None
         return [layer.name for layer in training_model.layers if layer.weights]
-    published = keras.models.load_model(source / "model.keras", compile=False)
+    try:
+        published = keras.models.load_model(source / "model.keras", compile=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{source / 'model.keras'} cannot be loaded (damaged?): {error}"
+        ) from None
     by_name = layers_by_name(published)
     loaded = []
     for name, layer in layers_by_name(training_model).items():

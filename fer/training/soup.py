@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer.data.datasets import FaceDataset, load_dataset
+from fer.emotions import CLASS_SETS
 from fer.models.inference import KERAS_FILE, read_card, resolve_model_dir
 from fer.training.run_state import merge_stages, published_stages
 from fer.training.selection import publictest_accuracy
@@ -45,7 +46,23 @@ class Ingredient:
 def load_ingredient(name_or_path: str) -> Ingredient:
     model_dir = resolve_model_dir(name_or_path)
     card = read_card(model_dir)
-    return Ingredient(card["name"], model_dir, card)
+    label_set = card.get("label_set")
+    if not isinstance(label_set, str) or label_set not in CLASS_SETS:
+        raise ValueError(
+            f"{model_dir / 'card.json'} names no known label set (label_set: {label_set!r})"
+        )
+    return Ingredient(str(card.get("name") or model_dir.name), model_dir, card)
+
+
+def check_shares(shares) -> tuple[float, ...]:
+    """``shares`` if each is a share of the first ingredient in 0..1 (``ValueError`` if not)."""
+    shares = tuple(shares)
+    if not shares:
+        raise ValueError("--shares needs at least one share")
+    outside = [share for share in shares if not 0.0 <= share <= 1.0]  # NaN too
+    if outside:
+        raise ValueError(f"--shares must lie in 0..1 (the first ingredient's part): {outside}")
+    return shares
 
 
 def _load_keras(ingredient: Ingredient):
@@ -195,14 +212,16 @@ def publish_soups(
     output_dir: Path,
     data_dir: Path,
     command: str,
+    replace: bool = False,
 ) -> dict[str, float]:
-    """Search the shares, then publish one soup per label set under ``output_dir/<label set>``.
+    """Search the shares, then publish one soup per label set under ``output_dir/<label set>``
+    (an existing model there is overwritten only with ``replace``).
 
     ``label_sets`` empty means both ingredients' label sets. Returns the chosen share per label
     set; ``shares`` None tries :data:`DEFAULT_SHARES`. Ingredients of different architectures
     are a ``ValueError``.
     """
-    from fer.training.publish import publish_weights
+    from fer.training.publish import check_model_destinations, publish_weights
 
     started = time.perf_counter()
     first, second = load_ingredient(first_name), load_ingredient(second_name)
@@ -211,9 +230,18 @@ def publish_soups(
             f"{first.name} is {first.card.get('architecture')}, "
             f"{second.name} is {second.card.get('architecture')}: no common backbone"
         )
-    label_sets = label_sets or [first.label_set, second.label_set]
+    label_sets = list(dict.fromkeys(label_sets or [first.label_set, second.label_set]))
+    unknown = [key for key in label_sets if key not in (first.label_set, second.label_set)]
+    if unknown:
+        raise ValueError(
+            f"--labels {'+'.join(unknown)}: neither {first.name} ({first.label_set}) nor "
+            f"{second.name} ({second.label_set}) has that head"
+        )
+    shares = check_shares(shares or DEFAULT_SHARES)
+    # Before the search: a soup that cannot be published would waste it.
+    check_model_destinations(output_dir, label_sets, replace)
     datasets = {key: load_dataset(key, data_dir) for key in dict.fromkeys(label_sets)}
-    table, chosen_models = search_shares(first, second, datasets, shares or DEFAULT_SHARES)
+    table, chosen_models = search_shares(first, second, datasets, shares)
     stages = merge_stages(published_stages(first.model_dir), published_stages(second.model_dir))
     stages.append(
         {
@@ -235,5 +263,6 @@ def publish_soups(
             training,
             data_dir,
             batch_norm_recomputed=True,  # by the search, on the same faces
+            replace=replace,
         )
     return {key: chosen for key, (chosen, _) in chosen_models.items()}

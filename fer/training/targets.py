@@ -90,6 +90,20 @@ def build_training_data(
     return TrainingData(balanced.images, targets, out_labels, dataset_rows)
 
 
+def check_teacher(config: TrainConfig) -> str:
+    """The head ``config.distill_from`` teaches (``ValueError``/``ModelNotFoundError`` when it
+    is no model, a damaged one, or one whose head this run does not train)."""
+    from fer.models.inference import read_card, resolve_model_dir
+
+    head = read_card(resolve_model_dir(config.distill_from)).get("label_set")
+    if head not in config.label_sets:
+        raise ValueError(
+            f"teacher {config.distill_from} is a {head!r} model; this run trains heads "
+            f"{list(config.label_sets)}"
+        )
+    return str(head)
+
+
 def add_teacher_targets(config: TrainConfig, data: TrainingData) -> str:
     """Blend ``config.distill_from``'s predictions into its head's targets; returns the head."""
     from fer.models.inference import load_model

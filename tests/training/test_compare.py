@@ -94,5 +94,6 @@ def test_run_dir_of_another_configuration_is_refused(tmp_path):
 def test_cli_rejects_unknown_names(capsys):
     assert fer_main(["compare", "--epochs", "1", "--architectures", "resnet"]) == 2
     assert fer_main(["compare", "--epochs", "1", "--strategies", "magic"]) == 2
-    assert fer_main(["compare", "--epochs", "0"]) == 2
+    with pytest.raises(SystemExit):
+        fer_main(["compare", "--epochs", "0"])
     assert "error" in capsys.readouterr().err
