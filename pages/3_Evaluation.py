@@ -29,14 +29,15 @@ SOURCE_WORDS = {"model": "shipped model", "compare": "strategy comparison"}
 
 
 @st.cache_data
-def model_reports(model_dir_text: str, stamp: float) -> list[dict]:
-    """The model's reports from its evaluation.json; ``stamp`` (its mtime) keys the cache."""
-    return reports.model_reports(Path(model_dir_text))
+def model_reports(model_dir_text: str, stamp: float) -> tuple[list[dict], list[str]]:
+    """The model's reports from its evaluation.json that can be shown, and what is wrong with
+    the others; ``stamp`` (its mtime) keys the cache."""
+    return reports.read_model_reports(Path(model_dir_text))
 
 
 @st.cache_data
-def report_table(models_dir_text: str, comparison_dir_text: str, stamp: tuple) -> object:
-    return reports.report_table(Path(models_dir_text), Path(comparison_dir_text))
+def report_table(models_dir_text: str, comparison_dir_text: str, stamp: tuple) -> tuple:
+    return reports.read_report_table(Path(models_dir_text), Path(comparison_dir_text))
 
 
 def modified(path: Path) -> float:
@@ -68,7 +69,11 @@ def show_comparison() -> None:
     models_dir, comparison_dir = research.models_dir(), research.strategy_comparison_dir()
     paths = reports.saved_report_paths(models_dir, comparison_dir)
     stamp = tuple((str(path), modified(path)) for path in paths)
-    table = report_table(str(models_dir), str(comparison_dir), stamp)
+    table, problems = report_table(str(models_dir), str(comparison_dir), stamp)
+    if problems:
+        with st.expander(f"{len(problems)} saved report(s) left out: they cannot be read"):
+            for problem in problems:
+                st.warning(problem)
     if table.empty:
         st.info(
             "No saved reports yet. `fer evaluate MODEL --split PrivateTest` saves one into the "
@@ -110,15 +115,9 @@ def show_gallery(model_dir: Path) -> None:
     n_faces = right.select_slider(
         "Faces to scan", GALLERY_SIZES, value=500, key="evaluation.gallery_faces"
     )
-    outputs = research.split_outputs(
-        str(model_dir),
-        str(data_dir),
-        split,
-        n_faces,
-        0,
-        False,
-        research.model_version(model_dir),
-    )
+    outputs = research.usable_split_outputs(model_dir, data_dir, split, n_faces, 0, False)
+    if outputs is None:
+        return
     mistakes = reports.most_confident_mistakes(
         outputs["probabilities"], outputs["labels"], outputs["classes"], n=24
     )
@@ -145,11 +144,13 @@ def main() -> None:
     model_dir = research.pick_model("evaluation.model")
     if model_dir is not None:
         evaluation = evaluation_path(model_dir)
-        saved = {
-            reports.report_key(report): report
-            for report in model_reports(str(model_dir), modified(evaluation))
-        }
-        if not saved:
+        shown, problems = model_reports(str(model_dir), modified(evaluation))
+        for problem in problems:
+            st.warning(f"Left out: {problem}")
+        saved = {reports.report_key(report): report for report in shown}
+        if not saved and problems:
+            st.error(f"No report of {model_dir.name} can be shown; the warnings above say why.")
+        elif not saved:
             st.info(
                 f"No saved report for {model_dir.name} yet: run "
                 f"`fer evaluate {model_dir.name} --split PrivateTest`."

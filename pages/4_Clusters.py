@@ -48,15 +48,11 @@ def dataset_features(seed: int) -> tuple[np.ndarray, np.ndarray, list[str]] | No
         key="clusters.kind",
         help="Embeddings: the model's penultimate layer. Probabilities: its softmax output.",
     )
-    outputs = research.split_outputs(
-        str(model_dir),
-        str(data_dir),
-        split,
-        n_faces,
-        seed,
-        kind == "embeddings",
-        research.model_version(model_dir),
+    outputs = research.usable_split_outputs(
+        model_dir, data_dir, split, n_faces, seed, kind == "embeddings"
     )
+    if outputs is None:
+        return None
     features = outputs["embeddings" if kind == "embeddings" else "probabilities"]
     return features, outputs["labels"], outputs["classes"]
 

@@ -108,8 +108,22 @@ def split_outputs(
     """Probabilities (and embeddings if asked) of a seeded subset of one split, with the true
     labels and the subset's positions within the split. ``model_version`` (see
     :func:`model_version`) only keys the cache, so a retrained model is not served stale."""
+    from fer.emotions import CLASS_SETS
+    from fer.models.inference import InvalidModelError
+
     emotion_model = model(model_dir_text)
-    faces = dataset(emotion_model.card["label_set"], data_dir_text).split(split)
+    label_set = emotion_model.card.get("label_set")
+    if label_set not in CLASS_SETS:
+        raise InvalidModelError(
+            f"{Path(model_dir_text) / 'card.json'}: its label_set {label_set!r} names no "
+            f"dataset to run it on ({', '.join(CLASS_SETS)})"
+        )
+    faces = dataset(label_set, data_dir_text).split(split)
+    if list(faces.class_names) != list(emotion_model.classes):
+        raise InvalidModelError(
+            f"{Path(model_dir_text) / 'card.json'}: its classes {list(emotion_model.classes)} "
+            f"are not those of the {label_set} faces: {list(faces.class_names)}"
+        )
     positions = sample_positions(len(faces), n_samples, seed)
     images = faces.images[positions]
     result = {
@@ -121,6 +135,23 @@ def split_outputs(
     if embeddings:
         result["embeddings"] = emotion_model.embed(images)
     return result
+
+
+def usable_split_outputs(
+    model_dir: Path, data_dir: Path, split: str, n_samples: int, seed: int, embeddings: bool
+) -> dict | None:
+    """:func:`split_outputs`, or None after an error on the page naming what keeps the model
+    (a damaged card or model file, a label set with no dataset) from being run."""
+    from fer.models.inference import ModelNotFoundError
+
+    try:
+        return split_outputs(
+            str(model_dir), str(data_dir), split, n_samples, seed, embeddings,
+            model_version(model_dir),
+        )
+    except (ModelNotFoundError, ValueError, OSError) as error:  # InvalidModelError too
+        st.error(f"The model {model_dir.name} cannot be run: {error}")
+        return None
 
 
 # ---------------------------------------------------------------------------------- sessions

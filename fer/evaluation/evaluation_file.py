@@ -77,12 +77,16 @@ def read_evaluation(model_dir: Path) -> dict:
     ``ValueError`` naming the file when it is not an evaluation file.
     """
     path = evaluation_path(model_dir)
-    if not path.is_file():
+    if not path.exists():
         return empty_evaluation(Path(model_dir).name)
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
     try:
         evaluation = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read: {error.strerror or error}") from None
     if not isinstance(evaluation, dict) or not isinstance(evaluation.get("reports"), dict):
         raise ValueError(f"{path} is not an evaluation file (no 'reports' mapping)")
     for split, by_views in evaluation["reports"].items():

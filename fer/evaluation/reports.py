@@ -11,8 +11,10 @@ scored. Pure NumPy/pandas.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,8 @@ from fer.evaluation.evaluation_file import (
 from fer.models.inference import CARD_FILE, tta_label
 
 SUMMARY_STEM = "summary"
+PER_CLASS_METRICS = ("precision", "recall", "f1")
+BIN_FIELDS = ("low", "high", "count", "accuracy", "confidence")
 TABLE_COLUMNS = [
     "source",
     "name",
@@ -51,13 +55,95 @@ def list_models(models_dir: Path) -> list[str]:
     return sorted(path.parent.name for path in models_dir.glob(f"*/{CARD_FILE}"))
 
 
-def model_reports(model_dir: Path) -> list[dict]:
-    """A model's saved reports (split, then views, then backend); none when it has no
-    readable ``evaluation.json``."""
+def _is_share(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and 0.0 <= value <= 1.0)
+
+
+def _is_count(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0)
+
+
+def report_problem(report: Any, shown: bool = True) -> str | None:
+    """What keeps ``report`` from being shown, in words, or None when it can be.
+
+    Every report needs its headline figures (shares in 0..1), its classes and per-class scores;
+    with ``shown`` (a model's report, which the Evaluation page draws) also where it sits
+    (split, views, format), both confusion matrices (classes × classes, finite, not negative)
+    and well-formed reliability bins.
+    """
+    if not isinstance(report, dict):
+        return "it is not a report (a JSON object)"
+    bad = [key for key in ("accuracy", "macro_f1") if not _is_share(report.get(key))]
+    if bad:
+        return f"{' and '.join(bad)} must be {'numbers' if len(bad) > 1 else 'a number'} in 0..1"
+    if report.get("ece") is not None and not _is_share(report["ece"]):
+        return "ece must be a number in 0..1"
+    if "n_samples" in report and not _is_count(report["n_samples"]):
+        return "n_samples must be a count"
+    classes = report.get("classes")
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)
+            and len(set(classes)) == len(classes)):
+        return "classes must be a list of distinct class names"
+    per_class = report.get("per_class")
+    if not isinstance(per_class, dict) or any(
+        not isinstance(per_class.get(name), dict)
+        or not all(_is_share(per_class[name].get(metric)) for metric in PER_CLASS_METRICS)
+        for name in classes
+    ):
+        return f"per_class must give {', '.join(PER_CLASS_METRICS)} in 0..1 for every class"
+    if not shown:
+        return None
+    if not all(isinstance(report.get(key), str) for key in ("split", "backend")):
+        return "split and backend must be named"
     try:
-        return list(iter_reports(read_evaluation(model_dir)))
-    except ValueError:
-        return []
+        views_key(report.get("tta"))
+    except (TypeError, ValueError):
+        return f"tta {report.get('tta')!r} names no test-time views"
+    for key in ("confusion_matrix", "confusion_matrix_normalised"):
+        try:
+            matrix = np.asarray(report.get(key), dtype=np.float64)
+        except (TypeError, ValueError):
+            return f"{key} is not a matrix of numbers"
+        if matrix.shape != (len(classes), len(classes)):
+            return f"{key} must be {len(classes)}×{len(classes)}, not {matrix.shape}"
+        if not np.isfinite(matrix).all() or (matrix < 0).any():
+            return f"{key} holds values that are not finite, non-negative numbers"
+    bins = report.get("reliability_bins") or []
+    if not isinstance(bins, list) or any(
+        not isinstance(entry, dict) or not all(_is_count(entry.get(key)) for key in BIN_FIELDS)
+        for entry in bins
+    ):
+        return f"reliability_bins must each give {', '.join(BIN_FIELDS)} as numbers"
+    return None
+
+
+def read_model_reports(model_dir: Path) -> tuple[list[dict], list[str]]:
+    """A model's reports that can be shown (split, then views, then backend), and what is wrong
+    with the file or with each report that cannot, naming the file and the report."""
+    path = evaluation_path(model_dir)
+    try:
+        evaluation = read_evaluation(model_dir)
+    except ValueError as error:
+        return [], [str(error)]
+    good, problems = [], []
+    for split, by_views in evaluation["reports"].items():
+        for views, by_backend in by_views.items():
+            for backend, report in by_backend.items():
+                problem = report_problem(report)
+                if problem is None:
+                    good.append(report)
+                else:
+                    problems.append(f"{path}: report {split}/{views}/{backend}: {problem}")
+    order = {id(report): index for index, report in enumerate(iter_reports(evaluation))}
+    return sorted(good, key=lambda report: order.get(id(report), 0)), problems
+
+
+def model_reports(model_dir: Path) -> list[dict]:
+    """A model's saved reports that can be shown (split, then views, then backend); none when
+    it has no readable ``evaluation.json`` (:func:`read_model_reports` says why)."""
+    return read_model_reports(model_dir)[0]
 
 
 def comparison_report_paths(comparison_dir: Path) -> list[Path]:
@@ -79,8 +165,17 @@ def calibration_note(model_dir: Path) -> str:
     card_path = Path(model_dir) / CARD_FILE
     try:
         calibration = json.loads(card_path.read_text()).get("calibration")
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, AttributeError) as error:
         return f"No calibration record: {card_path} could not be read ({error})."
+    if calibration is not None and not isinstance(calibration, dict):
+        return f"No calibration record: {card_path}'s 'calibration' is not a record."
+    try:
+        return _calibration_sentence(calibration)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return f"No calibration record: {card_path}'s 'calibration' is incomplete."
+
+
+def _calibration_sentence(calibration: dict | None) -> str:
     if not calibration or calibration.get("fitted_on") is None:
         reason = f" ({calibration['note']})" if calibration and "note" in calibration else ""
         return f"Probabilities are the softmax as trained: no temperature was fitted{reason}."
@@ -107,13 +202,13 @@ def load_report(path: Path) -> dict:
     path = Path(path)
     try:
         report = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
-    missing = [
-        key for key in ("accuracy", "macro_f1", "classes", "per_class") if key not in report
-    ]
-    if missing:
-        raise ValueError(f"{path} is not a classification report (missing {missing})")
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read: {error.strerror or error}") from None
+    problem = report_problem(report, shown=False)
+    if problem:
+        raise ValueError(f"{path} is not a classification report: {problem}")
     return report
 
 
@@ -151,18 +246,26 @@ def report_table(models_dir: Path, comparison_dir: Path) -> pd.DataFrame:
 
     ``source`` is ``"model"`` for shipped models' reports and ``"compare"`` for comparison runs.
     """
-    rows = []
+    return read_report_table(models_dir, comparison_dir)[0]
+
+
+def read_report_table(models_dir: Path, comparison_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`report_table`, and what is wrong with each file or report it left out."""
+    rows, problems = [], []
     for name in list_models(models_dir):
         model_dir = Path(models_dir) / name
-        for report in model_reports(model_dir):
+        shown, wrong = read_model_reports(model_dir)
+        problems += wrong
+        for report in shown:
             rows.append(_row(report, "model", name, evaluation_path(model_dir)))
     for path in comparison_report_paths(comparison_dir):
         try:
             report = load_report(path)
-        except ValueError:
+        except ValueError as error:
+            problems.append(str(error))
             continue
-        rows.append(_row(report, "compare", report.get("model", path.stem), path))
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+        rows.append(_row(report, "compare", str(report.get("model", path.stem)), path))
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS), problems
 
 
 def row_labels(table: pd.DataFrame) -> pd.Series:

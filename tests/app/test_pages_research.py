@@ -200,6 +200,78 @@ def test_evaluation_gallery_with_data(workspace, tiny_model, monkeypatch):
     assert len(app.image[0].proto.imgs) == 24
 
 
+def test_damaged_reports_are_named_and_the_good_ones_still_shown(workspace, tiny_model):
+    """One bad entry in any evaluation.json broke the whole comparison (KeyError), and a bad
+    matrix crashed the model's report; a file that was no JSON read as "no report yet"."""
+    good = install_model(workspace / "models", tiny_model)
+    report = synthetic_report()
+    add_reports(good, [report])
+    broken = workspace / "models" / "broken"
+    broken.mkdir()
+    for file in tiny_model.iterdir():
+        (broken / file.name).symlink_to(file)
+    wrong_matrix = synthetic_report(seed=3) | {"confusion_matrix": [[1, 2], [3, 4]]}
+    evaluation = {
+        "model": "broken",
+        "reports": {"PrivateTest": {
+            "none": {"keras": wrong_matrix, "tflite": {}},
+            "mirror": {"keras": synthetic_report(seed=4) | {"accuracy": float("nan")}},
+        }},
+    }
+    (broken / "evaluation.json").unlink(missing_ok=True)
+    (broken / "evaluation.json").write_text(json.dumps(evaluation))
+    (workspace / "strategy_comparison").mkdir()
+    (workspace / "strategy_comparison" / "ziggy_none.json").write_text("12")
+
+    app = run_page("pages/3_Evaluation.py")  # the first model, "broken", is selected
+    warnings = " ".join(element.value for element in app.warning)
+    assert "report PrivateTest/none/keras: confusion_matrix must be 7×7" in warnings
+    assert "report PrivateTest/none/tflite: accuracy and macro_f1 must be numbers" in warnings
+    assert "report PrivateTest/mirror/keras: accuracy must be a number in 0..1" in warnings
+    assert "ziggy_none.json is not a classification report" in warnings
+    assert "No report of broken can be shown" in " ".join(e.value for e in app.error)
+    assert sorted(app.dataframe[-1].value["Model"]) == ["tiny"]  # the good report stays
+    app.selectbox(key="evaluation.model").select("tiny").run()
+    assert not app.exception
+    assert app.metric[0].value == f"{report['accuracy']:.1%}"
+
+    (broken / "evaluation.json").write_text("{")
+    app.selectbox(key="evaluation.model").select("broken").run()
+    assert not app.exception
+    assert "evaluation.json is not valid JSON" in " ".join(e.value for e in app.warning)
+    assert "No saved report for broken yet" not in infos(app)
+
+
+@needs_data
+@pytest.mark.parametrize("card", ["[1, 2]", '{"name": "bad"}', "not json"])
+def test_a_damaged_model_is_named_on_clusters_and_in_the_gallery(card, workspace, tiny_model,
+                                                                  monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(DATA_DIR))
+    damaged = install_model(workspace / "models", tiny_model)
+    (damaged / "card.json").unlink()
+    (damaged / "card.json").write_text(card)
+    app = run_page("pages/4_Clusters.py")
+    assert "The model tiny cannot be run" in " ".join(e.value for e in app.error)
+    assert "card.json" in " ".join(e.value for e in app.error)
+    app = run_page("pages/3_Evaluation.py")
+    app.toggle(key="evaluation.gallery").set_value(True).run()
+    assert not app.exception, [exception.value for exception in app.exception]
+    assert "The model tiny cannot be run" in " ".join(e.value for e in app.error)
+
+
+@needs_data
+def test_a_model_without_a_known_label_set_is_named_on_clusters(workspace, tiny_model,
+                                                                 monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(DATA_DIR))
+    damaged = install_model(workspace / "models", tiny_model)
+    card = json.loads((tiny_model / "card.json").read_text())
+    del card["label_set"]
+    (damaged / "card.json").unlink()
+    (damaged / "card.json").write_text(json.dumps(card))
+    app = run_page("pages/4_Clusters.py")
+    assert "its label_set None names no dataset" in " ".join(e.value for e in app.error)
+
+
 # ----------------------------------------------------------------------------------- clusters
 
 
