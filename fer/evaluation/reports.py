@@ -48,11 +48,16 @@ TABLE_COLUMNS = [
 
 
 def list_models(models_dir: Path) -> list[str]:
-    """Names of model directories (those holding a ``card.json``), sorted."""
+    """Names of model directories (those holding a ``card.json``, hidden ones left out),
+    sorted."""
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return []
-    return sorted(path.parent.name for path in models_dir.glob(f"*/{CARD_FILE}"))
+    # A hidden folder is a model being published (fer.training.publish.new_model_dir).
+    return sorted(
+        path.parent.name for path in models_dir.glob(f"*/{CARD_FILE}")
+        if not path.parent.name.startswith(".")
+    )
 
 
 def _is_share(value: Any) -> bool:

@@ -99,7 +99,10 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     named = MODELS_DIR / str(name_or_path)
     if named.is_dir() and (named / CARD_FILE).is_file():
         return named
-    available = sorted(path.name for path in MODELS_DIR.glob("*") if (path / CARD_FILE).is_file())
+    available = sorted(
+        path.name for path in MODELS_DIR.glob("*")
+        if (path / CARD_FILE).is_file() and not path.name.startswith(".")
+    )
     raise ModelNotFoundError(
         f"No model {str(name_or_path)!r}: not a model directory and not one of {available} "
         f"under {MODELS_DIR}"

@@ -240,3 +240,12 @@ def test_soup_checks_its_shares_ingredients_and_destination(tmp_path, monkeypatc
     (one / "card.json").write_text(json.dumps(card))
     assert fer_main([*soup, "--replace"]) == 2
     assert "names no known label set" in capsys.readouterr().err
+
+
+def test_a_model_being_published_is_not_offered(tmp_path):
+    from fer.evaluation.reports import list_models
+
+    with new_model_dir(tmp_path / "m") as work:
+        (work / "card.json").write_text("{}")
+        assert list_models(tmp_path) == []
+    assert list_models(tmp_path) == ["m"]
