@@ -204,9 +204,15 @@ def pick_session(store, key: str, viewer) -> int | None:
 
 def pick_model(key: str) -> Path | None:
     """A model selectbox over ``models/*/card.json``; None (with a message) when there is none."""
-    from fer.evaluation.reports import list_models
+    from fer.evaluation.reports import folders_without_card, list_models
 
     names = list_models(models_dir())
+    strays = folders_without_card(models_dir())
+    if strays:
+        st.warning(
+            f"Not offered: {', '.join(strays)} in {models_dir()} hold no readable card.json "
+            "(a damaged model, or not a model)."
+        )
     if not names:
         st.info(NO_MODEL_MESSAGE)
         return None

@@ -60,6 +60,18 @@ def list_models(models_dir: Path) -> list[str]:
     )
 
 
+def folders_without_card(models_dir: Path) -> list[str]:
+    """Folders of ``models_dir`` that hold no readable ``card.json`` (hidden ones left out):
+    a damaged model, or something that is not a model; :func:`list_models` skips them."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return []
+    return sorted(
+        path.name for path in models_dir.iterdir()
+        if path.is_dir() and not path.name.startswith(".") and not (path / CARD_FILE).is_file()
+    )
+
+
 def _is_share(value: Any) -> bool:
     return (isinstance(value, int | float) and not isinstance(value, bool)
             and math.isfinite(value) and 0.0 <= value <= 1.0)

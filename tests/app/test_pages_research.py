@@ -242,6 +242,15 @@ def test_damaged_reports_are_named_and_the_good_ones_still_shown(workspace, tiny
     assert "No saved report for broken yet" not in infos(app)
 
 
+def test_a_model_folder_without_a_card_is_named(workspace, tiny_model):
+    install_model(workspace / "models", tiny_model)
+    (workspace / "models" / "lost").mkdir()
+    (workspace / "models" / "lost" / "model.keras").write_bytes(b"weights")
+    app = run_page("pages/3_Evaluation.py")
+    assert "Not offered: lost" in " ".join(element.value for element in app.warning)
+    assert app.selectbox(key="evaluation.model").options == ["tiny"]
+
+
 @needs_data
 @pytest.mark.parametrize("card", ["[1, 2]", '{"name": "bad"}', "not json"])
 def test_a_damaged_model_is_named_on_clusters_and_in_the_gallery(card, workspace, tiny_model,
