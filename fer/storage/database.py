@@ -36,7 +36,6 @@ from fer.config import LOCAL_DATA_DIR
 DatabaseError = sqlalchemy.exc.SQLAlchemyError
 
 POSTGRES_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
-SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 # How long a writer waits for another one before giving up (SQLite's lock is per file).
 BUSY_TIMEOUT_MS = 10_000
 
@@ -161,10 +160,20 @@ def _create_private_file(path: Path) -> None:
     if path.exists():
         if not path.is_file():
             raise ValueError(f"The session database {path} is not a file")
-        with path.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
-        if header and header != SQLITE_HEADER:
-            raise ValueError(f"{path} is not a SQLite database (another kind of file)")
+        # Read through SQLite, not open()/close(): closing any other descriptor of the file
+        # drops every POSIX lock this process holds on it, which corrupts the database under
+        # a connection that is still open (SQLite's unix VFS shares descriptors per file).
+        probe = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True)
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.DatabaseError as error:
+            if "not a database" in str(error):
+                raise ValueError(
+                    f"{path} is not a SQLite database (another kind of file)"
+                ) from None
+            # Damaged otherwise: _prepare names it with SQLite's own words.
+        finally:
+            probe.close()
     folder = path.parent
     if not folder.exists():
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
