@@ -108,16 +108,10 @@ def split_outputs(
     """Probabilities (and embeddings if asked) of a seeded subset of one split, with the true
     labels and the subset's positions within the split. ``model_version`` (see
     :func:`model_version`) only keys the cache, so a retrained model is not served stale."""
-    from fer.emotions import CLASS_SETS
-    from fer.models.inference import InvalidModelError
+    from fer.models.inference import InvalidModelError, card_label_set
 
     emotion_model = model(model_dir_text)
-    label_set = emotion_model.card.get("label_set")
-    if label_set not in CLASS_SETS:
-        raise InvalidModelError(
-            f"{Path(model_dir_text) / 'card.json'}: its label_set {label_set!r} names no "
-            f"dataset to run it on ({', '.join(CLASS_SETS)})"
-        )
+    label_set = card_label_set(emotion_model.card, Path(model_dir_text))
     faces = dataset(label_set, data_dir_text).split(split)
     if list(faces.class_names) != list(emotion_model.classes):
         raise InvalidModelError(

@@ -77,13 +77,7 @@ def _escaped(char: str) -> str:
 
 def positive_int(text: str) -> int:
     """An ``argparse`` type: a whole number of at least 1 (a count, a size, a repeat)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+    return whole_number_at_least(1)(text)
 
 
 def whole_number_at_least(lowest: int):
@@ -99,7 +93,6 @@ def whole_number_at_least(lowest: int):
             raise argparse.ArgumentTypeError(f"must be at least {lowest}, not {value}")
         return value
 
-    parse.__name__ = "whole number"  # argparse names the type in its messages
     return parse
 
 

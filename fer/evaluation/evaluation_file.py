@@ -170,11 +170,19 @@ def find_report(
     return evaluation["reports"].get(split, {}).get(views, {}).get(backend)
 
 
+def iter_placed_reports(evaluation: dict) -> Iterator[tuple[str, str, str, dict]]:
+    """``(split, views, backend, report)`` of every report in canonical order: split, then
+    views, then backend."""
+    for split, by_views in _canonical(evaluation)["reports"].items():
+        for views, by_backend in by_views.items():
+            for backend, report in by_backend.items():
+                yield split, views, backend, report
+
+
 def iter_reports(evaluation: dict) -> Iterator[dict]:
     """Every report in canonical order: split, then views, then backend."""
-    for by_views in _canonical(evaluation)["reports"].values():
-        for by_backend in by_views.values():
-            yield from by_backend.values()
+    for *_, report in iter_placed_reports(evaluation):
+        yield report
 
 
 def headline(report: dict) -> dict:

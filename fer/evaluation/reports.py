@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from fer.evaluation.evaluation_file import (
     evaluation_path,
-    iter_reports,
+    iter_placed_reports,
     read_evaluation,
     views_key,
 )
@@ -145,16 +145,13 @@ def read_model_reports(model_dir: Path) -> tuple[list[dict], list[str]]:
     except ValueError as error:
         return [], [str(error)]
     good, problems = [], []
-    for split, by_views in evaluation["reports"].items():
-        for views, by_backend in by_views.items():
-            for backend, report in by_backend.items():
-                problem = report_problem(report)
-                if problem is None:
-                    good.append(report)
-                else:
-                    problems.append(f"{path}: report {split}/{views}/{backend}: {problem}")
-    order = {id(report): index for index, report in enumerate(iter_reports(evaluation))}
-    return sorted(good, key=lambda report: order.get(id(report), 0)), problems
+    for split, views, backend, report in iter_placed_reports(evaluation):
+        problem = report_problem(report)
+        if problem is None:
+            good.append(report)
+        else:
+            problems.append(f"{path}: report {split}/{views}/{backend}: {problem}")
+    return good, problems
 
 
 def model_reports(model_dir: Path) -> list[dict]:

@@ -89,6 +89,20 @@ def read_card(model_dir: Path) -> dict:
     return card
 
 
+def card_label_set(card: dict, model_dir: Path) -> str:
+    """The label set a model's card names (``"fer2013"``, ``"ferplus"``), the key of the
+    dataset it is scored on; ``InvalidModelError`` naming the card when it names none."""
+    from fer.emotions import CLASS_SETS
+
+    label_set = card.get("label_set")
+    if not isinstance(label_set, str) or label_set not in CLASS_SETS:
+        raise InvalidModelError(
+            f"{Path(model_dir) / CARD_FILE}: its label_set {label_set!r} names no dataset (it "
+            f"names no known label set: {', '.join(CLASS_SETS)})"
+        )
+    return label_set
+
+
 def resolve_model_dir(name_or_path: str | Path) -> Path:
     """A name under ``models/`` (``"fer2013"``), a model directory or a ``.keras`` file path."""
     candidate = Path(name_or_path)

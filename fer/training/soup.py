@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer.data.datasets import FaceDataset, load_dataset
-from fer.emotions import CLASS_SETS
-from fer.models.inference import KERAS_FILE, read_card, resolve_model_dir
+from fer.models.inference import KERAS_FILE, card_label_set, read_card, resolve_model_dir
 from fer.training.run_state import merge_stages, published_stages
 from fer.training.selection import publictest_accuracy
 
@@ -46,11 +45,7 @@ class Ingredient:
 def load_ingredient(name_or_path: str) -> Ingredient:
     model_dir = resolve_model_dir(name_or_path)
     card = read_card(model_dir)
-    label_set = card.get("label_set")
-    if not isinstance(label_set, str) or label_set not in CLASS_SETS:
-        raise ValueError(
-            f"{model_dir / 'card.json'} names no known label set (label_set: {label_set!r})"
-        )
+    card_label_set(card, model_dir)
     return Ingredient(str(card.get("name") or model_dir.name), model_dir, card)
 
 

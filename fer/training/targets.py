@@ -109,13 +109,8 @@ def add_teacher_targets(config: TrainConfig, data: TrainingData) -> str:
     from fer.models.inference import load_model
     from fer.training.distill import teacher_probabilities
 
+    head = check_teacher(config)
     teacher_model = load_model(config.distill_from, backend="keras")
-    head = teacher_model.card["label_set"]
-    if head not in data.targets:
-        raise ValueError(
-            f"teacher {config.distill_from} is a {head!r} model; this run trains heads "
-            f"{list(data.targets)}"
-        )
     teacher = teacher_probabilities(teacher_model, data.images, list(class_set(head).names))
     data.targets[head] = blend_targets(data.targets[head], teacher, config.distill_weight)
     return head
