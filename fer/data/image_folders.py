@@ -17,6 +17,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm")
 MAX_IMAGE_PIXELS = 40_000_000
 # Below this many pixels a side, no detector finds a face; frames and uploads are refused.
 MIN_FRAME_SIDE = 8
+# MediaPipe's bundled OpenCV aborts the whole process (an assertion, not an exception) on a side
+# of 32,767 pixels or more, however few pixels the frame holds; frames and uploads stay well below.
+MAX_FRAME_SIDE = 16_384
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fer.config import find_landmarker_bundle, landmarker_search_dirs
-from fer.data.image_folders import MIN_FRAME_SIDE
+from fer.data.image_folders import MAX_FRAME_SIDE, MIN_FRAME_SIDE
 from fer.data.lighting import clipped_share, is_overexposed
 from fer.models.inference import PIPELINE_TTA, class_thresholds, tta_views
 from fer.realtime.alignment import align_detected
@@ -113,6 +113,11 @@ def validate_frame(frame_bgr: object) -> NDArray[np.uint8]:
         )
     if min(frame_bgr.shape[:2]) < MIN_FRAME_SIDE:
         raise ValueError(f"frame_bgr is too small to hold a face: {frame_bgr.shape}")
+    if max(frame_bgr.shape[:2]) > MAX_FRAME_SIDE:
+        raise ValueError(
+            f"frame_bgr is too long a side for the face detector: {frame_bgr.shape} (at most "
+            f"{MAX_FRAME_SIDE} pixels a side)"
+        )
     return frame_bgr
 
 

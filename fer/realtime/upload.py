@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from fer.data.image_folders import MAX_IMAGE_PIXELS, MIN_FRAME_SIDE
+from fer.data.image_folders import MAX_FRAME_SIDE, MAX_IMAGE_PIXELS, MIN_FRAME_SIDE
 from fer.realtime.smoothing import SmoothingConfig
 from fer.sessions.records import FrameRecord
 
@@ -83,6 +83,11 @@ def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> NDArray[np.
         raise ValueError(
             f"The image is {width}×{height} pixels: too small to hold a face (the smallest "
             f"side must be at least {MIN_FRAME_SIDE} pixels)."
+        )
+    if max(width, height) > MAX_FRAME_SIDE:
+        raise ValueError(
+            f"The image is {width}×{height} pixels: no side may be longer than "
+            f"{MAX_FRAME_SIDE} pixels. Please crop or scale it down and upload it again."
         )
     if width * height > max_pixels:
         raise ValueError(

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from fer.data.image_folders import MIN_FRAME_SIDE
+from fer.data.image_folders import MAX_FRAME_SIDE, MIN_FRAME_SIDE
 
 if TYPE_CHECKING:  # pragma: no cover
     from fer.realtime.pipeline import EmotionRecognizer, FaceResult
@@ -167,6 +167,12 @@ def analyse_video(
             info.path.name,
             f"has frames of {info.width}×{info.height} pixels: too small to hold a face (the "
             f"smallest side must be at least {MIN_FRAME_SIDE} pixels).",
+        )
+    if max(info.width, info.height) > MAX_FRAME_SIDE:
+        raise UnreadableVideoError(
+            info.path.name,
+            f"has frames of {info.width}×{info.height} pixels: no side may be longer than "
+            f"{MAX_FRAME_SIDE} pixels.",
         )
     n_total = -(-info.n_frames // stride) if info.n_frames else 0
     if max_frames is not None:

@@ -169,6 +169,17 @@ def test_an_image_too_small_for_a_face_is_refused_in_words(client, world):
     )
 
 
+def test_an_image_with_a_side_the_detector_cannot_take_is_refused_in_words(client, world):
+    # 8×32,767 pixels is a tiny file, but MediaPipe would abort the whole server on it.
+    response = client.post("/v1/analyze", headers=world.headers("dr.a"),
+                           files={"file": ("ribbon.png", png_bytes(32_767, 8), "image/png")})
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "The image is 8×32767 pixels: no side may be longer than 16384 pixels. Please crop or "
+        "scale it down and upload it again."
+    )
+
+
 def test_an_upload_larger_than_the_spool_never_reaches_the_disk(client, world, monkeypatch):
     import tempfile
 
@@ -192,3 +203,4 @@ def test_a_short_service_token_is_refused_before_the_database_is_made(tmp_path):
     with pytest.raises(ValueError, match="at least 32 characters"):
         create_app(location, service_token="short")
     assert not location.parent.exists()
+

@@ -1,4 +1,7 @@
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -51,11 +54,32 @@ def test_public_import_and_lazy_constructor():
         (np.zeros((64, 64, 4), np.uint8), r"\(height, width, 3\)"),
         ([[0, 0, 0]], "numpy array"),
         (np.zeros((4, 4, 3), np.uint8), "too small"),
+        (np.zeros((16_385, 8, 3), np.uint8), "too long a side"),
+        (np.zeros((8, 40_000, 3), np.uint8), "too long a side"),
     ],
 )
 def test_process_rejects_bad_frames_before_loading(frame, message):
     with pytest.raises(ValueError, match=message):
         unloadable().process(frame, 0.0)
+
+
+def test_a_frame_with_a_side_mediapipe_cannot_take_is_refused_not_fatal(video_data_dir):
+    # MediaPipe aborts the process on such a frame, so the check runs in a child process.
+    script = (
+        "import numpy as np\n"
+        "from fer.realtime.pipeline import EmotionRecognizer\n"
+        "recognizer = EmotionRecognizer(model='no-such-model', landmarker_path="
+        f"{str(video_data_dir / 'face_landmarker.task')!r})\n"
+        "try:\n"
+        "    recognizer.process(np.zeros((32_767, 8, 3), np.uint8), 0.0)\n"
+        "except ValueError as error:\n"
+        "    print('refused:', error)\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "refused: frame_bgr is too long a side" in finished.stdout
 
 
 @pytest.mark.parametrize(

@@ -157,3 +157,14 @@ def test_a_video_whose_frames_are_too_small_for_a_face_says_so(tmp_path):
         analyse_video(path, CountingRecognizer())
     assert raised.value.reason.startswith("has frames of 6×6 pixels")
     assert "frame_bgr" not in str(raised.value)
+
+
+def test_a_video_with_a_side_too_long_for_the_detector_says_so(tmp_path):
+    path = tmp_path / "ribbon.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (8, 16_392))
+    assert writer.isOpened()
+    writer.write(np.full((16_392, 8, 3), 128, np.uint8))
+    writer.release()
+    with pytest.raises(UnreadableVideoError, match="frames of 8×16392 pixels: no side") as raised:
+        analyse_video(path, CountingRecognizer())
+    assert "16384" in raised.value.reason
