@@ -27,6 +27,17 @@ MAX_FACES_LIMIT = 16
 
 router = APIRouter(tags=["analysis"])
 
+# What a caller learns when the fallback detector ran. Why it ran (a missing or damaged landmarker
+# file, with its path) is the server's business and goes to its log.
+FALLBACK_DETECTOR_WARNING = (
+    "The server's face landmarker is not available, so the fallback face detector was used: "
+    "no valence, arousal, action units or head pose."
+)
+
+
+class UnusableImage(ValueError):
+    """The uploaded file is not an image this API analyses; the message is for the caller."""
+
 
 def image_recognizer(model: Any, max_faces: int = DEFAULT_MAX_FACES) -> Any:
     """The recognizer for one still image (the settings of ``fer analyze`` for images)."""
@@ -89,13 +100,17 @@ class Analyser:
             return self._model
 
     def analyse(self, data: bytes, max_faces: int) -> Analysis:
-        """``ValueError`` (a message for the caller) for a file that is not a usable image."""
+        """:class:`UnusableImage` for a file that is not a usable image. Any other error is the
+        server's (a damaged model, a failing detector) and propagates as such."""
         from fer.realtime.upload import decode_image
 
         # Decoding inside the lock too: a decoded image can be far larger than its file, and
         # requests waiting for the model must not each hold one.
         with self._run_lock:
-            frame_bgr = decode_image(data)
+            try:
+                frame_bgr = decode_image(data)
+            except ValueError as error:
+                raise UnusableImage(str(error)) from None
             model = self.model()
             recognizer = image_recognizer(model, max_faces)
             try:
@@ -108,7 +123,7 @@ class Analyser:
             model=str(model.name),
             classes=classes,
             faces=[face_from_result(result, classes) for result in results],
-            detector_warning=warning,
+            detector_warning=FALLBACK_DETECTOR_WARNING if warning else None,
         )
 
 
@@ -130,7 +145,7 @@ def analyze(
     data = file.file.read()
     try:
         analysis = state.analyser.analyse(data, max_faces)
-    except ValueError as error:
+    except UnusableImage as error:
         raise HTTPException(400, str(error)) from None
     state.audit.record(
         principal.actor,

@@ -29,6 +29,8 @@ def _describe(error: dict[str, Any]) -> str:
     message = str(error.get("msg", "is not valid"))
     if error.get("type") == "missing":
         return f"{place} {name!r} is missing" if name else f"the {place} is missing"
+    if "Expected UploadFile" in message:  # pydantic's wording names a Python class
+        return f"{place} {name!r} must be an uploaded file, not text"
     return f"{place} {name!r}: {message}" if name else f"{place}: {message}"
 
 

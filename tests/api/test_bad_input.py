@@ -204,3 +204,44 @@ def test_a_short_service_token_is_refused_before_the_database_is_made(tmp_path):
         create_app(location, service_token="short")
     assert not location.parent.exists()
 
+
+def test_a_damaged_served_model_is_a_500_that_names_no_file(world, tmp_path, caplog):
+    import shutil
+    from pathlib import Path
+
+    import fer
+
+    shipped = Path(fer.__file__).resolve().parent.parent / "models" / "ferplus"
+    damaged = tmp_path / "damaged_model"
+    shutil.copytree(shipped, damaged)
+    served = damaged / "model_int8.tflite"
+    served.write_bytes(served.read_bytes()[:1000])
+    app = create_app(world.database, model_name=str(damaged), service_token=SERVICE_TOKEN)
+    with caplog.at_level("ERROR", logger="fer.api.errors"):
+        response = TestClient(app).post("/v1/analyze", headers=world.headers("dr.a"),
+                                        files={"file": ("face.png", png_bytes(), "image/png")})
+    assert response.status_code == 500
+    assert set(response.json()) == {"detail", "error_id"}
+    assert str(tmp_path) not in response.text and "tflite" not in response.text
+    assert response.json()["error_id"] in caplog.text
+
+
+def test_the_fallback_detector_is_named_without_the_servers_paths(world, tmp_path, monkeypatch):
+    empty = tmp_path / "no_landmarker_here"
+    empty.mkdir()
+    monkeypatch.setenv("FER_DATA_DIR", str(empty))
+    client = TestClient(create_app(world.database, service_token=SERVICE_TOKEN))
+    response = client.post("/v1/analyze", headers=world.headers("dr.a"),
+                           files={"file": ("frame.png", png_bytes(200, 200), "image/png")})
+    assert response.status_code == 200, response.text
+    assert response.json()["detector_warning"] == (
+        "The server's face landmarker is not available, so the fallback face detector was used: "
+        "no valence, arousal, action units or head pose."
+    )
+    assert str(tmp_path) not in response.text
+
+
+def test_a_file_sent_as_text_is_refused_in_words(client, world):
+    response = client.post("/v1/analyze", headers=world.headers("dr.a"), data={"file": "abc"})
+    assert response.status_code == 422
+    assert response.json()["detail"] == "form field 'file' must be an uploaded file, not text"
