@@ -4,7 +4,9 @@ head pose for every face in every analysed frame.
 Writes OUT/frames.csv (one row per face per frame: source, time_s, track_id, label, confidence,
 p_<class> per class, valence, arousal, one column per action unit, yaw, pitch, roll) and
 OUT/summary.json (per source: frames analysed, notes such as a video that ends early, and the
-session insights of each face). The figures describe faces; they are not diagnoses.
+session insights of each face). The figures describe faces; they are not diagnoses. Both files
+are readable by their owner only and are written whole or not at all: a run that cannot write
+them replaces no earlier file and stores nothing.
 
 With --record --consented-by NAME [--client CODE] the person's consent is recorded first (as on
 the app's pages), then each analysed file is stored as a session in the session database
@@ -59,15 +61,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def prepare_output_dir(out: Path) -> None:
-    """Make ``out`` (a folder) now, so that a path that cannot be one fails the run before
-    anything is analysed or stored; ``ValueError`` naming it."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ValueError(f"--out {out} is a file, not a folder") from None
-    except OSError as error:
-        raise ValueError(f"--out {out} cannot be made: {error.strerror}") from None
+def check_output_dir(out: Path) -> None:
+    """Check, before anything is analysed or stored, that ``frames.csv`` and ``summary.json``
+    can be written into the folder ``out``; ``ValueError`` naming what stands in the way.
+
+    The folder itself is made only when there is something to write into it."""
+    from fer.realtime.analysis import output_paths
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    in_the_way = [path for path in output_paths(out) if path.exists() and not path.is_file()]
+    if in_the_way:
+        raise ValueError(
+            f"{', '.join(map(str, in_the_way))} is not a file: move it away or choose another "
+            "--out"
+        )
+    folder = nearest_existing_folder(out)
+    if not folder.is_dir():
+        raise ValueError(f"--out {out} cannot be made: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out} cannot be written: {folder} is not writable")
+
+
+def nearest_existing_folder(out: Path) -> Path:
+    """``out`` if it exists, else its nearest existing parent (what a failed run leaves)."""
+    return next(path for path in (out, *out.parents) if path.exists())
+
+
+def remove_folders_made(out: Path, existing: Path) -> None:
+    """Remove ``out`` and its parents up to ``existing`` that are still empty: a run that
+    wrote nothing leaves no folder behind."""
+    for folder in (out, *out.parents):
+        if folder == existing:
+            return
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or not ours to remove
+            return
 
 
 def withheld_command(command_line: str) -> str:
@@ -143,13 +173,10 @@ def run(args: argparse.Namespace) -> int:
     import cv2
     from tqdm.auto import tqdm
 
-    from fer.realtime.analysis import (
-        analyse_source,
-        expand_sources,
-        write_outputs,
-    )
+    from fer.realtime.analysis import analyse_source, expand_sources, write_outputs
     from fer.realtime.pipeline import DEFAULT_MODEL, EmotionRecognizer
     from fer.realtime.smoothing import SmoothingConfig
+    from fer.storage import DatabaseError
 
     if args.stride < 1 or args.max_faces < 1:
         print("error: --stride and --max-faces must be at least 1", file=sys.stderr)
@@ -161,17 +188,18 @@ def run(args: argparse.Namespace) -> int:
               "--owner need --record", file=sys.stderr)
         return 2
     try:
+        check_output_dir(args.out)  # before anything is analysed, stored or made
         sources = expand_sources(args.paths)
         from fer.models.inference import load_model
 
         model = load_model(args.model or DEFAULT_MODEL)
         # Checked first; the consent is recorded with the first session stored.
         recording = Recording(args) if args.record else None
-        prepare_output_dir(args.out)  # before anything is analysed or stored
-    except (ValueError, FileNotFoundError, PermissionError) as error:
+    except (ValueError, FileNotFoundError, PermissionError, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     model_label = recorded_model_label(model, args.tta)
+    classes = list(model.classes)
 
     def make_recognizer(kind: str) -> EmotionRecognizer:
         # A still image has no history to smooth; the uncertain threshold still applies.
@@ -191,22 +219,50 @@ def run(args: argparse.Namespace) -> int:
                 failures.append(f"{path}: {type(error).__name__}: {error}")
                 continue
             analyses.append(analysis)
-            if recording is not None:
-                try:
-                    recording.store_analysis(analysis, model_label, list(model.classes))
-                except ValueError as error:  # refused by the store: nothing stored for it
-                    failures.append(f"{path}: not stored: {error}")
+    if not analyses:  # nothing to write: the outputs of an earlier run stay as they were
+        print_problems(analyses, failures)
+        return 2
+    extra = {"model": model.name, "tta": args.tta, "stride": args.stride,
+             "command": withheld_command(args.command_line), "failed": failures}
+
+    def store_sessions() -> None:
+        # Called once both files are written beside their names: a file that cannot be
+        # written stores nothing, and summary.json names the sessions stored.
+        if recording is None:
+            return
+        for analysis in analyses:
+            try:
+                recording.store_analysis(analysis, model_label, classes)
+            except ValueError as error:  # refused by the store: nothing stored for it
+                failures.append(f"{analysis.source}: not stored: {error}")
+        extra["consent_id"] = recording.consent_id
+
+    existing = nearest_existing_folder(args.out)
+    try:
+        frames_path, summary_path = write_outputs(
+            analyses, classes, args.out, extra, store_sessions
+        )
+    except (OSError, DatabaseError) as error:
+        remove_folders_made(args.out, existing)
+        print_problems(analyses, failures)
+        stored = [str(analysis.session_id) for analysis in analyses if analysis.session_id]
+        what = (
+            f"the results could not be written into {args.out} ({error})"
+            if isinstance(error, OSError)
+            else f"the session database failed ({error})"
+        )
+        kept = f"sessions {', '.join(stored)} were stored" if stored else "nothing was stored"
+        print(f"error: {what}; no earlier result was replaced and {kept}", file=sys.stderr)
+        return 2
+    print_problems(analyses, failures)
+    print(f"{frames_path}\n{summary_path}")
+    return 1 if failures else 0
+
+
+def print_problems(analyses, failures: list[str]) -> None:
+    """The analyses' notes, then the inputs that failed, on standard error."""
     for analysis in analyses:
         for note in analysis.notes:
             print(f"note: {note}", file=sys.stderr)
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
-    if not analyses:  # nothing to write: the outputs of an earlier run stay as they were
-        return 2
-    extra = {"model": model.name, "tta": args.tta, "stride": args.stride,
-             "command": withheld_command(args.command_line), "failed": failures}
-    if recording is not None:
-        extra["consent_id"] = recording.consent_id
-    frames_path, summary_path = write_outputs(analyses, list(model.classes), args.out, extra)
-    print(f"{frames_path}\n{summary_path}")
-    return 2 if failures and not analyses else (1 if failures else 0)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from fer.files import replacing
 from fer.realtime.signals import ACTION_UNITS, HEAD_POSE_AXES
 from fer.realtime.upload import IMAGE_TYPES, VIDEO_TYPES, decode_image
 from fer.sessions.insights import session_insights
@@ -204,13 +205,15 @@ def frames_csv_table(analyses: Sequence[SourceAnalysis], classes: Sequence[str])
     return pd.concat(parts, ignore_index=True)
 
 
-def write_outputs(
-    analyses: Sequence[SourceAnalysis], classes: Sequence[str], out_dir: Path, extra: dict
-) -> tuple[Path, Path]:
-    """Write ``frames.csv`` and ``summary.json`` into ``out_dir``; returns both paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    frames_path, summary_path = out_dir / FRAMES_FILE, out_dir / SUMMARY_FILE
-    frames_csv_table(analyses, classes).to_csv(frames_path, index=False)
+def output_paths(out_dir: Path) -> tuple[Path, Path]:
+    """Where a run into ``out_dir`` writes ``frames.csv`` and ``summary.json``."""
+    return out_dir / FRAMES_FILE, out_dir / SUMMARY_FILE
+
+
+def summary_text(
+    analyses: Sequence[SourceAnalysis], classes: Sequence[str], extra: dict[str, Any]
+) -> str:
+    """``summary.json``: ``extra``, the classes and, per source, what was analysed and found."""
     summary = {
         **extra,
         "classes": list(classes),
@@ -230,7 +233,37 @@ def write_outputs(
             for analysis in analyses
         ],
     }
-    summary_path.write_text(json.dumps(summary, indent=1, allow_nan=False, default=_plain))
+    return json.dumps(summary, indent=1, allow_nan=False, default=_plain)
+
+
+def write_outputs(
+    analyses: Sequence[SourceAnalysis],
+    classes: Sequence[str],
+    out_dir: Path,
+    extra: dict[str, Any],
+    before_replacing: Callable[[], None] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``frames.csv`` and ``summary.json`` into ``out_dir``; returns both paths.
+
+    Both files describe people's faces, so new ones are readable by their owner only. Each is
+    written whole beside its final name first; only when both are complete do they replace
+    what ``out_dir`` held, and on any error (``OSError`` for a full disk) neither does.
+
+    ``before_replacing``, when given, is called at that point (``fer analyze --record`` stores
+    the sessions there, so a file that cannot be written stores nothing); it may change the
+    analyses and ``extra`` (session ids, refusals), and ``summary.json`` is written again with
+    them. When it raises, nothing is replaced.
+    """
+    frames_path, summary_path = output_paths(out_dir)
+    with (
+        replacing(frames_path, private=True) as frames_temporary,
+        replacing(summary_path, private=True) as summary_temporary,
+    ):
+        frames_csv_table(analyses, classes).to_csv(frames_temporary, index=False)
+        summary_temporary.write_text(summary_text(analyses, classes, extra))
+        if before_replacing is not None:
+            before_replacing()
+            summary_temporary.write_text(summary_text(analyses, classes, extra))
     return frames_path, summary_path
 
 

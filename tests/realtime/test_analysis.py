@@ -14,6 +14,7 @@ import pytest
 from fer.cli import main as fer_main
 from fer.realtime.analysis import expand_sources
 from tests.conftest import SHARED_VIDEO
+from tests.realtime.analysis_fakes import analyse_and_record
 
 
 def test_sources_are_expanded_and_unsupported_files_named(tmp_path):
@@ -73,74 +74,6 @@ def test_analyze_writes_frames_and_insights_and_reports_a_truncated_video(
 
 
 # --- fer analyze --record --------------------------------------------------------------------
-
-CLASSES = ("neutral", "happy", "sad")
-
-
-class FakeModel:
-    name = "fakenet"
-    classes = CLASSES
-    card = {"version": 3}
-
-
-class FakeRecognizer:
-    """Two faces per frame: face 0 with landmarks and every signal, face 1 without (Haar)."""
-
-    classes = CLASSES
-    detector_warning = None
-
-    def __init__(self, **_options):
-        pass
-
-    def process(self, frame_bgr, t_seconds):
-        from fer.realtime.pipeline import FaceResult
-
-        if frame_bgr.mean() > 250:  # a white picture holds no face
-            return []
-        probs = np.array([0.1, 0.8, 0.1], np.float32)
-        with_landmarks = FaceResult(
-            track_id=0, bbox=(1, 2, 30, 40), probs=probs, smoothed=probs, label="happy",
-            confidence=0.8, landmarks=np.zeros((478, 2), np.float32),
-            blendshapes={"mouthSmileLeft": 0.5}, action_units={"AU12": 0.75, "AU4": 0.25},
-            au_asymmetry={"AU12": 0.125}, valence=0.5, arousal=0.25,
-            head_pose={"yaw": 5.0, "pitch": -2.0, "roll": 1.0},
-        )
-        haar = FaceResult(
-            track_id=1, bbox=(50, 2, 30, 40), probs=probs, smoothed=probs, label="happy",
-            confidence=0.8, valence=0.5, arousal=0.25,
-        )
-        return [with_landmarks, haar]
-
-    def close(self):
-        pass
-
-
-@pytest.fixture
-def fake_pipeline(monkeypatch):
-    monkeypatch.setattr("fer.models.inference.load_model", lambda name: FakeModel())
-    monkeypatch.setattr("fer.realtime.pipeline.EmotionRecognizer", FakeRecognizer)
-
-
-@pytest.fixture
-def media(tmp_path):
-    folder = tmp_path / "media"
-    folder.mkdir()
-    cv2.imwrite(str(folder / "face.png"), np.full((60, 80, 3), 90, np.uint8))
-    cv2.imwrite(str(folder / "white.png"), np.full((60, 80, 3), 255, np.uint8))
-    writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10,
-                             (80, 60))
-    for _ in range(6):
-        writer.write(np.full((60, 80, 3), 90, np.uint8))
-    writer.release()
-    return folder
-
-
-def analyse_and_record(media, out, location, *options):
-    return fer_main([
-        "analyze", str(media), "--out", str(out), "--record", "--consented-by", "Dana Client",
-        "--database", str(location), *options,
-    ])
-
 
 def test_record_stores_each_source_as_a_session_after_the_consent(
     fake_pipeline, media, tmp_path, database_location

@@ -1,0 +1,81 @@
+"""`fer analyze`'s two files: written whole, private, and before any session is stored, so a
+run that cannot write them changes nothing (no half output, nothing in the database)."""
+
+import json
+import stat
+
+import pandas as pd
+import pytest
+
+from fer.cli import main as fer_main
+from tests.realtime.analysis_fakes import analyse_and_record
+
+
+def nothing_stored(database):
+    from fer.sessions.store import SessionStore
+
+    if not database.exists():
+        return True
+    store = SessionStore(database)
+    try:
+        store.get_consent(1)
+    except ValueError:
+        return store.list_sessions() == []
+    return False
+
+
+def test_a_summary_that_cannot_be_written_stores_nothing_and_keeps_earlier_files(
+    fake_pipeline, media, tmp_path, capsys
+):
+    out, database = tmp_path / "out", tmp_path / "sessions.db"
+    (out / "summary.json").mkdir(parents=True)
+    (out / "frames.csv").write_text("an earlier run's")
+    assert analyse_and_record(media, out, database) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "summary.json" in err and "Traceback" not in err
+    assert (out / "frames.csv").read_text() == "an earlier run's"
+    assert nothing_stored(database)
+
+
+def test_a_full_disk_stores_nothing_and_leaves_no_partial_file(
+    fake_pipeline, media, tmp_path, monkeypatch, capsys
+):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    out, database = tmp_path / "out", tmp_path / "sessions.db"
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
+    assert analyse_and_record(media, out, database) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "nothing was stored" in err
+    assert nothing_stored(database)
+    assert not out.exists()  # made for this run, removed with nothing in it
+
+
+def test_the_files_are_private_to_their_owner(fake_pipeline, media, tmp_path):
+    out = tmp_path / "out"
+    assert fer_main(["analyze", str(media / "face.png"), "--out", str(out)]) == 0
+    for name in ("frames.csv", "summary.json"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
+    assert sorted(path.name for path in out.iterdir()) == ["frames.csv", "summary.json"]
+    assert json.loads((out / "summary.json").read_text())["sources"]
+
+
+def test_a_run_whose_every_input_fails_makes_no_folder(fake_pipeline, tmp_path, capsys):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    out = tmp_path / "new" / "out"
+    assert fer_main(["analyze", str(tmp_path / "empty.mp4"), "--out", str(out)]) == 2
+    assert "empty.mp4" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("blocker", ["file", "parent file"])
+def test_an_out_that_cannot_be_a_folder_is_refused_first(
+    fake_pipeline, media, tmp_path, blocker, capsys
+):
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" if blocker == "file" else tmp_path / "afile" / "out"
+    database = tmp_path / "sessions.db"
+    assert analyse_and_record(media, out, database) == 2
+    assert "afile" in capsys.readouterr().err
+    assert not database.exists()  # --out is checked before the database is opened
