@@ -79,3 +79,33 @@ def test_an_out_that_cannot_be_a_folder_is_refused_first(
     assert analyse_and_record(media, out, database) == 2
     assert "afile" in capsys.readouterr().err
     assert not database.exists()  # --out is checked before the database is opened
+
+
+def test_an_unreachable_database_is_an_error_line(fake_pipeline, media, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = analyse_and_record(media, out, "postgresql://fer:secret@127.0.0.1:1/fer")
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and "Traceback" not in err
+    assert "secret" not in err
+    assert not out.exists()
+
+
+def test_a_database_failing_while_storing_replaces_no_file(
+    fake_pipeline, media, tmp_path, monkeypatch, capsys
+):
+    import sqlalchemy
+
+    from fer.sessions.store import SessionStore
+
+    def fail(*args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    out, database = tmp_path / "out", tmp_path / "sessions.db"
+    out.mkdir()
+    (out / "frames.csv").write_text("an earlier run's")
+    monkeypatch.setattr(SessionStore, "create_session", fail)
+    assert analyse_and_record(media, out, database) == 2
+    err = capsys.readouterr().err
+    assert "disk I/O error" in err and "Traceback" not in err
+    assert (out / "frames.csv").read_text() == "an earlier run's"
+    assert not (out / "summary.json").exists()
