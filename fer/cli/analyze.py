@@ -6,7 +6,8 @@ p_<class> per class, valence, arousal, one column per action unit, yaw, pitch, r
 OUT/summary.json (per source: frames analysed, notes such as a video that ends early, and the
 session insights of each face). The figures describe faces; they are not diagnoses. Both files
 are readable by their owner only and are written whole or not at all: a run that cannot write
-them replaces no earlier file and stores nothing.
+them replaces no earlier file and stores nothing. The files of an earlier run in OUT are
+replaced only with --overwrite.
 
 With --record --consented-by NAME [--client CODE] the person's consent is recorded first (as on
 the app's pages), then each analysed file is stored as a session in the session database
@@ -27,7 +28,7 @@ from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, recorded_model_label
 
 EXAMPLE = """\
 fer analyze interview.mp4 photos/ --out results/
-fer analyze session.mp4 --out results/ --stride 3 --model fer2013
+fer analyze session.mp4 --out results/ --stride 3 --model fer2013 --overwrite
 fer analyze session.mp4 --out results/ --record --consented-by "Dana Client" --client C-17"""
 # Options whose values stay out of summary.json: a person's name, a URL with a password.
 WITHHELD_OPTIONS = ("--consented-by", "--database")
@@ -36,6 +37,8 @@ WITHHELD_OPTIONS = ("--consented-by", "--database")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, help="image or video files, or folders")
     parser.add_argument("--out", type=Path, required=True, help="folder for the two files")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the frames.csv and summary.json of an earlier run in --out")
     parser.add_argument("--model", default=None, help="model name or directory (default: the "
                         "Live page's)")
     parser.add_argument("--stride", type=int, default=1, help="analyse every N-th video frame")
@@ -61,9 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_output_dir(out: Path) -> None:
+def check_output_dir(out: Path, overwrite: bool = False) -> None:
     """Check, before anything is analysed or stored, that ``frames.csv`` and ``summary.json``
-    can be written into the folder ``out``; ``ValueError`` naming what stands in the way.
+    can be written into the folder ``out`` and, unless ``overwrite``, replace no earlier run's;
+    ``ValueError`` naming what stands in the way.
 
     The folder itself is made only when there is something to write into it."""
     from fer.realtime.analysis import output_paths
@@ -75,6 +79,12 @@ def check_output_dir(out: Path) -> None:
         raise ValueError(
             f"{', '.join(map(str, in_the_way))} is not a file: move it away or choose another "
             "--out"
+        )
+    earlier = [path.name for path in output_paths(out) if path.exists()]
+    if earlier and not overwrite:
+        raise ValueError(
+            f"--out {out} already holds {' and '.join(earlier)} of an earlier run; give "
+            "--overwrite to replace them, or choose another --out"
         )
     folder = nearest_existing_folder(out)
     if not folder.is_dir():
@@ -188,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
               "--owner need --record", file=sys.stderr)
         return 2
     try:
-        check_output_dir(args.out)  # before anything is analysed, stored or made
+        check_output_dir(args.out, args.overwrite)  # before anything is analysed, stored or made
         sources = expand_sources(args.paths)
         from fer.models.inference import load_model
 

@@ -164,7 +164,8 @@ def test_a_run_whose_every_input_fails_stores_nothing_and_writes_nothing(
     out.mkdir()
     (out / "summary.json").write_text("an earlier run's")
     code = fer_main(["analyze", str(tmp_path / "empty.mp4"), "--out", str(out), "--record",
-                     "--consented-by", "Dana Client", "--database", str(database)])
+                     "--consented-by", "Dana Client", "--database", str(database),
+                     "--overwrite"])
     assert code == 2 and "empty.mp4" in capsys.readouterr().err
     assert (out / "summary.json").read_text() == "an earlier run's"
     assert not (out / "frames.csv").exists()

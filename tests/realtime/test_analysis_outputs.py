@@ -30,7 +30,7 @@ def test_a_summary_that_cannot_be_written_stores_nothing_and_keeps_earlier_files
     out, database = tmp_path / "out", tmp_path / "sessions.db"
     (out / "summary.json").mkdir(parents=True)
     (out / "frames.csv").write_text("an earlier run's")
-    assert analyse_and_record(media, out, database) == 2
+    assert analyse_and_record(media, out, database, "--overwrite") == 2
     err = capsys.readouterr().err
     assert "error:" in err and "summary.json" in err and "Traceback" not in err
     assert (out / "frames.csv").read_text() == "an earlier run's"
@@ -104,8 +104,33 @@ def test_a_database_failing_while_storing_replaces_no_file(
     out.mkdir()
     (out / "frames.csv").write_text("an earlier run's")
     monkeypatch.setattr(SessionStore, "create_session", fail)
-    assert analyse_and_record(media, out, database) == 2
+    assert analyse_and_record(media, out, database, "--overwrite") == 2
     err = capsys.readouterr().err
     assert "disk I/O error" in err and "Traceback" not in err
     assert (out / "frames.csv").read_text() == "an earlier run's"
     assert not (out / "summary.json").exists()
+
+
+def test_an_earlier_run_s_files_are_replaced_only_with_overwrite(
+    fake_pipeline, media, tmp_path, capsys
+):
+    out, database = tmp_path / "out", tmp_path / "sessions.db"
+    assert fer_main(["analyze", str(media / "face.png"), "--out", str(out)]) == 0
+    earlier = {name: (out / name).read_text() for name in ("frames.csv", "summary.json")}
+    capsys.readouterr()
+    assert analyse_and_record(media / "white.png", out, database) == 2
+    err = capsys.readouterr().err
+    assert "frames.csv and summary.json" in err and "--overwrite" in err
+    assert {name: (out / name).read_text() for name in earlier} == earlier
+    assert not database.exists()  # refused before the database is opened
+    assert fer_main(["analyze", str(media / "clip.avi"), "--out", str(out), "--overwrite"]) == 0
+    assert len(pd.read_csv(out / "frames.csv")) == 12  # two faces in each of six frames
+
+
+def test_one_earlier_file_is_enough_to_refuse(fake_pipeline, media, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    assert fer_main(["analyze", str(media / "face.png"), "--out", str(out)]) == 2
+    assert "already holds summary.json" in capsys.readouterr().err
+    assert not (out / "frames.csv").exists()
