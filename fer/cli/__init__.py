@@ -120,6 +120,9 @@ def command_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
     module = importlib.import_module(COMMANDS[name][0])
     parser = argparse.ArgumentParser(
         prog=f"fer {name}",
+        # No prefixes of options: a command line is recorded (summary.json, model cards) with
+        # the values of some options withheld, which only works for their full spellings.
+        allow_abbrev=False,
         description=module.__doc__,
         epilog="example:\n  " + module.EXAMPLE.strip().replace("\n", "\n  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
