@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+from pathlib import Path
 
 SESSION_DB_ENV = "FER_SESSION_DB"
 RETENTION_DAYS_ENV = "FER_RETENTION_DAYS"
@@ -33,6 +34,16 @@ def add_database_argument(parser: argparse.ArgumentParser) -> None:
         help=f"session database: a file or a postgresql:// URL (default: ${SESSION_DB_ENV}, "
         "else data/sessions.db)",
     )
+
+
+def require_existing_database(location: str) -> None:
+    """``ValueError`` when ``location`` is a SQLite file that does not exist: a command that
+    only reads sessions must not make a new, empty database at a mistyped path."""
+    from fer.storage.database import database_url
+
+    url = database_url(location)
+    if url.get_backend_name() == "sqlite" and not Path(str(url.database)).is_file():
+        raise ValueError(f"no session database at {url.database}")
 
 
 def retention_days_from_env() -> int | None:

@@ -13,11 +13,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer.cli.database_options import add_database_argument, cli_actor
+from fer.cli.database_options import (
+    add_database_argument,
+    cli_actor,
+    require_existing_database,
+)
 from fer.reporting import REPORT_FORMATS
 
 EXAMPLE = """\
 fer report 12 --format pdf --out session-12.pdf
+fer report 12 --format pdf --out session-12.pdf --overwrite
 fer report 12 --format fhir --out session-12.json --database postgresql://fer@db/fer"""
 
 
@@ -25,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", type=int, help="the session's number (fer sessions list)")
     parser.add_argument("--format", choices=REPORT_FORMATS, default="html")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     add_database_argument(parser)
 
 
@@ -63,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
     try:
+        if args.out.exists() and not args.out.is_dir() and not args.overwrite:
+            raise ValueError(f"--out {args.out} already exists; give --overwrite to replace it")
+        require_existing_database(args.database)  # a mistyped path must not make a database
         path = write_report(
             SessionStore(args.database), args.session, args.format, args.out, audit
         )

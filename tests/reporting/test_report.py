@@ -248,3 +248,23 @@ def test_a_report_that_cannot_be_written_or_audited_leaves_no_file(
     assert fer_main([*command, str(out)]) == 2
     assert "refused the entry" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_existing_file_is_replaced_only_with_overwrite(session_db, tmp_path, capsys):
+    path, session_id = session_db
+    out = tmp_path / "kept.html"
+    out.write_text("an earlier report")
+    command = ["report", str(session_id), "--out", str(out), "--database", str(path)]
+    assert fer_main(command) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_text() == "an earlier report"
+    assert fer_main([*command, "--overwrite"]) == 0
+    assert "<svg" in out.read_text()
+
+
+def test_a_mistyped_database_path_makes_no_database(tmp_path, capsys):
+    typo = tmp_path / "typo.db"
+    out = tmp_path / "x.html"
+    assert fer_main(["report", "1", "--out", str(out), "--database", str(typo)]) == 2
+    assert f"error: no session database at {typo}" in capsys.readouterr().err
+    assert not typo.exists() and not out.exists()
