@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", choices=TTA_CHOICES, default=PIPELINE_TTA,
                         help="test-time views averaged per face")
     parser.add_argument("--landmarker", type=Path,
-                        help="face_landmarker.task (default: $FER_DATA_DIR, then data/)")
+                        help="face_landmarker.task (default: $FER_DATA_DIR, then data/; "
+                        "without one, OpenCV's Haar detector is used and a note says so)")
     recording = parser.add_argument_group("storing the analysis as sessions")
     recording.add_argument("--record", action="store_true",
                            help="store each analysed file as a session (needs --consented-by)")
@@ -108,6 +109,18 @@ def remove_folders_made(out: Path, existing: Path) -> None:
             folder.rmdir()
         except OSError:  # not empty, or not ours to remove
             return
+
+
+def check_landmarker(path: Path) -> None:
+    """A landmarker named on the command line must be one MediaPipe opens: a mistyped path
+    would otherwise fall back to the Haar detector with only a note. ``ValueError`` naming it."""
+    from fer.realtime.faces import LandmarkerDetector
+
+    if not path.exists():
+        raise ValueError(f"--landmarker {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"--landmarker {path} is not a file")
+    LandmarkerDetector(path, mode="image").close()  # names a file that is no bundle
 
 
 def withheld_command(command_line: str) -> str:
@@ -200,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_output_dir(args.out, args.overwrite)  # before anything is analysed, stored or made
         sources = expand_sources(args.paths)
+        if args.landmarker is not None:
+            check_landmarker(args.landmarker)
         from fer.models.inference import load_model
 
         model = load_model(args.model or DEFAULT_MODEL)

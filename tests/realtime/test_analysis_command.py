@@ -48,3 +48,31 @@ def test_the_name_and_the_database_never_reach_summary_json(
     summary = (out / "summary.json").read_text()
     assert "Secretname" not in summary and "secretfolder" not in summary
     assert "--consented-by=..." in json.loads(summary)["command"]
+
+
+@pytest.mark.parametrize(
+    "landmarker, reason",
+    [
+        ("missing.task", "does not exist"),
+        ("folder", "is not a file"),
+        ("garbage.task", "is not a MediaPipe face landmarker bundle"),
+    ],
+)
+def test_a_landmarker_that_is_no_bundle_is_an_error(
+    fake_pipeline, media, tmp_path, landmarker, reason, capsys
+):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "garbage.task").write_bytes(b"not a bundle")
+    out = tmp_path / "out"
+    code = fer_main(["analyze", str(media / "face.png"), "--out", str(out),
+                     "--landmarker", str(tmp_path / landmarker)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and reason in err
+    assert landmarker in err and "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.data
+def test_a_real_landmarker_passes_the_check(video_data_dir):
+    from fer.cli.analyze import check_landmarker
+
+    check_landmarker(video_data_dir / "face_landmarker.task")
