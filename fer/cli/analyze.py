@@ -13,6 +13,10 @@ With --record --consented-by NAME [--client CODE] the person's consent is record
 the app's pages), then each analysed file is stored as a session in the session database
 (--database, default $FER_SESSION_DB, else data/sessions.db) and summary.json names its
 session_id. The name goes into the consent record only, never into OUT.
+
+Exit status: 0 when every input was analysed (and stored) and some face was found; 1 when the
+files were written but an input failed or was not stored, or no input showed a face; 2 when
+nothing was written or stored.
 """
 
 from __future__ import annotations
@@ -281,7 +285,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print_problems(analyses, failures)
     print(f"{frames_path}\n{summary_path}")
-    return 1 if failures else 0
+    # The files are written all the same: summary.json says what was analysed and why no
+    # face may have been found (a detector note, a video that ended early).
+    no_face = all(analysis.frames.empty for analysis in analyses)
+    if no_face:
+        print("error: no face was found in any input", file=sys.stderr)
+    return 1 if failures or no_face else 0
 
 
 def print_problems(analyses, failures: list[str]) -> None:

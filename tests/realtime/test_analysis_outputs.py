@@ -134,3 +134,15 @@ def test_one_earlier_file_is_enough_to_refuse(fake_pipeline, media, tmp_path, ca
     assert fer_main(["analyze", str(media / "face.png"), "--out", str(out)]) == 2
     assert "already holds summary.json" in capsys.readouterr().err
     assert not (out / "frames.csv").exists()
+
+
+def test_a_run_without_any_face_is_an_error(fake_pipeline, media, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert fer_main(["analyze", str(media / "white.png"), "--out", str(out)]) == 1
+    assert "error: no face was found in any input" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert any("no face was found" in note for note in summary["sources"][0]["notes"])
+    out_2 = tmp_path / "out_2"
+    command = ["analyze", str(media / "white.png"), str(media / "face.png"), "--out", str(out_2)]
+    assert fer_main(command) == 0  # one input with a face is enough
+    assert "error" not in capsys.readouterr().err
