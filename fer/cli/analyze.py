@@ -230,11 +230,11 @@ def run(args: argparse.Namespace) -> int:
     model_label = recorded_model_label(model, args.tta)
     classes = list(model.classes)
 
-    def make_recognizer(kind: str) -> EmotionRecognizer:
+    def make_recognizer(kind: str, max_faces: int) -> EmotionRecognizer:
         # A still image has no history to smooth; the uncertain threshold still applies.
         smoothing = SmoothingConfig(method="none", min_dwell_s=0) if kind == "image" else None
         return EmotionRecognizer(
-            model=model, smoothing=smoothing, max_faces=args.max_faces,
+            model=model, smoothing=smoothing, max_faces=max_faces,
             landmarker_path=args.landmarker, tta=args.tta,
         )
 
@@ -242,8 +242,10 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(desc="frames", unit="frame") as progress:
         for path in tqdm(sources, desc="files", unit="file"):
             try:
-                analysis = analyse_source(path, make_recognizer, args.stride,
-                                          lambda: progress.update(), keep_records=args.record)
+                analysis = analyse_source(
+                    path, make_recognizer, args.stride, lambda: progress.update(),
+                    keep_records=args.record, max_faces=args.max_faces,
+                )
             except (ValueError, OSError, cv2.error) as error:  # this file; the others go on
                 failures.append(f"{path}: {type(error).__name__}: {error}")
                 continue

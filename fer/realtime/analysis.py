@@ -21,7 +21,13 @@ from numpy.typing import NDArray
 
 from fer.files import replacing
 from fer.realtime.signals import ACTION_UNITS, HEAD_POSE_AXES
-from fer.realtime.upload import IMAGE_TYPES, VIDEO_TYPES, decode_image
+from fer.realtime.upload import (
+    IMAGE_TYPES,
+    VIDEO_TYPES,
+    decode_image,
+    faces_left_out_note,
+    largest_faces,
+)
 from fer.sessions.insights import session_insights
 from fer.sessions.records import FrameRecord
 
@@ -95,12 +101,17 @@ def result_row(t_s: float, result: Any, classes: Sequence[str]) -> dict[str, Any
 
 def analyse_source(
     path: Path,
-    make_recognizer: Callable[[str], Any],
+    make_recognizer: Callable[[str, int], Any],
     stride: int = 1,
     on_frame: Callable[[], None] | None = None,
     keep_records: bool = False,
+    max_faces: int = 4,
 ) -> SourceAnalysis:
-    """Analyse one image or video; ``make_recognizer(kind)`` gives a fresh recognizer.
+    """Analyse one image or video; ``make_recognizer(kind, max_faces)`` gives a fresh
+    recognizer that finds up to ``max_faces`` faces per frame.
+
+    An image is searched for one face more than ``max_faces``, so that faces left out are
+    named in a note (as the Upload page does) and the largest ``max_faces`` are kept.
 
     With ``keep_records`` the result also holds every face as a ``FrameRecord`` (landmarks and
     signals included), for :func:`record_analysis`. ``ValueError`` for a file that cannot be
@@ -110,7 +121,7 @@ def analyse_source(
 
     kind = "image" if path.suffix.lower().lstrip(".") in IMAGE_TYPES else "video"
     started_at = datetime.now(UTC)
-    recognizer = make_recognizer(kind)
+    recognizer = make_recognizer(kind, max_faces + 1 if kind == "image" else max_faces)
     rows: list[dict[str, Any]] = []
     records: list[FrameRecord] = []
     notes: list[str] = []
@@ -126,7 +137,11 @@ def analyse_source(
             expected = -(-info.n_frames // stride) if info.n_frames else 0
         n_analysed, last_index = 0, -1
         for frame_index, t_s, frame_bgr in frames:
-            for result in recognizer.process(frame_bgr, t_s):
+            results = recognizer.process(frame_bgr, t_s)
+            if kind == "image" and len(results) > max_faces:
+                results = largest_faces(results, max_faces)
+                notes.append(f"{path.name}: {faces_left_out_note(max_faces)}")
+            for result in results:
                 rows.append(result_row(t_s, result, classes))
                 if keep_records:
                     records.append(FrameRecord.from_result(t_s, result))

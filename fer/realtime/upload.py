@@ -113,6 +113,19 @@ def _recognizer(model, smoothing: SmoothingConfig, max_faces: int, landmarker_pa
     )
 
 
+def largest_faces(results: list, max_faces: int) -> list:
+    """The ``max_faces`` largest of a picture's faces (by box area), largest first."""
+    return sorted(results, key=lambda result: -result.bbox[2] * result.bbox[3])[:max_faces]
+
+
+def faces_left_out_note(max_faces: int) -> str:
+    """What the user is told when a picture shows more faces than were asked for."""
+    return (
+        f"The picture shows more than {max_faces} faces; the {max_faces} largest were "
+        "analysed and saved, the others were left out."
+    )
+
+
 def analyse_image(
     data: bytes, model, uncertain_below: float, max_faces: int, landmarker_path
 ) -> Analysis:
@@ -133,11 +146,8 @@ def analyse_image(
         raise ValueError(NO_FACE_MESSAGE)
     notes: tuple[str, ...] = ()
     if len(results) > max_faces:
-        results = sorted(results, key=lambda result: -result.bbox[2] * result.bbox[3])[:max_faces]
-        notes = (
-            f"The picture shows more than {max_faces} faces; the {max_faces} largest were "
-            "analysed and saved, the others were left out.",
-        )
+        results = largest_faces(results, max_faces)
+        notes = (faces_left_out_note(max_faces),)
     preview = draw_results(frame_bgr.copy(), results, show_landmarks=False)
     records = [FrameRecord.from_result(0.0, result) for result in results]
     return Analysis(

@@ -15,7 +15,8 @@ class FakeModel:
 
 
 class FakeRecognizer:
-    """Two faces per frame: face 0 with landmarks and every signal, face 1 without (Haar)."""
+    """Two faces per frame: face 0 with landmarks and every signal, face 1 (smaller) without
+    them (Haar)."""
 
     classes = CLASSES
     detector_warning = None
@@ -37,7 +38,7 @@ class FakeRecognizer:
             head_pose={"yaw": 5.0, "pitch": -2.0, "roll": 1.0},
         )
         haar = FaceResult(
-            track_id=1, bbox=(50, 2, 30, 40), probs=probs, smoothed=probs, label="happy",
+            track_id=1, bbox=(50, 2, 20, 30), probs=probs, smoothed=probs, label="happy",
             confidence=0.8, valence=0.5, arousal=0.25,
         )
         return [with_landmarks, haar]

@@ -146,3 +146,14 @@ def test_a_run_without_any_face_is_an_error(fake_pipeline, media, tmp_path, caps
     command = ["analyze", str(media / "white.png"), str(media / "face.png"), "--out", str(out_2)]
     assert fer_main(command) == 0  # one input with a face is enough
     assert "error" not in capsys.readouterr().err
+
+
+def test_faces_left_out_of_a_picture_are_named(fake_pipeline, media, tmp_path, capsys):
+    out = tmp_path / "out"
+    command = ["analyze", str(media / "face.png"), "--out", str(out), "--max-faces", "1"]
+    assert fer_main(command) == 0
+    assert "note: face.png: The picture shows more than 1 faces" in capsys.readouterr().err
+    table = pd.read_csv(out / "frames.csv")
+    assert table["track_id"].tolist() == [0]  # the larger of the two faces
+    summary = json.loads((out / "summary.json").read_text())
+    assert any("were left out" in note for note in summary["sources"][0]["notes"])
