@@ -17,11 +17,20 @@ def _colour(name: str) -> str:
         return emotion_style(UNCERTAIN).colour
 
 
+# Salts the ids SVG output gives clip paths and glyphs, which are otherwise random per run.
+SVG_HASH_SALT = "fer-report"
+
+
 def _save(figure, image_format: str) -> bytes:
+    import matplotlib
+
     buffer = io.BytesIO()
-    # A fixed date keeps SVG output identical run to run.
+    # A fixed date and a fixed salt for its ids keep SVG output identical run to run.
     metadata = {"Date": None} if image_format == "svg" else None
-    figure.savefig(buffer, format=image_format, dpi=120, bbox_inches="tight", metadata=metadata)
+    with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT}):
+        figure.savefig(
+            buffer, format=image_format, dpi=120, bbox_inches="tight", metadata=metadata
+        )
     return buffer.getvalue()
 
 

@@ -1,0 +1,26 @@
+"""The report's charts: the same session gives the same bytes, so a report can be compared or
+checksummed."""
+
+import pandas as pd
+import pytest
+
+from fer.reporting.charts import signals_chart, timeline_chart
+
+
+@pytest.fixture
+def frames():
+    return pd.DataFrame({
+        "track_id": [0, 0, 0, 1, 1],
+        "t_seconds": [0.0, 0.5, 1.0, 0.0, 0.5],
+        "smoothed_happy": [0.2, 0.6, 0.7, 0.1, 0.3],
+        "smoothed_sad": [0.8, 0.4, 0.3, 0.9, 0.7],
+        "valence": [0.1, 0.3, 0.4, -0.2, -0.1],
+        "arousal": [0.2, 0.1, 0.0, 0.3, 0.2],
+    })
+
+
+@pytest.mark.parametrize("image_format", ["svg", "png"])
+def test_two_renders_are_byte_identical(frames, image_format):
+    first = timeline_chart(frames, ["happy", "sad"], image_format)
+    assert timeline_chart(frames, ["happy", "sad"], image_format) == first
+    assert signals_chart(frames, image_format) == signals_chart(frames, image_format)
