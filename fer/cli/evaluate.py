@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fer.cli import positive_int
+from fer.cli import positive_int, seed_number
 
 EXAMPLE = """\
 fer evaluate ferplus --split PrivateTest --tta mirror+zoom
@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     signals.add_argument(
         "--per-class", type=positive_int, default=100, help="faces drawn per class"
     )
-    signals.add_argument("--seed", type=int, default=0)
+    signals.add_argument("--seed", type=seed_number, default=0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from fer.evaluation.evaluate import evaluate_views, summarise
     from fer.evaluation.evaluation_file import add_reports, evaluation_path, read_evaluation
     from fer.evaluation.model_card import write_model_card
-    from fer.models.inference import CARD_FILE, load_model
+    from fer.models.inference import CARD_FILE, load_model, read_card
 
     try:
         if (args.against or args.with_models) and args.suite != "robustness":
@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
             )
         if args.signals and args.suite:
             raise ValueError("--signals is a check of its own: drop --suite")
+        if args.against and args.with_models:
+            raise ValueError(
+                "--against and --with are two kinds of comparison: give one of them"
+            )
         model = load_model(args.model, backend=args.backend)
         label_set = model.card.get("label_set")
         if not isinstance(label_set, str):
@@ -105,7 +109,11 @@ def run(args: argparse.Namespace) -> int:
                 f"{label_set!r}: {list(dataset.class_names)}"
             )
         if not args.no_save:
-            read_evaluation(model.model_dir)  # a damaged file is named before the work, not after
+            # A damaged file is named before the work, not after, and before any model's
+            # results are written: the suite saves into every compared model's files.
+            for model_dir in [model.model_dir, *_compared_model_dirs(args)]:
+                read_card(model_dir)
+                read_evaluation(model_dir)
         if args.signals:
             return _signal_check(model, dataset, args)
         if args.suite == "robustness":
@@ -120,6 +128,13 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:  # ModelNotFoundError, InvalidModelError too
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _compared_model_dirs(args: argparse.Namespace) -> list:
+    """The folders of the ``--against`` or ``--with`` models, whose files the suite saves to."""
+    from fer.models.inference import resolve_model_dir
+
+    return [resolve_model_dir(name) for name in args.against or args.with_models]
 
 
 def _no_landmarker() -> int:
@@ -152,6 +167,7 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
     from fer.evaluation.model_card import write_model_card
     from fer.evaluation.robustness import run_suite
     from fer.evaluation.robustness_table import suite_table
+    from fer.models.inference import card_label_set
 
     bundle = find_landmarker_bundle()
     if bundle is None:
@@ -175,8 +191,9 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
                 write_model_card(compared_model.model_dir)
         return 0
     models = [model, *_same_label_set(model, args.with_models)]
+    label_set = card_label_set(model.card, model.model_dir)
     results_by_model = run_suite(
-        models, {model.card["label_set"]: dataset}, bundle, args.split, progress=progress
+        models, {label_set: dataset}, bundle, args.split, progress=progress
     )
     for member in models:
         results = results_by_model[member.name]
@@ -189,13 +206,15 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
 
 def _same_label_set(model, names: list[str]) -> list:
     """The ``--with`` models, which must share ``model``'s label set (and so its faces)."""
-    from fer.models.inference import load_model
+    from fer.models.inference import card_label_set, load_model
 
+    label_set = card_label_set(model.card, model.model_dir)
     others = [load_model(name) for name in names]
     for other in others:
-        if other.card["label_set"] != model.card["label_set"]:
+        other_label_set = card_label_set(other.card, other.model_dir)
+        if other_label_set != label_set:
             raise ValueError(
-                f"--with {other.name}: label set {other.card['label_set']!r}, not "
-                f"{model.card['label_set']!r}; compare across label sets with --against"
+                f"--with {other.name}: label set {other_label_set!r}, not {label_set!r}; "
+                "compare across label sets with --against"
             )
     return others

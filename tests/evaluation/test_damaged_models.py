@@ -169,3 +169,54 @@ def test_a_card_without_a_training_seed_is_refused_before_anything_is_written(tm
     with pytest.raises(ValueError, match="card.json has no training seed"):
         _training_seed({"name": "tiny", "training": {}}, tmp_path)
     assert _training_seed({"training": {"seed": "11"}}, tmp_path) == 11
+
+
+@pytest.mark.parametrize("option", ["--against", "--with"])
+def test_a_compared_models_damaged_evaluation_is_named_before_the_suite_runs(
+    model_copy: Path, tmp_path: Path, tiny_data, monkeypatch, capsys, option: str
+):
+    import fer.evaluation.robustness
+
+    for step in ("run_suite", "compare_on_common_classes"):
+        monkeypatch.setattr(
+            fer.evaluation.robustness, step,
+            lambda *args, **kwargs: pytest.fail("ran the suite before the files were checked"),
+        )
+    other = Path(shutil.copytree(model_copy, tmp_path / "other"))
+    (other / "evaluation.json").write_text('{"reports": [1')
+    before = {path.name: path.read_bytes() for path in model_copy.iterdir()}
+    code = fer_main(["evaluate", str(model_copy), "--suite", "robustness", "--split",
+                     "PublicTest", option, str(other)])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"{other / 'evaluation.json'} is not valid JSON" in error
+    assert {path.name: path.read_bytes() for path in model_copy.iterdir()} == before
+
+
+def test_against_and_with_together_are_refused(tiny_model: Path, tiny_data, capsys):
+    code = fer_main(["evaluate", str(tiny_model), "--suite", "robustness", "--against",
+                     str(tiny_model), "--with", str(tiny_model)])
+    assert code == 2
+    assert "give one of them" in capsys.readouterr().err
+
+
+def test_a_with_model_without_a_label_set_is_named(
+    model_copy: Path, tmp_path: Path, tiny_data, monkeypatch, capsys
+):
+    import fer.config
+
+    other = Path(shutil.copytree(model_copy, tmp_path / "other"))
+    _edit_card(other, label_set=None)
+    monkeypatch.setattr(fer.config, "find_landmarker_bundle", lambda: tmp_path / "unused.task")
+    code = fer_main(["evaluate", str(model_copy), "--suite", "robustness", "--no-save",
+                     "--with", str(other)])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"{other / 'card.json'}: its label_set None" in error
+
+
+def test_a_negative_signal_check_seed_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exited:
+        fer_main(["evaluate", "fer2013", "--signals", "--seed", "-1"])
+    assert exited.value.code == 2
+    assert "--seed: must be at least 0" in capsys.readouterr().err
