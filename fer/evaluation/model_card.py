@@ -389,10 +389,13 @@ def render_model_card(card: dict, evaluation: dict, model_dir: Path | None = Non
     return "\n".join(lines) + "\n"
 
 
-def model_card_text(model_dir: Path) -> str:
-    """What ``MODEL_CARD.md`` of ``model_dir`` should hold now."""
+def model_card_text(model_dir: Path, card: dict | None = None) -> str:
+    """What ``MODEL_CARD.md`` of ``model_dir`` should hold now, or with ``card`` in place of its
+    ``card.json`` (a card about to be written: built before it is, so that a damaged
+    evaluation file stops the write instead of leaving a new card beside an old text)."""
     model_dir = Path(model_dir)
-    card = read_card(model_dir)
+    if card is None:
+        card = read_card(model_dir)
     return render_model_card(card, read_evaluation(model_dir), model_dir)
 
 

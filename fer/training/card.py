@@ -18,7 +18,7 @@ from fer.data.datasets import FaceDataset
 from fer.data.preprocess import INPUT_SHAPE, PREPROCESSING_DESCRIPTION
 from fer.emotions import class_set
 from fer.evaluation.evaluation_file import EVALUATION_FILE
-from fer.evaluation.model_card import MODEL_CARD_FILE, write_model_card
+from fer.evaluation.model_card import MODEL_CARD_FILE, model_card_text
 from fer.files import write_text_atomically
 from fer.models.inference import CARD_FILE, KERAS_FILE
 
@@ -114,6 +114,8 @@ def save_card(model_dir: Path, card: dict, model_card: bool = True) -> None:
     ``model_card=False`` is for the provisional card a model is evaluated with while it is being
     published (:class:`fer.models.inference.EmotionModel` reads its classes from it).
     """
+    # The text first: when it cannot be made (a damaged evaluation.json) nothing is written.
+    text = model_card_text(model_dir, card) if model_card else None
     write_text_atomically(Path(model_dir) / CARD_FILE, json.dumps(card, indent=1))
-    if model_card:
-        write_model_card(model_dir)
+    if text is not None:
+        write_text_atomically(Path(model_dir) / MODEL_CARD_FILE, text)

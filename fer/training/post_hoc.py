@@ -13,7 +13,7 @@ import numpy as np
 
 from fer.config import MODELS_DIR
 from fer.data.datasets import FaceDataset, load_dataset
-from fer.evaluation.evaluation_file import empty_evaluation, write_evaluation
+from fer.evaluation.evaluation_file import empty_evaluation, read_evaluation, write_evaluation
 from fer.models.inference import KERAS_FILE, PIPELINE_TTA, TTA_CHOICES, EmotionModel, read_card
 from fer.training.card import save_card
 from fer.training.export import export_served_tflite
@@ -70,16 +70,19 @@ def add_uncertainty_thresholds(
 
     The model files and its evaluation do not change. Returns the new card.
     """
-    from fer.models.inference import resolve_model_dir
+    from fer.models.inference import card_label_set, resolve_model_dir
+    from fer.training.publish import _staged
 
     model_dir = resolve_model_dir(name)
     card = read_card(model_dir)
+    dataset = load_dataset(card_label_set(card, model_dir), data_dir)
+    read_evaluation(model_dir)  # MODEL_CARD.md is made from it: a damaged one is named first
     model = EmotionModel(model_dir)
-    record = uncertainty_record(model, load_dataset(card["label_set"], data_dir),
-                                precision_target)
+    record = uncertainty_record(model, dataset, precision_target)
     record["command"] = command or f"fer publish {card['name']} --uncertainty-thresholds"
     card["uncertainty"] = record
-    save_card(model_dir, card)
+    with _staged(model_dir) as work:
+        save_card(work, card)
     return card
 
 
@@ -119,6 +122,7 @@ def publish_logit_adjusted(
         evaluate_forms,
         new_model_dir,
         served_summary,
+        stored_temperature,
     )
 
     started = time.perf_counter()
@@ -136,7 +140,7 @@ def publish_logit_adjusted(
         class_counts, max_accuracy_drop,
     )
     fold_logit_biases(keras_model, np.asarray(choice["biases"]))
-    previous = float((card.get("calibration") or {}).get("temperature", 1.0))
+    previous = stored_temperature(card, model_dir)
     calibration = calibrate_on_split(keras_model, dataset, previous_temperature=previous)
     adjusted = copy.deepcopy(card)
     adjusted.update(name=new_name, derived_from=card["name"], calibration=calibration)

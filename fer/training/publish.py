@@ -10,6 +10,7 @@ re-export, recalibrate, fit output temperatures, add the pipeline's views.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from fer.models.inference import (
     KERAS_FILE,
     PIPELINE_TTA,
     EmotionModel,
+    card_label_set,
     read_card,
 )
 from fer.training.card import build_card, save_card, training_record
@@ -75,7 +77,8 @@ def served_summary(card: dict, evaluation: dict, views: str = "none") -> str:
     label = "" if views == "none" else f" with {views} views"
     return (
         f"PrivateTest{label} accuracy {report['accuracy'] * 100:.2f} % macro-F1 "
-        f"{report['macro_f1']:.3f} ECE {report['ece']:.4f} ({card['served_backend']})"
+        f"{report['macro_f1']:.3f} ECE {report['ece']:.4f} "
+        f"({card.get('served_backend', served_backend(card))})"
     )
 
 
@@ -288,11 +291,26 @@ def _staged(model_dir: Path) -> Iterator[Path]:
         for path in model_dir.iterdir():
             if path.is_file():
                 shutil.copy2(path, work / path.name)
-        yield work
+        try:
+            yield work
+        except (ValueError, FileNotFoundError) as error:
+            raise _naming_the_model(error, work, model_dir) from None
         for path in work.iterdir():
             os.replace(path, model_dir / path.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _naming_the_model(error: Exception, work: Path, model_dir: Path) -> Exception:
+    """``error`` with the working copy's paths in its message shown as the model's own: the
+    user knows the model folder, not the hidden copy that is gone when the message is read."""
+    message = str(error)
+    if str(work) not in message:
+        return error
+    try:
+        return type(error)(message.replace(str(work), str(model_dir)))
+    except TypeError:  # an error class that takes more than a message
+        return error
 
 
 def _training_seed(card: dict, model_dir: Path) -> int:
@@ -306,17 +324,45 @@ def _training_seed(card: dict, model_dir: Path) -> int:
         ) from None
 
 
+def calibration_record(card: dict, model_dir: Path) -> dict:
+    """The card's ``calibration`` record (empty when it has none); ``ValueError`` naming the
+    card when it is not a mapping."""
+    calibration = card.get("calibration") or {}
+    if not isinstance(calibration, dict):
+        raise ValueError(f"{model_dir / CARD_FILE} calibration is not a mapping: {calibration!r}")
+    return calibration
+
+
+def stored_temperature(card: dict, model_dir: Path) -> float:
+    """The head temperature the card says is folded into the model (1.0 when none is).
+
+    A new fit multiplies it, so a value that is not a finite positive number is refused,
+    naming the card and the field, instead of being carried into the new card.
+    """
+    temperature = calibration_record(card, model_dir).get("temperature", 1.0)
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or not math.isfinite(temperature)
+        or temperature <= 0
+    ):
+        raise ValueError(
+            f"{model_dir / CARD_FILE} calibration.temperature is {temperature!r}, not a finite "
+            "positive number"
+        )
+    return float(temperature)
+
+
 def _load_published(name: str, data_dir: Path):
     """A published model's directory, card, Keras model and its label set's dataset."""
-    import keras
-
-    import fer.data.preprocess  # noqa: F401  registers the custom layers for deserialisation
-    from fer.models.inference import resolve_model_dir
+    from fer.models.inference import KerasRunner, resolve_model_dir
 
     model_dir = resolve_model_dir(name)
     card = read_card(model_dir)
-    keras_model = keras.models.load_model(model_dir / KERAS_FILE, compile=False)
-    return model_dir, card, keras_model, load_dataset(card["label_set"], data_dir)
+    label_set = card_label_set(card, model_dir)
+    # The runner names a missing or damaged file (InvalidModelError) where Keras would not.
+    keras_model = KerasRunner(model_dir / KERAS_FILE).model
+    return model_dir, card, keras_model, load_dataset(label_set, data_dir)
 
 
 def add_tta_zoom_reports(name: str, data_dir: Path, command: str | None = None) -> dict:
@@ -329,11 +375,12 @@ def add_tta_zoom_reports(name: str, data_dir: Path, command: str | None = None) 
 
     model_dir = resolve_model_dir(name)
     card = read_card(model_dir)
-    dataset = load_dataset(card["label_set"], data_dir)
+    dataset = load_dataset(card_label_set(card, model_dir), data_dir)
     grid = [(split, PIPELINE_TTA) for split in ("PublicTest", "PrivateTest")]
-    evaluation = evaluate_forms(model_dir, card, dataset, grid=grid, replace=False)
-    card["tta_zoom_reports_command"] = command or f"fer publish {name} --add-tta-zoom"
-    save_card(model_dir, card)
+    with _staged(model_dir) as work:
+        evaluation = evaluate_forms(work, card, dataset, grid=grid, replace=False)
+        card["tta_zoom_reports_command"] = command or f"fer publish {name} --add-tta-zoom"
+        save_card(work, card)
     return evaluation
 
 
@@ -363,7 +410,7 @@ def calibrate_published(name: str, mode: str, data_dir: Path, command: str | Non
     from fer.training.calibration import calibrate_on_split
 
     model_dir, card, keras_model, dataset = _load_published(name, data_dir)
-    previous = float(card.get("calibration", {}).get("temperature", 1.0))
+    previous = stored_temperature(card, model_dir)
     calibration = calibrate_on_split(keras_model, dataset, previous_temperature=previous)
     if calibration["fitted_on"] is None:
         raise ValueError(f"{name}: {calibration['note']}")
@@ -392,7 +439,7 @@ def add_output_temperatures(name: str, data_dir: Path, command: str | None = Non
     from fer.training.calibration import fit_output_temperatures, keras_runner
 
     model_dir, card, keras_model, dataset = _load_published(name, data_dir)
-    calibration = card.get("calibration") or {}
+    calibration = calibration_record(card, model_dir)
     if calibration.get("fitted_on") is None:
         raise ValueError(f"{name}: no fitted head temperature; run --calibrate first")
     run, n_classes = keras_runner(keras_model), len(card["classes"])
@@ -406,6 +453,7 @@ def add_output_temperatures(name: str, data_dir: Path, command: str | None = Non
     )
     card["calibration"] = calibration
     temperatures = calibration["output_temperatures"]
-    evaluate_forms(model_dir, card, dataset, output_temperatures=temperatures)
-    save_card(model_dir, card)
+    with _staged(model_dir) as work:
+        evaluate_forms(work, card, dataset, output_temperatures=temperatures)
+        save_card(work, card)
     return card
