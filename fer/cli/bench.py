@@ -38,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="TFLite interpreter threads (default: $FER_THREADS or 2)",
     )
     per_face.add_argument(
-        "--record", action="store_true", help="also write the figures into the model's card.json"
+        "--record",
+        action="store_true",
+        help="also write the figures into the model's card.json (with the default --batch-size "
+        "64, the one the results table shows)",
     )
     video = parser.add_argument_group("whole pipeline on a video")
     video.add_argument("--video", type=Path, help="benchmark the frame pipeline on this file")
@@ -80,23 +83,29 @@ def run(args: argparse.Namespace) -> int:
         if args.video:
             if args.record:
                 raise ValueError("--record keeps per-face figures; it does not apply to --video")
+            if args.landmarker is not None and not args.landmarker.is_file():
+                # Asked for by name: timing the Haar fallback instead would answer another
+                # question.
+                raise ValueError(f"--landmarker {args.landmarker} is not a file")
             return _run_video(args)
         if not args.model:
             raise ValueError("give a MODEL or --video FILE")
         tta = args.tta or "none"
         if args.record and tta != "none":
             raise ValueError("--record keeps the cards' plain predict figures; drop --tta")
-        from fer.evaluation.bench import benchmark_model, record_in_card
+        from fer.evaluation.bench import benchmark_model, check_recordable, record_in_card
 
+        if args.record:
+            check_recordable(args.model, args.batch_size)
         result = benchmark_model(
             args.model, args.backend, args.repeats, args.batch_size, num_threads=args.threads,
             tta=tta,
         )
+        if args.record:
+            record_in_card(args.model, result, args.command_line.replace(" --record", ""))
     except (ModelNotFoundError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.record:
-        record_in_card(args.model, result, args.command_line.replace(" --record", ""))
     if args.json:
         print(json.dumps(result))
     else:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+
+# The batch size whose figure the cards keep and the README's table shows.
+RECORDED_BATCH_SIZE = 64
+
+
+def batched_figure(batch_size: int) -> str:
+    """The result's key of the median ms per face on batches of ``batch_size``."""
+    return f"batched_{batch_size}_ms_per_face_median"
 
 
 def _benchmark_faces(n_faces: int, seed: int) -> NDArray[np.uint8]:
@@ -22,6 +31,11 @@ def _benchmark_faces(n_faces: int, seed: int) -> NDArray[np.uint8]:
         from fer.data.datasets import load_dataset
 
         faces = load_dataset("fer2013", data_dir).split("PrivateTest").images
+        if n_faces > len(faces):
+            raise ValueError(
+                f"a batch of {n_faces} faces (--batch-size) is more than the {len(faces)} "
+                "FER2013 PrivateTest faces there are to time it on"
+            )
         return faces[np.random.default_rng(seed).choice(len(faces), n_faces, replace=False)]
     # Latency does not depend on pixel values; random faces keep the benchmark usable without data.
     return np.random.default_rng(seed).integers(0, 256, (n_faces, 48, 48), dtype=np.uint8)
@@ -41,7 +55,7 @@ def benchmark_model(
     ``tta`` times predictions averaged over test-time views (``predict(..., tta=...)``), e.g.
     ``"mirror+zoom"`` as the frame pipeline makes them.
     """
-    faces = _benchmark_faces(max(batch_size, 64), seed)
+    faces = _benchmark_faces(max(batch_size, RECORDED_BATCH_SIZE), seed)
     started = time.perf_counter()
     from fer.models.inference import load_model
 
@@ -83,7 +97,7 @@ def time_predict(
     return {
         "single_face_ms_median": round(float(np.median(single)) * 1e3, 4),
         "single_face_ms_p95": round(float(np.percentile(single, 95)) * 1e3, 4),
-        f"batched_{batch_size}_ms_per_face_median": round(float(np.median(batched)) * 1e3, 4),
+        batched_figure(batch_size): round(float(np.median(batched)) * 1e3, 4),
     }
 
 
@@ -105,21 +119,49 @@ def benchmark_key(backend: str, threads: int, vector_extension: str) -> str:
     return key + (f"_{vector}" if vector else "")
 
 
+def check_recordable(model_name: str, batch_size: int) -> None:
+    """Refuse, before any timing, a ``--record`` whose figures the card could not keep: a batch
+    size other than the table's, or a model whose card or evaluation file is damaged (its
+    MODEL_CARD.md could not be regenerated). ``ValueError`` naming the option or the file."""
+    from fer.evaluation.model_card import model_card_text
+    from fer.models.inference import read_card, resolve_model_dir
+
+    if batch_size != RECORDED_BATCH_SIZE:
+        raise ValueError(
+            f"--record keeps the batch-{RECORDED_BATCH_SIZE} figure the results table shows; "
+            f"drop --batch-size {batch_size} or --record"
+        )
+    model_dir = resolve_model_dir(model_name)
+    model_card_text(model_dir)
+    _benchmark_records(read_card(model_dir), model_dir)
+
+
+def _benchmark_records(card: dict, model_dir: Path) -> dict:
+    """The card's latency records; ``ValueError`` naming the card when they are not a mapping."""
+    from fer.models.inference import CARD_FILE
+
+    records = card.get("benchmark", {})
+    if not isinstance(records, dict):
+        raise ValueError(f"{model_dir / CARD_FILE} benchmark is not a mapping")
+    return records
+
+
 def record_in_card(model_name: str, result: dict, command: str) -> None:
     """Write ``result`` into the model's card under its backend, thread count and CPU class,
-    and regenerate the model's MODEL_CARD.md, which shows latency."""
+    and regenerate the model's MODEL_CARD.md, which shows latency. Both texts are made before
+    either is written, so a damaged evaluation file leaves the card as it was."""
     from fer.config import cpu_vector_extension, machine_description
-    from fer.evaluation.model_card import write_model_card
+    from fer.evaluation.model_card import MODEL_CARD_FILE, model_card_text
     from fer.files import write_text_atomically
     from fer.models.inference import CARD_FILE, read_card, resolve_model_dir
 
-    card_path = resolve_model_dir(model_name) / CARD_FILE
-    card = read_card(card_path.parent)
+    model_dir = resolve_model_dir(model_name)
+    card = read_card(model_dir)
     key = benchmark_key(result["backend"], result["batch_threads"], cpu_vector_extension())
-    card.setdefault("benchmark", {})[key] = {
-        **result,
-        "command": command,
-        "machine": machine_description(),
+    card["benchmark"] = {
+        **_benchmark_records(card, model_dir),
+        key: {**result, "command": command, "machine": machine_description()},
     }
-    write_text_atomically(card_path, json.dumps(card, indent=1))
-    write_model_card(card_path.parent)
+    text = model_card_text(model_dir, card)
+    write_text_atomically(model_dir / CARD_FILE, json.dumps(card, indent=1))
+    write_text_atomically(model_dir / MODEL_CARD_FILE, text)

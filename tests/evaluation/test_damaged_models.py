@@ -220,3 +220,40 @@ def test_a_negative_signal_check_seed_is_refused_by_the_parser(capsys):
         fer_main(["evaluate", "fer2013", "--signals", "--seed", "-1"])
     assert exited.value.code == 2
     assert "--seed: must be at least 0" in capsys.readouterr().err
+
+
+def test_bench_record_names_a_damaged_evaluation_and_keeps_the_card(
+    model_copy: Path, monkeypatch, capsys
+):
+    monkeypatch.delenv("FER_DATA_DIR", raising=False)  # random faces: no data needed
+    (model_copy / "evaluation.json").write_text('{"reports": [1')
+    before = {path.name: path.read_bytes() for path in model_copy.iterdir()}
+    code = fer_main(["bench", str(model_copy), "--backend", "keras", "--repeats", "1",
+                     "--record"])
+    assert code == 2
+    assert "evaluation.json is not valid JSON" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in model_copy.iterdir()} == before
+
+
+def test_bench_records_only_the_batch_size_the_table_shows(model_copy: Path, capsys):
+    before = (model_copy / "card.json").read_bytes()
+    code = fer_main(["bench", str(model_copy), "--backend", "keras", "--repeats", "5",
+                     "--batch-size", "8", "--record"])
+    assert code == 2
+    assert "--record keeps the batch-64 figure" in capsys.readouterr().err
+    assert (model_copy / "card.json").read_bytes() == before
+
+
+def test_bench_names_a_batch_larger_than_the_faces(tiny_model: Path, tiny_data, capsys):
+    code = fer_main(["bench", str(tiny_model), "--backend", "keras", "--repeats", "1",
+                     "--batch-size", "5000"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "a batch of 5000 faces (--batch-size)" in error and "Traceback" not in error
+
+
+def test_bench_refuses_a_landmarker_named_but_missing(tmp_path: Path, capsys):
+    missing = tmp_path / "nonexistent.task"
+    code = fer_main(["bench", "--video", str(tmp_path / "v.mp4"), "--landmarker", str(missing)])
+    assert code == 2
+    assert f"--landmarker {missing} is not a file" in capsys.readouterr().err
