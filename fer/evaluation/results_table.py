@@ -8,11 +8,13 @@ Keras one's for reference), the rest from ``card.json`` (parameters, wall time, 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fer.config import MODELS_DIR
+from fer.evaluation.bench import RECORDED_BATCH_SIZE, batched_figure, benchmark_key
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
+from fer.evaluation.reports import list_models
+from fer.models.inference import CARD_FILE, read_card
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 HEADER = (
@@ -27,15 +29,15 @@ def latency(card: dict, figure: str) -> str:
     """``figure`` from the card's two-thread ``fer bench --record`` entries, per CPU class.
 
     The CPU class matters more than anything else, so each has its own entry; '–' marks a class
-    nobody has measured the model on.
+    nobody has measured the model on, or whose record lacks the figure.
     """
-    from fer.evaluation.bench import benchmark_key
-
     benchmark = card.get("benchmark", {})
     values = []
     for vector in ("avx512", "avx2"):
-        entry = benchmark.get(benchmark_key("tflite", 2, vector))
-        values.append(f"{entry[figure]:.2f}" if entry else MISSING)
+        entry = benchmark.get(benchmark_key("tflite", 2, vector)) or {}
+        value = entry.get(figure)
+        has_value = isinstance(value, int | float) and not isinstance(value, bool)
+        values.append(f"{value:.2f}" if has_value else MISSING)
     return " · ".join(values)
 
 
@@ -62,16 +64,31 @@ def model_row(card: dict, evaluation: dict) -> str:
         f"| {_accuracy(served('PublicTest'))} "
         f"| {card['parameters']:,} | {card['training']['wall_time_s'] / 60:.0f} min "
         f"| {latency(card, 'single_face_ms_median')} "
-        f"| {latency(card, 'batched_64_ms_per_face_median')} |"
+        f"| {latency(card, batched_figure(RECORDED_BATCH_SIZE))} |"
     )
 
 
 def results_table(models_dir: Path = MODELS_DIR) -> str:
-    """The Markdown table of every model under ``models_dir``, sorted by name."""
+    """The Markdown table of every model under ``models_dir``, sorted by name (hidden folders,
+    models being published, left out). ``ValueError`` naming the folder when it holds no
+    model, so that a mistyped folder cannot empty the README's table, and naming the card
+    when one lacks a field the row needs."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        raise ValueError(f"{models_dir} is not a folder")
+    names = list_models(models_dir)
+    if not names:
+        raise ValueError(f"{models_dir} holds no models (no folder with a {CARD_FILE})")
     rows = [HEADER, "|---" * (HEADER.count("|") - 1) + "|"]
-    for card_path in sorted(Path(models_dir).glob("*/card.json")):
-        card = json.loads(card_path.read_text())
-        rows.append(model_row(card, read_evaluation(card_path.parent)))
+    for name in names:
+        card = read_card(models_dir / name)
+        try:
+            rows.append(model_row(card, read_evaluation(models_dir / name)))
+        except (KeyError, TypeError) as error:
+            raise ValueError(
+                f"{models_dir / name / CARD_FILE}: a field its table row needs is missing or of "
+                f"the wrong type ({type(error).__name__}: {error})"
+            ) from None
     return "\n".join(rows)
 
 
