@@ -290,7 +290,7 @@ def show_insights(face: dict, insights: dict, unreliable: dict[str, str] | None 
     the expressions the model cannot be trusted on."""
     import pandas as pd
 
-    from fer.reporting.content import lighting_text
+    from fer.reporting.content import flat_affect_text, lighting_text
 
     unreliable = unreliable or {}
     st.caption(insights.get("about", ""))
@@ -334,12 +334,7 @@ def show_insights(face: dict, insights: dict, unreliable: dict[str, str] | None 
         st.text(f"Expressivity index {movement['index']:.3f}")
     st.markdown("**Flat-affect indication**")
     _about(insights, "flat_affect")
-    flat = face.get("flat_affect")
-    if flat is None:
-        st.text("Not available: no action units or valence were recorded for this face.")
-    else:
-        verdict = "indicated" if flat["indicated"] else "not indicated"
-        st.text(f"Flat affect {verdict} (rule: {flat['rule']})")
+    st.text(f"Flat affect {flat_affect_text(face.get('flat_affect'))}")
     st.markdown("**Lighting**")
     _about(insights, "lighting")
     st.text(lighting_text(face))

@@ -90,6 +90,16 @@ def lighting_text(face: dict[str, Any]) -> str:
     )
 
 
+def flat_affect_text(flat: dict[str, Any] | None) -> str:
+    """The flat-affect finding of one face in words, for every page and report."""
+    if flat is None:
+        return "not available: no action units or valence were recorded for this face"
+    if flat["indicated"] is None:
+        return f"not assessed: {flat['not_assessed']}"
+    verdict = "indicated" if flat["indicated"] else "not indicated"
+    return f"{verdict} (rule: {flat['rule']})"
+
+
 def model_summary(model_dir: Path | None, name: str, classes: tuple[str, ...]) -> ModelSummary:
     """The card's figures of the model ``name`` (its folder when it is installed here)."""
     if model_dir is None or not (model_dir / "card.json").is_file():

@@ -12,6 +12,7 @@ from fer.reporting.content import (
     DISCLAIMER,
     ReportContent,
     accuracy_text,
+    flat_affect_text,
     lighting_text,
     reliability_text,
 )
@@ -75,11 +76,8 @@ def _face_section(content: ReportContent, face: dict[str, Any]) -> str:
             f"baseline {movement['activation_vs_baseline']:.3f}, spread "
             f"{movement['variability']:.3f}).</p>" + _about(content, "expressivity")
         )
-    if face["flat_affect"] is not None:
-        flat = face["flat_affect"]
-        verdict = "indicated" if flat["indicated"] else "not indicated"
-        parts.append(f"<p>Flat affect: {verdict} (rule: {escape(flat['rule'])}).</p>"
-                     + _about(content, "flat_affect"))
+    parts.append(f"<p>Flat affect: {escape(flat_affect_text(face['flat_affect']))}.</p>"
+                 + _about(content, "flat_affect"))
     moments = [
         (f"{m['t_s']:.1f} s", m["label"], "" if m["valence"] is None else f"{m['valence']:+.2f}",
          ", ".join(f"{au} {v:.2f}" for au, v in m["top_action_units"].items()),

@@ -12,6 +12,7 @@ from fer.reporting.content import (
     ModelSummary,
     ReportContent,
     accuracy_text,
+    flat_affect_text,
     lighting_text,
     reliability_text,
 )
@@ -48,9 +49,7 @@ def _face_lines(face: dict[str, Any], model: ModelSummary) -> list[str]:
         )
     if face["expressivity"] is not None:
         lines.append(f"Expressivity index {face['expressivity']['index']:.3f}.")
-    if face["flat_affect"] is not None:
-        verdict = "indicated" if face["flat_affect"]["indicated"] else "not indicated"
-        lines.append(f"Flat affect: {verdict} ({face['flat_affect']['rule']}).")
+    lines.append(f"Flat affect: {flat_affect_text(face['flat_affect'])}.")
     for moment in face["notable_moments"]:
         markers = "; ".join(f"{m['t_s']:.1f} s: {m['note']}" for m in moment["markers_nearby"])
         lines.append(

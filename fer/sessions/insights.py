@@ -56,7 +56,9 @@ class InsightsConfig:
     """Settings of :func:`session_insights`, stated in the output so figures can be reproduced.
 
     ``flat_affect_below``: expressivity index under which, with valence spread under
-    ``flat_valence_spread``, flat affect is indicated; both are screening heuristics.
+    ``flat_valence_spread``, flat affect is indicated; both are screening heuristics. A face seen
+    for less than ``flat_affect_min_s`` is not assessed: a still image or a few seconds say
+    nothing about how much a face moves over a session.
     """
 
     baseline_s: float = 30.0
@@ -66,9 +68,12 @@ class InsightsConfig:
     marker_window_s: float = 5.0
     flat_affect_below: float = 0.05
     flat_valence_spread: float = 0.1
+    flat_affect_min_s: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("baseline_s", "max_gap_s", "moment_spacing_s", "marker_window_s"):
+        for name in (
+            "baseline_s", "max_gap_s", "moment_spacing_s", "marker_window_s", "flat_affect_min_s"
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.n_moments < 0:
@@ -92,6 +97,13 @@ def baseline_rows(
     else:
         start = float(frames["t_seconds"].min())
         end, source = start + config.baseline_s, f"the first {config.baseline_s:g} s"
+        seen_until = float(frames["t_seconds"].max())
+        if seen_until < end:
+            end = seen_until + float(frame_durations(frames, config.max_gap_s).iloc[-1])
+            source = (
+                f"the whole time the face was seen ({end - start:.1f} s, less than the "
+                f"{config.baseline_s:g} s a baseline takes)"
+            )
     mask = (frames["t_seconds"] >= start) & (frames["t_seconds"] < end)
     if not mask.any():  # a segment the face was absent from: fall back to its first frames
         mask = frames["t_seconds"] < frames["t_seconds"].min() + config.baseline_s
@@ -212,13 +224,17 @@ def face_insights(
     peaks = []
     for run in runs.itertuples():
         column = f"smoothed_{run.emotion}"
-        inside = (frames["t_seconds"] >= run.start_s) & (frames["t_seconds"] < run.end_s)
+        # A one-frame run of a one-frame face lasts 0 s: its frame still belongs to it.
+        inside = (
+            (frames["t_seconds"] >= run.start_s) & (frames["t_seconds"] < run.end_s)
+        ) | (frames["t_seconds"] == run.start_s)
         peaks.append(float(frames.loc[inside, column].max()) if column in frames else None)
     runs = runs.assign(peak=peaks)
     changes = transitions(frames, config.max_gap_s)
     spread = frames["valence"].astype(float).std(ddof=0) if "valence" in frames else np.nan
     movement = expressivity(frames, baseline)
-    flat = None
+    seen_s = float(frame_durations(frames, config.max_gap_s).sum())
+    flat: dict[str, Any] | None = None
     if movement is not None and not pd.isna(spread):
         flat = {
             "indicated": bool(
@@ -228,11 +244,18 @@ def face_insights(
             "expressivity_index": movement["index"],
             "valence_spread": round(float(spread), 4),
             "rule": f"expressivity index < {config.flat_affect_below} and valence spread "
-            f"< {config.flat_valence_spread}",
+            f"< {config.flat_valence_spread}, over at least {config.flat_affect_min_s:g} s of "
+            "the face",
         }
+        if seen_s < config.flat_affect_min_s:
+            flat["indicated"] = None
+            flat["not_assessed"] = (
+                f"the face was seen for {seen_s:.1f} s; the rule needs at least "
+                f"{config.flat_affect_min_s:g} s"
+            )
     return {
         "track_id": int(frames["track_id"].iloc[0]),
-        "duration_s": round(float(frame_durations(frames, config.max_gap_s).sum()), 3),
+        "duration_s": round(seen_s, 3),
         "n_frames": len(frames),
         "baseline": baseline_record,
         "time_share": {r.emotion: round(float(r.share), 4) for r in shares.itertuples()},
@@ -289,6 +312,7 @@ def session_insights(
             "n_moments": config.n_moments,
             "flat_affect_below": config.flat_affect_below,
             "flat_valence_spread": config.flat_valence_spread,
+            "flat_affect_min_s": config.flat_affect_min_s,
         },
         "faces": faces,
         "markers": [

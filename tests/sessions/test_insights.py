@@ -41,11 +41,37 @@ def test_the_summary_states_what_it_is_and_describes_each_face():
 
 
 def test_a_still_face_indicates_flat_affect_and_a_moving_one_does_not():
-    still = session_insights(frames(movement=0.0))["faces"][0]
-    moving = session_insights(frames(movement=0.6))["faces"][0]
+    still = session_insights(frames(n=700, movement=0.0))["faces"][0]
+    moving = session_insights(frames(n=700, movement=0.6))["faces"][0]
     assert still["flat_affect"]["indicated"] is True
     assert moving["flat_affect"]["indicated"] is False
     assert moving["expressivity"]["index"] > still["expressivity"]["index"]
+
+
+def test_a_face_seen_too_briefly_is_not_assessed_for_flat_affect():
+    from fer.reporting.content import flat_affect_text
+
+    brief = session_insights(frames(n=100, movement=0.0))["faces"][0]  # 10 s
+    assert brief["flat_affect"]["indicated"] is None
+    assert brief["flat_affect"]["not_assessed"] == (
+        "the face was seen for 10.0 s; the rule needs at least 60 s"
+    )
+    assert flat_affect_text(brief["flat_affect"]).startswith("not assessed: the face was seen")
+    assert brief["baseline"]["source"] == (
+        "the whole time the face was seen (10.0 s, less than the 30 s a baseline takes)"
+    )
+    assert brief["baseline"]["end_s"] == pytest.approx(10.0)
+    assert session_insights(frames(n=100), config=InsightsConfig(flat_affect_min_s=5.0))[
+        "faces"][0]["flat_affect"]["indicated"] is True
+
+
+def test_a_still_image_has_its_peak_and_no_flat_affect_finding():
+    image = session_insights(frames(n=1))["faces"][0]
+    assert image["duration_s"] == 0.0
+    assert image["episodes"] == [
+        {"emotion": "neutral", "onset_s": 0.0, "duration_s": 0.0, "peak": 0.8}
+    ]
+    assert image["flat_affect"]["indicated"] is None
 
 
 def test_notable_moments_find_the_spike_and_the_marker_beside_it():
