@@ -112,3 +112,17 @@ def make_tiny_model(model_dir: Path, name: str = "tiny") -> Path:
     }
     (model_dir / "card.json").write_text(json.dumps(card))
     return model_dir
+
+
+def edit_card(model_dir: Path, **changes) -> None:
+    """Set fields of ``model_dir``'s card.json; a field given as None is removed."""
+    card = json.loads((model_dir / "card.json").read_text())
+    card.update(changes)
+    for key in [key for key, value in changes.items() if value is None]:
+        del card[key]
+    (model_dir / "card.json").write_text(json.dumps(card))
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` and its bytes: compare before and after a refused command."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}

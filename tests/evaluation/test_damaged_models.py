@@ -3,7 +3,6 @@ the file or option, never a traceback, and no stored file changed by a command t
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from fer.cli import main as fer_main
 from fer.models.inference import InvalidModelError, load_model
-from tests.research_fixtures import make_tiny_model
+from tests.research_fixtures import edit_card, make_tiny_model
 from tests.training.test_loop import _tiny_fer2013
 
 
@@ -35,14 +34,6 @@ def tiny_data(monkeypatch, tmp_path: Path):
     return dataset
 
 
-def _edit_card(model_dir: Path, **changes) -> None:
-    card = json.loads((model_dir / "card.json").read_text())
-    card.update(changes)
-    for key in [key for key, value in changes.items() if value is None]:
-        del card[key]
-    (model_dir / "card.json").write_text(json.dumps(card))
-
-
 @pytest.mark.parametrize(
     ("changes", "named"),
     [
@@ -55,7 +46,7 @@ def _edit_card(model_dir: Path, **changes) -> None:
 def test_a_card_that_does_not_fit_is_named_when_the_model_loads(
     model_copy: Path, changes: dict, named: str
 ):
-    _edit_card(model_copy, **changes)
+    edit_card(model_copy, **changes)
     with pytest.raises(InvalidModelError, match=named) as raised:
         load_model(model_copy, backend="keras")
     assert "card.json" in str(raised.value)
@@ -79,7 +70,7 @@ def test_unreadable_card_and_model_files_are_named(model_copy: Path):
 def test_fer_evaluate_names_a_damaged_card_without_a_traceback(
     model_copy: Path, tiny_data, capsys
 ):
-    _edit_card(model_copy, name=None)
+    edit_card(model_copy, name=None)
     assert fer_main(["evaluate", str(model_copy), "--backend", "keras"]) == 2
     error = capsys.readouterr().err
     assert "card.json" in error and "Traceback" not in error
@@ -88,12 +79,12 @@ def test_fer_evaluate_names_a_damaged_card_without_a_traceback(
 def test_fer_evaluate_refuses_a_model_whose_classes_are_not_its_label_sets(
     model_copy: Path, tiny_data, capsys
 ):
-    _edit_card(model_copy, classes=["x", "y", "z", "happy", "sad", "surprise", "neutral"])
+    edit_card(model_copy, classes=["x", "y", "z", "happy", "sad", "surprise", "neutral"])
     assert fer_main(["evaluate", str(model_copy), "--backend", "keras"]) == 2
     assert "are not those of its label set 'fer2013'" in capsys.readouterr().err
     assert not (model_copy / "evaluation.json").exists()
 
-    _edit_card(model_copy, classes=list(_tiny_fer2013().class_names), label_set=None)
+    edit_card(model_copy, classes=list(_tiny_fer2013().class_names), label_set=None)
     assert fer_main(["evaluate", str(model_copy), "--backend", "keras"]) == 2
     assert "names no label_set" in capsys.readouterr().err
 
@@ -117,7 +108,7 @@ def test_a_damaged_evaluation_file_is_named_before_any_face_is_scored(
 def test_the_robustness_suite_refuses_a_model_of_other_classes(model_copy: Path, tmp_path):
     from fer.evaluation.robustness import run_suite
 
-    _edit_card(model_copy, classes=["x", "y", "z", "happy", "sad", "surprise", "neutral"])
+    edit_card(model_copy, classes=["x", "y", "z", "happy", "sad", "surprise", "neutral"])
     model = load_model(model_copy, backend="keras")
     with pytest.raises(ValueError, match="are not those of the 'fer2013' faces"):
         run_suite([model], {"fer2013": _tiny_fer2013()}, tmp_path / "unused.task")
@@ -206,7 +197,7 @@ def test_a_with_model_without_a_label_set_is_named(
     import fer.config
 
     other = Path(shutil.copytree(model_copy, tmp_path / "other"))
-    _edit_card(other, label_set=None)
+    edit_card(other, label_set=None)
     monkeypatch.setattr(fer.config, "find_landmarker_bundle", lambda: tmp_path / "unused.task")
     code = fer_main(["evaluate", str(model_copy), "--suite", "robustness", "--no-save",
                      "--with", str(other)])

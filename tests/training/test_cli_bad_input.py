@@ -2,7 +2,6 @@
 clear `error:` (exit 2) before any work, and no stored model, run or summary changed."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -10,13 +9,10 @@ from fer.cli import main as fer_main
 from fer.training.config import TrainConfig
 from fer.training.loop import train
 from fer.training.publish import check_model_destinations, new_model_dir
+from tests.research_fixtures import folder_bytes
 from tests.training.test_loop import _tiny_fer2013, _tiny_ferplus
 
 TINY = ["--model", "ziggy", "--epochs", "1", "--batch-size", "16", "--no-tflite"]
-
-
-def _folder_bytes(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.fixture
@@ -104,10 +100,10 @@ def test_an_existing_model_is_kept_unless_replace_is_asked_for(tiny_data, tmp_pa
     out = tmp_path / "out"
     first = ["train", *TINY, "--names", "tiny", "--output-dir", str(out)]
     assert fer_main([*first, "--run-dir", str(tmp_path / "a")]) == 0
-    before = _folder_bytes(out / "tiny")
+    before = folder_bytes(out / "tiny")
     assert fer_main([*first, "--seed", "5", "--run-dir", str(tmp_path / "b")]) == 2
     assert "holds a model already" in capsys.readouterr().err
-    assert _folder_bytes(out / "tiny") == before
+    assert folder_bytes(out / "tiny") == before
     assert not (tmp_path / "b").exists()  # refused before training
     assert fer_main([*first, "--seed", "5", "--run-dir", str(tmp_path / "b"), "--replace"]) == 0
     card = json.loads((out / "tiny" / "card.json").read_text())
@@ -135,14 +131,14 @@ def test_resume_refuses_a_run_of_another_configuration(tmp_path):
     fer2013 = _tiny_fer2013()
     config = TrainConfig(architecture="ziggy", epochs=1, batch_size=16)
     train(config, fer2013, None, tmp_path)
-    before = _folder_bytes(tmp_path)
+    before = folder_bytes(tmp_path)
     other = TrainConfig(architecture="ziggy", epochs=2, batch_size=16, learning_rate=0.01)
     with pytest.raises(ValueError, match="differs in: learning_rate\\)"):
         train(other, fer2013, None, tmp_path, resume=True)
     with pytest.raises(ValueError, match="differs in: architecture"):
         train(TrainConfig(architecture="mycnn", epochs=1, batch_size=16), fer2013, None,
               tmp_path, resume=True)
-    assert _folder_bytes(tmp_path) == before
+    assert folder_bytes(tmp_path) == before
 
 
 @pytest.mark.parametrize("text, message", [("{", "cannot be read"), ("{}", "not a run's state"),
@@ -209,12 +205,12 @@ def test_logit_adjust_never_overwrites_a_model(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
     existing = MODELS_DIR / "ferplus_balanced"
-    before = _folder_bytes(existing)
+    before = folder_bytes(existing)
     assert fer_main(["publish", "ferplus", "--logit-adjust", "ferplus_balanced"]) == 2
     assert "holds a model already" in capsys.readouterr().err
     assert fer_main(["publish", "ferplus", "--logit-adjust", "../elsewhere"]) == 2
     assert "cannot name a model" in capsys.readouterr().err
-    assert _folder_bytes(existing) == before
+    assert folder_bytes(existing) == before
 
 
 def test_soup_checks_its_shares_ingredients_and_destination(tmp_path, monkeypatch, capsys):

@@ -12,14 +12,14 @@ import pytest
 from fer.cli import main as fer_main
 from fer.evaluation.evaluation_file import empty_evaluation, write_evaluation
 from fer.evaluation.model_card import write_model_card
-from tests.research_fixtures import make_tiny_model
+from tests.research_fixtures import edit_card, folder_bytes, make_tiny_model
 from tests.training.test_loop import _tiny_fer2013
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     model_dir = make_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
-    _edit_card(model_dir, training={"seed": 3})
+    edit_card(model_dir, training={"seed": 3})
     write_evaluation(model_dir, empty_evaluation("tiny"))
     write_model_card(model_dir)
     return model_dir
@@ -43,25 +43,13 @@ def tiny_data(monkeypatch, tmp_path: Path):
     return dataset
 
 
-def _edit_card(model_dir: Path, **changes) -> None:
-    card = json.loads((model_dir / "card.json").read_text())
-    card.update(changes)
-    for key in [key for key, value in changes.items() if value is None]:
-        del card[key]
-    (model_dir / "card.json").write_text(json.dumps(card))
-
-
-def _folder_bytes(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
 def _refused(arguments: list[str], model_dir: Path, capsys) -> str:
     """The error of ``fer publish`` on ``model_dir``, checked to have changed nothing."""
-    before = _folder_bytes(model_dir)
+    before = folder_bytes(model_dir)
     assert fer_main(["publish", str(model_dir), *arguments]) == 2
     error = capsys.readouterr().err
     assert "error: " in error and "Traceback" not in error
-    assert _folder_bytes(model_dir) == before
+    assert folder_bytes(model_dir) == before
     return error
 
 
@@ -71,7 +59,7 @@ def test_a_step_that_fails_half_way_leaves_the_folder_as_it_was(
 ):
     # The card promises a TFLite file that is not there: the Keras reports are made, then
     # the TFLite form's evaluation fails.
-    _edit_card(model_copy, served_backend="tflite_int8",
+    edit_card(model_copy, served_backend="tflite_int8",
                calibration={"temperature": 1.0, "fitted_on": "PublicTest"})
     error = _refused(action, model_copy, capsys)
     assert f"{model_copy / 'model_int8.tflite'} does not exist" in error
@@ -88,7 +76,7 @@ def test_damaged_evaluation_stops_the_thresholds_before_the_card_changes(
 @pytest.mark.parametrize("action", [[], ["--add-tta-zoom"], ["--uncertainty-thresholds"],
                                     ["--calibrate"], ["--output-temperatures"]])
 def test_a_card_without_a_label_set_is_named(action, model_copy: Path, tiny_data, capsys):
-    _edit_card(model_copy, label_set=None)
+    edit_card(model_copy, label_set=None)
     error = _refused(action, model_copy, capsys)
     assert "card.json: its label_set None names no dataset" in error
 
@@ -97,13 +85,13 @@ def test_a_card_without_a_label_set_is_named(action, model_copy: Path, tiny_data
 def test_a_stored_temperature_that_cannot_be_multiplied_is_named(
     temperature, model_copy: Path, tiny_data, capsys
 ):
-    _edit_card(model_copy, calibration={"temperature": temperature})
+    edit_card(model_copy, calibration={"temperature": temperature})
     error = _refused(["--calibrate"], model_copy, capsys)
     assert "card.json calibration.temperature is" in error
 
 
 def test_a_calibration_that_is_not_a_mapping_is_named(model_copy: Path, tiny_data, capsys):
-    _edit_card(model_copy, calibration=[1.5])
+    edit_card(model_copy, calibration=[1.5])
     error = _refused(["--output-temperatures"], model_copy, capsys)
     assert "card.json calibration is not a mapping" in error
 
