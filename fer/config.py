@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, overload
 
@@ -22,6 +24,8 @@ DEFAULT_SESSION_DB = LOCAL_DATA_DIR / "sessions.db"
 STRATEGY_COMPARISON_DIR = PROJECT_ROOT / "experiments" / "strategy_comparison"
 
 DATA_DIR_ENV = "FER_DATA_DIR"
+# The clinic's retention period in days, read by the app's daily purge and `fer sessions purge`.
+RETENTION_DAYS_ENV = "FER_RETENTION_DAYS"
 
 FER2013_CSV_NAMES = ("fer2013.csv", "fer2013.csv.gz")
 FERPLUS_CSV_NAME = "fer2013new.csv"
@@ -59,6 +63,28 @@ def data_dir_from_env(required: bool = True) -> Path | None:
             raise DataNotFoundError(f"{DATA_DIR_ENV}={value} is not a directory. {DATA_HELP}")
         return None
     return path
+
+
+def retention_days_from_env(environ: Mapping[str, str] | None = None) -> int | None:
+    """``$FER_RETENTION_DAYS`` (from ``environ``, default ``os.environ``) as a whole number of
+    days; None when unset or blank.
+
+    Only ASCII digits count: the app and the command line must read one value the same way,
+    and Python's ``int`` also takes ``+30``, ``1_0`` and other scripts' digits. ``ValueError``
+    naming the variable otherwise, or for 0.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get(RETENTION_DAYS_ENV, "").strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[0-9]+", text):
+        raise ValueError(
+            f"{RETENTION_DAYS_ENV} must be a whole number of days in the digits 0-9, got {text!r}"
+        )
+    days = int(text)
+    if days < 1:
+        raise ValueError(f"{RETENTION_DAYS_ENV} must be at least 1 day, got {text!r}")
+    return days
 
 
 def find_fer2013_csv(data_dir: Path) -> Path:

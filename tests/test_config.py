@@ -1,6 +1,8 @@
 import os
 import platform
 
+import pytest
+
 from fer import config
 from fer.config import machine_description
 
@@ -36,3 +38,15 @@ def test_landmarker_bundle_without_fer_data_dir_looks_in_the_clone(monkeypatch, 
     # A FER_DATA_DIR that names no folder is skipped, not an error, for this optional asset.
     monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "missing"))
     assert config.landmarker_search_dirs() == (tmp_path,)
+
+
+@pytest.mark.parametrize("text", ["1_0", "+30", "²", "٣٠", "3 0", "0", "-3", "thirty"])
+def test_a_retention_period_other_than_ascii_digits_is_refused(text):
+    with pytest.raises(ValueError, match="FER_RETENTION_DAYS"):
+        config.retention_days_from_env({config.RETENTION_DAYS_ENV: text})
+
+
+def test_the_retention_period_is_read_as_days():
+    assert config.retention_days_from_env({config.RETENTION_DAYS_ENV: " 30 "}) == 30
+    assert config.retention_days_from_env({config.RETENTION_DAYS_ENV: ""}) is None
+    assert config.retention_days_from_env({}) is None

@@ -30,7 +30,6 @@ from fer.realtime.pipeline import DEFAULT_MODEL
 from ui.errors import DatabaseUnavailableError
 
 SESSION_DB_ENV = "FER_SESSION_DB"
-RETENTION_DAYS_ENV = "FER_RETENTION_DAYS"
 MODEL_ENV = "FER_MODEL"
 # The same default as EmotionRecognizer(): chosen by the robustness comparison in its card.
 PREFERRED_MODEL = DEFAULT_MODEL
@@ -114,19 +113,7 @@ def audit_log():
 
 def retention_days(environ=None) -> int | None:
     """``$FER_RETENTION_DAYS`` as a whole number of days, None when unset."""
-    environ = os.environ if environ is None else environ
-    text = environ.get(RETENTION_DAYS_ENV, "").strip()
-    if not text:
-        return None
-    try:
-        days = int(text)
-    except ValueError:
-        raise ValueError(
-            f"{RETENTION_DAYS_ENV} must be a whole number of days, got {text!r}"
-        ) from None
-    if days < 1:
-        raise ValueError(f"{RETENTION_DAYS_ENV} must be at least 1 day, got {days}")
-    return days
+    return config.retention_days_from_env(environ)
 
 
 @dataclass

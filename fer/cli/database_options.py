@@ -2,7 +2,8 @@
 how errors print.
 
 The environment is read here, at the command line's edge: ``FER_SESSION_DB`` (a file path or a
-``postgresql://`` URL, default ``data/sessions.db``) and ``FER_RETENTION_DAYS``.
+``postgresql://`` URL, default ``data/sessions.db``); ``FER_RETENTION_DAYS`` through
+:func:`fer.config.retention_days_from_env`, which the app shares.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 from pathlib import Path
 
 SESSION_DB_ENV = "FER_SESSION_DB"
-RETENTION_DAYS_ENV = "FER_RETENTION_DAYS"
 
 
 def database_parent() -> argparse.ArgumentParser:
@@ -45,15 +45,6 @@ def require_existing_database(location: str) -> None:
     if url.get_backend_name() == "sqlite" and not Path(str(url.database)).is_file():
         raise ValueError(f"no session database at {url.database}")
 
-
-def retention_days_from_env() -> int | None:
-    """``$FER_RETENTION_DAYS`` as a whole number of days, None when unset."""
-    value = os.environ.get(RETENTION_DAYS_ENV, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{RETENTION_DAYS_ENV} must be a positive whole number, got {value!r}")
-    return int(value)
 
 
 def cli_actor() -> str:

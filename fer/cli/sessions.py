@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from fer.cli import printable
-from fer.cli.database_options import add_actions, cli_actor, retention_days_from_env
+from fer.cli.database_options import add_actions, cli_actor
 
 EXAMPLE = """\
 fer sessions list
@@ -62,6 +62,7 @@ def _list(store, accounts, audit, actor: str, show_names: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fer.accounts import AccountStore, AuditLog
+    from fer.config import retention_days_from_env
     from fer.sessions.store import SessionStore
     from fer.storage import DatabaseError
 

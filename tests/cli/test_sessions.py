@@ -146,3 +146,13 @@ def test_a_damaged_database_is_named(tmp_path, database, recorded, capsys):
     assert main(["sessions", "list", "--database", str(damaged)]) == 2
     error = capsys.readouterr().err
     assert "cannot be used" in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("text", ["1_0", "+30", "²", "٣٠"])
+def test_purge_refuses_a_retention_setting_the_app_would_refuse(
+    database, recorded, monkeypatch, capsys, text
+):
+    monkeypatch.setenv("FER_RETENTION_DAYS", text)
+    assert main(["sessions", "purge", "--database", database]) == 2
+    error = capsys.readouterr().err
+    assert "FER_RETENTION_DAYS" in error and "invalid literal" not in error
