@@ -7,12 +7,13 @@ erasing a name leaves nothing of it here. The database's triggers refuse any cha
 from __future__ import annotations
 
 import io
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from fer.config import DEFAULT_SESSION_DB
 from fer.storage.database import open_engine, read_connection, write_transaction
@@ -42,12 +43,53 @@ MAX_FIELD_LENGTH = 200
 MAX_DETAIL_LENGTH = 2000
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Control characters, invisible format characters (bidirectional overrides) and line or
+# paragraph separators: in an entry's field they could fake a line break or hide text.
+_ESCAPED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+
+
+def _one_line(value: Any) -> Any:
+    """``value`` with control, format and line-separator characters written as escapes
+    (``\\n``, ``\\x1b``, ``\\u2028``), so that one entry always reads as one line."""
+    if not isinstance(value, str):
+        return value
+    return "".join(
+        character.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(character) in _ESCAPED_CATEGORIES
+        else character
+        for character in value
+    )
 
 
 def _spreadsheet_safe(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def append_entry(
+    connection: Connection, actor: str, action: str, target: str = "", detail: str = ""
+) -> None:
+    """Append one entry, stamped with the current time (UTC), inside the caller's transaction:
+    a store that changes data writes its entry here, so the change and its record commit
+    together or not at all.
+
+    Control characters in any field are escaped rather than refused: the action happened and
+    must be recorded, and the escaped text keeps the attempt to fake a line visible.
+    """
+    entry = {
+        "at": datetime.now(UTC),
+        "actor": _field(actor, "actor", MAX_FIELD_LENGTH, True),
+        "action": _field(action, "action", MAX_FIELD_LENGTH, True),
+        "target": _field(target, "target", MAX_FIELD_LENGTH, False),
+        "detail": _field(detail, "detail", MAX_DETAIL_LENGTH, False),
+    }
+    connection.execute(audit_log.insert().values(**entry))
+
+
+def _field(value: Any, name: str, max_length: int, required: bool) -> str:
+    text = validate_text(value, f"The audit entry's {name}", max_length, required)
+    return validate_text(_one_line(text), f"The audit entry's {name}", max_length, required)
 
 
 class AuditLog:
@@ -61,15 +103,8 @@ class AuditLog:
 
     def record(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
         """Append one entry, stamped with the current time (UTC)."""
-        entry = {
-            "at": datetime.now(UTC),
-            "actor": validate_text(actor, "The audit entry's actor", MAX_FIELD_LENGTH, True),
-            "action": validate_text(action, "The audit entry's action", MAX_FIELD_LENGTH, True),
-            "target": validate_text(target, "The audit entry's target", MAX_FIELD_LENGTH, False),
-            "detail": validate_text(detail, "The audit entry's detail", MAX_DETAIL_LENGTH, False),
-        }
         with write_transaction(self.engine) as connection:
-            connection.execute(audit_log.insert().values(**entry))
+            append_entry(connection, actor, action, target, detail)
 
     def entries(self, limit: int = 1000) -> pd.DataFrame:
         """The newest ``limit`` entries, newest first: columns ``at, actor, action, target,

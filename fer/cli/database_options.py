@@ -47,12 +47,24 @@ def require_existing_database(location: str) -> None:
 
 
 
-def cli_actor() -> str:
-    """Who the audit log names for a command-line action: ``cli:<os user>``."""
+def os_account_name() -> str:
+    """The name of the operating-system account this process runs as.
+
+    From the account database, not ``getpass.getuser()``: that reads ``LOGNAME`` and ``USER``
+    first, which whoever runs the command can set to anything."""
     try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return f"cli:uid {os.getuid()}"
+        import pwd
+    except ImportError:  # Windows: no account database; the login name is all there is
+        return getpass.getuser()
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without an entry (a container's arbitrary user)
+        return f"uid {os.geteuid()}"
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a command-line action: ``cli:<os account>``."""
+    return f"cli:{os_account_name()}"
 
 
 def add_actions(parser: argparse.ArgumentParser, actions: dict[str, tuple[str, str]]):

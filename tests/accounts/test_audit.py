@@ -55,3 +55,14 @@ def test_the_csv_export_holds_every_entry_and_defuses_formulas(audit):
     assert table["action"].tolist() == ["export_session", "login"]
     assert table.loc[1, "actor"].startswith("'=")
     assert datetime.fromisoformat(table.loc[0, "at"]).tzinfo is not None
+
+
+def test_control_characters_in_any_field_are_escaped_onto_one_line(audit):
+    forged = "admin1\n2026-01-01T00:00:00 | cli:root | delete_session"
+    audit.record(forged, "list\r_users", "user\x1b[2J 1", "a\u2028b\u202ec")
+    (entry,) = audit.entries().to_dict("records")
+    assert entry["actor"] == "admin1\\n2026-01-01T00:00:00 | cli:root | delete_session"
+    assert entry["action"] == "list\\r_users"
+    assert entry["target"] == "user\\x1b[2J 1"
+    assert entry["detail"] == "a\\u2028b\\u202ec"
+    assert len(audit.export_csv().splitlines()) == 2

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("cheap_password_hashes")
 
 @pytest.fixture
 def database(tmp_path, monkeypatch):
-    monkeypatch.setattr("getpass.getuser", lambda: "tester")
+    monkeypatch.setattr("fer.cli.database_options.os_account_name", lambda: "tester")
     location = str(tmp_path / "sessions.db")
     accounts = AccountStore(location)
     accounts.add_user("dr.lee", "clinician", PASSWORD)

@@ -16,7 +16,7 @@ CLASSES = ("neutral", "happy")
 
 @pytest.fixture
 def database(tmp_path, monkeypatch):
-    monkeypatch.setattr("getpass.getuser", lambda: "tester")
+    monkeypatch.setattr("fer.cli.database_options.os_account_name", lambda: "tester")
     monkeypatch.delenv("FER_RETENTION_DAYS", raising=False)
     return str(tmp_path / "sessions.db")
 

@@ -16,7 +16,7 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture
 def database(tmp_path, monkeypatch):
-    monkeypatch.setattr("getpass.getuser", lambda: "tester")
+    monkeypatch.setattr("fer.cli.database_options.os_account_name", lambda: "tester")
     return str(tmp_path / "sessions.db")
 
 
@@ -127,3 +127,16 @@ def test_a_token_id_beyond_the_database_is_refused_in_words(database, monkeypatc
     arguments = ["users", "token", "dr.lee", "--revoke", "99999999999999999999"]
     assert main([*arguments, "--database", database]) == 2
     assert "larger than any stored id" in capsys.readouterr().err
+
+
+def test_the_actor_is_the_os_account_not_the_login_variables(tmp_path, monkeypatch):
+    import os
+    import pwd
+
+    database = str(tmp_path / "sessions.db")
+    monkeypatch.setenv("LOGNAME", "admin1\n2026-01-01T00:00:00 | cli:root | delete_session")
+    monkeypatch.setenv("USER", "someone.else")
+    AuditLog(database)  # creates the database
+    assert main(["users", "list", "--database", database]) == 0
+    (entry,) = AuditLog(database).entries().to_dict("records")
+    assert entry["actor"] == f"cli:{pwd.getpwuid(os.geteuid()).pw_name}"
