@@ -150,12 +150,9 @@ def run_maintenance(now_s: float | None = None) -> int:
         last = maintenance.last_purge_s
         if last is not None and now_s - last < PURGE_EVERY_S:
             return 0
-        n_purged = session_store().purge_older_than(days)
+        # The audit entry commits with the purge, as for `fer sessions purge`.
+        n_purged = session_store().purge_older_than(days, actor=SYSTEM_ACTOR)
         maintenance.last_purge_s = now_s
-    if n_purged:
-        audit_log().record(
-            SYSTEM_ACTOR, "purge_sessions", detail=f"{n_purged} session(s) older than {days} days"
-        )
     return n_purged
 
 

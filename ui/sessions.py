@@ -191,11 +191,11 @@ def delete_form(store, session_id: int, user, key: str) -> bool:
         st.error("Tick the box to confirm; a deleted session cannot be brought back.")
         return False
     try:
-        store.delete_session(session_id, viewer=user)
+        # The audit entry commits with the deletion: neither without the other.
+        store.delete_session(session_id, viewer=user, actor=user.name)
     except ValueError as error:
         st.error(plain(f"The session could not be deleted: {error}"))
         return False
-    audit("delete_session", target=f"session {session_id}")
     return True
 
 

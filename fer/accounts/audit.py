@@ -37,6 +37,7 @@ ACTIONS = (
     "set_password",
     "purge_sessions",
     "close_abandoned_sessions",
+    "erase_free_space",
 )
 COLUMNS = ("at", "actor", "action", "target", "detail")
 MAX_FIELD_LENGTH = 200

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from fer.accounts.audit import append_entry
 from fer.accounts.users import User, UserNotFoundError, validate_user_name
 from fer.config import DEFAULT_SESSION_DB
 from fer.storage.database import inserted_id, open_engine, read_connection, write_transaction
@@ -94,8 +95,11 @@ class TokenStore:
     def __repr__(self) -> str:
         return f"TokenStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
-    def issue(self, user_name: str | None, name: str) -> tuple[ApiToken, str]:
-        """A new token for the account ``user_name`` (None: a service token), and its record.
+    def issue(
+        self, user_name: str | None, name: str, actor: str | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new token for the account ``user_name`` (None: a service token), and its record;
+        with ``actor``, the ``issue_api_token`` audit entry in the same transaction.
 
         The token is returned only here; store it where the caller keeps secrets. Raises
         ``UserNotFoundError`` for an unknown name and ``ValueError`` for a disabled account.
@@ -124,6 +128,9 @@ class TokenStore:
                     )
                 )
             )
+            if actor is not None:
+                target = "service" if user is None else f"user {user.id}"
+                append_entry(connection, actor, "issue_api_token", target, f"api token {token_id}")
         return ApiToken(token_id, name, user, now), token
 
     def verify(self, token: str, now: datetime | None = None) -> ApiToken:
@@ -151,8 +158,11 @@ class TokenStore:
             record = replace(record, last_used_at=now)
         return record
 
-    def revoke(self, token_id: int, user_name: str | None = None) -> ApiToken:
-        """Revoke a token (revoking twice changes nothing) and return its record.
+    def revoke(
+        self, token_id: int, user_name: str | None = None, actor: str | None = None
+    ) -> ApiToken:
+        """Revoke a token (revoking twice changes nothing) and return its record; with
+        ``actor``, the ``revoke_api_token`` audit entry in the same transaction.
 
         With ``user_name`` the token must be that account's (``ValueError`` otherwise), so a
         typo cannot revoke another account's token.
@@ -173,6 +183,11 @@ class TokenStore:
                     api_tokens.update()
                     .where(api_tokens.c.id == token_id)
                     .values(revoked_at=datetime.now(UTC))
+                )
+            if actor is not None:
+                target = "service" if row.user_id is None else f"user {row.user_id}"
+                append_entry(
+                    connection, actor, "revoke_api_token", target, f"api token {token_id}"
                 )
             row = connection.execute(_token_query().where(api_tokens.c.id == token_id)).first()
         return _token_from_row(row)

@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from fer.accounts.audit import append_entry
 from fer.config import DEFAULT_SESSION_DB
 from fer.storage.database import (
     inserted_id,
@@ -151,8 +152,9 @@ class AccountStore:
 
     # managing accounts -----------------------------------------------------------------------
 
-    def add_user(self, name: str, role: str, password: str) -> User:
-        """Create an account.
+    def add_user(self, name: str, role: str, password: str, actor: str | None = None) -> User:
+        """Create an account; with ``actor``, its ``add_user`` audit entry in the same
+        transaction (as for every change below).
 
         Raises ``ValueError`` for a taken name, an unknown role or a password that is too short.
         """
@@ -176,11 +178,14 @@ class AccountStore:
                         )
                     )
                 )
+                if actor is not None:
+                    append_entry(connection, actor, "add_user", f"user {user_id}",
+                                 f"{name} as {role}")
         except IntegrityError:  # added at the same moment by another connection
             raise taken from None
         return User(user_id, name, role)
 
-    def set_password(self, name: str, password: str) -> None:
+    def set_password(self, name: str, password: str, actor: str | None = None) -> None:
         """Replace a password (and lift a lock-out)."""
         hashed = password_hasher.hash(validate_password(password))
         with write_transaction(self.engine) as connection:
@@ -190,19 +195,26 @@ class AccountStore:
                 .where(users.c.id == row.id)  # the row found, however the name was typed
                 .values(password_hash=hashed, failed_logins=0, locked_until=None)
             )
+            if actor is not None:
+                append_entry(connection, actor, "set_password", f"user {row.id}", row.name)
 
-    def set_role(self, name: str, role: str) -> None:
+    def set_role(self, name: str, role: str, actor: str | None = None) -> None:
         role = validate_role(role)
         with write_transaction(self.engine) as connection:
             row = self._row(connection, name, lock=True)
             if row.role == "admin" and role != "admin":
                 self._keep_an_admin(connection, row.id)
             connection.execute(users.update().where(users.c.id == row.id).values(role=role))
+            if actor is not None:
+                append_entry(connection, actor, "set_role", f"user {row.id}",
+                             f"{row.name} to {role}")
 
-    def disable_user(self, name: str) -> None:
+    def disable_user(self, name: str, actor: str | None = None) -> None:
         """Refuse the account's logins from now on; the row stays for the audit trail."""
         with write_transaction(self.engine) as connection:
             row = self._row(connection, name, lock=True)
+            if actor is not None:
+                append_entry(connection, actor, "disable_user", f"user {row.id}", row.name)
             if row.disabled_at is not None:
                 return
             if row.role == "admin":

@@ -80,12 +80,10 @@ def _token(args: argparse.Namespace, accounts, audit, actor: str) -> None:
             print(f"{record.id:>4}  {printable(record.name):<32} "
                   f"{record.created_at:%Y-%m-%d %H:%M}  {state}")
     elif args.revoke is not None:
-        record = tokens.revoke(args.revoke, user.name)
-        audit.record(actor, "revoke_api_token", f"user {user.id}", f"api token {record.id}")
+        record = tokens.revoke(args.revoke, user.name, actor=actor)
         print(f"revoked API token {record.id} of {user.name!r}")
     else:
-        record, token = tokens.issue(user.name, args.label)
-        audit.record(actor, "issue_api_token", f"user {user.id}", f"api token {record.id}")
+        record, token = tokens.issue(user.name, args.label, actor=actor)
         print(f"API token {record.id} for {user.name!r} (shown only now; keep it secret):",
               file=sys.stderr)
         print(token)
@@ -108,24 +106,19 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{user.id:>4}  {user.name:<24} {user.role:<10} {state}")
             return 0
         if args.action == "add":
-            user = accounts.add_user(args.name, args.role, read_password(args.password_stdin))
-            audit.record(actor, "add_user", f"user {user.id}", f"{user.name} as {user.role}")
+            user = accounts.add_user(
+                args.name, args.role, read_password(args.password_stdin), actor=actor
+            )
             print(f"added {user.role} {user.name!r} (id {user.id})")
         elif args.action == "disable":
-            accounts.disable_user(args.name)
-            user = accounts.get_user_by_name(args.name)
-            audit.record(actor, "disable_user", f"user {user.id}", user.name)
-            print(f"disabled {user.name!r}")
+            accounts.disable_user(args.name, actor=actor)
+            print(f"disabled {args.name!r}")
         elif args.action == "set-role":
-            accounts.set_role(args.name, args.role)
-            user = accounts.get_user_by_name(args.name)
-            audit.record(actor, "set_role", f"user {user.id}", f"{user.name} to {user.role}")
-            print(f"{user.name!r} is now {user.role}")
+            accounts.set_role(args.name, args.role, actor=actor)
+            print(f"{args.name!r} is now {args.role}")
         elif args.action == "set-password":
-            accounts.set_password(args.name, read_password(args.password_stdin))
-            user = accounts.get_user_by_name(args.name)
-            audit.record(actor, "set_password", f"user {user.id}", user.name)
-            print(f"new password set for {user.name!r}")
+            accounts.set_password(args.name, read_password(args.password_stdin), actor=actor)
+            print(f"new password set for {args.name!r}")
         elif args.action == "token":
             _token(args, accounts, audit, actor)
     except (ValueError, OSError, DatabaseError) as error:

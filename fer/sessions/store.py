@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
+from fer.accounts.audit import append_entry
 from fer.accounts.users import User
 from fer.config import DEFAULT_SESSION_DB
 from fer.sessions import retention
@@ -245,10 +246,19 @@ class SessionStore(ConsentRegister):
                     )
                 )
 
-    def delete_session(self, session_id: int, viewer: User | None = None) -> None:
+    def delete_session(
+        self,
+        session_id: int,
+        viewer: User | None = None,
+        actor: str | None = None,
+        erase: bool = True,
+    ) -> None:
         """Delete a session, its frames and its shares; the consent record stays as evidence.
 
         A clinician may delete the sessions they recorded (not those only shared with them).
+        With ``actor``, the ``delete_session`` audit entry is written in the same transaction.
+        ``erase=False`` leaves erasing the freed space to the caller
+        (:meth:`erase_deleted_data`), which then learns whether it finished.
         """
         with write_transaction(self.engine) as connection:
             info = visible_session(connection, session_id, viewer)
@@ -258,10 +268,24 @@ class SessionStore(ConsentRegister):
                     "delete it"
                 )
             retention.delete_sessions(connection, [info.id])
-        self._erase()
+            if actor is not None:
+                append_entry(connection, actor, "delete_session", f"session {info.id}")
+        if erase:
+            self._erase()
 
-    def purge_older_than(self, days: int, now: datetime | None = None) -> int:
-        """Delete every session that started more than ``days`` days before ``now``."""
+    def purge_older_than(
+        self,
+        days: int,
+        now: datetime | None = None,
+        actor: str | None = None,
+        erase: bool = True,
+    ) -> int:
+        """Delete every session that started more than ``days`` days before ``now``.
+
+        With ``actor``, the ``purge_sessions`` audit entry is written in the same transaction
+        (also when nothing was old enough: the run itself is on record). ``erase`` as for
+        :meth:`delete_session`.
+        """
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise ValueError(f"days must be a positive whole number, got {days!r}")
         now = utc_now() if now is None else as_utc(now, "now")
@@ -270,7 +294,12 @@ class SessionStore(ConsentRegister):
         cutoff = now - timedelta(days=days)
         with write_transaction(self.engine) as connection:
             deleted = retention.purge_started_before(connection, cutoff)
-        if deleted:
+            if actor is not None:
+                append_entry(
+                    connection, actor, "purge_sessions",
+                    detail=f"{deleted} sessions older than {days} days",
+                )
+        if deleted and erase:
             self._erase()
         return deleted
 
