@@ -1,12 +1,15 @@
 """Maintain recorded sessions: list them, delete one, or purge every session older than a number
 of days (the clinic's retention period; --days defaults to $FER_RETENTION_DAYS). Deleted sessions
-are erased from the database file, not only unlisted. Every action is recorded in the audit log
-as cli:<your user name>; clients' names are listed only with --show-names.
+are erased from the database file, not only unlisted: while another program has the file open
+the command waits for it, and fails saying so when it cannot finish (erase-free-space finishes
+it later). Every action is recorded in the audit log as cli:<your OS account>; clients' names
+are listed only with --show-names.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from fer.cli import printable
@@ -15,7 +18,8 @@ from fer.cli.database_options import add_actions, cli_actor
 EXAMPLE = """\
 fer sessions list
 fer sessions delete 42 --yes
-fer sessions purge --days 365"""
+fer sessions purge --days 365
+fer sessions erase-free-space"""
 
 ACTIONS = {
     "list": ("list every recorded session, newest first", "fer sessions list --show-names"),
@@ -23,7 +27,13 @@ ACTIONS = {
                "fer sessions delete 42"),
     "purge": ("delete every session that started more than N days ago",
               "FER_RETENTION_DAYS=365 fer sessions purge"),
+    "erase-free-space": ("finish erasing deleted data from the database file, when a delete "
+                         "or purge could not because another program had it open",
+                         "fer sessions erase-free-space"),
 }
+# How long delete and purge wait for another program that has the database open before they
+# report the erasure incomplete.
+ERASE_WAIT_S = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +70,27 @@ def _list(store, accounts, audit, actor: str, show_names: bool) -> None:
         print(line + (f"  {printable(info.consent_by)}" if show_names else ""))
 
 
+def _erase_deleted_data(store, action: str, database: str) -> int:
+    """Erase what the committed deletion freed, waiting a while for another program that has
+    the database open; the deletion stands either way, and a failure here says that deleted
+    values are still readable in the files. The app retries in the background; a command's
+    process ends, so it waits here."""
+    if store.erase_deleted_data(wait_s=0.5):
+        return 0
+    where = store.path if store.path is not None else database
+    print(f"fer sessions {action}: another program has {where} open; waiting up to "
+          f"{ERASE_WAIT_S:.0f} s for it to finish, to erase the deleted data from the file",
+          file=sys.stderr)
+    if store.erase_deleted_data(wait_s=ERASE_WAIT_S):
+        print("erased the deleted data from the database file")
+        return 0
+    print(f"fer sessions {action}: error: the deletion stands, but erasing it is incomplete: "
+          f"the deleted data is still readable in {where} and {where}-wal. Close the other "
+          f"program using the database (the app, a sqlite3 shell), then run: "
+          f"fer sessions erase-free-space --database {shlex.quote(database)}", file=sys.stderr)
+    return 3
+
+
 def run(args: argparse.Namespace) -> int:
     from fer.accounts import AccountStore, AuditLog
     from fer.config import retention_days_from_env
@@ -82,18 +113,19 @@ def run(args: argparse.Namespace) -> int:
                 if answer.strip().lower() not in ("y", "yes"):
                     print("nothing deleted")
                     return 1
-            store.delete_session(info.id)
-            audit.record(actor, "delete_session", f"session {info.id}")
+            store.delete_session(info.id, actor=actor, erase=False)
             print(f"deleted session {info.id}")
+            return _erase_deleted_data(store, args.action, args.database)
         elif args.action == "purge":
             days = args.days if args.days is not None else retention_days_from_env()
             if days is None:
                 raise ValueError("give --days N or set FER_RETENTION_DAYS")
-            deleted = store.purge_older_than(days)
-            audit.record(
-                actor, "purge_sessions", detail=f"{deleted} sessions older than {days} days"
-            )
+            deleted = store.purge_older_than(days, actor=actor, erase=False)
             print(f"deleted {deleted} sessions that started more than {days} days ago")
+            return _erase_deleted_data(store, args.action, args.database)
+        elif args.action == "erase-free-space":
+            audit.record(actor, "erase_free_space")
+            return _erase_deleted_data(store, args.action, args.database)
     except (ValueError, OSError, DatabaseError) as error:
         print(f"fer sessions {args.action}: error: {error}", file=sys.stderr)
         return 2

@@ -41,6 +41,13 @@ class ConsentRegister:
     def _erase(self) -> None:
         erase_free_space(self.engine)
 
+    def erase_deleted_data(self, wait_s: float) -> bool:
+        """Make what earlier deletions freed unreadable in the database's files, trying for up
+        to ``wait_s`` while another connection is in the way; True once done
+        (:func:`fer.storage.database.erase_free_space`). For callers that deleted with
+        ``erase=False`` and must know the outcome before they exit (the command line)."""
+        return erase_free_space(self.engine, wait_s=wait_s)
+
     def record_consent(
         self,
         given_by: str,

@@ -156,3 +156,72 @@ def test_purge_refuses_a_retention_setting_the_app_would_refuse(
     assert main(["sessions", "purge", "--database", database]) == 2
     error = capsys.readouterr().err
     assert "FER_RETENTION_DAYS" in error and "invalid literal" not in error
+
+
+@pytest.fixture
+def writer_after_deletion(database, monkeypatch):
+    """Another program that takes the write lock right after a deletion commits, and keeps it
+    until the command is done."""
+    import sqlite3
+
+    monkeypatch.setattr("fer.storage.database.BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr("fer.cli.sessions.ERASE_WAIT_S", 0.3)
+    holder = sqlite3.connect(database, isolation_level=None)
+
+    def take_the_lock_after(method):
+        def deleting_then_locked(self, *args, **kwargs):
+            result = method(self, *args, **kwargs)
+            holder.execute("BEGIN IMMEDIATE")
+            return result
+        return deleting_then_locked
+
+    for name in ("delete_session", "purge_older_than"):
+        monkeypatch.setattr(SessionStore, name, take_the_lock_after(getattr(SessionStore, name)))
+    yield holder
+    if holder.in_transaction:
+        holder.execute("ROLLBACK")
+    holder.close()
+
+
+@pytest.mark.parametrize("action", [["delete", "{old}", "--yes"], ["purge", "--days", "365"]])
+def test_a_deletion_and_its_audit_entry_commit_together(
+    database, recorded, writer_after_deletion, capsys, action
+):
+    store, old, new = recorded
+    arguments = [part.format(old=old) for part in action]
+    code = main(["sessions", *arguments, "--database", database])
+    writer_after_deletion.execute("ROLLBACK")
+    assert [info.id for info in store.list_sessions()] == [new]
+    assert AuditLog(database).entries()["action"].tolist() == [
+        {"delete": "delete_session", "purge": "purge_sessions"}[action[0]]
+    ]
+    error = capsys.readouterr().err
+    assert code != 0 and "deletion stands" in error
+
+
+def test_a_reader_that_outlasts_the_wait_makes_the_delete_fail_until_erased(
+    database, monkeypatch, capsys
+):
+    import sqlite3
+    from pathlib import Path
+
+    monkeypatch.setattr("fer.cli.sessions.ERASE_WAIT_S", 0.3)
+    store = SessionStore(database)
+    consent = store.record_consent("Dana Client")
+    secret = "the client spoke about a secret plan"
+    session_id = store.create_session(consent.id, "m", CLASSES, "live", notes=secret)
+    reader = sqlite3.connect(database, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sessions").fetchone()  # holds an old snapshot open
+    code = main(["sessions", "delete", str(session_id), "--yes", "--database", database])
+    error = capsys.readouterr().err
+    assert code != 0
+    assert "error:" in error and "incomplete" in error
+    assert f"{database}-wal" in error and "fer sessions erase-free-space" in error
+    reader.execute("COMMIT")
+    reader.close()
+    assert main(["sessions", "erase-free-space", "--database", database]) == 0
+    wal = Path(f"{database}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert secret.encode() not in Path(database).read_bytes()
+    assert "delete_session" in AuditLog(database).entries()["action"].tolist()
