@@ -38,11 +38,12 @@ def add_database_argument(parser: argparse.ArgumentParser) -> None:
 
 def require_existing_database(location: str) -> None:
     """``ValueError`` when ``location`` is a SQLite file that does not exist: a command that
-    only reads sessions must not make a new, empty database at a mistyped path."""
+    reads or changes existing data must not make a new, empty database at a mistyped path."""
     from fer.storage.database import database_url
 
     url = database_url(location)
-    if url.get_backend_name() == "sqlite" and not Path(str(url.database)).is_file():
+    # Something else at the path (a folder, another file) is left to the store to name.
+    if url.get_backend_name() == "sqlite" and not Path(str(url.database)).exists():
         raise ValueError(f"no session database at {url.database}")
 
 

@@ -13,7 +13,7 @@ import shlex
 import sys
 
 from fer.cli import printable
-from fer.cli.database_options import add_actions, cli_actor
+from fer.cli.database_options import add_actions, cli_actor, require_existing_database
 
 EXAMPLE = """\
 fer sessions list
@@ -99,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
     actor = cli_actor()
     try:
+        # Every action works on sessions already recorded: a mistyped path must not become a
+        # new, empty database.
+        require_existing_database(args.database)
         store = SessionStore(args.database)
         audit = AuditLog(args.database)
         if args.action == "list":

@@ -11,7 +11,7 @@ import getpass
 import sys
 
 from fer.cli import printable
-from fer.cli.database_options import add_actions, cli_actor
+from fer.cli.database_options import add_actions, cli_actor, require_existing_database
 
 EXAMPLE = """\
 fer users add dr.lee --role clinician
@@ -95,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
 
     actor = cli_actor()
     try:
+        if args.action != "add":
+            # Only adding an account (the first admin, README) may create the database; the
+            # other actions change or read existing accounts, and a mistyped path must not
+            # become a new, empty database.
+            require_existing_database(args.database)
         accounts = AccountStore(args.database)
         audit = AuditLog(args.database)
         if args.action == "list":

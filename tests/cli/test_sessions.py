@@ -103,6 +103,7 @@ def test_stored_text_cannot_rewrite_the_terminal(database, capsys):
     ],
 )
 def test_numbers_beyond_the_database_are_refused_in_words(database, capsys, arguments, message):
+    SessionStore(database)  # creates the database
     assert main(["sessions", *arguments, "--database", database]) == 2
     assert message in capsys.readouterr().err
 
@@ -225,3 +226,14 @@ def test_a_reader_that_outlasts_the_wait_makes_the_delete_fail_until_erased(
     assert not wal.exists() or wal.stat().st_size == 0
     assert secret.encode() not in Path(database).read_bytes()
     assert "delete_session" in AuditLog(database).entries()["action"].tolist()
+
+
+@pytest.mark.parametrize(
+    "arguments", [["list"], ["delete", "1", "--yes"], ["purge", "--days", "30"],
+                  ["erase-free-space"]]
+)
+def test_a_mistyped_database_path_is_refused_not_created(tmp_path, capsys, arguments):
+    typo = tmp_path / "typo" / "sesions.db"
+    assert main(["sessions", *arguments, "--database", str(typo)]) == 2
+    assert "no session database" in capsys.readouterr().err
+    assert not typo.parent.exists()

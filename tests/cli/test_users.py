@@ -81,6 +81,7 @@ def test_list_disable_set_role_and_set_password(database, monkeypatch, capsys):
     ],
 )
 def test_errors_are_one_clear_line(database, monkeypatch, capsys, arguments, message):
+    AccountStore(database)  # creates the database
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", *arguments, "--database", database]) == 2
     error = capsys.readouterr().err
@@ -140,3 +141,23 @@ def test_the_actor_is_the_os_account_not_the_login_variables(tmp_path, monkeypat
     assert main(["users", "list", "--database", database]) == 0
     (entry,) = AuditLog(database).entries().to_dict("records")
     assert entry["actor"] == f"cli:{pwd.getpwuid(os.geteuid()).pw_name}"
+
+
+@pytest.mark.parametrize(
+    "arguments", [["list"], ["disable", "dr.lee"], ["set-role", "dr.lee", "admin"],
+                  ["token", "dr.lee", "--list"]]
+)
+def test_a_mistyped_database_path_is_refused_not_created(tmp_path, capsys, arguments):
+    typo = tmp_path / "typo" / "sesions.db"
+    assert main(["users", *arguments, "--database", str(typo)]) == 2
+    assert "no session database" in capsys.readouterr().err
+    assert not typo.parent.exists()
+
+
+def test_the_first_account_creates_the_database(tmp_path, monkeypatch):
+    database = tmp_path / "new" / "sessions.db"
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    code = main(["users", "add", "admin", "--role", "admin", "--password-stdin",
+                 "--database", str(database)])
+    assert code == 0 and database.is_file()
+
