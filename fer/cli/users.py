@@ -74,8 +74,10 @@ def _token(args: argparse.Namespace, accounts, audit, actor: str) -> None:
     tokens = TokenStore(args.database)
     user = accounts.get_user_by_name(args.name)
     if args.list:
+        records = tokens.list_tokens(user.name)
+        audit.record(actor, "list_api_tokens", f"user {user.id}", f"{len(records)} tokens")
         print(f"{'id':>4}  {'label':<32} {'created (UTC)':<16}  state")
-        for record in tokens.list_tokens(user.name):
+        for record in records:
             state = f"revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "active"
             print(f"{record.id:>4}  {printable(record.name):<32} "
                   f"{record.created_at:%Y-%m-%d %H:%M}  {state}")

@@ -161,3 +161,13 @@ def test_the_first_account_creates_the_database(tmp_path, monkeypatch):
                  "--database", str(database)])
     assert code == 0 and database.is_file()
 
+
+def test_listing_tokens_is_audited(database, monkeypatch, capsys):
+    assert fer_users(database, "add", "dr.lee", "--role", "clinician", "--password-stdin",
+                     stdin=PASSWORD + "\n", monkeypatch=monkeypatch) == 0
+    assert fer_users(database, "token", "dr.lee", "--list") == 0
+    entry = AuditLog(database).entries().to_dict("records")[0]
+    user = AccountStore(database).get_user_by_name("dr.lee")
+    assert (entry["actor"], entry["action"], entry["target"]) == (
+        "cli:tester", "list_api_tokens", f"user {user.id}"
+    )
