@@ -136,7 +136,7 @@ class ConsentRegister:
         """
         consent_id = positive_id(consent_id, "consent_id")
         if replacement is None:
-            name = f"erased (consent {consent_id})"
+            name = retention.erased_name(consent_id)
         else:
             name = validate_text(replacement, "The replacement name", MAX_NAME_LENGTH, True)
         with write_transaction(self.engine) as connection:

@@ -163,12 +163,34 @@ def _redact_notes(connection: Connection, consent_id: int, name: str, replacemen
                 )
 
 
-def purge_started_before(connection: Connection, cutoff: datetime) -> int:
-    """Delete every session that started before ``cutoff``; return how many."""
+def purge_started_before(
+    connection: Connection, cutoff: datetime, now: datetime
+) -> tuple[int, int]:
+    """Delete every session that started before ``cutoff``, then erase the name on each
+    consent given before ``cutoff`` that has no session left (:func:`erase_name`); return how
+    many sessions were deleted and how many names erased.
+
+    The consent row stays, with its dates, statement and client code, as evidence of what was
+    agreed; the person's name would otherwise outlive the retention period the join page
+    promises."""
     session_ids = connection.execute(
         select(sessions.c.id).where(sessions.c.started_at < cutoff)
     ).scalars().all()
-    return delete_sessions(connection, session_ids)
+    n_deleted = delete_sessions(connection, session_ids)
+    has_sessions = select(sessions.c.id).where(sessions.c.consent_id == consents.c.id).exists()
+    consent_ids = connection.execute(
+        select(consents.c.id).where(
+            consents.c.given_at < cutoff, consents.c.erased_at.is_(None), ~has_sessions
+        )
+    ).scalars().all()
+    for consent_id in consent_ids:
+        erase_name(connection, consent_id, erased_name(consent_id), now)
+    return n_deleted, len(consent_ids)
+
+
+def erased_name(consent_id: int) -> str:
+    """What an erased name becomes when no pseudonym is given."""
+    return f"erased (consent {consent_id})"
 
 
 def close_abandoned(connection: Connection, idle_for: timedelta, now: datetime) -> int:

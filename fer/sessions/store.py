@@ -280,7 +280,10 @@ class SessionStore(ConsentRegister):
         actor: str | None = None,
         erase: bool = True,
     ) -> int:
-        """Delete every session that started more than ``days`` days before ``now``.
+        """Delete every session that started more than ``days`` days before ``now``, and erase
+        the name on each consent given before then that has no session left (the consent
+        stays, with its dates and client code, as evidence of consent); return how many
+        sessions were deleted.
 
         With ``actor``, the ``purge_sessions`` audit entry is written in the same transaction
         (also when nothing was old enough: the run itself is on record). ``erase`` as for
@@ -293,13 +296,14 @@ class SessionStore(ConsentRegister):
             raise ValueError(f"A retention period of {days} days reaches before the year 1")
         cutoff = now - timedelta(days=days)
         with write_transaction(self.engine) as connection:
-            deleted = retention.purge_started_before(connection, cutoff)
+            deleted, n_erased = retention.purge_started_before(connection, cutoff, now)
             if actor is not None:
                 append_entry(
                     connection, actor, "purge_sessions",
-                    detail=f"{deleted} sessions older than {days} days",
+                    detail=f"{deleted} sessions older than {days} days; "
+                    f"names erased from {n_erased} consents without sessions",
                 )
-        if deleted and erase:
+        if (deleted or n_erased) and erase:
             self._erase()
         return deleted
 

@@ -182,3 +182,21 @@ def test_a_consent_keeps_its_client_code(store):
     assert store.get_consent(coded.id).client_code == "K-2"
     session_id = store.create_session(coded.id, "m", CLASSES, "video")
     assert store.get_session(session_id).client_code == "K-2"
+
+
+def test_retention_erases_the_name_on_old_consents_left_without_sessions(store):
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(days=40)
+    gone = store.record_consent("Dana Client", given_at=long_ago, client_code="C-7")
+    store.create_session(gone.id, "m", CLASSES, "live", started_at=long_ago, notes="Dana said")
+    still_used = store.record_consent("Eli Client", given_at=long_ago)
+    store.create_session(still_used.id, "m", CLASSES, "live", started_at=now - HOUR)
+    unused_recent = store.record_consent("Fay Client", given_at=now - HOUR)
+    assert store.purge_older_than(30, now=now) == 1
+    erased = store.get_consent(gone.id)
+    assert erased.given_by == f"erased (consent {gone.id})" and erased.erased_at is not None
+    assert (erased.given_at, erased.client_code) == (gone.given_at, "C-7")
+    assert store.get_consent(still_used.id).given_by == "Eli Client"
+    assert store.get_consent(unused_recent.id).given_by == "Fay Client"
+    if store.path is not None:
+        assert b"Dana Client" not in store.path.read_bytes()
