@@ -68,6 +68,12 @@ def cli_actor() -> str:
     return f"cli:{os_account_name()}"
 
 
+def error_line(error: BaseException) -> str:
+    """An error as one line: for a database error, the driver's own message (SQLAlchemy's text
+    adds the SQL statement and a link, over several lines)."""
+    return " ".join(str(getattr(error, "orig", None) or error).split())
+
+
 def add_actions(parser: argparse.ArgumentParser, actions: dict[str, tuple[str, str]]):
     """Sub-parsers for a command's actions, each with its help line and example."""
     subparsers = parser.add_subparsers(dest="action", metavar="ACTION", required=True)

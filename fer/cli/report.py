@@ -16,6 +16,7 @@ from pathlib import Path
 from fer.cli.database_options import (
     add_database_argument,
     cli_actor,
+    error_line,
     require_existing_database,
 )
 from fer.reporting import REPORT_FORMATS
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             SessionStore(args.database), args.session, args.format, args.out, audit
         )
     except (ValueError, OSError, DatabaseError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error_line(error)}", file=sys.stderr)
         return 2
     print(path)
     return 0

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sqlite3
 import sys
 
 from fer.cli import printable
-from fer.cli.database_options import add_actions, cli_actor, require_existing_database
+from fer.cli.database_options import (
+    add_actions,
+    cli_actor,
+    error_line,
+    require_existing_database,
+)
 
 EXAMPLE = """\
 fer sessions list
@@ -129,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "erase-free-space":
             audit.record(actor, "erase_free_space")
             return _erase_deleted_data(store, args.action, args.database)
-    except (ValueError, OSError, DatabaseError) as error:
-        print(f"fer sessions {args.action}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError, DatabaseError, sqlite3.Error) as error:
+        print(f"fer sessions {args.action}: error: {error_line(error)}", file=sys.stderr)
         return 2
     except EOFError:  # the question was asked of a closed or non-interactive input
         print(f"fer sessions {args.action}: error: no answer on standard input; nothing was "

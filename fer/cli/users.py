@@ -11,7 +11,12 @@ import getpass
 import sys
 
 from fer.cli import printable
-from fer.cli.database_options import add_actions, cli_actor, require_existing_database
+from fer.cli.database_options import (
+    add_actions,
+    cli_actor,
+    error_line,
+    require_existing_database,
+)
 
 EXAMPLE = """\
 fer users add dr.lee --role clinician
@@ -129,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "token":
             _token(args, accounts, audit, actor)
     except (ValueError, OSError, DatabaseError) as error:
-        print(f"fer users {args.action}: error: {error}", file=sys.stderr)
+        print(f"fer users {args.action}: error: {error_line(error)}", file=sys.stderr)
         return 2
     except EOFError:  # the prompt met a closed or non-interactive input
         print(f"fer users {args.action}: error: no password on standard input; nothing was "

@@ -237,3 +237,15 @@ def test_a_mistyped_database_path_is_refused_not_created(tmp_path, capsys, argum
     assert main(["sessions", *arguments, "--database", str(typo)]) == 2
     assert "no session database" in capsys.readouterr().err
     assert not typo.parent.exists()
+
+
+def test_a_database_error_prints_the_driver_s_message_on_one_line(
+    database, recorded, writer_after_deletion, capsys
+):
+    store, old, _ = recorded
+    writer_after_deletion.execute("BEGIN IMMEDIATE")  # another program is writing
+    assert main(["sessions", "delete", str(old), "--yes", "--database", database]) == 2
+    error = capsys.readouterr().err
+    assert "database is locked" in error
+    assert len(error.strip().splitlines()) == 1
+    assert "[SQL:" not in error and "sqlalche.me" not in error
