@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import logging
 import math
 import zipfile
 import zlib
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from fer.config import CACHE_DIR
+from fer.config import CACHE_DIR, FER2013_MD5
 from fer.emotions import FER2013, FERPLUS, ClassSet
 from fer.files import replacing
 
@@ -31,8 +32,12 @@ FER2013_SPLITS = ("Training", "PublicTest", "PrivateTest")
 FER2013_SPLIT_SIZES = {"Training": 28_709, "PublicTest": 3_589, "PrivateTest": 3_589}
 FER2013_N_ROWS = 35_887
 FERPLUS_VOTE_COLUMNS = (*FERPLUS.names, "unknown", "NF")
+# Bump when what the cache holds or how it is checked changes: older caches are rebuilt once.
+CACHE_FORMAT_VERSION = 2
 # Known FER+ quirk: the votes of these FER2013 rows describe other images; no protocol uses them.
 FERPLUS_MISALIGNED_ROWS = (5274, 33200)
+
+logger = logging.getLogger(__name__)
 
 
 class DataFormatError(ValueError):
@@ -208,25 +213,109 @@ def save_npz_atomically(path: Path, compressed: bool = False, **arrays: NDArray)
         (np.savez_compressed if compressed else np.savez)(temporary, **arrays)  # type: ignore[arg-type]
 
 
-def _read_cache(cache_path: Path) -> tuple[NDArray, NDArray, NDArray] | None:
-    """The cached arrays, or ``None`` when there is no usable cache.
+def _content_digest(
+    images: NDArray[np.uint8], labels: NDArray[np.integer], splits: NDArray[np.str_]
+) -> str:
+    """SHA-256 over the cached arrays, so that rows edited, dropped or reordered after the cache
+    was written are noticed even when the stored checksum and version were kept."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype="<i8").tobytes())
+    digest.update("\n".join(splits.tolist()).encode())
+    return digest.hexdigest()
 
-    A damaged cache (a crash mid-write on an older version, a full disk) is deleted so that the
-    CSV is parsed again, instead of failing the same way on every start.
+
+def _stored_text(arrays: dict[str, NDArray], name: str) -> str | None:
+    value = arrays.get(name)
+    if value is None or value.shape != () or value.dtype.kind != "U":
+        return None
+    return str(value)
+
+
+def _check_cache(
+    arrays: dict[str, NDArray], checksum: str
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.str_]]:
+    """The images, labels and splits of a cache written for the CSV of MD5 ``checksum``;
+    ``ValueError`` saying why a cache cannot be trusted."""
+    version = arrays.get("format_version")
+    if version is None or version.shape != () or version.dtype.kind not in "iu":
+        raise ValueError("no cache format version (written by an older version of fer)")
+    if int(version) != CACHE_FORMAT_VERSION:
+        raise ValueError(f"cache format {int(version)}, expected {CACHE_FORMAT_VERSION}")
+    stored_md5 = _stored_text(arrays, "source_md5")
+    if stored_md5 != checksum:
+        raise ValueError(f"made from a CSV of MD5 {stored_md5}, not {checksum}")
+    missing = [name for name in ("images", "labels", "splits") if name not in arrays]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)} array")
+    images, labels, splits = arrays["images"], arrays["labels"], arrays["splits"]
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (FACE_SIZE, FACE_SIZE):
+        raise ValueError(f"images of shape {images.shape} and type {images.dtype}")
+    if len(images) == 0:
+        raise ValueError("no rows")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels of shape {labels.shape} and type {labels.dtype}")
+    if splits.ndim != 1 or splits.dtype.kind != "U":
+        raise ValueError(f"splits of shape {splits.shape} and type {splits.dtype}")
+    if not len(images) == len(labels) == len(splits):
+        raise ValueError(f"{len(images)} images, {len(labels)} labels and {len(splits)} splits")
+    n_classes = len(FER2013)
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(f"labels outside 0..{n_classes - 1}")
+    split_names, split_counts = np.unique(splits, return_counts=True)
+    unknown = sorted(set(split_names.tolist()) - set(FER2013_SPLITS))
+    if unknown:
+        raise ValueError(f"splits {unknown} are not among {FER2013_SPLITS}")
+    if checksum == FER2013_MD5:
+        counts = dict(zip(split_names.tolist(), split_counts.tolist(), strict=True))
+        if len(images) != FER2013_N_ROWS or counts != FER2013_SPLIT_SIZES:
+            raise ValueError(
+                f"{len(images)} rows split {counts}; FER2013 has {FER2013_N_ROWS} split "
+                f"{FER2013_SPLIT_SIZES}"
+            )
+    if _stored_text(arrays, "content_sha256") != _content_digest(images, labels, splits):
+        raise ValueError("the arrays were changed after the cache was written")
+    return images, labels.astype(np.int64), splits
+
+
+def _read_cache(
+    cache_path: Path, checksum: str
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.str_]] | None:
+    """The cached arrays, or ``None`` when there is no cache or it cannot be trusted.
+
+    A cache is only used when it was written in this format for this very CSV and holds a
+    well-formed FER2013; anything else (a crash mid-write on an older version, a cache from
+    another CSV or an older version, edited arrays) is logged and the CSV is parsed again. The
+    file is not deleted: the rebuilt cache replaces it whole, so a process reading it meanwhile
+    never finds it missing or half written.
     """
     if not cache_path.is_file():
         return None
     try:
         with np.load(cache_path) as cached:
-            images, labels, splits = cached["images"], cached["labels"], cached["splits"]
-        if images.dtype != np.uint8 or images.shape[1:] != (FACE_SIZE, FACE_SIZE):
-            raise ValueError(f"images of shape {images.shape} and type {images.dtype}")
-        if not len(images) == len(labels) == len(splits):
-            raise ValueError("arrays of different lengths")
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        cache_path.unlink(missing_ok=True)
+            arrays = {name: cached[name] for name in cached.files}
+        return _check_cache(arrays, checksum)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        logger.warning("Dataset cache %s not used, rebuilt from the CSV: %s", cache_path, error)
         return None
-    return images, labels, splits
+
+
+def _write_cache(
+    cache_path: Path,
+    checksum: str,
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    splits: NDArray[np.str_],
+) -> None:
+    save_npz_atomically(
+        cache_path,
+        images=images,
+        labels=labels,
+        splits=splits,
+        format_version=np.array(CACHE_FORMAT_VERSION, dtype=np.int64),
+        source_md5=np.array(checksum),
+        content_sha256=np.array(_content_digest(images, labels, splits)),
+    )
 
 
 def load_fer2013(
@@ -237,7 +326,9 @@ def load_fer2013(
     """Load Kaggle's ``fer2013.csv`` (or ``.csv.gz``), using an ``.npz`` cache keyed by MD5.
 
     ``expected_md5`` (of the uncompressed CSV) is checked when given; a mismatch raises
-    :class:`DataFormatError` before anything is cached.
+    :class:`DataFormatError` before anything is cached. The cache holds the MD5 it was made from,
+    its format version and a digest of its arrays; one that does not match them, or does not
+    hold a well-formed FER2013, is rebuilt from the CSV (see :func:`_read_cache`).
     """
     path = Path(path)
     if not path.is_file():
@@ -249,13 +340,13 @@ def load_fer2013(
             "the file is not the original Kaggle fer2013.csv (or it is damaged)."
         )
     cache_path = None if cache_dir is None else Path(cache_dir) / f"fer2013-{checksum}.npz"
-    cached = None if cache_path is None else _read_cache(cache_path)
+    cached = None if cache_path is None else _read_cache(cache_path, checksum)
     if cached is not None:
         images, labels, splits = cached
     else:
         images, labels, splits = parse_fer2013_csv(read_text_lines(path), source=path.name)
         if cache_path is not None:
-            save_npz_atomically(cache_path, images=images, labels=labels, splits=splits)
+            _write_cache(cache_path, checksum, images, labels, splits)
     return FaceDataset(images, labels, splits.astype(str), FER2013, "fer2013", checksum)
 
 
@@ -384,7 +475,7 @@ def load_ferplus(fer2013: FaceDataset, votes_path: str | Path) -> FaceDataset:
 
 def load_dataset(key: str, data_dir: Path, cache_dir: Path | None = CACHE_DIR) -> FaceDataset:
     """Load a dataset by class-set key from ``data_dir`` (``fer2013`` or ``ferplus``)."""
-    from fer.config import FER2013_MD5, find_fer2013_csv, find_ferplus_csv
+    from fer.config import find_fer2013_csv, find_ferplus_csv
 
     fer2013 = load_fer2013(
         find_fer2013_csv(data_dir), expected_md5=FER2013_MD5, cache_dir=cache_dir
