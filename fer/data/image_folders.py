@@ -77,20 +77,25 @@ def load_image_folder(
     """Load ``root/<label>/*.png`` (e.g. CK+48) into a dataset in ``class_set``'s order.
 
     Folder names are mapped through ``label_map`` (if given) and then the usual spellings
-    (``happiness`` → ``happy``). Folders whose emotion is not in ``class_set`` raise ValueError.
+    (``happiness`` → ``happy``). A folder naming no emotion, or one outside ``class_set``, raises
+    :class:`DataFormatError` naming it. Hidden folders and files (``.ipynb_checkpoints``,
+    macOS's ``._*``) and ``__MACOSX`` are left out: tools leave them beside the data.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"Image folder not found: {root}")
     images: list[NDArray[np.uint8]] = []
     labels: list[int] = []
-    folders = sorted(path for path in root.iterdir() if path.is_dir())
+    folders = sorted(path for path in root.iterdir() if path.is_dir() and not _is_hidden(path))
     if not folders:
         raise DataFormatError(f"{root}: expected one sub-folder per label, found none")
     for folder in folders:
-        name = (label_map or {}).get(folder.name, folder.name)
-        label = class_set.index(canonical_label(name))
-        files = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        label = _folder_label(folder, class_set, label_map or {})
+        files = sorted(
+            path
+            for path in folder.iterdir()
+            if path.suffix.lower() in IMAGE_SUFFIXES and not _is_hidden(path)
+        )
         for file in files:
             images.append(read_face_image(file))
             labels.append(label)
@@ -104,6 +109,27 @@ def load_image_folder(
         class_set=class_set,
         source=str(root),
     )
+
+
+def _is_hidden(path: Path) -> bool:
+    return path.name.startswith(".") or path.name == "__MACOSX"
+
+
+def _folder_label(folder: Path, class_set: ClassSet, label_map: dict[str, str]) -> int:
+    """The index in ``class_set`` of the emotion a label folder is named after."""
+    name = label_map.get(folder.name, folder.name)
+    try:
+        emotion = canonical_label(name)
+    except ValueError:
+        raise DataFormatError(
+            f"{folder}: the folder name {name!r} does not name an emotion; expected one of "
+            f"{list(class_set.names)} (or a usual spelling of one)"
+        ) from None
+    if emotion not in class_set.names:
+        raise DataFormatError(
+            f"{folder}: {emotion!r} is not a class of {class_set.key!r} {list(class_set.names)}"
+        )
+    return class_set.index(emotion)
 
 
 def load_kaggle_folders(root: str | Path, class_set: ClassSet = FER2013) -> FaceDataset:

@@ -93,3 +93,35 @@ def test_a_huge_picture_is_refused_before_it_is_decoded(tmp_path: Path):
     Image.new("L", (8_000, 6_000)).save(path)  # under Pillow's own limit, over ours
     with pytest.raises(DataFormatError, match=r"huge.png: the picture \(8000×6000\) is larger"):
         read_face_image(path)
+
+
+def _write_face(path: Path) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((48, 48), 100, np.uint8))
+
+
+def test_hidden_folders_and_files_beside_the_label_folders_are_left_out(tmp_path: Path):
+    from fer.data.image_folders import load_image_folder
+
+    _write_face(tmp_path / "happy" / "a.png")
+    _write_face(tmp_path / ".ipynb_checkpoints" / "a-checkpoint.png")
+    _write_face(tmp_path / "__MACOSX" / "happy" / "._a.png")
+    (tmp_path / "happy" / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    dataset = load_image_folder(tmp_path)
+    assert len(dataset) == 1 and dataset.class_names[dataset.labels[0]] == "happy"
+
+
+@pytest.mark.parametrize(
+    ("folder", "message"),
+    [("bored", "'bored' does not name an emotion"), ("contempt", "'contempt' is not a class")],
+)
+def test_a_label_folder_outside_the_class_set_is_named(tmp_path: Path, folder: str, message: str):
+    from fer.data.image_folders import load_image_folder
+
+    _write_face(tmp_path / "happy" / "a.png")
+    _write_face(tmp_path / folder / "a.png")
+    with pytest.raises(DataFormatError, match=message) as info:
+        load_image_folder(tmp_path)  # FER2013's seven classes: no contempt
+    assert str(info.value).startswith(f"{tmp_path / folder}: ")
