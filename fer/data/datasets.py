@@ -150,6 +150,14 @@ def file_md5(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _shortened(text: str, n_chars: int = 200) -> str:
+    """``repr`` of the start of ``text``, for an error message that must stay readable when a
+    "line" is a whole file."""
+    if len(text) <= n_chars:
+        return repr(text)
+    return f"{text[:n_chars]!r}… ({len(text):,} characters)"
+
+
 def parse_fer2013_csv(
     lines: Iterable[str], source: str = "fer2013.csv"
 ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.str_]]:
@@ -163,9 +171,14 @@ def parse_fer2013_csv(
         raise DataFormatError(f"{source}: file is empty")
     columns = [column.strip() for column in header.strip().split(",")]
     if columns != ["emotion", "pixels", "Usage"]:
-        raise DataFormatError(
-            f"{source}: header is {columns}, expected ['emotion', 'pixels', 'Usage']"
-        )
+        if "\r" in header.rstrip("\r\n"):
+            raise DataFormatError(
+                f"{source}: lines end in CR only (old Mac line endings), which are not "
+                f"supported; save the file with LF or CRLF line endings. It begins "
+                f"{_shortened(header)}"
+            )
+        shown = _shortened(header.rstrip("\r\n"))
+        raise DataFormatError(f"{source}: header is {shown}, expected 'emotion,pixels,Usage'")
     images: list[NDArray[np.uint8]] = []
     labels: list[int] = []
     splits: list[str] = []
@@ -375,7 +388,9 @@ def read_ferplus_votes(path: str | Path) -> FerPlusVotes:
         if header is None:
             raise DataFormatError(f"{path.name}: file is empty")
         if [column.strip() for column in header] != expected:
-            raise DataFormatError(f"{path.name}: header is {header}, expected {expected}")
+            raise DataFormatError(
+                f"{path.name}: header is {_shortened(','.join(header))}, expected {expected}"
+            )
         for line_number, row in enumerate(reader, start=2):
             if not row:
                 continue

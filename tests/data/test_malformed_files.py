@@ -125,3 +125,22 @@ def test_a_label_folder_outside_the_class_set_is_named(tmp_path: Path, folder: s
     with pytest.raises(DataFormatError, match=message) as info:
         load_image_folder(tmp_path)  # FER2013's seven classes: no contempt
     assert str(info.value).startswith(f"{tmp_path / folder}: ")
+
+
+def test_cr_only_line_endings_are_named_in_a_short_message(tmp_path: Path):
+    """With CR-only line endings the whole file is one "line"; the message once quoted all of it
+    (1.4 million characters for 200 rows)."""
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes(synthetic_fer2013_csv(n_per_split=20).replace("\n", "\r").encode())
+    with pytest.raises(DataFormatError, match="fer2013.csv: lines end in CR only") as info:
+        load_fer2013(path, cache_dir=None)
+    assert "not supported" in str(info.value) and len(str(info.value)) < 500
+    long_header = "emotion;pixels;Usage;" + "x" * 10_000
+    with pytest.raises(DataFormatError, match="header is") as info:
+        parse_fer2013_csv([long_header, "0,1,Training"])
+    assert len(str(info.value)) < 500 and "10,021 characters" in str(info.value)
+    votes = tmp_path / "fer2013new.csv"
+    votes.write_text(long_header.replace(";", ",") + "\n")
+    with pytest.raises(DataFormatError, match="header is") as info:
+        read_ferplus_votes(votes)
+    assert len(str(info.value)) < 500
