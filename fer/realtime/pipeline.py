@@ -293,10 +293,11 @@ class EmotionRecognizer:
                 t_seconds = last + TIME_STEP_S
             self._last_t = t_seconds
             started = time.perf_counter()
+            frame_size = (frame_bgr.shape[1], frame_bgr.shape[0])
             faces = detector.detect(frame_bgr, t_seconds)[: self.max_faces]
             detected = time.perf_counter()
             if not faces:
-                tracker.update([], t_seconds)  # ages tracks so they can time out
+                tracker.update([], t_seconds, frame_size)  # ages tracks so they can time out
                 self.last_timings_ms = {"detect": (detected - started) * 1e3, "total": 0.0}
                 self.last_timings_ms["total"] = self.last_timings_ms["detect"]
                 return []
@@ -305,7 +306,7 @@ class EmotionRecognizer:
             # One call for all faces of the frame (and their test-time views).
             probs = model.predict(crops, tta=self.tta)
             predicted = time.perf_counter()
-            tracks = tracker.update([face.bbox for face in faces], t_seconds)
+            tracks = tracker.update([face.bbox for face in faces], t_seconds, frame_size)
             classes = list(model.classes)
             results = []
             for index, (face, track) in enumerate(zip(faces, tracks, strict=True)):

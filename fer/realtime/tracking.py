@@ -127,13 +127,28 @@ class FaceTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self._last_t: float | None = None
+        self._frame_size: tuple[int, int] | None = None
 
-    def update(self, boxes: Sequence[Sequence[float]], t_s: float) -> list[Track]:
-        """Match this frame's boxes to tracks; returns one track per box, in the same order."""
+    def update(
+        self,
+        boxes: Sequence[Sequence[float]],
+        t_s: float,
+        frame_size: tuple[int, int] | None = None,
+    ) -> list[Track]:
+        """Match this frame's boxes to tracks; returns one track per box, in the same order.
+
+        ``frame_size`` (width, height) of the frame the boxes are in: when it changes, the
+        tracks' boxes are scaled to the new frame first, so that a stream that lowers its
+        resolution keeps its faces' ids.
+        """
         t_s = float(t_s)
         if self._last_t is not None and t_s < self._last_t:
             self.reset()  # time went backwards: a new clip or a restarted stream
         self._last_t = t_s
+        if frame_size is not None:
+            if self._frame_size is not None and frame_size != self._frame_size:
+                self._rescale(self._frame_size, frame_size)
+            self._frame_size = (int(frame_size[0]), int(frame_size[1]))
         config = self.config
         self.tracks = [
             track
@@ -190,6 +205,12 @@ class FaceTracker:
                 self._steady(track, box, t_s)
             result.append(track)
         return result
+
+    def _rescale(self, old_size: tuple[int, int], new_size: tuple[int, int]) -> None:
+        scale = np.array([new_size[0] / old_size[0], new_size[1] / old_size[1]] * 2)
+        for track in self.tracks:
+            track.box = track.box * scale
+            track.raw_box = track.raw_box * scale
 
     def _steady(self, track: Track, box: NDArray[np.float64], t_s: float) -> None:
         half_life = self.config.box_half_life_s

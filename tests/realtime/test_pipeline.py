@@ -139,6 +139,20 @@ def test_results_on_video_frames(video_frames):
 
 
 @pytest.mark.data
+def test_a_face_keeps_its_id_when_the_stream_lowers_its_resolution(video_frames):
+    import cv2
+
+    landmarker, frames = video_frames
+    recognizer = EmotionRecognizer(model=FakeModel(), landmarker_path=landmarker)
+    track_ids = []
+    for index, (_, t_s, frame) in enumerate(frames):
+        if 4 <= index < 8:  # as WebRTC does when the connection weakens
+            frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2))
+        track_ids.append([face.track_id for face in recognizer.process(frame, t_s)])
+    assert track_ids == [[1]] * len(frames)
+
+
+@pytest.mark.data
 def test_a_face_made_too_bright_is_flagged(video_frames):
     landmarker, frames = video_frames
     recognizer = EmotionRecognizer(model=FakeModel(), landmarker_path=landmarker)

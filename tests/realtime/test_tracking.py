@@ -93,3 +93,13 @@ def test_box_steadying_reduces_jitter_but_follows_big_moves():
     jumped = tracker.update([(230, 100, 120, 120)], 2.0)[0]
     assert jumped.track_id == 1  # IoU about 0.5: the same face ...
     assert jumped.bbox == (230, 100, 120, 120)  # ... but below snap_iou, so no lag behind it
+
+
+def test_a_stream_that_lowers_its_resolution_keeps_its_faces_ids():
+    tracker = FaceTracker()
+    left, right = (100, 100, 120, 120), (900, 120, 110, 110)
+    assert ids(tracker.update([left, right], 0.0, (1280, 720))) == [1, 2]
+    halved = [tuple(v / 2 for v in box) for box in (right, left)]
+    assert ids(tracker.update(halved, 0.07, (640, 360))) == [2, 1]
+    assert ids(tracker.update([right, left], 0.13, (1280, 720))) == [2, 1]
+    assert tracker.tracks[0].raw_box == pytest.approx(np.array(left, float))
