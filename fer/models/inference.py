@@ -105,6 +105,10 @@ def card_label_set(card: dict, model_dir: Path) -> str:
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
     """A name under ``models/`` (``"fer2013"``), a model directory or a ``.keras`` file path."""
+    if not isinstance(name_or_path, str | Path):
+        raise ValueError(
+            f"a model is named by a string or a path, not {type(name_or_path).__name__}"
+        )
     candidate = Path(name_or_path)
     if candidate.suffix == ".keras" and candidate.is_file():
         return candidate.parent

@@ -162,9 +162,26 @@ class EmotionRecognizer:
         keep_crops: bool = True,
         tta: str = PIPELINE_TTA,
     ):
+        # Wrong types fail here, naming the argument, rather than deep inside the first frame.
+        loaded = hasattr(model, "predict") and hasattr(model, "classes")
+        if model is None or not (isinstance(model, str | Path) or loaded):
+            raise ValueError(
+                "model must be a model name, a model directory or a loaded model (with predict "
+                f"and classes), not {type(model).__name__}"
+            )
+        if smoothing is not None and not isinstance(smoothing, SmoothingConfig):
+            raise ValueError(
+                f"smoothing must be a SmoothingConfig, not {type(smoothing).__name__}"
+            )
+        if tracking is not None and not isinstance(tracking, TrackerConfig):
+            raise ValueError(f"tracking must be a TrackerConfig, not {type(tracking).__name__}")
+        if isinstance(max_faces, bool) or not isinstance(max_faces, int | np.integer):
+            raise ValueError(f"max_faces must be a whole number, not {max_faces!r}")
+        if max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
         self.model = model
         self.smoothing = smoothing or SmoothingConfig()
-        self.max_faces = max_faces
+        self.max_faces = int(max_faces)
         self.landmarker_path = landmarker_path
         self.tracking = tracking or TrackerConfig()
         self.keep_crops = keep_crops

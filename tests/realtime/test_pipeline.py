@@ -83,6 +83,31 @@ def test_a_frame_with_a_side_mediapipe_cannot_take_is_refused_not_fatal(video_da
 
 
 @pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"model": None}, "model must be a model name"),
+        ({"model": 3}, "not int"),
+        ({"max_faces": 2.5}, "max_faces must be a whole number"),
+        ({"max_faces": "2"}, "max_faces must be a whole number"),
+        ({"max_faces": True}, "max_faces must be a whole number"),
+        ({"max_faces": 0}, "at least 1"),
+        ({"smoothing": "ema"}, "smoothing must be a SmoothingConfig"),
+        ({"tracking": {"iou_threshold": 0.3}}, "tracking must be a TrackerConfig"),
+    ],
+)
+def test_bad_arguments_are_named_by_the_constructor(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        EmotionRecognizer(**arguments)
+
+
+def test_load_model_names_a_model_argument_of_the_wrong_type():
+    from fer.models.inference import load_model
+
+    with pytest.raises(ValueError, match="a model is named by a string or a path, not NoneType"):
+        load_model(None)
+
+
+@pytest.mark.parametrize(
     "t_seconds", [float("nan"), float("inf"), "soon", None, -1.0, -1e300, 9.3e12, 9.3e15]
 )
 def test_process_rejects_bad_times(t_seconds):
