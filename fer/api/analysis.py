@@ -31,7 +31,7 @@ router = APIRouter(tags=["analysis"])
 # file, with its path) is the server's business and goes to its log.
 FALLBACK_DETECTOR_WARNING = (
     "The server's face landmarker is not available, so the fallback face detector was used: "
-    "no valence, arousal, action units or head pose."
+    "no action units or head pose."
 )
 
 

@@ -18,7 +18,8 @@ from fer.data.augmentation import DEGRADATIONS, AugmentationConfig
 INPUT_SHAPE = (48, 48, 1)
 MIN_STD = 4.0
 PREPROCESSING_DESCRIPTION = {
-    "input": "gray face, 48x48, values 0..255 (uint8; float32 on the same scale accepted)",
+    "input": "gray face, 48x48, values 0..255 (uint8 through predict; the Keras file also "
+    "takes float32 on that scale)",
     "inside_model": "per-face standardisation (x - mean(x)) / max(std(x), 4.0)",
     "face_crop": "eyes level, FER2013-like framing (see fer.realtime.alignment.align_face)",
 }

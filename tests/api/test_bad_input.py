@@ -236,7 +236,7 @@ def test_the_fallback_detector_is_named_without_the_servers_paths(world, tmp_pat
     assert response.status_code == 200, response.text
     assert response.json()["detector_warning"] == (
         "The server's face landmarker is not available, so the fallback face detector was used: "
-        "no valence, arousal, action units or head pose."
+        "no action units or head pose."
     )
     assert str(tmp_path) not in response.text
 
