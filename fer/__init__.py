@@ -8,16 +8,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["EmotionModel", "EmotionRecognizer", "load_model"]
+__all__ = ["EmotionModel", "EmotionRecognizer", "load_model", "predict"]
 
 _LAZY = {
     "load_model": "fer.models.inference",
+    "predict": "fer.models.inference",
     "EmotionModel": "fer.models.inference",
     "EmotionRecognizer": "fer.realtime.pipeline",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fer.models.inference import EmotionModel, load_model
+    from fer.models.inference import EmotionModel, load_model, predict
     from fer.realtime.pipeline import EmotionRecognizer
 
 

@@ -503,3 +503,30 @@ def load_model(
     ``num_threads`` (TFLite only) defaults to :func:`default_threads`.
     """
     return EmotionModel(resolve_model_dir(name_or_path), backend=backend, num_threads=num_threads)
+
+
+# Models loaded by the module-level predict, by resolved folder and backend; loading one costs
+# far more than predicting a batch, so each is loaded once per process.
+_PREDICT_MODELS: dict[tuple[Path, str], EmotionModel] = {}
+_PREDICT_MODELS_LOCK = threading.Lock()
+
+
+def predict(
+    faces: NDArray[np.uint8],
+    model: str | Path | EmotionModel = "fer2013",
+    tta: bool | str = False,
+    backend: str = "auto",
+    batch_size: int = 256,
+) -> NDArray[np.float32]:
+    """Probabilities (N, len(classes)) of ``model`` for uint8 gray faces (N, 48, 48) or one
+    (48, 48): ``load_model(model, backend).predict(faces, batch_size, tta)``, with the loaded
+    model kept for the next call. ``model`` is a name, a model folder or a loaded model; the
+    default is :func:`load_model`'s."""
+    if isinstance(model, EmotionModel):
+        return model.predict(faces, batch_size=batch_size, tta=tta)
+    key = (resolve_model_dir(model).resolve(), backend)
+    with _PREDICT_MODELS_LOCK:
+        loaded = _PREDICT_MODELS.get(key)
+        if loaded is None:
+            loaded = _PREDICT_MODELS[key] = load_model(key[0], backend=backend)
+    return loaded.predict(faces, batch_size=batch_size, tta=tta)

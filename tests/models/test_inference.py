@@ -311,3 +311,27 @@ def test_many_faces_are_converted_one_batch_at_a_time(tta):
     assert max(batch_rows) <= 256
     # The output plus a few batches, far below the float32 copy of every face and view.
     assert peak < probabilities.nbytes + 64 * 2**20 < faces.nbytes * 4
+
+
+def test_module_level_predict_loads_each_model_once_and_matches_the_method(monkeypatch):
+    import fer
+    import fer.models.inference as inference
+
+    loads = []
+    real_load_model = inference.load_model
+
+    def counting_load_model(*args, **kwargs):
+        loads.append(args)
+        return real_load_model(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "load_model", counting_load_model)
+    monkeypatch.setattr(inference, "_PREDICT_MODELS", {})
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    first = fer.predict(faces, "fer2013")
+    again = fer.predict(faces[0], "fer2013", tta="mirror")
+    assert len(loads) == 1 and first.shape == (3, 7) and again.shape == (1, 7)
+    model = real_load_model("fer2013")
+    np.testing.assert_allclose(first, model.predict(faces), atol=1e-6)
+    np.testing.assert_allclose(fer.predict(faces, model), first, atol=1e-6)
+    with pytest.raises(ValueError, match="a model is named by a string or a path"):
+        fer.predict(faces, None)
