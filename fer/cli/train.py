@@ -98,6 +98,14 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         help="share of the teacher in the blended targets (0..1)",
     )
     group.add_argument(
+        "--fer2013-votes",
+        type=finite_number,
+        default=TrainConfig.fer2013_vote_weight,
+        metavar="WEIGHT",
+        help="share of the FER+ vote distribution (contempt dropped) in the FER2013 head's "
+        "targets (0..1; 0: FER2013's labels alone)",
+    )
+    group.add_argument(
         "--mixup",
         type=finite_number,
         default=TrainConfig.mixup_alpha,
@@ -159,6 +167,7 @@ def train_config(args: argparse.Namespace):
         precision=args.precision,
         distill_from=args.distill_from,
         distill_weight=args.distill_weight,
+        fer2013_vote_weight=args.fer2013_votes,
         mixup_alpha=args.mixup,
         average_from=args.average_from,
         learning_rate_floor=args.learning_rate_floor,
@@ -206,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         data_dir = data_dir_from_env()
         fer2013 = load_dataset("fer2013", data_dir)
-        ferplus = load_dataset("ferplus", data_dir) if FERPLUS.key in config.label_sets else None
+        needs_votes = FERPLUS.key in config.label_sets or config.fer2013_vote_weight > 0
+        ferplus = load_dataset("ferplus", data_dir) if needs_votes else None
     except (ValueError, FileNotFoundError) as error:  # no FER_DATA_DIR, a damaged CSV
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -38,6 +38,10 @@ class TrainConfig:
     # blended into the targets of its head, with this weight; "" trains on the labels alone.
     distill_from: str = ""
     distill_weight: float = 0.5
+    # Share of the FER+ vote distribution, moved onto FER2013's seven classes, in the FER2013
+    # head's targets: ten annotators' votes tell an ambiguous face from a clear one, which
+    # FER2013's single label cannot. 0 trains the FER2013 head on its own labels alone.
+    fer2013_vote_weight: float = 0.0
     # Mixup's Beta(alpha, alpha) parameter (fer.data.preprocess.mixup_batch); 0 turns it off.
     # Training
     # accuracy ran 12 points above test accuracy with the augmentation layers alone.
@@ -70,6 +74,12 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight must lie in [0, 1], not {self.distill_weight}")
+        if not 0.0 <= self.fer2013_vote_weight <= 1.0:
+            raise ValueError(
+                f"fer2013_vote_weight must lie in [0, 1], not {self.fer2013_vote_weight}"
+            )
+        if self.fer2013_vote_weight > 0 and "fer2013" not in self.label_sets:
+            raise ValueError("fer2013_vote_weight needs a FER2013 head in label_sets")
         if self.mixup_alpha < 0.0:
             raise ValueError(f"mixup_alpha must be >= 0, not {self.mixup_alpha}")
         if self.epochs < 1 or self.batch_size < 1:

@@ -86,9 +86,12 @@ class RunState:
         if not self.config:
             return  # written before runs recorded their configuration
         ours = json.loads(json.dumps(dataclasses.asdict(config)))
-        changed = sorted(key for key in set(ours) | set(self.config)
-                         if key not in RESUMABLE_CHANGES
-                         and ours.get(key) != self.config.get(key))
+        # A setting added after the run was saved was, for that run, at its default.
+        defaults = json.loads(json.dumps(dataclasses.asdict(type(config)())))
+        saved = {key: self.config.get(key, defaults.get(key))
+                 for key in set(ours) | set(self.config)}
+        changed = sorted(key for key in saved
+                         if key not in RESUMABLE_CHANGES and ours.get(key) != saved[key])
         if changed:
             raise ValueError(
                 f"{self.run_dir} holds a run with another configuration (differs in: "

@@ -36,6 +36,20 @@ def _head_labels(fer2013: FaceDataset, ferplus: FaceDataset | None, rows: NDArra
     return labels
 
 
+def votes_on_fer2013_classes(votes: NDArray[np.float32]) -> NDArray[np.float32]:
+    """FER+ vote distributions (rows over FER+'s eight classes) as distributions over FER2013's
+    seven: each emotion's share moves to the same emotion; contempt, which FER2013 has no class
+    for, is dropped and the rest renormalised. Rows with no vote left are all zero."""
+    if votes.ndim != 2 or votes.shape[1] != len(FERPLUS):
+        raise ValueError(f"FER+ votes need shape (n, {len(FERPLUS)}), not {votes.shape}")
+    moved = np.zeros((len(votes), len(FER2013)), np.float32)
+    for ferplus_index, name in enumerate(FERPLUS.names):
+        if name in FER2013.names:
+            moved[:, FER2013.index(name)] = votes[:, ferplus_index]
+    total = moved.sum(axis=1, keepdims=True)
+    return np.divide(moved, total, out=np.zeros_like(moved), where=total > 0)
+
+
 def build_training_data(
     config: TrainConfig, fer2013: FaceDataset, ferplus: FaceDataset | None
 ) -> TrainingData:
@@ -79,6 +93,15 @@ def build_training_data(
             target = np.eye(n_classes, dtype=np.float32)[np.maximum(head_labels, 0)]
             target = target * (1 - smoothing) + smoothing / n_classes
             target[head_labels < 0] = 0.0
+            if config.fer2013_vote_weight > 0:
+                if soft_ferplus is None:
+                    raise ValueError(
+                        "fer2013_vote_weight needs the FER+ dataset's votes; ferplus is None"
+                    )
+                votes = votes_on_fer2013_classes(soft_ferplus[safe_source])
+                voted = (votes.sum(axis=1) > 0) & (head_labels >= 0) & ~synthetic
+                weight = config.fer2013_vote_weight
+                target[voted] = (1 - weight) * target[voted] + weight * votes[voted]
         if config.imbalance == "class_weights":
             # Scaling a row's target scales its cross-entropy: the same as a per-row loss weight.
             valid = head_labels >= 0
