@@ -2,8 +2,9 @@
 
 Requests pass, outermost first: :class:`~fer.api.errors.UnexpectedErrors` (a 500 with an error
 id for anything unhandled), :class:`~fer.api.auth.BearerAuth` (401 without a valid token, before
-the body is read), :class:`~fer.api.errors.BodySizeLimit` (413), then FastAPI's routing and
-validation (422 with a sentence per bad parameter).
+the body is read), :class:`~fer.api.errors.BodySizeLimit` (413),
+:class:`~fer.api.errors.CompleteMultipart` (400 for a multipart body cut short), then FastAPI's
+routing and validation (422 with a sentence per bad parameter).
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from fer.accounts.audit import AuditLog
 from fer.accounts.tokens import TokenStore
 from fer.api import analysis, sessions
 from fer.api.auth import Authenticator, BearerAuth, check_service_token
-from fer.api.errors import BodySizeLimit, UnexpectedErrors, validation_error
+from fer.api.errors import (
+    BodySizeLimit,
+    CompleteMultipart,
+    UnexpectedErrors,
+    validation_error,
+)
 from fer.api.schemas import Health
 from fer.sessions.store import SessionStore
 
@@ -108,6 +114,7 @@ def create_app(
     app.include_router(analysis.router, prefix=prefix)
     app.include_router(sessions.router, prefix=prefix)
     # Added innermost first: the last one added sees the request first.
+    app.add_middleware(CompleteMultipart)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(BearerAuth, authenticator=authenticator)
     app.add_middleware(UnexpectedErrors)

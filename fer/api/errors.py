@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -86,6 +87,59 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+CUT_SHORT = (
+    "The multipart body ends before its closing boundary: it was cut short or is not "
+    "multipart data."
+)
+_BOUNDARY = re.compile(rb'boundary="?([^";]+)"?', re.IGNORECASE)
+
+
+def multipart_boundary(scope: Scope) -> bytes | None:
+    """The boundary of a ``multipart/form-data`` request (None for any other body)."""
+    content_type = next(
+        (bytes(value) for key, value in scope.get("headers", []) if key == b"content-type"), b""
+    )
+    if not content_type.lower().startswith(b"multipart/form-data"):
+        return None
+    found = _BOUNDARY.search(content_type)
+    return found.group(1).strip() if found else None
+
+
+class CompleteMultipart:
+    """ASGI middleware refusing (400) a multipart body that ends before its closing boundary.
+
+    The form parser drops a part the body cuts off without saying so, which would answer a
+    truncated upload with "form field 'file' is missing" (422) as if the client had sent no
+    file; the close delimiter is looked for in the bytes as they stream past.
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        boundary = multipart_boundary(scope) if scope["type"] == "http" else None
+        if boundary is None:
+            await self.app(scope, receive, send)
+            return
+        closing = b"--" + boundary + b"--"
+        window, closed = b"", False
+
+        async def checked() -> Any:
+            nonlocal window, closed
+            message = await receive()
+            if message["type"] != "http.request" or closed:
+                return message
+            # Kept across chunks: the delimiter may straddle two of them.
+            window = window[-(len(closing) - 1):] + message.get("body", b"")
+            closed = closing in window
+            if not closed and not message.get("more_body", False):
+                # FastAPI passes an HTTPException from reading the body on as it is.
+                raise HTTPException(400, CUT_SHORT)
+            return message
+
+        await self.app(scope, checked, send)
 
 
 class UnexpectedErrors:

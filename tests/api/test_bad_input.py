@@ -243,3 +243,59 @@ def test_a_file_sent_as_text_is_refused_in_words(client, world):
     response = client.post("/v1/analyze", headers=world.headers("dr.a"), data={"file": "abc"})
     assert response.status_code == 422
     assert response.json()["detail"] == "form field 'file' must be an uploaded file, not text"
+
+
+PART = b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"garbage", b"--XYZ\r\ngarbage", PART + b"abc", PART + b"abc\r\n--XYZ", b""],
+    ids=["no-boundary", "no-part", "cut-in-the-file", "cut-in-the-delimiter", "empty"],
+)
+def test_a_multipart_body_cut_short_is_a_400_not_a_missing_field(client, world, body):
+    headers = {**world.headers("dr.a"), "Content-Type": "multipart/form-data; boundary=XYZ"}
+    response = client.post("/v1/analyze", headers=headers, content=body)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("The multipart body ends before its closing")
+
+
+def test_a_complete_multipart_body_passes_whatever_its_chunks():
+    import asyncio
+
+    from fastapi import HTTPException
+
+    from fer.api.errors import CompleteMultipart
+
+    async def drain(chunks: list[bytes], content_type: bytes) -> bytes:
+        messages = [
+            {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+            for index, chunk in enumerate(chunks)
+        ]
+        read = b""
+
+        async def receive():
+            return messages.pop(0)
+
+        async def app(scope, receive, send):
+            nonlocal read
+            while True:
+                message = await receive()
+                read += message["body"]
+                if not message["more_body"]:
+                    return
+
+        scope = {"type": "http", "headers": [(b"content-type", content_type)]}
+        await CompleteMultipart(app)(scope, receive, None)
+        return read
+
+    body = PART + b"abc\r\n--XYZ--\r\n"
+    quoted = b'multipart/form-data; boundary="XYZ"'
+    for split in range(1, len(body)):  # the delimiter straddles two chunks at some split
+        chunks = [body[:split], body[split:]]
+        assert asyncio.run(drain(chunks, quoted)) == body
+    with pytest.raises(HTTPException) as refused:
+        asyncio.run(drain([PART, b"abc\r\n--XY", b"Z-\r\n"], quoted))
+    assert refused.value.status_code == 400
+    # Other bodies are not looked at.
+    assert asyncio.run(drain([b"garbage"], b"application/json")) == b"garbage"
