@@ -27,6 +27,7 @@ from fer.realtime.upload import (
     decode_image,
     faces_left_out_note,
     largest_faces,
+    video_faces_left_out_note,
 )
 from fer.sessions.insights import session_insights
 from fer.sessions.records import FrameRecord
@@ -110,7 +111,7 @@ def analyse_source(
     """Analyse one image or video; ``make_recognizer(kind, max_faces)`` gives a fresh
     recognizer that finds up to ``max_faces`` faces per frame.
 
-    An image is searched for one face more than ``max_faces``, so that faces left out are
+    Each frame is searched for one face more than ``max_faces``, so that faces left out are
     named in a note (as the Upload page does) and the largest ``max_faces`` are kept.
 
     With ``keep_records`` the result also holds every face as a ``FrameRecord`` (landmarks and
@@ -121,7 +122,7 @@ def analyse_source(
 
     kind = "image" if path.suffix.lower().lstrip(".") in IMAGE_TYPES else "video"
     started_at = datetime.now(UTC)
-    recognizer = make_recognizer(kind, max_faces + 1 if kind == "image" else max_faces)
+    recognizer = make_recognizer(kind, max_faces + 1)
     rows: list[dict[str, Any]] = []
     records: list[FrameRecord] = []
     notes: list[str] = []
@@ -135,12 +136,12 @@ def analyse_source(
             info = probe_video(path)
             frames = iter_frames(path, stride=stride)
             expected = -(-info.n_frames // stride) if info.n_frames else 0
-        n_analysed, last_index = 0, -1
+        n_analysed, last_index, n_over = 0, -1, 0
         for frame_index, t_s, frame_bgr in frames:
             results = recognizer.process(frame_bgr, t_s)
-            if kind == "image" and len(results) > max_faces:
+            if len(results) > max_faces:
                 results = largest_faces(results, max_faces)
-                notes.append(f"{path.name}: {faces_left_out_note(max_faces)}")
+                n_over += 1
             for result in results:
                 rows.append(result_row(t_s, result, classes))
                 if keep_records:
@@ -152,6 +153,10 @@ def analyse_source(
             notes.append(recognizer.detector_warning)
     finally:
         recognizer.close()
+    if n_over and kind == "image":
+        notes.append(f"{path.name}: {faces_left_out_note(max_faces)}")
+    elif n_over:
+        notes.append(video_faces_left_out_note(path.name, max_faces, n_over, n_analysed))
     truncated = truncation_note(path.name, n_analysed, expected, last_index)
     if kind == "video" and truncated:
         notes.append(truncated)

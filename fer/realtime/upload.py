@@ -13,7 +13,7 @@ import io
 import re
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -126,6 +126,15 @@ def faces_left_out_note(max_faces: int) -> str:
     )
 
 
+def video_faces_left_out_note(name: str, max_faces: int, n_over: int, n_frames: int) -> str:
+    """What the user is told when some frames of a video show more faces than were asked for."""
+    return (
+        f"{name}: {n_over} of {n_frames} analysed frames showed more than {max_faces} "
+        f"face{'s' if max_faces > 1 else ''}; in those the {max_faces} largest were analysed "
+        "and saved, the others were left out."
+    )
+
+
 def analyse_image(
     data: bytes, model, uncertain_below: float, max_faces: int, landmarker_path
 ) -> Analysis:
@@ -180,7 +189,8 @@ def analyse_video_bytes(
 
     if not data:
         raise ValueError("The file is empty.")
-    recognizer = _recognizer(model, smoothing, max_faces, landmarker_path)
+    # One face more than asked for tells in which frames faces were left out.
+    recognizer = _recognizer(model, smoothing, max_faces + 1, landmarker_path)
     suffix = Path(filename).suffix.lower() or ".mp4"
     with tempfile.TemporaryDirectory(prefix="fer-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
@@ -192,6 +202,12 @@ def analyse_video_bytes(
         finally:
             warning = recognizer.detector_warning
             recognizer.close()
+        n_over = sum(len(frame.faces) > max_faces for frame in frames)
+        frames = [
+            replace(frame, faces=tuple(largest_faces(list(frame.faces), max_faces)))
+            if len(frame.faces) > max_faces else frame
+            for frame in frames
+        ]
         records = [
             FrameRecord.from_result(frame.t_s, face) for frame in frames for face in frame.faces
         ]
@@ -209,9 +225,12 @@ def analyse_video_bytes(
         )
     if preview is not None:
         preview = draw_results(preview, first.faces, show_landmarks=False)
+    notes = [truncated] if truncated else []
+    if n_over:
+        notes.append(video_faces_left_out_note(filename, max_faces, n_over, len(frames)))
     return Analysis(
         "video", records, list(model.classes), preview, len(frames), warning,
-        recognizer.tta, (truncated,) if truncated else (),
+        recognizer.tta, tuple(notes),
     )
 
 

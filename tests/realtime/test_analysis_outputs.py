@@ -157,3 +157,49 @@ def test_faces_left_out_of_a_picture_are_named(fake_pipeline, media, tmp_path, c
     assert table["track_id"].tolist() == [0]  # the larger of the two faces
     summary = json.loads((out / "summary.json").read_text())
     assert any("were left out" in note for note in summary["sources"][0]["notes"])
+
+
+def test_faces_left_out_of_a_video_are_named_with_how_many_frames(
+    fake_pipeline, media, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    command = ["analyze", str(media / "clip.avi"), "--out", str(out), "--max-faces", "1"]
+    assert fer_main(command) == 0
+    note = (
+        "clip.avi: 6 of 6 analysed frames showed more than 1 face; in those the 1 largest were "
+        "analysed and saved, the others were left out."
+    )
+    assert f"note: {note}" in capsys.readouterr().err
+    assert pd.read_csv(out / "frames.csv")["track_id"].tolist() == [0] * 6
+    assert note in json.loads((out / "summary.json").read_text())["sources"][0]["notes"]
+    # Within the limit: every face, no note.
+    out_2 = tmp_path / "out_2"
+    assert fer_main(["analyze", str(media / "clip.avi"), "--out", str(out_2)]) == 0
+    assert "left out" not in capsys.readouterr().err
+    assert sorted(set(pd.read_csv(out_2 / "frames.csv")["track_id"])) == [0, 1]
+
+
+def test_the_upload_page_names_faces_left_out_of_a_video(fake_pipeline, media, monkeypatch):
+    from fer.realtime.upload import analyse_video_bytes
+    from tests.realtime.analysis_fakes import FakeModel, FakeRecognizer
+
+    class ResettableRecognizer(FakeRecognizer):
+        tta = "none"
+
+        def reset(self):
+            pass
+
+    monkeypatch.setattr("fer.realtime.pipeline.EmotionRecognizer", ResettableRecognizer)
+    analysis = analyse_video_bytes(
+        (media / "clip.avi").read_bytes(), "clip.avi", FakeModel(), smoothing=None, stride=2,
+        max_faces=1, landmarker_path=None,
+    )
+    assert [record.track_id for record in analysis.records] == [0, 0, 0]
+    assert analysis.notes == (
+        "clip.avi: 3 of 3 analysed frames showed more than 1 face; in those the 1 largest "
+        "were analysed and saved, the others were left out.",
+    )
+    assert "left out" not in " ".join(analyse_video_bytes(
+        (media / "clip.avi").read_bytes(), "clip.avi", FakeModel(), smoothing=None, stride=2,
+        max_faces=2, landmarker_path=None,
+    ).notes)
