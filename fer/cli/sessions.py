@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from fer.config import retention_days_from_env
     from fer.sessions.store import SessionStore
     from fer.storage import DatabaseError
+    from fer.storage.database import check_integrity
 
     actor = cli_actor()
     try:
@@ -110,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
         require_existing_database(args.database)
         store = SessionStore(args.database)
         audit = AuditLog(args.database)
+        if args.action != "list":
+            # A change written around a damaged page would hide the damage until a backup is
+            # all that is left.
+            check_integrity(store.engine)
         if args.action == "list":
             _list(store, AccountStore(args.database), audit, actor, args.show_names)
         elif args.action == "delete":

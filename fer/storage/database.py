@@ -255,6 +255,31 @@ def _prepare_sqlite_file(engine: Engine) -> None:
         raw.close()
 
 
+def check_integrity(engine: Engine) -> None:
+    """``ValueError`` naming the file when SQLite's ``quick_check`` finds a damaged page.
+
+    Opening a database reads only its schema, and a deletion only the rows it deletes: a
+    damaged page elsewhere (frames, notes, the audit log) would go unnoticed by the command
+    that changes the file, and the change would be written around it. PostgreSQL checks its
+    own pages as it reads them; nothing is done for it.
+    """
+    path = sqlite_path(engine)
+    if path is None:
+        return
+    try:
+        with engine.connect() as connection:
+            found = [str(row[0]) for row in connection.exec_driver_sql("PRAGMA quick_check(3)")]
+    except (sqlite3.DatabaseError, sqlalchemy.exc.DatabaseError) as error:
+        found = [str(getattr(error, "orig", None) or error)]
+    if found != ["ok"]:
+        problems = "; ".join(" ".join(problem.split()) for problem in found)
+        raise ValueError(
+            f"The session database {path} is damaged (SQLite's quick_check: {problems}); "
+            "nothing was changed. Restore it from a backup, or copy out what is readable with "
+            "sqlite3's .recover."
+        )
+
+
 def journal_mode(engine: Engine) -> str | None:
     """SQLite's journal mode (``"wal"``); None for PostgreSQL."""
     if engine.dialect.name != "sqlite":

@@ -249,3 +249,50 @@ def test_a_database_error_prints_the_driver_s_message_on_one_line(
     assert "database is locked" in error
     assert len(error.strip().splitlines()) == 1
     assert "[SQL:" not in error and "sqlalche.me" not in error
+
+
+def damage_a_frames_page(database: str) -> None:
+    """Overwrite one leaf page of the frames table: a page that opening the database, listing
+    its sessions or purging nothing never reads."""
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        (page,) = connection.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'frames' AND pagetype = 'leaf' "
+            "ORDER BY pageno LIMIT 1 OFFSET 20"
+        ).fetchone()
+    with open(database, "r+b") as file:
+        file.seek((page - 1) * page_size)
+        file.write(b"\xab" * page_size)
+    with sqlite3.connect(database) as connection:
+        try:  # a page this damaged is reported as an error rather than a line
+            assert connection.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+        except sqlite3.DatabaseError as error:
+            assert "malformed" in str(error)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["purge", "--days", "30"], ["delete", "1", "--yes"], ["erase-free-space"]],
+    ids=["purge", "delete", "erase-free-space"],
+)
+def test_a_change_to_a_database_with_a_damaged_page_is_refused(database, capsys, arguments):
+    from tests.sessions.helpers import CLASSES as HELPER_CLASSES
+    from tests.sessions.helpers import record
+
+    store = SessionStore(database)
+    consent = store.record_consent("Dana Client")
+    frames = [record(index * 0.1) for index in range(400)]
+    store.create_session(consent.id, "m", HELPER_CLASSES, "video", frames=frames)
+    store.engine.dispose()
+    damage_a_frames_page(database)
+    before = open(database, "rb").read()
+    action, *rest = arguments
+    assert main(["sessions", action, *rest, "--database", database]) == 2
+    error = capsys.readouterr().err
+    assert f"{database} is damaged (SQLite's quick_check: " in error
+    assert "nothing was changed" in error and "Traceback" not in error
+    assert open(database, "rb").read() == before
+    assert main(["sessions", "list", "--database", database]) == 0  # reading still works
