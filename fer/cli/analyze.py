@@ -28,6 +28,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fer.cli.landmarker_option import check_landmarker
 from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, recorded_model_label
 
 EXAMPLE = """\
@@ -113,18 +114,6 @@ def remove_folders_made(out: Path, existing: Path) -> None:
             folder.rmdir()
         except OSError:  # not empty, or not ours to remove
             return
-
-
-def check_landmarker(path: Path) -> None:
-    """A landmarker named on the command line must be one MediaPipe opens: a mistyped path
-    would otherwise fall back to the Haar detector with only a note. ``ValueError`` naming it."""
-    from fer.realtime.faces import LandmarkerDetector
-
-    if not path.exists():
-        raise ValueError(f"--landmarker {path} does not exist")
-    if not path.is_file():
-        raise ValueError(f"--landmarker {path} is not a file")
-    LandmarkerDetector(path, mode="image").close()  # names a file that is no bundle
 
 
 def withheld_command(command_line: str) -> str:

@@ -77,16 +77,15 @@ def _run_video(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fer.cli.landmarker_option import check_landmarker
     from fer.models.inference import ModelNotFoundError
 
     try:
         if args.video:
             if args.record:
                 raise ValueError("--record keeps per-face figures; it does not apply to --video")
-            if args.landmarker is not None and not args.landmarker.is_file():
-                # Asked for by name: timing the Haar fallback instead would answer another
-                # question.
-                raise ValueError(f"--landmarker {args.landmarker} is not a file")
+            if args.landmarker is not None:
+                check_landmarker(args.landmarker)
             return _run_video(args)
         if not args.model:
             raise ValueError("give a MODEL or --video FILE")

@@ -243,8 +243,21 @@ def test_bench_names_a_batch_larger_than_the_faces(tiny_model: Path, tiny_data, 
     assert "a batch of 5000 faces (--batch-size)" in error and "Traceback" not in error
 
 
-def test_bench_refuses_a_landmarker_named_but_missing(tmp_path: Path, capsys):
-    missing = tmp_path / "nonexistent.task"
-    code = fer_main(["bench", "--video", str(tmp_path / "v.mp4"), "--landmarker", str(missing)])
+@pytest.mark.parametrize(
+    ("landmarker", "reason"),
+    [
+        ("nonexistent.task", "does not exist"),
+        ("folder", "is not a file"),
+        # Timing the Haar fallback instead would answer another question than the one asked.
+        ("garbage.task", "is not a MediaPipe face landmarker bundle"),
+    ],
+)
+def test_bench_refuses_a_landmarker_that_is_no_bundle(tmp_path: Path, capsys, landmarker, reason):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "garbage.task").write_bytes(b"not a bundle")
+    named = tmp_path / landmarker
+    code = fer_main(["bench", "--video", str(tmp_path / "v.mp4"), "--landmarker", str(named)])
     assert code == 2
-    assert f"--landmarker {missing} is not a file" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and str(named) in error
+    assert reason in error and "Traceback" not in error

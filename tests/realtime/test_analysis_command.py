@@ -73,6 +73,6 @@ def test_a_landmarker_that_is_no_bundle_is_an_error(
 
 @pytest.mark.data
 def test_a_real_landmarker_passes_the_check(video_data_dir):
-    from fer.cli.analyze import check_landmarker
+    from fer.cli.landmarker_option import check_landmarker
 
     check_landmarker(video_data_dir / "face_landmarker.task")
