@@ -72,11 +72,10 @@ def add_user_form(accounts) -> None:
     if not submitted or not passwords_match(password, repeated):
         return
     try:
-        user = accounts.add_user(name.strip(), role, password)
+        user = accounts.add_user(name.strip(), role, password, actor=auth.actor_name())
     except ValueError as error:
         st.error(plain(f"The user could not be added: {error}"))
         return
-    auth.audit("add_user", target=user.name, detail=user.role)
     st.session_state["admin.notice"] = f"User added ({user.role})."
     st.rerun()
 
@@ -93,11 +92,10 @@ def role_form(accounts, others) -> None:
     if not submitted or name is None:
         return
     try:
-        accounts.set_role(name, role)
+        accounts.set_role(name, role, actor=auth.actor_name())
     except ValueError as error:
         st.error(plain(f"The role could not be changed: {error}"))
         return
-    auth.audit("set_role", target=name, detail=role)
     st.session_state["admin.notice"] = "Role changed; it applies from the user's next click."
     st.rerun()
 
@@ -114,11 +112,10 @@ def password_form(accounts, users) -> None:
     if not submitted or name is None or not passwords_match(password, repeated):
         return
     try:
-        accounts.set_password(name, password)
+        accounts.set_password(name, password, actor=auth.actor_name())
     except ValueError as error:
         st.error(plain(f"The password could not be set: {error}"))
         return
-    auth.audit("set_password", target=name)
     st.session_state["admin.notice"] = "Password set."
     st.rerun()
 
@@ -137,11 +134,10 @@ def disable_form(accounts, others) -> None:
         st.error("Tick the box to confirm.")
         return
     try:
-        accounts.disable_user(name)
+        accounts.disable_user(name, actor=auth.actor_name())
     except ValueError as error:
         st.error(plain(f"The user could not be disabled: {error}"))
         return
-    auth.audit("disable_user", target=name)
     st.session_state["admin.notice"] = "User disabled; their open login ends at their next click."
     st.rerun()
 
@@ -185,11 +181,10 @@ def sharing_tab(me) -> None:
         return
     user = next(u for u in clinicians if u.name == name)
     try:
-        store.share_session(session_id, user.id)
+        store.share_session(session_id, user.id, actor=me.name)
     except ValueError as error:
         st.error(plain(f"The session could not be shared: {error}"))
         return
-    auth.audit("share_session", target=f"session {session_id}", detail=f"with {user.name}")
     st.session_state["admin.notice"] = f"Session #{session_id} shared."
     st.rerun()
 

@@ -12,7 +12,7 @@ import streamlit as st
 from fer.rooms import RoomClosedError, RoomNotFoundError
 from fer.rooms.live import LEFT
 from fer.rooms.statement import consent_statement, explanation
-from ui import auth, resources, rooms
+from ui import resources, rooms
 from ui.errors import report_error
 from ui.live import rtc_configuration
 from ui.navigation import leave_pages_folder_mode
@@ -151,14 +151,15 @@ def consent_form(store, room) -> None:
         st.error("Tick the box to agree; nothing is analysed without it.")
         return
     try:
-        room, consent = store.record_client_consent(room.id, name, statement)
+        room, consent = store.record_client_consent(
+            room.id, name, statement, actor=client_actor(room)
+        )
     except RoomClosedError as error:
         show_closed(error.reason)
         return
     except ValueError as error:
         st.error(plain(f"Your consent could not be recorded: {error}"))
         return
-    auth.audit("record_consent", target=f"consent {consent.id}", actor=client_actor(room))
     st.rerun()
 
 
@@ -173,14 +174,9 @@ def leave(store, room, live_room, withdraw: bool) -> None:
     live_room.set_camera(LEFT)
     try:
         if withdraw:
-            n_deleted = store.withdraw_client_consent(room.id, delete_data=True)
-            auth.audit(
-                "withdraw_consent", target=f"consent {room.consent_id}",
-                detail=f"deleted {n_deleted} session(s)", actor=client_actor(room),
-            )
+            store.withdraw_client_consent(room.id, delete_data=True, actor=client_actor(room))
         else:
-            store.end_room(room.id)
-            auth.audit("end_room", target=f"room {room.id}", actor=client_actor(room))
+            store.end_room(room.id, actor=client_actor(room))
     except Exception as error:  # the analysis stays stopped; the page says what failed
         st.session_state[LEAVE_FAILED_KEY] = (withdraw, error)
         return

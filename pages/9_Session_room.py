@@ -46,13 +46,12 @@ def create_form(store, user) -> None:
         return
     try:
         invitation = store.create_room(
-            user, client_code, lifetime, instance=rooms.instance_name()
+            user, client_code, lifetime, instance=rooms.instance_name(), actor=user.name
         )
     except (ValueError, PermissionError) as error:
         st.error(plain(f"The room could not be created: {error}"))
         return
     room = invitation.room
-    auth.audit("create_room", target=f"room {room.id}")
     st.session_state.setdefault(INVITATIONS_KEY, {})[room.id] = (
         rooms.join_link(str(invitation.token)), format_code(invitation.short_code)
     )
@@ -238,9 +237,8 @@ def main() -> None:
     if room.is_open() and columns[0].button(
         "End the room", key="rooms.end", icon=":material/call_end:"
     ):
-        store.end_room(room.id)
+        store.end_room(room.id, actor=user.name)
         rooms.release(room.id)
-        auth.audit("end_room", target=f"room {room.id}")
         st.rerun()
     if columns[1].button("Invite another client", key="rooms.new"):
         del st.query_params[rooms.ROOM_PARAMETER]

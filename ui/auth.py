@@ -64,12 +64,17 @@ def current_user():
     return st.session_state.get(USER_KEY)
 
 
+def actor_name() -> str:
+    """Who the audit log names for this browser session's actions."""
+    user = current_user()
+    return user.name if user is not None else "anonymous"
+
+
 def audit(action: str, target: str = "", detail: str = "", actor: str | None = None) -> None:
-    """Append to the audit log as the logged-in user (or ``actor``)."""
-    if actor is None:
-        user = current_user()
-        actor = user.name if user is not None else "anonymous"
-    resources.audit_log().record(actor, action, target=target, detail=detail)
+    """Append to the audit log as the logged-in user (or ``actor``), for actions that change
+    nothing stored (viewing, logging in); a change is audited by the store in its own
+    transaction (the ``actor`` arguments of the stores' methods)."""
+    resources.audit_log().record(actor or actor_name(), action, target=target, detail=detail)
 
 
 def audit_log_export(log, actor: str):

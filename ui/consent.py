@@ -15,7 +15,7 @@ import streamlit as st
 
 from fer.sessions.records import AccessDeniedError, Consent
 from fer.sessions.schema import CONSENT_STATEMENT
-from ui.auth import audit, current_user
+from ui.auth import actor_name, current_user
 from ui.text import plain
 
 DELETE, KEEP = "delete", "keep"
@@ -86,11 +86,12 @@ def consent_gate(store, page: str, purpose: str) -> Consent | None:
             st.error("Tick the box to confirm the person agrees; nothing is recorded without it.")
         else:
             try:
-                consent = store.record_consent(name, client_code=client_code.strip() or None)
+                consent = store.record_consent(
+                    name, client_code=client_code.strip() or None, actor=actor_name()
+                )
             except ValueError as error:
                 st.error(plain(f"Consent could not be recorded: {error}"))
             else:
-                audit("record_consent", target=f"consent {consent.id}")
                 st.session_state[_state_key(page)] = consent
                 st.rerun()
     return None
@@ -126,20 +127,19 @@ def withdraw_form(store, consent_id: int, key: str, before_withdraw=None) -> boo
         before_withdraw()
     delete = choice == DELETE
     try:
-        n_deleted = store.withdraw_consent(consent_id, delete_data=delete, viewer=current_user())
+        n_deleted = store.withdraw_consent(
+            consent_id, delete_data=delete, viewer=current_user(), actor=actor_name()
+        )
     except (ValueError, AccessDeniedError) as error:
         st.error(plain(f"Consent could not be withdrawn: {error}"))
         return False
     if delete:
-        detail = f"deleted {n_deleted} session(s)"
         notice = (
             f"Consent withdrawn. {n_deleted} recorded session(s) and all their results were "
             "deleted."
         )
     else:
-        detail = "sessions kept (clinic policy)"
         notice = KEPT_STATEMENT
-    audit("withdraw_consent", target=f"consent {consent_id}", detail=detail)
     st.session_state[f"{key}.withdrawal_notice"] = notice
     return True
 
@@ -169,12 +169,10 @@ def erase_name_form(store, consent_id: int, key: str) -> bool:
         st.error("Tick the box to confirm; the name cannot be brought back afterwards.")
         return False
     try:
-        store.erase_consent_name(consent_id, replacement.strip() or None, viewer=current_user())
+        store.erase_consent_name(
+            consent_id, replacement.strip() or None, viewer=current_user(), actor=actor_name()
+        )
     except (ValueError, AccessDeniedError) as error:
         st.error(plain(f"The name could not be erased: {error}"))
         return False
-    audit(
-        "erase_consent_name", target=f"consent {consent_id}",
-        detail="pseudonymised" if replacement.strip() else "erased",
-    )
     return True

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import select, update
 
+from fer.accounts.audit import append_entry
 from fer.accounts.users import User
 from fer.config import DEFAULT_SESSION_DB
 from fer.rooms import credentials
@@ -108,11 +109,12 @@ class RoomStore:
 
     def create_room(
         self, owner: User, client_code: str, lifetime: timedelta = DEFAULT_LIFETIME,
-        now: datetime | None = None, instance: str = "",
+        now: datetime | None = None, instance: str = "", actor: str | None = None,
     ) -> Invitation:
         """Invite the client known by the pseudonym ``client_code``; the room expires after
         ``lifetime``, and its key names ``instance``, the app instance hosting it (none when
-        empty). Raises ``PermissionError`` for an account that may not see patient data and
+        empty). With ``actor``, the ``create_room`` audit entry is written with the room.
+        Raises ``PermissionError`` for an account that may not see patient data and
         ``ValueError`` for a malformed code, lifetime or instance name."""
         if not owner.sees_patient_data:
             raise PermissionError(f"A {owner.role} cannot hold a session room")
@@ -136,6 +138,8 @@ class RoomStore:
             try:
                 with write_transaction(self.engine) as connection:
                     room_id = inserted_id(connection.execute(rooms.insert().values(**values)))
+                    if actor is not None:
+                        append_entry(connection, actor, "create_room", f"room {room_id}")
             except sqlalchemy.exc.IntegrityError:
                 continue  # a random key or code already taken: draw again
             room = Room(
@@ -191,10 +195,17 @@ class RoomStore:
         return room
 
     def record_client_consent(
-        self, room_id: int, given_by: str, statement: str, now: datetime | None = None
+        self,
+        room_id: int,
+        given_by: str,
+        statement: str,
+        now: datetime | None = None,
+        actor: str | None = None,
     ) -> tuple[Room, Consent]:
         """Store the client's own consent (under the room's client code) and mark the room
-        consented, together. ``RoomClosedError`` when the room is no longer waiting for it."""
+        consented, together. ``RoomClosedError`` when the room is no longer waiting for it.
+        With ``actor``, the ``record_consent`` audit entry is written in the same transaction
+        (as for the withdrawal and the room's end below)."""
         name = validate_text(given_by, "Your name", MAX_NAME_LENGTH, True)
         text = validate_text(statement, "The consent statement", MAX_NOTES_LENGTH, True)
         when = utc_now() if now is None else as_utc(now, "now")
@@ -216,11 +227,17 @@ class RoomStore:
                 update(rooms).where(rooms.c.id == room.id)
                 .values(state=CONSENTED, consent_id=consent_id)
             )
+            if actor is not None:
+                append_entry(connection, actor, "record_consent", f"consent {consent_id}")
         consent = Consent(consent_id, name, when, text, client_code=room.client_code)
         return self.get_room(room.id), consent
 
     def withdraw_client_consent(
-        self, room_id: int, delete_data: bool = True, now: datetime | None = None
+        self,
+        room_id: int,
+        delete_data: bool = True,
+        now: datetime | None = None,
+        actor: str | None = None,
     ) -> int:
         """The client withdraws: the consent is withdrawn (its sessions end and, with
         ``delete_data``, are deleted) and the room closes; returns the sessions deleted."""
@@ -235,11 +252,18 @@ class RoomStore:
                     update(rooms).where(rooms.c.id == room.id)
                     .values(state=WITHDRAWN, ended_at=room.ended_at or when)
                 )
+            if actor is not None:
+                detail = (f"deleted {deleted} session(s)" if delete_data
+                          else "sessions kept (clinic policy)")
+                append_entry(connection, actor, "withdraw_consent",
+                             f"consent {room.consent_id}", detail)
         if deleted:
             erase_free_space(self.engine)
         return deleted
 
-    def end_room(self, room_id: int, now: datetime | None = None) -> Room:
+    def end_room(
+        self, room_id: int, now: datetime | None = None, actor: str | None = None
+    ) -> Room:
         """Close the room (either side may); its link and code stop working. Idempotent."""
         when = utc_now() if now is None else as_utc(now, "now")
         with write_transaction(self.engine) as connection:
@@ -249,6 +273,8 @@ class RoomStore:
                     update(rooms).where(rooms.c.id == room.id)
                     .values(state=ENDED, ended_at=when)
                 )
+            if actor is not None:
+                append_entry(connection, actor, "end_room", f"room {room.id}")
         return self.get_room(room_id)
 
     # helpers ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
+from fer.accounts.audit import append_entry
 from fer.accounts.users import User
 from fer.sessions import retention
 from fer.sessions.queries import require_consent_control
@@ -54,10 +55,13 @@ class ConsentRegister:
         given_at: datetime | None = None,
         statement: str = CONSENT_STATEMENT,
         client_code: str | None = None,
+        actor: str | None = None,
     ) -> Consent:
         """Store that ``given_by`` consented (now, or at ``given_at``) to ``statement``.
 
-        ``client_code`` is an optional pseudonym the clinic uses for the person.
+        ``client_code`` is an optional pseudonym the clinic uses for the person. With ``actor``,
+        the ``record_consent`` audit entry is written in the same transaction (as for the
+        withdrawal and the erasure below).
         """
         name = validate_text(given_by, "The name of the person consenting", MAX_NAME_LENGTH, True)
         text = validate_text(statement, "The consent statement", MAX_NOTES_LENGTH, True)
@@ -75,6 +79,8 @@ class ConsentRegister:
                     )
                 )
             )
+            if actor is not None:
+                append_entry(connection, actor, "record_consent", f"consent {consent_id}")
         return Consent(consent_id, name, when, text, client_code=code)
 
     def get_consent(self, consent_id: int) -> Consent:
@@ -100,6 +106,7 @@ class ConsentRegister:
         at: datetime | None = None,
         delete_data: bool = True,
         viewer: User | None = None,
+        actor: str | None = None,
     ) -> int:
         """Withdraw a consent (now, or at ``at``) and return how many sessions were deleted.
 
@@ -121,12 +128,21 @@ class ConsentRegister:
         with write_transaction(self.engine) as connection:
             require_consent_control(connection, consent_id, viewer, "withdraw it")
             deleted, _ = retention.withdraw(connection, consent_id, when, delete_data)
+            if actor is not None:
+                detail = (f"deleted {deleted} session(s)" if delete_data
+                          else "sessions kept (clinic policy)")
+                append_entry(connection, actor, "withdraw_consent", f"consent {consent_id}",
+                             detail)
         if deleted:
             self._erase()
         return deleted
 
     def erase_consent_name(
-        self, consent_id: int, replacement: str | None = None, viewer: User | None = None
+        self,
+        consent_id: int,
+        replacement: str | None = None,
+        viewer: User | None = None,
+        actor: str | None = None,
     ) -> None:
         """Replace the person's name in the consent and its sessions; the dates stay.
 
@@ -142,4 +158,7 @@ class ConsentRegister:
         with write_transaction(self.engine) as connection:
             require_consent_control(connection, consent_id, viewer, "erase its name")
             retention.erase_name(connection, consent_id, name, utc_now())
+            if actor is not None:
+                append_entry(connection, actor, "erase_consent_name", f"consent {consent_id}",
+                             "erased" if replacement is None else "pseudonymised")
         self._erase()

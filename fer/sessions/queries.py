@@ -130,15 +130,17 @@ def visible_session(connection: Connection, session_id: int, viewer: User | None
     return session_from_row(row)
 
 
-def may_hold_patient_data(connection: Connection, user_id: int) -> None:
-    """Refuse (``ValueError``) an account that may not own or be shared a session."""
+def may_hold_patient_data(connection: Connection, user_id: int) -> str:
+    """The account's name; ``ValueError`` for an account that may not own or be shared a
+    session."""
     account = connection.execute(
-        select(users.c.role, users.c.disabled_at).where(users.c.id == user_id)
+        select(users.c.name, users.c.role, users.c.disabled_at).where(users.c.id == user_id)
     ).first()
     if account is None:
         raise ValueError(f"No user {user_id} to own the session")
     if account.disabled_at is not None or account.role not in PATIENT_DATA_ROLES:
         raise ValueError(f"User {user_id} may not hold patient data (disabled or reviewer)")
+    return str(account.name)
 
 
 def session_from_row(row: Any) -> SessionInfo:

@@ -228,12 +228,16 @@ class SessionStore(ConsentRegister):
             )
         self._erase()  # the old notes
 
-    def share_session(self, session_id: int, user_id: int) -> None:
-        """Let another clinician (or admin) see a session; sharing twice changes nothing."""
+    def share_session(self, session_id: int, user_id: int, actor: str | None = None) -> None:
+        """Let another clinician (or admin) see a session; sharing twice changes nothing. With
+        ``actor``, the ``share_session`` audit entry is written in the same transaction."""
         user_id = positive_id(user_id, "user_id")
         with write_transaction(self.engine) as connection:
             self._require_session(connection, session_id)
-            may_hold_patient_data(connection, user_id)
+            name = may_hold_patient_data(connection, user_id)
+            if actor is not None:
+                append_entry(connection, actor, "share_session", f"session {session_id}",
+                             f"with {name}")
             already = connection.execute(
                 select(session_shares.c.user_id).where(
                     session_shares.c.session_id == session_id, session_shares.c.user_id == user_id

@@ -62,7 +62,9 @@ def test_an_admin_adds_a_user(db_path, admin):
     assert not at.exception, at.exception
     assert names(db_path)["carla"] == ("clinician", False)
     assert AccountStore(db_path).authenticate("carla", NEW_PASSWORD).role == "clinician"
-    assert ("root.admin", "add_user", "carla") in audit_actions(db_path)
+    carla = AccountStore(db_path).get_user_by_name("carla")
+    # Written by the account store with the account (the same entry as `fer users add`).
+    assert ("root.admin", "add_user", f"user {carla.id}") in audit_actions(db_path)
     assert sorted(at.dataframe[0].value["User"]) == ["carla", "root.admin"]
 
 
@@ -82,7 +84,7 @@ def test_a_bad_new_user_is_refused(db_path, admin, name, password, repeated, mes
 
 
 def test_role_change_password_reset_and_disabling(db_path, admin):
-    make_user(db_path, "carla", "clinician")
+    carla = make_user(db_path, "carla", "clinician")
     at = open_admin(admin)
     # The admin's own account is not on the menus that could lock them out.
     assert at.selectbox(key="admin.role_user").options == ["carla"]
@@ -108,7 +110,8 @@ def test_role_change_password_reset_and_disabling(db_path, admin):
     assert names(db_path)["carla"] == ("reviewer", True)
     with pytest.raises(LoginError):
         AccountStore(db_path).authenticate("carla", NEW_PASSWORD)
-    assert [action for actor, action, target in audit_actions(db_path) if target == "carla"] == [
+    changes = audit_actions(db_path)
+    assert [action for actor, action, target in changes if target == f"user {carla.id}"] == [
         "set_role", "set_password", "disable_user",
     ]
 

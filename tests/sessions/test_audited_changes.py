@@ -1,0 +1,86 @@
+"""Consents and sharing write their audit entry in the transaction of the change: with the
+change or not at all (an entry that cannot be written undoes the change)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fer.accounts import AccountStore, AuditLog
+from fer.sessions.records import ConsentError
+from fer.sessions.store import SessionStore
+from tests.sessions.helpers import CLASSES, count
+
+PASSWORD = "correct horse battery"
+
+
+def entries(location) -> list[tuple[str, str, str, str]]:
+    """(actor, action, target, detail) of every entry, oldest first."""
+    table = AuditLog(location).entries()
+    rows = table.iloc[::-1].itertuples(index=False)
+    return [(row.actor, row.action, row.target, row.detail) for row in rows]
+
+
+@pytest.fixture
+def location(database_location, cheap_password_hashes):
+    return database_location
+
+
+def test_a_consent_and_its_audit_entry_commit_together(location):
+    store = SessionStore(location)
+    consent = store.record_consent("Dana Client", actor="dr.a")
+    assert entries(location) == [("dr.a", "record_consent", f"consent {consent.id}", "")]
+    with pytest.raises(ValueError, match="audit entry's actor"):
+        store.record_consent("Eve Client", actor="")
+    assert count(store, "consents") == 1 and len(entries(location)) == 1
+
+
+@pytest.mark.parametrize("delete_data", [True, False])
+def test_a_withdrawal_is_audited_with_what_happened_to_the_sessions(location, delete_data):
+    store = SessionStore(location)
+    consent = store.record_consent("Dana Client")
+    store.create_session(consent.id, "ferplus", CLASSES, "live")
+    # An entry that cannot be written: nothing is withdrawn, nothing deleted.
+    with pytest.raises(ValueError, match="audit entry's actor"):
+        store.withdraw_consent(consent.id, delete_data=delete_data, actor="")
+    assert store.get_consent(consent.id).withdrawn_at is None
+    assert count(store, "sessions") == 1 and entries(location) == []
+    deleted = store.withdraw_consent(consent.id, delete_data=delete_data, actor="dr.a")
+    detail = "deleted 1 session(s)" if delete_data else "sessions kept (clinic policy)"
+    assert deleted == (1 if delete_data else 0)
+    assert entries(location) == [("dr.a", "withdraw_consent", f"consent {consent.id}", detail)]
+    assert store.get_consent(consent.id).withdrawn_at is not None
+
+
+def test_a_name_erasure_is_audited_without_the_name(location):
+    store = SessionStore(location)
+    consent = store.record_consent("Dana Client")
+    with pytest.raises(ValueError, match="audit entry's actor"):
+        store.erase_consent_name(consent.id, actor="")
+    assert store.get_consent(consent.id).given_by == "Dana Client"
+    store.erase_consent_name(consent.id, "Client D", actor="dr.a")
+    store.erase_consent_name(consent.id, actor="dr.a")
+    assert entries(location) == [
+        ("dr.a", "erase_consent_name", f"consent {consent.id}", "pseudonymised"),
+        ("dr.a", "erase_consent_name", f"consent {consent.id}", "erased"),
+    ]
+    assert "Dana" not in repr(entries(location))
+    with pytest.raises(ConsentError):
+        store.erase_consent_name(consent.id + 1, actor="dr.a")
+    assert len(entries(location)) == 2
+
+
+def test_sharing_is_audited_with_the_clinician_it_was_shared_with(location):
+    accounts = AccountStore(location)
+    bert = accounts.add_user("bert", "clinician", PASSWORD)
+    rita = accounts.add_user("rita", "reviewer", PASSWORD)
+    store = SessionStore(location)
+    consent = store.record_consent("Dana Client")
+    session_id = store.create_session(consent.id, "ferplus", CLASSES, "live")
+    with pytest.raises(ValueError, match="audit entry's actor"):
+        store.share_session(session_id, bert.id, actor="")
+    assert count(store, "session_shares") == 0
+    with pytest.raises(ValueError, match="may not hold patient data"):
+        store.share_session(session_id, rita.id, actor="admin")
+    store.share_session(session_id, bert.id, actor="admin")
+    assert count(store, "session_shares") == 1
+    assert entries(location) == [("admin", "share_session", f"session {session_id}", "with bert")]
