@@ -7,12 +7,14 @@ import pytest
 from fer.data.datasets import (
     FER2013_SPLIT_SIZES,
     DataFormatError,
-    ferplus_distribution,
-    ferplus_majority,
     file_md5,
     load_fer2013,
-    load_ferplus,
     parse_fer2013_csv,
+)
+from fer.data.ferplus import (
+    ferplus_distribution,
+    ferplus_majority,
+    load_ferplus,
     read_ferplus_votes,
 )
 from fer.data.image_folders import load_image_folder

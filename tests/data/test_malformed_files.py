@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer.data.datasets import DataFormatError, load_fer2013, parse_fer2013_csv, read_ferplus_votes
+from fer.data.datasets import DataFormatError, load_fer2013, parse_fer2013_csv
+from fer.data.ferplus import read_ferplus_votes
 from fer.data.image_folders import read_face_image
 from tests.conftest import synthetic_fer2013_csv
 

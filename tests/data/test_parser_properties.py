@@ -15,8 +15,8 @@ from fer.data.datasets import (
     DataFormatError,
     load_fer2013,
     parse_fer2013_csv,
-    read_ferplus_votes,
 )
+from fer.data.ferplus import read_ferplus_votes
 from tests.conftest import synthetic_fer2013_csv
 
 QUICK = settings(
