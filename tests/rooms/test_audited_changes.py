@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from fer.accounts import AccountStore, AuditLog
+from fer.accounts import AccountStore
 from fer.rooms import RoomStore
 from fer.rooms.statement import consent_statement
 from fer.sessions.store import SessionStore
-from tests.sessions.helpers import CLASSES, count
+from tests.sessions.helpers import CLASSES, audit_entries, count
 
 PASSWORD = "correct horse battery"
-
-
-def entries(location) -> list[tuple[str, str, str, str]]:
-    table = AuditLog(location).entries()
-    rows = table.iloc[::-1].itertuples(index=False)
-    return [(row.actor, row.action, row.target, row.detail) for row in rows]
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def test_a_room_is_created_with_its_audit_entry_or_not_at_all(location, anna):
         store.create_room(anna, "C-17", actor="")
     assert count(store, "rooms") == 0
     room = store.create_room(anna, "C-17", actor="anna").room
-    assert entries(location) == [("anna", "create_room", f"room {room.id}", "")]
+    assert audit_entries(location) == [("anna", "create_room", f"room {room.id}", "")]
 
 
 def test_the_clients_consent_withdrawal_and_end_are_audited_with_them(location, anna):
@@ -55,7 +49,7 @@ def test_the_clients_consent_withdrawal_and_end_are_audited_with_them(location, 
     assert count(store, "sessions") == 1 and store.get_room(room.id).state == "consented"
     assert store.withdraw_client_consent(room.id, actor=client) == 1
     assert count(store, "sessions") == 0
-    assert entries(location) == [
+    assert audit_entries(location) == [
         (client, "record_consent", f"consent {consent.id}", ""),
         (client, "withdraw_consent", f"consent {consent.id}", "deleted 1 session(s)"),
     ]
@@ -68,4 +62,4 @@ def test_ending_a_room_is_audited_or_not_done(location, anna):
         store.end_room(room.id, actor="")
     assert store.get_room(room.id).state == "waiting"
     assert store.end_room(room.id, actor="anna").state == "ended"
-    assert entries(location) == [("anna", "end_room", f"room {room.id}", "")]
+    assert audit_entries(location) == [("anna", "end_room", f"room {room.id}", "")]

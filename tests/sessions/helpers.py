@@ -69,3 +69,11 @@ def forget_deleted_session_ids(location) -> None:
 
     with sqlite3.connect(location) as connection:
         connection.execute("DELETE FROM session_ids_deleted")
+
+
+def audit_entries(location) -> list[tuple[str, str, str, str]]:
+    """(actor, action, target, detail) of every audit entry at ``location``, oldest first."""
+    from fer.accounts import AuditLog
+
+    rows = AuditLog(location).entries().iloc[::-1].itertuples(index=False)
+    return [(row.actor, row.action, row.target, row.detail) for row in rows]

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from fer.accounts import AccountStore, AuditLog
+from fer.accounts import AccountStore
 from fer.sessions.records import ConsentError
 from fer.sessions.store import SessionStore
-from tests.sessions.helpers import CLASSES, count
+from tests.sessions.helpers import CLASSES, audit_entries, count
 
 PASSWORD = "correct horse battery"
-
-
-def entries(location) -> list[tuple[str, str, str, str]]:
-    """(actor, action, target, detail) of every entry, oldest first."""
-    table = AuditLog(location).entries()
-    rows = table.iloc[::-1].itertuples(index=False)
-    return [(row.actor, row.action, row.target, row.detail) for row in rows]
 
 
 @pytest.fixture
@@ -28,10 +21,10 @@ def location(database_location, cheap_password_hashes):
 def test_a_consent_and_its_audit_entry_commit_together(location):
     store = SessionStore(location)
     consent = store.record_consent("Dana Client", actor="dr.a")
-    assert entries(location) == [("dr.a", "record_consent", f"consent {consent.id}", "")]
+    assert audit_entries(location) == [("dr.a", "record_consent", f"consent {consent.id}", "")]
     with pytest.raises(ValueError, match="audit entry's actor"):
         store.record_consent("Eve Client", actor="")
-    assert count(store, "consents") == 1 and len(entries(location)) == 1
+    assert count(store, "consents") == 1 and len(audit_entries(location)) == 1
 
 
 @pytest.mark.parametrize("delete_data", [True, False])
@@ -43,11 +36,12 @@ def test_a_withdrawal_is_audited_with_what_happened_to_the_sessions(location, de
     with pytest.raises(ValueError, match="audit entry's actor"):
         store.withdraw_consent(consent.id, delete_data=delete_data, actor="")
     assert store.get_consent(consent.id).withdrawn_at is None
-    assert count(store, "sessions") == 1 and entries(location) == []
+    assert count(store, "sessions") == 1 and audit_entries(location) == []
     deleted = store.withdraw_consent(consent.id, delete_data=delete_data, actor="dr.a")
     detail = "deleted 1 session(s)" if delete_data else "sessions kept (clinic policy)"
     assert deleted == (1 if delete_data else 0)
-    assert entries(location) == [("dr.a", "withdraw_consent", f"consent {consent.id}", detail)]
+    expected = [("dr.a", "withdraw_consent", f"consent {consent.id}", detail)]
+    assert audit_entries(location) == expected
     assert store.get_consent(consent.id).withdrawn_at is not None
 
 
@@ -59,14 +53,14 @@ def test_a_name_erasure_is_audited_without_the_name(location):
     assert store.get_consent(consent.id).given_by == "Dana Client"
     store.erase_consent_name(consent.id, "Client D", actor="dr.a")
     store.erase_consent_name(consent.id, actor="dr.a")
-    assert entries(location) == [
+    assert audit_entries(location) == [
         ("dr.a", "erase_consent_name", f"consent {consent.id}", "pseudonymised"),
         ("dr.a", "erase_consent_name", f"consent {consent.id}", "erased"),
     ]
-    assert "Dana" not in repr(entries(location))
+    assert "Dana" not in repr(audit_entries(location))
     with pytest.raises(ConsentError):
         store.erase_consent_name(consent.id + 1, actor="dr.a")
-    assert len(entries(location)) == 2
+    assert len(audit_entries(location)) == 2
 
 
 def test_sharing_is_audited_with_the_clinician_it_was_shared_with(location):
@@ -83,4 +77,5 @@ def test_sharing_is_audited_with_the_clinician_it_was_shared_with(location):
         store.share_session(session_id, rita.id, actor="admin")
     store.share_session(session_id, bert.id, actor="admin")
     assert count(store, "session_shares") == 1
-    assert entries(location) == [("admin", "share_session", f"session {session_id}", "with bert")]
+    shared = ("admin", "share_session", f"session {session_id}", "with bert")
+    assert audit_entries(location) == [shared]
