@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -154,18 +154,32 @@ def report_content(
     )
 
 
-def summary_figures(content: ReportContent) -> list[tuple[str, float, str]]:
-    """The report's summary figures as ``(name, value, unit)``: one FHIR Observation each."""
-    figures: list[tuple[str, float, str]] = []
+class SummaryFigure(NamedTuple):
+    """One of a report's summary figures; ``caution`` is what the report says beside it about
+    how far to trust it (empty when nothing needs saying)."""
+
+    name: str
+    value: float
+    unit: str
+    caution: str = ""
+
+
+def summary_figures(content: ReportContent) -> list[SummaryFigure]:
+    """The report's summary figures: one FHIR Observation each. A share of time of an expression
+    the model's card marks unreliable carries :func:`reliability_text` as its caution, as it
+    does beside the share in the HTML and PDF forms."""
+    figures: list[SummaryFigure] = []
     for face in content.insights.get("faces", []):
         prefix = face_name(face["track_id"])
-        figures.append((f"{prefix}: duration seen", face["duration_s"], "s"))
+        figures.append(SummaryFigure(f"{prefix}: duration seen", face["duration_s"], "s"))
         for emotion, share in face["time_share"].items():
-            figures.append((f"{prefix}: share of time, {emotion}", share, "1"))
-        figures.append((f"{prefix}: expression changes", face["n_transitions"], "1"))
+            figures.append(SummaryFigure(f"{prefix}: share of time, {emotion}", share, "1",
+                                         reliability_text(content.model, emotion)))
+        figures.append(SummaryFigure(f"{prefix}: expression changes", face["n_transitions"], "1"))
         if face["expressivity"] is not None:
-            figures.append((f"{prefix}: expressivity index", face["expressivity"]["index"], "1"))
+            figures.append(SummaryFigure(f"{prefix}: expressivity index",
+                                         face["expressivity"]["index"], "1"))
         if face.get("lighting") is not None:
-            figures.append((f"{prefix}: share of readings over-exposed",
-                            face["lighting"]["overexposed_share"], "1"))
+            figures.append(SummaryFigure(f"{prefix}: share of readings over-exposed",
+                                         face["lighting"]["overexposed_share"], "1"))
     return figures

@@ -1,5 +1,6 @@
 """The report as a FHIR R4 Bundle: the client (pseudonymous Patient), the Consent, one
-Observation per summary figure, and a DocumentReference carrying the PDF.
+Observation per summary figure, and a DocumentReference carrying the PDF. An Observation of an
+expression the model's card marks unreliable says why in a note, as the HTML and PDF do beside it.
 
 Resources are built and validated with ``fhir.resources``' R4B models (R4 with its technical
 corrections; these five resources have the same JSON shape in R4).
@@ -57,17 +58,20 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
             "policyRule": {"text": content.consent["statement"]},
         },
     ]
-    for name, value, unit in summary_figures(content):
+    for figure in summary_figures(content):
+        notes = [{"text": DISCLAIMER}]
+        if figure.caution:
+            notes.append({"text": f"Read with caution: {figure.caution}"})
         resources.append({
             "resourceType": "Observation",
-            "id": _id("observation", session_key, name),
+            "id": _id("observation", session_key, figure.name),
             "status": "final",
             "category": [{"text": "facial-expression session summary (descriptive)"}],
-            "code": {"text": name},
+            "code": {"text": figure.name},
             "subject": patient_ref,
             "effectivePeriod": period,
-            "valueQuantity": {"value": round(float(value), 4), "unit": unit},
-            "note": [{"text": DISCLAIMER}],
+            "valueQuantity": {"value": round(float(figure.value), 4), "unit": figure.unit},
+            "note": notes,
             "device": {"display": f"fer-workbench model {content.model.name}"},
         })
     resources.append({
