@@ -30,32 +30,50 @@ def _share_text(model: ModelSummary, emotion: str, share: float) -> str:
     return f"{emotion} {share:.0%}" + (f" ({caution})" if caution else "")
 
 
-def _face_lines(face: dict[str, Any], model: ModelSummary) -> list[str]:
-    lines = [
+def _face_lines(
+    face: dict[str, Any], model: ModelSummary, explanations: dict[str, str]
+) -> list[tuple[str, bool]]:
+    """The lines of one face's section as ``(text, is_explanation)``: each figure followed by
+    the sentence saying what it is and is not, as the HTML form prints them."""
+    lines: list[tuple[str, bool]] = []
+
+    def figure(text: str, key: str | None = None) -> None:
+        lines.append((text, False))
+        if key is not None and explanations.get(key):
+            lines.append((explanations[key], True))
+
+    figure(
         f"Seen for {face['duration_s']:.1f} s in {face['n_frames']} frames; baseline: "
         f"{face['baseline']['source']}.",
+        "baseline",
+    )
+    figure(
         "Share of time: "
         + ", ".join(_share_text(model, emotion, share)
-                    for emotion, share in face["time_share"].items()),
-        model.reliability,
-        f"Expression changes: {face['n_transitions']}.",
-        lighting_text(face),
-    ]
+                    for emotion, share in face["time_share"].items())
+    )
+    figure(model.reliability, "time_share")
     for episode in face["episodes"][:5]:
         peak = "" if episode["peak"] is None else f", peak {episode['peak']:.0%}"
-        lines.append(
+        figure(
             f"Episode: {episode['emotion']} from {episode['onset_s']:.1f} s for "
             f"{episode['duration_s']:.1f} s{peak}."
         )
+    if explanations.get("episodes") and face["episodes"]:
+        lines.append((explanations["episodes"], True))
+    figure(f"Expression changes: {face['n_transitions']}.", "transitions")
+    figure(lighting_text(face), "lighting")
     if face["expressivity"] is not None:
-        lines.append(f"Expressivity index {face['expressivity']['index']:.3f}.")
-    lines.append(f"Flat affect: {flat_affect_text(face['flat_affect'])}.")
+        figure(f"Expressivity index {face['expressivity']['index']:.3f}.", "expressivity")
+    figure(f"Flat affect: {flat_affect_text(face['flat_affect'])}.", "flat_affect")
     for moment in face["notable_moments"]:
         markers = "; ".join(f"{m['t_s']:.1f} s: {m['note']}" for m in moment["markers_nearby"])
-        lines.append(
+        figure(
             f"Notable moment at {moment['t_s']:.1f} s ({moment['label']})"
             + (f", markers: {markers}" if markers else "")
         )
+    if explanations.get("notable_moments") and face["notable_moments"]:
+        lines.append((explanations["notable_moments"], True))
     return lines
 
 
@@ -71,8 +89,9 @@ def report_pdf(content: ReportContent) -> bytes:
     document.add_page()
     width = document.epw
 
-    def paragraph(text: str, size: int = 10) -> None:
+    def paragraph(text: str, size: int = 10, grey: bool = False) -> None:
         document.set_font("DejaVu", size=size)
+        document.set_text_color(85 if grey else 0)
         document.multi_cell(width, size * 0.55, text)
         document.ln(1)
 
@@ -104,8 +123,9 @@ def report_pdf(content: ReportContent) -> bytes:
             document.image(io.BytesIO(chart), w=width)
     for face in content.insights.get("faces", []):
         paragraph(f"Face {face['track_id']}", 12)
-        for line in _face_lines(face, model):
-            paragraph(line, 9)
+        explanations = content.insights.get("explanations", {})
+        for text, is_explanation in _face_lines(face, model, explanations):
+            paragraph(text, 8 if is_explanation else 9, grey=is_explanation)
     paragraph("Clinician's markers", 12)
     markers = [f"{m.t_seconds:.1f} s: {m.note}" for m in content.markers.itertuples()]
     paragraph("\n".join(markers) or "None.", 9)

@@ -4,6 +4,7 @@ person wrote shown as text, a PDF, and a FHIR Bundle that validates against fhir
 import base64
 import json
 import re
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,44 @@ def test_a_mistyped_database_path_makes_no_database(tmp_path, capsys):
     assert fer_main(["report", "1", "--out", str(out), "--database", str(typo)]) == 2
     assert f"error: no session database at {typo}" in capsys.readouterr().err
     assert not typo.exists() and not out.exists()
+
+
+def test_the_pdf_prints_what_each_figure_is_and_is_not_under_it(tmp_path, monkeypatch):
+    import fpdf
+    import numpy as np
+
+    from fer.reporting.document import session_report
+    from fer.sessions.insights import ABOUT
+    from fer.sessions.records import FrameRecord
+    from fer.sessions.store import SessionStore
+
+    printed: list[str] = []
+    multi_cell = fpdf.FPDF.multi_cell
+
+    def recording_multi_cell(self, w, h=None, text="", *args, **kwargs):
+        printed.append(text)
+        return multi_cell(self, w, h, text, *args, **kwargs)
+
+    monkeypatch.setattr(fpdf.FPDF, "multi_cell", recording_multi_cell)
+    store = SessionStore(tmp_path / "signals.db")
+    consent = store.record_consent("Test Person", client_code="C-17")
+    session_id = store.create_session(consent.id, "fer2013", ["neutral", "happy"], "live")
+    records = []
+    for step in range(40):
+        spike = step == 30
+        probs = np.array([0.2, 0.8] if spike else [0.8, 0.2], np.float32)
+        records.append(FrameRecord(
+            t_seconds=step / 10, track_id=0, bbox=(0, 0, 48, 48), probs=probs, smoothed=probs,
+            label="happy" if spike else "neutral", confidence=0.8,
+            valence=0.7 if spike else 0.0, arousal=0.1,
+            action_units={"AU12": 0.9 if spike else 0.1, "AU4": 0.05},
+        ))
+    store.add_frames(session_id, records)
+    store.end_session(session_id)
+    html = session_report(store, session_id, "html").decode()
+    session_report(store, session_id, "pdf")
+    for key, explanation in ABOUT.items():
+        assert escape(explanation) in html, key
+        assert explanation in printed, key
+    flat_affect = next(i for i, text in enumerate(printed) if text.startswith("Flat affect:"))
+    assert printed[flat_affect + 1] == ABOUT["flat_affect"]  # under its figure
