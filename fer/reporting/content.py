@@ -17,7 +17,7 @@ import pandas as pd
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
 from fer.models.reliability import reliability_note, unreliable_classes
 from fer.realtime.tracking import face_name
-from fer.sessions.insights import session_insights
+from fer.sessions.insights import client_face, session_insights
 
 DISCLAIMER = (
     "This report describes what facial-expression software read from the client's face during "
@@ -164,22 +164,37 @@ class SummaryFigure(NamedTuple):
     caution: str = ""
 
 
+def client_face_of(content: ReportContent) -> dict[str, Any] | None:
+    """The insights of the face taken as the client's (seen longest), None without faces."""
+    return client_face(content.insights.get("faces", []))
+
+
+def other_faces(content: ReportContent) -> list[str]:
+    """The names of the faces in the picture other than the client's (``Face 4``)."""
+    client = client_face_of(content)
+    return [face_name(face["track_id"]) for face in content.insights.get("faces", [])
+            if face is not client]
+
+
 def summary_figures(content: ReportContent) -> list[SummaryFigure]:
-    """The report's summary figures: one FHIR Observation each. A share of time of an expression
-    the model's card marks unreliable carries :func:`reliability_text` as its caution, as it
-    does beside the share in the HTML and PDF forms."""
-    figures: list[SummaryFigure] = []
-    for face in content.insights.get("faces", []):
-        prefix = face_name(face["track_id"])
-        figures.append(SummaryFigure(f"{prefix}: duration seen", face["duration_s"], "s"))
-        for emotion, share in face["time_share"].items():
-            figures.append(SummaryFigure(f"{prefix}: share of time, {emotion}", share, "1",
-                                         reliability_text(content.model, emotion)))
-        figures.append(SummaryFigure(f"{prefix}: expression changes", face["n_transitions"], "1"))
-        if face["expressivity"] is not None:
-            figures.append(SummaryFigure(f"{prefix}: expressivity index",
-                                         face["expressivity"]["index"], "1"))
-        if face.get("lighting") is not None:
-            figures.append(SummaryFigure(f"{prefix}: share of readings over-exposed",
-                                         face["lighting"]["overexposed_share"], "1"))
+    """The summary figures of the client's face (:func:`client_face_of`): one FHIR Observation
+    each, filed under the client. Other faces in the picture are someone else and stay in the
+    report's own text only. A share of time of an expression the model's card marks unreliable
+    carries :func:`reliability_text` as its caution, as it does beside the share in the HTML
+    and PDF forms."""
+    face = client_face_of(content)
+    if face is None:
+        return []
+    prefix = face_name(face["track_id"])
+    figures = [SummaryFigure(f"{prefix}: duration seen", face["duration_s"], "s")]
+    for emotion, share in face["time_share"].items():
+        figures.append(SummaryFigure(f"{prefix}: share of time, {emotion}", share, "1",
+                                     reliability_text(content.model, emotion)))
+    figures.append(SummaryFigure(f"{prefix}: expression changes", face["n_transitions"], "1"))
+    if face["expressivity"] is not None:
+        figures.append(SummaryFigure(f"{prefix}: expressivity index",
+                                     face["expressivity"]["index"], "1"))
+    if face.get("lighting") is not None:
+        figures.append(SummaryFigure(f"{prefix}: share of readings over-exposed",
+                                     face["lighting"]["overexposed_share"], "1"))
     return figures

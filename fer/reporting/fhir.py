@@ -1,6 +1,12 @@
 """The report as a FHIR R4 Bundle: the client (pseudonymous Patient), the Consent, one
-Observation per summary figure, and a DocumentReference carrying the PDF. An Observation of an
-expression the model's card marks unreliable says why in a note, as the HTML and PDF do beside it.
+Observation per summary figure of the client's face, and a DocumentReference carrying the PDF.
+An Observation of an expression the model's card marks unreliable says why in a note, as the HTML
+and PDF do beside it.
+
+Only the client's face (the one seen longest, as the client history takes it) is filed as the
+patient's Observations: another face in the picture is another person, whom the record must not
+attribute to the client, and who gave no consent to be filed. The DocumentReference's description
+names the faces left out; their figures are in the attached PDF only.
 
 Resources are built and validated with ``fhir.resources``' R4B models (R4 with its technical
 corrections; these five resources have the same JSON shape in R4).
@@ -13,7 +19,14 @@ import hashlib
 import uuid
 from typing import Any
 
-from fer.reporting.content import DISCLAIMER, ReportContent, summary_figures
+from fer.realtime.tracking import face_name
+from fer.reporting.content import (
+    DISCLAIMER,
+    ReportContent,
+    client_face_of,
+    other_faces,
+    summary_figures,
+)
 
 CLIENT_CODE_SYSTEM = "urn:fer-workbench:client-code"
 # A fixed namespace keeps resource ids stable for one session, so a resent bundle updates. The
@@ -74,11 +87,22 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
             "note": notes,
             "device": {"display": f"fer-workbench model {content.model.name}"},
         })
+    description = f"Facial-expression session report, session {content.session_id}"
+    left_out = other_faces(content)
+    client = client_face_of(content)
+    if left_out and client is not None:
+        one = len(left_out) == 1
+        description += (
+            f". Its Observations describe {face_name(client['track_id'])}, taken as the "
+            f"client's (the face seen longest); {', '.join(left_out)} "
+            f"{'was' if one else 'were'} not filed under the client and "
+            f"{'is' if one else 'are'} in the attached report only."
+        )
     resources.append({
         "resourceType": "DocumentReference",
         "id": _id("document", session_key),
         "status": "current",
-        "description": f"Facial-expression session report, session {content.session_id}",
+        "description": description,
         "subject": patient_ref,
         "date": content.generated_at.astimezone().isoformat(),
         "content": [{"attachment": {

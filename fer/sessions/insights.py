@@ -281,6 +281,15 @@ def face_insights(
     }
 
 
+def client_face(faces: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The face taken as the client's among a session's ``faces`` (from
+    :func:`session_insights`): the one seen longest, then the one read most often, then the
+    first. Another face in the picture (a relative, a visitor) is seen for less of a session."""
+    if not faces:
+        return None
+    return max(faces, key=lambda face: (face["duration_s"], face["n_frames"]))
+
+
 def session_insights(
     frames: pd.DataFrame,
     markers: pd.DataFrame | None = None,

@@ -3,7 +3,8 @@
 Built from each session's frame table by :func:`fer.sessions.insights.session_insights`, so a
 trend shows the same figures as each session's own insights, with the same caveats: they
 describe what the software read from the face, never what the person felt. A session may show
-more than one face (a relative in the picture); the face seen longest is taken as the client's.
+more than one face (a relative in the picture); the face seen longest is taken as the client's
+(:func:`fer.sessions.insights.client_face`).
 
 Rows are keyed by session and date only; the client is known by the pseudonymous code the
 caller asked for, and no name enters this table.
@@ -16,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from fer.sessions.insights import InsightsConfig, session_insights
+from fer.sessions.insights import InsightsConfig, client_face, session_insights
 
 TREND_COLUMNS = (
     "session_id",
@@ -63,8 +64,9 @@ def session_trend_row(
     }
     if frames.empty:
         return row
-    faces = session_insights(frames, config=config)["faces"]
-    face = max(faces, key=lambda item: (item["duration_s"], item["n_frames"]))
+    face = client_face(session_insights(frames, config=config)["faces"])
+    if face is None:
+        return row
     own = frames[frames["track_id"] == face["track_id"]]
     row.update(
         duration_s=face["duration_s"],

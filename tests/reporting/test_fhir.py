@@ -67,3 +67,23 @@ def test_a_share_of_an_unreliable_expression_carries_the_card_s_warning(tmp_path
     assert f"Read with caution: unreliable: {unreliable['sad']}" in sad
     happy = [note["text"] for note in share_observation(bundle, "happy")["note"]]
     assert not any("unreliable" in text for text in happy)
+
+
+def test_only_the_client_s_face_is_filed_under_the_patient(tmp_path):
+    client = [reading(step / 2, "happy", track_id=0) for step in range(40)]
+    relative = [reading(5 + step / 2, "sad", track_id=3) for step in range(10)]
+    bundle = bundle_of(*recorded_session(tmp_path, client + relative))
+    (patient,) = resources(bundle, "Patient")
+    observations = resources(bundle, "Observation")
+    assert observations
+    for observation in observations:
+        assert observation["code"]["text"].startswith("Face 0: "), observation["code"]
+        assert observation["subject"]["reference"] == f"urn:uuid:{patient['id']}"
+    (document,) = resources(bundle, "DocumentReference")
+    assert "Face 3 was not filed under the client" in document["description"]
+
+
+def test_one_face_gets_no_sentence_about_faces_left_out(tmp_path):
+    bundle = bundle_of(*recorded_session(tmp_path, [reading(s / 2, "happy") for s in range(8)]))
+    (document,) = resources(bundle, "DocumentReference")
+    assert "not filed" not in document["description"]

@@ -129,3 +129,14 @@ def test_a_baseline_without_action_units_gives_no_expressivity_rather_than_nan()
     table.loc[table["t_seconds"] < 3, "AU4"] = 0.05  # one unit measured at the start
     (face,) = session_insights(table, config=InsightsConfig(baseline_s=3.0))["faces"]
     assert face["expressivity"]["index"] >= 0
+
+
+def test_the_client_s_face_is_the_one_seen_longest_then_read_most_often():
+    from fer.sessions.insights import client_face
+
+    short = {"track_id": 1, "duration_s": 4.0, "n_frames": 40}
+    long = {"track_id": 2, "duration_s": 9.0, "n_frames": 9}
+    denser = {"track_id": 3, "duration_s": 9.0, "n_frames": 18}
+    assert client_face([short, long]) is long
+    assert client_face([short, long, denser]) is denser
+    assert client_face([]) is None
