@@ -290,7 +290,7 @@ def show_insights(face: dict, insights: dict, unreliable: dict[str, str] | None 
     the expressions the model cannot be trusted on."""
     import pandas as pd
 
-    from fer.reporting.content import flat_affect_text, lighting_text
+    from fer.reporting.content import flat_affect_text, lighting_text, share_percentages
 
     unreliable = unreliable or {}
     st.caption(insights.get("about", ""))
@@ -300,7 +300,9 @@ def show_insights(face: dict, insights: dict, unreliable: dict[str, str] | None 
         pd.DataFrame(
             {
                 "expression": list(face["time_share"]),
-                "share of time": [f"{share:.0%}" for share in face["time_share"].values()],
+                "share of time": [
+                    f"{percent}%" for percent in share_percentages(face["time_share"]).values()
+                ],
                 "reliability": [
                     f"read with caution: {unreliable[name]}" if name in unreliable else ""
                     for name in face["time_share"]

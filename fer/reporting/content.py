@@ -7,6 +7,8 @@ the session's insights (:mod:`fer.sessions.insights`), which are descriptive, no
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -74,6 +76,20 @@ def reliability_text(model: ModelSummary, emotion: str) -> str:
     """What a report says beside an expression's figure: why it is unreliable, or nothing."""
     reason = model.unreliable.get(emotion)
     return f"unreliable: {reason}" if reason else ""
+
+
+def share_percentages(shares: Mapping[str, float]) -> dict[str, int]:
+    """Shares (0..1) as whole per cents that add up to the rounded total, for every page and
+    report: each share rounded down, then the per cents left over go to the largest remainders
+    (ties: the order given). Rounding each on its own shows two thirds of 67 frames as 34 %
+    twice beside 33 %: 101 % of the time."""
+    exact = {name: round(share * 100, 6) for name, share in shares.items()}  # 28.999…  -> 29
+    percentages = {name: math.floor(value) for name, value in exact.items()}
+    left_over = round(sum(exact.values())) - sum(percentages.values())
+    by_remainder = sorted(exact, key=lambda name: exact[name] - percentages[name], reverse=True)
+    for name in by_remainder[:left_over]:
+        percentages[name] += 1
+    return percentages
 
 
 def lighting_text(face: dict[str, Any]) -> str:

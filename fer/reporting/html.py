@@ -15,6 +15,7 @@ from fer.reporting.content import (
     flat_affect_text,
     lighting_text,
     reliability_text,
+    share_percentages,
 )
 
 STYLE = """
@@ -55,8 +56,8 @@ def _face_section(content: ReportContent, face: dict[str, Any]) -> str:
         f"<p>Seen for {face['duration_s']:.1f} s in {face['n_frames']} frames. Baseline: "
         f"{escape(face['baseline']['source'])}.</p>" + _about(content, "baseline")
     )
-    shares = [(emotion, f"{share:.0%}", reliability_text(content.model, emotion))
-              for emotion, share in face["time_share"].items()]
+    shares = [(emotion, f"{percent}%", reliability_text(content.model, emotion))
+              for emotion, percent in share_percentages(face["time_share"]).items()]
     parts.append("<h3>Share of time per expression</h3>"
                  + _table(shares, ("expression", "share", "how far to trust it"))
                  + f'<p class="about">{escape(content.model.reliability)}</p>'

@@ -15,6 +15,7 @@ from fer.reporting.content import (
     flat_affect_text,
     lighting_text,
     reliability_text,
+    share_percentages,
 )
 
 
@@ -25,9 +26,9 @@ def _font_path() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
-def _share_text(model: ModelSummary, emotion: str, share: float) -> str:
+def _share_text(model: ModelSummary, emotion: str, percent: int) -> str:
     caution = reliability_text(model, emotion)
-    return f"{emotion} {share:.0%}" + (f" ({caution})" if caution else "")
+    return f"{emotion} {percent}%" + (f" ({caution})" if caution else "")
 
 
 def _face_lines(
@@ -49,8 +50,8 @@ def _face_lines(
     )
     figure(
         "Share of time: "
-        + ", ".join(_share_text(model, emotion, share)
-                    for emotion, share in face["time_share"].items())
+        + ", ".join(_share_text(model, emotion, percent)
+                    for emotion, percent in share_percentages(face["time_share"]).items())
     )
     figure(model.reliability, "time_share")
     for episode in face["episodes"][:5]:
