@@ -139,6 +139,13 @@ def recorded_model_label(model, tta: str) -> str:
     return label + (f"{RECORDED_VIEWS_MARK}{tta}" if tta != "none" else "")
 
 
+def recorded_views(label: str) -> str:
+    """The test-time views a session recorded as ``label`` averaged (:func:`recorded_model_label`):
+    ``"mirror+zoom"`` for ``"ferplus v2, tta mirror+zoom"``, ``"none"`` for ``"ferplus v2"``."""
+    _, mark, views = label.partition(RECORDED_VIEWS_MARK)
+    return views.strip() if mark else "none"
+
+
 def recorded_model_dir(label: str) -> Path | None:
     """The directory of the model a session recorded as ``label`` (``"ferplus v2, tta
     mirror+zoom"`` names ``models/ferplus``); None when it is no longer installed."""

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
+from fer.models.inference import recorded_views
 from fer.models.reliability import reliability_note, unreliable_classes
 from fer.realtime.tracking import face_name
 from fer.sessions.insights import client_face, session_insights
@@ -34,7 +35,7 @@ class ModelSummary:
 
     name: str
     classes: tuple[str, ...]
-    test_accuracy: float | None  # served backend, one pass, PrivateTest
+    test_accuracy: float | None  # served backend, PrivateTest, with ``test_views``
     test_macro_f1: float | None
     test_split: str
     intended_use: str
@@ -42,6 +43,10 @@ class ModelSummary:
     # class -> why its readings are unreliable (fer.models.reliability); empty if none is
     unreliable: dict[str, str] = field(default_factory=dict)
     reliability: str = "Per-class reliability was not measured (the model's card is missing)."
+    # The test-time views the session's predictions averaged, and those the figures above were
+    # measured with: the same, or "none" when the session's were not measured.
+    session_views: str = "none"
+    test_views: str = "none"
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,18 @@ def accuracy_text(model: ModelSummary) -> str:
     """The model's measured accuracy as a report states it."""
     if model.test_accuracy is None or model.test_macro_f1 is None:
         return "not available"
-    return (
+    text = (
         f"{model.test_accuracy:.1%} accuracy, macro-F1 {model.test_macro_f1:.3f} on "
         f"{model.test_split}"
     )
+    if model.test_views != model.session_views:
+        return (
+            f"{text}, measured reading each face once: the {model.session_views} views this "
+            "session used were not measured"
+        )
+    if model.test_views != "none":
+        return f"{text}, measured with the {model.test_views} views this session used"
+    return text
 
 
 def reliability_text(model: ModelSummary, emotion: str) -> str:
@@ -117,13 +130,22 @@ def flat_affect_text(flat: dict[str, Any] | None) -> str:
 
 
 def model_summary(model_dir: Path | None, name: str, classes: tuple[str, ...]) -> ModelSummary:
-    """The card's figures of the model ``name`` (its folder when it is installed here)."""
+    """The card's figures of the model a session recorded as ``name`` (its folder when it is
+    installed here), measured with the test-time views the session's label names when they were
+    measured, else reading each face once (and then the summary says so)."""
+    views = recorded_views(name)
     if model_dir is None or not (model_dir / "card.json").is_file():
         return ModelSummary(name, classes, None, None, "PrivateTest",
-                            "the model's card is not installed on this machine", ())
+                            "the model's card is not installed on this machine", (),
+                            session_views=views, test_views=views)
     card = json.loads((model_dir / "card.json").read_text())
     evaluation = read_evaluation(model_dir)
-    report = find_report(evaluation, "PrivateTest", "none", served_backend(card))
+    backend = served_backend(card)
+    test_views = views
+    report = find_report(evaluation, "PrivateTest", views, backend)
+    if report is None and views != "none":
+        test_views = "none"
+        report = find_report(evaluation, "PrivateTest", "none", backend)
     return ModelSummary(
         name=name,
         classes=classes,
@@ -134,6 +156,8 @@ def model_summary(model_dir: Path | None, name: str, classes: tuple[str, ...]) -
         limitations=tuple(str(item) for item in card.get("limitations", [])),
         unreliable=unreliable_classes(evaluation),
         reliability=reliability_note(evaluation),
+        session_views=views,
+        test_views=test_views,
     )
 
 

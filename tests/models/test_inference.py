@@ -335,3 +335,13 @@ def test_module_level_predict_loads_each_model_once_and_matches_the_method(monke
     np.testing.assert_allclose(fer.predict(faces, model), first, atol=1e-6)
     with pytest.raises(ValueError, match="a model is named by a string or a path"):
         fer.predict(faces, None)
+
+
+@pytest.mark.parametrize("tta", ["none", "mirror", "mirror+zoom"])
+def test_a_recorded_label_gives_back_its_views(tta):
+    from types import SimpleNamespace
+
+    from fer.models.inference import recorded_model_label, recorded_views
+
+    model = SimpleNamespace(name="ferplus", card={"version": "2"})
+    assert recorded_views(recorded_model_label(model, tta)) == tta

@@ -33,3 +33,30 @@ def test_the_report_s_shares_of_time_add_up_to_a_hundred(tmp_path):
     html = session_report(store, session_id, "html").decode()
     table = html.split("Share of time per expression</h3>", 1)[1].split("</table>", 1)[0]
     assert sum(int(percent) for percent in re.findall(r"<td>(\d+)%</td>", table)) == 100
+
+
+def test_the_accuracy_named_is_the_one_measured_with_the_session_s_views(tmp_path):
+    import json
+
+    from fer.reporting.content import accuracy_text, model_summary
+
+    (tmp_path / "card.json").write_text(json.dumps({"name": "tiny", "classes": ["a", "b"]}))
+    one_pass = {"accuracy": 0.70, "macro_f1": 0.6}
+    evaluation = {"format": 1, "model": "tiny",
+                  "reports": {"PrivateTest": {"none": {"keras": one_pass}}}}
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    label = "tiny, tta mirror+zoom"  # as fer.models.inference.recorded_model_label records it
+    unmeasured = accuracy_text(model_summary(tmp_path, label, ("a", "b")))
+    assert unmeasured.startswith("70.0% accuracy")
+    assert "the mirror+zoom views this session used were not measured" in unmeasured
+    assert accuracy_text(model_summary(tmp_path, "tiny", ("a", "b"))) == (
+        "70.0% accuracy, macro-F1 0.600 on PrivateTest"
+    )
+    views = {"accuracy": 0.75, "macro_f1": 0.65}
+    evaluation["reports"]["PrivateTest"]["mirror+zoom"] = {"keras": views}
+    (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
+    measured = accuracy_text(model_summary(tmp_path, label, ("a", "b")))
+    assert measured == (
+        "75.0% accuracy, macro-F1 0.650 on PrivateTest, measured with the mirror+zoom views "
+        "this session used"
+    )
