@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -64,7 +64,16 @@ class ReportContent:
     markers: pd.DataFrame
     insights: dict[str, Any]
     notes: str = ""
-    generated_at: datetime = field(default_factory=datetime.now)
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def report_time(moment: datetime) -> str:
+    """A time as every form of the report gives it: in the local time zone of the machine that
+    writes the report (the process's ``TZ``), to the second, with its UTC offset, so that the
+    session's, the consent's and the report's own times read on one clock."""
+    if moment.tzinfo is None:
+        raise ValueError(f"a report's times must carry a time zone, got {moment}")
+    return moment.astimezone().isoformat(timespec="seconds")
 
 
 def accuracy_text(model: ModelSummary) -> str:
@@ -175,8 +184,8 @@ def report_content(
     withdrawn = getattr(consent, "withdrawn_at", None)
     consent_record = {
         "id": consent.id,
-        "given_at": consent.given_at.isoformat(),
-        "withdrawn_at": withdrawn.isoformat() if withdrawn else None,
+        "given_at": report_time(consent.given_at),
+        "withdrawn_at": report_time(withdrawn) if withdrawn else None,
         "statement": consent.statement,
     }
     return ReportContent(

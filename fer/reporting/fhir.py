@@ -25,6 +25,7 @@ from fer.reporting.content import (
     ReportContent,
     client_face_of,
     other_faces,
+    report_time,
     summary_figures,
 )
 
@@ -47,9 +48,9 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
     patient_id = _id("patient", content.client)
     session_key = f"{content.session_id}@{content.started_at.isoformat()}"
     patient_ref = {"reference": f"urn:uuid:{patient_id}"}
-    period = {"start": content.started_at.isoformat()}
+    period = {"start": report_time(content.started_at)}
     if content.ended_at:
-        period["end"] = content.ended_at.isoformat()
+        period["end"] = report_time(content.ended_at)
     withdrawn = content.consent["withdrawn_at"]
     resources: list[dict[str, Any]] = [
         {
@@ -104,7 +105,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
         "status": "current",
         "description": description,
         "subject": patient_ref,
-        "date": content.generated_at.astimezone().isoformat(),
+        "date": report_time(content.generated_at),
         "content": [{"attachment": {
             "contentType": "application/pdf",
             "data": base64.b64encode(pdf).decode("ascii"),

@@ -15,6 +15,7 @@ from fer.reporting.content import (
     flat_affect_text,
     lighting_text,
     reliability_text,
+    report_time,
     share_percentages,
 )
 
@@ -107,12 +108,12 @@ def report_html(content: ReportContent) -> str:
         _table(
             [
                 ("client (pseudonymous)", content.client),
-                ("session started", content.started_at.isoformat()),
-                ("session ended", content.ended_at.isoformat() if content.ended_at else "open"),
+                ("session started", report_time(content.started_at)),
+                ("session ended", report_time(content.ended_at) if content.ended_at else "open"),
                 ("source", content.source),
                 ("consent", f"record {consent['id']}, given {consent['given_at']}, {withdrawn}"),
                 ("model", f"{model.name}: {accuracy}"),
-                ("report made", content.generated_at.isoformat(timespec="seconds")),
+                ("report made", report_time(content.generated_at)),
             ],
             ("", ""),
         ),

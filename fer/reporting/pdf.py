@@ -15,6 +15,7 @@ from fer.reporting.content import (
     flat_affect_text,
     lighting_text,
     reliability_text,
+    report_time,
     share_percentages,
 )
 
@@ -103,11 +104,12 @@ def report_pdf(content: ReportContent) -> bytes:
     paragraph(DISCLAIMER, 9)
     paragraph(
         f"Client (pseudonymous): {content.client}\n"
-        f"Session: {content.started_at.isoformat()} to "
-        f"{content.ended_at.isoformat() if content.ended_at else 'open'} ({content.source})\n"
+        f"Session: {report_time(content.started_at)} to "
+        f"{report_time(content.ended_at) if content.ended_at else 'open'} ({content.source})\n"
         f"Consent: record {consent['id']}, given {consent['given_at']}, "
         f"{consent['withdrawn_at'] or 'not withdrawn'}\n"
-        f"Model: {model.name}, {accuracy}"
+        f"Model: {model.name}, {accuracy}\n"
+        f"Report made: {report_time(content.generated_at)}"
     )
     paragraph("The model and its limits", 12)
     paragraph(model.intended_use, 9)

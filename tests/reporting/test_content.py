@@ -60,3 +60,39 @@ def test_the_accuracy_named_is_the_one_measured_with_the_session_s_views(tmp_pat
         "75.0% accuracy, macro-F1 0.650 on PrivateTest, measured with the mirror+zoom views "
         "this session used"
     )
+
+
+@pytest.fixture
+def local_zone_ahead_of_utc():
+    """The machine's zone: five and a half hours ahead of UTC all year (a POSIX TZ string, so no
+    zone database is needed)."""
+    import os
+    import time
+
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "XYZ-5:30"
+    time.tzset()
+    yield "+05:30"
+    if previous is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = previous
+    time.tzset()
+
+
+def test_every_time_in_the_report_is_on_one_clock_with_its_offset(
+    tmp_path, local_zone_ahead_of_utc
+):
+    from tests.reporting.helpers import bundle_of, resources
+
+    frames = [reading(step / 2, "happy") for step in range(8)]
+    store, session_id = recorded_session(tmp_path, frames)
+    html = session_report(store, session_id, "html").decode()
+    header = html.split("<h2>", 1)[0]
+    times = re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?([+-]\d\d:\d\d|Z)?", header)
+    assert len(times) == 4  # started, ended, consent given, report made
+    assert set(times) == {local_zone_ahead_of_utc}
+    bundle = bundle_of(store, session_id)
+    (document,) = resources(bundle, "DocumentReference")
+    stamps = [document["date"], *document["context"]["period"].values()]
+    assert all(stamp.endswith(local_zone_ahead_of_utc) for stamp in stamps), stamps
