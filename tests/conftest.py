@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit_webrtc  # noqa: F401  # isort: skip
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,21 @@ def data_dir() -> Path:
     if not value or not Path(value).is_dir():
         pytest.skip("FER_DATA_DIR is not set to the shared data folder")
     return Path(value)
+
+
+@pytest.fixture
+def local_zone_ahead_of_utc():
+    """The machine's zone: five and a half hours ahead of UTC all year (a POSIX TZ string, so no
+    zone database is needed)."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "XYZ-5:30"
+    time.tzset()
+    yield "+05:30"
+    if previous is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = previous
+    time.tzset()
 
 
 SHARED_VIDEO = "videos/WolfgangLanger_Pexels.mp4"

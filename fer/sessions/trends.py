@@ -6,8 +6,9 @@ describe what the software read from the face, never what the person felt. A ses
 more than one face (a relative in the picture); the face seen longest is taken as the client's
 (:func:`fer.sessions.insights.client_face`).
 
-Rows are keyed by session and date only; the client is known by the pseudonymous code the
-caller asked for, and no name enters this table.
+Rows are keyed by session and date (the day the session started on the local clock, as the pages
+show it) only; the client is known by the pseudonymous code the caller asked for, and no name
+enters this table.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def session_trend_row(
     row: dict[str, Any] = {
         "session_id": int(session.id),
         "started_at": session.started_at,
-        "date": session.started_at.date(),
+        # The pages show a session's start on the local clock; a UTC day would be another day.
+        "date": session.started_at.astimezone().date(),
         "duration_s": 0.0,
         "n_frames": 0,
         "most_frequent": None,

@@ -62,24 +62,6 @@ def test_the_accuracy_named_is_the_one_measured_with_the_session_s_views(tmp_pat
     )
 
 
-@pytest.fixture
-def local_zone_ahead_of_utc():
-    """The machine's zone: five and a half hours ahead of UTC all year (a POSIX TZ string, so no
-    zone database is needed)."""
-    import os
-    import time
-
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "XYZ-5:30"
-    time.tzset()
-    yield "+05:30"
-    if previous is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = previous
-    time.tzset()
-
-
 def test_every_time_in_the_report_is_on_one_clock_with_its_offset(
     tmp_path, local_zone_ahead_of_utc
 ):

@@ -87,3 +87,10 @@ def test_no_name_reaches_the_trends(store):
     assert len(trends) == 2 and trends["valence_mean"].tolist() == [0.5, 0.5]
     assert "Dana Client" not in trends.to_csv()
     assert {"share_happy", "share_sad"} <= set(trends.columns)
+
+
+def test_a_session_is_dated_by_the_local_day_it_started(local_zone_ahead_of_utc):
+    late = SimpleNamespace(id=1, started_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+    trends = client_trends([(late, face_frames(10, "happy", 0.5))])
+    # 05:00 on 2 March on the local clock, which the client's sessions table shows.
+    assert trends["date"].tolist() == [datetime(2026, 3, 2).date()]
