@@ -14,7 +14,7 @@ import streamlit as st
 from fer.evaluation import session_plots
 from fer.realtime.tracking import face_name
 from fer.sessions import replay
-from fer.sessions.insights import session_insights
+from fer.sessions.insights import ABOUT, session_insights
 from ui import auth, research, sessions
 from ui.consent import erase_name_form, show_withdrawal_notice, withdraw_form
 
@@ -167,6 +167,7 @@ def main() -> None:
     st.plotly_chart(session_plots.time_share_chart(shares))
     left, right = st.columns(2)
     left.markdown("**Changes of expression**")
+    left.caption(ABOUT["transitions"])
     left.dataframe(sessions.in_words(replay.transitions(frames)), hide_index=True)
     right.markdown("**Longest episodes**")
     right.dataframe(sessions.in_words(replay.longest_episodes(frames, 3)), hide_index=True)

@@ -28,6 +28,9 @@ DISCLAIMER = (
     "diagnosis, and a facial expression is not the same as a felt emotion."
 )
 
+# What the reports call a face's n_transitions (fer.sessions.replay.transitions).
+CHANGES_LABEL = "Changes between expressions (uncertain stretches skipped)"
+
 
 @dataclass(frozen=True)
 class ModelSummary:
@@ -239,7 +242,8 @@ def summary_figures(content: ReportContent) -> list[SummaryFigure]:
     for emotion, share in face["time_share"].items():
         figures.append(SummaryFigure(f"{prefix}: share of time, {emotion}", share, "1",
                                      reliability_text(content.model, emotion)))
-    figures.append(SummaryFigure(f"{prefix}: expression changes", face["n_transitions"], "1"))
+    figures.append(SummaryFigure(f"{prefix}: {CHANGES_LABEL[0].lower()}{CHANGES_LABEL[1:]}",
+                                 face["n_transitions"], "1"))
     if face["expressivity"] is not None:
         figures.append(SummaryFigure(f"{prefix}: expressivity index",
                                      face["expressivity"]["index"], "1"))

@@ -9,6 +9,7 @@ from typing import Any
 
 from fer.reporting.charts import signals_chart, timeline_chart
 from fer.reporting.content import (
+    CHANGES_LABEL,
     DISCLAIMER,
     ReportContent,
     accuracy_text,
@@ -68,7 +69,7 @@ def _face_section(content: ReportContent, face: dict[str, Any]) -> str:
     parts.append("<h3>Longest episodes</h3>"
                  + _table(episodes, ("expression", "onset", "duration", "peak"))
                  + _about(content, "episodes"))
-    parts.append(f"<p>Expression changes: {face['n_transitions']}.</p>"
+    parts.append(f"<p>{CHANGES_LABEL}: {face['n_transitions']}.</p>"
                  + _about(content, "transitions"))
     parts.append(f"<p>{escape(lighting_text(face))}</p>" + _about(content, "lighting"))
     if face["expressivity"] is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fer.reporting.charts import signals_chart, timeline_chart
 from fer.reporting.content import (
+    CHANGES_LABEL,
     DISCLAIMER,
     ModelSummary,
     ReportContent,
@@ -63,7 +64,7 @@ def _face_lines(
         )
     if explanations.get("episodes") and face["episodes"]:
         lines.append((explanations["episodes"], True))
-    figure(f"Expression changes: {face['n_transitions']}.", "transitions")
+    figure(f"{CHANGES_LABEL}: {face['n_transitions']}.", "transitions")
     figure(lighting_text(face), "lighting")
     if face["expressivity"] is not None:
         figure(f"Expressivity index {face['expressivity']['index']:.3f}.", "expressivity")

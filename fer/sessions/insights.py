@@ -36,7 +36,8 @@ ABOUT = {
     "what the face looked like to the software, not what the person felt.",
     "episodes": "Uninterrupted stretches of one label, with onset, duration and the strongest "
     "smoothed probability reached.",
-    "transitions": "How often the shown label changed from one expression to another.",
+    "transitions": "How often the shown label changed from one expression to another. Stretches "
+    "the software was uncertain about are skipped: happy, uncertain, happy is no change.",
     "expressivity": "How far the action units moved away from the baseline, on average, and how "
     "much they varied (0 = no movement). A description of facial movement, not of mood.",
     "flat_affect": "Whether facial movement stayed close to the baseline for the whole session. "

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fer.emotions import UNCERTAIN
+
 SMOOTHED_PREFIX = "smoothed_"
 PROBABILITY_PREFIX = "prob_"
 DEFAULT_MAX_GAP_S = 1.0
@@ -169,13 +171,17 @@ def episodes(frames: pd.DataFrame, max_gap_s: float = DEFAULT_MAX_GAP_S) -> pd.D
 
 
 def transitions(frames: pd.DataFrame, max_gap_s: float = DEFAULT_MAX_GAP_S) -> pd.DataFrame:
-    """Counts of label changes ``from_emotion`` → ``to_emotion`` between consecutive episodes of a
-    track (a return after an absence with the same label is not a transition).
+    """Counts of changes from one expression to another, ``from_emotion`` → ``to_emotion``,
+    between consecutive episodes of a track. "Uncertain" stretches are skipped: they are moments
+    the software could not name, not an expression, so happy, uncertain, happy is no change and
+    happy, uncertain, sad is one. A return after an absence with the same label is no change
+    either.
 
     Columns: ``track_id``, ``from_emotion``, ``to_emotion``, ``count``; most frequent first.
     """
     columns = ["track_id", "from_emotion", "to_emotion", "count"]
     runs = episodes(frames, max_gap_s)
+    runs = runs[runs["emotion"] != UNCERTAIN]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     runs = runs.assign(from_emotion=runs.groupby("track_id")["emotion"].shift())
@@ -208,7 +214,7 @@ def longest_episodes(
 
 def track_summary(frames: pd.DataFrame, max_gap_s: float = DEFAULT_MAX_GAP_S) -> pd.DataFrame:
     """One row per track: time span, frames, predominant label and its share, number of
-    transitions, longest episode.
+    changes between expressions (:func:`transitions`), longest episode.
     """
     columns = [
         "track_id",

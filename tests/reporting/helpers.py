@@ -17,7 +17,8 @@ from tests.research_fixtures import CLASSES
 
 def reading(t_seconds: float, label: str, track_id: int = 0) -> FrameRecord:
     probs = np.full(len(CLASSES), 0.05, np.float32)
-    probs[CLASSES.index(label)] = 0.7
+    if label in CLASSES:  # "uncertain" names no class: no probability stands out
+        probs[CLASSES.index(label)] = 0.7
     return FrameRecord(t_seconds=t_seconds, track_id=track_id, bbox=(0, 0, 48, 48), probs=probs,
                        smoothed=probs, label=label, confidence=0.7)
 

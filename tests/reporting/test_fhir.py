@@ -44,3 +44,12 @@ def test_one_face_gets_no_sentence_about_faces_left_out(tmp_path):
     bundle = bundle_of(*recorded_session(tmp_path, [reading(s / 2, "happy") for s in range(8)]))
     (document,) = resources(bundle, "DocumentReference")
     assert "not filed" not in document["description"]
+
+
+def test_a_face_that_stays_happy_between_uncertain_moments_changed_nothing(tmp_path):
+    labels = ["happy"] * 20 + ["uncertain"] * 2 + ["happy"] * 20 + ["uncertain"] * 2 + ["happy"]
+    frames = [reading(step / 2, label) for step, label in enumerate(labels)]
+    bundle = bundle_of(*recorded_session(tmp_path, frames))
+    (changes,) = [o for o in resources(bundle, "Observation") if "changes" in o["code"]["text"]]
+    assert changes["valueQuantity"]["value"] == 0
+    assert "uncertain stretches skipped" in changes["code"]["text"]

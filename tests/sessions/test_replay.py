@@ -141,3 +141,14 @@ def test_empty_frames_give_empty_tables():
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="track_id"):
         replay.frame_durations(pd.DataFrame({"t_seconds": [0.0]}))
+
+
+def test_uncertain_stretches_are_no_change_of_expression():
+    labels = ["happy"] * 4 + ["uncertain"] * 2 + ["happy"] * 4 + ["uncertain"] + ["sad"] * 3
+    frames = pd.DataFrame({"t_seconds": [step / 2 for step in range(len(labels))],
+                           "track_id": 0, "label": labels})
+    table = replay.transitions(frames)
+    assert table[["from_emotion", "to_emotion", "count"]].values.tolist() == [["happy", "sad", 1]]
+    assert replay.track_summary(frames)["n_transitions"].tolist() == [1]
+    only_uncertain = frames.assign(label="uncertain")
+    assert replay.transitions(only_uncertain).empty
