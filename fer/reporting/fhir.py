@@ -6,7 +6,9 @@ and PDF do beside it.
 Only the client's face (the one seen longest, as the client history takes it) is filed as the
 patient's Observations: another face in the picture is another person, whom the record must not
 attribute to the client, and who gave no consent to be filed. The DocumentReference's description
-names the faces left out; their figures are in the attached PDF only.
+names the faces left out; their figures are in the attached PDF only. While the session is still
+open, the Observations are ``preliminary`` and the document's ``docStatus`` too; ``final`` once it
+has ended.
 
 Resources are built and validated with ``fhir.resources``' R4B models (R4 with its technical
 corrections; these five resources have the same JSON shape in R4).
@@ -52,6 +54,8 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
     if content.ended_at:
         period["end"] = report_time(content.ended_at)
     withdrawn = content.consent["withdrawn_at"]
+    # A session still being recorded may gain frames: its figures can still change.
+    status = "final" if content.ended_at else "preliminary"
     resources: list[dict[str, Any]] = [
         {
             "resourceType": "Patient",
@@ -79,7 +83,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
         resources.append({
             "resourceType": "Observation",
             "id": _id("observation", session_key, figure.name),
-            "status": "final",
+            "status": status,
             "category": [{"text": "facial-expression session summary (descriptive)"}],
             "code": {"text": figure.name},
             "subject": patient_ref,
@@ -103,6 +107,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
         "resourceType": "DocumentReference",
         "id": _id("document", session_key),
         "status": "current",
+        "docStatus": status,
         "description": description,
         "subject": patient_ref,
         "date": report_time(content.generated_at),

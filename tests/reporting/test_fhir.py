@@ -3,6 +3,8 @@ far each figure can be trusted, in resources that validate against fhir.resource
 
 from __future__ import annotations
 
+import pytest
+
 from tests.reporting.helpers import bundle_of, reading, recorded_session, resources
 
 
@@ -53,3 +55,12 @@ def test_a_face_that_stays_happy_between_uncertain_moments_changed_nothing(tmp_p
     (changes,) = [o for o in resources(bundle, "Observation") if "changes" in o["code"]["text"]]
     assert changes["valueQuantity"]["value"] == 0
     assert "uncertain stretches skipped" in changes["code"]["text"]
+
+
+@pytest.mark.parametrize(("ended", "status"), [(False, "preliminary"), (True, "final")])
+def test_the_figures_of_a_session_still_open_are_preliminary(tmp_path, ended, status):
+    frames = [reading(step / 2, "happy") for step in range(8)]
+    bundle = bundle_of(*recorded_session(tmp_path, frames, ended=ended))
+    assert {o["status"] for o in resources(bundle, "Observation")} == {status}
+    (document,) = resources(bundle, "DocumentReference")
+    assert document["docStatus"] == status
