@@ -104,8 +104,12 @@ def baseline_rows(
             source = (
                 f"the whole time the face was seen ({end - start:.1f} s, less than the "
                 f"{config.baseline_s:g} s a baseline takes)"
+                if end > start
+                else "the one moment the face was seen (a single picture has no first seconds)"
             )
     mask = (frames["t_seconds"] >= start) & (frames["t_seconds"] < end)
+    if segment is None and end == start:  # a single moment lasts no time, yet it is the baseline
+        mask = frames["t_seconds"] == start
     if not mask.any():  # a segment the face was absent from: fall back to its first frames
         mask = frames["t_seconds"] < frames["t_seconds"].min() + config.baseline_s
         source += " (the face was not seen then; its first seconds were used instead)"

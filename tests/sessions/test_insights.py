@@ -140,3 +140,14 @@ def test_the_client_s_face_is_the_one_seen_longest_then_read_most_often():
     assert client_face([short, long]) is long
     assert client_face([short, long, denser]) is denser
     assert client_face([]) is None
+
+
+def test_a_single_picture_is_its_own_baseline_in_one_plain_sentence():
+    picture = pd.DataFrame({"t_seconds": [0.0], "track_id": [0], "label": ["happy"],
+                            "smoothed_happy": [0.9], "AU12": [0.7]})
+    (face,) = session_insights(picture)["faces"]
+    baseline = face["baseline"]
+    assert baseline["n_frames"] == 1
+    assert baseline["source"] == (
+        "the one moment the face was seen (a single picture has no first seconds)"
+    )
