@@ -8,6 +8,7 @@ import pandas as pd
 
 from fer.emotions import UNCERTAIN, emotion_style
 from fer.realtime.tracking import face_name
+from fer.sessions.replay import DEFAULT_MAX_GAP_S
 
 
 def _colour(name: str) -> str:
@@ -34,8 +35,29 @@ def _save(figure, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def timeline_chart(frames: pd.DataFrame, classes: list[str], image_format: str = "png") -> bytes:
-    """Smoothed probability of each expression over time, one panel per face."""
+def broken_at_absences(face: pd.DataFrame, max_gap_s: float) -> pd.DataFrame:
+    """One face's rows in time order, with an empty row (NaN) inside every pause between readings
+    longer than ``max_gap_s``: matplotlib breaks a line at NaN, so a chart draws no reading
+    where the face was away, as the insights count no time there."""
+    face = face.sort_values("t_seconds", kind="stable")
+    times = face["t_seconds"].astype(float)
+    after_absence = times.diff() > max_gap_s
+    if not after_absence.any():
+        return face
+    breaks = pd.DataFrame(
+        {"t_seconds": (times.shift()[after_absence] + times[after_absence]) / 2}
+    ).reindex(columns=face.columns)
+    return pd.concat([face, breaks]).sort_values("t_seconds", kind="stable")
+
+
+def timeline_chart(
+    frames: pd.DataFrame,
+    classes: list[str],
+    image_format: str = "png",
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+) -> bytes:
+    """Smoothed probability of each expression over time, one panel per face; a line breaks where
+    the face was away for more than ``max_gap_s``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,7 +72,7 @@ def timeline_chart(frames: pd.DataFrame, classes: list[str], image_format: str =
             axis.text(0.5, 0.5, "no face was recorded", ha="center", va="center")
             axis.set_axis_off()
             continue
-        face = frames[frames["track_id"] == track].sort_values("t_seconds")
+        face = broken_at_absences(frames[frames["track_id"] == track], max_gap_s)
         for name in classes:
             column = f"smoothed_{name}"
             if column in face:
@@ -67,8 +89,11 @@ def timeline_chart(frames: pd.DataFrame, classes: list[str], image_format: str =
     return data
 
 
-def signals_chart(frames: pd.DataFrame, image_format: str = "png") -> bytes | None:
-    """Valence and arousal over time per face; ``None`` when the session has neither."""
+def signals_chart(
+    frames: pd.DataFrame, image_format: str = "png", max_gap_s: float = DEFAULT_MAX_GAP_S
+) -> bytes | None:
+    """Valence and arousal over time per face, lines broken where the face was away for more
+    than ``max_gap_s``; ``None`` when the session has neither."""
     if frames.empty or "valence" not in frames or frames["valence"].isna().all():
         return None
     import matplotlib
@@ -77,7 +102,8 @@ def signals_chart(frames: pd.DataFrame, image_format: str = "png") -> bytes | No
     from matplotlib import pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8, 2.4))
-    for track, face in frames.sort_values("t_seconds").groupby("track_id"):
+    for track, readings in frames.groupby("track_id"):
+        face = broken_at_absences(readings, max_gap_s)
         axis.plot(face["t_seconds"], face["valence"], lw=1.2, label=f"valence, {face_name(track)}")
         axis.plot(face["t_seconds"], face["arousal"], lw=1.0, ls="--",
                   label=f"arousal, {face_name(track)}")

@@ -21,6 +21,7 @@ from fer.models.inference import recorded_views
 from fer.models.reliability import reliability_note, unreliable_classes
 from fer.realtime.tracking import face_name
 from fer.sessions.insights import client_face, session_insights
+from fer.sessions.replay import DEFAULT_MAX_GAP_S
 
 DISCLAIMER = (
     "This report describes what facial-expression software read from the client's face during "
@@ -68,6 +69,12 @@ class ReportContent:
     insights: dict[str, Any]
     notes: str = ""
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def max_gap_s(self) -> float:
+        """The longest pause between a face's readings still counted as time seen (the
+        insights' setting): the charts break their lines at longer ones."""
+        return float(self.insights.get("settings", {}).get("max_gap_s", DEFAULT_MAX_GAP_S))
 
 
 def report_time(moment: datetime) -> str:

@@ -100,8 +100,10 @@ def report_html(content: ReportContent) -> str:
     accuracy = accuracy_text(model)
     consent = content.consent
     withdrawn = consent["withdrawn_at"] or "not withdrawn"
-    timeline = inline_svg(timeline_chart(content.frames, list(model.classes), "svg"))
-    signals = signals_chart(content.frames, "svg")
+    timeline = inline_svg(
+        timeline_chart(content.frames, list(model.classes), "svg", content.max_gap_s)
+    )
+    signals = signals_chart(content.frames, "svg", content.max_gap_s)
     markers = [(f"{m.t_seconds:.1f} s", m.note) for m in content.markers.itertuples()]
     sections = [
         f"<h1>Session report: session {content.session_id}</h1>",

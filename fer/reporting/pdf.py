@@ -120,8 +120,8 @@ def report_pdf(content: ReportContent) -> bytes:
     for name, reason in model.unreliable.items():
         paragraph(f"- {name}: {reason}", 9)
     for chart in (
-        timeline_chart(content.frames, list(model.classes)),
-        signals_chart(content.frames),
+        timeline_chart(content.frames, list(model.classes), max_gap_s=content.max_gap_s),
+        signals_chart(content.frames, max_gap_s=content.max_gap_s),
     ):
         if chart:
             document.image(io.BytesIO(chart), w=width)
