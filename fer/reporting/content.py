@@ -68,6 +68,7 @@ class ReportContent:
     markers: pd.DataFrame
     insights: dict[str, Any]
     notes: str = ""
+    client_code: str | None = None  # None: the client is known by the consent record only
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -190,7 +191,8 @@ def report_content(
     """Gather a report's content from a session record (``SessionInfo``), its consent record
     (``Consent``), its frame table, the model's folder and the clinician's markers."""
     markers = markers if markers is not None else pd.DataFrame({"t_seconds": [], "note": []})
-    client = getattr(session, "client_code", None) or f"consent {consent.id}"
+    client_code = getattr(session, "client_code", None) or None
+    client = client_code or f"consent {consent.id}"
     withdrawn = getattr(consent, "withdrawn_at", None)
     consent_record = {
         "id": consent.id,
@@ -210,6 +212,7 @@ def report_content(
         markers=markers,
         insights=session_insights(frames, markers) if not frames.empty else {"faces": []},
         notes=getattr(session, "notes", "") or "",
+        client_code=client_code,
     )
 
 

@@ -32,6 +32,9 @@ from fer.reporting.content import (
 )
 
 CLIENT_CODE_SYSTEM = "urn:fer-workbench:client-code"
+# A client without a code is known by the number of their consent record in one installation's
+# database: not a client code, and not unique beyond that database.
+CONSENT_RECORD_SYSTEM = "urn:fer-workbench:consent-record"
 # A fixed namespace keeps resource ids stable for one session, so a resent bundle updates. The
 # session's ids also hold when it began: a SQLite database gave a deleted newest session's id to
 # the next session before schema revision r0006, and that session's bundle must not replace
@@ -60,7 +63,11 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
         {
             "resourceType": "Patient",
             "id": patient_id,
-            "identifier": [{"system": CLIENT_CODE_SYSTEM, "value": content.client}],
+            "identifier": [
+                {"system": CLIENT_CODE_SYSTEM, "value": content.client_code}
+                if content.client_code
+                else {"system": CONSENT_RECORD_SYSTEM, "value": str(content.consent["id"])}
+            ],
         },
         {
             "resourceType": "Consent",

@@ -64,3 +64,18 @@ def test_the_figures_of_a_session_still_open_are_preliminary(tmp_path, ended, st
     assert {o["status"] for o in resources(bundle, "Observation")} == {status}
     (document,) = resources(bundle, "DocumentReference")
     assert document["docStatus"] == status
+
+
+def test_a_consent_record_s_number_is_never_given_as_a_client_code(tmp_path):
+    from fer.reporting.fhir import CLIENT_CODE_SYSTEM
+
+    frames = [reading(step / 2, "happy") for step in range(4)]
+    (tmp_path / "coded").mkdir()
+    (tmp_path / "uncoded").mkdir()
+    coded = bundle_of(*recorded_session(tmp_path / "coded", frames, client_code="C-7"))
+    (patient,) = resources(coded, "Patient")
+    assert patient["identifier"] == [{"system": CLIENT_CODE_SYSTEM, "value": "C-7"}]
+    uncoded = bundle_of(*recorded_session(tmp_path / "uncoded", frames, client_code=None))
+    (patient,) = resources(uncoded, "Patient")
+    (identifier,) = patient["identifier"]
+    assert identifier["system"] != CLIENT_CODE_SYSTEM and "consent" in identifier["system"]

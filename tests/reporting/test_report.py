@@ -72,7 +72,9 @@ def test_fhir_bundle_validates_and_carries_the_pdf(session_db, tmp_path):
     assert kinds.count("Observation") >= 4
     patient = bundle["entry"][0]["resource"]
     assert "Test Person" not in json.dumps(bundle)  # the pseudonym, never the name
-    assert patient["identifier"][0]["value"].startswith("consent ")
+    assert patient["identifier"] == [  # no client code: the consent record's number
+        {"system": "urn:fer-workbench:consent-record", "value": "1"}
+    ]
     attachment = bundle["entry"][-1]["resource"]["content"][0]["attachment"]
     assert base64.b64decode(attachment["data"]).startswith(b"%PDF")
 
