@@ -71,7 +71,7 @@ def room_from_code(store):
     if not submitted:
         return None
     return guarded_guess(
-        lambda: store.room_by_code(typed),
+        lambda: store.room_by_code(typed, include_closed_with_consent=True),
         "No session has this code. Check it with your clinician.",
     )
 
@@ -94,7 +94,8 @@ def send_on(room, typed: str) -> None:
 
 
 def find_room(store):
-    """The room this browser session joined, from the link's token, or from a typed code."""
+    """The room this browser session joined, from the link's token, or from a typed code: an
+    open one, or a closed one whose client may still withdraw their consent there."""
     room_id = st.session_state.get(ROOM_KEY)
     if room_id is not None:
         return store.get_room(room_id)
@@ -112,7 +113,7 @@ def find_room(store):
         return room
     if token is not None:
         try:
-            room = store.room_by_token(token)
+            room = store.room_by_token(token, include_closed_with_consent=True)
         except RoomNotFoundError:
             st.error(rooms.NOT_FOUND_MESSAGE, icon=":material/link_off:")
             return None
@@ -122,7 +123,8 @@ def find_room(store):
         st.session_state[ROOM_KEY] = room.id
         return room
     room = room_from_code(store)
-    if room is not None and rooms.hosted_elsewhere(room):
+    # A closed room has no live state to reach: its consent is withdrawn in the database.
+    if room is not None and room.is_open() and rooms.hosted_elsewhere(room):
         send_on(room, st.session_state.get("join.code", ""))
         return None
     if room is not None:
@@ -217,6 +219,44 @@ def leave_buttons(store, room, live_room) -> None:
         )
 
 
+def withdraw_after_close(store, room) -> None:
+    """The "Withdraw my consent" button's callback once the room is closed (nothing is
+    analysed there any more)."""
+    try:
+        store.withdraw_client_consent(room.id, delete_data=True, actor=client_actor(room))
+    except Exception as error:  # the page says what failed
+        st.session_state[LEAVE_FAILED_KEY] = (True, error)
+
+
+def closed(store, room, status: str) -> None:
+    """A room that can no longer be joined. Its client may still withdraw the consent they
+    gave in it: the statement they agreed to promises that, on this page, at any time."""
+    rooms.release(room.id)
+    in_force = store.consent_in_force(room)
+    if room.consent_id is not None and not in_force:
+        status = "withdrawn"  # an ended room stays ended when its consent is withdrawn
+    show_closed(status)
+    if not in_force:
+        return
+    failed = st.session_state.pop(LEAVE_FAILED_KEY, None)
+    if failed is not None:
+        report_error(failed[1])
+        st.warning(
+            "Your withdrawal could not be recorded. Press the button again; if it fails again, "
+            "tell your clinician.",
+            icon=":material/warning:",
+        )
+    with st.expander("Withdraw my consent", icon=":material/block:"):
+        st.write(
+            "The session is over, but your consent still stands. Withdrawing it deletes what "
+            "was recorded under it."
+        )
+        st.button(
+            "Withdraw my consent", key="join.withdraw", on_click=withdraw_after_close,
+            args=(store, room),
+        )
+
+
 def camera(store, room) -> None:
     live_room = rooms.room_registry().room(room.id)
     if st.session_state.get(STOPPED_KEY) == room.id:
@@ -265,8 +305,7 @@ def main() -> None:
     elif status == "consented":
         camera(store, room)
     else:
-        rooms.release(room.id)
-        show_closed(status)
+        closed(store, room, status)
 
 
 if __name__ == "__main__":

@@ -112,11 +112,12 @@ def forwarding_link(room: Room, typed_code: str) -> str:
 
 
 def room_from_forwarded_code(store: RoomStore, room_key: str, typed_code: str) -> Room:
-    """The room a forwarding link names, if its code opens that very room;
-    ``RoomNotFoundError`` (or ``RoomClosedError``) otherwise."""
+    """The room a forwarding link names, if its code opens that very room (a closed one while
+    its client's consent is in force, to withdraw it); ``RoomNotFoundError`` (or
+    ``RoomClosedError``) otherwise."""
     from fer.rooms import RoomNotFoundError
 
-    room = store.room_by_code(typed_code)
+    room = store.room_by_code(typed_code, include_closed_with_consent=True)
     if room.room_key != room_key:
         raise RoomNotFoundError("The code opens another room")
     return room

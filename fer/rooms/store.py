@@ -6,9 +6,10 @@ happens live in a room (results, latency, connection) lives in the instance that
 (:mod:`fer.rooms.live`).
 
 A room is open while its state is ``waiting`` or ``consented`` and its expiry lies ahead; a link
-or code of any other room raises :class:`RoomClosedError` with a reason the join page can show,
-and one that matches no room raises :class:`RoomNotFoundError`. Only the room's owner sees it
-on the clinician's side (:meth:`RoomStore.owned_room`).
+or code of any other room raises :class:`RoomClosedError` with a reason the join page can show
+(unless the client may still withdraw the consent they gave there, when the page asks for that
+room), and one that matches no room raises :class:`RoomNotFoundError`. Only the room's owner
+sees it on the clinician's side (:meth:`RoomStore.owned_room`).
 """
 
 from __future__ import annotations
@@ -166,8 +167,12 @@ class RoomStore:
 
     # the client's side ------------------------------------------------------------------------
 
-    def room_by_token(self, text: str, now: datetime | None = None) -> Room:
-        """The open room whose join link carries ``text``."""
+    def room_by_token(
+        self, text: str, now: datetime | None = None, include_closed_with_consent: bool = False
+    ) -> Room:
+        """The open room whose join link carries ``text``; with ``include_closed_with_consent``
+        also a closed one whose client's consent is still in force (:meth:`consent_in_force`),
+        for the client to withdraw it there."""
         token = credentials.parse_join_token(text)
         room = None
         if token is not None:
@@ -177,15 +182,18 @@ class RoomStore:
                 ).first()
             if row is not None and credentials.same_digest(row.token_hash, token.secret):
                 room = _room(row)
-        return self._open_or_raise(room, now)
+        return self._open_or_raise(room, now, include_closed_with_consent)
 
-    def room_by_code(self, text: str, now: datetime | None = None) -> Room:
-        """The open room whose short code is ``text`` (spaces, dashes and case ignored)."""
+    def room_by_code(
+        self, text: str, now: datetime | None = None, include_closed_with_consent: bool = False
+    ) -> Room:
+        """The open room whose short code is ``text`` (spaces, dashes and case ignored);
+        ``include_closed_with_consent`` as for :meth:`room_by_token`."""
         code = credentials.normalise_code(text)
         room = None if code is None else self._find(
             rooms.c.code_hash == credentials.digest(code)
         )
-        return self._open_or_raise(room, now)
+        return self._open_or_raise(room, now, include_closed_with_consent)
 
     def get_room(self, room_id: int) -> Room:
         """A room by id, whatever its state (the page that already holds it re-reads it)."""
@@ -193,6 +201,18 @@ class RoomStore:
         if room is None:
             raise RoomNotFoundError("No such room")
         return room
+
+    def consent_in_force(self, room: Room) -> bool:
+        """Whether the client gave their consent in ``room`` and has not withdrawn it: they may
+        withdraw it on the join page at any time (the statement they agreed to says so), also
+        after the room closed."""
+        if room.consent_id is None:
+            return False
+        with read_connection(self.engine) as connection:
+            withdrawn_at = connection.execute(
+                select(consents.c.withdrawn_at).where(consents.c.id == room.consent_id)
+            ).first()
+        return withdrawn_at is not None and withdrawn_at[0] is None
 
     def record_client_consent(
         self,
@@ -240,7 +260,9 @@ class RoomStore:
         actor: str | None = None,
     ) -> int:
         """The client withdraws: the consent is withdrawn (its sessions end and, with
-        ``delete_data``, are deleted) and the room closes; returns the sessions deleted."""
+        ``delete_data``, are deleted) and the room closes; returns the sessions deleted.
+        An ended room stays ended, its consent withdrawn and its sessions deleted all the
+        same; an expired one is marked withdrawn."""
         when = None if now is None else as_utc(now, "now")  # None: now, once locked
         with write_transaction(self.engine) as connection:
             room = self._locked(connection, room_id)
@@ -293,11 +315,14 @@ class RoomStore:
             raise RoomNotFoundError("No such room")
         return _room(row)
 
-    @staticmethod
-    def _open_or_raise(room: Room | None, now: datetime | None) -> Room:
+    def _open_or_raise(
+        self, room: Room | None, now: datetime | None, include_closed_with_consent: bool
+    ) -> Room:
         if room is None:
             raise RoomNotFoundError("No room has this link or code")
         status = room.status(now)
-        if status not in OPEN_STATES:
+        if status not in OPEN_STATES and not (
+            include_closed_with_consent and self.consent_in_force(room)
+        ):
             raise RoomClosedError(status)
         return room

@@ -109,7 +109,7 @@ def test_an_expired_or_ended_link_says_so(db_path):
     RoomStore(db_path).end_room(ended.room.id)
     at = join(str(ended.token))
     assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["ended"]]
-    assert no_camera(at)
+    assert no_camera(at) and not at.button  # no consent was given: nothing to withdraw
 
 
 def test_the_link_shows_the_explanation_and_consent_but_no_camera(db_path):

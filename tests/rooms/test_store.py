@@ -141,6 +141,37 @@ def test_withdrawal_deletes_the_room_s_recordings_and_closes_it(location, accoun
     assert closed.value.reason == "withdrawn"
 
 
+def test_a_closed_room_still_leads_its_client_to_withdraw_their_consent(location, accounts):
+    """The consent statement promises a withdrawal on the join page at any time: a room's link
+    and code find it once the room has ended, while its consent is in force."""
+    store, sessions = RoomStore(location), SessionStore(location)
+    invitation = store.create_room(accounts["anna"], "C-17")
+    room, consent = store.record_client_consent(invitation.room.id, "Kim", "statement")
+    probs = np.array([0.2, 0.5, 0.3], np.float32)
+    session_id = sessions.create_session(
+        consent.id, "tiny", CLASSES, "live", owner_id=accounts["anna"].id,
+        frames=[FrameRecord(0.5, 0, (0, 0, 48, 48), probs, probs, "happy", 0.5)],
+    )
+    room = store.end_room(room.id)
+    with pytest.raises(RoomClosedError):
+        store.room_by_token(str(invitation.token))
+    assert store.room_by_token(str(invitation.token), include_closed_with_consent=True) == room
+    assert store.room_by_code(invitation.short_code, include_closed_with_consent=True) == room
+    assert store.consent_in_force(room)
+
+    assert store.withdraw_client_consent(room.id) == 1
+    assert session_id not in {info.id for info in sessions.list_sessions()}
+    assert not store.consent_in_force(room)
+    assert store.get_room(room.id).state == "ended"
+    with pytest.raises(RoomClosedError):
+        store.room_by_token(str(invitation.token), include_closed_with_consent=True)
+    never_consented = store.create_room(accounts["anna"], "C-18")
+    store.end_room(never_consented.room.id)
+    assert not store.consent_in_force(never_consented.room)
+    with pytest.raises(RoomClosedError):
+        store.room_by_code(never_consented.short_code, include_closed_with_consent=True)
+
+
 def test_a_withdrawal_is_dated_once_the_consent_is_locked(location, accounts, monkeypatch):
     """A clinician may start recording while the client withdraws: the session commits first
     (holding the consent), then the withdrawal. It was dated before it waited for that lock,

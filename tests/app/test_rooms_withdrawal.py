@@ -1,0 +1,150 @@
+"""The client's withdrawal on the Join page, whenever and however the room closed: the consent
+statement promises it on that page at any time, and a withdrawal must never be lost.
+"""
+
+from tests.app.page_support import (  # isort: skip  (imports webrtc first)
+    audit_actions,
+    make_user,
+    webrtc_without_runtime,  # noqa: F401  (fixture)
+)
+from tests.app.test_rooms_pages import invite, join, no_camera, user  # isort: skip
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from fer.rooms import RoomStore
+from fer.sessions.records import FrameRecord
+from fer.sessions.store import SessionStore
+from ui import rooms
+
+CLASSES = ["neutral", "happy"]
+
+pytestmark = pytest.mark.usefixtures("webrtc_without_runtime")
+
+
+@pytest.fixture
+def db_path(db_path, monkeypatch):
+    """The pages' database with anna's account; no room, and no guess, from another test."""
+    for name in ("FER_ICE_SERVERS", "FER_TURN_URL", "FER_ROOM_LIFETIME_MIN", "FER_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    make_user(db_path, "anna", "clinician")
+    rooms.code_attempts.clear()
+    rooms.room_registry.clear()
+    return db_path
+
+
+def one_frame() -> FrameRecord:
+    probs = np.array([0.3, 0.7], np.float32)
+    return FrameRecord(0.0, 0, (0, 0, 48, 48), probs, probs, "happy", 0.7)
+
+
+def consented_room(db_path, created=None):
+    """anna's room with Kim's consent, ``created`` then (None: now): (invitation, room)."""
+    kwargs = {} if created is None else {"now": created}
+    invitation = invite(db_path, **kwargs)
+    consented_at = None if created is None else created + timedelta(minutes=1)
+    room, _ = RoomStore(db_path).record_client_consent(
+        invitation.room.id, "Kim", "ok", now=consented_at
+    )
+    return invitation, room
+
+
+def recorded_session(db_path, room) -> int:
+    """A session of one frame recorded under ``room``'s consent."""
+    return SessionStore(db_path).create_session(
+        room.consent_id, "tiny", CLASSES, "live", owner_id=user(db_path, "anna").id,
+        frames=[one_frame()],
+    )
+
+
+def withdrawn_and_deleted(db_path, room, session_id) -> bool:
+    sessions = SessionStore(db_path)
+    return (
+        sessions.get_consent(room.consent_id).withdrawn_at is not None
+        and session_id not in {info.id for info in sessions.list_sessions()}
+    )
+
+
+def open_by(how: str, invitation):
+    if how == "link":
+        return join(str(invitation.token))
+    at = join()
+    at.text_input(key="join.code").input(invitation.short_code)
+    return at.button(key="join.code_submit").click().run()
+
+
+@pytest.mark.parametrize(
+    ("closing", "how"), [("ended", "link"), ("ended", "code"), ("expired", "link")]
+)
+def test_after_the_room_closed_the_client_can_still_withdraw(db_path, closing, how):
+    created = datetime.now(UTC) - timedelta(hours=3) if closing == "expired" else None
+    invitation, room = consented_room(db_path, created)
+    session_id = recorded_session(db_path, room)
+    if closing == "ended":
+        RoomStore(db_path).end_room(room.id, actor="anna")  # the clinician's "End the room"
+    at = open_by(how, invitation)
+    assert not at.exception, at.exception
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES[closing]]
+    assert no_camera(at) and not at.checkbox
+
+    at = at.button(key="join.withdraw").click().run()
+    assert not at.exception, at.exception
+    assert withdrawn_and_deleted(db_path, room, session_id)
+    assert ("client of room 1", "withdraw_consent", f"consent {room.consent_id}") in (
+        audit_actions(db_path)
+    )
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["withdrawn"]]
+    assert not at.button  # nothing left to withdraw
+
+
+def test_after_ending_the_session_the_client_can_still_withdraw(db_path):
+    from fer.sessions.recorder import SessionRecorder
+
+    invitation, room = consented_room(db_path)
+    live_room = rooms.room_registry().room(room.id)
+    live_room.allow_analysis(
+        room.consent_id, SimpleNamespace(classes=CLASSES, close=lambda: None), "tiny"
+    )
+    session_id = SessionStore(db_path).create_session(
+        room.consent_id, "tiny", CLASSES, "live", owner_id=user(db_path, "anna").id
+    )
+    recorder = SessionRecorder(SessionStore(db_path), session_id)
+    recorder.add_records([one_frame()])
+    live_room.start_recording(recorder)
+    at = join(str(invitation.token))
+
+    at = at.button(key="join.end").click().run()
+    assert not at.exception, at.exception
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["ended"]]
+    assert len(SessionStore(db_path).load_frames(session_id)) == 1  # saved when it ended
+
+    at = at.button(key="join.withdraw").click().run()
+    assert not at.exception, at.exception
+    assert withdrawn_and_deleted(db_path, room, session_id)
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["withdrawn"]]
+
+
+def test_a_withdrawal_after_the_close_that_fails_is_reported_and_can_be_retried(
+    db_path, monkeypatch
+):
+    import sqlalchemy
+
+    invitation, room = consented_room(db_path)
+    session_id = recorded_session(db_path, room)
+    RoomStore(db_path).end_room(room.id)
+    at = join(str(invitation.token))
+    original = RoomStore.withdraw_client_consent
+
+    def locked(self, *args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(RoomStore, "withdraw_client_consent", locked)
+    at = at.button(key="join.withdraw").click().run()
+    assert not at.exception, at.exception
+    assert "could not be recorded" in at.warning[-1].value
+    monkeypatch.setattr(RoomStore, "withdraw_client_consent", original)
+    at = at.button(key="join.withdraw").click().run()
+    assert withdrawn_and_deleted(db_path, room, session_id)
