@@ -13,7 +13,7 @@ from fer.rooms import RoomClosedError, RoomNotFoundError
 from fer.rooms.live import LEFT
 from fer.rooms.statement import consent_statement, explanation
 from ui import resources, rooms
-from ui.errors import report_error
+from ui.errors import LOGGER, new_error_id, report_error
 from ui.live import rtc_configuration
 from ui.navigation import leave_pages_folder_mode
 from ui.text import plain
@@ -27,6 +27,8 @@ NOTICE_KEY = "join.notice"
 # stopped even if recording that in the database failed, until the client tries again.
 STOPPED_KEY = "join.stopped_room"
 LEAVE_FAILED_KEY = "join.leave_failed"
+# What failed while the analysis stopped as the client left (it stopped all the same).
+STOP_FAILED_KEY = "join.stop_failed"
 
 
 def client_actor(room) -> str:
@@ -167,12 +169,17 @@ def consent_form(store, room) -> None:
 
 def leave(store, room, live_room, withdraw: bool) -> None:
     """The "End the session" and "Withdraw my consent" buttons' callback: stop analysing (the
-    recording is saved and ended), then withdraw consent (deleting what was recorded) or end
-    the room. A callback runs as soon as Streamlit takes the click, before the script: a click
-    in a script run that the camera component interrupts (it reruns the page when its
-    connection changes) would otherwise be dropped, and a withdrawal must never be."""
+    recording is saved and ended, or dropped unsaved when withdrawing: it is about to be
+    deleted), then withdraw consent (deleting what was recorded) or end the room, whether or
+    not the recording could be saved. A callback runs as soon as Streamlit takes the click,
+    before the script: a click in a script run that the camera component interrupts (it reruns
+    the page when its connection changes) would otherwise be dropped, and a withdrawal must
+    never be."""
     st.session_state[STOPPED_KEY] = room.id
-    rooms.stop_analysis(live_room)
+    try:
+        rooms.stop_analysis(live_room, discard_recording=withdraw)
+    except Exception as error:  # stopped all the same; the page says what failed
+        st.session_state[STOP_FAILED_KEY] = (withdraw, error)
     live_room.set_camera(LEFT)
     try:
         if withdraw:
@@ -183,6 +190,25 @@ def leave(store, room, live_room, withdraw: bool) -> None:
         st.session_state[LEAVE_FAILED_KEY] = (withdraw, error)
         return
     rooms.release(room.id)  # the script that follows finds the room closed and says so
+
+
+def report_stop_failure() -> None:
+    """What failed while the analysis stopped as the client left, once."""
+    failed = st.session_state.pop(STOP_FAILED_KEY, None)
+    if failed is None:
+        return
+    withdraw, error = failed
+    error_id = new_error_id()
+    LOGGER.error("error id %s: stopping a room's analysis", error_id, exc_info=error)
+    what = (
+        "something failed as it stopped" if withdraw
+        else "the end of its recording may not have been saved"
+    )
+    st.warning(
+        f"The analysis of your camera is stopped, but {what} (error id {error_id}). "
+        "Tell your clinician.",
+        icon=":material/warning:",
+    )
 
 
 def stopped(store, room, live_room) -> None:
@@ -299,6 +325,7 @@ def main() -> None:
     room = find_room(store)
     if room is None:
         return
+    report_stop_failure()
     status = room.status()
     if status == "waiting":
         consent_form(store, room)

@@ -24,7 +24,7 @@ from fer.models.inference import recorded_model_label
 from fer.realtime.tracking import face_name
 from fer.rooms import credentials
 from fer.rooms.attempts import AttemptLimiter
-from fer.rooms.live import LEFT, PLAYING, RoomRegistry
+from fer.rooms.live import LEFT, PLAYING, RoomRegistry, close_analysis
 from fer.rooms.store import DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Room, RoomStore
 from ui import resources
 from ui.live import (
@@ -249,27 +249,20 @@ def start_analysis(live_room, room: Room) -> bool:
     return True
 
 
-def stop_analysis(live_room) -> int | None:
-    """Stop analysing and recording in ``live_room``; the recording is saved and ended.
-    Returns the id of the session that was being recorded."""
+def stop_analysis(live_room, discard_recording: bool = False) -> int | None:
+    """Stop analysing and recording in ``live_room``; the recording is saved and ended (with
+    ``discard_recording``, its unsaved results are dropped). Returns the id of the session that
+    was being recorded. The analysis stops even when saving fails, whose error is raised."""
     recognizer, recorder = live_room.forbid_analysis()
-    session_id = None
-    if recorder is not None:
-        session_id = recorder.session_id
-        recorder.close()
-    if recognizer is not None:
-        recognizer.close()
+    session_id = None if recorder is None else recorder.session_id
+    close_analysis(recognizer, recorder, discard_recording)
     return session_id
 
 
 def release(room_id: int) -> None:
     """This process stops hosting the room: analysis and recording stop (the recording is
     saved and ended)."""
-    recognizer, recorder = room_registry().close(room_id)
-    if recorder is not None:
-        recorder.close()
-    if recognizer is not None:
-        recognizer.close()
+    close_analysis(*room_registry().close(room_id))
 
 
 def camera_state(ctx) -> str:

@@ -62,6 +62,22 @@ def close_quietly(recorder: Any, recognizer: Any) -> None:
             LOGGER.exception("closing %s of an expired room failed", type(resource).__name__)
 
 
+def close_analysis(recognizer: Any, recorder: Any, discard_recording: bool = False) -> None:
+    """Close what :meth:`LiveRoom.forbid_analysis` returned: the recorder writes what it holds
+    and ends its session or, with ``discard_recording``, drops it unwritten (a withdrawal is
+    about to delete the session); then the recognizer, even when the recorder failed, whose
+    error is raised."""
+    try:
+        if recorder is not None:
+            if discard_recording:
+                recorder.discard()
+            else:
+                recorder.close()
+    finally:
+        if recognizer is not None:
+            recognizer.close()
+
+
 @dataclass(frozen=True)
 class RoomUpdate:
     """One analysed frame, for the clinician's view (attribute names as the Live page's)."""

@@ -122,3 +122,15 @@ class SessionRecorder:
             with self._lock:
                 self._ended = True
             return self.n_written
+
+    def discard(self) -> int:
+        """Drop the buffered rows unwritten and refuse further rows, leaving the session as it
+        is: for a withdrawal, which ends the session and deletes it (writing rows that are about
+        to be deleted could only fail it). Returns the rows dropped; ``close`` then does
+        nothing."""
+        with self._close_lock:
+            with self._lock:
+                n_discarded = len(self._pending)
+                self._pending = []
+                self.closed = self._ended = True
+            return n_discarded

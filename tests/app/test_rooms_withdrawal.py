@@ -100,13 +100,15 @@ def test_after_the_room_closed_the_client_can_still_withdraw(db_path, closing, h
     assert not at.button  # nothing left to withdraw
 
 
-def test_after_ending_the_session_the_client_can_still_withdraw(db_path):
+def recording_room(db_path, close_recognizer=lambda: None):
+    """A consented room analysing and recording, one result not yet saved: (invitation, room,
+    live room, session id)."""
     from fer.sessions.recorder import SessionRecorder
 
     invitation, room = consented_room(db_path)
     live_room = rooms.room_registry().room(room.id)
     live_room.allow_analysis(
-        room.consent_id, SimpleNamespace(classes=CLASSES, close=lambda: None), "tiny"
+        room.consent_id, SimpleNamespace(classes=CLASSES, close=close_recognizer), "tiny"
     )
     session_id = SessionStore(db_path).create_session(
         room.consent_id, "tiny", CLASSES, "live", owner_id=user(db_path, "anna").id
@@ -114,6 +116,17 @@ def test_after_ending_the_session_the_client_can_still_withdraw(db_path):
     recorder = SessionRecorder(SessionStore(db_path), session_id)
     recorder.add_records([one_frame()])
     live_room.start_recording(recorder)
+    return invitation, room, live_room, session_id
+
+
+def database_locked(*args, **kwargs):
+    import sqlalchemy
+
+    raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+
+def test_after_ending_the_session_the_client_can_still_withdraw(db_path):
+    invitation, room, _, session_id = recording_room(db_path)
     at = join(str(invitation.token))
 
     at = at.button(key="join.end").click().run()
@@ -130,21 +143,64 @@ def test_after_ending_the_session_the_client_can_still_withdraw(db_path):
 def test_a_withdrawal_after_the_close_that_fails_is_reported_and_can_be_retried(
     db_path, monkeypatch
 ):
-    import sqlalchemy
-
     invitation, room = consented_room(db_path)
     session_id = recorded_session(db_path, room)
     RoomStore(db_path).end_room(room.id)
     at = join(str(invitation.token))
     original = RoomStore.withdraw_client_consent
-
-    def locked(self, *args, **kwargs):
-        raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("database is locked"))
-
-    monkeypatch.setattr(RoomStore, "withdraw_client_consent", locked)
+    monkeypatch.setattr(RoomStore, "withdraw_client_consent", database_locked)
     at = at.button(key="join.withdraw").click().run()
     assert not at.exception, at.exception
     assert "could not be recorded" in at.warning[-1].value
     monkeypatch.setattr(RoomStore, "withdraw_client_consent", original)
     at = at.button(key="join.withdraw").click().run()
     assert withdrawn_and_deleted(db_path, room, session_id)
+
+
+# ------------------------------------------------------------- leaving while analysing
+
+
+def test_a_withdrawal_goes_through_when_the_recording_cannot_be_saved(db_path, monkeypatch):
+    """Saving the recording came first and outside the error handling: a locked database made
+    the click fail with the consent still in force and nothing reported to the client."""
+    invitation, room, live_room, session_id = recording_room(db_path)
+    at = join(str(invitation.token))
+    monkeypatch.setattr(SessionStore, "insert_encoded", database_locked)
+    at = at.button(key="join.withdraw").click().run()
+    assert not at.exception, at.exception
+    assert not live_room.analysing and rooms.room_registry().get(room.id) is None
+    assert RoomStore(db_path).get_room(room.id).state == "withdrawn"
+    assert withdrawn_and_deleted(db_path, room, session_id)  # its unsaved result dropped
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["withdrawn"]]
+
+
+def test_a_withdrawal_goes_through_when_stopping_the_analysis_fails(db_path):
+    def close_fails():
+        raise RuntimeError("the model would not close")
+
+    invitation, room, live_room, session_id = recording_room(db_path, close_fails)
+    at = join(str(invitation.token))
+    at = at.button(key="join.withdraw").click().run()
+    assert not at.exception, at.exception
+    assert not live_room.analysing
+    assert withdrawn_and_deleted(db_path, room, session_id)
+    warnings = [warning.value for warning in at.warning]
+    assert "something failed as it stopped (error id" in warnings[0]
+    assert warnings[1:] == [rooms.CLOSED_MESSAGES["withdrawn"]]
+
+
+def test_the_session_ends_when_its_recording_cannot_be_saved_and_the_client_is_told(
+    db_path, monkeypatch
+):
+    invitation, room, live_room, session_id = recording_room(db_path)
+    at = join(str(invitation.token))
+    monkeypatch.setattr(SessionStore, "insert_encoded", database_locked)
+    at = at.button(key="join.end").click().run()
+    assert not at.exception, at.exception
+    assert not live_room.analysing
+    assert RoomStore(db_path).get_room(room.id).state == "ended"
+    warnings = [warning.value for warning in at.warning]
+    assert "the end of its recording may not have been saved" in warnings[0]
+    assert warnings[1:] == [rooms.CLOSED_MESSAGES["ended"]]
+    at = at.run()
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["ended"]]

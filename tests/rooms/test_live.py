@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fer.rooms.live import LEFT, PLAYING, LiveRoom, RoomRegistry
+from fer.rooms.live import LEFT, PLAYING, LiveRoom, RoomRegistry, close_analysis
 
 
 class Clock:
@@ -220,3 +220,37 @@ def test_a_recording_stopped_while_a_frame_is_analysed_is_not_reported_as_a_prob
     room.start_recording(ClosedRecorder())  # a recorder that fails while still recording
     update = room.process_frame(FRAME, 0.1)
     assert update.error == "Recording: The recorder for session 7 is closed"
+
+
+class FailingRecorder:
+    """A recorder whose database refuses the last rows; it counts what it was asked to do."""
+
+    session_id = 7
+
+    def __init__(self):
+        self.calls = []
+
+    def close(self):
+        self.calls.append("close")
+        raise RuntimeError("database is locked")
+
+    def discard(self):
+        self.calls.append("discard")
+        return 1
+
+
+def test_closing_an_analysis_closes_the_recognizer_even_when_the_recording_fails():
+    room, recognizer, recorder = LiveRoom(1, Clock()), Closing(), FailingRecorder()
+    room.allow_analysis(5, recognizer, "tiny")
+    room.start_recording(recorder)
+    with pytest.raises(RuntimeError, match="locked"):
+        close_analysis(*room.forbid_analysis())
+    assert recognizer.n_closed == 1 and recorder.calls == ["close"]
+
+
+def test_a_withdrawal_drops_the_recording_s_unsaved_rows_instead_of_writing_them():
+    room, recognizer, recorder = LiveRoom(1, Clock()), Closing(), FailingRecorder()
+    room.allow_analysis(5, recognizer, "tiny")
+    room.start_recording(recorder)
+    close_analysis(*room.forbid_analysis(), discard_recording=True)
+    assert recognizer.n_closed == 1 and recorder.calls == ["discard"]

@@ -333,6 +333,20 @@ def test_recorder_close_writes_the_rest_and_ends_the_session(store, session_id):
         SessionRecorder(store, session_id)
 
 
+def test_recorder_discard_drops_the_buffer_and_leaves_the_session_to_the_withdrawal(
+    store, session_id
+):
+    recorder = SessionRecorder(store, session_id, clock=FakeClock())
+    recorder.add(0.0, [face_result()])
+    recorder.flush()
+    recorder.add(1.0, [face_result()])
+    assert recorder.discard() == 1
+    assert count(store, "frames") == 1 and store.get_session(session_id).ended_at is None
+    with pytest.raises(ValueError, match="closed"):
+        recorder.add(2.0, [face_result()])
+    assert recorder.close() == 1  # writes nothing more, ends nothing
+
+
 def test_recorder_bounds_its_buffer(store, session_id):
     recorder = SessionRecorder(store, session_id, max_batch=2, max_pending=3, clock=FakeClock())
     recorder.add(0.0, [face_result(track) for track in range(5)])
