@@ -257,8 +257,9 @@ def withdraw_after_close(store, room) -> None:
 def closed(store, room, status: str) -> None:
     """A room that can no longer be joined. Its client may still withdraw the consent they
     gave in it: the statement they agreed to promises that, on this page, at any time."""
-    rooms.release(room.id)
     in_force = store.consent_in_force(room)
+    # A withdrawn consent's sessions take no more results: a recording's unsaved ones go.
+    rooms.release(room.id, discard_recording=not in_force)
     if room.consent_id is not None and not in_force:
         status = "withdrawn"  # an ended room stays ended when its consent is withdrawn
     show_closed(status)

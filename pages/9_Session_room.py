@@ -195,7 +195,10 @@ def room_view(store, room_id: int, user) -> None:
     status = room.status()
     live_room = rooms.room_registry().get(room.id)
     if live_room is not None and not room.is_open():
-        rooms.release(room.id)  # expired meanwhile: the analysis ends, a recording is saved
+        # Expired or ended meanwhile: the analysis ends, a recording is saved. Withdrawn (on
+        # the client's page or recorded on Session replay): the withdrawal ended the
+        # recording's session, which takes no more results, so the unsaved ones are dropped.
+        rooms.release(room.id, discard_recording=status == "withdrawn")
         live_room = None
     snapshot = None if live_room is None else live_room.snapshot()
     if snapshot is not None and snapshot.video_arriving:

@@ -259,10 +259,11 @@ def stop_analysis(live_room, discard_recording: bool = False) -> int | None:
     return session_id
 
 
-def release(room_id: int) -> None:
+def release(room_id: int, discard_recording: bool = False) -> None:
     """This process stops hosting the room: analysis and recording stop (the recording is
-    saved and ended)."""
-    close_analysis(*room_registry().close(room_id))
+    saved and ended; with ``discard_recording``, as after a withdrawal, which ended the
+    recording's session and may have deleted it, its unsaved results are dropped)."""
+    close_analysis(*room_registry().close(room_id), discard_recording=discard_recording)
 
 
 def camera_state(ctx) -> str:

@@ -36,11 +36,19 @@ from fer.storage.database import (
     read_connection,
     write_transaction,
 )
-from fer.storage.tables import consents, rooms
+from fer.storage.tables import (
+    OPEN_ROOM_STATES,
+    ROOM_CONSENTED,
+    ROOM_ENDED,
+    ROOM_WAITING,
+    ROOM_WITHDRAWN,
+    consents,
+    rooms,
+)
 from fer.storage.text_fields import validate_text
 
-WAITING, CONSENTED, WITHDRAWN, ENDED = "waiting", "consented", "withdrawn", "ended"
-OPEN_STATES = (WAITING, CONSENTED)
+WAITING, CONSENTED, WITHDRAWN, ENDED = ROOM_WAITING, ROOM_CONSENTED, ROOM_WITHDRAWN, ROOM_ENDED
+OPEN_STATES = OPEN_ROOM_STATES
 DEFAULT_LIFETIME = timedelta(hours=2)
 MIN_LIFETIME = timedelta(minutes=5)
 MAX_LIFETIME = timedelta(hours=24)
@@ -260,20 +268,18 @@ class RoomStore:
         actor: str | None = None,
     ) -> int:
         """The client withdraws: the consent is withdrawn (its sessions end and, with
-        ``delete_data``, are deleted) and the room closes; returns the sessions deleted.
-        An ended room stays ended, its consent withdrawn and its sessions deleted all the
-        same; an expired one is marked withdrawn."""
+        ``delete_data``, are deleted) and the room closes (:func:`retention.withdraw` closes
+        every room of the consent, as for a withdrawal recorded in the session store); returns
+        the sessions deleted. An ended room stays ended, its consent withdrawn and its
+        sessions deleted all the same; an expired one is marked withdrawn."""
         when = None if now is None else as_utc(now, "now")  # None: now, once locked
         with write_transaction(self.engine) as connection:
-            room = self._locked(connection, room_id)
+            # Not locked: the withdrawal locks the consent, then updates the room, in the order
+            # the session store's withdrawal takes; locking the room first could deadlock.
+            room = self._read(connection, room_id)
             if room.consent_id is None:
                 raise RoomClosedError("without consent")
             deleted, when = retention.withdraw(connection, room.consent_id, when, delete_data)
-            if room.state in OPEN_STATES:
-                connection.execute(
-                    update(rooms).where(rooms.c.id == room.id)
-                    .values(state=WITHDRAWN, ended_at=room.ended_at or when)
-                )
             if actor is not None:
                 detail = (f"deleted {deleted} session(s)" if delete_data
                           else "sessions kept (clinic policy)")
@@ -307,13 +313,16 @@ class RoomStore:
         return None if row is None else _room(row)
 
     @staticmethod
-    def _locked(connection: sqlalchemy.Connection, room_id: int) -> Room:
-        row = connection.execute(
-            select(rooms).where(rooms.c.id == positive_id(room_id, "room_id")).with_for_update()
-        ).first()
+    def _read(connection: sqlalchemy.Connection, room_id: int, for_update: bool = False) -> Room:
+        query = select(rooms).where(rooms.c.id == positive_id(room_id, "room_id"))
+        row = connection.execute(query.with_for_update() if for_update else query).first()
         if row is None:
             raise RoomNotFoundError("No such room")
         return _room(row)
+
+    @staticmethod
+    def _locked(connection: sqlalchemy.Connection, room_id: int) -> Room:
+        return RoomStore._read(connection, room_id, for_update=True)
 
     def _open_or_raise(
         self, room: Room | None, now: datetime | None, include_closed_with_consent: bool

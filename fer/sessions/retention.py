@@ -1,5 +1,6 @@
 """What happens to recorded data over time, as statements inside one of the store's transactions:
-consent withdrawal, name erasure, deletion, the retention purge, closing crashed sessions.
+consent withdrawal (which also closes the consent's remote room), name erasure, deletion, the
+retention purge, closing crashed sessions.
 
 :class:`fer.sessions.store.SessionStore` validates the input, opens the transaction, calls these
 and, after deletions, erases the freed space on disk; they are split out so that the store
@@ -12,11 +13,20 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy import Connection, Row, delete, func, literal, select, update
 
 from fer.sessions.records import MAX_FRAME_T_SECONDS, ConsentError
 from fer.sessions.schema import MAX_MARKER_NOTE_LENGTH, MAX_NOTES_LENGTH
-from fer.storage.tables import consents, frames, markers, session_shares, sessions
+from fer.storage.tables import (
+    OPEN_ROOM_STATES,
+    ROOM_WITHDRAWN,
+    consents,
+    frames,
+    markers,
+    rooms,
+    session_shares,
+    sessions,
+)
 
 # What replaces an erased name in a note when the replacement would not fit.
 NAME_MARK = "[name]"
@@ -46,8 +56,10 @@ def _locked_consent(connection: Connection, consent_id: int, *columns) -> Row:
 def withdraw(
     connection: Connection, consent_id: int, when: datetime | None, delete_data: bool
 ) -> tuple[int, datetime]:
-    """Withdraw a consent at ``when`` (kept if already withdrawn), end its open sessions and,
-    with ``delete_data``, delete them all; return how many were deleted, and when.
+    """Withdraw a consent at ``when`` (kept if already withdrawn), end its open sessions,
+    close the remote room it was given in if still open (its analysis must stop, whoever records
+    the withdrawal) and, with ``delete_data``, delete the sessions; return how many were
+    deleted, and when.
 
     ``when=None`` means now, read once the consent is locked: a session that started under
     the consent a moment before (its transaction held the consent) then cannot lie after the
@@ -65,6 +77,18 @@ def withdraw(
             .where(sessions.c.consent_id == consent_id, sessions.c.ended_at.is_(None))
             .values(ended_at=when)
         )
+    # Also when withdrawing again: a room an older version left open closes then.
+    connection.execute(
+        update(rooms)
+        .where(rooms.c.consent_id == consent_id, rooms.c.state.in_(OPEN_ROOM_STATES))
+        .values(
+            state=ROOM_WITHDRAWN,
+            # The time bound as the column's type: as a plain datetime it is stored naive.
+            ended_at=func.coalesce(
+                rooms.c.ended_at, literal(consent.withdrawn_at or when, rooms.c.ended_at.type)
+            ),
+        )
+    )
     if not delete_data:
         return 0, when
     session_ids = connection.execute(

@@ -142,6 +142,14 @@ api_tokens = Table(
     Column("revoked_at", UtcTime),
 )
 
+# The states of a room (``rooms.state``, revision r0004), in the only order a room moves
+# through them; it is open in the first two, until it expires. Here rather than in
+# ``fer.rooms`` because a consent withdrawn in the session store closes its room too.
+ROOM_WAITING, ROOM_CONSENTED, ROOM_WITHDRAWN, ROOM_ENDED = (
+    "waiting", "consented", "withdrawn", "ended",
+)
+OPEN_ROOM_STATES = (ROOM_WAITING, ROOM_CONSENTED)
+
 # Remote session rooms (revision r0004); the link's secret and the short code only as digests.
 rooms = Table(
     "rooms",

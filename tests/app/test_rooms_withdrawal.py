@@ -7,7 +7,14 @@ from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     make_user,
     webrtc_without_runtime,  # noqa: F401  (fixture)
 )
-from tests.app.test_rooms_pages import invite, join, no_camera, user  # isort: skip
+from tests.app.test_rooms_pages import (  # isort: skip
+    invite,
+    join,
+    no_camera,
+    room_page,
+    shown,
+    user,
+)
 
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -204,3 +211,42 @@ def test_the_session_ends_when_its_recording_cannot_be_saved_and_the_client_is_t
     assert warnings[1:] == [rooms.CLOSED_MESSAGES["ended"]]
     at = at.run()
     assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["ended"]]
+
+
+# ----------------------------------------------- a withdrawal recorded on Session replay
+
+
+def withdraw_on_session_replay(db_path, room) -> None:
+    """The client phoned; the clinician records the withdrawal (``ui.consent.withdraw_form``)."""
+    SessionStore(db_path).withdraw_consent(
+        room.consent_id, delete_data=True, viewer=user(db_path, "anna"), actor="anna"
+    )
+
+
+def test_a_withdrawal_recorded_on_session_replay_stops_the_room_on_the_clinician_s_page(
+    db_path,
+):
+    invitation, room, live_room, session_id = recording_room(db_path)
+    withdraw_on_session_replay(db_path, room)
+    at = room_page(db_path, "anna", room.room_key)
+    assert not at.exception, at.exception
+    assert "The client withdrew their consent" in shown(at)
+    assert "consent is on record" not in shown(at)
+    assert not [button for button in at.button if "recording" in str(button.label)]
+    assert not live_room.analysing and rooms.room_registry().get(room.id) is None
+    assert withdrawn_and_deleted(db_path, room, session_id)
+    at = join(str(invitation.token))
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["withdrawn"]]
+    assert no_camera(at) and not at.button
+
+
+def test_a_withdrawal_recorded_on_session_replay_stops_the_room_on_the_client_s_page(db_path):
+    invitation, room, live_room, session_id = recording_room(db_path)
+    at = join(str(invitation.token))
+    assert [success.value for success in at.success] == ["Your consent is on record."]
+    withdraw_on_session_replay(db_path, room)
+    at = at.run()  # the page's next run (the camera component reruns it, as does a click)
+    assert not at.exception, at.exception
+    assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["withdrawn"]]
+    assert no_camera(at) and not at.button
+    assert not live_room.analysing and rooms.room_registry().get(room.id) is None

@@ -172,6 +172,28 @@ def test_a_closed_room_still_leads_its_client_to_withdraw_their_consent(location
         store.room_by_code(never_consented.short_code, include_closed_with_consent=True)
 
 
+def test_a_withdrawal_recorded_in_the_session_store_closes_the_consent_s_room(
+    location, accounts
+):
+    """A clinician records the client's withdrawal on Session replay: the room stayed
+    consented, its link still opened the camera and the analysis went on."""
+    store, sessions = RoomStore(location), SessionStore(location)
+    invitation = store.create_room(accounts["anna"], "C-17")
+    room, consent = store.record_client_consent(invitation.room.id, "Kim", "statement")
+    sessions.withdraw_consent(consent.id, actor="anna")
+    closed = store.get_room(room.id)
+    assert closed.state == "withdrawn"
+    assert closed.ended_at == sessions.get_consent(consent.id).withdrawn_at
+    with pytest.raises(RoomClosedError) as refused:
+        store.room_by_token(str(invitation.token), include_closed_with_consent=True)
+    assert refused.value.reason == "withdrawn"
+    ended = store.create_room(accounts["anna"], "C-18").room
+    ended, ended_consent = store.record_client_consent(ended.id, "Kim", "statement")
+    ended = store.end_room(ended.id)
+    sessions.withdraw_consent(ended_consent.id)
+    assert store.get_room(ended.id) == ended  # a room never goes back from ended
+
+
 def test_a_withdrawal_is_dated_once_the_consent_is_locked(location, accounts, monkeypatch):
     """A clinician may start recording while the client withdraws: the session commits first
     (holding the consent), then the withdrawal. It was dated before it waited for that lock,
