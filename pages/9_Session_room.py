@@ -133,13 +133,14 @@ def start_recording(session_store, live_room, user) -> None:
     except (ValueError, PermissionError) as error:
         st.session_state["rooms.recording_error"] = f"Recording could not start: {error}"
         return
-    st.session_state[auth.ROOM_RECORDING_KEY] = live_room.room_id
+    st.session_state.setdefault(auth.ROOM_RECORDINGS_KEY, {})[live_room.room_id] = session_id
     auth.audit("start_recording", target=f"session {session_id}")
 
 
 def stop_recording(live_room) -> None:
     """The "Stop recording" button's callback: the recording is saved and ended."""
     stopped = live_room.stop_recording()
+    st.session_state.get(auth.ROOM_RECORDINGS_KEY, {}).pop(live_room.room_id, None)
     if stopped is not None:
         stopped.close()
         st.session_state["rooms.last_saved"] = stopped.session_id

@@ -23,8 +23,9 @@ from ui import resources
 USER_KEY = "auth.user"
 LAST_ACTIVITY_KEY = "auth.last_activity"
 NOTICE_KEY = "auth.notice"
-# The remote room whose recording this browser session started (pages/9_Session_room.py).
-ROOM_RECORDING_KEY = "rooms.recording_room"
+# The recordings this browser session started in remote rooms, as {room id: session id}
+# (pages/9_Session_room.py): a clinician may record in several rooms at once.
+ROOM_RECORDINGS_KEY = "rooms.recordings"
 IDLE_TIMEOUT_ENV = "FER_IDLE_TIMEOUT_MIN"
 DEFAULT_IDLE_TIMEOUT_MIN = 15.0
 IDLE_CHECK_EVERY_S = 30
@@ -134,24 +135,32 @@ def _stop_live_analysis() -> None:
                 recorder.close()
         if recognizer is not None:
             recognizer.close()
-        _stop_room_recording()
     except Exception as error:  # the recording's last rows could not be saved
         error_id = new_error_id()
         LOGGER.error("error id %s: stopping live analysis at logout", error_id, exc_info=error)
+    _stop_room_recordings()
 
 
-def _stop_room_recording() -> None:
-    """A remote room's recording started from this browser session is flushed by its page:
-    without the page it ends here (the client's analysis goes on; only they can stop it)."""
-    room_id = st.session_state.get(ROOM_RECORDING_KEY)
-    if room_id is None:
-        return
+def _stop_room_recordings() -> None:
+    """Remote rooms' recordings started from this browser session are flushed by their page:
+    without the page they end here, each whatever happens to the others (the clients'
+    analysis goes on; only they can stop it). A recording another browser session started
+    in one of these rooms since is not this one's to end."""
+    from ui.errors import LOGGER, new_error_id
     from ui.rooms import room_registry
 
-    live_room = room_registry().get(room_id)
-    recorder = None if live_room is None else live_room.stop_recording()
-    if recorder is not None:
-        recorder.close()
+    for room_id, session_id in st.session_state.get(ROOM_RECORDINGS_KEY, {}).items():
+        live_room = room_registry().get(room_id)
+        try:
+            recorder = None if live_room is None else live_room.stop_recording(session_id)
+            if recorder is not None:
+                recorder.close()
+        except Exception as error:  # the recording's last rows could not be saved
+            error_id = new_error_id()
+            LOGGER.error(
+                "error id %s: ending room %s's recording at logout", error_id, room_id,
+                exc_info=error,
+            )
 
 
 def check_session():

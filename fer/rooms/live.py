@@ -305,10 +305,14 @@ class LiveRoom:
             self._recorder = recorder
             self._record_origin = self._clock()
 
-    def stop_recording(self) -> Any:
-        """Stop buffering and return the recorder (the caller closes it)."""
+    def stop_recording(self, session_id: int | None = None) -> Any:
+        """Stop buffering and return the recorder (the caller closes it); with ``session_id``,
+        only if the recording is that session's (None otherwise)."""
         with self._lock:
-            recorder, self._recorder, self._record_origin = self._recorder, None, None
+            recorder = self._recorder
+            if recorder is None or (session_id is not None and recorder.session_id != session_id):
+                return None
+            self._recorder = self._record_origin = None
         return recorder
 
     @property

@@ -13,6 +13,7 @@ from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     webrtc_without_runtime,  # noqa: F401  (fixture)
 )
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -322,13 +323,70 @@ def test_logging_out_ends_the_recording_the_clinician_started(db_path):
     sessions = SessionStore(db_path)
     at = log_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT),
                 user(db_path, "anna"))
-    at.session_state["rooms.recording_room"] = room.id
+    at.session_state["rooms.recordings"] = {room.id: session_id}
     at = at.run()
     at = at.sidebar.button(key="auth.logout").click().run()
     assert not at.exception, at.exception
     assert live_room.recorder is None
     assert sessions.get_session(session_id).ended_at is not None
     assert live_room.analysing  # the client's camera is theirs to stop
+
+
+def analysing_room(db_path: Path):
+    """A consented room of anna's, analysing, not recording: (room, live room)."""
+    from types import SimpleNamespace
+
+    invitation = invite(db_path)
+    room, consent = RoomStore(db_path).record_client_consent(invitation.room.id, "Kim", "ok")
+    live_room = rooms.room_registry().room(room.id)
+    live_room.allow_analysis(consent.id, SimpleNamespace(classes=("neutral", "happy")), "tiny")
+    return room, live_room
+
+
+@pytest.mark.parametrize("logout", ["button", "idle"])
+def test_logging_out_ends_the_recordings_in_every_room(db_path, monkeypatch, logout):
+    """A clinician recording in two rooms who logged out left the first recording on: only
+    the last room started was kept for the logout to end."""
+    monkeypatch.setattr(rooms, "prepare_model", lambda: object())
+    app = log_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT),
+                 user(db_path, "anna"))
+    app = app.run()  # the process's start-up, which ends sessions left open, is behind us
+    (first, first_live), (second, second_live) = analysing_room(db_path), analysing_room(db_path)
+    at = room_page(db_path, "anna", first.room_key)
+    at = at.button(key="rooms.record_start").click().run()
+    at.query_params["room"] = second.room_key  # the clinician opens the second room
+    at = at.run().button(key="rooms.record_start").click().run()
+    assert not at.exception, at.exception
+    recorders = [first_live.recorder, second_live.recorder]
+    assert None not in recorders
+    # AppTest keeps a page's session state to itself: the logout gets what the room page kept
+    # (its widgets aside), as in one browser session.
+    widgets = {widget.key for widget in (*at.button, *at.text_input)}
+    for key in at.session_state.keys():
+        if key.startswith("rooms.") and key not in widgets:
+            app.session_state[key] = at.session_state[key]
+    if logout == "button":
+        app = app.sidebar.button(key="auth.logout").click().run()
+    else:
+        app.session_state["auth.last_activity"] = time.monotonic() - 24 * 3600
+        app = app.run()
+    assert "auth.user" not in app.session_state
+    assert not app.exception, app.exception
+    assert first_live.recorder is None and second_live.recorder is None
+    sessions = SessionStore(db_path)
+    for recorder in recorders:
+        assert sessions.get_session(recorder.session_id).ended_at is not None
+    assert first_live.analysing and second_live.analysing  # the clients' cameras are theirs
+
+
+def test_stopping_a_recording_leaves_it_to_no_logout(db_path, monkeypatch):
+    monkeypatch.setattr(rooms, "prepare_model", lambda: object())
+    room, live_room = analysing_room(db_path)
+    at = room_page(db_path, "anna", room.room_key)
+    at = at.button(key="rooms.record_start").click().run()
+    assert at.session_state["rooms.recordings"] == {room.id: live_room.recorder.session_id}
+    at = at.button(key="rooms.record_stop").click().run()
+    assert at.session_state["rooms.recordings"] == {}
 
 
 def test_an_expired_room_stops_its_analysis_and_saves_its_recording(db_path):

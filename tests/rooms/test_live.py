@@ -254,3 +254,12 @@ def test_a_withdrawal_drops_the_recording_s_unsaved_rows_instead_of_writing_them
     room.start_recording(recorder)
     close_analysis(*room.forbid_analysis(), discard_recording=True)
     assert recognizer.n_closed == 1 and recorder.calls == ["discard"]
+
+
+def test_stopping_a_named_recording_leaves_another_one_running():
+    room, recorder = LiveRoom(1, Clock()), Closing()
+    room.allow_analysis(5, Closing(), "tiny")
+    room.start_recording(recorder)
+    assert room.stop_recording(session_id=8) is None and room.recorder is recorder
+    assert room.stop_recording(session_id=7) is recorder and room.recorder is None
+    assert room.stop_recording() is None
