@@ -48,7 +48,7 @@ def guarded_guess(find_room, not_found_message: str, icon: str | None = None):
     limiter, guesser = rooms.code_attempts(), rooms.browser_session_id()
     wait_s = limiter.begin(guesser)  # counted as wrong from here, so parallel guesses count
     if wait_s > 0:
-        st.error(f"Too many wrong codes. Try again in {wait_s / 60:.0f} minutes.")
+        st.error(limiter.refusal_message(guesser, wait_s))
         return None
     wrong = False
     try:

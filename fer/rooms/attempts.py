@@ -13,6 +13,7 @@ of them has been counted.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -77,6 +78,25 @@ class AttemptLimiter:
                 if self._failures[index][1] == guesser:
                     del self._failures[index]
                     return
+
+    def refusal_message(self, guesser: str, wait_s: float) -> str:
+        """What a guesser refused for ``wait_s`` seconds is told: whether their own wrong codes
+        or everyone's reached the limit (a right code is refused too while everyone's is
+        reached, so the person must not be told the mistakes were theirs), and that a link,
+        which is not limited, still works."""
+        with self._lock:
+            now = self._clock()
+            self._forget_old(now)
+            own = sum(1 for _, who in self._failures if who == guesser) >= self.per_guesser
+        minutes = max(1, math.ceil(wait_s / 60))
+        wait = f"Try again in {minutes} minute{'s' if minutes > 1 else ''}"
+        if own:
+            return (f"Too many wrong codes from this browser. {wait}, or open the link your "
+                    "clinician sent you.")
+        return (
+            "Too many wrong codes have been tried on this server recently, so codes are paused "
+            f"for everyone. {wait}, or open the link your clinician sent you: links still work."
+        )
 
     def record_failure(self, guesser: str) -> None:
         with self._lock:

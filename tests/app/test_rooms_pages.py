@@ -145,7 +145,10 @@ def test_a_wrong_code_is_refused_and_guessing_is_limited(db_path):
         assert at.error[0].value == "No session has this code. Check it with your clinician."
     at.text_input(key="join.code").input("ABCD-EFGH")
     at = at.button(key="join.code_submit").click().run()
-    assert at.error[0].value.startswith("Too many wrong codes.")
+    assert at.error[0].value == (
+        "Too many wrong codes from this browser. Try again in 15 minutes, or open the link your "
+        "clinician sent you."
+    )
 
 
 def test_the_right_code_opens_the_consent(db_path):

@@ -72,3 +72,21 @@ def test_a_right_guess_is_forgiven():
         limiter.forgive("a")  # right each time
     assert limiter.begin("a") == 0 and limiter.begin("a") == 0  # two wrong ones
     assert limiter.begin("a") > 0
+
+
+def test_the_refusal_says_whose_codes_reached_the_limit_and_rounds_the_wait_up():
+    clock = Clock()
+    limiter = AttemptLimiter(per_guesser=2, overall=3, window_s=900, clock=clock)
+    limiter.record_failure("a")
+    limiter.record_failure("a")
+    own = limiter.refusal_message("a", limiter.wait_s("a"))
+    assert own == (
+        "Too many wrong codes from this browser. Try again in 15 minutes, or open the link "
+        "your clinician sent you."
+    )
+    limiter.record_failure("b")
+    clock.now += 900 - 25  # 25 s left: one minute, not "0 minutes"
+    everyone = limiter.refusal_message("c", limiter.wait_s("c"))
+    assert everyone.startswith("Too many wrong codes have been tried on this server recently")
+    assert "Try again in 1 minute, " in everyone and "links still work" in everyone
+    assert "from this browser" not in everyone  # c made no mistake
