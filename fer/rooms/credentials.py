@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 SECRET_BYTES = 32
@@ -24,6 +25,9 @@ CODE_LENGTH = 8
 # Anything longer is not one of ours; refusing it bounds the work of hashing what was typed.
 MAX_TOKEN_LENGTH = 200
 TOKEN_SEPARATOR = "."
+TOKEN_CHARACTERS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
 INSTANCE_SEPARATOR = "-"
 MAX_INSTANCE_LENGTH = 16
 INSTANCE_NAME = re.compile(f"[a-z0-9]{{1,{MAX_INSTANCE_LENGTH}}}")
@@ -82,14 +86,28 @@ def instance_of(room_key: str) -> str:
     return name if named else ""
 
 
+def _without_invisible(text: str) -> str:
+    """``text`` without invisible format characters (a zero-width space that a messaging app
+    put into a pasted link or code)."""
+    return "".join(character for character in text if unicodedata.category(character) != "Cf")
+
+
+def is_token_text(text: str) -> bool:
+    """Whether ``text`` uses only the characters of a room key or secret (URL-safe base64)."""
+    return bool(text) and len(text) <= MAX_TOKEN_LENGTH and set(text) <= TOKEN_CHARACTERS
+
+
 def parse_join_token(text: str) -> JoinToken | None:
-    """The token in a join link's ``room`` parameter, or None when it cannot be one of ours."""
-    text = (text or "").strip()
-    if not text or len(text) > MAX_TOKEN_LENGTH or text.count(TOKEN_SEPARATOR) != 1:
+    """The token in a join link's ``room`` parameter, or None when it cannot be one of ours.
+
+    A link pasted from a message often ends with the sentence's full stop, or carries an
+    invisible character; neither is ever part of a token, so both are dropped.
+    """
+    text = _without_invisible(text or "").strip().rstrip(TOKEN_SEPARATOR)
+    if len(text) > MAX_TOKEN_LENGTH or text.count(TOKEN_SEPARATOR) != 1:
         return None
     room_key, secret = text.split(TOKEN_SEPARATOR)
-    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-    if not room_key or not secret or not set(room_key + secret) <= allowed:
+    if not is_token_text(room_key) or not is_token_text(secret):
         return None
     return JoinToken(room_key, secret)
 
@@ -99,9 +117,14 @@ def new_short_code() -> str:
 
 
 def normalise_code(text: str) -> str | None:
-    """A typed short code in its stored form (upper case, without spaces or dashes), or None
-    when it cannot be a code (wrong length or a character outside the alphabet)."""
-    code = "".join(character for character in (text or "") if character not in " -\t").upper()
+    """A typed short code in its stored form (upper case, without spaces or dashes of any kind,
+    full-width letters as their plain form), or None when it cannot be a code (wrong length or
+    a character outside the alphabet)."""
+    plain = _without_invisible(unicodedata.normalize("NFKC", text or ""))
+    code = "".join(
+        character for character in plain
+        if not character.isspace() and unicodedata.category(character) != "Pd"
+    ).upper()
     if len(code) != CODE_LENGTH or not set(code) <= set(CODE_ALPHABET):
         return None
     return code

@@ -22,6 +22,13 @@ def test_malformed_tokens_are_refused(text):
     assert credentials.parse_join_token(text) is None
 
 
+def test_a_link_pasted_with_a_full_stop_or_an_invisible_character_still_parses():
+    token = credentials.new_join_token()
+    for pasted in (f"{token}.", f" {token}. ", f"{token}\u200b", f"\ufeff{token}",
+                   f"{token.room_key}.\u200b{token.secret}"):
+        assert credentials.parse_join_token(pasted) == token, repr(pasted)
+
+
 def test_codes_avoid_look_alike_characters():
     for _ in range(200):
         code = credentials.new_short_code()
@@ -32,7 +39,12 @@ def test_codes_avoid_look_alike_characters():
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [("abcd-efgh", "ABCDEFGH"), (" ABCD EFGH ", "ABCDEFGH"), ("abcdefg", None),
-     ("ABCD-EFG0", None), ("ABCDEFGHJ", None), ("", None)],
+     ("ABCD-EFG0", None), ("ABCDEFGHJ", None), ("", None),
+     # As phones and messaging apps write them: an en dash, a non-breaking or zero-width
+     # space, full-width letters.
+     ("ABCD\u2013EFGH", "ABCDEFGH"), ("ABCD\u00a0EFGH", "ABCDEFGH"),
+     ("ABCD\u200bEFGH", "ABCDEFGH"), ("\uff21\uff22\uff23\uff24-EFGH", "ABCDEFGH"),
+     ("ABCD\u2014EFGH\u2010", "ABCDEFGH")],
 )
 def test_typed_codes_are_normalised(typed, expected):
     assert credentials.normalise_code(typed) == expected
