@@ -89,8 +89,9 @@ def append_entry(
 
 
 def _field(value: Any, name: str, max_length: int, required: bool) -> str:
-    text = validate_text(value, f"The audit entry's {name}", max_length, required)
-    return validate_text(_one_line(text), f"The audit entry's {name}", max_length, required)
+    # Escaped before the checks: a NUL typed into a login name is recorded as "\x00", not
+    # refused (the attempt happened).
+    return validate_text(_one_line(value), f"The audit entry's {name}", max_length, required)
 
 
 class AuditLog:

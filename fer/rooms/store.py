@@ -159,6 +159,8 @@ class RoomStore:
 
     def owned_room(self, room_key: str, viewer: User) -> Room:
         """The room named ``room_key`` if ``viewer`` owns it; ``RoomNotFoundError`` otherwise."""
+        if not credentials.is_token_text(str(room_key)):  # a typed URL, never one of our keys
+            raise RoomNotFoundError("No such room")
         room = self._find(rooms.c.room_key == str(room_key))
         if room is None or room.owner_id != viewer.id:
             raise RoomNotFoundError("No such room")

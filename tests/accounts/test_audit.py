@@ -66,3 +66,10 @@ def test_control_characters_in_any_field_are_escaped_onto_one_line(audit):
     assert entry["target"] == "user\\x1b[2J 1"
     assert entry["detail"] == "a\\u2028b\\u202ec"
     assert len(audit.export_csv().splitlines()) == 2
+
+
+def test_a_nul_in_a_field_is_recorded_escaped(audit):
+    # What was typed into a login form is recorded, never refused (PostgreSQL cannot store a
+    # NUL in text).
+    audit.record("who\x00ever", "login_failed")
+    assert audit.entries()["actor"].tolist() == ["who\\x00ever"]

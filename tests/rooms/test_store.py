@@ -224,3 +224,18 @@ def test_the_schema_refuses_taking_a_room_back(location, accounts):
         with pytest.raises(sqlalchemy.exc.DatabaseError), store.engine.begin() as connection:
             connection.execute(sqlalchemy.text(sql))
     assert store.get_room(room.id).state == "ended"
+
+
+@pytest.mark.parametrize("room_key", ["\x00", "abc\x00def", "x" * 500, "<script>", "ключ"])
+def test_a_typed_room_key_that_is_none_of_ours_finds_nothing(location, accounts, room_key):
+    # PostgreSQL refuses a NUL in text outright: it must never reach the database.
+    with pytest.raises(RoomNotFoundError):
+        RoomStore(location).owned_room(room_key, accounts["anna"])
+
+
+def test_a_nul_in_the_client_s_name_is_refused_in_words(location, accounts):
+    store = RoomStore(location)
+    room = store.create_room(accounts["anna"], "C-17").room
+    with pytest.raises(ValueError, match="Your name must not contain a NUL character"):
+        store.record_client_consent(room.id, "Kim\x00", consent_statement(30))
+    assert store.get_room(room.id).state == "waiting"
