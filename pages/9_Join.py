@@ -12,6 +12,7 @@ import streamlit as st
 from fer.rooms import RoomClosedError, RoomNotFoundError
 from fer.rooms.live import LEFT
 from fer.rooms.statement import consent_statement, explanation
+from fer.rooms.store import WITHDRAWN_KEPT
 from ui import resources, rooms
 from ui.errors import LOGGER, new_error_id, report_error
 from ui.live import rtc_configuration
@@ -262,6 +263,8 @@ def closed(store, room, status: str) -> None:
     rooms.release(room.id, discard_recording=not in_force)
     if room.consent_id is not None and not in_force:
         status = "withdrawn"  # an ended room stays ended when its consent is withdrawn
+        if store.sessions_recorded(room):
+            status = WITHDRAWN_KEPT
     show_closed(status)
     if not in_force:
         return

@@ -11,6 +11,7 @@ import streamlit as st
 
 from fer.rooms import RoomNotFoundError
 from fer.rooms.credentials import format_code
+from fer.rooms.store import WITHDRAWN_KEPT
 from ui import auth, resources, rooms, sessions
 from ui.errors import report_error
 from ui.text import plain
@@ -27,6 +28,8 @@ STATUS_WORDS = {
     "ended": "The session room has ended.",
     "withdrawn": "The client withdrew their consent: the analysis stopped, and what was "
     "recorded under it was deleted.",
+    WITHDRAWN_KEPT: "The client's consent was withdrawn: the analysis stopped, and what was "
+    "recorded under it was kept under the clinic's policy.",
 }
 
 
@@ -201,6 +204,8 @@ def room_view(store, room_id: int, user) -> None:
         # recording's session, which takes no more results, so the unsaved ones are dropped.
         rooms.release(room.id, discard_recording=status == "withdrawn")
         live_room = None
+    if status == "withdrawn" and store.sessions_recorded(room):
+        status = WITHDRAWN_KEPT
     snapshot = None if live_room is None else live_room.snapshot()
     if snapshot is not None and snapshot.video_arriving:
         auth.touch()  # a session in progress is activity: no idle logout in the middle of it

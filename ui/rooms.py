@@ -25,7 +25,14 @@ from fer.realtime.tracking import face_name
 from fer.rooms import credentials
 from fer.rooms.attempts import AttemptLimiter
 from fer.rooms.live import LEFT, PLAYING, RoomRegistry, close_analysis
-from fer.rooms.store import DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Room, RoomStore
+from fer.rooms.store import (
+    DEFAULT_LIFETIME,
+    MAX_LIFETIME,
+    MIN_LIFETIME,
+    WITHDRAWN_KEPT,
+    Room,
+    RoomStore,
+)
 from ui import resources
 from ui.live import (
     LiveHistory,
@@ -56,6 +63,10 @@ CLOSED_MESSAGES = {
     "withdrawn": (
         "You withdrew your consent. Nothing more is analysed, and what was recorded under it "
         "was deleted. You can close this page."
+    ),
+    WITHDRAWN_KEPT: (
+        "Your consent was withdrawn. Nothing more is analysed. What was recorded before was "
+        "kept under the clinic's policy; ask your clinician about it. You can close this page."
     ),
     "already consented": "Consent for this session is already on record.",
 }

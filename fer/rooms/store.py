@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from fer.accounts.audit import append_entry
 from fer.accounts.users import User
@@ -44,11 +44,14 @@ from fer.storage.tables import (
     ROOM_WITHDRAWN,
     consents,
     rooms,
+    sessions,
 )
 from fer.storage.text_fields import validate_text
 
 WAITING, CONSENTED, WITHDRAWN, ENDED = ROOM_WAITING, ROOM_CONSENTED, ROOM_WITHDRAWN, ROOM_ENDED
 OPEN_STATES = OPEN_ROOM_STATES
+# Not a state: how a withdrawn room is described when the clinic's policy kept its sessions.
+WITHDRAWN_KEPT = "withdrawn, sessions kept"
 DEFAULT_LIFETIME = timedelta(hours=2)
 MIN_LIFETIME = timedelta(minutes=5)
 MAX_LIFETIME = timedelta(hours=24)
@@ -62,7 +65,8 @@ class RoomNotFoundError(ValueError):
 
 
 class RoomClosedError(ValueError):
-    """The room exists but can no longer be joined: ``reason`` is expired, ended or withdrawn."""
+    """The room exists but can no longer be joined: ``reason`` is expired, ended, withdrawn or
+    :data:`WITHDRAWN_KEPT`."""
 
     def __init__(self, reason: str):
         self.reason = reason
@@ -224,6 +228,17 @@ class RoomStore:
             ).first()
         return withdrawn_at is not None and withdrawn_at[0] is None
 
+    def sessions_recorded(self, room: Room) -> int:
+        """How many sessions recorded under the room's consent still exist: none after a
+        withdrawal that deleted them, some when the clinic's policy kept them."""
+        if room.consent_id is None:
+            return 0
+        with read_connection(self.engine) as connection:
+            return int(connection.execute(
+                select(func.count()).select_from(sessions)
+                .where(sessions.c.consent_id == room.consent_id)
+            ).scalar_one())
+
     def record_client_consent(
         self,
         room_id: int,
@@ -335,5 +350,7 @@ class RoomStore:
         if status not in OPEN_STATES and not (
             include_closed_with_consent and self.consent_in_force(room)
         ):
+            if status == WITHDRAWN and self.sessions_recorded(room):
+                raise RoomClosedError(WITHDRAWN_KEPT)
             raise RoomClosedError(status)
         return room

@@ -216,10 +216,11 @@ def test_the_session_ends_when_its_recording_cannot_be_saved_and_the_client_is_t
 # ----------------------------------------------- a withdrawal recorded on Session replay
 
 
-def withdraw_on_session_replay(db_path, room) -> None:
-    """The client phoned; the clinician records the withdrawal (``ui.consent.withdraw_form``)."""
+def withdraw_on_session_replay(db_path, room, delete_data: bool = True) -> None:
+    """The client phoned; the clinician records the withdrawal (``ui.consent.withdraw_form``),
+    deleting what was recorded or keeping it under the clinic's policy."""
     SessionStore(db_path).withdraw_consent(
-        room.consent_id, delete_data=True, viewer=user(db_path, "anna"), actor="anna"
+        room.consent_id, delete_data=delete_data, viewer=user(db_path, "anna"), actor="anna"
     )
 
 
@@ -250,3 +251,20 @@ def test_a_withdrawal_recorded_on_session_replay_stops_the_room_on_the_client_s_
     assert [warning.value for warning in at.warning] == [rooms.CLOSED_MESSAGES["withdrawn"]]
     assert no_camera(at) and not at.button
     assert not live_room.analysing and rooms.room_registry().get(room.id) is None
+
+
+def test_a_withdrawal_that_kept_the_sessions_is_not_called_a_deletion(db_path):
+    from fer.rooms.store import WITHDRAWN_KEPT
+
+    invitation, room, live_room, session_id = recording_room(db_path)
+    withdraw_on_session_replay(db_path, room, delete_data=False)
+    at = room_page(db_path, "anna", room.room_key)
+    assert not at.exception, at.exception
+    assert "kept under the clinic's policy" in shown(at) and "was deleted" not in shown(at)
+    assert SessionStore(db_path).get_session(session_id).consent_withdrawn_at is not None
+    for opened in (join(str(invitation.token)), join(str(invitation.token)).run()):
+        assert not opened.exception, opened.exception
+        assert [warning.value for warning in opened.warning] == [
+            rooms.CLOSED_MESSAGES[WITHDRAWN_KEPT]
+        ]
+        assert no_camera(opened) and not opened.button
