@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from fer.data.datasets import (
+from fer.data.face_dataset import (
     FER2013_N_ROWS,
     FER2013_SPLITS,
     DataFormatError,
