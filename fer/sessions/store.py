@@ -25,6 +25,7 @@ class :class:`fer.sessions.consents.ConsentRegister`, clinician markers by
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,6 +71,7 @@ from fer.storage.database import (
     sqlite_path,
     write_transaction,
 )
+from fer.storage.installation import read_installation_id
 from fer.storage.tables import FRAME_VALUE_COLUMNS, consents, frames, session_shares, sessions
 from fer.storage.text_fields import validate_text
 
@@ -110,6 +112,11 @@ class SessionStore(ConsentRegister):
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
         return self.engine.dialect.name
+
+    def installation_id(self) -> uuid.UUID:
+        """The database's own random id (:mod:`fer.storage.installation`): the same for every
+        reader of this database, different in every other one."""
+        return read_installation_id(self.engine)
 
     # sessions ---------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Where sessions, accounts and the audit log are kept: SQLite (embedded) or PostgreSQL.
 
 ``database`` (locations, engines, private files, erasing deleted rows from disk), ``tables``
-(SQLAlchemy Core tables for queries), ``migrations`` (the schema's history, applied on open).
+(SQLAlchemy Core tables for queries), ``migrations`` (the schema's history, applied on open),
+``installation`` (the database's own random id, which names it in records sent elsewhere).
 """
 
 from fer.storage.database import DatabaseError, erase_free_space, open_engine

@@ -191,6 +191,14 @@ audit_log = Table(
     Column("detail", Text, nullable=False, default=""),
 )
 
+# The database's own random id (revision r0007), one row; read by fer.storage.installation.
+installation = Table(
+    "installation",
+    metadata,
+    Column("only_row", Integer, primary_key=True),
+    Column("id", Text, nullable=False),
+)
+
 # The order of an encoded frame row (fer.sessions.records.encode_frame), after session_id.
 FRAME_VALUE_COLUMNS = (
     "t_seconds",
