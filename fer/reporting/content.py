@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +68,9 @@ class ReportContent:
     frames: pd.DataFrame
     markers: pd.DataFrame
     insights: dict[str, Any]
+    # The session database's own id (fer.storage.installation): consent numbers and client codes
+    # are unique within one database only, so what the report sends elsewhere is named with it.
+    installation_id: uuid.UUID
     notes: str = ""
     client_code: str | None = None  # None: the client is known by the consent record only
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -187,9 +191,12 @@ def report_content(
     frames: pd.DataFrame,
     model_dir: Path | None,
     markers: pd.DataFrame | None = None,
+    *,
+    installation_id: uuid.UUID,
 ) -> ReportContent:
     """Gather a report's content from a session record (``SessionInfo``), its consent record
-    (``Consent``), its frame table, the model's folder and the clinician's markers."""
+    (``Consent``), its frame table, the model's folder, the clinician's markers and the id of the
+    database they were read from (``SessionStore.installation_id``)."""
     markers = markers if markers is not None else pd.DataFrame({"t_seconds": [], "note": []})
     client_code = getattr(session, "client_code", None) or None
     client = client_code or f"consent {consent.id}"
@@ -211,6 +218,7 @@ def report_content(
         frames=frames,
         markers=markers,
         insights=session_insights(frames, markers) if not frames.empty else {"faces": []},
+        installation_id=installation_id,
         notes=getattr(session, "notes", "") or "",
         client_code=client_code,
     )

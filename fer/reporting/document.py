@@ -31,7 +31,8 @@ def session_report(store: Any, session_id: int, report_format: str, viewer: Any 
     consent = store.get_consent(session.consent_id)
     frames = store.load_frames(session_id, viewer=viewer)
     markers = store.list_markers(session_id, viewer=viewer)
-    content = report_content(session, consent, frames, recorded_model_dir(session.model), markers)
+    content = report_content(session, consent, frames, recorded_model_dir(session.model), markers,
+                             installation_id=store.installation_id())
     with _REPORT_LOCK:
         if report_format == "html":
             return report_html(content).encode("utf-8")

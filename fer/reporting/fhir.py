@@ -10,6 +10,14 @@ names the faces left out; their figures are in the attached PDF only. While the 
 open, the Observations are ``preliminary`` and the document's ``docStatus`` too; ``final`` once it
 has ended.
 
+Consent numbers and client codes repeat across installations (consent 1, or client code "C-17",
+of one clinic is someone else in another), so every resource id is a UUID5 name in the namespace
+of the database's installation id (:mod:`fer.storage.installation`), and the Patient's
+identifier systems name the installation too. A bundle resent from one database updates the
+resources it made before; one from another database never touches them. Ids were the same in
+every installation before schema revision r0007: a bundle resent after that upgrade creates new
+resources beside the old ones instead of updating them.
+
 Resources are built and validated with ``fhir.resources``' R4B models (R4 with its technical
 corrections; these five resources have the same JSON shape in R4).
 """
@@ -31,26 +39,32 @@ from fer.reporting.content import (
     summary_figures,
 )
 
-CLIENT_CODE_SYSTEM = "urn:fer-workbench:client-code"
-# A client without a code is known by the number of their consent record in one installation's
-# database: not a client code, and not unique beyond that database.
-CONSENT_RECORD_SYSTEM = "urn:fer-workbench:consent-record"
-# A fixed namespace keeps resource ids stable for one session, so a resent bundle updates. The
-# session's ids also hold when it began: a SQLite database gave a deleted newest session's id to
-# the next session before schema revision r0006, and that session's bundle must not replace
-# another client's record (consents are never deleted).
-_NAMESPACE = uuid.UUID("6f0b6a7e-3c1e-4f5e-9a5d-2b8e4c9f7a10")
+
+def client_code_system(installation_id: uuid.UUID) -> str:
+    """The identifier system of the client codes of one installation: a client code is the
+    clinic's own pseudonym, which another clinic may give someone else."""
+    return f"urn:fer-workbench:{installation_id}:client-code"
 
 
-def _id(*parts: Any) -> str:
-    return str(uuid.uuid5(_NAMESPACE, "/".join(map(str, parts))))
+def consent_record_system(installation_id: uuid.UUID) -> str:
+    """The identifier system of a client without a code, known by the number of their consent
+    record in one installation's database: not a client code, and unique in that database only."""
+    return f"urn:fer-workbench:{installation_id}:consent-record"
+
+
+def _id(content: ReportContent, *parts: Any) -> str:
+    # The installation's namespace keeps ids stable for resends from one database and apart from
+    # every other database's. A session's ids also hold when it began: a SQLite database gave a
+    # deleted newest session's id to the next session before schema revision r0006, and that
+    # session's bundle must not replace another client's record (consents are never deleted).
+    return str(uuid.uuid5(content.installation_id, "/".join(map(str, parts))))
 
 
 def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
     """The Bundle as a JSON-ready dict, validated against the FHIR models."""
     from fhir.resources.R4B.bundle import Bundle
 
-    patient_id = _id("patient", content.client)
+    patient_id = _id(content, "patient", content.client)
     session_key = f"{content.session_id}@{content.started_at.isoformat()}"
     patient_ref = {"reference": f"urn:uuid:{patient_id}"}
     period = {"start": report_time(content.started_at)}
@@ -64,14 +78,16 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
             "resourceType": "Patient",
             "id": patient_id,
             "identifier": [
-                {"system": CLIENT_CODE_SYSTEM, "value": content.client_code}
+                {"system": client_code_system(content.installation_id),
+                 "value": content.client_code}
                 if content.client_code
-                else {"system": CONSENT_RECORD_SYSTEM, "value": str(content.consent["id"])}
+                else {"system": consent_record_system(content.installation_id),
+                      "value": str(content.consent["id"])}
             ],
         },
         {
             "resourceType": "Consent",
-            "id": _id("consent", content.consent["id"]),
+            "id": _id(content, "consent", content.consent["id"]),
             "status": "inactive" if withdrawn else "active",
             "scope": {"coding": [{
                 "system": "http://terminology.hl7.org/CodeSystem/consentscope",
@@ -89,7 +105,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
             notes.append({"text": f"Read with caution: {figure.caution}"})
         resources.append({
             "resourceType": "Observation",
-            "id": _id("observation", session_key, figure.name),
+            "id": _id(content, "observation", session_key, figure.name),
             "status": status,
             "category": [{"text": "facial-expression session summary (descriptive)"}],
             "code": {"text": figure.name},
@@ -112,7 +128,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
         )
     resources.append({
         "resourceType": "DocumentReference",
-        "id": _id("document", session_key),
+        "id": _id(content, "document", session_key),
         "status": "current",
         "docStatus": status,
         "description": description,
@@ -128,7 +144,7 @@ def report_bundle(content: ReportContent, pdf: bytes) -> dict[str, Any]:
     })
     bundle = {
         "resourceType": "Bundle",
-        "id": _id("bundle", session_key),
+        "id": _id(content, "bundle", session_key),
         "type": "collection",
         "entry": [
             {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}

@@ -24,10 +24,11 @@ def reading(t_seconds: float, label: str, track_id: int = 0) -> FrameRecord:
 
 
 def recorded_session(
-    tmp_path: Path, frames: list[FrameRecord], ended: bool = True, client_code: str | None = "C-7"
+    tmp_path: Path, frames: list[FrameRecord], ended: bool = True, client_code: str | None = "C-7",
+    started: datetime | None = None,
 ) -> tuple[SessionStore, int]:
     store = SessionStore(tmp_path / "sessions.db")
-    started = datetime.now(UTC) - timedelta(hours=1)
+    started = started or datetime.now(UTC) - timedelta(hours=1)
     consent = store.record_consent("Dana Client", client_code=client_code,
                                    given_at=started - timedelta(minutes=1))
     session_id = store.create_session(

@@ -65,6 +65,8 @@ def test_pdf_holds_the_charts(session_db, tmp_path):
 def test_fhir_bundle_validates_and_carries_the_pdf(session_db, tmp_path):
     from fhir.resources.R4B.bundle import Bundle
 
+    from fer.sessions.store import SessionStore
+
     bundle = json.loads(run_report(session_db, tmp_path, "fhir").read_text())
     Bundle.model_validate(bundle)
     kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
@@ -72,8 +74,9 @@ def test_fhir_bundle_validates_and_carries_the_pdf(session_db, tmp_path):
     assert kinds.count("Observation") >= 4
     patient = bundle["entry"][0]["resource"]
     assert "Test Person" not in json.dumps(bundle)  # the pseudonym, never the name
+    installation_id = SessionStore(session_db[0]).installation_id()
     assert patient["identifier"] == [  # no client code: the consent record's number
-        {"system": "urn:fer-workbench:consent-record", "value": "1"}
+        {"system": f"urn:fer-workbench:{installation_id}:consent-record", "value": "1"}
     ]
     attachment = bundle["entry"][-1]["resource"]["content"][0]["attachment"]
     assert base64.b64decode(attachment["data"]).startswith(b"%PDF")
