@@ -162,11 +162,13 @@ def delete_session(request: Request, principal: Caller, session_id: SessionId) -
         raise HTTPException(403, "The service token may not delete sessions; use an account.")
     info = _visible(request, principal, session_id)
     try:
-        request.app.state.store.delete_session(info.id, viewer=principal.viewer)
+        # The audit entry commits with the deletion, or neither happens.
+        request.app.state.store.delete_session(
+            info.id, viewer=principal.viewer, actor=principal.actor
+        )
     except AccessDeniedError as error:
         _audit(request, principal, "access_denied", target, "delete: not the owner")
         raise HTTPException(403, str(error)) from None
     except SessionNotFoundError:
         raise HTTPException(404, f"No session {session_id} that you may see.") from None
-    _audit(request, principal, "delete_session", target)
     return Response(status_code=204)

@@ -119,6 +119,19 @@ def test_the_owner_deletes_and_the_session_is_gone(client, world):
     )
 
 
+def test_a_deletion_whose_audit_entry_cannot_be_written_does_not_happen(
+    client, world, monkeypatch
+):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the audit log cannot be written")
+
+    monkeypatch.setattr("fer.sessions.store.append_entry", refuse)
+    a = world.sessions["a"]
+    response = client.delete(f"/v1/sessions/{a}", headers=world.headers("dr.a"))
+    assert response.status_code == 500 and "error id" in response.json()["detail"]
+    assert a in {info.id for info in SessionStore(world.database).list_sessions()}
+
+
 def test_a_clinician_the_session_was_only_shared_with_may_not_delete_it(client, world):
     shared = world.sessions["shared_with_a"]
     response = client.delete(f"/v1/sessions/{shared}", headers=world.headers("dr.a"))
