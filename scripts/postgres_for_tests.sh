@@ -5,10 +5,15 @@
 #
 # With FER_TEST_POSTGRES_URL already set, the command runs against that server instead. Otherwise
 # PostgreSQL comes from Debian's packages (installed when missing, as root), a cluster is made in
-# a temporary folder on a free port (as the `postgres` user when root: the server refuses to run
+# a private temporary folder (0700; as the `postgres` user when root: the server refuses to run
 # as root), and it is stopped and removed when the command ends. Tuned for tests, not for data:
 # fsync is off. Without PostgreSQL the command still runs and its PostgreSQL tests are skipped;
 # under CI that is an error instead.
+#
+# The cluster trusts every connection (superuser `fer`, no password), so it listens on no TCP
+# port at all, only on a Unix socket inside that private folder: nobody but this account (and
+# root) can reach it. Reachable by others, a trusting superuser would let any local account run
+# programs as the server's account (COPY ... TO PROGRAM). Clients get the folder as `host=`.
 set -euo pipefail
 
 if [ -n "${FER_TEST_POSTGRES_URL:-}" ]; then
@@ -39,8 +44,10 @@ if [ -z "$BIN" ] || [ ! -x "$BIN/initdb" ]; then
   unavailable "no PostgreSQL server programs under /usr/lib/postgresql" "$@"
 fi
 
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# No TCP listener, so no port clash: the port only names the socket file in the private folder.
+PORT=5432
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/fer-postgres.XXXXXX")"
+chmod 700 "$DIR"
 if [ "$(id -u)" = 0 ]; then
   id postgres >/dev/null 2>&1 || useradd --system --home-dir "$DIR" --shell /bin/sh postgres
   chown postgres: "$DIR"
@@ -57,15 +64,26 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-as_server "'$BIN/initdb' -D '$DIR/data' -A trust -U fer -E UTF8 --no-sync" >"$DIR/initdb.log" 2>&1 \
+as_server "'$BIN/initdb' -D '$DIR/data' --auth-local=trust --auth-host=reject -U fer -E UTF8 \
+  --no-sync" >"$DIR/initdb.log" 2>&1 \
   || { cat "$DIR/initdb.log" >&2; unavailable "initdb failed" "$@"; }
-OPTIONS="-k $DIR -p $PORT -c listen_addresses=127.0.0.1 -c max_connections=200"
-OPTIONS="$OPTIONS -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-as_server "'$BIN/pg_ctl' -D '$DIR/data' -o '$OPTIONS' -l '$DIR/server.log' -w start" >/dev/null \
+# Appended last, so these win over initdb's own lines.
+as_server "cat >> '$DIR/data/postgresql.conf'" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$DIR'
+unix_socket_permissions = 0700
+port = $PORT
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+as_server "'$BIN/pg_ctl' -D '$DIR/data' -l '$DIR/server.log' -w start" >/dev/null \
   || { cat "$DIR/server.log" >&2; unavailable "the PostgreSQL server did not start" "$@"; }
-log "throw-away server $("$BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT"
+log "throw-away server $("$BIN/postgres" --version | awk '{print $3}'), Unix socket only, in $DIR"
 
-export FER_TEST_POSTGRES_URL="postgresql://fer@127.0.0.1:$PORT/postgres"
+HOST="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$DIR")"
+export FER_TEST_POSTGRES_URL="postgresql://fer@/postgres?host=$HOST&port=$PORT"
 set +e
 "$@"
 status=$?
