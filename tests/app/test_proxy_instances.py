@@ -70,8 +70,8 @@ def running_nginx(directory: Path, listen_port: int, port_a: int, port_b: int):
     """nginx from the template on 127.0.0.1:``listen_port`` with a fresh self-signed
     certificate, in front of the instances on ``port_a`` and ``port_b``; yields its access
     log."""
-    for sub in ("logs", "tmp"):
-        (directory / sub).mkdir(parents=True, exist_ok=True)
+    (directory / "tmp").mkdir(parents=True, exist_ok=True)
+    (directory / "logs").mkdir(mode=0o700, exist_ok=True)  # nginx makes its logs 0644
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-subj", "/CN=fer-workbench.test", "-addext", "subjectAltName=IP:127.0.0.1",

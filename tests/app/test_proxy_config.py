@@ -1,0 +1,157 @@
+"""The nginx configurations of docs/deployment.md and docs/deployment/nginx-instances.conf, run
+by Debian's nginx in front of a stand-in for the app (no browser, no Streamlit): what reaches the
+app, what the proxy answers itself and what its logs keep. Skipped without nginx or openssl.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYMENT = ROOT / "docs" / "deployment.md"
+TEMPLATE = ROOT / "docs" / "deployment" / "nginx-instances.conf"
+NGINX = Path("/usr/sbin/nginx")
+# A join link with a short code: both are the room's credential.
+SECRET = "Zq7SECRETsecretSECRET"
+CODE = "ABCD-EFGH"
+JOIN = f"/join?room=a-Key1.{SECRET}&code={CODE}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StandIn(BaseHTTPRequestHandler):
+    """Answers every request with 200 and remembers its path and Host header."""
+
+    seen: list[tuple[str, str]]
+
+    def do_GET(self) -> None:
+        self.server.seen.append((self.path, self.headers.get("Host", "")))  # type: ignore[attr-defined]
+        body = b"stand-in"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def stand_in_app(port: int) -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", port), StandIn)
+    server.seen = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def documented_single_proxy(directory: Path, listen_port: int, app_port: int) -> str:
+    """The ```nginx block of docs/deployment.md, as its commands fill it in."""
+    blocks = re.findall(r"```nginx\n(.*?)```", DEPLOYMENT.read_text(), flags=re.S)
+    assert len(blocks) == 1
+    config = blocks[0].replace("$D", str(directory))
+    config = config.replace("127.0.0.1:8443", f"127.0.0.1:{listen_port}")
+    return config.replace("127.0.0.1:8501", f"127.0.0.1:{app_port}")
+
+
+def instances_proxy(directory: Path, listen_port: int, app_port: int) -> str:
+    config = TEMPLATE.read_text()
+    for name, value in (("@DIR@", directory), ("@PORT_A@", app_port), ("@PORT_B@", app_port),
+                        ("@LISTEN_PORT@", listen_port)):
+        config = config.replace(name, str(value))
+    return config
+
+
+@contextmanager
+def running_nginx(directory: Path, config: str, listen_port: int) -> Iterator[None]:
+    (directory / "tmp").mkdir()
+    (directory / "logs").mkdir(mode=0o700)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=fer-workbench.test", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")],
+        check=True, capture_output=True,
+    )
+    conf = directory / "nginx.conf"
+    conf.write_text(config)
+    command = [str(NGINX), "-p", str(directory), "-c", str(conf), "-e",
+               str(directory / "logs" / "error.log")]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([*command, "-g", "daemon off;"])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, "nginx stopped"
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", listen_port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "nginx did not listen"
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def fetch(url: str) -> tuple[int, dict[str, str]]:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=20) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+@pytest.mark.parametrize("variant", ["deployment.md", "nginx-instances.conf"])
+def test_the_documented_proxy_keeps_secrets_out_of_logs_and_metrics_in(tmp_path, variant):
+    if not NGINX.is_file() or shutil.which("openssl") is None:
+        pytest.skip(f"needs {NGINX} (apt-get install nginx) and openssl")
+    listen_port, app_port = free_port(), free_port()
+    build = documented_single_proxy if variant == "deployment.md" else instances_proxy
+    config = build(tmp_path, listen_port, app_port)
+    proxy = f"https://127.0.0.1:{listen_port}"
+    with running_nginx(tmp_path, config, listen_port):
+        with stand_in_app(app_port) as app:
+            status, headers = fetch(proxy + JOIN)
+            assert status == 200
+            # The Host the browser sent, port included: Streamlit compares the WebSocket's
+            # Origin with it, so a proxy on any port but 443 would otherwise be refused.
+            assert app.seen == [(JOIN, f"127.0.0.1:{listen_port}")]
+            assert headers.get("Content-Security-Policy") == "frame-ancestors 'self'"
+
+            status, headers = fetch(proxy + "/_stcore/metrics")
+            assert status == 404
+            assert headers.get("Content-Security-Policy") == "frame-ancestors 'self'"
+            assert [path for path, _ in app.seen] == [JOIN]
+        # The app is down: nginx's error message would name the request.
+        status, _ = fetch(proxy + JOIN)
+        assert status == 502
+    logs = "".join(path.read_text() for path in (tmp_path / "logs").iterdir())
+    assert "/join" in logs  # the access log has the requests, ...
+    assert SECRET not in logs and CODE not in logs  # ... not their credentials
