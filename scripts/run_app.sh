@@ -3,8 +3,9 @@
 # required). .streamlit/config.toml holds the safe defaults: this machine only, no usage
 # statistics, no error details in the browser, XSRF protection, an upload size limit.
 #
-# Serving other machines needs TLS: pass --server.sslCertFile and --server.sslKeyFile, or put a
-# TLS reverse proxy in front and set FER_BEHIND_TLS_PROXY=1 (docs/deployment.md). Any other
+# Serving other machines needs TLS: a TLS reverse proxy on this machine in front of the default
+# 127.0.0.1 (no setting needed), --server.sslCertFile and --server.sslKeyFile, or, only for a
+# TLS proxy on another machine, FER_BEHIND_TLS_PROXY=1 (docs/deployment.md). Any other
 # non-loopback --server.address (or STREAMLIT_SERVER_ADDRESS, or config file value) is refused.
 # ui/serving.py makes that check and then runs `streamlit run app.py` with the page list left to
 # app.py's st.navigation from the first request on (see its docstring).

@@ -3,10 +3,11 @@ machine unless the connection to other machines is encrypted, then ``streamlit r
 page list left to ``st.navigation`` from the very first request.
 
 Serving beyond loopback is allowed when Streamlit itself speaks TLS (``server.sslCertFile`` and
-``server.sslKeyFile``) or when ``FER_BEHIND_TLS_PROXY=1`` says a TLS reverse proxy on this machine
-terminates the connections (docs/deployment.md). The address is read the way Streamlit reads it:
-command-line flag, else ``STREAMLIT_SERVER_ADDRESS``, else ``.streamlit/config.toml`` (project,
-then user), else unset, which means every interface.
+``server.sslKeyFile``) or when ``FER_BEHIND_TLS_PROXY=1`` says a TLS reverse proxy on another
+machine terminates the connections (docs/deployment.md). A proxy on this machine needs neither:
+the app keeps listening on 127.0.0.1 and the proxy forwards to it. The address is read the way
+Streamlit reads it: command-line flag, else ``STREAMLIT_SERVER_ADDRESS``, else
+``.streamlit/config.toml`` (project, then user), else unset, which means every interface.
 
 Why the launcher: Streamlit decides once per process, when the first browser session opens,
 whether a ``pages/`` folder beside the entry point means its older multipage mode. In that mode
@@ -92,9 +93,10 @@ def exposure_problem(
     where = f"server.address={address!r}" if address else "server.address unset (all interfaces)"
     return (
         f"Refusing to start: {where} would serve patient data to other machines without "
-        "encryption. Keep the default 127.0.0.1, or configure TLS: either "
-        "--server.sslCertFile and --server.sslKeyFile, or a TLS reverse proxy on this machine "
-        f"and {PROXY_ENV}=1 (see docs/deployment.md)."
+        "encryption. Keep the default 127.0.0.1 (also behind a TLS reverse proxy on this "
+        "machine, which needs no setting), or configure TLS: either --server.sslCertFile and "
+        f"--server.sslKeyFile, or, only for a TLS reverse proxy on another machine, {PROXY_ENV}=1 "
+        "and a firewall that lets only the proxy reach this port (see docs/deployment.md)."
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -77,6 +78,27 @@ def test_serving_other_machines_needs_tls(options, environ, allowed):
     assert (problem is None) is allowed
     if problem:
         assert "FER_BEHIND_TLS_PROXY" in problem and "docs/deployment.md" in problem
+
+
+def test_the_refusal_sends_a_local_proxy_to_127_0_0_1_not_to_the_flag():
+    """With the proxy on this machine the app stays on 127.0.0.1; FER_BEHIND_TLS_PROXY is for a
+    proxy on another machine only. Setting it for a local proxy would serve plain HTTP to the
+    LAN."""
+    problem = exposure_problem({"server.address": "0.0.0.0"}, {})
+    assert problem is not None
+    assert "Keep the default 127.0.0.1 (also behind a TLS reverse proxy on this machine" in problem
+    assert "only for a TLS reverse proxy on another machine, FER_BEHIND_TLS_PROXY=1" in problem
+    assert "on this machine and FER_BEHIND_TLS_PROXY" not in problem
+
+
+def test_the_refusal_quoted_in_the_deployment_guide_is_the_one_given():
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    quoted = re.search(
+        r"\$ bash scripts/run_app.sh --server.address 0.0.0.0\n(.*?)```", text, flags=re.S
+    )
+    assert quoted is not None
+    problem = exposure_problem({"server.address": "0.0.0.0"}, {})
+    assert " ".join(quoted[1].split()) == problem
 
 
 @pytest.fixture
