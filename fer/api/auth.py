@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -32,6 +33,9 @@ PUBLIC_PATHS = frozenset({"/v1/health"})
 PROTECTED_PREFIX = "/v1"
 # A shorter service token could be guessed; `secrets.token_urlsafe(32)` gives 43 characters.
 MIN_SERVICE_TOKEN_LENGTH = 32
+# RFC 7235's token68, what `Authorization: Bearer <token>` carries: a token with a space, a line
+# break or any other character could never be sent as it is, so it would never match.
+TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 CHALLENGE = 'Bearer realm="fer"'
 
 Scope = MutableMapping[str, Any]
@@ -57,12 +61,22 @@ class Principal:
         return self.user
 
 
-def check_service_token(service_token: str | None) -> None:
-    """``ValueError`` for a service token too short to resist guessing."""
-    if service_token is not None and len(service_token) < MIN_SERVICE_TOKEN_LENGTH:
+def check_service_token(service_token: str | None, name: str = "The service token") -> None:
+    """``ValueError`` for a service token too short to resist guessing, or one that no
+    ``Authorization`` header can carry (not token68). The message calls it ``name`` and never
+    quotes its value."""
+    if service_token is None:
+        return
+    make_one = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    if len(service_token) < MIN_SERVICE_TOKEN_LENGTH:
         raise ValueError(
-            f"The service token must be at least {MIN_SERVICE_TOKEN_LENGTH} characters "
-            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            f"{name} must be at least {MIN_SERVICE_TOKEN_LENGTH} characters ({make_one})"
+        )
+    if not TOKEN68.fullmatch(service_token):
+        raise ValueError(
+            f"{name} may hold only letters, digits and - . _ ~ + / (then = signs at the end): "
+            "a space, line break or other character inside it could never be sent in an "
+            f"Authorization header, so no request would match ({make_one})"
         )
 
 

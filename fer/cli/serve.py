@@ -13,6 +13,7 @@ import argparse
 import ipaddress
 import os
 import sys
+from collections.abc import Mapping
 
 from fer.cli.database_options import SESSION_DB_ENV
 
@@ -54,6 +55,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def service_token_from(environ: Mapping[str, str]) -> str | None:
+    """``$FER_API_TOKEN`` without surrounding whitespace (a secret file's line break, a CR), None
+    when unset or blank. ``ValueError`` naming the variable, never its value, for a token that
+    is too short or that no ``Authorization`` header can carry."""
+    from fer.api.auth import check_service_token
+
+    token = environ.get(SERVICE_TOKEN_ENV, "").strip() or None
+    check_service_token(token, name=f"${SERVICE_TOKEN_ENV}")
+    return token
+
+
 def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host) and not args.allow_remote:
         print(
@@ -78,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at every start
-    service_token = os.environ.get(SERVICE_TOKEN_ENV) or None
     try:
+        service_token = service_token_from(os.environ)
         if args.model is not None:
             resolve_model_dir(args.model)  # a wrong name fails now, not on the first image
         app = create_app(args.database, model_name=args.model, service_token=service_token)

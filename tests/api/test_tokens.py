@@ -11,7 +11,7 @@ import sqlalchemy
 from fer.accounts import AccountStore, AuditLog, UserNotFoundError
 from fer.accounts.tokens import InvalidTokenError, TokenStore
 from fer.cli import main
-from fer.cli.serve import is_loopback
+from fer.cli.serve import is_loopback, service_token_from
 from tests.api.helpers import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashes")
@@ -142,3 +142,41 @@ def test_serve_refuses_a_short_service_token_and_an_unknown_model(database, monk
     assert "at least 32 characters" in capsys.readouterr().err
     monkeypatch.delenv("FER_API_TOKEN")
     assert main(["serve", "--database", database, "--model", "no-such-model"]) == 2
+
+
+GOOD_SERVICE_TOKEN = "Ab3-_.~+/" + "x" * 30 + "=="
+
+
+@pytest.mark.parametrize("around", ["{}", "{}\r", "{}\n", "{}\r\n", "  {}\t", "\n{} "])
+def test_the_service_token_is_read_without_surrounding_whitespace(around):
+    token = service_token_from({"FER_API_TOKEN": around.format(GOOD_SERVICE_TOKEN)})
+    assert token == GOOD_SERVICE_TOKEN
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", "\r\n"])
+def test_an_unset_or_blank_service_token_means_none(value):
+    environ = {} if value is None else {"FER_API_TOKEN": value}
+    assert service_token_from(environ) is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["a" * 20 + " " + "b" * 20, "a" * 20 + "\r" + "b" * 20, "a" * 20 + "=" + "b" * 20,
+     "a" * 20 + "é" + "b" * 20, "a" * 20 + "," + "b" * 20, '"' + "a" * 40 + '"'],
+)
+def test_serve_refuses_a_service_token_no_header_can_carry(database, monkeypatch, capsys, token):
+    monkeypatch.setenv("FER_API_TOKEN", token)
+    assert main(["serve", "--database", database]) == 2
+    err = capsys.readouterr().err
+    assert "$FER_API_TOKEN may hold only letters, digits" in err
+    assert token not in err and "a" * 20 not in err  # named, never shown
+
+
+def test_the_stripped_service_token_opens_the_api(database):
+    from fer.api.auth import Authenticator
+
+    authenticator = Authenticator(TokenStore(database), service_token_from(
+        {"FER_API_TOKEN": GOOD_SERVICE_TOKEN + "\r\n"}
+    ))
+    principal = authenticator.authenticate(f"Bearer {GOOD_SERVICE_TOKEN}")
+    assert principal is not None and principal.is_service
