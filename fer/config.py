@@ -87,6 +87,42 @@ def retention_days_from_env(environ: Mapping[str, str] | None = None) -> int | N
     return days
 
 
+def minutes_from_env(
+    name: str,
+    default: float,
+    low: float,
+    high: float,
+    *,
+    low_inclusive: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> float:
+    """``$name`` (from ``environ``, default ``os.environ``) as minutes; ``default`` when unset or
+    blank.
+
+    Read like :func:`retention_days_from_env`: ASCII digits only, with at most one decimal point
+    (``0.5``), because ``float`` also takes ``inf``, ``1e400``, ``+15``, ``1_5`` and other
+    scripts' digits, and an infinite time-out is none. The value must lie from ``low`` (more
+    than ``low`` when not ``low_inclusive``) to ``high``. ``ValueError`` naming the variable
+    and the allowed range otherwise.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    minutes = float(text) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text) else None
+    if minutes is None or not (low <= minutes if low_inclusive else low < minutes) or (
+        minutes > high
+    ):
+        span = f"between {low:g} and {high:g}" if low_inclusive else (
+            f"more than {low:g} and at most {high:g}"
+        )
+        raise ValueError(
+            f"{name} must be a number of minutes {span}, in the digits 0-9 with at most one "
+            f"decimal point, got {text!r}"
+        )
+    return minutes
+
+
 def find_fer2013_csv(data_dir: Path) -> Path:
     """Locate FER2013's CSV (plain or gzipped) inside ``data_dir``."""
     for name in FER2013_CSV_NAMES:

@@ -50,3 +50,29 @@ def test_the_retention_period_is_read_as_days():
     assert config.retention_days_from_env({config.RETENTION_DAYS_ENV: " 30 "}) == 30
     assert config.retention_days_from_env({config.RETENTION_DAYS_ENV: ""}) is None
     assert config.retention_days_from_env({}) is None
+
+
+MINUTES = "FER_SOME_MINUTES"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["inf", "Infinity", "nan", "1e400", "1e2", "1_5", "+15", "-5", "١٥", "٣٠", "²", "1 5",
+     "15.", ".5", "1.2.3", "0x10", "fifteen"],
+)
+def test_minutes_other_than_ascii_digits_are_refused(text):
+    with pytest.raises(ValueError, match=f"{MINUTES} must be a number of minutes between 5 and"):
+        config.minutes_from_env(MINUTES, 120.0, 5.0, 1440.0, environ={MINUTES: text})
+
+
+def test_minutes_are_read_within_their_bounds():
+    def read(text, **kwargs):
+        return config.minutes_from_env(MINUTES, 15.0, 0.0, 480.0, environ={MINUTES: text},
+                                       **kwargs)
+
+    assert read(" 30 ") == 30.0 and read("0.5") == 0.5 and read("480") == 480.0
+    assert read("") == 15.0 and config.minutes_from_env(MINUTES, 15.0, 0, 1, environ={}) == 15.0
+    assert read("0") == 0.0  # the low bound counts unless low_inclusive=False
+    for text in ("0", "0.0", "481", "99999999999999999999"):
+        with pytest.raises(ValueError, match="more than 0 and at most 480"):
+            read(text, low_inclusive=False)

@@ -5,19 +5,19 @@ The login lives in ``st.session_state`` (one browser tab's session): a reload or
 logged out. ``app.py`` shows only the login page until :func:`log_in` has run, and every page calls
 :func:`require_role` itself as well, so a page reached some other way still shows nothing.
 
-Environment (read here, at the edge): ``FER_IDLE_TIMEOUT_MIN`` (default 15) minutes without
-activity log the user out.
+Environment (read here, at the edge): ``FER_IDLE_TIMEOUT_MIN`` (default 15, more than 0 and at
+most 480) minutes without activity log the user out.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 
 import streamlit as st
 
 from fer.accounts import LockedOutError, LoginError, UserNotFoundError
+from fer.config import minutes_from_env
 from ui import resources
 
 USER_KEY = "auth.user"
@@ -28,6 +28,8 @@ NOTICE_KEY = "auth.notice"
 ROOM_RECORDINGS_KEY = "rooms.recordings"
 IDLE_TIMEOUT_ENV = "FER_IDLE_TIMEOUT_MIN"
 DEFAULT_IDLE_TIMEOUT_MIN = 15.0
+# A working day: a longer time-out would leave an unattended screen logged in overnight.
+MAX_IDLE_TIMEOUT_MIN = 480.0
 IDLE_CHECK_EVERY_S = 30
 # How often a fragment that reruns by itself reads the account again (account_unchanged).
 ACCOUNT_RECHECK_S = 5.0
@@ -46,17 +48,13 @@ UNKNOWN_LOGIN_NAME = "(unknown name)"
 
 
 def idle_timeout_s(environ: Mapping[str, str] | None = None) -> float:
-    """``$FER_IDLE_TIMEOUT_MIN`` in seconds (default 15 minutes)."""
-    environ = os.environ if environ is None else environ
-    text = environ.get(IDLE_TIMEOUT_ENV, "").strip()
-    if not text:
-        return DEFAULT_IDLE_TIMEOUT_MIN * 60
-    try:
-        minutes = float(text)
-    except ValueError:
-        raise ValueError(f"{IDLE_TIMEOUT_ENV} must be a number of minutes, got {text!r}") from None
-    if not minutes > 0:
-        raise ValueError(f"{IDLE_TIMEOUT_ENV} must be more than 0 minutes, got {text!r}")
+    """``$FER_IDLE_TIMEOUT_MIN`` in seconds (default 15 minutes); ``ValueError`` for anything
+    but more than 0 and at most 480 minutes in ASCII digits
+    (:func:`fer.config.minutes_from_env`)."""
+    minutes = minutes_from_env(
+        IDLE_TIMEOUT_ENV, DEFAULT_IDLE_TIMEOUT_MIN, 0.0, MAX_IDLE_TIMEOUT_MIN,
+        low_inclusive=False, environ=environ,
+    )
     return minutes * 60
 
 

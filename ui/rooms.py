@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from fer.config import minutes_from_env
 from fer.emotions import emotion_style
 from fer.models.inference import recorded_model_label
 from fer.realtime.tracking import face_name
@@ -77,24 +78,14 @@ NOT_FOUND_MESSAGE = (
 
 
 def room_lifetime(environ: Mapping[str, str] | None = None) -> timedelta:
-    """``$FER_ROOM_LIFETIME_MIN`` as a duration (default two hours)."""
-    environ = os.environ if environ is None else environ
-    text = environ.get(LIFETIME_ENV, "").strip()
-    if not text:
-        return DEFAULT_LIFETIME
-    try:
-        minutes = float(text)
-    except ValueError:
-        raise ValueError(f"{LIFETIME_ENV} must be a number of minutes, got {text!r}") from None
-    bounds = (MIN_LIFETIME.total_seconds() / 60, MAX_LIFETIME.total_seconds() / 60)
-    # Checked as a number first: "inf" or "1e20" minutes is no duration (OverflowError).
-    lifetime = timedelta(minutes=minutes) if bounds[0] <= minutes <= bounds[1] else None
-    if lifetime is None:
-        raise ValueError(
-            f"{LIFETIME_ENV} must be between {MIN_LIFETIME.total_seconds() / 60:g} and "
-            f"{MAX_LIFETIME.total_seconds() / 60:g} minutes, got {text!r}"
-        )
-    return lifetime
+    """``$FER_ROOM_LIFETIME_MIN`` as a duration (default two hours); ``ValueError`` for anything
+    but 5 to 1440 minutes in ASCII digits (:func:`fer.config.minutes_from_env`)."""
+    minutes = minutes_from_env(
+        LIFETIME_ENV, DEFAULT_LIFETIME / timedelta(minutes=1),
+        MIN_LIFETIME / timedelta(minutes=1), MAX_LIFETIME / timedelta(minutes=1),
+        environ=environ,
+    )
+    return timedelta(minutes=minutes)
 
 
 def instance_name(environ: Mapping[str, str] | None = None) -> str:

@@ -243,6 +243,18 @@ def test_idle_time_out(db_path, monkeypatch, setting, idle_s, logged_out):
         assert registered_pages(at) == EXPECTED_PAGES["admin"]
 
 
+def test_the_idle_time_out_is_read_like_the_retention_period():
+    from ui.auth import idle_timeout_s
+
+    assert idle_timeout_s({}) == 15 * 60
+    assert idle_timeout_s({"FER_IDLE_TIMEOUT_MIN": "0.05"}) == pytest.approx(3.0)
+    assert idle_timeout_s({"FER_IDLE_TIMEOUT_MIN": "480"}) == 480 * 60
+    # inf and 1e400 turned the idle logout off; 1_5, +15 and other scripts' digits were taken.
+    for text in ("inf", "1e400", "nan", "0", "-1", "481", "1_5", "+15", "١٥", "1e1"):
+        with pytest.raises(ValueError, match="FER_IDLE_TIMEOUT_MIN .*more than 0 and at most 480"):
+            idle_timeout_s({"FER_IDLE_TIMEOUT_MIN": text})
+
+
 def test_a_disabled_account_is_logged_out_at_its_next_click(db_path):
     at = log_in(AppTest.from_file(APP, default_timeout=TIMEOUT), user(db_path, "clinician"))
     at = at.run()

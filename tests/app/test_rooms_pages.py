@@ -282,8 +282,10 @@ def test_a_malformed_room_lifetime_is_reported(monkeypatch):
     with pytest.raises(ValueError, match="FER_ROOM_LIFETIME_MIN"):
         rooms.room_lifetime()
     assert rooms.room_lifetime({"FER_ROOM_LIFETIME_MIN": "30"}) == timedelta(minutes=30)
-    for text in ("1", "inf", "1e20", "nan", "-5"):  # inf and 1e20 once raised OverflowError
-        with pytest.raises(ValueError, match="between 5 and"):
+    assert rooms.room_lifetime({"FER_ROOM_LIFETIME_MIN": "7.5"}) == timedelta(minutes=7.5)
+    # inf and 1e20 once raised OverflowError; 1_5, +15 and other scripts' digits were accepted.
+    for text in ("1", "1441", "inf", "1e20", "nan", "-5", "1_5", "+15", "١٥", "1e2"):
+        with pytest.raises(ValueError, match="FER_ROOM_LIFETIME_MIN .*between 5 and 1440"):
             rooms.room_lifetime({"FER_ROOM_LIFETIME_MIN": text})
 
 
