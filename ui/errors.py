@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import streamlit as st
 from streamlit.logger import get_logger
 
+from ui.text import plain
+
 LOGGER = get_logger("fer.app")
 
 DATABASE_MESSAGE = (
@@ -25,6 +27,11 @@ DATABASE_MESSAGE = (
 UNEXPECTED_MESSAGE = (
     "Something went wrong (error id {error_id}). Nothing was shown that should not be; the "
     "details are in the server log under this id."
+)
+MODEL_MESSAGE = (
+    "The expression model {name} could not be loaded, so nothing can be analysed (error id "
+    "{error_id}). Ask the administrator to check it; the details are in the server log under "
+    "this id."
 )
 
 
@@ -58,6 +65,19 @@ def report_error(error: BaseException) -> str:
     else:
         LOGGER.error("error id %s: unexpected error on a page", error_id, exc_info=error)
         st.error(UNEXPECTED_MESSAGE.format(error_id=error_id), icon=":material/error:")
+    return error_id
+
+
+def report_model_error(error: BaseException, name: str, show: bool = True) -> str:
+    """Log why the model ``name`` (its name, not a path) could not be loaded under a new error
+    id; show the short message unless ``show`` is false; return the id. The exception's text,
+    which names server paths, stays in the log."""
+    error_id = new_error_id()
+    LOGGER.error("error id %s: could not load the expression model %r", error_id, name,
+                 exc_info=error)
+    if show:
+        st.error(MODEL_MESSAGE.format(name=plain(name), error_id=error_id),
+                 icon=":material/error:")
     return error_id
 
 

@@ -27,7 +27,8 @@ import streamlit as st
 
 from fer import config
 from fer.realtime.pipeline import DEFAULT_MODEL
-from ui.errors import DatabaseUnavailableError
+from ui.errors import DatabaseUnavailableError, report_model_error
+from ui.text import plain
 
 SESSION_DB_ENV = "FER_SESSION_DB"
 MODEL_ENV = "FER_MODEL"
@@ -171,6 +172,12 @@ def available_models() -> list[str]:
     return list_models(Path(config.MODELS_DIR))
 
 
+def model_display_name(name_or_path: str) -> str:
+    """What a page calls a model: its folder's name, never the server path ``$FER_MODEL`` may
+    hold."""
+    return Path(name_or_path).name or name_or_path
+
+
 def choose_model(key: str) -> str | None:
     """The model to use: ``$FER_MODEL`` if set, else a picker over ``models/``.
 
@@ -178,7 +185,7 @@ def choose_model(key: str) -> str | None:
     """
     forced = os.environ.get(MODEL_ENV)
     if forced:
-        st.sidebar.caption(f"Model set by {MODEL_ENV}: `{forced}`")
+        st.sidebar.caption(f"Model set by {MODEL_ENV}: {plain(model_display_name(forced))}")
         return forced
     names = available_models()
     if not names:
@@ -223,13 +230,15 @@ def keep_loaded_models_out_of_collections() -> None:
     gc.freeze()
 
 
-def load_model_or_error(name_or_path: str):
-    """The model, or None after showing why it could not be loaded."""
+def load_model_or_error(name_or_path: str, show_error: bool = True):
+    """The model, or None after logging why it could not be loaded and (unless ``show_error``
+    is false) showing the model's name with an error id: the reason names server paths, so it
+    goes to the log only."""
     from fer.models.inference import ModelNotFoundError
 
     try:
         return emotion_model(name_or_path)
     except (ModelNotFoundError, ValueError, OSError) as error:
-        st.error(f"Could not load the expression model {name_or_path!r}: {error}")
+        report_model_error(error, model_display_name(name_or_path), show=show_error)
         return None
 

@@ -212,11 +212,11 @@ def room_model_name() -> str | None:
     return resources.PREFERRED_MODEL if resources.PREFERRED_MODEL in names else names[0]
 
 
-def prepare_model():
+def prepare_model(show_error: bool = True):
     """Load the room's model into this process's cache (the clinician's page does it while the
     client reads the consent, so the client does not wait); None when there is none."""
     name = room_model_name()
-    return None if name is None else resources.load_model_or_error(name)
+    return None if name is None else resources.load_model_or_error(name, show_error)
 
 
 def warm_up(model, tta: str) -> None:
@@ -233,7 +233,7 @@ def start_analysis(live_room, room: Room) -> bool:
     from fer.realtime.pipeline import EmotionRecognizer
     from fer.sessions.records import utc_now
 
-    model = prepare_model()
+    model = prepare_model(show_error=False)  # the clinician's page shows the error id
     if model is None:
         st.error("The clinic's analysis is not set up. Tell your clinician.")
         return False

@@ -16,6 +16,7 @@ from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     webrtc_without_runtime,  # noqa: F401  (fixture)
 )
 
+import logging
 import queue
 import re
 from pathlib import Path
@@ -204,11 +205,44 @@ def test_a_malformed_ice_configuration_is_reported(db_path, monkeypatch):
     assert webrtc_components(at) == []
 
 
-def test_a_missing_model_is_reported(db_path, monkeypatch, tmp_path):
-    monkeypatch.setenv("FER_MODEL", str(tmp_path / "no-such-model"))
-    at = give_consent(open_page(db_path))
-    assert any("Could not load the expression model" in error.value for error in at.error)
+def shown_text(at: AppTest) -> str:
+    elements = [*at.error, *at.warning, *at.info, *at.markdown, *at.caption, *at.sidebar.caption]
+    return " ".join(str(element.value) for element in elements)
+
+
+@pytest.mark.parametrize("broken", ["missing", "not a keras file"])
+def test_a_model_that_cannot_be_loaded_is_reported_by_name_and_error_id(
+    db_path, monkeypatch, tmp_path, tiny_model, broken
+):
+    model_dir = tmp_path / "server-side" / "clinic_model"
+    if broken != "missing":
+        model_dir.mkdir(parents=True)
+        (model_dir / "card.json").write_text((tiny_model / "card.json").read_text())
+        (model_dir / "model.keras").write_bytes(b"not a keras file")
+    monkeypatch.setenv("FER_MODEL", str(model_dir))
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    logging.getLogger("fer.app").addHandler(handler)  # Streamlit's loggers do not propagate
+    try:
+        at = give_consent(open_page(db_path))
+    finally:
+        logging.getLogger("fer.app").removeHandler(handler)
+    assert not at.exception, at.exception
+    (error,) = [error.value for error in at.error]
+    match = re.search(r"clinic\\_model could not be loaded.*\(error id ([0-9a-f]{8})\)", error)
+    assert match is not None, error
+    # No path and no exception text in the browser; both are in the server log under the id.
+    assert str(tmp_path) not in shown_text(at) and "server-side" not in shown_text(at)
+    assert any(match[1] in record.getMessage() and record.exc_info for record in logged)
     assert webrtc_components(at) == []
+
+
+def test_the_sidebar_names_the_model_set_by_fer_model_not_its_path(db_path, tiny_model):
+    at = give_consent(open_page(db_path))
+    captions = [caption.value for caption in at.sidebar.caption]
+    assert "Model set by FER_MODEL: tiny" in captions
+    assert str(tiny_model.parent) not in shown_text(at)
 
 
 # ------------------------------------------------------------------------------ ICE servers

@@ -195,6 +195,18 @@ def test_the_client_consents_then_withdraws(db_path, monkeypatch, tiny_model):
     assert no_camera(at) and rooms.room_registry().get(room.id) is None
 
 
+def test_a_model_that_cannot_be_loaded_shows_the_client_no_server_detail(
+    db_path, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("FER_MODEL", str(tmp_path / "server-side" / "no-such-model"))
+    at = consent_on_join_page(invite(db_path))
+    assert not at.exception, at.exception
+    assert [error.value for error in at.error] == [
+        "The clinic's analysis is not set up. Tell your clinician."
+    ]
+    assert "server-side" not in shown(at) and "no-such-model" not in shown(at)
+
+
 def test_a_withdrawal_the_database_refuses_leaves_the_analysis_stopped(
     db_path, monkeypatch, tiny_model
 ):
