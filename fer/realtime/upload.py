@@ -10,6 +10,7 @@ Every problem is a ``ValueError`` whose message is meant for the user.
 from __future__ import annotations
 
 import io
+import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
@@ -176,6 +177,9 @@ def analyse_video_bytes(
 ) -> Analysis:
     """Run the recognizer over an uploaded video; ``ValueError`` for a bad file or no face.
 
+    The video is held in a private temporary file (0600, in a 0700 folder under ``$TMPDIR``)
+    while it is analysed and deleted afterwards, also when the analysis fails.
+
     An unreadable file is an :class:`~fer.realtime.video.UnreadableVideoError` naming
     ``filename`` (the user's name for it, not the temporary copy's).
     """
@@ -192,9 +196,12 @@ def analyse_video_bytes(
     # One face more than asked for tells in which frames faces were left out.
     recognizer = _recognizer(model, smoothing, max_faces + 1, landmarker_path)
     suffix = Path(filename).suffix.lower() or ".mp4"
+    # OpenCV decodes files, not bytes: the video is patient data, so it lies in a folder (0700)
+    # and a file (0600) only this account can read, and is deleted when the analysis ends.
     with tempfile.TemporaryDirectory(prefix="fer-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(data)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            file.write(data)
         try:
             frames = analyse_video(path, recognizer, stride=stride, progress_callback=progress)
         except UnreadableVideoError as error:

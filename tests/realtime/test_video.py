@@ -168,3 +168,37 @@ def test_a_video_with_a_side_too_long_for_the_detector_says_so(tmp_path):
     with pytest.raises(UnreadableVideoError, match="frames of 8×16392 pixels: no side") as raised:
         analyse_video(path, CountingRecognizer())
     assert "16384" in raised.value.reason
+
+
+def test_an_uploaded_video_is_held_only_in_a_private_temporary_file(monkeypatch, tmp_path):
+    import os
+    import stat
+
+    import fer.realtime.video
+    from fer.realtime.smoothing import SmoothingConfig
+    from fer.realtime.upload import analyse_video_bytes
+
+    seen = {}
+
+    def inspect(path, *args, **kwargs):
+        seen.update(path=Path(path), file=os.stat(path).st_mode,
+                    folder=os.stat(Path(path).parent).st_mode, data=Path(path).read_bytes())
+        raise UnreadableVideoError(str(path), "stopped by the test")
+
+    monkeypatch.setattr(fer.realtime.video, "analyse_video", inspect)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    old_umask = os.umask(0o022)  # the usual umask, under which a plain write gives 0644
+    try:
+        with pytest.raises(UnreadableVideoError):
+            analyse_video_bytes(
+                b"patient video", "session.mp4", model="no-such-model",
+                smoothing=SmoothingConfig(), stride=1, max_faces=1,
+                landmarker_path="/nonexistent/landmarker.task",
+            )
+    finally:
+        os.umask(old_umask)
+    assert seen["data"] == b"patient video" and seen["path"].parent.parent == tmp_path
+    assert stat.S_IMODE(seen["file"]) == 0o600
+    assert stat.S_IMODE(seen["folder"]) == 0o700
+    assert not seen["path"].parent.exists()  # deleted, although the analysis failed
