@@ -235,15 +235,18 @@ def leave_buttons(store, room, live_room) -> None:
         "End the session", key="join.end", icon=":material/call_end:", on_click=leave,
         args=(store, room, live_room, False),
     )
+    withdraw_control(
+        "Withdrawing stops the analysis at once, ends the session and deletes what was "
+        "recorded under your consent.",
+        leave, (store, room, live_room, True),
+    )
+
+
+def withdraw_control(explanation: str, on_click, args: tuple) -> None:
+    """The "Withdraw my consent" button, folded away under what withdrawing does."""
     with st.expander("Withdraw my consent", icon=":material/block:"):
-        st.write(
-            "Withdrawing stops the analysis at once, ends the session and deletes what was "
-            "recorded under your consent."
-        )
-        st.button(
-            "Withdraw my consent", key="join.withdraw", on_click=leave,
-            args=(store, room, live_room, True),
-        )
+        st.write(explanation)
+        st.button("Withdraw my consent", key="join.withdraw", on_click=on_click, args=args)
 
 
 def withdraw_after_close(store, room) -> None:
@@ -276,15 +279,11 @@ def closed(store, room, status: str) -> None:
             "tell your clinician.",
             icon=":material/warning:",
         )
-    with st.expander("Withdraw my consent", icon=":material/block:"):
-        st.write(
-            "The session is over, but your consent still stands. Withdrawing it deletes what "
-            "was recorded under it."
-        )
-        st.button(
-            "Withdraw my consent", key="join.withdraw", on_click=withdraw_after_close,
-            args=(store, room),
-        )
+    withdraw_control(
+        "The session is over, but your consent still stands. Withdrawing it deletes what was "
+        "recorded under it.",
+        withdraw_after_close, (store, room),
+    )
 
 
 def camera(store, room) -> None:

@@ -89,30 +89,39 @@ def test_an_unknown_session_is_named(session_db, tmp_path, capsys):
     assert "session" in capsys.readouterr().err.lower()
 
 
-def test_a_session_recorded_with_signals_reports_them_with_the_markers_nearby(tmp_path):
+def neutral_session_with_one_smile(store, with_pose: bool = False) -> int:
+    """An ended session: 4 s of a neutral face with one happy frame at 3.0 s (valence, arousal,
+    AU4 and AU12; ``with_pose`` adds asymmetry, head pose and a bright first second)."""
     import numpy as np
 
     from fer.sessions.records import FrameRecord
-    from fer.sessions.store import SessionStore
 
-    path = tmp_path / "signals.db"
-    store = SessionStore(path)
     consent = store.record_consent("Test Person", client_code="C-17")
-    classes = ["neutral", "happy"]
-    session_id = store.create_session(consent.id, "fer2013", classes, "live")
+    session_id = store.create_session(consent.id, "fer2013", ["neutral", "happy"], "live")
     records = []
     for step in range(40):
         spike = step == 30
         probs = np.array([0.2, 0.8] if spike else [0.8, 0.2], np.float32)
+        extra = {} if not with_pose else dict(
+            au_asymmetry={"AU12": 0.0, "AU4": 0.0}, head_pose={"yaw": 0, "pitch": 0, "roll": 0},
+            clipped_share=0.5 if step < 10 else 0.0,  # a window behind the client, at first
+        )
         records.append(FrameRecord(
             t_seconds=step / 10, track_id=0, bbox=(0, 0, 48, 48), probs=probs, smoothed=probs,
             label="happy" if spike else "neutral", confidence=0.8,
             valence=0.7 if spike else 0.0, arousal=0.1,
-            action_units={"AU12": 0.9 if spike else 0.1, "AU4": 0.05},
-            au_asymmetry={"AU12": 0.0, "AU4": 0.0}, head_pose={"yaw": 0, "pitch": 0, "roll": 0},
-            clipped_share=0.5 if step < 10 else 0.0,  # a window behind the client, at first
+            action_units={"AU12": 0.9 if spike else 0.1, "AU4": 0.05}, **extra,
         ))
     store.add_frames(session_id, records)
+    return session_id
+
+
+def test_a_session_recorded_with_signals_reports_them_with_the_markers_nearby(tmp_path):
+    from fer.sessions.store import SessionStore
+
+    path = tmp_path / "signals.db"
+    store = SessionStore(path)
+    session_id = neutral_session_with_one_smile(store, with_pose=True)
     store.add_marker(session_id, 3.1, "laughed at the joke")
     store.end_session(session_id)
     out = tmp_path / "report.html"
@@ -278,11 +287,9 @@ def test_a_mistyped_database_path_makes_no_database(tmp_path, capsys):
 
 def test_the_pdf_prints_what_each_figure_is_and_is_not_under_it(tmp_path, monkeypatch):
     import fpdf
-    import numpy as np
 
     from fer.reporting.document import session_report
     from fer.sessions.insights import ABOUT
-    from fer.sessions.records import FrameRecord
     from fer.sessions.store import SessionStore
 
     printed: list[str] = []
@@ -294,19 +301,7 @@ def test_the_pdf_prints_what_each_figure_is_and_is_not_under_it(tmp_path, monkey
 
     monkeypatch.setattr(fpdf.FPDF, "multi_cell", recording_multi_cell)
     store = SessionStore(tmp_path / "signals.db")
-    consent = store.record_consent("Test Person", client_code="C-17")
-    session_id = store.create_session(consent.id, "fer2013", ["neutral", "happy"], "live")
-    records = []
-    for step in range(40):
-        spike = step == 30
-        probs = np.array([0.2, 0.8] if spike else [0.8, 0.2], np.float32)
-        records.append(FrameRecord(
-            t_seconds=step / 10, track_id=0, bbox=(0, 0, 48, 48), probs=probs, smoothed=probs,
-            label="happy" if spike else "neutral", confidence=0.8,
-            valence=0.7 if spike else 0.0, arousal=0.1,
-            action_units={"AU12": 0.9 if spike else 0.1, "AU4": 0.05},
-        ))
-    store.add_frames(session_id, records)
+    session_id = neutral_session_with_one_smile(store)
     store.end_session(session_id)
     html = session_report(store, session_id, "html").decode()
     session_report(store, session_id, "pdf")

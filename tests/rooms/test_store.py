@@ -123,7 +123,9 @@ def test_an_expired_room_takes_no_consent(location, accounts):
         store.record_client_consent(room.id, "Kim", "statement")
 
 
-def test_withdrawal_deletes_the_room_s_recordings_and_closes_it(location, accounts):
+def consented_room_with_a_session(location, accounts):
+    """(room store, session store, invitation, room, consent, session id): a room whose client
+    consented, with one recorded session of one frame."""
     store, sessions = RoomStore(location), SessionStore(location)
     invitation = store.create_room(accounts["anna"], "C-17")
     room, consent = store.record_client_consent(invitation.room.id, "Kim", "statement")
@@ -131,6 +133,13 @@ def test_withdrawal_deletes_the_room_s_recordings_and_closes_it(location, accoun
     session_id = sessions.create_session(
         consent.id, "tiny", CLASSES, "live", owner_id=accounts["anna"].id,
         frames=[FrameRecord(0.5, 0, (0, 0, 48, 48), probs, probs, "happy", 0.5)],
+    )
+    return store, sessions, invitation, room, consent, session_id
+
+
+def test_withdrawal_deletes_the_room_s_recordings_and_closes_it(location, accounts):
+    store, sessions, invitation, room, consent, session_id = consented_room_with_a_session(
+        location, accounts
     )
     assert store.withdraw_client_consent(room.id) == 1
     assert session_id not in {info.id for info in sessions.list_sessions()}
@@ -144,13 +153,8 @@ def test_withdrawal_deletes_the_room_s_recordings_and_closes_it(location, accoun
 def test_a_closed_room_still_leads_its_client_to_withdraw_their_consent(location, accounts):
     """The consent statement promises a withdrawal on the join page at any time: a room's link
     and code find it once the room has ended, while its consent is in force."""
-    store, sessions = RoomStore(location), SessionStore(location)
-    invitation = store.create_room(accounts["anna"], "C-17")
-    room, consent = store.record_client_consent(invitation.room.id, "Kim", "statement")
-    probs = np.array([0.2, 0.5, 0.3], np.float32)
-    session_id = sessions.create_session(
-        consent.id, "tiny", CLASSES, "live", owner_id=accounts["anna"].id,
-        frames=[FrameRecord(0.5, 0, (0, 0, 48, 48), probs, probs, "happy", 0.5)],
+    store, sessions, invitation, room, consent, session_id = consented_room_with_a_session(
+        location, accounts
     )
     room = store.end_room(room.id)
     with pytest.raises(RoomClosedError):
