@@ -51,7 +51,7 @@ def test_a_room_s_analysis_leaves_the_loaded_libraries_out_of_garbage_collection
         def load(self):
             self.loaded = [object() for _ in range(1000)]  # what the libraries leave behind
 
-    monkeypatch.setattr(rooms, "prepare_model", lambda: SimpleNamespace())
+    monkeypatch.setattr(rooms, "prepare_model", lambda **options: SimpleNamespace())
     monkeypatch.setattr(rooms, "warm_up", lambda model, tta: None)
     monkeypatch.setattr(rooms.resources, "landmarker_path", lambda: None)
     monkeypatch.setattr(rooms, "recorded_model_label", lambda model, tta: "tiny")
