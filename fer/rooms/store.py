@@ -296,12 +296,9 @@ class RoomStore:
             room = self._read(connection, room_id)
             if room.consent_id is None:
                 raise RoomClosedError("without consent")
-            deleted, when = retention.withdraw(connection, room.consent_id, when, delete_data)
-            if actor is not None:
-                detail = (f"deleted {deleted} session(s)" if delete_data
-                          else "sessions kept (clinic policy)")
-                append_entry(connection, actor, "withdraw_consent",
-                             f"consent {room.consent_id}", detail)
+            deleted, when = retention.withdraw(
+                connection, room.consent_id, when, delete_data, actor
+            )
         if deleted:
             erase_free_space(self.engine)
         return deleted

@@ -127,12 +127,7 @@ class ConsentRegister:
             raise ValueError(f"Consent cannot be withdrawn in the future ({when.isoformat()})")
         with write_transaction(self.engine) as connection:
             require_consent_control(connection, consent_id, viewer, "withdraw it")
-            deleted, _ = retention.withdraw(connection, consent_id, when, delete_data)
-            if actor is not None:
-                detail = (f"deleted {deleted} session(s)" if delete_data
-                          else "sessions kept (clinic policy)")
-                append_entry(connection, actor, "withdraw_consent", f"consent {consent_id}",
-                             detail)
+            deleted, _ = retention.withdraw(connection, consent_id, when, delete_data, actor)
         if deleted:
             self._erase()
         return deleted

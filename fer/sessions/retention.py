@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Row, delete, func, literal, select, update
 
+from fer.accounts.audit import append_entry
 from fer.sessions.records import MAX_FRAME_T_SECONDS, ConsentError
 from fer.sessions.schema import MAX_MARKER_NOTE_LENGTH, MAX_NOTES_LENGTH
 from fer.storage.tables import (
@@ -54,12 +55,30 @@ def _locked_consent(connection: Connection, consent_id: int, *columns) -> Row:
 
 
 def withdraw(
-    connection: Connection, consent_id: int, when: datetime | None, delete_data: bool
+    connection: Connection,
+    consent_id: int,
+    when: datetime | None,
+    delete_data: bool,
+    actor: str | None = None,
 ) -> tuple[int, datetime]:
     """Withdraw a consent at ``when`` (kept if already withdrawn), end its open sessions,
     close the remote room it was given in if still open (its analysis must stop, whoever records
     the withdrawal) and, with ``delete_data``, delete the sessions; return how many were
-    deleted, and when.
+    deleted, and when. With ``actor``, the ``withdraw_consent`` audit entry is written in the
+    same transaction, saying what happened to the sessions.
+    """
+    deleted, when = _withdraw(connection, consent_id, when, delete_data)
+    if actor is not None:
+        detail = (f"deleted {deleted} session(s)" if delete_data
+                  else "sessions kept (clinic policy)")
+        append_entry(connection, actor, "withdraw_consent", f"consent {consent_id}", detail)
+    return deleted, when
+
+
+def _withdraw(
+    connection: Connection, consent_id: int, when: datetime | None, delete_data: bool
+) -> tuple[int, datetime]:
+    """:func:`withdraw` without the audit entry.
 
     ``when=None`` means now, read once the consent is locked: a session that started under
     the consent a moment before (its transaction held the consent) then cannot lie after the
