@@ -17,6 +17,7 @@ from fer.realtime.tracking import face_name
 from ui import auth, resources, sessions
 from ui.consent import consent_banner, consent_gate
 from ui.errors import report_error
+from ui.ice_servers import rtc_configuration
 from ui.live import (
     LiveHistory,
     LiveProcessor,
@@ -25,7 +26,6 @@ from ui.live import (
     headline,
     label_latency_ms,
     probability_bars,
-    rtc_configuration,
     signal_lines,
 )
 from ui.sessions import export_buttons

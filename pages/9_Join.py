@@ -15,7 +15,7 @@ from fer.rooms.statement import consent_statement, explanation
 from fer.rooms.store import WITHDRAWN_KEPT
 from ui import resources, rooms
 from ui.errors import LOGGER, new_error_id, report_error
-from ui.live import rtc_configuration
+from ui.ice_servers import rtc_configuration
 from ui.navigation import leave_pages_folder_mode
 from ui.text import plain
 

@@ -1,5 +1,5 @@
-"""The Live page's machinery: ICE configuration from the environment, the frame processor shared
-by the webrtc worker thread and the page thread, and the side panel's figures.
+"""The Live page's machinery: the frame processor shared by the webrtc worker thread and the page
+thread, and the side panel's figures (the ICE configuration is in ``ui.ice_servers``).
 
 Threading contract (see streamlit-webrtc's samples): the worker thread calls
 :class:`LiveProcessor` for every frame. It never calls ``st.*`` and never touches SQLite: it hands
@@ -15,8 +15,6 @@ label on the page.
 
 from __future__ import annotations
 
-import json
-import os
 import queue
 import threading
 import time
@@ -32,12 +30,6 @@ from fer.evaluation.plots import emotion_colour
 from fer.realtime.overlay import draw_results
 from fer.realtime.tracking import face_name
 
-ICE_SERVERS_ENV = "FER_ICE_SERVERS"
-TURN_URL_ENV = "FER_TURN_URL"
-TURN_USERNAME_ENV = "FER_TURN_USERNAME"
-TURN_CREDENTIAL_ENV = "FER_TURN_CREDENTIAL"
-ICE_TRANSPORT_POLICY_ENV = "FER_ICE_TRANSPORT_POLICY"
-ICE_TRANSPORT_POLICIES = ("all", "relay")
 TIMELINE_SPAN_S = 30.0
 TRAIL_SPAN_S = 10.0
 TOP_ACTION_UNITS = 3
@@ -46,85 +38,6 @@ ACTIVE_AU_ABOVE = 0.1
 # the rate when frames arrive in bursts, as they do after a slow analysis or network jitter.
 RATE_WINDOW_S = 3.0
 PROBABILITY_TICKS = (0.0, 0.5, 1.0)
-
-
-# ------------------------------------------------------------------------------ ICE servers
-
-
-def _check_ice_server(server: object, where: str) -> dict:
-    if not isinstance(server, dict):
-        raise ValueError(f"{where}: each ICE server must be an object with 'urls', got {server!r}")
-    urls = server.get("urls")
-    if isinstance(urls, str):
-        urls = [urls]
-    if not urls or not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
-        raise ValueError(f"{where}: an ICE server needs 'urls' (a string or list of strings)")
-    bad = [url for url in urls if not url.startswith(("stun:", "stuns:", "turn:", "turns:"))]
-    if bad:
-        raise ValueError(f"{where}: ICE urls must start with stun:, stuns:, turn: or turns: {bad}")
-    checked = {"urls": urls}
-    for name in ("username", "credential"):
-        if name in server:
-            if not isinstance(server[name], str):
-                raise ValueError(f"{where}: '{name}' must be a string")
-            checked[name] = server[name]
-    return checked
-
-
-def rtc_configuration(environ: Mapping[str, str] | None = None) -> dict:
-    """The RTCConfiguration for ``webrtc_streamer``, from environment variables.
-
-    - ``FER_ICE_SERVERS``: JSON, a list of ICE servers (``{"urls", "username", "credential"}``)
-      or an object with ``"iceServers"``;
-    - ``FER_TURN_URL`` (+ ``FER_TURN_USERNAME`` and ``FER_TURN_CREDENTIAL``): one TURN server;
-    - ``FER_ICE_TRANSPORT_POLICY``: ``all`` (default) or ``relay``, which makes the browser send
-      its video only through the TURN server (to check a relay, or where direct paths must not be
-      used).
-
-    Without them: ``{"iceServers": []}``, which keeps a session on this machine or LAN offline
-    (streamlit-webrtc would otherwise add a public STUN server). Raises ``ValueError`` with the
-    variable's name when a value is malformed.
-    """
-    environ = os.environ if environ is None else environ
-    servers: list[dict] = []
-    text = environ.get(ICE_SERVERS_ENV, "").strip()
-    if text:
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{ICE_SERVERS_ENV} is not valid JSON: {error}") from None
-        if isinstance(parsed, dict) and "iceServers" in parsed:
-            parsed = parsed["iceServers"]
-        if not isinstance(parsed, list):
-            raise ValueError(f"{ICE_SERVERS_ENV} must be a JSON list of ICE servers")
-        servers.extend(_check_ice_server(server, ICE_SERVERS_ENV) for server in parsed)
-    turn_url = environ.get(TURN_URL_ENV, "").strip()
-    username = environ.get(TURN_USERNAME_ENV, "")
-    credential = environ.get(TURN_CREDENTIAL_ENV, "")
-    if turn_url:
-        if bool(username) != bool(credential):
-            raise ValueError(
-                f"Set both {TURN_USERNAME_ENV} and {TURN_CREDENTIAL_ENV} for the TURN server "
-                "(or neither)"
-            )
-        turn = {"urls": turn_url}
-        if username:
-            turn.update(username=username, credential=credential)
-        servers.append(_check_ice_server(turn, TURN_URL_ENV))
-    elif username or credential:
-        raise ValueError(
-            f"{TURN_USERNAME_ENV}/{TURN_CREDENTIAL_ENV} are set but {TURN_URL_ENV} is not"
-        )
-    policy = environ.get(ICE_TRANSPORT_POLICY_ENV, "").strip() or "all"
-    if policy not in ICE_TRANSPORT_POLICIES:
-        raise ValueError(f"{ICE_TRANSPORT_POLICY_ENV} must be one of {ICE_TRANSPORT_POLICIES}")
-    if policy == "relay" and not any(
-        url.startswith(("turn:", "turns:")) for server in servers for url in server["urls"]
-    ):
-        raise ValueError(f"{ICE_TRANSPORT_POLICY_ENV}=relay needs a TURN server ({TURN_URL_ENV})")
-    if policy == "all":
-        return {"iceServers": servers}
-    return {"iceServers": servers, "iceTransportPolicy": policy}
 
 
 # ------------------------------------------------------------------------ frame processing

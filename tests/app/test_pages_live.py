@@ -35,7 +35,6 @@ from ui.live import (
     RateMeter,
     drain,
     label_latency_ms,
-    rtc_configuration,
 )
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_Live.py")
@@ -243,50 +242,6 @@ def test_the_sidebar_names_the_model_set_by_fer_model_not_its_path(db_path, tiny
     captions = [caption.value for caption in at.sidebar.caption]
     assert "Model set by FER_MODEL: tiny" in captions
     assert str(tiny_model.parent) not in shown_text(at)
-
-
-# ------------------------------------------------------------------------------ ICE servers
-
-
-def test_default_rtc_configuration_stays_offline():
-    assert rtc_configuration({}) == {"iceServers": []}
-
-
-def test_rtc_configuration_reads_ice_servers_and_turn():
-    environ = {
-        "FER_ICE_SERVERS": '[{"urls": "stun:stun.example.org:3478"}]',
-        "FER_TURN_URL": "turn:turn.example.org:3478?transport=tcp",
-        "FER_TURN_USERNAME": "clinic",
-        "FER_TURN_CREDENTIAL": "secret",
-    }
-    assert rtc_configuration(environ) == {
-        "iceServers": [
-            {"urls": ["stun:stun.example.org:3478"]},
-            {
-                "urls": ["turn:turn.example.org:3478?transport=tcp"],
-                "username": "clinic",
-                "credential": "secret",
-            },
-        ]
-    }
-    wrapped = {"FER_ICE_SERVERS": '{"iceServers": [{"urls": ["turns:t.example.org"]}]}'}
-    assert rtc_configuration(wrapped) == {"iceServers": [{"urls": ["turns:t.example.org"]}]}
-
-
-@pytest.mark.parametrize(
-    "environ",
-    [
-        {"FER_ICE_SERVERS": "{"},
-        {"FER_ICE_SERVERS": '{"urls": "stun:x"}'},
-        {"FER_ICE_SERVERS": '[{"urls": "http://x"}]'},
-        {"FER_ICE_SERVERS": '[{"url": "stun:x"}]'},
-        {"FER_TURN_URL": "turn:x", "FER_TURN_USERNAME": "only-name"},
-        {"FER_TURN_USERNAME": "u", "FER_TURN_CREDENTIAL": "c"},
-    ],
-)
-def test_malformed_rtc_configuration_is_refused(environ):
-    with pytest.raises(ValueError, match="FER_"):
-        rtc_configuration(environ)
 
 
 # ------------------------------------------------------------------------ frame processing
