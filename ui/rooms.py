@@ -32,6 +32,7 @@ from fer.rooms.store import (
     MIN_LIFETIME,
     WITHDRAWN_KEPT,
     Room,
+    RoomNotFoundError,
     RoomStore,
 )
 from ui import resources
@@ -156,10 +157,20 @@ def room_store() -> RoomStore:
 @st.cache_resource(show_spinner=False)
 def room_registry() -> RoomRegistry:
     """The rooms this process hosts (one registry per server process, shared by sessions),
-    with its sweeper ending rooms past their expiry."""
+    with its sweeper ending rooms past their expiry or whose consent was withdrawn elsewhere."""
     registry = RoomRegistry()
-    registry.start_sweeping()
+    registry.start_sweeping(consent_in_force=consent_in_force)
     return registry
+
+
+def consent_in_force(room_id: int) -> bool:
+    """Whether room ``room_id``'s client consent is on record and not withdrawn (read from the
+    database: the withdrawal may come from any page, app instance or the API)."""
+    store = room_store()
+    try:
+        return store.consent_in_force(store.get_room(room_id))
+    except RoomNotFoundError:  # deleted with its consent's data: nothing is in force
+        return False
 
 
 @st.cache_resource(show_spinner=False)

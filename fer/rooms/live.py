@@ -13,7 +13,11 @@ and a withdrawal (:meth:`LiveRoom.forbid_analysis`) stops it before the next fra
 client's page calls these two; the clinician's side has no way to start the analysis. The
 analysis also ends by itself when the room expires (the deadline ``allow_analysis`` was given):
 the next frame finds it over, and :meth:`RoomRegistry.close_expired` (run by the registry's own
-sweeper thread) ends it for rooms whose pages were simply closed, saving a recording.
+sweeper thread) ends it for rooms whose pages were simply closed, saving a recording. A
+withdrawal recorded anywhere else (another page, another app instance, the API) reaches the room
+through the same sweeper: :meth:`RoomRegistry.close_withdrawn` asks the database whether each
+analysing room's consent is still in force and closes those whose consent is not, dropping what
+their recording had not yet written.
 """
 
 from __future__ import annotations
@@ -45,8 +49,9 @@ NOT_JOINED, CONNECTING, PLAYING, STOPPED, LEFT = (
     "not joined", "connecting", "playing", "stopped", "left",
 )
 CAMERA_STATES = (NOT_JOINED, CONNECTING, PLAYING, STOPPED, LEFT)
-# How often the registry's sweeper looks for rooms past their expiry.
-SWEEP_EVERY_S = 30.0
+# How often the registry's sweeper looks for rooms past their expiry or whose consent was
+# withdrawn elsewhere: the longest a withdrawn client's frames may still be analysed.
+SWEEP_EVERY_S = 5.0
 LOGGER = logging.getLogger(__name__)
 
 
@@ -371,9 +376,29 @@ class RoomRegistry:
             room.end_if_expired(now)
         return [room.room_id for room in expired]
 
-    def start_sweeping(self, every_s: float = SWEEP_EVERY_S) -> threading.Thread:
+    def close_withdrawn(self, consent_in_force: Callable[[int], bool]) -> list[int]:
+        """Close every analysing room for which ``consent_in_force(room_id)`` is False (its
+        consent withdrawn, or the room ended, elsewhere): analysis stops and the recording's
+        unwritten results are dropped, since the withdrawal ended its session and may have
+        deleted it. Returns their ids. Asked outside the lock: it reads the database."""
+        with self._lock:
+            analysing = [room for room in self._rooms.values() if room.analysing]
+        closing = [room for room in analysing if not consent_in_force(room.room_id)]
+        with self._lock:
+            for room in closing:
+                if self._rooms.get(room.room_id) is room:
+                    del self._rooms[room.room_id]
+        for room in closing:
+            close_analysis(*room.forbid_analysis(), discard_recording=True)
+        return [room.room_id for room in closing]
+
+    def start_sweeping(
+        self, every_s: float = SWEEP_EVERY_S,
+        consent_in_force: Callable[[int], bool] | None = None,
+    ) -> threading.Thread:
         """A daemon thread that runs :meth:`close_expired` every ``every_s`` seconds, so that a
-        room whose pages were closed without ending it still ends at its expiry."""
+        room whose pages were closed without ending it still ends at its expiry, and, given
+        ``consent_in_force``, :meth:`close_withdrawn`."""
 
         registry = weakref.ref(self)  # the thread ends with the registry
 
@@ -385,8 +410,10 @@ class RoomRegistry:
                     return
                 try:
                     alive.close_expired()
+                    if consent_in_force is not None:
+                        alive.close_withdrawn(consent_in_force)
                 except Exception:  # keep sweeping; the next pass retries
-                    LOGGER.exception("closing expired rooms failed")
+                    LOGGER.exception("closing expired or withdrawn rooms failed")
                 del alive
 
         thread = threading.Thread(target=sweep, name="fer-room-sweeper", daemon=True)

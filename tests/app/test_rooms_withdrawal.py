@@ -16,6 +16,7 @@ from tests.app.test_rooms_pages import (  # isort: skip
     user,
 )
 
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -268,3 +269,33 @@ def test_a_withdrawal_that_kept_the_sessions_is_not_called_a_deletion(db_path):
             rooms.CLOSED_MESSAGES[WITHDRAWN_KEPT]
         ]
         assert no_camera(opened) and not opened.button
+
+
+@pytest.mark.parametrize("delete_data", [True, False], ids=["deleted", "kept"])
+def test_a_withdrawal_recorded_elsewhere_stops_the_analysis_with_no_page_open(
+    db_path, delete_data
+):
+    """Neither page runs (both closed, or the client's camera alone is left on): the registry's
+    sweeper reads the withdrawal from the database and stops the analysis, dropping the row the
+    recording had not written."""
+    invitation, room, live_room, session_id = recording_room(db_path)
+    other_invitation, other_room = consented_room(db_path)
+    other = rooms.room_registry().room(other_room.id)
+    other.allow_analysis(other_room.consent_id, SimpleNamespace(classes=CLASSES, close=None))
+    registry = rooms.room_registry()
+    assert registry.close_withdrawn(rooms.consent_in_force) == []
+    withdraw_on_session_replay(db_path, room, delete_data=delete_data)
+    sweeper = registry.start_sweeping(every_s=0.05, consent_in_force=rooms.consent_in_force)
+    deadline = time.monotonic() + 10
+    while registry.get(room.id) is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sweeper.is_alive()
+    assert registry.get(room.id) is None and not live_room.analysing
+    assert live_room.process_frame(np.zeros((48, 48, 3), np.uint8), 1.0) is None
+    assert registry.get(other_room.id) is other and other.analysing  # its consent stands
+    kept = SessionStore(db_path).list_sessions(viewer=user(db_path, "anna"))
+    if delete_data:
+        assert withdrawn_and_deleted(db_path, room, session_id)
+    else:  # kept as it was when withdrawn: the unsaved row was dropped, not written after
+        assert [info.id for info in kept] == [session_id]
+        assert SessionStore(db_path).load_frames(session_id).empty
