@@ -1,4 +1,4 @@
-"""Consent records: the first half of the session store (:class:`ConsentRegister`).
+"""Consent records: the first part of the session store (:class:`ConsentRegister`).
 
 Nothing about a person is stored before that person's consent is on record; a withdrawal ends
 the consent's sessions and, unless the clinic's policy keeps the recording, deletes them (see

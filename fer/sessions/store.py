@@ -18,8 +18,8 @@ not see raises ``SessionNotFoundError``, as a missing one does.
 
 Arrays are stored compactly as little-endian float32 blobs; blendshapes and the per-face signals
 (action units, their asymmetry, head pose) as JSON text. Consent records are kept by the base
-class :class:`fer.sessions.consents.ConsentRegister`, clinician markers by
-:mod:`fer.sessions.markers`.
+classes :class:`fer.sessions.consents.ConsentRegister` and (what is read back and exported)
+:class:`fer.sessions.reading.SessionReader`, clinician markers by :mod:`fer.sessions.markers`.
 """
 
 from __future__ import annotations
@@ -31,30 +31,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from fer.accounts.audit import append_entry
 from fer.accounts.users import User
 from fer.config import DEFAULT_SESSION_DB
 from fer.sessions import retention
-from fer.sessions.consents import ConsentRegister
-from fer.sessions.exports import frames_csv, session_json
-from fer.sessions.markers import insert_marker, markers_table
+from fer.sessions.markers import insert_marker
 from fer.sessions.queries import (
-    client_codes_query,
-    frames_query,
-    frames_table,
     may_hold_patient_data,
-    session_from_row,
-    session_query,
     visible_session,
 )
+from fer.sessions.reading import SessionReader
 from fer.sessions.records import (
     AccessDeniedError,
     ConsentError,
     FrameRecord,
-    SessionInfo,
     SessionNotFoundError,
     as_utc,
     encode_frame,
@@ -67,7 +59,6 @@ from fer.storage.database import (
     inserted_id,
     journal_mode,
     open_engine,
-    read_connection,
     sqlite_path,
     write_transaction,
 )
@@ -90,7 +81,7 @@ def _new_session_id(connection: Connection) -> dict[str, int]:
     return {"id": int(highest) + 1}
 
 
-class SessionStore(ConsentRegister):
+class SessionStore(SessionReader):
     """Sessions and their frame results in one database.
 
     Parameters
@@ -377,37 +368,6 @@ class SessionStore(ConsentRegister):
         ]
         connection.execute(frames.insert(), values)
 
-    # reading ----------------------------------------------------------------------------------
-
-    def get_session(self, session_id: int, viewer: User | None = None) -> SessionInfo:
-        with read_connection(self.engine) as connection:
-            return visible_session(connection, session_id, viewer)
-
-    def list_sessions(self, viewer: User | None = None) -> list[SessionInfo]:
-        """The sessions ``viewer`` may see (all without one), newest first."""
-        with read_connection(self.engine) as connection:
-            rows = connection.execute(session_query(viewer).order_by(sessions.c.id.desc())).all()
-        return [session_from_row(row) for row in rows]
-
-    def list_sessions_of_client(
-        self, client_code: str, viewer: User | None = None
-    ) -> list[SessionInfo]:
-        """The sessions ``viewer`` may see of the client with this pseudonymous code (from the
-        consents they were recorded under), oldest first: a client's history."""
-        code = validate_text(client_code, "client_code", MAX_NAME_LENGTH, True)
-        with read_connection(self.engine) as connection:
-            rows = connection.execute(
-                session_query(viewer)
-                .where(consents.c.client_code == code)
-                .order_by(sessions.c.started_at, sessions.c.id)
-            ).all()
-        return [session_from_row(row) for row in rows]
-
-    def list_client_codes(self, viewer: User | None = None) -> list[str]:
-        """The client codes of the sessions ``viewer`` may see, sorted."""
-        with read_connection(self.engine) as connection:
-            return sorted(connection.execute(client_codes_query(viewer)).scalars().all())
-
     # markers ----------------------------------------------------------------------------------
 
     def add_marker(
@@ -426,48 +386,5 @@ class SessionStore(ConsentRegister):
         """
         with write_transaction(self.engine) as connection:
             return insert_marker(connection, session_id, t_seconds, note, created_by, utc_now())
-
-    def list_markers(self, session_id: int, viewer: User | None = None) -> pd.DataFrame:
-        """A session's markers in time order (columns in
-        :data:`fer.sessions.markers.MARKER_COLUMNS`: ``t_seconds``, ``note`` ...)."""
-        with read_connection(self.engine) as connection:
-            info = visible_session(connection, session_id, viewer)
-            return markers_table(connection, info.id)
-
-    def load_frames(
-        self, session_id: int, include_extras: bool = False, viewer: User | None = None
-    ) -> pd.DataFrame:
-        """A session's frames ordered by time and track.
-
-        Columns: ``t_seconds, track_id, x, y, w, h, label, confidence``, then ``prob_<class>``
-        and ``smoothed_<class>`` for each class in the session's order; with ``include_extras``
-        also ``landmarks`` ((N, 2) arrays or None) and ``blendshapes`` (dicts or None); then
-        the signals: ``valence, arousal``, one column per action unit (``AU1`` ...), ``yaw,
-        pitch, roll`` and ``asym_<AU>`` per two-sided unit, NaN where a frame has none.
-        """
-        with read_connection(self.engine) as connection:
-            info = visible_session(connection, session_id, viewer)
-            rows = connection.execute(frames_query(info.id)).all()
-        return frames_table(rows, info.classes, include_extras)
-
-    # export -----------------------------------------------------------------------------------
-
-    def export_csv(self, session_id: int, viewer: User | None = None) -> str:
-        """The frames table as CSV text (see :func:`fer.sessions.exports.frames_csv`)."""
-        frame = self.load_frames(session_id, include_extras=True, viewer=viewer)
-        return frames_csv(frame, session_id)
-
-    def export_json(
-        self, session_id: int, include_landmarks: bool = True, viewer: User | None = None
-    ) -> str:
-        """Session metadata, frames and markers as a JSON document
-        (``{"session": …, "frames": […], "markers": […]}``)."""
-        with read_connection(self.engine) as connection:
-            info = visible_session(connection, session_id, viewer)
-            rows = connection.execute(frames_query(info.id)).all()
-            marks = markers_table(connection, info.id)
-        frame = frames_table(rows, info.classes, include_extras=True)
-        return session_json(info, frame, include_landmarks, marks)
-
 
 __all__ = ["SessionStore"]
