@@ -7,7 +7,7 @@ from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     make_user,
     webrtc_without_runtime,  # noqa: F401  (fixture)
 )
-from tests.app.test_rooms_pages import (  # isort: skip
+from tests.app.room_support import (  # isort: skip
     invite,
     join,
     no_camera,
