@@ -25,7 +25,8 @@ from fer.models.inference import recorded_model_label
 from fer.realtime.tracking import face_name
 from fer.rooms import credentials
 from fer.rooms.attempts import AttemptLimiter
-from fer.rooms.live import LEFT, PLAYING, RoomRegistry, close_analysis
+from fer.rooms.live import LEFT, PLAYING, close_analysis
+from fer.rooms.registry import RoomRegistry
 from fer.rooms.store import (
     DEFAULT_LIFETIME,
     MAX_LIFETIME,

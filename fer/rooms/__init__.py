@@ -2,7 +2,8 @@
 
 ``credentials`` (join tokens and short codes), ``attempts`` (rate limit on code guesses),
 ``store`` (rooms as database rows, the client's consent), ``statement`` (what the client reads),
-``latency`` (camera-to-label latency), ``live`` (the live state of the rooms this process hosts).
+``latency`` (camera-to-label latency), ``live`` (the live state of one room), ``registry`` (the
+rooms this process hosts, and their sweeper).
 """
 
 from fer.rooms.store import (

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fer.rooms.live import LEFT, PLAYING, LiveRoom, RoomRegistry, close_analysis
+from fer.rooms.live import LEFT, PLAYING, LiveRoom, close_analysis
+from fer.rooms.registry import RoomRegistry
 
 
 class Clock:
