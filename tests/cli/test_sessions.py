@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -251,6 +252,26 @@ def test_a_database_error_prints_the_driver_s_message_on_one_line(
     assert "[SQL:" not in error and "sqlalche.me" not in error
 
 
+def table_leaf_pages(data: bytes, page_size: int, root: int) -> list[int]:
+    """The leaf pages of the table b-tree rooted at ``root``, in key order, read from the file
+    itself (SQLite's file format: page type 0x05 interior, 0x0D leaf). Not through the
+    ``dbstat`` table, which a test process may lack: once TensorFlow is loaded, its own copy
+    of SQLite, built without it, can serve Python's ``sqlite3``."""
+    start = (root - 1) * page_size
+    header = start + (100 if root == 1 else 0)
+    kind = data[header]
+    if kind == 0x0D:
+        return [root]
+    assert kind == 0x05, f"page {root} is not a table b-tree page (type {kind:#x})"
+    n_cells = int.from_bytes(data[header + 3 : header + 5], "big")
+    children = []
+    for cell in range(n_cells):
+        offset = int.from_bytes(data[header + 12 + 2 * cell : header + 14 + 2 * cell], "big")
+        children.append(int.from_bytes(data[start + offset : start + offset + 4], "big"))
+    children.append(int.from_bytes(data[header + 8 : header + 12], "big"))  # right-most
+    return [leaf for child in children for leaf in table_leaf_pages(data, page_size, child)]
+
+
 def damage_a_frames_page(database: str) -> None:
     """Overwrite one leaf page of the frames table: a page that opening the database, listing
     its sessions or purging nothing never reads."""
@@ -259,10 +280,12 @@ def damage_a_frames_page(database: str) -> None:
     with sqlite3.connect(database) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-        (page,) = connection.execute(
-            "SELECT pageno FROM dbstat WHERE name = 'frames' AND pagetype = 'leaf' "
-            "ORDER BY pageno LIMIT 1 OFFSET 20"
+        (root,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'frames'"
         ).fetchone()
+    leaves = table_leaf_pages(Path(database).read_bytes(), page_size, root)
+    assert len(leaves) > 20, leaves
+    page = leaves[20]
     with open(database, "r+b") as file:
         file.seek((page - 1) * page_size)
         file.write(b"\xab" * page_size)
