@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import streamlit as st
 
-from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, recorded_model_label
+from fer.models.cards import recorded_model_label
+from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
 from fer.realtime.smoothing import METHODS, SmoothingConfig
 from ui import auth, resources, sessions
 from ui.consent import consent_banner, consent_gate

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from fer.models.inference import recorded_model_label
+from fer.models.cards import recorded_model_label
 from fer.realtime.smoothing import SmoothingConfig
 from fer.realtime.upload import (
     IMAGE_TYPES,

@@ -108,7 +108,7 @@ def split_outputs(
     """Probabilities (and embeddings if asked) of a seeded subset of one split, with the true
     labels and the subset's positions within the split. ``model_version`` (see
     :func:`model_version`) only keys the cache, so a retrained model is not served stale."""
-    from fer.models.inference import InvalidModelError, card_label_set
+    from fer.models.cards import InvalidModelError, card_label_set
 
     emotion_model = model(model_dir_text)
     label_set = card_label_set(emotion_model.card, Path(model_dir_text))
@@ -136,7 +136,7 @@ def usable_split_outputs(
 ) -> dict | None:
     """:func:`split_outputs`, or None after an error on the page naming what keeps the model
     (a damaged card or model file, a label set with no dataset) from being run."""
-    from fer.models.inference import ModelNotFoundError
+    from fer.models.cards import ModelNotFoundError
 
     try:
         return split_outputs(

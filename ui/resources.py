@@ -199,7 +199,7 @@ def choose_model(key: str) -> str | None:
 def unreliable_expressions(name_or_path: str) -> dict[str, str]:
     """``{expression: why}`` for the expressions the model cannot be trusted on, from its
     robustness results (fer.models.reliability); empty when it has none or no results."""
-    from fer.models.inference import ModelNotFoundError, resolve_model_dir
+    from fer.models.cards import ModelNotFoundError, resolve_model_dir
     from fer.models.reliability import model_reliability
 
     try:
@@ -234,7 +234,7 @@ def load_model_or_error(name_or_path: str, show_error: bool = True):
     """The model, or None after logging why it could not be loaded and (unless ``show_error``
     is false) showing the model's name with an error id: the reason names server paths, so it
     goes to the log only."""
-    from fer.models.inference import ModelNotFoundError
+    from fer.models.cards import ModelNotFoundError
 
     try:
         return emotion_model(name_or_path)

@@ -21,7 +21,7 @@ import streamlit as st
 
 from fer.config import minutes_from_env
 from fer.emotions import emotion_style
-from fer.models.inference import recorded_model_label
+from fer.models.cards import recorded_model_label
 from fer.realtime.tracking import face_name
 from fer.rooms import credentials
 from fer.rooms.attempts import AttemptLimiter

@@ -64,7 +64,7 @@ def source_in_words(source: str) -> str:
 def unreliable_expressions(model: str) -> dict[str, str]:
     """``{expression: why}`` for the expressions the recorded model cannot be trusted on
     (fer.models.reliability); empty when none is, or the model is not installed."""
-    from fer.models.inference import recorded_model_dir
+    from fer.models.cards import recorded_model_dir
     from fer.models.reliability import model_reliability
 
     model_dir = recorded_model_dir(model)
@@ -73,7 +73,7 @@ def unreliable_expressions(model: str) -> dict[str, str]:
 
 def model_in_words(model: str) -> str:
     """A session's recorded model (``"ferplus v2, tta mirror+zoom"``) as a sentence part."""
-    from fer.models.inference import RECORDED_VIEWS_MARK
+    from fer.models.cards import RECORDED_VIEWS_MARK
 
     name, _, views = model.partition(RECORDED_VIEWS_MARK)
     return f"{name} ({VIEWS_WORDS.get(views, views)})" if views else name

@@ -98,7 +98,7 @@ def scores(model, faces: np.ndarray, labels: np.ndarray, n_classes: int) -> dict
 def main() -> None:
     import keras
 
-    from fer.models.inference import KERAS_FILE
+    from fer.models.cards import KERAS_FILE
     from fer.models.zoo import recalibrate_batch_norm
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

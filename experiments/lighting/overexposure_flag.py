@@ -48,7 +48,7 @@ def main() -> None:
 
     import fer.data.preprocess  # noqa: F401  (registers the model's layers for loading)
     from fer.data.lighting import clipped_share
-    from fer.models.inference import KERAS_FILE
+    from fer.models.cards import KERAS_FILE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help=f"store the table in {OUTPUT}")

@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fer.cli.landmarker_option import check_landmarker
-from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, recorded_model_label
+from fer.models.cards import recorded_model_label
+from fer.models.inference import PIPELINE_TTA, TTA_CHOICES
 
 EXAMPLE = """\
 fer analyze interview.mp4 photos/ --out results/

@@ -78,7 +78,7 @@ def _run_video(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from fer.cli.landmarker_option import check_landmarker
-    from fer.models.inference import ModelNotFoundError
+    from fer.models.cards import ModelNotFoundError
 
     try:
         if args.video:

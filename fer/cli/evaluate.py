@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     from fer.evaluation.evaluate import evaluate_views, summarise
     from fer.evaluation.evaluation_file import add_reports, evaluation_path, read_evaluation
     from fer.evaluation.model_card import write_model_card
-    from fer.models.inference import CARD_FILE, load_model, read_card
+    from fer.models.cards import CARD_FILE, read_card
+    from fer.models.inference import load_model
 
     try:
         if (args.against or args.with_models) and args.suite != "robustness":
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _compared_model_dirs(args: argparse.Namespace) -> list:
     """The folders of the ``--against`` or ``--with`` models, whose files the suite saves to."""
-    from fer.models.inference import resolve_model_dir
+    from fer.models.cards import resolve_model_dir
 
     return [resolve_model_dir(name) for name in args.against or args.with_models]
 
@@ -167,7 +168,7 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
     from fer.evaluation.model_card import write_model_card
     from fer.evaluation.robustness import run_suite
     from fer.evaluation.robustness_table import suite_table
-    from fer.models.inference import card_label_set
+    from fer.models.cards import card_label_set
 
     bundle = find_landmarker_bundle()
     if bundle is None:
@@ -206,7 +207,8 @@ def _robustness(model, dataset, args: argparse.Namespace) -> int:
 
 def _same_label_set(model, names: list[str]) -> list:
     """The ``--with`` models, which must share ``model``'s label set (and so its faces)."""
-    from fer.models.inference import card_label_set, load_model
+    from fer.models.cards import card_label_set
+    from fer.models.inference import load_model
 
     label_set = card_label_set(model.card, model.model_dir)
     others = [load_model(name) for name in names]

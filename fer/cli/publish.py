@@ -88,7 +88,7 @@ def _add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
 def _publish_action(args: argparse.Namespace, model_dir) -> tuple[dict, str]:
     """Run the chosen action on ``model_dir``; returns the card and the views to report."""
     from fer.config import data_dir_from_env
-    from fer.models.inference import read_card
+    from fer.models.cards import read_card
     from fer.training import publish
 
     command, data_dir = args.command_line, data_dir_from_env()
@@ -130,7 +130,7 @@ def _result_line(args: argparse.Namespace, card: dict, summary: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from fer.evaluation.evaluation_file import read_evaluation
     from fer.evaluation.model_card import write_model_card
-    from fer.models.inference import ModelNotFoundError, resolve_model_dir
+    from fer.models.cards import ModelNotFoundError, resolve_model_dir
 
     try:
         model_dir = resolve_model_dir(args.model)

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fer.api import create_app
-    from fer.models.inference import resolve_model_dir
+    from fer.models.cards import resolve_model_dir
     from fer.storage import DatabaseError
 
     # The API logs refused tokens and errors (by id) under "fer.api"; the edge sets where to.

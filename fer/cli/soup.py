@@ -52,7 +52,7 @@ def parse_shares(text: str | None) -> tuple[float, ...] | None:
 
 def run(args: argparse.Namespace) -> int:
     from fer.config import data_dir_from_env
-    from fer.models.inference import ModelNotFoundError
+    from fer.models.cards import ModelNotFoundError
     from fer.training.soup import publish_soups
 
     try:

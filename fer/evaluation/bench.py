@@ -124,7 +124,7 @@ def check_recordable(model_name: str, batch_size: int) -> None:
     size other than the table's, or a model whose card or evaluation file is damaged (its
     MODEL_CARD.md could not be regenerated). ``ValueError`` naming the option or the file."""
     from fer.evaluation.model_card import model_card_text
-    from fer.models.inference import read_card, resolve_model_dir
+    from fer.models.cards import read_card, resolve_model_dir
 
     if batch_size != RECORDED_BATCH_SIZE:
         raise ValueError(
@@ -138,7 +138,7 @@ def check_recordable(model_name: str, batch_size: int) -> None:
 
 def _benchmark_records(card: dict, model_dir: Path) -> dict:
     """The card's latency records; ``ValueError`` naming the card when they are not a mapping."""
-    from fer.models.inference import CARD_FILE
+    from fer.models.cards import CARD_FILE
 
     records = card.get("benchmark", {})
     if not isinstance(records, dict):
@@ -153,7 +153,7 @@ def record_in_card(model_name: str, result: dict, command: str) -> None:
     from fer.config import cpu_vector_extension, machine_description
     from fer.evaluation.model_card import MODEL_CARD_FILE, model_card_text
     from fer.files import write_text_atomically
-    from fer.models.inference import CARD_FILE, read_card, resolve_model_dir
+    from fer.models.cards import CARD_FILE, read_card, resolve_model_dir
 
     model_dir = resolve_model_dir(model_name)
     card = read_card(model_dir)

@@ -28,7 +28,7 @@ from fer.evaluation.evaluation_file import (
 )
 from fer.evaluation.robustness_table import comparison_section, robustness_section
 from fer.files import write_text_atomically
-from fer.models.inference import KERAS_FILE, TFLITE_FILE, read_card
+from fer.models.cards import KERAS_FILE, TFLITE_FILE, read_card
 
 MODEL_CARD_FILE = "MODEL_CARD.md"
 MODEL_FILES = (KERAS_FILE, TFLITE_FILE)

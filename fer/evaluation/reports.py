@@ -26,7 +26,8 @@ from fer.evaluation.evaluation_file import (
     read_evaluation,
     views_key,
 )
-from fer.models.inference import CARD_FILE, tta_label
+from fer.models.cards import CARD_FILE
+from fer.models.inference import tta_label
 
 SUMMARY_STEM = "summary"
 PER_CLASS_METRICS = ("precision", "recall", "f1")

@@ -14,7 +14,7 @@ from fer.config import MODELS_DIR
 from fer.evaluation.bench import RECORDED_BATCH_SIZE, batched_figure, benchmark_key
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
 from fer.evaluation.reports import list_models
-from fer.models.inference import CARD_FILE, read_card
+from fer.models.cards import CARD_FILE, read_card
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 HEADER = (

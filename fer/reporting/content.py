@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from fer.evaluation.evaluation_file import find_report, read_evaluation, served_backend
-from fer.models.inference import recorded_views
+from fer.models.cards import recorded_views
 from fer.models.reliability import reliability_note, unreliable_classes
 from fer.realtime.tracking import face_name
 from fer.sessions.insights import client_face, session_insights

@@ -7,7 +7,7 @@ import json
 import threading
 from typing import Any
 
-from fer.models.inference import recorded_model_dir
+from fer.models.cards import recorded_model_dir
 from fer.reporting import REPORT_FORMATS
 from fer.reporting.content import report_content
 from fer.reporting.fhir import report_bundle

@@ -20,7 +20,7 @@ from fer.emotions import class_set
 from fer.evaluation.evaluation_file import EVALUATION_FILE
 from fer.evaluation.model_card import MODEL_CARD_FILE, model_card_text
 from fer.files import write_text_atomically
-from fer.models.inference import CARD_FILE, KERAS_FILE
+from fer.models.cards import CARD_FILE, KERAS_FILE
 
 CARD_VERSION = 1
 INTENDED_USE = (

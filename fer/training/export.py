@@ -8,7 +8,7 @@ import numpy as np
 
 from fer.data.datasets import FaceDataset
 from fer.data.preprocess import standardize_faces
-from fer.models.inference import TFLITE_FILE
+from fer.models.cards import TFLITE_FILE
 
 N_CALIBRATION_FACES = 1000
 QUANTIZATION_MODES = {

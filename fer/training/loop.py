@@ -174,7 +174,7 @@ def start_run(
         print(f"initialised {len(loaded)} layers from {init_from}", flush=True)
     if config.distill_from:
         # A student owes its teacher's training too (nothing twice if it also started there).
-        from fer.models.inference import resolve_model_dir
+        from fer.models.cards import resolve_model_dir
 
         teacher_stages = published_stages(resolve_model_dir(config.distill_from))
         state.predecessors = merge_stages(state.predecessors, teacher_stages)

@@ -14,7 +14,8 @@ import numpy as np
 from fer.config import MODELS_DIR
 from fer.data.datasets import FaceDataset, load_dataset
 from fer.evaluation.evaluation_file import empty_evaluation, read_evaluation, write_evaluation
-from fer.models.inference import KERAS_FILE, PIPELINE_TTA, TTA_CHOICES, EmotionModel, read_card
+from fer.models.cards import KERAS_FILE, read_card
+from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, EmotionModel
 from fer.training.card import save_card
 from fer.training.export import export_served_tflite
 from fer.training.uncertainty import (
@@ -70,7 +71,7 @@ def add_uncertainty_thresholds(
 
     The model files and its evaluation do not change. Returns the new card.
     """
-    from fer.models.inference import card_label_set, resolve_model_dir
+    from fer.models.cards import card_label_set, resolve_model_dir
     from fer.training.publish import _staged
 
     model_dir = resolve_model_dir(name)

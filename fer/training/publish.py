@@ -28,14 +28,8 @@ from fer.evaluation.evaluation_file import (
     served_backend,
     write_evaluation,
 )
-from fer.models.inference import (
-    CARD_FILE,
-    KERAS_FILE,
-    PIPELINE_TTA,
-    EmotionModel,
-    card_label_set,
-    read_card,
-)
+from fer.models.cards import CARD_FILE, KERAS_FILE, card_label_set, read_card
+from fer.models.inference import PIPELINE_TTA, EmotionModel
 from fer.training.card import build_card, save_card, training_record
 from fer.training.export import export_served_tflite
 
@@ -355,7 +349,8 @@ def stored_temperature(card: dict, model_dir: Path) -> float:
 
 def _load_published(name: str, data_dir: Path):
     """A published model's directory, card, Keras model and its label set's dataset."""
-    from fer.models.inference import KerasRunner, resolve_model_dir
+    from fer.models.cards import resolve_model_dir
+    from fer.models.inference import KerasRunner
 
     model_dir = resolve_model_dir(name)
     card = read_card(model_dir)
@@ -371,7 +366,7 @@ def add_tta_zoom_reports(name: str, data_dir: Path, command: str | None = None) 
 
     Returns the model's evaluation.
     """
-    from fer.models.inference import resolve_model_dir
+    from fer.models.cards import resolve_model_dir
 
     model_dir = resolve_model_dir(name)
     card = read_card(model_dir)

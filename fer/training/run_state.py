@@ -119,7 +119,7 @@ def predecessor_stages(source: Path, config: TrainConfig) -> list[dict]:
     source = Path(source)
     card_path = source / "card.json"
     if card_path.is_file():
-        from fer.models.inference import read_card
+        from fer.models.cards import read_card
 
         card = read_card(source)  # InvalidModelError (a ValueError) names a damaged card
         if card.get("architecture") != config.architecture:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer.data.datasets import FaceDataset, load_dataset
-from fer.models.inference import KERAS_FILE, card_label_set, read_card, resolve_model_dir
+from fer.models.cards import KERAS_FILE, card_label_set, read_card, resolve_model_dir
 from fer.training.run_state import merge_stages, published_stages
 from fer.training.selection import publictest_accuracy
 

@@ -116,7 +116,7 @@ def build_training_data(
 def check_teacher(config: TrainConfig) -> str:
     """The head ``config.distill_from`` teaches (``ValueError``/``ModelNotFoundError`` when it
     is no model, a damaged one, or one whose head this run does not train)."""
-    from fer.models.inference import read_card, resolve_model_dir
+    from fer.models.cards import read_card, resolve_model_dir
 
     head = read_card(resolve_model_dir(config.distill_from)).get("label_set")
     if head not in config.label_sets:

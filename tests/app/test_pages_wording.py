@@ -154,7 +154,7 @@ def workspace(tmp_path, monkeypatch):
             action_units={"AU4": 0.8 if step == 30 else 0.1, "AU12": 0.2},
             head_pose={"yaw": 1.0, "pitch": 0.0, "roll": 0.0},
         ))
-    # As fer.models.inference.recorded_model_label records the pipeline's views.
+    # As fer.models.cards.recorded_model_label records the pipeline's views.
     model = "ferplus, tta mirror+zoom"
     video = store.create_session(
         consent.id, model, CLASSES, "video", frames=frames, owner_id=users["clinician"].id,

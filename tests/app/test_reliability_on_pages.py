@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fer.models.inference import MODELS_DIR, recorded_model_dir
+from fer.config import MODELS_DIR
+from fer.models.cards import recorded_model_dir
 from fer.models.reliability import model_reliability
 from fer.sessions.store import SessionStore
 from tests.app.page_support import make_user

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from fer.cli import main as fer_main
-from fer.models.inference import InvalidModelError, load_model
+from fer.models.cards import InvalidModelError
+from fer.models.inference import load_model
 from tests.research_fixtures import edit_card, make_tiny_model
 from tests.training.test_loop import _tiny_fer2013
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer.models.inference import ModelNotFoundError, load_model, validate_faces
+from fer.models.cards import ModelNotFoundError
+from fer.models.inference import load_model, validate_faces
 
 
 @pytest.fixture(scope="module")
@@ -341,7 +342,7 @@ def test_module_level_predict_loads_each_model_once_and_matches_the_method(monke
 def test_a_recorded_label_gives_back_its_views(tta):
     from types import SimpleNamespace
 
-    from fer.models.inference import recorded_model_label, recorded_views
+    from fer.models.cards import recorded_model_label, recorded_views
 
     model = SimpleNamespace(name="ferplus", card={"version": "2"})
     assert recorded_views(recorded_model_label(model, tta)) == tta

@@ -45,7 +45,7 @@ def test_the_accuracy_named_is_the_one_measured_with_the_session_s_views(tmp_pat
     evaluation = {"format": 1, "model": "tiny",
                   "reports": {"PrivateTest": {"none": {"keras": one_pass}}}}
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
-    label = "tiny, tta mirror+zoom"  # as fer.models.inference.recorded_model_label records it
+    label = "tiny, tta mirror+zoom"  # as fer.models.cards.recorded_model_label records it
     unmeasured = accuracy_text(model_summary(tmp_path, label, ("a", "b")))
     assert unmeasured.startswith("70.0% accuracy")
     assert "the mirror+zoom views this session used were not measured" in unmeasured

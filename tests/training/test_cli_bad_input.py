@@ -167,10 +167,10 @@ def test_a_damaged_checkpoint_is_named(tmp_path):
 
 
 def test_a_teacher_of_another_head_leaves_no_run_behind(tmp_path, monkeypatch):
-    import fer.models.inference
+    import fer.models.cards
 
-    monkeypatch.setattr(fer.models.inference, "resolve_model_dir", lambda name: tmp_path)
-    monkeypatch.setattr(fer.models.inference, "read_card", lambda path: {"label_set": "ferplus"})
+    monkeypatch.setattr(fer.models.cards, "resolve_model_dir", lambda name: tmp_path)
+    monkeypatch.setattr(fer.models.cards, "read_card", lambda path: {"label_set": "ferplus"})
     config = TrainConfig(architecture="ziggy", epochs=1, batch_size=16, distill_from="teacher")
     with pytest.raises(ValueError, match="'ferplus' model"):
         train(config, _tiny_fer2013(), None, tmp_path / "run")

@@ -31,7 +31,7 @@ def _tiny_published(directory: Path) -> Path:
 
 @pytest.mark.slow  # exports and evaluates a tiny model's two forms
 def test_logit_adjusted_copy_and_thresholds(tmp_path: Path, monkeypatch):
-    import fer.models.inference
+    import fer.models.cards
     import fer.training.post_hoc
     import fer.training.publish
     from fer.training.calibration import MIN_CALIBRATION_FACES
@@ -39,7 +39,7 @@ def test_logit_adjusted_copy_and_thresholds(tmp_path: Path, monkeypatch):
     dataset = _tiny_fer2013(n_train=140, n_val=MIN_CALIBRATION_FACES)
     for module in (fer.training.publish, fer.training.post_hoc):
         monkeypatch.setattr(module, "load_dataset", lambda key, data_dir: dataset)
-    for module in (fer.training.post_hoc, fer.models.inference):
+    for module in (fer.training.post_hoc, fer.models.cards):
         monkeypatch.setattr(module, "MODELS_DIR", tmp_path)
     monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
     original = _tiny_published(tmp_path / "tiny")
