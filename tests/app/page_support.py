@@ -136,3 +136,13 @@ def record_session(location, owner, name: str = "Test Client", notes: str = "",
         consent.id, model, classes, "video", notes=notes, frames=frames,
         owner_id=None if owner is None else owner.id,
     )
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -1,5 +1,5 @@
-"""The Live page: the consent gate, the recording button, the frame processor, its rates and
-latency, and the ICE configuration.
+"""The Live page: the consent gate, the recording button and the side panel (the frame processor
+behind it: ``test_live_processor.py``; the ICE configuration: ``test_ice_configuration.py``).
 
 AppTest cannot play video, so the page test checks what is rendered and stored around the
 webrtc component (with the component's session lookup patched, see the shared README); the frame
@@ -7,6 +7,7 @@ callback is tested directly with a real frame, and the browser test covers the w
 """
 
 from tests.app.page_support import (  # isort: skip  (imports webrtc first)
+    ManualClock,
     audit_actions,
     build_tiny_model,
     face_frame_bgr,
@@ -17,7 +18,6 @@ from tests.app.page_support import (  # isort: skip  (imports webrtc first)
 )
 
 import logging
-import queue
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,15 +26,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer.sessions.recorder import SessionRecorder
 from fer.sessions.store import SessionStore
 from ui.live import (
-    LiveHistory,
     LiveProcessor,
-    LiveUpdate,
-    RateMeter,
-    drain,
-    label_latency_ms,
 )
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_Live.py")
@@ -242,194 +236,6 @@ def test_the_sidebar_names_the_model_set_by_fer_model_not_its_path(db_path, tiny
     captions = [caption.value for caption in at.sidebar.caption]
     assert "Model set by FER_MODEL: tiny" in captions
     assert str(tiny_model.parent) not in shown_text(at)
-
-
-# ------------------------------------------------------------------------ frame processing
-
-
-class FakeRecognizer:
-    def __init__(self, fail: bool = False):
-        self.fail = fail
-        self.times: list[float] = []
-
-    def process(self, frame_bgr, t_seconds):
-        if self.fail:
-            raise RuntimeError("detector crashed")
-        self.times.append(t_seconds)
-        probs = np.full(len(CLASSES), 0.3 / (len(CLASSES) - 1), np.float32)
-        probs[1] = 0.7
-        return [
-            SimpleNamespace(
-                track_id=0, bbox=(100, 50, 120, 120), probs=probs, smoothed=probs,
-                label="happy", confidence=0.7, landmarks=None, blendshapes=None,
-            )
-        ]
-
-
-class StepClock:
-    def __init__(self, step: float = 1 / 15):
-        self.now, self.step = 1000.0, step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
-
-
-def test_processor_hands_results_to_a_bounded_queue_and_draws():
-    live = LiveProcessor(queue_size=3, clock=StepClock())
-    frame = np.zeros((360, 640, 3), np.uint8)
-    assert live.process_bgr(frame) is frame  # no recognizer yet: frame passes untouched
-    recognizer = FakeRecognizer()
-    live.configure(recognizer, show_landmarks=False)
-    for _ in range(5):
-        annotated = live.process_bgr(frame)
-    assert annotated is not frame and annotated.any()  # box and label drawn on a copy
-    assert not frame.any()
-    assert live.stats.n_updates_dropped == 2 and live.updates.qsize() == 3
-    updates = drain(live.updates, timeout_s=0.01)
-    assert [len(update.results) for update in updates] == [1, 1, 1]
-    assert updates[-1].camera_fps == pytest.approx(15, rel=0.01)
-    assert updates[-1].analysed_fps == pytest.approx(15, rel=0.01)
-    assert recognizer.times == sorted(recognizer.times) and recognizer.times[0] >= 0
-    assert drain(live.updates, timeout_s=0.01) == []
-
-
-def test_processor_reports_recognizer_errors_without_stopping():
-    live = LiveProcessor(clock=StepClock())
-    live.configure(FakeRecognizer(fail=True), show_landmarks=False)
-    frame = np.zeros((360, 640, 3), np.uint8)
-    assert live.process_bgr(frame) is frame
-    (update,) = drain(live.updates, 0.01)
-    assert "detector crashed" in update.error and live.stats.n_errors == 1
-
-
-def test_recording_buffers_in_the_callback_and_the_page_writes(tmp_path):
-    store = SessionStore(tmp_path / "sessions.db")
-    consent = store.record_consent("Dana")
-    session_id = store.create_session(consent.id, "tiny", CLASSES, "live")
-    recorder = SessionRecorder(store, session_id)
-    live = LiveProcessor(clock=StepClock(0.1))
-    live.configure(FakeRecognizer(), show_landmarks=False)
-    frame = np.zeros((120, 160, 3), np.uint8)
-    live.process_bgr(frame)  # before recording: not stored
-    live.start_recording(recorder)
-    for _ in range(4):
-        live.process_bgr(frame)
-    assert recorder.n_pending == 4
-    assert store.get_session(session_id).n_frames == 0  # the callback never writes SQLite
-    assert live.stop_recording() is recorder and live.recorder is None
-    live.process_bgr(frame)  # after stopping: not stored
-    recorder.close()
-    times = store.load_frames(session_id)["t_seconds"].tolist()
-    assert times == pytest.approx([0.1, 0.2, 0.3, 0.4])
-
-
-def test_history_keeps_the_last_span():
-    history = LiveHistory(CLASSES, span_s=1.0)
-    result = FakeRecognizer().process(None, 0)[0]
-    history.extend([LiveUpdate(t / 10, (result,), 5.0) for t in range(30)])
-    frame = history.frame()
-    assert frame["t_seconds"].min() == pytest.approx(1.9) and frame["t_seconds"].max() == 2.9
-    assert list(frame.columns[2:]) == [f"smoothed_{name}" for name in CLASSES]
-
-
-def test_the_frame_callback_runs_the_real_pipeline(tiny_model):
-    import av
-
-    from fer.realtime.pipeline import EmotionRecognizer
-    from ui.resources import landmarker_path
-
-    frame_bgr = face_frame_bgr()
-    recognizer = EmotionRecognizer(model=str(tiny_model), landmarker_path=landmarker_path())
-    live = LiveProcessor()
-    live.configure(recognizer, show_landmarks=True)
-    for _ in range(3):
-        output = live(av.VideoFrame.from_ndarray(frame_bgr, format="bgr24"))
-    annotated = output.to_ndarray(format="bgr24")
-    assert annotated.shape == frame_bgr.shape and not np.array_equal(annotated, frame_bgr)
-    updates = drain(live.updates, 0.01)
-    assert len(updates) == 3 and all(update.error is None for update in updates)
-    (face,) = updates[-1].results
-    assert face.label in CLASSES + ["uncertain"]
-    assert sum(face.smoothed) == pytest.approx(1, abs=1e-3)
-    with pytest.raises(queue.Empty):
-        live.updates.get_nowait()
-
-
-# ------------------------------------------------------------------------ rates and latency
-
-
-class ManualClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_the_rate_counts_a_burst_as_its_frames():
-    """A 15 fps camera whose frames reach the worker unevenly (a short and a long gap in turn,
-    as after a slow analysis): averaging 1 / gap would read about 54; counting reads 15."""
-    meter = RateMeter(window_s=3.0)
-    t = 0.0
-    for index in range(60):
-        t += 0.010 if index % 2 else 0.1233
-        meter.add(t)
-    assert meter.rate() == pytest.approx(15, rel=0.02)
-    bursts = RateMeter(window_s=3.0)
-    for index in range(20):  # three frames at a time every 0.2 s
-        bursts.add(index * 0.2, 3)
-    assert bursts.rate() == pytest.approx(15, rel=0.01)
-    assert RateMeter().rate() == 0.0
-
-
-def test_the_camera_rate_counts_skipped_frames_and_the_analysed_rate_does_not():
-    """Analysis slower than the camera: three frames arrive per analysis, every 0.2 s."""
-    clock = ManualClock()
-    live = LiveProcessor(clock=clock)
-    live.configure(FakeRecognizer(), show_landmarks=False)
-    frame = np.zeros((120, 160, 3), np.uint8)
-    for _ in range(20):
-        clock.now += 0.2
-        live.process_bgr(frame, n_arrived=3)
-    update = drain(live.updates, 0.01)[-1]
-    assert update.camera_fps == pytest.approx(15, rel=0.01)
-    assert update.analysed_fps == pytest.approx(5, rel=0.01)
-
-
-def test_the_queued_frames_callback_analyses_the_newest_and_counts_all():
-    import asyncio
-
-    import av
-
-    clock = ManualClock()
-    live = LiveProcessor(clock=clock)
-    recognizer = FakeRecognizer()
-    live.configure(recognizer, show_landmarks=False)
-    frames = [
-        av.VideoFrame.from_ndarray(np.full((120, 160, 3), value, np.uint8), format="bgr24")
-        for value in (10, 20, 30)
-    ]
-    for _ in range(5):
-        clock.now += 0.2
-        (output,) = asyncio.run(live.recv_queued(frames))
-    assert len(recognizer.times) == 5  # one analysis per call, not per frame
-    assert output.to_ndarray(format="bgr24").shape == (120, 160, 3)
-    update = drain(live.updates, 0.01)[-1]
-    assert update.camera_fps == pytest.approx(15) and update.analysed_fps == pytest.approx(5)
-
-
-def test_the_latency_runs_from_the_frames_arrival_to_its_label():
-    clock = ManualClock(500.0)
-    live = LiveProcessor(clock=clock)
-    live.configure(FakeRecognizer(), show_landmarks=False)
-    live.process_bgr(np.zeros((120, 160, 3), np.uint8))
-    (update,) = drain(live.updates, 0.01)
-    assert update.arrived_at == 500.0
-    assert label_latency_ms(update, 500.25) == pytest.approx(250)
-    assert live.clock() == 500.0  # the page measures against the worker's clock
 
 
 # ------------------------------------------------------------------------ recording button
@@ -653,10 +459,3 @@ def test_the_panel_and_the_settings_speak_a_clinicians_language(panel, db_path):
     assert options == ["Newer frames count more", "Average of the last seconds",
                        "None: each frame as read"]
     assert not [text for text in strings if re.search(r"\bema\b", text)]
-
-
-def test_the_rate_spans_the_window_even_when_frames_are_rarer_than_it():
-    slow = RateMeter(window_s=3.0)
-    for index in range(5):  # one frame every 4 s
-        slow.add(index * 4.0)
-    assert slow.rate() == pytest.approx(0.25)
