@@ -263,6 +263,9 @@ class SessionStore(SessionReader):
         (:meth:`erase_deleted_data`), which then learns whether it finished.
         """
         with write_transaction(self.engine) as connection:
+            # Locked first: a second deletion of the same session at the same moment waits
+            # here, then finds it gone, instead of deleting nothing and auditing a deletion.
+            self._require_session(connection, session_id)
             info = visible_session(connection, session_id, viewer)
             if viewer is not None and not viewer.is_admin and info.owner_id != viewer.id:
                 raise AccessDeniedError(

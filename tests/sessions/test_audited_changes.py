@@ -3,11 +3,16 @@ change or not at all (an entry that cannot be written undoes the change)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from fer.accounts import AccountStore
-from fer.sessions.records import ConsentError
+from fer.accounts.audit import append_entry
+from fer.sessions import retention
+from fer.sessions.records import ConsentError, SessionNotFoundError
 from fer.sessions.store import SessionStore
+from fer.storage.database import write_transaction
 from tests.sessions.helpers import CLASSES, audit_entries, count
 
 PASSWORD = "correct horse battery"
@@ -79,3 +84,30 @@ def test_sharing_is_audited_with_the_clinician_it_was_shared_with(location):
     assert count(store, "session_shares") == 1
     shared = ("admin", "share_session", f"session {session_id}", "with bert")
     assert audit_entries(location) == [shared]
+
+
+def test_two_deletions_of_one_session_at_once_delete_and_audit_it_once(location):
+    """The second deletion, begun while the first one's transaction was open, once saw the
+    session still there, deleted nothing and wrote a second ``delete_session`` entry (the API
+    answered both with 204); now it waits for the first and finds the session gone."""
+    store = SessionStore(location)
+    consent = store.record_consent("Dana Client")
+    session_id = store.create_session(consent.id, "ferplus", CLASSES, "live")
+    outcome: list[str] = []
+
+    def second_deletion() -> None:
+        try:
+            store.delete_session(session_id, actor="dr.b", erase=False)
+            outcome.append("deleted")
+        except SessionNotFoundError:
+            outcome.append("not found")
+
+    with write_transaction(store.engine) as connection:  # the first deletion, still open
+        retention.delete_sessions(connection, [session_id])
+        append_entry(connection, "dr.a", "delete_session", f"session {session_id}")
+        second = threading.Thread(target=second_deletion)
+        second.start()
+        second.join(timeout=1.0)  # long enough to reach the session; it waits for this one
+    second.join()
+    assert outcome == ["not found"]
+    assert audit_entries(location) == [("dr.a", "delete_session", f"session {session_id}", "")]
