@@ -18,13 +18,14 @@ from typing import Any, NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from fer.accounts.audit import append_entry
 from fer.config import DEFAULT_SESSION_DB
 from fer.storage.database import (
     inserted_id,
+    is_postgres,
     open_engine,
     read_connection,
     write_transaction,
@@ -164,6 +165,11 @@ class AccountStore:
         taken = ValueError(f"A user named {name!r} exists already")
         try:
             with write_transaction(self.engine) as connection:
+                if is_postgres(connection):
+                    # The unique constraint compares exact names, so two names differing in
+                    # case, added at once, would each find no other here; SQLite's write
+                    # transactions run one at a time already.
+                    connection.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
                 same = select(users.c.id).where(func.lower(users.c.name) == name.lower())
                 if connection.execute(same).first():
                     raise taken

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -75,6 +76,36 @@ def test_names_are_unique(accounts):
         accounts.add_user(" ana ", "admin", PASSWORD)
     with pytest.raises(ValueError, match="exists"):
         accounts.add_user("Ana", "admin", PASSWORD)  # case does not make another name
+
+
+def test_names_differing_in_case_added_at_once_make_one_account(accounts, monkeypatch):
+    """The second name is added while the first one's transaction is still open: on
+    PostgreSQL it once found no other name and both accounts were made."""
+    from fer.accounts import users as users_module
+
+    inserted_id = users_module.inserted_id
+    outcome: list[str] = []
+    threads: list[threading.Thread] = []
+
+    def add_second() -> None:
+        try:
+            accounts.add_user("dr.lee", "clinician", PASSWORD)
+            outcome.append("added")
+        except ValueError as error:
+            outcome.append(str(error))
+
+    def insert_then_add_another(result):
+        monkeypatch.setattr(users_module, "inserted_id", inserted_id)
+        threads.append(threading.Thread(target=add_second))
+        threads[0].start()
+        threads[0].join(timeout=1.0)  # long enough to reach the check; it waits for this one
+        return inserted_id(result)
+
+    monkeypatch.setattr(users_module, "inserted_id", insert_then_add_another)
+    accounts.add_user("Dr.Lee", "clinician", PASSWORD)
+    threads[0].join()
+    assert outcome == ["A user named 'dr.lee' exists already"]
+    assert [user.name for user in accounts.list_users()] == ["Dr.Lee"]
 
 
 def test_a_failed_login_does_not_tell_whether_the_name_exists(accounts):
