@@ -282,8 +282,12 @@ class AccountStore:
             raise LoginError(FAILED_LOGIN_MESSAGE)
         # No account has a longer name; the cut bounds what is kept of an unknown one.
         name = name.strip()[: MAX_USER_NAME_LENGTH + 1]
-        with read_connection(self.engine) as connection:
-            row = connection.execute(select(users).where(users.c.name == name)).first()
+        row = None
+        # No account's name holds an unprintable character (validate_user_name), and
+        # PostgreSQL refuses a query holding a NUL: such a name fails as an unknown one.
+        if name.isprintable():
+            with read_connection(self.engine) as connection:
+                row = connection.execute(select(users).where(users.c.name == name)).first()
         if row is None or row.disabled_at is not None:
             self._fail_unknown(name, password, now)
         if row.locked_until is not None and row.locked_until > now:
@@ -312,7 +316,9 @@ class AccountStore:
     @staticmethod
     def _verify(hashed: str, password: str) -> bool:
         try:
-            return password_hasher.verify(hashed, password)
+            # "surrogatepass": a lone surrogate (in no stored password) costs a full check
+            # too, where encoding it strictly would raise before any.
+            return password_hasher.verify(hashed, password.encode("utf-8", "surrogatepass"))
         except (VerificationError, InvalidHashError):
             return False
 

@@ -277,3 +277,18 @@ def test_a_password_set_for_a_name_typed_with_spaces_is_the_one_that_works(accou
     accounts.add_user("ana", "clinician", PASSWORD)
     accounts.set_password(" ana ", "a brand new passphrase")
     assert accounts.authenticate("ana", "a brand new passphrase").name == "ana"
+
+
+@pytest.mark.parametrize(
+    ("name", "password"),
+    [("ana\x00", PASSWORD), ("a\x00na", "wrong password!!"), ("\ud800ana", PASSWORD),
+     ("ana", "wrong \ud800 password")],
+)
+def test_a_nul_or_lone_surrogate_in_a_login_is_a_failed_login(accounts, name, password):
+    """A NUL in the name once reached PostgreSQL, which refused the query (DataError, an
+    error page instead of the login's message); a lone surrogate raised UnicodeEncodeError
+    on either backend."""
+    accounts.add_user("ana", "clinician", PASSWORD)
+    with pytest.raises(LoginError, match="Wrong name or password"):
+        accounts.authenticate(name, password)
+    assert accounts.authenticate("ana", PASSWORD).name == "ana"
