@@ -164,7 +164,7 @@ def delete_session(request: Request, principal: Caller, session_id: SessionId) -
     try:
         # The audit entry commits with the deletion, or neither happens.
         request.app.state.store.delete_session(
-            info.id, viewer=principal.viewer, actor=principal.actor
+            info.id, viewer=principal.viewer, actor=principal.actor, detail=principal.token
         )
     except AccessDeniedError as error:
         _audit(request, principal, "access_denied", target, "delete: not the owner")

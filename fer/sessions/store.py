@@ -254,11 +254,13 @@ class SessionStore(SessionReader):
         viewer: User | None = None,
         actor: str | None = None,
         erase: bool = True,
+        detail: str = "",
     ) -> None:
         """Delete a session, its frames and its shares; the consent record stays as evidence.
 
         A clinician may delete the sessions they recorded (not those only shared with them).
-        With ``actor``, the ``delete_session`` audit entry is written in the same transaction.
+        With ``actor``, the ``delete_session`` audit entry (with ``detail``, e.g. which API
+        token was used) is written in the same transaction.
         ``erase=False`` leaves erasing the freed space to the caller
         (:meth:`erase_deleted_data`), which then learns whether it finished.
         """
@@ -274,7 +276,7 @@ class SessionStore(SessionReader):
                 )
             retention.delete_sessions(connection, [info.id])
             if actor is not None:
-                append_entry(connection, actor, "delete_session", f"session {info.id}")
+                append_entry(connection, actor, "delete_session", f"session {info.id}", detail)
         if erase:
             self._erase()
 

@@ -119,6 +119,18 @@ def test_the_owner_deletes_and_the_session_is_gone(client, world):
     )
 
 
+def test_a_deletion_s_audit_entry_names_the_token_used(client, world):
+    """As every other entry of the API does: once the entry moved into the deletion's
+    transaction it named no token, so a leaked token's deletions could not be told apart."""
+    a = world.sessions["a"]
+    assert client.delete(f"/v1/sessions/{a}", headers=world.headers("dr.a")).status_code == 204
+    (entry,) = AuditLog(world.database).entries().to_dict("records")
+    assert (entry["actor"], entry["action"], entry["target"]) == (
+        "dr.a", "delete_session", f"session {a}"
+    )
+    assert re.fullmatch(r"api token \d+", entry["detail"])
+
+
 def test_a_deletion_whose_audit_entry_cannot_be_written_does_not_happen(
     client, world, monkeypatch
 ):
