@@ -50,14 +50,20 @@ def _patient_data_viewer(request: Request, principal: Principal, target: str) ->
     return principal.viewer
 
 
+def _not_found(request: Request, principal: Principal, session_id: int) -> HTTPException:
+    """The 404 for a session missing or not visible, audited as every refusal is (also when
+    it was deleted between being read and being exported or deleted)."""
+    _audit(request, principal, "access_denied", f"session {session_id}",
+           "not found or not visible")
+    return HTTPException(404, f"No session {session_id} that you may see.")
+
+
 def _visible(request: Request, principal: Principal, session_id: int) -> Any:
-    target = f"session {session_id}"
-    viewer = _patient_data_viewer(request, principal, target)
+    viewer = _patient_data_viewer(request, principal, f"session {session_id}")
     try:
         return request.app.state.store.get_session(session_id, viewer=viewer)
     except SessionNotFoundError:
-        _audit(request, principal, "access_denied", target, "not found or not visible")
-        raise HTTPException(404, f"No session {session_id} that you may see.") from None
+        raise _not_found(request, principal, session_id) from None
 
 
 @router.get("", response_model=SessionList, summary="The sessions the caller may see",
@@ -106,7 +112,7 @@ def export_frames(
             body = store.export_json(info.id, viewer=principal.viewer)
             media_type = "application/json"
     except SessionNotFoundError:  # deleted since it was read
-        raise HTTPException(404, f"No session {session_id} that you may see.") from None
+        raise _not_found(request, principal, session_id) from None
     _audit(request, principal, "export_session", f"session {info.id}", f"frames {format}")
     filename = f"session-{info.id}-frames.{format}"
     return Response(body, media_type=media_type,
@@ -141,7 +147,7 @@ def session_report(
     try:
         body = session_report(request.app.state.store, info.id, format, viewer=principal.viewer)
     except SessionNotFoundError:  # deleted since it was read
-        raise HTTPException(404, f"No session {session_id} that you may see.") from None
+        raise _not_found(request, principal, session_id) from None
     _audit(request, principal, "export_session", f"session {info.id}", f"report {format}")
     filename = f"session-{info.id}-report.{REPORT_SUFFIXES[format]}"
     return Response(body, media_type=REPORT_TYPES[format],
@@ -169,6 +175,6 @@ def delete_session(request: Request, principal: Caller, session_id: SessionId) -
     except AccessDeniedError as error:
         _audit(request, principal, "access_denied", target, "delete: not the owner")
         raise HTTPException(403, str(error)) from None
-    except SessionNotFoundError:
-        raise HTTPException(404, f"No session {session_id} that you may see.") from None
+    except SessionNotFoundError:  # deleted since it was read
+        raise _not_found(request, principal, session_id) from None
     return Response(status_code=204)

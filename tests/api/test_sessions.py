@@ -158,3 +158,28 @@ def test_the_service_token_deletes_nothing_an_admin_deletes_anything(client, wor
     assert client.get(f"/v1/sessions/{b}", headers=world.headers("service")).status_code == 200
     assert client.delete(f"/v1/sessions/{b}", headers=world.headers("boss")).status_code == 204
     assert client.get(f"/v1/sessions/{b}", headers=world.headers("service")).status_code == 404
+
+
+@pytest.mark.parametrize(("method", "suffix"),
+                         [("GET", "/frames"), ("GET", "/report"), ("DELETE", "")])
+def test_a_session_deleted_while_being_served_is_an_audited_404(
+    client, world, monkeypatch, method, suffix
+):
+    """Read, then deleted by someone else before its export or deletion: the 404 was the
+    only refusal of an authenticated caller that left no audit entry."""
+    a = world.sessions["a"]
+    get_session = SessionStore.get_session
+
+    def read_then_deleted_elsewhere(self, session_id, viewer=None):
+        info = get_session(self, session_id, viewer=viewer)
+        SessionStore(world.database).delete_session(session_id, actor="boss", erase=False)
+        return info
+
+    monkeypatch.setattr(SessionStore, "get_session", read_then_deleted_elsewhere)
+    response = client.request(method, f"/v1/sessions/{a}{suffix}", headers=world.headers("dr.a"))
+    assert response.status_code == 404
+    newest = AuditLog(world.database).entries().iloc[0]
+    assert (newest.actor, newest.action, newest.target) == (
+        "dr.a", "access_denied", f"session {a}"
+    )
+    assert newest.detail.startswith("not found or not visible")
