@@ -231,6 +231,11 @@ class AccountStore:
 
     @staticmethod
     def _keep_an_admin(connection: Any, leaving_id: int) -> None:
+        if is_postgres(connection):
+            # Each change locks only its own row: two admins disabled or demoted at once
+            # would each count the other and leave no admin. SQLite's write transactions
+            # run one at a time already.
+            connection.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
         others = connection.execute(
             select(func.count())
             .select_from(users)

@@ -182,6 +182,37 @@ def test_the_last_admin_cannot_be_demoted_or_disabled(accounts):
     accounts.disable_user("ada")
 
 
+
+def test_two_admins_leaving_at_once_leave_one_admin(accounts, monkeypatch):
+    """One admin disabled while the other is demoted in a transaction still open: on
+    PostgreSQL each once counted the other as staying, and no admin was left."""
+    accounts.add_user("ada", "admin", PASSWORD)
+    accounts.add_user("bob", "admin", PASSWORD)
+    keep_an_admin = AccountStore._keep_an_admin
+    outcome: list[str] = []
+    threads: list[threading.Thread] = []
+
+    def demote_bob() -> None:
+        try:
+            accounts.set_role("bob", "clinician")
+            outcome.append("demoted")
+        except ValueError as error:
+            outcome.append(str(error))
+
+    def counted_then_bob_demoted(connection, leaving_id):
+        monkeypatch.setattr(AccountStore, "_keep_an_admin", staticmethod(keep_an_admin))
+        keep_an_admin(connection, leaving_id)
+        threads.append(threading.Thread(target=demote_bob))
+        threads[0].start()
+        threads[0].join(timeout=1.0)  # long enough to count; it waits for this one
+
+    monkeypatch.setattr(AccountStore, "_keep_an_admin", staticmethod(counted_then_bob_demoted))
+    accounts.disable_user("ada")
+    threads[0].join()
+    assert outcome == ["This is the last enabled admin; make another admin first"]
+    assert [user.name for user in accounts.list_users()
+            if user.is_admin and user.disabled_at is None] == ["bob"]
+
 def test_roles_say_who_sees_patient_data():
     assert User(1, "a", "clinician").sees_patient_data
     assert User(1, "a", "admin").sees_patient_data
