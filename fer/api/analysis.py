@@ -5,7 +5,9 @@ EmotionRecognizer` with the settings ``fer analyze`` and the Upload page use for
 temporal smoothing, no minimum dwell, the default "uncertain" threshold and test-time views. The
 model is loaded once, on the first image, and shared (its runner is thread-safe). Analyses run
 one at a time: each opens a face landmarker, and on a small server two at once only share the
-same cores.
+same cores. At most ``MAX_ANALYSES_ADMITTED`` requests (running or waiting) hold their upload;
+more are refused at once with 503, so that many uploads at the same time neither fill memory
+with their files nor take every worker thread the other routes need.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_FACES = 4
 MAX_FACES_LIMIT = 16
+MAX_ANALYSES_ADMITTED = 4
+BUSY_RETRY_AFTER_S = 5
+BUSY_MESSAGE = "The server is analysing other images; try again in a few seconds."
 
 router = APIRouter(tags=["analysis"])
 
@@ -89,6 +94,7 @@ class Analyser:
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
+        self.admitted = threading.BoundedSemaphore(MAX_ANALYSES_ADMITTED)
 
     def model(self) -> Any:
         with self._load_lock:
@@ -131,7 +137,7 @@ class Analyser:
     "/analyze",
     response_model=Analysis,
     summary="Analyse every face of one image",
-    responses=error_responses(400, 401, 413, 422),
+    responses=error_responses(400, 401, 413, 422, 503),
 )
 def analyze(
     request: Request,
@@ -142,11 +148,15 @@ def analyze(
     ] = DEFAULT_MAX_FACES,
 ) -> Analysis:
     state = request.app.state
-    data = file.file.read()
+    if not state.analyser.admitted.acquire(blocking=False):
+        raise HTTPException(503, BUSY_MESSAGE, headers={"Retry-After": str(BUSY_RETRY_AFTER_S)})
     try:
+        data = file.file.read()
         analysis = state.analyser.analyse(data, max_faces)
     except UnusableImage as error:
         raise HTTPException(400, str(error)) from None
+    finally:
+        state.analyser.admitted.release()
     state.audit.record(
         principal.actor,
         "analyze_image",

@@ -99,5 +99,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "No such session, or none the caller may see",
         413: "The request body is too large",
         422: "A missing or malformed parameter or field",
+        503: "Too many images are being analysed; retry after the Retry-After seconds",
     }
     return {status: {"model": ErrorResponse, "description": texts[status]} for status in statuses}

@@ -299,3 +299,24 @@ def test_a_complete_multipart_body_passes_whatever_its_chunks():
     assert refused.value.status_code == 400
     # Other bodies are not looked at.
     assert asyncio.run(drain([b"garbage"], b"application/json")) == b"garbage"
+
+
+def test_uploads_beyond_the_admitted_few_are_refused_at_once(client, world):
+    """Many uploads at the same time: those beyond MAX_ANALYSES_ADMITTED get 503 with
+    Retry-After before their file is read; once one is done, the next is analysed again."""
+    from fer.api.analysis import MAX_ANALYSES_ADMITTED
+
+    admitted = client.app.state.analyser.admitted
+    for _ in range(MAX_ANALYSES_ADMITTED):  # as many analyses as allowed, running or waiting
+        assert admitted.acquire(blocking=False)
+    upload = {"file": ("face.png", b"this is not an image", "image/png")}
+    busy = client.post("/v1/analyze", headers=world.headers("dr.a"), files=upload)
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "5"
+    assert "try again" in busy.json()["detail"]
+    admitted.release()  # one finished
+    answered = client.post("/v1/analyze", headers=world.headers("dr.a"), files=upload)
+    assert answered.status_code == 400  # analysed (and found not to be an image)
+    assert admitted.acquire(blocking=False)  # the request gave its place back
+    for _ in range(MAX_ANALYSES_ADMITTED):
+        admitted.release()
