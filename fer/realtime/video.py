@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from fer.data.image_folders import MAX_FRAME_SIDE, MIN_FRAME_SIDE
+from fer.data.image_folders import MAX_FRAME_SIDE, MAX_IMAGE_PIXELS, MIN_FRAME_SIDE
 
 if TYPE_CHECKING:  # pragma: no cover
     from fer.realtime.pipeline import EmotionRecognizer, FaceResult
@@ -136,6 +136,30 @@ def iter_frames(
         raise UnreadableVideoError(info.path.name, NO_FRAMES)
 
 
+def check_frame_size(info: VideoInfo) -> None:
+    """Refuse, before any frame is analysed, a video whose frames no detector can use or that
+    are larger than a still image may be: an :class:`UnreadableVideoError` naming the size."""
+    size = f"has frames of {info.width}×{info.height} pixels"
+    if min(info.width, info.height) < MIN_FRAME_SIDE:
+        raise UnreadableVideoError(
+            info.path.name,
+            f"{size}: too small to hold a face (the smallest side must be at least "
+            f"{MIN_FRAME_SIDE} pixels).",
+        )
+    if max(info.width, info.height) > MAX_FRAME_SIDE:
+        raise UnreadableVideoError(
+            info.path.name, f"{size}: no side may be longer than {MAX_FRAME_SIDE} pixels."
+        )
+    # A small file can hold huge frames (flat pictures compress well), and every analysed
+    # frame is decoded whole: the bound of uploaded images keeps memory bounded here too.
+    if info.width * info.height > MAX_IMAGE_PIXELS:
+        raise UnreadableVideoError(
+            info.path.name,
+            f"{size} ({info.width * info.height / 1e6:.0f} megapixels); the limit is "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP. Please scale it down.",
+        )
+
+
 def truncation_note(name: str, n_analysed: int, n_expected: int, last_index: int) -> str | None:
     """What to tell the user when far fewer frames decoded than the container announced
     (``n_expected`` at the stride used); None when the count is as expected."""
@@ -162,18 +186,7 @@ def analyse_video(
     the container's estimate).
     """
     info = probe_video(path)
-    if min(info.width, info.height) < MIN_FRAME_SIDE:
-        raise UnreadableVideoError(
-            info.path.name,
-            f"has frames of {info.width}×{info.height} pixels: too small to hold a face (the "
-            f"smallest side must be at least {MIN_FRAME_SIDE} pixels).",
-        )
-    if max(info.width, info.height) > MAX_FRAME_SIDE:
-        raise UnreadableVideoError(
-            info.path.name,
-            f"has frames of {info.width}×{info.height} pixels: no side may be longer than "
-            f"{MAX_FRAME_SIDE} pixels.",
-        )
+    check_frame_size(info)
     n_total = -(-info.n_frames // stride) if info.n_frames else 0
     if max_frames is not None:
         n_total = min(n_total, max_frames) if n_total else max_frames

@@ -202,3 +202,20 @@ def test_an_uploaded_video_is_held_only_in_a_private_temporary_file(monkeypatch,
     assert stat.S_IMODE(seen["file"]) == 0o600
     assert stat.S_IMODE(seen["folder"]) == 0o700
     assert not seen["path"].parent.exists()  # deleted, although the analysis failed
+
+
+def test_a_video_whose_frames_are_larger_than_an_image_may_be_says_so(tmp_path):
+    """A small file of flat frames once had each of its 41-megapixel frames decoded, where an
+    image of that size is refused."""
+    path = tmp_path / "huge.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (6_500, 6_300))
+    assert writer.isOpened()
+    writer.write(np.full((6_300, 6_500, 3), 128, np.uint8))
+    writer.release()
+    assert path.stat().st_size < 1_000_000
+    recognizer = CountingRecognizer()
+    with pytest.raises(UnreadableVideoError, match="frames of 6500×6300 pixels \\(41 megapixels") \
+            as raised:
+        analyse_video(path, recognizer)
+    assert "the limit is 40 MP" in raised.value.reason
+    assert recognizer.times == []  # refused before any frame was analysed
