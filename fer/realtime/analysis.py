@@ -118,7 +118,7 @@ def analyse_source(
     signals included), for :func:`record_analysis`. ``ValueError`` for a file that cannot be
     analysed at all (unreadable, no decodable frame).
     """
-    from fer.realtime.video import iter_frames, probe_video, truncation_note
+    from fer.realtime.video import check_frame_size, iter_frames, probe_video, truncation_note
 
     kind = "image" if path.suffix.lower().lstrip(".") in IMAGE_TYPES else "video"
     started_at = datetime.now(UTC)
@@ -134,6 +134,7 @@ def analyse_source(
             expected = 1
         else:
             info = probe_video(path)
+            check_frame_size(info)  # as the Upload page does, before any frame is decoded
             frames = iter_frames(path, stride=stride)
             expected = -(-info.n_frames // stride) if info.n_frames else 0
         n_analysed, last_index, n_over = 0, -1, 0

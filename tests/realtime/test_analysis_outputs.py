@@ -69,6 +69,32 @@ def test_a_run_whose_every_input_fails_makes_no_folder(fake_pipeline, tmp_path, 
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize(
+    "size, reason",
+    [((6, 6), "has frames of 6×6 pixels: too small to hold a face"),
+     ((6_500, 6_300), "has frames of 6500×6300 pixels (41 megapixels); the limit is 40 MP")],
+)
+def test_a_video_of_unusable_frame_size_is_refused_as_on_the_upload_page(
+    fake_pipeline, tmp_path, size, reason, capsys
+):
+    """fer analyze once decoded every frame of such a video: a tiny one failed with the
+    pipeline's internal wording, and a huge one was analysed frame by frame."""
+    import cv2
+    import numpy as np
+
+    width, height = size
+    video = tmp_path / "odd.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
+    for _ in range(2):
+        writer.write(np.full((height, width, 3), 90, np.uint8))
+    writer.release()
+    out = tmp_path / "out"
+    assert fer_main(["analyze", str(video), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert f"odd.avi {reason}" in error and "frame_bgr" not in error
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("blocker", ["file", "parent file"])
 def test_an_out_that_cannot_be_a_folder_is_refused_first(
     fake_pipeline, media, tmp_path, blocker, capsys
