@@ -131,13 +131,14 @@ def analyse_source(
         frames: Iterable[tuple[int, float, NDArray[np.uint8]]]
         if kind == "image":
             frames = [(0, 0.0, decode_image(path.read_bytes()))]
-            expected = 1
+            expected, duration_s = 1, 0.0
         else:
             info = probe_video(path)
             check_frame_size(info)  # as the Upload page does, before any frame is decoded
             frames = iter_frames(path, stride=stride)
             expected = -(-info.n_frames // stride) if info.n_frames else 0
-        n_analysed, last_index, n_over = 0, -1, 0
+            duration_s = info.duration_s
+        n_analysed, last_index, last_t_s, n_over = 0, -1, 0.0, 0
         for frame_index, t_s, frame_bgr in frames:
             results = recognizer.process(frame_bgr, t_s)
             if len(results) > max_faces:
@@ -147,7 +148,7 @@ def analyse_source(
                 rows.append(result_row(t_s, result, classes))
                 if keep_records:
                     records.append(FrameRecord.from_result(t_s, result))
-            n_analysed, last_index = n_analysed + 1, frame_index
+            n_analysed, last_index, last_t_s = n_analysed + 1, frame_index, t_s
             if on_frame is not None:
                 on_frame()
         if recognizer.detector_warning:
@@ -158,7 +159,9 @@ def analyse_source(
         notes.append(f"{path.name}: {faces_left_out_note(max_faces)}")
     elif n_over:
         notes.append(video_faces_left_out_note(path.name, max_faces, n_over, n_analysed))
-    truncated = truncation_note(path.name, n_analysed, expected, last_index)
+    truncated = truncation_note(
+        path.name, n_analysed, expected, last_index, last_t_s, duration_s
+    )
     if kind == "video" and truncated:
         notes.append(truncated)
     if not rows:

@@ -225,10 +225,10 @@ def analyse_video_bytes(
             )
         first = next(frame for frame in frames if frame.faces)
         preview = _read_frame(path, first.frame_index)
-        announced = probe_video(path).n_frames
+        info = probe_video(path)
         truncated = truncation_note(
-            filename, len(frames), -(-announced // stride) if announced else 0,
-            frames[-1].frame_index,
+            filename, len(frames), -(-info.n_frames // stride) if info.n_frames else 0,
+            frames[-1].frame_index, frames[-1].t_s, info.duration_s,
         )
     if preview is not None:
         preview = draw_results(preview, first.faces, show_landmarks=False)

@@ -160,11 +160,29 @@ def check_frame_size(info: VideoInfo) -> None:
         )
 
 
-def truncation_note(name: str, n_analysed: int, n_expected: int, last_index: int) -> str | None:
+def truncation_note(
+    name: str,
+    n_analysed: int,
+    n_expected: int,
+    last_index: int,
+    last_t_s: float | None = None,
+    duration_s: float = 0.0,
+) -> str | None:
     """What to tell the user when far fewer frames decoded than the container announced
-    (``n_expected`` at the stride used); None when the count is as expected."""
+    (``n_expected`` at the stride used); None when the count is as expected, or when the last
+    analysed frame (at ``last_t_s``) reaches the end of the video's ``duration_s``.
+
+    Only some containers (MP4) store the number of frames; for others (Matroska, WebM) it is
+    the duration times a frame rate, which a variable frame rate or a wrong rate in the header
+    makes far too large although every frame was decoded. Their times are right, so a video
+    whose analysed frames reach its end, within two of the usual steps between them, is whole.
+    """
     if not n_expected or n_analysed >= n_expected - 1:
         return None
+    if last_t_s is not None and duration_s > 0:
+        step_s = last_t_s / (n_analysed - 1) if n_analysed > 1 else 0.0
+        if last_t_s + 2 * step_s >= duration_s:
+            return None
     return (
         f"{name}: only {n_analysed} of about {n_expected} frames could be decoded (up to "
         f"frame {last_index}); the file ends early or is damaged, and the rest was not "

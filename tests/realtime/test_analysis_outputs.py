@@ -229,3 +229,63 @@ def test_the_upload_page_names_faces_left_out_of_a_video(fake_pipeline, media, m
         (media / "clip.avi").read_bytes(), "clip.avi", FakeModel(), smoothing=None, stride=2,
         max_faces=2, landmarker_path=None,
     ).notes)
+
+
+def uneven_webm(path, n_frames=40):
+    """A WebM as a browser's recorder writes it: millisecond times 30-59 ms apart, 30 fps
+    announced, and no frame count (OpenCV estimates one from the duration)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    steps = np.random.default_rng(0).integers(30, 60, n_frames)
+    with av.open(str(path), "w", format="webm") as container:
+        stream = container.add_stream("libvpx", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for t_ms in np.concatenate([[0], np.cumsum(steps[:-1])]):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), "rgb24")
+            frame.pts, frame.time_base = int(t_ms), Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def test_a_whole_video_with_uneven_frame_times_is_not_called_damaged(
+    fake_pipeline, tmp_path, monkeypatch, capsys
+):
+    """Every frame of such a video was analysed, yet the Upload page and fer analyze said that
+    only 40 of about 53 frames could be decoded and that the file was damaged."""
+    from fer.realtime.upload import analyse_video_bytes
+    from fer.realtime.video import probe_video
+    from tests.realtime.analysis_fakes import FakeModel, FakeRecognizer
+
+    video = uneven_webm(tmp_path / "call.webm")
+    assert probe_video(video).n_frames > 41  # the container's estimate is too large
+    out = tmp_path / "out"
+    assert fer_main(["analyze", str(video), "--out", str(out)]) == 0
+    assert "could be decoded" not in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["sources"][0]["notes"] == []
+
+    class ResettableRecognizer(FakeRecognizer):
+        tta = "none"
+
+        def reset(self):
+            pass
+
+    monkeypatch.setattr("fer.realtime.pipeline.EmotionRecognizer", ResettableRecognizer)
+    for stride in (1, 3):
+        analysis = analyse_video_bytes(
+            video.read_bytes(), "call.webm", FakeModel(), smoothing=None, stride=stride,
+            max_faces=2, landmarker_path=None,
+        )
+        assert analysis.notes == ()
+    # A cut-off copy is still named as one.
+    data = video.read_bytes()
+    cut = analyse_video_bytes(
+        data[: len(data) // 2], "cut.webm", FakeModel(), smoothing=None, stride=1, max_faces=2,
+        landmarker_path=None,
+    )
+    (note,) = cut.notes
+    assert note.startswith("cut.webm: only ") and "ends early or is damaged" in note
