@@ -38,8 +38,10 @@ def main() -> None:
         st.info(research.NO_DATA_MESSAGE)
         return
     data_dir_text = str(data_dir)
-    fer2013 = research.dataset("fer2013", data_dir_text)
-    ferplus = research.dataset("ferplus", data_dir_text)
+    fer2013 = research.usable_dataset("fer2013", data_dir_text)
+    ferplus = research.usable_dataset("ferplus", data_dir_text) if fer2013 is not None else None
+    if fer2013 is None or ferplus is None:
+        return
 
     st.header("Class distribution")
     left, right = st.columns(2)

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from fer import config
+from ui.text import plain
 
 NO_DATA_MESSAGE = (
     "This view needs the FER2013/FER+ files. " + config.DATA_HELP + " Then restart the app."
@@ -52,6 +53,16 @@ def dataset(key: str, data_dir_text: str):
     from fer.data.datasets import load_dataset
 
     return load_dataset(key, Path(data_dir_text))
+
+
+def usable_dataset(key: str, data_dir_text: str):
+    """:func:`dataset`, or None after an error on the page naming the file that is missing or
+    malformed (a data folder that holds only the face landmarker, a damaged CSV)."""
+    try:
+        return dataset(key, data_dir_text)
+    except (FileNotFoundError, ValueError) as error:  # DataNotFoundError, DataFormatError
+        st.error(plain(f"The {key} dataset cannot be loaded: {error}"))
+        return None
 
 
 @st.cache_data(show_spinner="Checking blank and duplicate images…")

@@ -387,6 +387,28 @@ def test_dataset_without_data(workspace):
     assert charts(app) == 0
 
 
+@pytest.mark.parametrize(
+    "csv_text, reason",
+    [(None, "No fer2013.csv or fer2013.csv.gz in"),
+     ("emotion,pixels\n0,1 2 3\n", "differs from the expected")],
+)
+def test_dataset_names_a_missing_or_damaged_csv(workspace, monkeypatch, tmp_path, csv_text,
+                                                reason):
+    """A data folder holding only the face landmarker, or a damaged CSV, once stopped the
+    page with Streamlit's redacted "This app has encountered an error"."""
+    data = tmp_path / "data_folder"
+    data.mkdir()
+    (data / "face_landmarker.task").write_bytes(b"stand-in")
+    if csv_text is not None:
+        (data / "fer2013.csv").write_text(csv_text)
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(data))
+    app = run_page("pages/6_Dataset.py")
+    (error,) = app.error
+    assert error.value.startswith("The fer2013 dataset cannot be loaded")
+    assert reason in error.value.replace("\\", "")
+    assert charts(app) == 0
+
+
 @needs_data
 @pytest.mark.data
 def test_dataset_with_data(workspace, monkeypatch):
