@@ -86,7 +86,9 @@ def read_text_lines(path: Path) -> Iterator[str]:
     """The lines of a UTF-8 text file (or of its ``.gz``), decoded one line at a time.
 
     Decoding line by line lets a bad byte be reported with its line number; a truncated or
-    corrupt ``.gz`` and a folder in place of the file are :class:`DataFormatError` too.
+    corrupt ``.gz`` and a folder in place of the file are :class:`DataFormatError` too. A byte
+    order mark opening the file is dropped: spreadsheets save "CSV UTF-8" with one, and it would
+    otherwise become part of the first column's name.
     """
     if path.is_dir():
         raise DataFormatError(f"{path}: is a folder, not a file")
@@ -96,7 +98,7 @@ def read_text_lines(path: Path) -> Iterator[str]:
         with opener(path, "rb") as stream:
             for line_number, raw in enumerate(stream, start=1):
                 try:
-                    line = raw.decode("utf-8")
+                    line = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
                 except UnicodeDecodeError:
                     raise DataFormatError(
                         f"{path.name} line {line_number}: not UTF-8 text (a binary or wrongly "

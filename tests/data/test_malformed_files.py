@@ -145,3 +145,19 @@ def test_cr_only_line_endings_are_named_in_a_short_message(tmp_path: Path):
     with pytest.raises(DataFormatError, match="header is") as info:
         read_ferplus_votes(votes)
     assert len(str(info.value)) < 500
+
+
+def test_a_byte_order_mark_from_a_spreadsheet_is_not_part_of_the_header(tmp_path: Path):
+    """Saved as "CSV UTF-8" by a spreadsheet, both files were refused with a header that read
+    as the expected one: 'header is '\\ufeffUsage,Image name,...', expected ['Usage', ...]'."""
+    votes = tmp_path / "fer2013new.csv"
+    votes.write_text(f"\ufeff{FERPLUS_HEADER}\nTraining,fer0.png,4,6,0,0,0,0,0,0,0,0\n")
+    table = read_ferplus_votes(votes)
+    assert table.votes[0, :2].tolist() == [4, 6] and table.usage.tolist() == ["Training"]
+    faces = tmp_path / "fer2013.csv"
+    faces.write_text("\ufeff" + synthetic_fer2013_csv(n_per_split=2))
+    assert len(load_fer2013(faces, cache_dir=None)) == 6
+    # Only at the very start: elsewhere it is still a character of the row.
+    votes.write_text(f"{FERPLUS_HEADER}\n\ufeffTraining,fer0.png,4,6,0,0,0,0,0,0,0,0\n")
+    with pytest.raises(DataFormatError, match=r"line 2: Usage '\\ufeffTraining'"):
+        read_ferplus_votes(votes)
