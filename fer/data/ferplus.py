@@ -25,6 +25,7 @@ from fer.emotions import FER2013, FERPLUS
 FERPLUS_VOTE_COLUMNS = (*FERPLUS.names, "unknown", "NF")
 # Known FER+ quirk: the votes of these FER2013 rows describe other images; no protocol uses them.
 FERPLUS_MISALIGNED_ROWS = (5274, 33200)
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the votes are kept as float32
 
 
 @dataclass
@@ -64,8 +65,14 @@ def read_ferplus_votes(path: str | Path) -> FerPlusVotes:
                 counts = [float(value) for value in row[2:]]
             except ValueError:
                 raise DataFormatError(f"{where}: vote counts must be numbers") from None
-            if not all(math.isfinite(count) and count >= 0 for count in counts):
-                raise DataFormatError(f"{where}: vote counts must be finite and not negative")
+            # Checked as stored: a count beyond float32's range (1e39) is finite as read but
+            # infinite in the table, where it would silently drop its row as having no majority.
+            if not all(count >= 0 and math.isfinite(count) and count <= FLOAT32_MAX
+                       for count in counts):
+                raise DataFormatError(
+                    f"{where}: vote counts must be finite (at most {FLOAT32_MAX:.1e}) and not "
+                    "negative"
+                )
             votes.append(counts)
             has_image.append(bool(row[1].strip()))
             usage.append(row[0])
