@@ -57,6 +57,10 @@ class SourceAnalysis:
 def expand_sources(paths: Iterable[str | Path]) -> list[Path]:
     """Image and video files named by ``paths``; a folder contributes its supported files
     (recursively, sorted). Missing paths and unsupported files are a ``ValueError`` naming them.
+
+    A file named more than once (``clips/ clips/a.mp4``, or ``a.mp4 ./a.mp4``) is listed once,
+    where it is first named: with ``--record`` each listed file becomes a session, and one
+    recording stored twice would count twice in the person's history.
     """
     suffixes = {f".{suffix}" for suffix in (*IMAGE_TYPES, *VIDEO_TYPES)}
     files: list[Path] = []
@@ -77,7 +81,13 @@ def expand_sources(paths: Iterable[str | Path]) -> list[Path]:
             files.append(path)
         else:
             raise ValueError(f"{path} does not exist")
-    return files
+    seen: set[Path] = set()
+    unique = []
+    for file in files:
+        if file.resolve() not in seen:
+            seen.add(file.resolve())
+            unique.append(file)
+    return unique
 
 
 def result_row(t_s: float, result: Any, classes: Sequence[str]) -> dict[str, Any]:

@@ -30,6 +30,28 @@ def test_sources_are_expanded_and_unsupported_files_named(tmp_path):
         expand_sources([tmp_path / "missing.mp4"])
 
 
+def test_a_file_named_twice_is_analysed_and_stored_once(
+    fake_pipeline, media, tmp_path, database_location, monkeypatch
+):
+    """`fer analyze media media/face.png ./media/face.png --record` once stored the one
+    picture as three sessions of the person, and wrote its rows three times."""
+    from fer.sessions.store import SessionStore
+
+    monkeypatch.chdir(media.parent)
+    assert expand_sources(["media", "media/face.png", "./media/face.png", "media/"]) == [
+        Path("media/clip.avi"), Path("media/face.png"), Path("media/white.png"),
+    ]
+    out = tmp_path / "out"
+    assert fer_main([
+        "analyze", "media", "media/face.png", "./media/face.png", "--out", str(out),
+        "--record", "--consented-by", "Dana Client", "--database", str(database_location),
+    ]) == 0
+    notes = sorted(info.notes for info in SessionStore(database_location).list_sessions())
+    assert notes == ["Analysed file: clip.avi", "Analysed file: face.png"]
+    table = pd.read_csv(out / "frames.csv")
+    assert (table["source"] == "media/face.png").sum() == 2  # its two faces, once
+
+
 @pytest.mark.data
 def test_analyze_writes_frames_and_insights_and_reports_a_truncated_video(
     video_data_dir, tmp_path, monkeypatch
