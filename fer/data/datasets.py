@@ -108,7 +108,12 @@ def parse_fer2013_csv(
         tokens = pixel_text.split()
         if len(tokens) != N_PIXELS:
             raise DataFormatError(f"{where}: {len(tokens)} pixel values, expected {N_PIXELS}")
+        # Python's int() also reads "1_0" as 10 and other scripts' digits ("٣" as 3): only
+        # plain decimal digits are pixel values.
+        joined = "".join(tokens)
         try:
+            if not (joined.isascii() and joined.isdigit()):
+                raise ValueError(joined)
             pixels = np.array(tokens, dtype=np.int32)
         except (ValueError, OverflowError):
             raise DataFormatError(f"{where}: pixel values must be integers in 0..255") from None

@@ -62,12 +62,17 @@ def test_gzip_and_md5_check(fer2013_csv: Path, tmp_path: Path):
         ("1,1 2 3,Training", "3 pixel values"),
         ("1,{pixels}", "3 comma-separated"),
         ("1,{bigpixels},Training", "0..255"),
+        # int() read these as 10 and 3: malformed values were accepted as other values.
+        ("1,1_0 {pixels_but_one},Training", "integers in 0..255"),
+        ("1,\u0663 {pixels_but_one},Training", "integers in 0..255"),
+        ("1,-0 {pixels_but_one},Training", "integers in 0..255"),
     ],
 )
 def test_malformed_rows_name_the_line(bad_row: str, message: str):
     good = synthetic_fer2013_csv(n_per_split=1).splitlines()
     pixels = " ".join(["7"] * 2304)
-    bad = bad_row.format(pixels=pixels, bigpixels=" ".join(["300"] * 2304))
+    bad = bad_row.format(pixels=pixels, bigpixels=" ".join(["300"] * 2304),
+                         pixels_but_one=" ".join(["7"] * 2303))
     lines = [*good[:3], bad, *good[3:]]
     with pytest.raises(DataFormatError, match=f"line 4.*{message}|{message}") as info:
         parse_fer2013_csv(lines)
