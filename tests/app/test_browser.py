@@ -356,7 +356,18 @@ def save_live_screenshot(page, path: Path = LIVE_SCREENSHOT) -> None:
     deadline = time.monotonic() + 60
     while charts.count() < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(250)
-    assert charts.count() >= 2, "the bars and the timeline never showed together"
+    if charts.count() < 2:  # what the page showed instead, for a failure that comes and goes
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "live_without_charts.png"))
+        panel_text = page.evaluate(
+            "() => [...document.querySelectorAll('h2, [data-testid=stAlert], "
+            "[data-testid=stCaptionContainer]')].map(node => node.innerText).join(' | ')"
+        )
+        all_charts = page.locator(".js-plotly-plot").count()
+        raise AssertionError(
+            "the bars and the timeline never showed together: "
+            f"{charts.count()} visible of {all_charts} charts in the page; panel: {panel_text!r}"
+        )
     page.wait_for_timeout(3_000)  # a few seconds of timeline, and the latest redraw finished
     page.evaluate("window.scrollTo(0, 0)")
     ARTIFACTS.mkdir(exist_ok=True)
