@@ -16,13 +16,9 @@ from ui import auth, resources, sessions
 from ui.consent import consent_banner, consent_gate
 from ui.errors import report_error
 from ui.ice_servers import rtc_configuration
-from ui.live import (
-    LiveHistory,
-    LiveProcessor,
-    drain,
-    label_latency_ms,
-)
+from ui.live import LiveProcessor, drain, label_latency_ms
 from ui.live_panel import draw_panel, panel_view
+from ui.readout import LiveHistory
 from ui.sessions import export_buttons
 from ui.text import plain
 

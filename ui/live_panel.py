@@ -12,14 +12,8 @@ import streamlit as st
 
 from fer.emotions import emotion_style
 from fer.realtime.tracking import face_name
-from ui.live import (
-    LiveHistory,
-    LiveProcessor,
-    circumplex_plot,
-    headline,
-    probability_bars,
-    signal_lines,
-)
+from ui.live import LiveProcessor
+from ui.readout import LiveHistory, circumplex_plot, headline, probability_bars, signal_lines
 from ui.text import plain
 
 CAMERA_RATE_HELP = (

@@ -1,6 +1,6 @@
 """The remote session room's Streamlit side, shared by the clinician's "Session room" page and
 the client's "Join" page: settings from the environment, the process-wide room registry, the
-client's frame callback, and the clinician's live readout (drawn with ``ui.live``'s functions).
+client's frame callback, and the clinician's live readout (drawn with ``ui.readout``'s functions).
 
 Environment (read here, at the edge): ``FER_ROOM_LIFETIME_MIN`` (default 120) minutes until an
 invitation expires; ``FER_PUBLIC_URL``, the app's address as clients reach it (behind a reverse
@@ -37,13 +37,7 @@ from fer.rooms.store import (
     RoomStore,
 )
 from ui import resources
-from ui.live import (
-    LiveHistory,
-    circumplex_plot,
-    headline,
-    probability_bars,
-    signal_lines,
-)
+from ui.readout import LiveHistory, circumplex_plot, headline, probability_bars, signal_lines
 from ui.sessions import unreliable_expressions
 
 LIFETIME_ENV = "FER_ROOM_LIFETIME_MIN"

@@ -18,14 +18,8 @@ import pytest
 
 from fer.sessions.recorder import SessionRecorder
 from fer.sessions.store import SessionStore
-from ui.live import (
-    LiveHistory,
-    LiveProcessor,
-    LiveUpdate,
-    RateMeter,
-    drain,
-    label_latency_ms,
-)
+from ui.live import LiveProcessor, LiveUpdate, RateMeter, drain, label_latency_ms
+from ui.readout import LiveHistory
 
 CLASSES = ["neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt"]
 

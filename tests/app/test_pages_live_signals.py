@@ -17,14 +17,8 @@ from streamlit.testing.v1 import AppTest
 
 from fer.sessions.recorder import SessionRecorder
 from fer.sessions.store import SessionStore
-from ui.live import (
-    LiveHistory,
-    LiveProcessor,
-    LiveUpdate,
-    circumplex_plot,
-    signal_lines,
-    top_action_units,
-)
+from ui.live import LiveProcessor, LiveUpdate
+from ui.readout import LiveHistory, circumplex_plot, signal_lines, top_action_units
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_Live.py")
 CLASSES = ["neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt"]

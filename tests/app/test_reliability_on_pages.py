@@ -19,7 +19,7 @@ from fer.models.cards import recorded_model_dir
 from fer.models.reliability import model_reliability
 from fer.sessions.store import SessionStore
 from tests.app.page_support import make_user
-from ui.live import headline
+from ui.readout import headline
 from ui.sessions import build_report
 
 RECORDED = "fer2013, tta mirror+zoom"
