@@ -3,8 +3,10 @@
 A token is ``secrets.token_urlsafe(32)`` (256 random bits), shown once when it is issued; the
 database keeps its SHA-256 hex digest, so a copy of the database gives no working token. A token
 is found by its digest (an index lookup, whose timing says nothing about the token), and the
-stored digest is compared once more in constant time. A revoked token, or one whose account is
-disabled, no longer verifies. Tokens are revoked, never deleted: the audit log names them by id.
+stored digest is compared once more in constant time. A revoked or expired token, or one whose
+account is disabled, no longer verifies. Tokens are revoked, never deleted: the audit log names
+them by id. A token expires ``DEFAULT_TOKEN_LIFETIME`` after it is issued unless the issuer
+chooses another lifetime (or none); tokens issued before schema revision r0008 have no expiry.
 
 ``user_id`` NULL marks a service token (a clinic's health-record system): it belongs to no
 account, and what it may do is decided by the API (``fer.api``), not here.
@@ -34,10 +36,15 @@ MAX_TOKEN_NAME_LENGTH = 100
 MAX_TOKEN_LENGTH = 512
 # ``last_used_at`` is written at most this often per token, so reads do not turn into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Long enough for an integration to run between a clinic's yearly reviews of its credentials,
+# short enough that a token forgotten in a script or a backup stops working by itself.
+DEFAULT_TOKEN_LIFETIME = timedelta(days=365)
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
 
 
 class InvalidTokenError(ValueError):
-    """The token is unknown, revoked or belongs to a disabled account (not told apart)."""
+    """The token is unknown, revoked, expired or belongs to a disabled account (not told
+    apart)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class ApiToken:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: no expiry (issued before revision r0008, or chosen)
 
 
 def token_digest(token: str) -> str:
@@ -82,8 +90,22 @@ def _token_from_row(row: Any) -> ApiToken:
     if row.user_id is not None:
         user = User(row.user_id, row.user_name, row.role, row.disabled_at)
     return ApiToken(
-        row.id, row.name or "", user, row.created_at, row.last_used_at, row.revoked_at
+        row.id, row.name or "", user, row.created_at, row.last_used_at, row.revoked_at,
+        row.expires_at,
     )
+
+
+def _validate_lifetime(lifetime: Any) -> timedelta | None:
+    if lifetime is None:
+        return None
+    if not isinstance(lifetime, timedelta) or not (
+        timedelta(0) < lifetime <= MAX_TOKEN_LIFETIME
+    ):
+        raise ValueError(
+            f"A token's lifetime is more than 0 and at most {MAX_TOKEN_LIFETIME.days} days, "
+            f"got {lifetime!r}"
+        )
+    return lifetime
 
 
 class TokenStore:
@@ -96,17 +118,22 @@ class TokenStore:
         return f"TokenStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def issue(
-        self, user_name: str | None, name: str, actor: str | None = None
+        self, user_name: str | None, name: str, actor: str | None = None,
+        lifetime: timedelta | None = DEFAULT_TOKEN_LIFETIME,
     ) -> tuple[ApiToken, str]:
-        """A new token for the account ``user_name`` (None: a service token), and its record;
-        with ``actor``, the ``issue_api_token`` audit entry in the same transaction.
+        """A new token for the account ``user_name`` (None: a service token), valid for
+        ``lifetime`` (None: until revoked), and its record; with ``actor``, the
+        ``issue_api_token`` audit entry in the same transaction.
 
         The token is returned only here; store it where the caller keeps secrets. Raises
-        ``UserNotFoundError`` for an unknown name and ``ValueError`` for a disabled account.
+        ``UserNotFoundError`` for an unknown name and ``ValueError`` for a disabled account or
+        a lifetime outside (0, ``MAX_TOKEN_LIFETIME``].
         """
         name = _validate_name(name)
+        lifetime = _validate_lifetime(lifetime)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = datetime.now(UTC)
+        expires_at = None if lifetime is None else now + lifetime
         with write_transaction(self.engine) as connection:
             user = None
             if user_name is not None:
@@ -125,13 +152,17 @@ class TokenStore:
                         name=name,
                         token_hash=token_digest(token),
                         created_at=now,
+                        expires_at=expires_at,
                     )
                 )
             )
             if actor is not None:
                 target = "service" if user is None else f"user {user.id}"
-                append_entry(connection, actor, "issue_api_token", target, f"api token {token_id}")
-        return ApiToken(token_id, name, user, now), token
+                expiry = "no expiry" if expires_at is None else f"expires {expires_at:%Y-%m-%d}"
+                append_entry(
+                    connection, actor, "issue_api_token", target, f"api token {token_id}; {expiry}"
+                )
+        return ApiToken(token_id, name, user, now, expires_at=expires_at), token
 
     def verify(self, token: str, now: datetime | None = None) -> ApiToken:
         """The record of a valid token; ``InvalidTokenError`` otherwise."""
@@ -148,6 +179,8 @@ class TokenStore:
             raise InvalidTokenError("invalid token")
         record = _token_from_row(row)
         now = now or datetime.now(UTC)
+        if record.expires_at is not None and now >= record.expires_at:
+            raise InvalidTokenError("invalid token")
         if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
             with write_transaction(self.engine) as connection:
                 connection.execute(
@@ -201,4 +234,6 @@ class TokenStore:
             return [_token_from_row(row) for row in connection.execute(query).all()]
 
 
-__all__ = ["ApiToken", "InvalidTokenError", "TokenStore", "token_digest"]
+__all__ = [
+    "DEFAULT_TOKEN_LIFETIME", "ApiToken", "InvalidTokenError", "TokenStore", "token_digest",
+]

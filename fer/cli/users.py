@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import UTC, datetime, timedelta
 
 from fer.cli import printable
 from fer.cli.database_options import (
@@ -18,13 +19,19 @@ from fer.cli.database_options import (
     require_existing_database,
 )
 
+# fer.accounts.tokens.DEFAULT_TOKEN_LIFETIME and MAX_TOKEN_LIFETIME in days (kept here so that
+# `fer --help` does not import the database layer; a test holds them equal).
+DEFAULT_TOKEN_DAYS = 365
+MAX_TOKEN_DAYS = 3650
+
 EXAMPLE = """\
 fer users add dr.lee --role clinician
 printf '%s\\n' "$PASSWORD" | fer users add admin --role admin --password-stdin
 fer users list
 fer users set-role dr.lee admin
 fer users disable dr.lee
-fer users token dr.lee --label "health record export"
+fer users token dr.lee --label "health record export" --days 90
+fer users token dr.lee --list
 fer users token dr.lee --revoke 3"""
 
 ROLES = ("clinician", "reviewer", "admin")  # fer.accounts.ROLES, without importing it here
@@ -56,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
     actions["token"].add_argument("--label", default="fer users token",
                                   help="what the token is for (shown by --list)")
+    lifetime = actions["token"].add_mutually_exclusive_group()
+    lifetime.add_argument("--days", type=int, default=DEFAULT_TOKEN_DAYS, metavar="N",
+                          help=f"days until the new token expires (default {DEFAULT_TOKEN_DAYS}, "
+                          f"at most {MAX_TOKEN_DAYS})")
+    lifetime.add_argument("--no-expiry", action="store_true",
+                          help="the new token works until it is revoked")
     instead = actions["token"].add_mutually_exclusive_group()
     instead.add_argument("--revoke", type=int, metavar="ID",
                          help="revoke the account's token ID instead of issuing one")
@@ -83,17 +96,33 @@ def _token(args: argparse.Namespace, accounts, audit, actor: str) -> None:
         audit.record(actor, "list_api_tokens", f"user {user.id}", f"{len(records)} tokens")
         print(f"{'id':>4}  {'label':<32} {'created (UTC)':<16}  state")
         for record in records:
-            state = f"revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "active"
             print(f"{record.id:>4}  {printable(record.name):<32} "
-                  f"{record.created_at:%Y-%m-%d %H:%M}  {state}")
+                  f"{record.created_at:%Y-%m-%d %H:%M}  {token_state(record)}")
     elif args.revoke is not None:
         record = tokens.revoke(args.revoke, user.name, actor=actor)
         print(f"revoked API token {record.id} of {user.name!r}")
     else:
-        record, token = tokens.issue(user.name, args.label, actor=actor)
-        print(f"API token {record.id} for {user.name!r} (shown only now; keep it secret):",
-              file=sys.stderr)
+        if not args.no_expiry and not 1 <= args.days <= MAX_TOKEN_DAYS:
+            raise ValueError(f"--days must be from 1 to {MAX_TOKEN_DAYS}, not {args.days}")
+        lifetime = None if args.no_expiry else timedelta(days=args.days)
+        record, token = tokens.issue(user.name, args.label, actor=actor, lifetime=lifetime)
+        until = ("it does not expire" if record.expires_at is None
+                 else f"valid until {record.expires_at:%Y-%m-%d %H:%M} UTC")
+        print(f"API token {record.id} for {user.name!r}, {until} (shown only now; keep it "
+              "secret):", file=sys.stderr)
         print(token)
+
+
+def token_state(record, now: datetime | None = None) -> str:
+    """``active until …``, ``active, no expiry``, ``expired …`` or ``revoked …``."""
+    now = now or datetime.now(UTC)
+    if record.revoked_at:
+        return f"revoked {record.revoked_at:%Y-%m-%d}"
+    if record.expires_at is None:
+        return "active, no expiry"
+    if now >= record.expires_at:
+        return f"expired {record.expires_at:%Y-%m-%d}"
+    return f"active until {record.expires_at:%Y-%m-%d}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -140,6 +140,7 @@ api_tokens = Table(
     Column("created_at", UtcTime, nullable=False),
     Column("last_used_at", UtcTime),
     Column("revoked_at", UtcTime),
+    Column("expires_at", UtcTime),  # NULL: issued before revision r0008, no expiry
 )
 
 # The states of a room (``rooms.state``, revision r0004), in the only order a room moves

@@ -9,7 +9,12 @@ import pytest
 import sqlalchemy
 
 from fer.accounts import AccountStore, AuditLog, UserNotFoundError
-from fer.accounts.tokens import InvalidTokenError, TokenStore
+from fer.accounts.tokens import (
+    DEFAULT_TOKEN_LIFETIME,
+    MAX_TOKEN_LIFETIME,
+    InvalidTokenError,
+    TokenStore,
+)
 from fer.cli import main
 from fer.cli.serve import is_loopback, service_token_from
 from tests.api.helpers import PASSWORD
@@ -180,3 +185,72 @@ def test_the_stripped_service_token_opens_the_api(database):
     ))
     principal = authenticator.authenticate(f"Bearer {GOOD_SERVICE_TOKEN}")
     assert principal is not None and principal.is_service
+
+
+# ------------------------------------------------------------------------------------ expiry
+
+
+def test_a_token_expires_after_its_lifetime(database):
+    tokens = TokenStore(database)
+    record, token = tokens.issue("dr.lee", "ehr", lifetime=timedelta(days=30))
+    assert record.expires_at == record.created_at + timedelta(days=30)
+    assert tokens.verify(token, now=record.expires_at - timedelta(seconds=1)).id == record.id
+    with pytest.raises(InvalidTokenError):
+        tokens.verify(token, now=record.expires_at)
+    default, _ = tokens.issue("dr.lee", "default")
+    assert default.expires_at - default.created_at == DEFAULT_TOKEN_LIFETIME
+    forever, forever_token = tokens.issue("dr.lee", "until revoked", lifetime=None)
+    assert forever.expires_at is None
+    assert tokens.verify(forever_token, now=datetime.now(UTC) + timedelta(days=5000))
+    assert [item.expires_at for item in tokens.list_tokens("dr.lee")] == [
+        record.expires_at, default.expires_at, None
+    ]
+
+
+@pytest.mark.parametrize("lifetime", [timedelta(0), timedelta(days=-1), timedelta(days=3651), 30])
+def test_a_lifetime_out_of_range_issues_nothing(database, lifetime):
+    tokens = TokenStore(database)
+    with pytest.raises(ValueError, match="lifetime"):
+        tokens.issue("dr.lee", "ehr", lifetime=lifetime)
+    assert tokens.list_tokens() == []
+
+
+def test_cli_issues_expiring_tokens_and_lists_their_state(database, capsys):
+    from fer.cli.users import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
+
+    assert timedelta(days=DEFAULT_TOKEN_DAYS) == DEFAULT_TOKEN_LIFETIME
+    assert timedelta(days=MAX_TOKEN_DAYS) == MAX_TOKEN_LIFETIME
+    assert main(["users", "token", "dr.lee", "--days", "90", "--database", database]) == 0
+    out, err = capsys.readouterr()
+    record = TokenStore(database).verify(out.strip())
+    assert record.expires_at - record.created_at == timedelta(days=90)
+    assert f"valid until {record.expires_at:%Y-%m-%d %H:%M} UTC" in err
+    assert main(["users", "token", "dr.lee", "--no-expiry", "--database", database]) == 0
+    assert "it does not expire" in capsys.readouterr().err
+    for days in ("0", "3651", "-5"):
+        assert main(["users", "token", "dr.lee", "--days", days, "--database", database]) == 2
+        assert "--days must be from 1 to 3650" in capsys.readouterr().err
+    assert len(TokenStore(database).list_tokens()) == 2
+    assert main(["users", "token", "dr.lee", "--list", "--database", database]) == 0
+    listing = capsys.readouterr().out
+    assert f"active until {record.expires_at:%Y-%m-%d}" in listing
+    assert "active, no expiry" in listing
+    details = AuditLog(database).entries()["detail"].tolist()
+    assert f"api token {record.id}; expires {record.expires_at:%Y-%m-%d}" in details
+
+
+def test_an_expired_token_gets_401_from_the_api(database):
+    from fastapi.testclient import TestClient
+
+    from fer.api import create_app
+
+    tokens = TokenStore(database)
+    record, token = tokens.issue("dr.lee", "ehr", lifetime=timedelta(days=1))
+    with tokens.engine.begin() as connection:  # a day has passed
+        connection.execute(
+            sqlalchemy.text("UPDATE api_tokens SET expires_at = :past WHERE id = :id"),
+            {"past": (datetime.now(UTC) - timedelta(seconds=1)).isoformat(), "id": record.id},
+        )
+    with TestClient(create_app(database)) as client:
+        response = client.get("/v1/sessions", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
