@@ -8,6 +8,7 @@ tests using it are marked ``browser``.
 from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     PASSWORD,
     SHARED_VIDEO,
+    build_tiny_model,
     make_user,
 )
 
@@ -98,6 +99,23 @@ def write_y4m(video: Path, target: Path, seconds: float = CLIP_SECONDS) -> Path:
     capture.release()
     assert n_written >= 30, f"only {n_written} frames converted from {video}"
     return target
+
+
+def fake_camera(tmp_path: Path) -> tuple[str, ...]:
+    """Chromium's switches for a fake camera that plays the shared video (as a clip written to
+    ``tmp_path``) with no permission prompt."""
+    clip = write_y4m(video_data_dir() / SHARED_VIDEO, tmp_path / "clip.y4m")
+    return (
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    )
+
+
+def served_model(tmp_path: Path) -> Path:
+    """The model the app serves in a browser test: ``$FER_BROWSER_TEST_MODEL`` (a shipped one,
+    for the README's picture), else a tiny untrained one built in ``tmp_path``."""
+    override = os.environ.get(MODEL_OVERRIDE_ENV)
+    return Path(override) if override else build_tiny_model(tmp_path / "models" / "tiny")
 
 
 def free_port() -> int:

@@ -13,10 +13,11 @@ sides go to ``test-artifacts/room_clinician.png`` and ``room_client.png``.
 """
 
 from tests.app.browser_support import (  # isort: skip  (imports webrtc first)
+    fake_camera,
+    served_model,
     ARTIFACTS,
     BROWSER_FLAGS,
     CHROMIUM,
-    MODEL_OVERRIDE_ENV,
     count,
     expander,
     log_in,
@@ -24,11 +25,8 @@ from tests.app.browser_support import (  # isort: skip  (imports webrtc first)
     require_browser,
     running_app,
     start_camera,
-    video_data_dir,
-    write_y4m,
 )
 
-import os
 import re
 import time
 from contextlib import contextmanager
@@ -39,7 +37,6 @@ import pytest
 
 from fer.accounts import AccountStore
 from fer.rooms import RoomStore
-from tests.app.page_support import SHARED_VIDEO, build_tiny_model
 
 pytestmark = pytest.mark.browser
 
@@ -80,17 +77,10 @@ def test_a_remote_session_between_a_clinician_and_a_client(tmp_path):
     from playwright.sync_api import expect
 
     require_browser()
-    data_dir = video_data_dir()
-    model_dir = os.environ.get(MODEL_OVERRIDE_ENV) or build_tiny_model(
-        tmp_path / "models" / "tiny"
-    )
-    clip = write_y4m(data_dir / SHARED_VIDEO, tmp_path / "clip.y4m")
-    camera = (
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={clip}",
-    )
+    camera = fake_camera(tmp_path)  # skips without the shared video
+    model_dir = served_model(tmp_path)
     started = time.monotonic()
-    with running_app(tmp_path, Path(model_dir)) as app, two_browsers(tmp_path, camera) as (
+    with running_app(tmp_path, model_dir) as app, two_browsers(tmp_path, camera) as (
         clinician, client,
     ):
         db = app.db

@@ -9,21 +9,20 @@ Needs Debian's ``coturn`` (``turnserver``), ``chromium`` and ``FER_DATA_DIR``.
 """
 
 from tests.app.browser_support import (  # isort: skip  (imports webrtc first)
+    fake_camera,
     PAGE_TITLES,
     browser,
     log_in,
     require_browser,
     running_app,
     start_camera,
-    video_data_dir,
-    write_y4m,
 )
 
 import re
 
 import pytest
 
-from tests.app.page_support import SHARED_VIDEO, build_tiny_model
+from tests.app.page_support import build_tiny_model
 from tests.app.turn_support import TURN_USER, coturn_on_loopback, relayed_packets
 
 pytestmark = pytest.mark.browser
@@ -34,12 +33,7 @@ def test_live_video_crosses_a_turn_relay(tmp_path, short_lived):
     from playwright.sync_api import expect
 
     require_browser()
-    clip = write_y4m(video_data_dir() / SHARED_VIDEO, tmp_path / "clip.y4m")
-    camera = (
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={clip}",
-    )
+    camera = fake_camera(tmp_path)
     model_dir = build_tiny_model(tmp_path / "models" / "tiny")
     with coturn_on_loopback(tmp_path, auth_secret=short_lived) as coturn:
         credentials = {"FER_TURN_SECRET": coturn.secret} if short_lived else {

@@ -7,9 +7,10 @@ The two instances behind nginx, in real browsers: ``tests/app/test_proxy_instanc
 
 from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     log_in,
-    make_user,
     webrtc_without_runtime,  # noqa: F401  (fixture)
 )
+from tests.app import room_support  # isort: skip
+from tests.app.room_support import JOIN, ROOM, TIMEOUT  # isort: skip
 
 import re
 from pathlib import Path
@@ -25,9 +26,6 @@ from ui import rooms
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = ROOT / "docs" / "deployment" / "nginx-instances.conf"
-JOIN = str(ROOT / "pages" / "9_Join.py")
-ROOM = str(ROOT / "pages" / "9_Session_room.py")
-TIMEOUT = 120
 
 
 def test_a_token_s_room_key_starts_with_the_instance_name():
@@ -114,16 +112,7 @@ def test_a_key_without_an_instance_never_reads_as_one_with():
 # ------------------------------------------------------------------ the pages, two instances
 
 
-@pytest.fixture
-def db_path(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "sessions.db"
-    monkeypatch.setenv("FER_SESSION_DB", str(path))
-    for name in ("FER_ICE_SERVERS", "FER_TURN_URL", "FER_ROOM_LIFETIME_MIN", "FER_PUBLIC_URL"):
-        monkeypatch.delenv(name, raising=False)
-    make_user(path, "anna", "clinician")
-    rooms.code_attempts.clear()
-    rooms.room_registry.clear()
-    return path
+db_path = room_support.db_path  # the fixture: anna's (and bert's) accounts
 
 
 def invite_on(db_path: Path, instance: str):
