@@ -198,8 +198,11 @@ class LiveProcessor:
         if recorder is not None and results:
             try:
                 recorder.add(max(0.0, now - record_origin), results)
-            except ValueError as exception:
-                error = f"Recording: {exception}"
+            except ValueError as exception:  # closed meanwhile, or a malformed result
+                with self._lock:
+                    stopped_meanwhile = self._recorder is not recorder
+                if not stopped_meanwhile:  # a recording stopped during the frame is no fault
+                    error = f"Recording: {exception}"
         if error:
             self.stats.n_errors += 1
             self.stats.last_error = error

@@ -106,6 +106,30 @@ def test_recording_buffers_in_the_callback_and_the_page_writes(tmp_path):
     assert times == pytest.approx([0.1, 0.2, 0.3, 0.4])
 
 
+def test_a_recording_stopped_during_a_frame_is_no_problem_to_report(tmp_path):
+    # The page stops and closes the recording while the worker analyses a frame: that frame's
+    # results belong to no recording, and the panel must not show "Last problem" for it.
+    store = SessionStore(tmp_path / "sessions.db")
+    consent = store.record_consent("Dana")
+    session_id = store.create_session(consent.id, "tiny", CLASSES, "live")
+    live = LiveProcessor(clock=StepClock(0.1))
+    live.start_recording(SessionRecorder(store, session_id))
+
+    class StoppedMeanwhile(FakeRecognizer):
+        def process(self, frame_bgr, t_seconds):
+            stopped = live.stop_recording()
+            if stopped is not None:
+                stopped.close()
+            return super().process(frame_bgr, t_seconds)
+
+    live.configure(StoppedMeanwhile(), show_landmarks=False)
+    live.process_bgr(np.zeros((120, 160, 3), np.uint8))
+    (update,) = drain(live.updates, 0.01)
+    assert update.error is None and update.results
+    assert live.stats.n_errors == 0 and live.stats.last_error is None
+    assert store.get_session(session_id).n_frames == 0
+
+
 def test_history_keeps_the_last_span():
     history = LiveHistory(CLASSES, span_s=1.0)
     result = FakeRecognizer().process(None, 0)[0]
