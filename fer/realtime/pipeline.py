@@ -282,7 +282,8 @@ class EmotionRecognizer:
         self.reset()
 
     def process(self, frame_bgr: NDArray[np.uint8], t_seconds: float) -> list[FaceResult]:
-        """Analyse one BGR frame taken at ``t_seconds``; returns one result per face found.
+        """Analyse one BGR frame taken at ``t_seconds``; returns one result per face found,
+        in the order of their track ids (the face followed longest first).
 
         Raises
         ------
@@ -350,6 +351,9 @@ class EmotionRecognizer:
                         clipped_share=clipped_share(crops[index]),
                     )
                 )
+            # Detectors list faces in no fixed order (the cascade by size, MediaPipe as it finds
+            # them); pages that show "the first face" in detail must not swap faces between frames.
+            results.sort(key=lambda result: result.track_id)
             finished = time.perf_counter()
             self.last_timings_ms = {
                 "detect": (detected - started) * 1e3,

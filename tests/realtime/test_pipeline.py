@@ -315,6 +315,43 @@ def test_a_window_smoother_keeps_a_frame_at_huge_times():
         assert prediction.smoothed.shape == (len(FERPLUS),)
 
 
+class ScriptedDetector:
+    """Stands in for the face detector: each call returns the next frame's faces."""
+
+    kind = "haar"
+
+    def __init__(self, frames):
+        self.frames = iter(frames)
+
+    def detect(self, frame_bgr, t_s=None):
+        return next(self.frames)
+
+    def close(self):
+        pass
+
+
+def scripted(monkeypatch, frames) -> EmotionRecognizer:
+    monkeypatch.setattr(
+        "fer.realtime.pipeline.open_face_detector",
+        lambda *args, **kwargs: (ScriptedDetector(frames), None),
+    )
+    return EmotionRecognizer(model=FakeModel(), landmarker_path="/nonexistent/landmarker.task")
+
+
+def test_faces_come_in_the_order_of_their_ids_whatever_the_detector_s_order(monkeypatch):
+    # The Live page and the session room draw the first face's bars and trail: a detector
+    # that lists two faces in a different order from frame to frame must not swap them.
+    from fer.realtime.faces import DetectedFace
+
+    left, right = DetectedFace(bbox=(20, 20, 60, 60)), DetectedFace(bbox=(200, 20, 60, 60))
+    recognizer = scripted(monkeypatch, [[left, right], [right, left], [right, left]])
+    frame = np.full((240, 320, 3), 100, np.uint8)
+    for index in range(3):
+        results = recognizer.process(frame, index / 15)
+        assert [result.track_id for result in results] == [1, 2]
+        assert results[0].bbox[0] < 100  # face 1 is the left one throughout
+
+
 def test_a_file_that_is_not_a_task_bundle_is_named(tmp_path):
     from fer.realtime.faces import LandmarkerDetector
 
