@@ -358,6 +358,8 @@ def main() -> None:
     if not playing:
         for key in ("live.latest", "live.view", "live.latency_of"):  # a new stream, a new panel
             st.session_state.pop(key, None)
+        # ...and its own clock: its times, rates and faces must not count from an earlier one.
+        live.reset_clock()
         panel_column.info("Press **Start** to open the camera; predictions appear here.")
         return
     live_loop(ctx, classes, panel_column, unreliable)

@@ -106,6 +106,26 @@ def test_after_consent_the_camera_is_offered(db_path):
     assert start.disabled  # the camera is not playing in AppTest
 
 
+def test_a_camera_turned_on_again_starts_its_own_clock(db_path):
+    # The panel says how long ago "the camera started", the rates count from the stream's
+    # start and a clock that starts again gives the next stream new faces and a new timeline.
+    clock = ManualClock(1000.0)
+    live = LiveProcessor(clock=clock)
+    live.configure(OneFaceRecognizer(), show_landmarks=False)
+    live.process_bgr(np.zeros((120, 160, 3), np.uint8))  # the first stream starts at 1000 s
+    clock.now = 1060.0
+    at = open_page(db_path)
+    at.session_state["live.processor"] = live
+    at = give_consent(at)  # the camera is not playing: the first stream has ended
+    assert not at.exception, at.exception
+    clock.now = 1300.0  # turned on again five minutes later
+    live.configure(OneFaceRecognizer(), show_landmarks=False)
+    live.process_bgr(np.zeros((120, 160, 3), np.uint8))
+    *_, update = live.updates.queue
+    assert update.t_seconds == 0.0
+    assert update.camera_fps == 0.0  # not one frame in 300 s: no rate until a second frame
+
+
 def test_the_loaded_recognizer_is_kept_out_of_garbage_collections(db_path):
     import gc
 
