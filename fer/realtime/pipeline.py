@@ -322,10 +322,19 @@ class EmotionRecognizer:
             crops = np.stack([align_detected(frame_bgr, face) for face in faces])
             aligned = time.perf_counter()
             # One call for all faces of the frame (and their test-time views).
-            probs = model.predict(crops, tta=self.tta)
+            probs = np.asarray(model.predict(crops, tta=self.tta))
             predicted = time.perf_counter()
-            tracks = tracker.update([face.bbox for face in faces], t_seconds, frame_size)
+            # Checked for the whole frame before any face's track or smoothing takes it: a
+            # frame refused half-way would leave the faces before the bad one a frame ahead.
             classes = list(model.classes)
+            if probs.shape != (len(faces), len(classes)):
+                raise ValueError(
+                    f"the model returned probabilities of shape {probs.shape} for {len(faces)} "
+                    f"faces and {len(classes)} classes"
+                )
+            if not np.all(np.isfinite(probs)):
+                raise ValueError("the model returned NaN or infinite probabilities")
+            tracks = tracker.update([face.bbox for face in faces], t_seconds, frame_size)
             results = []
             for index, (face, track) in enumerate(zip(faces, tracks, strict=True)):
                 prediction = track.state.probabilities.update(probs[index], t_seconds)

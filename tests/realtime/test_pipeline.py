@@ -352,6 +352,33 @@ def test_faces_come_in_the_order_of_their_ids_whatever_the_detector_s_order(monk
         assert results[0].bbox[0] < 100  # face 1 is the left one throughout
 
 
+def test_a_model_s_unusable_output_is_refused_before_it_touches_any_face(monkeypatch):
+    # One frame whose second face the model could not read (NaN) must neither count as a frame
+    # of the first face's smoothing nor age the tracks: it is refused as a whole.
+    from fer.realtime.faces import DetectedFace
+
+    class Flaky(FakeModel):
+        outputs = iter(["happy", "sad+nan", "happy"])
+
+        def predict(self, faces, tta=False):
+            probs = super().predict(faces, tta)
+            if next(self.outputs) == "sad+nan":
+                probs[0] = probs[0][::-1]  # another expression for the first face
+                probs[1] = np.nan
+            return probs
+
+    faces = [DetectedFace(bbox=(20, 20, 60, 60)), DetectedFace(bbox=(200, 20, 60, 60))]
+    recognizer = scripted(monkeypatch, [faces] * 3)
+    recognizer.model = Flaky()
+    frame = np.full((240, 320, 3), 100, np.uint8)
+    recognizer.process(frame, 0.0)
+    with pytest.raises(ValueError, match="model returned .*NaN"):
+        recognizer.process(frame, 0.1)
+    first, _ = recognizer.process(frame, 0.2)
+    assert first.smoothed[1] == pytest.approx(first.probs[1])  # only the two happy frames
+    assert [track.n_frames for track in recognizer._tracker.tracks] == [2, 2]
+
+
 def test_a_file_that_is_not_a_task_bundle_is_named(tmp_path):
     from fer.realtime.faces import LandmarkerDetector
 
