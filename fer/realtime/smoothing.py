@@ -11,6 +11,7 @@ classes than of others; given those, the threshold is the top class's own.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,15 @@ class SmoothingConfig:
             raise ValueError(f"uncertain_below must be in [0, 1], got {self.uncertain_below}")
 
 
+def frame_time(t_s: float) -> float:
+    """``t_s`` as a float; ``ValueError`` for NaN or an infinite time, which compare false with
+    every other time and so would never leave a window nor start a history afresh."""
+    t_s = float(t_s)
+    if not math.isfinite(t_s):
+        raise ValueError(f"t_s must be a finite time in seconds, got {t_s}")
+    return t_s
+
+
 @dataclass(frozen=True)
 class SmoothedPrediction:
     """The smoother's output for one frame."""
@@ -106,7 +116,7 @@ class VectorSmoother:
         values = np.asarray(values, np.float64).reshape(-1)
         if not np.all(np.isfinite(values)):
             raise ValueError("values to smooth must be finite")
-        t_s = float(t_s)
+        t_s = frame_time(t_s)
         if self._last_t is not None and (
             t_s < self._last_t
             or t_s - self._last_t > self.config.reset_after_s
@@ -186,7 +196,7 @@ class ProbabilitySmoother:
             raise ValueError(f"expected {len(self.classes)} probabilities, got {probs.shape}")
         if not np.all(np.isfinite(probs)):
             raise ValueError("probabilities must be finite")
-        t_s = float(t_s)
+        t_s = frame_time(t_s)
         if self._last_t is not None and (
             t_s < self._last_t or t_s - self._last_t > self.config.reset_after_s
         ):

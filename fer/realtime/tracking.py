@@ -8,6 +8,7 @@ pipeline puts its probability smoother there) so that smoothing never mixes two 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,6 +143,8 @@ class FaceTracker:
         resolution keeps its faces' ids.
         """
         t_s = float(t_s)
+        if not math.isfinite(t_s):  # NaN would stamp tracks with a time nothing times out from
+            raise ValueError(f"t_s must be a finite time in seconds, got {t_s}")
         if self._last_t is not None and t_s < self._last_t:
             self.reset()  # time went backwards: a new clip or a restarted stream
         self._last_t = t_s

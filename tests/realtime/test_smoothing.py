@@ -93,3 +93,20 @@ def test_rejects_bad_input_and_config():
         SmoothingConfig(window_s=0)
     with pytest.raises(ValueError, match="probabilities"):
         smoother().update([0.2, 0.3, 0.5], 0.0)
+
+
+@pytest.mark.parametrize("t_s", [float("nan"), float("inf"), float("-inf")])
+def test_a_time_that_is_not_a_number_is_refused_and_forgets_nothing(t_s):
+    # A NaN time compares false with everything: taken, it would keep every later frame in
+    # the window for good and stop any gap from restarting the history.
+    from fer.realtime.smoothing import VectorSmoother
+
+    window = smoother(method="window", window_s=0.5)
+    window.update([1.0, 0.0], 0.0)
+    with pytest.raises(ValueError, match="t_s"):
+        window.update([1.0, 0.0], t_s)
+    with pytest.raises(ValueError, match="t_s"):
+        VectorSmoother().update(np.zeros(3), t_s)
+    for second in range(1, 4):
+        window.update([0.0, 1.0], float(second))
+    np.testing.assert_allclose(window.update([0.0, 1.0], 4.0).smoothed, [0.0, 1.0])

@@ -103,3 +103,13 @@ def test_a_stream_that_lowers_its_resolution_keeps_its_faces_ids():
     assert ids(tracker.update(halved, 0.07, (640, 360))) == [2, 1]
     assert ids(tracker.update([right, left], 0.13, (1280, 720))) == [2, 1]
     assert tracker.tracks[0].raw_box == pytest.approx(np.array(left, float))
+
+
+@pytest.mark.parametrize("t_s", [float("nan"), float("inf")])
+def test_a_time_that_is_not_a_number_is_refused(t_s):
+    # Taken, it would stamp the track with a time no later frame can time out against.
+    tracker = FaceTracker()
+    tracker.update([(0, 0, 50, 50)], 0.0)
+    with pytest.raises(ValueError, match="t_s"):
+        tracker.update([(0, 0, 50, 50)], t_s)
+    assert tracker.tracks[0].last_seen_s == 0.0 and tracker.tracks[0].n_frames == 1
