@@ -215,7 +215,10 @@ class ProbabilitySmoother:
         top = int(np.argmax(smoothed))
         top_p = float(smoothed[top])
         threshold = self.thresholds[top]
-        candidate = self.classes[top] if top_p >= threshold else UNCERTAIN
+        # A threshold of 1 is a card's "never a confident word": a saturated softmax (1.0, or
+        # a rounding step above it) must not reach it.
+        confident = top_p >= threshold and threshold < 1.0
+        candidate = self.classes[top] if confident else UNCERTAIN
         current = self._label
         if current is None:
             self._label, self._label_since = candidate, t_s

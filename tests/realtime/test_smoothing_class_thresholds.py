@@ -89,3 +89,13 @@ def test_a_high_threshold_plus_the_margin_does_not_trap_the_label():
     # 0.88 + 0.2 is out of reach; halfway from 0.88 to 1 (0.94) lets sad through.
     assert strict.update([0.03, 0.93, 0.04], 0.1).label == UNCERTAIN
     assert strict.update([0.02, 0.95, 0.03], 0.2).label == "sad"
+
+
+def test_a_threshold_of_one_never_shows_the_class_even_at_certainty():
+    # A card gives 1.0 to a class whose readings never reached the precision target.
+    never = smoother(thresholds={"sad": 1.0}, switch_margin=0.2, min_dwell_s=0.0)
+    assert never.update([0.0, 1.0, 0.0], 0.0).label == UNCERTAIN
+    assert never.update([0.0, 1.0000001, 0.0], 0.1).label == UNCERTAIN
+    shown = smoother(thresholds={"sad": 1.0}, min_dwell_s=0.0)
+    assert shown.update([0.9, 0.1, 0.0], 0.0).label == "happy"
+    assert shown.update([0.0, 1.0, 0.0], 1.0).label == UNCERTAIN
