@@ -62,6 +62,12 @@ class SmoothingConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
+        # NaN passes every comparison below as false: a NaN margin would hold the first label
+        # for good, a NaN window would never drop a frame.
+        for name in ("window_s", "half_life_s", "uncertain_below", "switch_margin",
+                     "min_dwell_s", "reset_after_s"):
+            if math.isnan(getattr(self, name)):
+                raise ValueError(f"{name} must be a number, got NaN")
         for name in ("window_s", "half_life_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -56,6 +56,9 @@ class TrackerConfig:
     snap_iou: float = 0.5
 
     def __post_init__(self) -> None:
+        for name in ("max_centre_shift", "timeout_s", "box_half_life_s", "snap_iou"):
+            if math.isnan(getattr(self, name)):  # would pass the checks below as false
+                raise ValueError(f"{name} must be a number, got NaN")
         if not 0.0 < self.iou_threshold <= 1.0:
             raise ValueError(f"iou_threshold must be in (0, 1], got {self.iou_threshold}")
         for name in (

@@ -110,3 +110,12 @@ def test_a_time_that_is_not_a_number_is_refused_and_forgets_nothing(t_s):
     for second in range(1, 4):
         window.update([0.0, 1.0], float(second))
     np.testing.assert_allclose(window.update([0.0, 1.0], 4.0).smoothed, [0.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "name", ["window_s", "half_life_s", "uncertain_below", "switch_margin", "min_dwell_s",
+             "reset_after_s"],
+)
+def test_a_setting_that_is_not_a_number_is_named(name):
+    with pytest.raises(ValueError, match=name):
+        SmoothingConfig(**{name: float("nan")})

@@ -113,3 +113,11 @@ def test_a_time_that_is_not_a_number_is_refused(t_s):
     with pytest.raises(ValueError, match="t_s"):
         tracker.update([(0, 0, 50, 50)], t_s)
     assert tracker.tracks[0].last_seen_s == 0.0 and tracker.tracks[0].n_frames == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["iou_threshold", "max_centre_shift", "timeout_s", "box_half_life_s", "snap_iou"]
+)
+def test_a_setting_that_is_not_a_number_is_named(name):
+    with pytest.raises(ValueError, match=name):
+        TrackerConfig(**{name: float("nan")})
