@@ -48,7 +48,8 @@ def show_report(report: dict, model_dir: Path) -> None:
     columns = st.columns(4)
     columns[0].metric("Accuracy", f"{report['accuracy']:.1%}")
     columns[1].metric("Macro-F1", f"{report['macro_f1']:.3f}")
-    columns[2].metric("ECE", f"{report.get('ece', float('nan')):.3f}")
+    ece = report.get("ece")  # a report may carry none (null): report_problem lets it through
+    columns[2].metric("ECE", "–" if ece is None else f"{ece:.3f}")
     columns[3].metric("Faces", f"{report.get('n_samples', 0):,}")
     normalised = st.toggle("Normalise rows (recall per true class)", key="evaluation.normalised")
     matrix = report["confusion_matrix_normalised" if normalised else "confusion_matrix"]

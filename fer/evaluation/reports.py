@@ -250,7 +250,7 @@ def _row(report: dict, source: str, name: str, path: Path) -> dict:
         "n_samples": int(report.get("n_samples", 0)),
         "accuracy": float(report["accuracy"]),
         "macro_f1": float(report["macro_f1"]),
-        "ece": float(report.get("ece", np.nan)),
+        "ece": np.nan if report.get("ece") is None else float(report["ece"]),
         "epochs": training.get("epochs_run", report.get("epochs_run", np.nan)),
         "path": str(path),
     }

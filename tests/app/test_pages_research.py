@@ -242,6 +242,17 @@ def test_damaged_reports_are_named_and_the_good_ones_still_shown(workspace, tiny
     assert "No saved report for broken yet" not in infos(app)
 
 
+def test_a_report_without_ece_is_shown(workspace, tiny_model):
+    """A report whose ECE is null passes report_problem, but the page formatted None and
+    stopped with Streamlit's redacted error, comparison table included."""
+    model_dir = install_model(workspace / "models", tiny_model)
+    add_reports(model_dir, [synthetic_report() | {"ece": None}])
+    app = run_page("pages/3_Evaluation.py")
+    assert app.metric[2].value == "–"
+    assert charts(app) == 4
+    assert app.dataframe[-1].value["ECE"].isna().all()
+
+
 def test_a_model_folder_without_a_card_is_named(workspace, tiny_model):
     install_model(workspace / "models", tiny_model)
     (workspace / "models" / "lost").mkdir()
