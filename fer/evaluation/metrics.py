@@ -96,7 +96,9 @@ def classification_report(
     predicted = probabilities.argmax(axis=1)
     confusion = confusion_matrix(true_labels, predicted, len(class_names))
     scores = per_class_scores(confusion)
-    present = scores["support"] > 0
+    # Macro-F1 averages the classes that occur in the labels or the predictions (scikit-learn's
+    # rule): a class predicted but absent from the labels counts, with an F1 of 0.
+    present = (scores["support"] > 0) | (confusion.sum(axis=0) > 0)
     ece, reliability = expected_calibration_error(probabilities, true_labels)
     return {
         "n_samples": int(len(true_labels)),
