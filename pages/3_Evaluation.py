@@ -131,7 +131,11 @@ def show_gallery(model_dir: Path) -> None:
     captions = [
         f"{row.true} → {row.predicted} ({row.confidence:.0%})" for row in mistakes.itertuples()
     ]
-    st.caption(f"True → predicted (confidence), most confident first, among {n_faces} faces.")
+    # A split smaller than the choice (FER+ PrivateTest) is scanned whole: say how many it had.
+    n_scanned = len(outputs["labels"])
+    st.caption(
+        f"True → predicted (confidence), most confident first, among {n_scanned:,} faces."
+    )
     st.image(list(images), caption=captions, width=96)
 
 

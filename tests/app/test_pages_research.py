@@ -200,6 +200,23 @@ def test_evaluation_gallery_with_data(workspace, tiny_model, monkeypatch):
     assert len(app.image[0].proto.imgs) == 24
 
 
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_gallery_caption_counts_the_faces_scanned(workspace, monkeypatch):
+    """Asked for 3,589 faces of FER+ PrivateTest (3,152 faces), the caption said "among 3589"."""
+    from tests.app.page_support import build_tiny_model
+
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(DATA_DIR))
+    build_tiny_model(workspace / "models" / "tiny_ferplus")
+    app = run_page("pages/3_Evaluation.py")
+    app.toggle(key="evaluation.gallery").set_value(True).run()
+    app.select_slider(key="evaluation.gallery_faces").set_value(3589).run()
+    assert not app.exception, [exception.value for exception in app.exception]
+    caption = next(text.value for text in app.caption if text.value.startswith("True →"))
+    assert caption.endswith("among 3,152 faces."), caption
+
+
 def test_damaged_reports_are_named_and_the_good_ones_still_shown(workspace, tiny_model):
     """One bad entry in any evaluation.json broke the whole comparison (KeyError), and a bad
     matrix crashed the model's report; a file that was no JSON read as "no report yet"."""
