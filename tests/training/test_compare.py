@@ -57,6 +57,15 @@ def test_summary_says_how_to_reproduce_and_with_which_settings(tmp_path):
     assert "adamw at learning rate 0.001, batch 64" in markdown
 
 
+def test_stored_summary_is_the_one_its_reports_make(tmp_path):
+    """The stored summary.md said to reproduce it with `python -m fer.training.compare`, which
+    has no entry point: it exits 0 and does nothing."""
+    stored = compare.DEFAULT_OUTPUT_DIR
+    reports = [json.loads(path.read_text()) for path in sorted(stored.glob("*.json"))]
+    compare.write_summary(reports, tmp_path)
+    assert (tmp_path / "summary.md").read_text() == (stored / "summary.md").read_text()
+
+
 def test_shipped_budget_counts_every_training_stage(tmp_path):
     card_dir = tmp_path / "fer2013"
     card_dir.mkdir()
