@@ -185,10 +185,18 @@ def recall_per_class(labels: NDArray, predicted: NDArray, n_classes: int) -> NDA
 
 
 def condition_scores(
-    labels: NDArray, predicted: NDArray, class_names: Sequence[str], n_faces: int, seed: int = 0
+    labels: NDArray, predicted: NDArray, class_names: Sequence[str], n_faces: int, seed: int = 0,
+    condition: str = "",
 ) -> dict:
-    """Detection rate, accuracy and macro-recall with 95 % intervals, and per-class recall."""
+    """Detection rate, accuracy and macro-recall with 95 % intervals, and per-class recall.
+    ``ValueError`` naming ``condition`` when no face was found: nothing can be scored."""
     n_found = len(labels)
+    if n_found == 0:
+        raise ValueError(
+            f"Under the condition {condition!r} the landmarker found none of the {n_faces} "
+            "faces, so accuracy and recall cannot be measured (too few faces, or a damaged "
+            "landmarker?)"
+        )
     correct = int((labels == predicted).sum())
     recalls = recall_per_class(labels, predicted, len(class_names))
     rng = np.random.default_rng(seed)
@@ -254,7 +262,8 @@ def run_suite(
             for model in members:
                 predicted = model.predict(crops).argmax(axis=1) if len(crops) else np.zeros(0)
                 results[model.name][condition] = condition_scores(
-                    part.labels[found], predicted, list(model.classes), len(part), seed
+                    part.labels[found], predicted, list(model.classes), len(part), seed,
+                    condition,
                 )
     return results
 
@@ -289,6 +298,6 @@ def compare_on_common_classes(
             columns = [list(model.classes).index(name) for name in common]
             probabilities = model.predict(crops)[:, columns] if len(crops) else np.zeros((0, 1))
             results[model.name][condition] = condition_scores(
-                labels[found], probabilities.argmax(axis=1), common, len(faces), seed
+                labels[found], probabilities.argmax(axis=1), common, len(faces), seed, condition
             )
     return results

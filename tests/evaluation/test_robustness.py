@@ -119,3 +119,9 @@ def test_a_stored_comparison_names_the_criterion_and_ranks_the_models(tmp_path):
     text = "\n".join(comparison_section(evaluation))
     assert "`second` 1.000, `first` 0.500" in text and "highest wins" in text
     assert comparison_section({"reports": {}}) == []
+
+
+def test_a_condition_without_any_face_found_is_named_not_divided_by_zero():
+    empty = np.zeros(0, np.int64)
+    with pytest.raises(ValueError, match="'overexposed'.*none of the 5 faces"):
+        condition_scores(empty, empty, ["a", "b"], n_faces=5, condition="overexposed")
