@@ -12,6 +12,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from fer.realtime.tracking import face_name
+from fer.sessions.records import AccessDeniedError
 from ui.auth import audit
 from ui.text import plain
 
@@ -193,7 +194,7 @@ def delete_form(store, session_id: int, user, key: str) -> bool:
     try:
         # The audit entry commits with the deletion: neither without the other.
         store.delete_session(session_id, viewer=user, actor=user.name)
-    except ValueError as error:
+    except (ValueError, AccessDeniedError) as error:  # AccessDeniedError: shared, not theirs
         st.error(plain(f"The session could not be deleted: {error}"))
         return False
     return True

@@ -157,6 +157,20 @@ def test_deletion_needs_a_confirmation(db_path, clinicians):
     assert ("anna", "delete_session", f"session {session_id}") in audit_actions(db_path)
 
 
+def test_a_session_only_shared_with_a_clinician_is_not_theirs_to_delete(db_path, clinicians):
+    anna, bert = clinicians
+    session_id = record(db_path, bert, "Client of Bert")
+    SessionStore(db_path).share_session(session_id, anna.id)
+    at = open_replay(anna)
+    at.checkbox(key="replay.delete_confirm").check()
+    at = at.button(key="replay.delete").click().run()
+    assert not at.exception, at.exception
+    (error,) = at.error
+    assert "Only the clinician who recorded session" in error.value
+    assert rows(db_path, "sessions") == 1 and rows(db_path, "frames") == 10
+    assert "delete_session" not in [action for _, action, _ in audit_actions(db_path)]
+
+
 def test_a_name_can_be_erased_or_pseudonymised(db_path, clinicians):
     anna, _ = clinicians
     session_id = record(db_path, anna, "Dana Client")
