@@ -7,6 +7,7 @@ erasing a name leaves nothing of it here. The database's triggers refuse any cha
 from __future__ import annotations
 
 import io
+import sys
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,9 @@ ACTIONS = (
 )
 COLUMNS = ("at", "actor", "action", "target", "detail")
 MAX_FIELD_LENGTH = 200
+# What an entry is about: a kind and an id, or a client code of up to 200 characters
+# (fer.sessions.schema.MAX_NAME_LENGTH) as in "client C-007".
+MAX_TARGET_LENGTH = 250
 MAX_DETAIL_LENGTH = 2000
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -82,16 +86,22 @@ def append_entry(
         "at": datetime.now(UTC),
         "actor": _field(actor, "actor", MAX_FIELD_LENGTH, True),
         "action": _field(action, "action", MAX_FIELD_LENGTH, True),
-        "target": _field(target, "target", MAX_FIELD_LENGTH, False),
+        "target": _field(target, "target", MAX_TARGET_LENGTH, False),
         "detail": _field(detail, "detail", MAX_DETAIL_LENGTH, False),
     }
     connection.execute(audit_log.insert().values(**entry))
 
 
 def _field(value: Any, name: str, max_length: int, required: bool) -> str:
+    what = f"The audit entry's {name}"
     # Escaped before the checks: a NUL typed into a login name is recorded as "\x00", not
     # refused (the attempt happened).
-    return validate_text(_one_line(value), f"The audit entry's {name}", max_length, required)
+    text = validate_text(_one_line(value), what, sys.maxsize, required)
+    # The limit counts the characters given, not their escapes, which are longer: a value
+    # within it is recorded whatever characters it holds.
+    if len(value.strip()) > max_length:
+        raise ValueError(f"{what} is longer than {max_length} characters")
+    return text
 
 
 class AuditLog:

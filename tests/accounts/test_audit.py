@@ -73,3 +73,14 @@ def test_a_nul_in_a_field_is_recorded_escaped(audit):
     # NUL in text).
     audit.record("who\x00ever", "login_failed")
     assert audit.entries()["actor"].tolist() == ["who\\x00ever"]
+
+
+def test_a_field_within_its_limit_is_recorded_however_long_its_escapes(audit):
+    # The longest client code a consent takes, and invisible format characters, whose escapes
+    # are longer than they are: both are recorded.
+    audit.record("ana", "view_client_history", "client " + "C" * 200, "\u202e" * 2000)
+    (entry,) = audit.entries().to_dict("records")
+    assert entry["target"] == "client " + "C" * 200
+    assert entry["detail"] == "\\u202e" * 2000
+    with pytest.raises(ValueError, match="target is longer than"):
+        audit.record("ana", "view_client_history", "client " + "C" * 250)

@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.emotions import FER2013
 from fer.sessions.records import FrameRecord
+from fer.sessions.schema import MAX_NAME_LENGTH
 from fer.sessions.store import SessionStore
 from ui.navigation import specs_for
 
@@ -86,3 +88,18 @@ def test_without_client_codes_the_page_says_so(db_path):
     anna = make_user(db_path, "anna", "clinician")
     at = open_history(anna)
     assert any("client code" in info.value for info in at.info)
+
+
+@pytest.mark.parametrize(
+    "code", ["C" * MAX_NAME_LENGTH, "C-\u202e7" * 40], ids=["longest", "format characters"]
+)
+def test_any_client_code_the_consent_form_takes_opens_its_history(db_path, code):
+    anna = make_user(db_path, "anna", "clinician")
+    client_session(db_path, anna, code, "Carla Secret", 3, "happy")
+    at = open_history(anna)
+    assert at.selectbox(key="history.client").value == code
+    assert [t for t in at.dataframe if "session" in t.value.columns]
+    ((actor, action, target),) = [
+        entry for entry in audit_actions(db_path) if entry[1] == "view_client_history"
+    ]
+    assert (actor, target) == ("anna", "client " + code.replace("\u202e", "\\u202e"))
