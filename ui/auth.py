@@ -185,6 +185,11 @@ def check_session():
     if fresh is None or fresh.disabled_at is not None:
         log_out("account disabled", "Your account is not active. Ask the administrator.")
         return None
+    if user.sees_patient_data and not fresh.sees_patient_data:
+        # Given a role without patient data meanwhile: nothing of what the old role recorded
+        # or loaded (a recording, frames, a consent's name) stays in this browser session.
+        _stop_live_analysis()
+        st.session_state.clear()
     st.session_state[USER_KEY] = fresh  # a role an admin changed applies from this run on
     touch()
     return fresh

@@ -273,6 +273,40 @@ def test_a_role_change_applies_at_the_next_click(db_path):
     assert registered_pages(at) == EXPECTED_PAGES["reviewer"]
 
 
+
+def test_losing_patient_data_to_a_role_change_ends_what_the_old_role_held(db_path):
+    from fer.sessions.recorder import SessionRecorder
+    from ui.live import LiveProcessor
+
+    store = SessionStore(db_path)
+    consent = store.record_consent(SECRET_NAME)
+    session_id = store.create_session(
+        consent.id, "tiny", CLASSES, "live", owner_id=user(db_path, "clinician").id
+    )
+    live = LiveProcessor()
+    live.start_recording(SessionRecorder(store, session_id))
+    at = log_in(AppTest.from_file(APP, default_timeout=TIMEOUT), user(db_path, "clinician"))
+    at.session_state["live.processor"] = live
+    at.session_state["replay.frames"] = "cached patient data"
+    at = at.run()
+    AccountStore(db_path).set_role("clinician.one", "reviewer")
+    at = at.run()
+    assert not at.exception, at.exception
+    assert registered_pages(at) == EXPECTED_PAGES["reviewer"]
+    assert "replay.frames" not in at.session_state
+    assert "live.processor" not in at.session_state
+    assert live.recorder is None and store.get_session(session_id).ended_at is not None
+
+
+def test_a_role_that_keeps_patient_data_keeps_the_page_state(db_path):
+    at = log_in(AppTest.from_file(APP, default_timeout=TIMEOUT), user(db_path, "clinician"))
+    at.session_state["replay.frames"] = "cached patient data"
+    at = at.run()
+    AccountStore(db_path).set_role("clinician.one", "admin")
+    at = at.run()
+    assert registered_pages(at) == EXPECTED_PAGES["admin"]
+    assert at.session_state["replay.frames"] == "cached patient data"
+
 # ---------------------------------------------------------------------------------- errors
 
 
