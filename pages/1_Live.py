@@ -264,8 +264,15 @@ def flush_recording(live: LiveProcessor) -> None:
         st.rerun()  # the whole page, so the button says "Start recording" again
 
 
-def live_loop(ctx, classes: list[str], panel, unreliable: Collection[str] = ()) -> None:
+def live_loop(
+    ctx, classes: list[str], panel, unreliable: Collection[str] = (), user=None
+) -> None:
     """Redraw the side panel from the worker's updates while the camera plays.
+
+    The run never ends while the camera plays, so the login's checks at the start of a run
+    would not see ``user``'s account disabled or given a role without patient data meanwhile:
+    the loop reads the account again every few seconds and, if it changed, reruns the page,
+    whose checks then log out or end what the old role held (the recording among them).
 
     The script does not finish while the camera plays, and Streamlit keeps a chart that a later
     run replaces by a different one on screen, greyed, until the script finishes: a stale
@@ -286,6 +293,8 @@ def live_loop(ctx, classes: list[str], panel, unreliable: Collection[str] = ()) 
             draw_panel(view)
     last_drawn = time.monotonic()
     while ctx.state.playing:
+        if user is not None and not auth.account_unchanged(user):
+            st.rerun()
         auth.touch()  # a running camera is activity: no idle logout in the middle of a session
         updates = drain(live.updates, QUEUE_TIMEOUT_S)
         if updates:
@@ -362,7 +371,7 @@ def main() -> None:
         live.reset_clock()
         panel_column.info("Press **Start** to open the camera; predictions appear here.")
         return
-    live_loop(ctx, classes, panel_column, unreliable)
+    live_loop(ctx, classes, panel_column, unreliable, user)
 
 
 if __name__ == "__main__":

@@ -336,8 +336,10 @@ class OneFaceRecognizer:
         ]
 
 
-def panel_script(page: str, classes: list, n_passes: int) -> None:
-    """The page's live loop for ``n_passes`` passes, as if the camera played that long."""
+def panel_script(page: str, classes: list, n_passes: int, once: bool = False) -> None:
+    """The page's live loop for ``n_passes`` passes, as if the camera played that long, for the
+    user logged in (if any); with ``once``, a rerun the loop asks for ends at once. The passes
+    left over are in ``session_state["passes_left"]``."""
     import importlib.util
     from types import SimpleNamespace
 
@@ -350,12 +352,19 @@ def panel_script(page: str, classes: list, n_passes: int) -> None:
         @property
         def playing(self) -> bool:
             self.n_left -= 1
+            st.session_state["passes_left"] = max(self.n_left, 0)
             return self.n_left >= 0
 
+    if once and st.session_state.get("panel_script.ran"):
+        return
+    st.session_state["panel_script.ran"] = True
     spec = importlib.util.spec_from_file_location("live_page", page)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.live_loop(SimpleNamespace(state=CameraFor(n_passes)), classes, st.container())
+    module.live_loop(
+        SimpleNamespace(state=CameraFor(n_passes)), classes, st.container(),
+        user=st.session_state.get("auth.user"),
+    )
 
 
 def visible_strings(at: AppTest) -> list[str]:
@@ -479,3 +488,29 @@ def test_the_panel_and_the_settings_speak_a_clinicians_language(panel, db_path):
     assert options == ["Newer frames count more", "Average of the last seconds",
                        "None: each frame as read"]
     assert not [text for text in strings if re.search(r"\bema\b", text)]
+
+
+@pytest.mark.parametrize("change", ["disabled", "made a reviewer", "unchanged"])
+def test_the_live_loop_stops_for_an_account_changed_meanwhile(db_path, change):
+    """The camera plays on and the run never ends, so the loop itself must notice an account
+    disabled or given a role without patient data, and rerun the page (whose checks then log
+    out or end the recording)."""
+    from fer.accounts import AccountStore
+
+    accounts = AccountStore(db_path)
+    accounts.add_user("ada", "admin", "a long admin password")
+    dana = accounts.get_user_by_name("dana.clinician")
+    live = LiveProcessor(clock=ManualClock(1000.0))
+    live.configure(OneFaceRecognizer(), show_landmarks=False)
+    at = log_in(AppTest.from_function(panel_script, args=(PAGE, CLASSES, 40, True)), dana)
+    at.session_state["live.processor"] = live
+    if change == "disabled":
+        accounts.disable_user("dana.clinician")
+    elif change == "made a reviewer":
+        accounts.set_role("dana.clinician", "reviewer")
+    at = at.run(timeout=60)
+    assert not at.exception, at.exception
+    if change == "unchanged":
+        assert at.session_state["passes_left"] == 0
+    else:  # the first pass reran the page
+        assert at.session_state["passes_left"] == 39
