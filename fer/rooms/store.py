@@ -46,7 +46,7 @@ from fer.storage.tables import (
     rooms,
     sessions,
 )
-from fer.storage.text_fields import validate_text
+from fer.storage.text_fields import canonical_code, validate_text
 
 WAITING, CONSENTED, WITHDRAWN, ENDED = ROOM_WAITING, ROOM_CONSENTED, ROOM_WITHDRAWN, ROOM_ENDED
 OPEN_STATES = OPEN_ROOM_STATES
@@ -131,7 +131,7 @@ class RoomStore:
         ``ValueError`` for a malformed code, lifetime or instance name."""
         if not owner.sees_patient_data:
             raise PermissionError(f"A {owner.role} cannot hold a session room")
-        code = validate_text(client_code, "The client code", MAX_CLIENT_CODE_LENGTH, True)
+        code = canonical_code(client_code, "The client code", MAX_CLIENT_CODE_LENGTH, True)
         if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
             raise ValueError(
                 f"A room lasts between {MIN_LIFETIME} and {MAX_LIFETIME}, got {lifetime}"

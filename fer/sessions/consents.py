@@ -31,7 +31,7 @@ from fer.storage.database import (
     write_transaction,
 )
 from fer.storage.tables import consents
-from fer.storage.text_fields import validate_text
+from fer.storage.text_fields import canonical_code, validate_text
 
 
 class ConsentRegister:
@@ -67,7 +67,7 @@ class ConsentRegister:
         text = validate_text(statement, "The consent statement", MAX_NOTES_LENGTH, True)
         code = None
         if client_code is not None:
-            code = validate_text(client_code, "The client code", MAX_NAME_LENGTH, False) or None
+            code = canonical_code(client_code, "The client code", MAX_NAME_LENGTH, False) or None
         when = utc_now() if given_at is None else as_utc(given_at, "given_at")
         if when > utc_now() + CLOCK_SKEW:
             raise ValueError(f"Consent cannot be given in the future ({when.isoformat()})")

@@ -27,7 +27,7 @@ from fer.sessions.records import SessionInfo
 from fer.sessions.schema import MAX_NAME_LENGTH
 from fer.storage.database import read_connection
 from fer.storage.tables import consents, sessions
-from fer.storage.text_fields import validate_text
+from fer.storage.text_fields import canonical_code, validate_text
 
 
 class SessionReader(ConsentRegister):
@@ -47,12 +47,16 @@ class SessionReader(ConsentRegister):
         self, client_code: str, viewer: User | None = None
     ) -> list[SessionInfo]:
         """The sessions ``viewer`` may see of the client with this pseudonymous code (from the
-        consents they were recorded under), oldest first: a client's history."""
+        consents they were recorded under), oldest first: a client's history. The code matches
+        as stored or in its canonical form (:func:`fer.storage.text_fields.canonical_code`),
+        so that a code typed differently finds the same client, and one stored before codes
+        were made canonical is still found as it is listed."""
         code = validate_text(client_code, "client_code", MAX_NAME_LENGTH, True)
+        forms = {code, canonical_code(code, "client_code", MAX_NAME_LENGTH, True)}
         with read_connection(self.engine) as connection:
             rows = connection.execute(
                 session_query(viewer)
-                .where(consents.c.client_code == code)
+                .where(consents.c.client_code.in_(sorted(forms)))
                 .order_by(sessions.c.started_at, sessions.c.id)
             ).all()
         return [session_from_row(row) for row in rows]

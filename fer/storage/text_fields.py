@@ -3,6 +3,7 @@ bounded, so that a wrong value is refused with a message naming it before anythi
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 
@@ -18,5 +19,22 @@ def validate_text(value: Any, what: str, max_length: int, required: bool) -> str
     if required and not text:
         raise ValueError(f"{what} must not be empty")
     if len(text) > max_length:
+        raise ValueError(f"{what} is longer than {max_length} characters")
+    return text
+
+
+def canonical_code(value: Any, what: str, max_length: int, required: bool) -> str:
+    """A code people type to name the same thing twice (a client's pseudonym), in one form:
+    :func:`validate_text`, then Unicode NFKC (full-width letters, non-breaking and other spaces
+    as their plain forms; composed accents), format characters dropped (zero-width spaces,
+    direction overrides, a byte-order mark) and runs of whitespace as one space. Two typings
+    that look the same are then one code, so one client's history is not split in two."""
+    text = validate_text(value, what, max_length, required)
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(character for character in text if unicodedata.category(character) != "Cf")
+    text = " ".join(text.split())
+    if required and not text:
+        raise ValueError(f"{what} must not be empty")
+    if len(text) > max_length:  # NFKC may lengthen it
         raise ValueError(f"{what} is longer than {max_length} characters")
     return text

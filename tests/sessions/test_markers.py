@@ -146,3 +146,27 @@ def test_a_client_s_sessions_are_found_by_code_oldest_first(store, people):
     assert store.list_client_codes(viewer=people["ben"]) == ["C-17"]
     with pytest.raises(ValueError, match="must not be empty"):
         store.list_sessions_of_client("  ")
+
+
+def test_a_code_typed_two_ways_that_look_the_same_is_one_client(store):
+    """NFD accents, a non-breaking space, a zero-width space and full-width letters: what a
+    clinician typed on two days is one code, so the client's history is not split."""
+    import sqlalchemy
+
+    first = store.record_consent("Zoë", client_code="Zoe\u0308 C\u00a017")
+    second = store.record_consent("Zoë", client_code="Zo\u00eb \u200bＣ 17")
+    assert first.client_code == second.client_code == "Zo\u00eb C 17"
+    ids = [store.create_session(consent.id, "m", CLASSES, "live") for consent in (first, second)]
+    assert store.list_client_codes() == ["Zo\u00eb C 17"]
+    assert [info.id for info in store.list_sessions_of_client("Zoe\u0308  C 17")] == ids
+    # A code stored before codes were made canonical is still found as it is listed.
+    legacy = store.record_consent("Old", client_code="old")
+    with store.engine.begin() as connection:
+        connection.execute(
+            sqlalchemy.text("UPDATE consents SET client_code = :code WHERE id = :id"),
+            {"code": "O\u200bld", "id": legacy.id},
+        )
+    old_session = store.create_session(legacy.id, "m", CLASSES, "live")
+    assert "O\u200bld" in store.list_client_codes()
+    found = store.list_sessions_of_client("O\u200bld")
+    assert [info.id for info in found] == [old_session]
