@@ -156,7 +156,7 @@ def toggle_recording(action: str, store, consent, model, recognizer, user) -> No
     try:
         session_id = store.create_session(
             consent.id, recorded_model_label(model, recognizer.tta),
-            recognizer.classes, "live", owner_id=user.id,
+            recognizer.classes, "live", owner_id=user.id, actor=user.name,
         )
     except ValueError as error:  # e.g. consent withdrawn in another tab
         st.session_state["live.recording_message"] = f"Recording could not start: {error}"

@@ -151,7 +151,7 @@ def main() -> None:
             consent.id, recorded_model_label(model, analysis.tta), analysis.classes,
             kind, notes=note,
             started_at=started, frames=analysis.records, ended_at=datetime.now(UTC),
-            owner_id=user.id,
+            owner_id=user.id, actor=user.name,
         )
     except UnreadableVideoError as error:  # its message names the user's file already
         st.error(plain(error))

@@ -130,14 +130,13 @@ def start_recording(session_store, live_room, user) -> None:
     try:
         session_id = session_store.create_session(
             live_room.consent_id, live_room.model_label, live_room.classes, "live",
-            notes="Remote session room", owner_id=user.id,
+            notes="Remote session room", owner_id=user.id, actor=user.name,
         )
         live_room.start_recording(SessionRecorder(session_store, session_id))
     except (ValueError, PermissionError) as error:
         st.session_state["rooms.recording_error"] = f"Recording could not start: {error}"
         return
     st.session_state.setdefault(auth.ROOM_RECORDINGS_KEY, {})[live_room.room_id] = session_id
-    auth.audit("start_recording", target=f"session {session_id}")
 
 
 def stop_recording(live_room) -> None:

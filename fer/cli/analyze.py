@@ -134,7 +134,6 @@ class Recording:
 
     def __init__(self, args: argparse.Namespace):
         from fer.accounts import AccountStore
-        from fer.accounts.audit import AuditLog
         from fer.cli.database_options import cli_actor
         from fer.config import DEFAULT_SESSION_DB
         from fer.sessions.schema import MAX_NAME_LENGTH
@@ -143,7 +142,6 @@ class Recording:
 
         location = args.database or os.environ.get("FER_SESSION_DB") or str(DEFAULT_SESSION_DB)
         self.store = SessionStore(location)
-        self.audit = AuditLog(location)
         self.actor = cli_actor()
         self.owner_id = None
         if args.owner:
@@ -167,23 +165,20 @@ class Recording:
         whose every input fails stores nothing about the person."""
         if self.consent_id is None:
             consent = self.store.record_consent(
-                self.consented_by, given_at=self.given_at, client_code=self.client_code
+                self.consented_by, given_at=self.given_at, client_code=self.client_code,
+                actor=self.actor,
             )
             self.consent_id = consent.id
-            self.audit.record(self.actor, "record_consent", f"consent {consent.id}")
         return self.consent_id
 
     def store_analysis(self, analysis, model_label: str, classes) -> None:
         from fer.realtime.analysis import record_analysis
 
-        session_id = record_analysis(
+        record_analysis(
             self.store,
             self._consent() if analysis.records else None,  # no face: no consent stored either
-            analysis, model_label, classes, self.owner_id,
+            analysis, model_label, classes, self.owner_id, actor=self.actor,
         )
-        if session_id is not None:
-            self.audit.record(self.actor, "record_session", f"session {session_id}",
-                              analysis.kind)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -191,9 +191,11 @@ def record_analysis(
     model_label: str,
     classes: Sequence[str],
     owner_id: int | None = None,
+    actor: str | None = None,
 ) -> int | None:
     """Store one analysed source as an ended session under a recorded consent (source
-    ``"image"`` or ``"video"``, its faces with their signals) and return the session's id.
+    ``"image"`` or ``"video"``, its faces with their signals) and return the session's id;
+    with ``actor``, its ``record_session`` audit entry in the same transaction.
 
     A source without any face is not stored (None, and a note says so). The records are
     released once stored. Raises what ``SessionStore.create_session`` raises (``ConsentError``,
@@ -210,7 +212,7 @@ def record_analysis(
         consent_id, model_label, classes, analysis.kind,
         notes=f"Analysed file: {Path(analysis.source).name}",
         started_at=analysis.started_at, frames=analysis.records,
-        ended_at=analysis.ended_at, owner_id=owner_id,
+        ended_at=analysis.ended_at, owner_id=owner_id, actor=actor,
     )
     analysis.session_id, analysis.records = int(session_id), []
     return analysis.session_id

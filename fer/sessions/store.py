@@ -122,12 +122,15 @@ class SessionStore(SessionReader):
         frames: Iterable[FrameRecord] = (),
         ended_at: datetime | None = None,
         owner_id: int | None = None,
+        actor: str | None = None,
     ) -> int:
         """Start a session under a stored consent and return its id.
 
         ``frames`` are written in the same transaction (an analysed upload is stored whole or not
         at all); ``ended_at`` closes the session at once. ``owner_id`` is the recording
-        clinician's account (see :mod:`fer.sessions.queries` for who sees the session).
+        clinician's account (see :mod:`fer.sessions.queries` for who sees the session). With
+        ``actor``, the ``record_session`` audit entry (source, consent and frames stored) is
+        written in the same transaction.
 
         Raises ``ConsentError`` when ``consent_id`` is missing, unknown or withdrawn, and
         ``ValueError`` for malformed metadata or frames or an owner who may not hold patient data.
@@ -189,6 +192,11 @@ class SessionStore(SessionReader):
             if ended is not None:  # after the frames: the schema refuses frames of ended sessions
                 connection.execute(
                     update(sessions).where(sessions.c.id == session_id).values(ended_at=ended)
+                )
+            if actor is not None:
+                append_entry(
+                    connection, actor, "record_session", f"session {session_id}",
+                    f"{source}, consent {consent_id}, {len(rows)} frames",
                 )
         return session_id
 

@@ -182,6 +182,9 @@ def test_a_face_image_becomes_a_session(db_path, clinician):
     # A rerun shows the saved result instead of saving the same upload again.
     at = at.run()
     assert rows(db_path, "sessions") == 1
+    assert [entry for entry in audit_actions(db_path) if entry[1] == "record_session"] == [
+        ("dana.clinician", "record_session", f"session {info.id}")
+    ]
     # The exports are built when their button is pressed (a callable), not on every rerun.
     buttons = at.get("download_button")
     assert [button.proto.label for button in buttons] == ["Download CSV", "Download JSON"]

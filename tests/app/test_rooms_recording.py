@@ -2,6 +2,7 @@
 room past its expiry ends its analysis and saves its recording, a marked moment is stored."""
 
 from tests.app.page_support import (  # isort: skip  (imports webrtc first)
+    audit_actions,
     log_in,
     webrtc_without_runtime,  # noqa: F401  (fixture)
 )
@@ -114,7 +115,9 @@ def test_stopping_a_recording_leaves_it_to_no_logout(db_path, monkeypatch):
     room, live_room = analysing_room(db_path)
     at = room_page(db_path, "anna", room.room_key)
     at = at.button(key="rooms.record_start").click().run()
-    assert at.session_state["rooms.recordings"] == {room.id: live_room.recorder.session_id}
+    session_id = live_room.recorder.session_id
+    assert at.session_state["rooms.recordings"] == {room.id: session_id}
+    assert ("anna", "record_session", f"session {session_id}") in audit_actions(db_path)
     at = at.button(key="rooms.record_stop").click().run()
     assert at.session_state["rooms.recordings"] == {}
 

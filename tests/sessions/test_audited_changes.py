@@ -13,7 +13,7 @@ from fer.sessions import retention
 from fer.sessions.records import ConsentError, SessionNotFoundError
 from fer.sessions.store import SessionStore
 from fer.storage.database import write_transaction
-from tests.sessions.helpers import CLASSES, audit_entries, count
+from tests.sessions.helpers import CLASSES, audit_entries, count, record
 
 PASSWORD = "correct horse battery"
 
@@ -30,6 +30,19 @@ def test_a_consent_and_its_audit_entry_commit_together(location):
     with pytest.raises(ValueError, match="audit entry's actor"):
         store.record_consent("Eve Client", actor="")
     assert count(store, "consents") == 1 and len(audit_entries(location)) == 1
+
+
+def test_a_recorded_session_and_its_audit_entry_commit_together(location):
+    store = SessionStore(location)
+    consent = store.record_consent("Dana Client")
+    session_id = store.create_session(
+        consent.id, "m", CLASSES, "video", frames=[record(0.0), record(0.5)], actor="dr.a"
+    )
+    detail = f"video, consent {consent.id}, 2 frames"
+    assert audit_entries(location) == [("dr.a", "record_session", f"session {session_id}", detail)]
+    with pytest.raises(ValueError, match="audit entry's actor"):
+        store.create_session(consent.id, "m", CLASSES, "live", actor="")
+    assert count(store, "sessions") == 1 and len(audit_entries(location)) == 1
 
 
 @pytest.mark.parametrize("delete_data", [True, False])
