@@ -155,8 +155,10 @@ def main() -> None:
             with st.spinner("Sweeping k…"):
                 sweep = cluster.k_sweep(features, range(k_low, k_high + 1), seed)
         st.plotly_chart(plots.elbow_chart(sweep))
-    else:
+    elif max_k > 2:
         st.info("Pick a range of at least two values of k.")
+    else:  # no slider was offered: the points allow k = 2 only
+        st.info("These points allow only k = 2, so there is no range of k to compare.")
 
 
 if __name__ == "__main__":

@@ -346,6 +346,16 @@ def test_clusters_on_a_recorded_session(workspace):
     assert charts(app) == 2  # + elbow/silhouette
 
 
+def test_a_sweep_over_points_that_allow_only_k_2_says_so(workspace):
+    make_session_db(config.DEFAULT_SESSION_DB, n_seconds=3, fps=1)  # three distinct frames
+    app = open_page("pages/4_Clusters.py", "admin")
+    app.run()
+    app.radio(key="clusters.source").set_value("Recorded session").run()
+    app.toggle(key="clusters.sweep").set_value(True).run()
+    assert not app.exception, [exception.value for exception in app.exception]
+    assert "allow only k = 2" in infos(app) and "Pick a range" not in infos(app)
+
+
 @needs_data
 @pytest.mark.data
 @pytest.mark.slow
