@@ -300,7 +300,9 @@ def _erased_once(engine: Engine) -> bool:
         # long reader costs a deletion seconds, not minutes.
         cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
         try:
-            cursor.execute("PRAGMA incremental_vacuum").fetchall()
+            # executescript steps the pragma to its end: execute() stops after its first
+            # step, which frees one page and leaves the rest of them in the file.
+            cursor.executescript("PRAGMA incremental_vacuum")
             busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         except sqlite3.OperationalError as error:
             if "locked" in str(error) or "busy" in str(error):

@@ -102,6 +102,18 @@ def test_deleting_a_session_removes_its_notes_from_the_file(filled):
     assert not Path(f"{store.path}-wal").exists() or Path(f"{store.path}-wal").stat().st_size == 0
 
 
+def test_a_deletion_hands_every_freed_page_back(filled):
+    import sqlite3
+
+    store, _, session_id = filled
+    store.delete_session(session_id)
+    connection = sqlite3.connect(store.path)
+    try:
+        assert connection.execute("PRAGMA freelist_count").fetchone() == (0,)
+    finally:
+        connection.close()
+
+
 def test_a_reader_holding_an_old_snapshot_only_delays_the_erasure(filled, monkeypatch):
     import sqlite3
     import time
