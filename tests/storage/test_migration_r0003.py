@@ -118,9 +118,9 @@ def test_an_r0002_database_upgrades_in_place_with_every_row_kept(r0002_location)
             "action_units IS NULL AND au_asymmetry IS NULL AND head_pose IS NULL"
         ).scalar()
         if store.dialect == "sqlite":
-            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == 8
-    # Opening migrates on to the head (r0008, tests/storage/test_migration_r0008).
-    assert version == head_revision() == "r0008"
+            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == 9
+    # Opening migrates on to the head (r0009, tests/storage/test_migration_r0009).
+    assert version == head_revision() == "r0009"
     assert signals == 15
     sessions = {info.id: info for info in store.list_sessions()}
     assert sessions[1].client_code == "C-17" and sessions[1].owner_id == 1

@@ -45,13 +45,13 @@ def r0004_location(database_location):
 
 def test_an_r0004_database_keeps_its_frames_with_their_brightness_unknown(r0004_location):
     store = SessionStore(r0004_location)
-    assert head_revision() == "r0008"  # later ones: tests/storage/test_migration_r0006 to r0008
+    assert head_revision() == "r0009"  # later ones: tests/storage/test_migration_r0006 to r0009
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
-            ("r0008",)
+            ("r0009",)
         ]
         if store.dialect == "sqlite":
-            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == 8
+            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == 9
     frame = store.load_frames(1)
     assert frame["t_seconds"].tolist() == [0.0, 0.1, 0.2]
     assert frame["prob_happy"].tolist() == [pytest.approx(0.7)] * 3

@@ -54,10 +54,10 @@ def test_two_databases_get_different_ids(tmp_path):
 def test_an_r0006_database_gets_an_id_when_it_upgrades_and_keeps_its_rows(r0006_location):
     assert rows(r0006_location, "SELECT version_num FROM alembic_version") == [("r0006",)]
     store = SessionStore(r0006_location)
-    assert head_revision() == "r0008"
-    assert rows(r0006_location, "SELECT version_num FROM alembic_version") == [("r0008",)]
+    assert head_revision() == "r0009"
+    assert rows(r0006_location, "SELECT version_num FROM alembic_version") == [("r0009",)]
     if store.dialect == "sqlite":
-        assert rows(r0006_location, "PRAGMA user_version") == [(8,)]
+        assert rows(r0006_location, "PRAGMA user_version") == [(9,)]
     (only_row, stored), = rows(r0006_location, "SELECT only_row, id FROM installation")
     assert only_row == 1 and uuid.UUID(stored) == store.installation_id()
     assert store.get_consent(1).client_code == "C-17"

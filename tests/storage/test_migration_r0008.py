@@ -22,8 +22,8 @@ def test_a_token_issued_before_the_upgrade_keeps_working_without_expiry(database
                 t=datetime(2025, 1, 7, tzinfo=UTC).isoformat())
     try:
         tokens = TokenStore(database_location)
-        assert head_revision() == "r0008"
-        assert rows(database_location, "SELECT version_num FROM alembic_version") == [("r0008",)]
+        assert head_revision() == "r0009"
+        assert rows(database_location, "SELECT version_num FROM alembic_version") == [("r0009",)]
         old = tokens.verify(OLD_TOKEN, now=datetime.now(UTC) + timedelta(days=3000))
         assert old.name == "ehr" and old.expires_at is None
         new, _ = tokens.issue(None, "after the upgrade")

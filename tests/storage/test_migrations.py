@@ -95,9 +95,9 @@ def test_a_legacy_file_upgrades_in_place_with_every_row_kept(legacy_path):
     assert dump(legacy_path) == before
     with sqlite3.connect(legacy_path) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
-            ("r0008",)
+            ("r0009",)
         ]
-        assert connection.execute("PRAGMA user_version").fetchone() == (8,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (9,)
         assert connection.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert connection.execute(

@@ -173,3 +173,59 @@ def test_api_tokens_keep_only_unique_sha256_digests(store, plain):
             sqlalchemy.text("SELECT user_id, token_hash, last_used_at, revoked_at FROM api_tokens")
         ).all()
     assert [tuple(row) for row in rows] == [(None, digest, None, None)]
+
+
+def replacing(store: SessionStore, table: str, columns: str, changed: str, where: str) -> str:
+    """A statement that writes the row of ``table`` matching ``where`` again with ``changed``
+    as one of its ``columns``: SQLite's REPLACE (which deletes the old row, firing no delete
+    trigger), PostgreSQL's ``ON CONFLICT DO UPDATE``."""
+    select_ = f"SELECT {changed} FROM {table} WHERE {where}"
+    if store.dialect == "sqlite":
+        return f"REPLACE INTO {table} ({columns}) {select_}"
+    key = "only_row" if table == "installation" else "id"
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns.split(", "))
+    return f"INSERT INTO {table} ({columns}) {select_} ON CONFLICT ({key}) DO UPDATE SET {updates}"
+
+
+def test_replacing_a_row_cannot_undo_what_the_triggers_protect(store, plain, database_location):
+    audit = AuditLog(database_location)
+    audit.record("cli:tester", "delete_session", "session 1")
+    consent = store.record_consent("Dana")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live")
+    store.withdraw_consent(consent.id, delete_data=False)
+    installation_id = store.installation_id()
+    plain.execute("INSERT INTO users (id, name, role, password_hash, created_at) "
+                  "VALUES (7, 'dr.a', 'clinician', 'x', :now)")
+    plain.execute("INSERT INTO rooms (id, room_key, token_hash, code_hash, owner_id, "
+                  "client_code, created_at, expires_at, state, ended_at) VALUES (5, 'key', "
+                  ":digest, :digest, 7, 'C-1', :now, '2999-01-01', 'ended', :now)",
+                  digest="ab" * 32)
+    plain.refuses(replacing(store, "audit_log", "id, at, actor, action",
+                            "id, at, 'nobody', 'login'", "id = 1"))
+    plain.refuses(replacing(store, "installation", "only_row, id",
+                            "only_row, '00000000-0000-0000-0000-000000000000'", "only_row = 1"))
+    consent_columns = "id, given_by, given_at, statement, withdrawn_at"
+    plain.refuses(replacing(store, "consents", consent_columns,
+                            "id, given_by, given_at, statement, NULL", f"id = {consent.id}"))
+    session_columns = ("id, consent_id, consent_by, consent_given_at, started_at, ended_at, "
+                       "model, classes, source")
+    plain.refuses(replacing(
+        store, "sessions", session_columns, session_columns.replace("ended_at", "NULL"),
+        f"id = {session_id}",
+    ))
+    room_columns = ("id, room_key, token_hash, code_hash, owner_id, client_code, created_at, "
+                    "expires_at, state, ended_at")
+    plain.refuses(replacing(store, "rooms", room_columns,
+                            room_columns.replace("state", "'waiting'").replace("ended_at", "NULL"),
+                            "id = 5"))
+    if store.dialect == "sqlite":  # moving another row onto the protected one's key
+        other = store.record_consent("Kim")
+        plain.refuses("UPDATE OR REPLACE consents SET id = :consent WHERE id = :other",
+                      consent=consent.id, other=other.id)
+    assert audit.entries()["actor"].tolist() == ["cli:tester"]
+    assert store.installation_id() == installation_id
+    assert store.get_consent(consent.id).withdrawn_at is not None
+    assert store.get_session(session_id).ended_at is not None
+    with store.engine.connect() as connection:
+        state = connection.execute(sqlalchemy.text("SELECT state FROM rooms")).scalar_one()
+    assert state == "ended"

@@ -7,8 +7,9 @@ sharing, the audit log and the triggers through which the schema itself enforces
 clinicians' markers and the REST API's tokens, ``r0004`` the remote session rooms, ``r0005``
 how bright each recorded face was (the share of its crop clipped to white), ``r0006`` keeps
 SQLite from giving a deleted session's id again, ``r0007`` gives the database a random
-installation id of its own (:mod:`fer.storage.installation`). Users never run Alembic by hand:
-:func:`upgrade` runs inside the store's opening transaction.
+installation id of its own (:mod:`fer.storage.installation`), ``r0008`` an expiry for API
+tokens, ``r0009`` keeps SQLite's REPLACE from getting round the triggers. Users never run
+Alembic by hand: :func:`upgrade` runs inside the store's opening transaction.
 
 A new revision is a file in ``versions/`` with ``revision``, ``down_revision`` (the previous
 head) and an ``upgrade()`` that handles both dialects; revisions are never edited once shipped.
