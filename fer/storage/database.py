@@ -91,6 +91,13 @@ def database_url(location: str | Path) -> URL:
             f"The database location starts like a {scheme_only[1]} URL but lacks its '//': "
             "write postgresql://user:password@host:port/database"
         )
+    if re.match(r"postgres(ql)?\W", text, re.IGNORECASE) and "@" in text:
+        # The same with its colon lost ("postgresql//user:password@host"): as a path, the
+        # password would name new folders and every error about the file.
+        raise ValueError(
+            "The database location starts like a postgresql:// URL but is not one: "
+            "write postgresql://user:password@host:port/database"
+        )
     path = Path(text).expanduser().resolve()
     return URL.create("sqlite", database=str(path))
 

@@ -319,3 +319,21 @@ def test_a_change_to_a_database_with_a_damaged_page_is_refused(database, capsys,
     assert "nothing was changed" in error and "Traceback" not in error
     assert open(database, "rb").read() == before
     assert main(["sessions", "list", "--database", database]) == 0  # reading still works
+
+
+@pytest.mark.parametrize("typo", [
+    "postgresql//fer:S3CRET-PW@db:5432/fer", "Postgres;//fer:S3CRET-PW@db/fer",
+    "postgresql+psycopg.//fer:S3CRET-PW@db/fer",
+])
+def test_a_postgresql_url_missing_its_colon_is_refused_without_its_password(
+    tmp_path, monkeypatch, capsys, typo
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sessions", "list", "--database", typo]) == 2
+    output = capsys.readouterr()
+    assert "starts like a postgresql:// URL" in output.err
+    assert "S3CRET-PW" not in output.err + output.out
+    with pytest.raises(ValueError) as error:
+        SessionStore(typo)  # the app's way in: no folder named after the password either
+    assert "S3CRET-PW" not in str(error.value)
+    assert list(tmp_path.iterdir()) == []
