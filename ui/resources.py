@@ -130,11 +130,8 @@ def _start_up(location: str) -> Maintenance:
     """Once per process and database: close the sessions a crash left open."""
     store = session_store()
     idle_for = SHARED_DATABASE_IDLE if is_database_url(location) else timedelta(0)
-    n_closed = store.close_abandoned_sessions(idle_for=idle_for)
-    if n_closed:
-        audit_log().record(
-            SYSTEM_ACTOR, "close_abandoned_sessions", detail=f"{n_closed} session(s) closed"
-        )
+    # The audit entry commits with the closing, as the purge's does.
+    store.close_abandoned_sessions(idle_for=idle_for, actor=SYSTEM_ACTOR)
     return Maintenance()
 
 

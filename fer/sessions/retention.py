@@ -236,9 +236,12 @@ def erased_name(consent_id: int) -> str:
     return f"erased (consent {consent_id})"
 
 
-def close_abandoned(connection: Connection, idle_for: timedelta, now: datetime) -> int:
+def close_abandoned(
+    connection: Connection, idle_for: timedelta, now: datetime, actor: str | None = None
+) -> int:
     """End open sessions whose last frame (or start) is ``idle_for`` or more before ``now``,
-    at that time; return how many."""
+    at that time; return how many. With ``actor``, the ``close_abandoned_sessions`` audit entry
+    is written in the same transaction when any was closed."""
     last_frame = (
         select(func.max(frames.c.t_seconds))
         .where(frames.c.session_id == sessions.c.id)
@@ -259,4 +262,7 @@ def close_abandoned(connection: Connection, idle_for: timedelta, now: datetime) 
             continue
         connection.execute(update(sessions).where(sessions.c.id == row.id).values(ended_at=ended))
         closed += 1
+    if closed and actor is not None:
+        append_entry(connection, actor, "close_abandoned_sessions",
+                     detail=f"{closed} session(s) closed")
     return closed

@@ -323,17 +323,22 @@ class SessionStore(SessionReader):
         return deleted
 
     def close_abandoned_sessions(
-        self, idle_for: timedelta = timedelta(0), now: datetime | None = None
+        self,
+        idle_for: timedelta = timedelta(0),
+        now: datetime | None = None,
+        actor: str | None = None,
     ) -> int:
         """End sessions left open (by a crash): at their last frame's time, else their start.
 
         Only sessions whose last frame is at least ``idle_for`` before ``now`` count as
         abandoned; with several app instances on one database, pass a few minutes so that
-        another instance's live session is left alone. Returns how many were closed.
+        another instance's live session is left alone. Returns how many were closed. With
+        ``actor``, the ``close_abandoned_sessions`` audit entry is written in the same
+        transaction when any was closed.
         """
         now = utc_now() if now is None else as_utc(now, "now")
         with write_transaction(self.engine) as connection:
-            return retention.close_abandoned(connection, idle_for, now)
+            return retention.close_abandoned(connection, idle_for, now, actor)
 
     @staticmethod
     def _require_session(connection: Connection, session_id: int) -> Any:

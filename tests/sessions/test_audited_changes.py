@@ -124,3 +124,19 @@ def test_two_deletions_of_one_session_at_once_delete_and_audit_it_once(location)
     second.join()
     assert outcome == ["not found"]
     assert audit_entries(location) == [("dr.a", "delete_session", f"session {session_id}", "")]
+
+
+def test_closing_abandoned_sessions_and_its_audit_entry_commit_together(location):
+    store = SessionStore(location)
+    consent = store.record_consent("Dana Client")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live", frames=[record(0.5)])
+    # An entry that cannot be written: the session stays open, as if nothing had run.
+    with pytest.raises(ValueError, match="audit entry's actor"):
+        store.close_abandoned_sessions(actor="")
+    assert store.get_session(session_id).ended_at is None and audit_entries(location) == []
+    assert store.close_abandoned_sessions(actor="system") == 1
+    assert store.get_session(session_id).ended_at is not None
+    assert store.close_abandoned_sessions(actor="system") == 0  # nothing closed: no entry
+    assert audit_entries(location) == [
+        ("system", "close_abandoned_sessions", "", "1 session(s) closed")
+    ]
