@@ -9,6 +9,7 @@ are listed only with --show-names.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sqlite3
 import sys
@@ -50,8 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions["delete"].add_argument("session_id", type=int, metavar="ID")
     actions["delete"].add_argument("--yes", action="store_true", help="do not ask to confirm")
     actions["purge"].add_argument(
-        "--days", type=int, default=None, help="retention period (default: $FER_RETENTION_DAYS)"
+        "--days", type=_days, default=None, help="retention period (default: $FER_RETENTION_DAYS)"
     )
+
+
+def _days(text: str) -> int:
+    """``--days`` read as ``FER_RETENTION_DAYS`` is (:func:`fer.config.retention_days_from_env`):
+    ``int`` also takes ``1_0`` (10), ``+30`` and other scripts' digits, so a slip of the finger
+    would purge at a period nobody meant."""
+    if not re.fullmatch(r"[0-9]+", text.strip()):
+        raise argparse.ArgumentTypeError(f"a whole number of days in the digits 0-9, not {text!r}")
+    return int(text)
 
 
 def _when(value) -> str:

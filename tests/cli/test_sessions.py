@@ -337,3 +337,13 @@ def test_a_postgresql_url_missing_its_colon_is_refused_without_its_password(
         SessionStore(typo)  # the app's way in: no folder named after the password either
     assert "S3CRET-PW" not in str(error.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["1_0", "+30", "²", "٣٠", "-5", "1e9"])
+def test_purge_refuses_days_the_retention_setting_would_refuse(database, recorded, capsys, text):
+    store, old, new = recorded
+    with pytest.raises(SystemExit) as exit_:
+        main(["sessions", "purge", "--days", text, "--database", database])
+    assert exit_.value.code == 2
+    assert "digits 0-9" in capsys.readouterr().err
+    assert {info.id for info in store.list_sessions()} == {old, new}
