@@ -163,7 +163,7 @@ def _create_engine(url: URL) -> Engine:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create the database file 0600 (and a missing folder 0700); tighten our own old files.
+    """Create the database file 0600 (and missing folders 0700); tighten our own old files.
 
     ``ValueError`` for something at ``path`` that is not a SQLite database (a folder, another
     file), which is left as it was."""
@@ -186,8 +186,15 @@ def _create_private_file(path: Path) -> None:
             probe.close()
     folder = path.parent
     if not folder.exists():
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+        # Every missing folder, not only the last: mkdir(parents=True) makes the ones above it
+        # with the umask's mode, and a folder others may write to above the database's lets
+        # them swap the database's folder for one of their own.
+        for missing in reversed([folder, *folder.parents]):
+            try:
+                missing.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            missing.chmod(0o700)  # mkdir's mode is filtered by the umask
     elif folder.resolve() == LOCAL_DATA_DIR.resolve():
         # The project's own data/ folder; a folder the user chose is theirs to set.
         folder.chmod(0o700)

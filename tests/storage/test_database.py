@@ -43,6 +43,21 @@ def test_a_new_database_is_private_to_its_owner(tmp_path):
             assert mode(member) & 0o077 == 0
 
 
+def test_every_folder_made_for_a_new_database_is_private_whatever_the_umask(tmp_path):
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    existing.chmod(0o755)
+    path = existing / "new" / "deeper" / "sessions.db"
+    previous = os.umask(0)
+    try:
+        SessionStore(path)
+    finally:
+        os.umask(previous)
+    assert mode(existing / "new") == 0o700 and mode(path.parent) == 0o700
+    assert mode(path) == 0o600
+    assert mode(existing) == 0o755  # a folder that was there already keeps its mode
+
+
 def test_an_existing_folder_of_the_user_keeps_its_mode_and_an_old_file_is_tightened(tmp_path):
     folder = tmp_path / "shared-folder"
     folder.mkdir()
