@@ -30,11 +30,11 @@ from fer.training.network import (
 )
 from fer.training.run_state import (
     RunState,
-    append_history_csv,
     load_initial_weights,
     merge_stages,
     predecessor_stages,
     published_stages,
+    write_history_csv,
 )
 from fer.training.targets import (
     add_teacher_targets,
@@ -68,14 +68,13 @@ def score_heads(
     return scores, improved
 
 
-def save_checkpoint(model, state: RunState, config: TrainConfig, row: dict) -> None:
-    """Write the model, the run state and the history row; the checkpoint is replaced
-    atomically."""
+def save_checkpoint(model, state: RunState, config: TrainConfig) -> None:
+    """Write the model, the run state and the history; each file is replaced atomically."""
     partial = state.run_dir / "checkpoint.partial.keras"
     model.save(partial)
     partial.replace(state.run_dir / "checkpoint.keras")
     state.save(config)
-    append_history_csv(state.run_dir / "history.csv", row)
+    write_history_csv(state.run_dir / "history.csv", state.history)
 
 
 def _epoch_callback(config: TrainConfig, state: RunState, validation, started: list[float]):
@@ -123,7 +122,7 @@ def _epoch_callback(config: TrainConfig, state: RunState, validation, started: l
             state.epochs_done = epoch + 1
             state.wall_time_s += time.perf_counter() - started[0]
             started[0] = time.perf_counter()
-            save_checkpoint(model, state, config, row)
+            save_checkpoint(model, state, config)
             summary = " ".join(f"{k}={v}" for k, v in row.items() if k.startswith("val_"))
             self.progress.update(1)
             self.progress.write(

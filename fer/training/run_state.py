@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from fer.files import write_text_atomically
 
 if TYPE_CHECKING:
     from fer.training.config import TrainConfig
@@ -201,10 +204,16 @@ def load_initial_weights(training_model, source: Path) -> list[str]:
     return loaded
 
 
-def append_history_csv(path: Path, row: dict) -> None:
-    new_file = not path.is_file()
-    with open(path, "a", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(row))
-        if new_file:
-            writer.writeheader()
-        writer.writerow(row)
+def write_history_csv(path: Path, history: list[dict]) -> None:
+    """Write the whole ``history`` as ``path``, replacing it at once.
+
+    Rewritten from the state every epoch rather than appended to: a column that appears part
+    way through a run (``averaged_epochs``) gets its header, and a crash between the state and
+    this file leaves no epoch missing from it once the run is resumed.
+    """
+    columns = list(dict.fromkeys(column for row in history for column in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    write_text_atomically(path, text.getvalue())

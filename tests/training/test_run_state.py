@@ -1,0 +1,42 @@
+"""A run directory's files across epochs, crashes and ``--resume``."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from fer.training.config import TrainConfig
+from fer.training.loop import train
+from fer.training.run_state import RunState
+from tests.training.test_loop import _tiny_fer2013
+
+
+def _config(epochs: int, **changes) -> TrainConfig:
+    return TrainConfig(architecture="ziggy", epochs=epochs, batch_size=16, **changes)
+
+
+def test_history_csv_has_a_header_for_a_column_that_appears_mid_run(tmp_path):
+    state = train(_config(2, average_from=2), _tiny_fer2013(), None, tmp_path)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    assert history["averaged_epochs"].isna().tolist() == [True, False]
+    assert len(history) == len(state.history)
+
+
+def test_history_csv_lacks_no_epoch_after_a_crash_before_it_was_written(tmp_path, monkeypatch):
+    fer2013 = _tiny_fer2013()
+    train(_config(1), fer2013, None, tmp_path)
+    save = RunState.save
+
+    def save_then_crash(self, config):
+        save(self, config)
+        raise KeyboardInterrupt("killed after the state, before the history")
+
+    monkeypatch.setattr(RunState, "save", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(2), fer2013, None, tmp_path, resume=True)
+    monkeypatch.setattr(RunState, "save", save)
+    train(_config(3), fer2013, None, tmp_path, resume=True)
+    saved = json.loads((tmp_path / "state.json").read_text())["history"]
+    assert [row["epoch"] for row in saved] == [1, 2, 3]
+    assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1, 2, 3]
