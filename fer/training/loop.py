@@ -68,6 +68,14 @@ def score_heads(
     return scores, improved
 
 
+def patience_exhausted(state: RunState, config: TrainConfig) -> bool:
+    """Whether no head has improved on PublicTest for ``config.patience`` epochs."""
+    if not state.best:
+        return False
+    last_best = max(best["epoch"] for best in state.best.values())
+    return state.epochs_done - last_best >= config.patience
+
+
 def save_checkpoint(model, state: RunState, config: TrainConfig) -> None:
     """Write the model, the run state and the history; each file is replaced atomically."""
     partial = state.run_dir / "checkpoint.partial.keras"
@@ -129,8 +137,7 @@ def _epoch_callback(config: TrainConfig, state: RunState, validation, started: l
                 f"epoch {epoch + 1}/{config.epochs} {row['seconds']}s loss={row['loss']} "
                 f"{summary}{' *' if improved else ''}"
             )
-            last_best = max(best["epoch"] for best in state.best.values())
-            if epoch + 1 - last_best >= config.patience:
+            if patience_exhausted(state, config):
                 self.progress.write(
                     f"early stop: no PublicTest improvement for {config.patience} epochs"
                 )
@@ -277,7 +284,9 @@ def train(
         print(f"resuming after epoch {state.epochs_done} from {checkpoint}", flush=True)
     else:
         model, state = start_run(config, run_dir, steps_per_epoch, init_from, command, resume)
-    if state.epochs_done >= config.epochs:
+    # A run that stopped early stays stopped unless given more patience: resuming it to publish
+    # it must not train (and perhaps select) another epoch.
+    if state.epochs_done >= config.epochs or patience_exhausted(state, config):
         return state
     # Only a run that still trains needs the teacher's targets and the pipeline framing.
     if config.distill_from:

@@ -8,6 +8,7 @@ import pytest
 from fer.training.config import TrainConfig
 from fer.training.loop import train
 from fer.training.run_state import RunState
+from tests.research_fixtures import folder_bytes
 from tests.training.test_loop import _tiny_fer2013
 
 
@@ -40,3 +41,17 @@ def test_history_csv_lacks_no_epoch_after_a_crash_before_it_was_written(tmp_path
     saved = json.loads((tmp_path / "state.json").read_text())["history"]
     assert [row["epoch"] for row in saved] == [1, 2, 3]
     assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1, 2, 3]
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_further_epoch(tmp_path):
+    fer2013 = _tiny_fer2013()
+    stopped = train(_config(20, patience=1), fer2013, None, tmp_path)
+    assert stopped.epochs_done < 20  # a stall on 32 PublicTest faces comes within a few epochs
+    before = folder_bytes(tmp_path)
+    resumed = train(_config(20, patience=1), fer2013, None, tmp_path, resume=True)
+    assert resumed.epochs_done == stopped.epochs_done
+    assert folder_bytes(tmp_path) == before
+    # More patience is a reason to go on.
+    more = train(_config(stopped.epochs_done + 1, patience=5), fer2013, None, tmp_path,
+                 resume=True)
+    assert more.epochs_done == stopped.epochs_done + 1
