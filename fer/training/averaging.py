@@ -62,13 +62,15 @@ class WeightAverage:
             )
         return True
 
-    def save(self) -> None:
+    def save(self, path: Path | None = None) -> None:
+        """Write the mean to ``path`` (default: where it is loaded from)."""
+        path = self.path if path is None else path
         arrays = {f"{name}:{i}": w for name, ws in self.mean.items() for i, w in enumerate(ws)}
-        partial = self.path.with_name(self.path.stem + ".partial.npz")
+        partial = path.with_name(path.stem + ".partial.npz")
         # NumPy's stubs match ``**arrays`` against ``allow_pickle: bool``; keys are "name:index".
         epochs = np.array([self.first_epoch, self.last_epoch])
         np.savez(partial, epochs=epochs, **arrays)  # type: ignore[arg-type]
-        partial.replace(self.path)
+        partial.replace(path)
 
     def apply_to(self, model) -> None:
         """Give ``model`` (training or inference graph) the averaged weights, layer by name."""

@@ -6,11 +6,13 @@ of two). Model selection and early stopping use PublicTest only; PrivateTest is 
 after training, for the card (:mod:`fer.training.publish`).
 
 Every epoch writes ``checkpoint.keras`` (model + optimizer) and ``state.json`` in the run
-directory, so a resumed run (``fer train --resume``) continues an interrupted one.
+directory, so a resumed run (``fer train --resume``) continues an interrupted one. Saving
+``state.json`` commits an epoch: its other files wait in a hidden folder until then.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -32,8 +34,10 @@ from fer.training.run_state import (
     RunState,
     load_initial_weights,
     merge_stages,
+    pending_epoch_dir,
     predecessor_stages,
     published_stages,
+    settle_pending_epochs,
     write_history_csv,
 )
 from fer.training.targets import (
@@ -45,9 +49,15 @@ from fer.training.targets import (
 
 
 def score_heads(
-    model, heads: dict, validation: tuple[NDArray[np.float32], dict], state: RunState, epoch: int
+    model,
+    heads: dict,
+    validation: tuple[NDArray[np.float32], dict],
+    state: RunState,
+    epoch: int,
+    save_dir: Path,
 ) -> tuple[dict[str, float], bool]:
-    """PublicTest accuracy of every head after ``epoch``; a head that improved is saved.
+    """PublicTest accuracy of every head after ``epoch``; a head that improved is saved into
+    ``save_dir``.
 
     Returns the accuracies and whether any head improved on its best so far.
     """
@@ -63,7 +73,7 @@ def score_heads(
         best = state.best.get(key)
         if best is None or accuracy > best["val_accuracy"]:
             state.best[key] = {"val_accuracy": accuracy, "epoch": epoch}
-            head.save(state.run_dir / f"best_{key}.keras")
+            head.save(save_dir / f"best_{key}.keras")
             improved = True
     return scores, improved
 
@@ -76,12 +86,14 @@ def patience_exhausted(state: RunState, config: TrainConfig) -> bool:
     return state.epochs_done - last_best >= config.patience
 
 
-def save_checkpoint(model, state: RunState, config: TrainConfig) -> None:
-    """Write the model, the run state and the history; each file is replaced atomically."""
-    partial = state.run_dir / "checkpoint.partial.keras"
-    model.save(partial)
-    partial.replace(state.run_dir / "checkpoint.keras")
+def save_checkpoint(model, state: RunState, config: TrainConfig, pending: Path) -> None:
+    """Commit an epoch: the model joins the epoch's other files in ``pending``, then
+    ``state.json`` records the epoch, then they all move into place
+    (:func:`~fer.training.run_state.settle_pending_epochs`, which ``--resume`` repeats when a
+    crash came in between), then the history is rewritten."""
+    model.save(pending / "checkpoint.keras")
     state.save(config)
+    settle_pending_epochs(state.run_dir, state.epochs_done)
     write_history_csv(state.run_dir / "history.csv", state.history)
 
 
@@ -119,18 +131,21 @@ def _epoch_callback(config: TrainConfig, state: RunState, validation, started: l
                 ),
                 "loss": round(float((logs or {}).get("loss", float("nan"))), 5),
             }
-            scores, improved = score_heads(model, heads, validation, state, epoch + 1)
+            pending = pending_epoch_dir(state.run_dir, epoch + 1)
+            shutil.rmtree(pending, ignore_errors=True)
+            pending.mkdir()
+            scores, improved = score_heads(model, heads, validation, state, epoch + 1, pending)
             row.update({f"val_accuracy_{key}": round(value, 5) for key, value in scores.items()})
             if config.average_from and epoch + 1 >= config.average_from:
                 layers = {k: v for k, v in layers_by_name(model).items() if k in served}
                 if average.add(epoch + 1, layers):
-                    average.save()
+                    average.save(pending / AVERAGE_FILE)
                 row["averaged_epochs"] = average.count
             state.history.append(row)
             state.epochs_done = epoch + 1
             state.wall_time_s += time.perf_counter() - started[0]
             started[0] = time.perf_counter()
-            save_checkpoint(model, state, config)
+            save_checkpoint(model, state, config, pending)
             summary = " ".join(f"{k}={v}" for k, v in row.items() if k.startswith("val_"))
             self.progress.update(1)
             self.progress.write(
@@ -273,8 +288,12 @@ def train(
     data = build_training_data(config, fer2013, ferplus)
     steps_per_epoch = int(np.ceil(len(data.images) / config.batch_size))
     checkpoint = run_dir / "checkpoint.keras"
-    if resume and state.load() and checkpoint.is_file():
+    # The last epoch state.json records may have its checkpoint still among its pending files.
+    if resume and state.load() and (
+        checkpoint.is_file() or pending_epoch_dir(run_dir, state.epochs_done).is_dir()
+    ):
         state.check_config(config)
+        settle_pending_epochs(run_dir, state.epochs_done)
         try:
             model = keras.models.load_model(
                 checkpoint, custom_objects={"soft_cross_entropy": soft_cross_entropy}

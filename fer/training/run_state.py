@@ -17,6 +17,8 @@ import csv
 import dataclasses
 import io
 import json
+import os
+import shutil
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,6 +117,25 @@ class RunState:
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps(state, indent=1))
         partial.replace(self.path)
+
+
+def pending_epoch_dir(run_dir: Path, epoch: int) -> Path:
+    """Where the end of ``epoch`` writes its files until ``state.json`` records the epoch."""
+    return run_dir / f".epoch-{epoch}"
+
+
+def settle_pending_epochs(run_dir: Path, epochs_done: int) -> None:
+    """Move the files of the epoch ``state.json`` records (``epochs_done``) into place, and drop
+    those of any epoch it does not: that epoch is trained again, from the checkpoint before it.
+
+    ``state.json`` is the one file whose replacement commits an epoch; the checkpoint, improved
+    heads and weight average written before it must not count when a crash comes between.
+    """
+    for pending in run_dir.glob(".epoch-*"):
+        if pending == pending_epoch_dir(run_dir, epochs_done):
+            for path in pending.iterdir():
+                os.replace(path, run_dir / path.name)
+        shutil.rmtree(pending, ignore_errors=True)
 
 
 def predecessor_stages(source: Path, config: TrainConfig) -> list[dict]:

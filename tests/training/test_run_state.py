@@ -55,3 +55,43 @@ def test_resuming_a_run_that_stopped_early_trains_no_further_epoch(tmp_path):
     more = train(_config(stopped.epochs_done + 1, patience=5), fer2013, None, tmp_path,
                  resume=True)
     assert more.epochs_done == stopped.epochs_done + 1
+
+
+def _optimizer_steps(run_dir) -> int:
+    import keras
+
+    from fer.training.network import soft_cross_entropy
+
+    model = keras.models.load_model(
+        run_dir / "checkpoint.keras", custom_objects={"soft_cross_entropy": soft_cross_entropy}
+    )
+    return int(model.optimizer.iterations.numpy())
+
+
+@pytest.mark.parametrize("state_written", [False, True])
+def test_a_crash_while_an_epoch_is_saved_leaves_checkpoint_and_state_agreeing(
+    state_written, tmp_path, monkeypatch
+):
+    fer2013 = _tiny_fer2013()  # 64 Training faces: 4 steps of 16 per epoch
+    train(_config(1, average_from=1), fer2013, None, tmp_path)
+    committed = ("checkpoint.keras", "best_fer2013.keras", "average.npz", "state.json")
+    before = {name: (tmp_path / name).read_bytes() for name in committed}
+    save = RunState.save
+
+    def crash(self, config):
+        if state_written:
+            save(self, config)
+        raise KeyboardInterrupt("killed while the epoch was being saved")
+
+    monkeypatch.setattr(RunState, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(2, average_from=1), fer2013, None, tmp_path, resume=True)
+    monkeypatch.setattr(RunState, "save", save)
+    if not state_written:  # epoch 2 does not count: none of its files may
+        assert {name: (tmp_path / name).read_bytes() for name in committed} == before
+    state = train(_config(2, average_from=1), fer2013, None, tmp_path, resume=True)
+    assert state.epochs_done == 2
+    assert _optimizer_steps(tmp_path) == 2 * 4
+    assert [row["epoch"] for row in state.history] == [1, 2]
+    assert [row["averaged_epochs"] for row in state.history] == [1, 2]
+    assert not list(tmp_path.glob(".epoch-*"))
