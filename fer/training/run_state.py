@@ -87,7 +87,13 @@ class RunState:
     def check_config(self, config: TrainConfig) -> None:
         """``ValueError`` unless the loaded run was trained with ``config`` (a run continued
         with other settings would publish weights its card does not describe); only how long
-        it runs (:data:`RESUMABLE_CHANGES`) may change."""
+        it runs (:data:`RESUMABLE_CHANGES`) may change, and not below the epochs done."""
+        if config.epochs < self.epochs_done:
+            # The card would state a budget smaller than the training its weights had.
+            raise ValueError(
+                f"{self.run_dir} holds a run that has trained {self.epochs_done} epochs "
+                f"already; resume it with --epochs {self.epochs_done} or more"
+            )
         if not self.config:
             return  # written before runs recorded their configuration
         ours = json.loads(json.dumps(dataclasses.asdict(config)))

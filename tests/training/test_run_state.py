@@ -95,3 +95,14 @@ def test_a_crash_while_an_epoch_is_saved_leaves_checkpoint_and_state_agreeing(
     assert [row["epoch"] for row in state.history] == [1, 2]
     assert [row["averaged_epochs"] for row in state.history] == [1, 2]
     assert not list(tmp_path.glob(".epoch-*"))
+
+
+def test_resume_refuses_fewer_epochs_than_the_run_has_done(tmp_path):
+    fer2013 = _tiny_fer2013()
+    train(_config(2), fer2013, None, tmp_path)
+    before = folder_bytes(tmp_path)
+    # Its card would state a budget of one epoch for weights trained for two.
+    with pytest.raises(ValueError, match="2 epochs already"):
+        train(_config(1), fer2013, None, tmp_path, resume=True)
+    assert folder_bytes(tmp_path) == before
+    assert train(_config(2), fer2013, None, tmp_path, resume=True).epochs_done == 2
