@@ -160,9 +160,11 @@ def _training(card: dict) -> list[str]:
         lines += ["", "Lineage, oldest stage first:", ""]
         lines += ["| stage | command | epochs | wall time |", "|---|---|---|---|"]
         for number, stage in enumerate(stages, 1):
+            # A resumed run's commands, in the order they ran.
+            commands = [stage.get("command", "?"), *stage.get("resumed_with", [])]
             lines.append(
-                f"| {number} | `{stage.get('command', '?')}` | {stage.get('epochs', '?')} "
-                f"| {_duration(stage.get('wall_time_s', 0))} |"
+                f"| {number} | {' then '.join(f'`{command}`' for command in commands)} "
+                f"| {stage.get('epochs', '?')} | {_duration(stage.get('wall_time_s', 0))} |"
             )
     soup = training.get("soup")
     if soup:

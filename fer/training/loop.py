@@ -307,6 +307,8 @@ def train(
     # it must not train (and perhaps select) another epoch.
     if state.epochs_done >= config.epochs or patience_exhausted(state, config):
         return state
+    if resume:
+        state.record_resume(command)
     # Only a run that still trains needs the teacher's targets and the pipeline framing.
     if config.distill_from:
         # The teacher's predictions are part of this run's cost (recomputed on --resume).

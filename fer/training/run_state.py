@@ -46,6 +46,9 @@ class RunState:
         self.history: list[dict] = []
         self.config: dict = {}  # the saved run's TrainConfig, as stored (set by load)
         self.command = ""
+        # The commands that continued this run (``--resume``) after ``command``, in order: the
+        # first command alone would train only its own epoch budget.
+        self.resumed_with: list[str] = []
         # Earlier runs this one continued from (``--init-from``), oldest first; each has its
         # command, epochs and wall time so the card can state the model's whole training cost.
         self.predecessors: list[dict] = []
@@ -62,7 +65,14 @@ class RunState:
             "epochs": self.epochs_done,
             "wall_time_s": round(self.wall_time_s, 1),
         }
+        if self.resumed_with:
+            own["resumed_with"] = list(self.resumed_with)
         return [*self.predecessors, own]
+
+    def record_resume(self, command: str) -> None:
+        """Note that ``command`` continues the run (nothing when it is the last one noted)."""
+        if command and command != ([self.command, *self.resumed_with])[-1]:
+            self.resumed_with.append(command)
 
     def load(self) -> bool:
         if not self.path.is_file():
@@ -75,6 +85,7 @@ class RunState:
             self.history = list(state["history"])
             self.config = dict(state.get("config") or {})
             self.command = str(state.get("command", ""))
+            self.resumed_with = [str(command) for command in state.get("resumed_with", [])]
             self.predecessors = list(state.get("predecessors", []))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"{self.path} cannot be read ({error}); the run cannot be "
@@ -118,6 +129,7 @@ class RunState:
             "history": self.history,
             "config": dataclasses.asdict(config),
             "command": self.command,
+            "resumed_with": self.resumed_with,
             "predecessors": self.predecessors,
         }
         partial = self.path.with_suffix(".partial")

@@ -106,3 +106,23 @@ def test_resume_refuses_fewer_epochs_than_the_run_has_done(tmp_path):
         train(_config(1), fer2013, None, tmp_path, resume=True)
     assert folder_bytes(tmp_path) == before
     assert train(_config(2), fer2013, None, tmp_path, resume=True).epochs_done == 2
+
+
+def test_the_commands_that_resumed_a_run_are_in_its_lineage(tmp_path):
+    from fer.evaluation.evaluation_file import empty_evaluation
+    from fer.evaluation.model_card import render_model_card
+
+    fer2013 = _tiny_fer2013()
+    first, then = "fer train --epochs 1", "fer train --epochs 2 --resume"
+    train(_config(1), fer2013, None, tmp_path, command=first)
+    train(_config(2), fer2013, None, tmp_path, resume=True, command=then)
+    state = RunState(tmp_path)
+    assert state.load()
+    # The first command alone trains one epoch; the stage says two were trained.
+    assert state.stages()[-1] == {
+        "run_dir": str(tmp_path), "command": first, "resumed_with": [then], "epochs": 2,
+        "wall_time_s": round(state.wall_time_s, 1),
+    }
+    card = {"name": "tiny", "training": {"stages": state.stages()}}
+    text = render_model_card(card, empty_evaluation("tiny"), tmp_path)
+    assert f"| 1 | `{first}` then `{then}` | 2 |" in text
