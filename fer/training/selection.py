@@ -27,17 +27,18 @@ def choose_published_head(run_dir: Path, label_set: str, dataset: FaceDataset, s
 
     started = time.perf_counter()
     epoch = state.best[label_set]["epoch"]
-    candidates = {f"epoch {epoch}": run_dir / f"best_{label_set}.keras"}
+    selected = keras.models.load_model(run_dir / f"best_{label_set}.keras", compile=False)
+    models = {f"epoch {epoch}": selected}
     average = WeightAverage(run_dir / AVERAGE_FILE)
-    average_path = run_dir / f"average_{label_set}.keras"
-    if average.load() and average_path.is_file():
-        label = f"average of epochs {average.first_epoch}-{average.last_epoch}"
-        candidates[label] = average_path
+    if average.load():
+        # From average.npz, not average_<head>.keras: that is written when training ends, so
+        # a run stopped after an averaged epoch holds an older one.
+        averaged = keras.models.clone_model(selected)
+        average.apply_to(averaged)
+        models[f"average of epochs {average.first_epoch}-{average.last_epoch}"] = averaged
     training_faces = dataset.split("Training").images
     scores: dict[str, float] = {}
-    models = {}
-    for label, path in candidates.items():
-        models[label] = keras.models.load_model(path, compile=False)
+    for label in models:
         recalibrate_batch_norm(models[label], training_faces)
         scores[label] = publictest_accuracy(models[label], dataset)
         print(f"{label_set} {label}: PublicTest {100 * scores[label]:.2f} %", flush=True)

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -126,3 +127,33 @@ def test_the_commands_that_resumed_a_run_are_in_its_lineage(tmp_path):
     card = {"name": "tiny", "training": {"stages": state.stages()}}
     text = render_model_card(card, empty_evaluation("tiny"), tmp_path)
     assert f"| 1 | `{first}` then `{then}` | 2 |" in text
+
+
+def test_the_average_offered_for_publishing_is_the_one_its_label_names(tmp_path, monkeypatch):
+    import fer.training.selection
+    from fer.training.averaging import WeightAverage
+    from fer.training.selection import choose_published_head
+
+    fer2013 = _tiny_fer2013()
+    train(_config(3, average_from=2), fer2013, None, tmp_path)
+    written = RunState.save
+
+    def crash_after_the_last_epoch(self, config):
+        written(self, config)
+        if self.epochs_done == 4:
+            raise KeyboardInterrupt("killed before training ended")
+
+    monkeypatch.setattr(RunState, "save", crash_after_the_last_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(4, average_from=2), fer2013, None, tmp_path, resume=True)
+    monkeypatch.setattr(RunState, "save", written)
+    state = train(_config(4, average_from=2), fer2013, None, tmp_path, resume=True)
+    scores = iter([0.5, 0.75])  # the selected epoch's, then the average's: the average wins
+    monkeypatch.setattr(fer.training.selection, "publictest_accuracy", lambda *_: next(scores))
+    model, selection = choose_published_head(tmp_path, "fer2013", fer2013, state)
+    assert selection["chosen"] == "average of epochs 2-4"
+    average = WeightAverage(tmp_path / "average.npz")
+    assert average.load() and (average.first_epoch, average.last_epoch) == (2, 4)
+    np.testing.assert_allclose(
+        model.get_layer("fer2013").get_weights()[0], average.mean["fer2013"][0], rtol=1e-6
+    )
