@@ -168,11 +168,13 @@ def _training(card: dict) -> list[str]:
             )
     soup = training.get("soup")
     if soup:
+        head = ("(backbone and head)" if soup["head_from"] == "both"
+                else f"(backbone), head from `{soup['head_from']}`")
         lines += [
             "",
             f"The weights are a soup: {soup['share_of_first']} × `{soup['ingredients'][0]}` + "
-            f"{1 - soup['share_of_first']} × `{soup['ingredients'][1]}` (backbone), head from "
-            f"`{soup['head_from']}`, share chosen on {soup['selected_on']}.",
+            f"{1 - soup['share_of_first']} × `{soup['ingredients'][1]}` {head}, share chosen "
+            f"on {soup['selected_on']}.",
         ]
     return lines
 

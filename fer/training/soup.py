@@ -5,7 +5,8 @@ restart), so their backbones lie close together in weight space and a weighted a
 is itself a working model ("model soups", Wortsman et al., 2022). Each candidate is
 
     backbone = share * first + (1 - share) * second    (layer by layer, same names)
-    head     = the head of the ingredient trained for the label set
+    head     = the head of the ingredient trained for the label set (blended like the
+               backbone when both ingredients were trained for it)
 
 followed by recomputing the batch-norm statistics on un-augmented Training faces
 (:func:`fer.models.zoo.recalibrate_batch_norm`): averaged weights do not match averaged statistics,
@@ -29,6 +30,7 @@ from fer.training.run_state import merge_stages, published_stages
 from fer.training.selection import publictest_accuracy
 
 DEFAULT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+BOTH = "both"  # the card's head_from when the head was blended too
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,9 @@ def soup_training_record(
         "git_commit": git_commit(),
         "soup": {
             "ingredients": [first.name, second.name],
-            "head_from": head_card["name"],
+            # Ingredients of one label set share the head's layer too, which is then blended
+            # like the backbone: no single ingredient's head.
+            "head_from": BOTH if first.label_set == second.label_set else head_card["name"],
             "share_of_first": chosen,
             "publictest_accuracy_by_share": {
                 str(share): accuracy for share, accuracy in table[key].items()

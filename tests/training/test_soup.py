@@ -106,6 +106,9 @@ def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeyp
         (float(s) for s in by_share), key=lambda s: by_share[str(s)]
     )
     assert card["training"]["selected_publictest_accuracy"] == max(by_share.values())
+    # Two fer2013 ingredients: the head was blended with the backbone, from neither alone.
+    assert soup["head_from"] == "both"
+    assert "(backbone and head)" in (output / "fer2013" / "MODEL_CARD.md").read_text()
     # Both ingredients' training and the search itself count towards the wall time.
     stages = card["training"]["stages"]
     assert [stage["wall_time_s"] for stage in stages[:2]] == [100.0, 50.0]
