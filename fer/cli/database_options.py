@@ -68,10 +68,15 @@ def cli_actor() -> str:
     return f"cli:{os_account_name()}"
 
 
-def error_line(error: BaseException) -> str:
+def error_line(error: BaseException, database: object = None) -> str:
     """An error as one line: for a database error, the driver's own message (SQLAlchemy's text
-    adds the SQL statement and a link, over several lines)."""
-    return " ".join(str(getattr(error, "orig", None) or error).split())
+    adds the SQL statement and a link, over several lines). SQLite's "database is locked" names
+    no file, so the SQLite ``database`` the command was given is named after it."""
+    line = " ".join(str(getattr(error, "orig", None) or error).split())
+    if database is not None and "database is locked" in line and "://" not in str(database):
+        line += (f" ({database}: another program is writing to it; nothing was changed, try "
+                 "again when it has finished)")
+    return line
 
 
 def add_actions(parser: argparse.ArgumentParser, actions: dict[str, tuple[str, str]]):

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             SessionStore(args.database), args.session, args.format, args.out, audit
         )
     except (ValueError, OSError, DatabaseError) as error:
-        print(f"error: {error_line(error)}", file=sys.stderr)
+        print(f"error: {error_line(error, args.database)}", file=sys.stderr)
         return 2
     print(path)
     return 0

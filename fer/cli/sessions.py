@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
             audit.record(actor, "erase_free_space")
             return _erase_deleted_data(store, args.action, args.database)
     except (ValueError, OSError, DatabaseError, sqlite3.Error) as error:
-        print(f"fer sessions {args.action}: error: {error_line(error)}", file=sys.stderr)
+        print(f"fer sessions {args.action}: error: {error_line(error, args.database)}",
+              file=sys.stderr)
         return 2
     except EOFError:  # the question was asked of a closed or non-interactive input
         print(f"fer sessions {args.action}: error: no answer on standard input; nothing was "

@@ -163,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "token":
             _token(args, accounts, audit, actor)
     except (ValueError, OSError, DatabaseError) as error:
-        print(f"fer users {args.action}: error: {error_line(error)}", file=sys.stderr)
+        print(f"fer users {args.action}: error: {error_line(error, args.database)}",
+              file=sys.stderr)
         return 2
     except EOFError:  # the prompt met a closed or non-interactive input
         print(f"fer users {args.action}: error: no password on standard input; nothing was "

@@ -248,6 +248,7 @@ def test_a_database_error_prints_the_driver_s_message_on_one_line(
     assert main(["sessions", "delete", str(old), "--yes", "--database", database]) == 2
     error = capsys.readouterr().err
     assert "database is locked" in error
+    assert f"({database}: another program is writing to it; nothing was changed" in error
     assert len(error.strip().splitlines()) == 1
     assert "[SQL:" not in error and "sqlalche.me" not in error
 
