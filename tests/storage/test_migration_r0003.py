@@ -15,7 +15,7 @@ from fer.sessions.records import FrameRecord
 from fer.sessions.store import SessionStore
 from fer.storage.database import database_url, forget_engine
 from fer.storage.migrations import head_revision
-from tests.storage.migration_support import database_at, execute
+from tests.storage.migration_support import HEAD, HEAD_USER_VERSION, database_at, execute
 
 START = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 CLASSES = ["neutral", "happy", "sad"]
@@ -118,9 +118,9 @@ def test_an_r0002_database_upgrades_in_place_with_every_row_kept(r0002_location)
             "action_units IS NULL AND au_asymmetry IS NULL AND head_pose IS NULL"
         ).scalar()
         if store.dialect == "sqlite":
-            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == 9
-    # Opening migrates on to the head (r0009, tests/storage/test_migration_r0009).
-    assert version == head_revision() == "r0009"
+            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == HEAD_USER_VERSION
+    # Opening migrates on to the head (HEAD).
+    assert version == head_revision() == HEAD
     assert signals == 15
     sessions = {info.id: info for info in store.list_sessions()}
     assert sessions[1].client_code == "C-17" and sessions[1].owner_id == 1

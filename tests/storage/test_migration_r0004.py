@@ -13,7 +13,7 @@ from fer.accounts import AccountStore
 from fer.rooms import RoomStore
 from fer.storage.database import database_url, forget_engine
 from fer.storage.migrations import head_revision
-from tests.storage.migration_support import database_at, execute, rows
+from tests.storage.migration_support import HEAD, HEAD_USER_VERSION, database_at, execute, rows
 
 AT = datetime(2025, 1, 3, 9, 0, tzinfo=UTC).isoformat()
 
@@ -37,13 +37,13 @@ def test_an_r0003_database_gains_an_empty_rooms_table_and_keeps_its_rows(
     r0003_location, cheap_password_hashes
 ):
     store = RoomStore(r0003_location)
-    assert head_revision() == "r0009"  # later ones: tests/storage/test_migration_r0005 to r0009
-    assert rows(r0003_location, "SELECT version_num FROM alembic_version") == [("r0009",)]
+    assert head_revision() == HEAD  # later ones: test_migration_r0005 onwards
+    assert rows(r0003_location, "SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert rows(r0003_location, "SELECT name, role FROM users") == [("dr_a", "clinician")]
     assert rows(r0003_location, "SELECT given_by, client_code FROM consents") == [("Kim", "C-1")]
     assert rows(r0003_location, "SELECT count(*) FROM rooms") == [(0,)]
     if store.engine.dialect.name == "sqlite":
-        assert rows(r0003_location, "PRAGMA user_version") == [(9,)]
+        assert rows(r0003_location, "PRAGMA user_version") == [(HEAD_USER_VERSION,)]
     owner = AccountStore(r0003_location).get_user_by_name("dr_a")
     room = store.create_room(owner, "C-1").room
     room, consent = store.record_client_consent(room.id, "Kim", "statement")

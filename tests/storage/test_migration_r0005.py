@@ -16,7 +16,7 @@ from fer.sessions.store import SessionStore
 from fer.storage.database import forget_engine
 from fer.storage.migrations import head_revision
 from tests.sessions.helpers import CLASSES, face_result
-from tests.storage.migration_support import database_at, execute
+from tests.storage.migration_support import HEAD, HEAD_USER_VERSION, database_at, execute
 
 AT = datetime(2025, 1, 4, 9, 0, tzinfo=UTC).isoformat()
 
@@ -45,13 +45,13 @@ def r0004_location(database_location):
 
 def test_an_r0004_database_keeps_its_frames_with_their_brightness_unknown(r0004_location):
     store = SessionStore(r0004_location)
-    assert head_revision() == "r0009"  # later ones: tests/storage/test_migration_r0006 to r0009
+    assert head_revision() == HEAD  # later ones: test_migration_r0006 onwards
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
-            ("r0009",)
+            (HEAD,)
         ]
         if store.dialect == "sqlite":
-            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == 9
+            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == HEAD_USER_VERSION
     frame = store.load_frames(1)
     assert frame["t_seconds"].tolist() == [0.0, 0.1, 0.2]
     assert frame["prob_happy"].tolist() == [pytest.approx(0.7)] * 3

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fer.accounts.tokens import DEFAULT_TOKEN_LIFETIME, TokenStore
 from fer.storage.database import forget_engine
 from fer.storage.migrations import head_revision
-from tests.storage.migration_support import database_at, execute, rows
+from tests.storage.migration_support import HEAD, database_at, execute, rows
 
 OLD_TOKEN = "an-old-service-token-issued-before-r0008-0123456789"
 
@@ -22,8 +22,8 @@ def test_a_token_issued_before_the_upgrade_keeps_working_without_expiry(database
                 t=datetime(2025, 1, 7, tzinfo=UTC).isoformat())
     try:
         tokens = TokenStore(database_location)
-        assert head_revision() == "r0009"
-        assert rows(database_location, "SELECT version_num FROM alembic_version") == [("r0009",)]
+        assert head_revision() == HEAD
+        assert rows(database_location, "SELECT version_num FROM alembic_version") == [(HEAD,)]
         old = tokens.verify(OLD_TOKEN, now=datetime.now(UTC) + timedelta(days=3000))
         assert old.name == "ehr" and old.expires_at is None
         new, _ = tokens.issue(None, "after the upgrade")

@@ -11,7 +11,7 @@ import pytest
 from fer.sessions.store import SessionStore
 from fer.storage.database import forget_engine
 from fer.storage.migrations import head_revision
-from tests.storage.migration_support import database_at, execute, rows
+from tests.storage.migration_support import HEAD, HEAD_USER_VERSION, database_at, execute, rows
 
 GIVEN = datetime(2025, 1, 8, tzinfo=UTC).isoformat()
 WITHDRAWN = datetime(2025, 1, 9, tzinfo=UTC).isoformat()
@@ -24,10 +24,10 @@ def test_an_r0008_database_keeps_its_withdrawal_from_a_replace(database_location
                 given=GIVEN, withdrawn=WITHDRAWN)
     try:
         store = SessionStore(database_location)
-        assert head_revision() == "r0009"
-        assert rows(database_location, "SELECT version_num FROM alembic_version") == [("r0009",)]
+        assert head_revision() == HEAD
+        assert rows(database_location, "SELECT version_num FROM alembic_version") == [(HEAD,)]
         if store.dialect == "sqlite":
-            assert rows(database_location, "PRAGMA user_version") == [(9,)]
+            assert rows(database_location, "PRAGMA user_version") == [(HEAD_USER_VERSION,)]
             connection = sqlite3.connect(store.path)
             try:
                 with pytest.raises(sqlite3.IntegrityError, match="never replaced"):

@@ -14,6 +14,7 @@ import pytest
 from fer.sessions.store import SessionStore
 from fer.storage.database import forget_engine
 from tests.storage.legacy_v1 import SCHEMA_V1, SCHEMA_VERSION
+from tests.storage.migration_support import HEAD, HEAD_USER_VERSION
 
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 ORIGINAL_COLUMNS = {
@@ -95,9 +96,9 @@ def test_a_legacy_file_upgrades_in_place_with_every_row_kept(legacy_path):
     assert dump(legacy_path) == before
     with sqlite3.connect(legacy_path) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
-            ("r0009",)
+            (HEAD,)
         ]
-        assert connection.execute("PRAGMA user_version").fetchone() == (9,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (HEAD_USER_VERSION,)
         assert connection.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert connection.execute(

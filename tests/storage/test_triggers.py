@@ -229,3 +229,40 @@ def test_replacing_a_row_cannot_undo_what_the_triggers_protect(store, plain, dat
     with store.engine.connect() as connection:
         state = connection.execute(sqlalchemy.text("SELECT state FROM rooms")).scalar_one()
     assert state == "ended"
+
+
+def test_a_revoked_or_expiring_token_and_recorded_frames_stay_as_they_are(
+    store, plain, database_location
+):
+    """Schema r0010: no plain connection can bring a revoked token back, put off or remove its
+    expiry, give it another hash or account, or move frames to another session."""
+    from fer.accounts.tokens import TokenStore
+    from tests.sessions.helpers import CLASSES as RECORD_CLASSES
+    from tests.sessions.helpers import record
+
+    tokens = TokenStore(database_location)
+    revoked, _ = tokens.issue(None, "revoked")
+    tokens.revoke(revoked.id)
+    expiring, _ = tokens.issue(None, "expiring")
+    plain.refuses("UPDATE api_tokens SET revoked_at = NULL WHERE id = :id", id=revoked.id)
+    plain.refuses("UPDATE api_tokens SET expires_at = NULL WHERE id = :id", id=expiring.id)
+    plain.refuses("UPDATE api_tokens SET expires_at = '9999-12-31T00:00:00+00:00' WHERE id = :id",
+                  id=expiring.id)
+    plain.refuses("UPDATE api_tokens SET token_hash = :hash WHERE id = :id",
+                  hash="cd" * 32, id=expiring.id)
+    plain.refuses("UPDATE api_tokens SET id = 99 WHERE id = :id", id=expiring.id)
+    plain.execute("UPDATE api_tokens SET expires_at = :now WHERE id = :id", id=expiring.id)
+    plain.execute("UPDATE api_tokens SET last_used_at = :now WHERE id = :id", id=expiring.id)
+    if store.dialect == "sqlite":
+        plain.refuses("REPLACE INTO api_tokens (id, name, token_hash, created_at) "
+                      "SELECT id, name, :hash, created_at FROM api_tokens WHERE id = :id",
+                      hash="ef" * 32, id=revoked.id)
+    assert [token.revoked_at is not None for token in tokens.list_tokens()] == [True, False]
+
+    consent = store.record_consent("Dana")
+    ended = store.create_session(consent.id, "m", RECORD_CLASSES, "live", frames=[record(0.0)])
+    store.end_session(ended)
+    other = store.create_session(consent.id, "m", RECORD_CLASSES, "live", frames=[record(0.0)])
+    plain.refuses("UPDATE frames SET session_id = :to WHERE session_id = :from_",
+                  to=ended, from_=other)
+    assert (store.get_session(ended).n_frames, store.get_session(other).n_frames) == (1, 1)
