@@ -43,7 +43,9 @@ from fer.training.run_state import (
 from fer.training.targets import (
     add_teacher_targets,
     build_training_data,
+    check_same_teacher,
     check_teacher,
+    teacher_fingerprint,
     validation_labels,
 )
 
@@ -186,6 +188,8 @@ def start_run(
         check_teacher(config)
     state = RunState(run_dir)
     state.command = command
+    if config.distill_from:
+        state.teacher = teacher_fingerprint(config)
     model = build_training_model(config)
     compile_training_model(model, config, steps_per_epoch)
     if init_from is not None:
@@ -293,6 +297,7 @@ def train(
         checkpoint.is_file() or pending_epoch_dir(run_dir, state.epochs_done).is_dir()
     ):
         state.check_config(config)
+        check_same_teacher(config, state.teacher)
         settle_pending_epochs(run_dir, state.epochs_done)
         try:
             model = keras.models.load_model(

@@ -52,6 +52,8 @@ class RunState:
         # Earlier runs this one continued from (``--init-from``), oldest first; each has its
         # command, epochs and wall time so the card can state the model's whole training cost.
         self.predecessors: list[dict] = []
+        # The teacher's fingerprint when distilling (fer.training.targets.teacher_fingerprint).
+        self.teacher = ""
 
     @property
     def total_wall_time_s(self) -> float:
@@ -87,6 +89,7 @@ class RunState:
             self.command = str(state.get("command", ""))
             self.resumed_with = [str(command) for command in state.get("resumed_with", [])]
             self.predecessors = list(state.get("predecessors", []))
+            self.teacher = str(state.get("teacher", ""))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"{self.path} cannot be read ({error}); the run cannot be "
                              "continued: start a new --run-dir") from None
@@ -131,6 +134,7 @@ class RunState:
             "command": self.command,
             "resumed_with": self.resumed_with,
             "predecessors": self.predecessors,
+            "teacher": self.teacher,
         }
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps(state, indent=1))

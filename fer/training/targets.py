@@ -127,6 +127,39 @@ def check_teacher(config: TrainConfig) -> str:
     return str(head)
 
 
+# What a teacher's predictions depend on: its weights (either form serves them) and its card
+# (the output temperatures folded into the served probabilities).
+TEACHER_FILES = ("card.json", "model.keras", "model_int8.tflite")
+
+
+def teacher_fingerprint(config: TrainConfig) -> str:
+    """A SHA-256 of the files of the model ``config.distill_from`` names now, to tell on
+    ``--resume`` whether the teacher is still the one the run started with."""
+    import hashlib
+
+    from fer.models.cards import resolve_model_dir
+
+    model_dir = resolve_model_dir(config.distill_from)
+    digest = hashlib.sha256()
+    for name in TEACHER_FILES:
+        path = model_dir / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def check_same_teacher(config: TrainConfig, started_with: str) -> None:
+    """``ValueError`` when a resumed run's teacher is not the model it started with
+    (``started_with``, its :func:`teacher_fingerprint`; empty for runs saved before it was
+    recorded): its targets would mix two teachers' predictions."""
+    if config.distill_from and started_with and teacher_fingerprint(config) != started_with:
+        raise ValueError(
+            f"the teacher {config.distill_from!r} has changed since this run started (it was "
+            "retrained, re-published or replaced); continue with the same teacher or start a "
+            "new --run-dir"
+        )
+
+
 def add_teacher_targets(config: TrainConfig, data: TrainingData) -> str:
     """Blend ``config.distill_from``'s predictions into its head's targets; returns the head."""
     from fer.models.inference import load_model

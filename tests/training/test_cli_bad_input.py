@@ -245,3 +245,29 @@ def test_a_model_being_published_is_not_offered(tmp_path):
         (work / "card.json").write_text("{}")
         assert list_models(tmp_path) == []
     assert list_models(tmp_path) == ["m"]
+
+
+def test_a_resumed_run_refuses_a_teacher_that_changed_since_it_started(tmp_path, monkeypatch):
+    """A resume recomputes the teacher's targets from the model that has its name now: if that
+    model was re-published, retrained or replaced, the run would mix two teachers."""
+    import fer.models.cards
+    from fer.training.run_state import RunState
+    from fer.training.targets import check_same_teacher, teacher_fingerprint
+
+    teacher_dir = tmp_path / "teacher"
+    teacher_dir.mkdir()
+    (teacher_dir / "card.json").write_text('{"label_set": "fer2013"}')
+    (teacher_dir / "model.keras").write_bytes(b"weights")
+    monkeypatch.setattr(fer.models.cards, "resolve_model_dir", lambda name: teacher_dir)
+    config = TrainConfig(architecture="ziggy", epochs=2, distill_from="teacher")
+    state = RunState(tmp_path / "run")
+    state.run_dir.mkdir()
+    state.teacher = teacher_fingerprint(config)
+    state.save(config)
+    saved = RunState(tmp_path / "run")
+    assert saved.load() and saved.teacher == state.teacher
+    check_same_teacher(config, saved.teacher)  # unchanged: the run may go on
+    check_same_teacher(config, "")  # a run saved before teachers were recorded
+    (teacher_dir / "card.json").write_text('{"label_set": "fer2013", "calibration": {}}')
+    with pytest.raises(ValueError, match="'teacher' has changed since this run started"):
+        check_same_teacher(config, saved.teacher)

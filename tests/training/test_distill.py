@@ -109,6 +109,25 @@ def test_warm_start_and_teacher_from_a_published_model(tmp_path: Path):
         "first command",
         "student command",
     ]
+    # A teacher re-published since (here: its card changed) is not mixed into a resumed run.
+    assert student.teacher
+    card = model_dir / "card.json"
+    card.write_text(card.read_text().replace("{", '{"republished": true, ', 1))
+    with pytest.raises(ValueError, match="has changed since this run started"):
+        train(
+            TrainConfig(
+                architecture="ziggy",
+                label_sets=("fer2013", "ferplus"),
+                epochs=2,
+                batch_size=16,
+                distill_from=str(model_dir),
+            ),
+            fer2013,
+            ferplus,
+            tmp_path / "student",
+            resume=True,
+            command="student resumed",
+        )
 
 
 def test_warm_start_refuses_mismatched_models(tmp_path: Path):
