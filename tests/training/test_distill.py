@@ -1,6 +1,7 @@
 """Distillation targets and warm starts from a published model directory (fer.training.distill,
 fer.training.run_state): tiny synthetic data and the small ziggy model."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -91,14 +92,15 @@ def test_warm_start_and_teacher_from_a_published_model(tmp_path: Path):
     np.testing.assert_array_equal(data.targets["ferplus"], ferplus_targets)
 
     # A student that starts from its teacher owes that training once, not twice.
+    student_config = TrainConfig(
+        architecture="ziggy",
+        label_sets=("fer2013", "ferplus"),
+        epochs=1,
+        batch_size=16,
+        distill_from=str(model_dir),
+    )
     student = train(
-        TrainConfig(
-            architecture="ziggy",
-            label_sets=("fer2013", "ferplus"),
-            epochs=1,
-            batch_size=16,
-            distill_from=str(model_dir),
-        ),
+        student_config,
         fer2013,
         ferplus,
         tmp_path / "student",
@@ -115,13 +117,7 @@ def test_warm_start_and_teacher_from_a_published_model(tmp_path: Path):
     card.write_text(card.read_text().replace("{", '{"republished": true, ', 1))
     with pytest.raises(ValueError, match="has changed since this run started"):
         train(
-            TrainConfig(
-                architecture="ziggy",
-                label_sets=("fer2013", "ferplus"),
-                epochs=2,
-                batch_size=16,
-                distill_from=str(model_dir),
-            ),
+            dataclasses.replace(student_config, epochs=2),
             fer2013,
             ferplus,
             tmp_path / "student",
