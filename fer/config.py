@@ -65,6 +65,14 @@ def data_dir_from_env(required: bool = True) -> Path | None:
     return path
 
 
+def plain_whole_number(text: str) -> int | None:
+    """``text`` (stripped) as a whole number when it is ASCII digits only, else None: Python's
+    ``int`` also takes ``+30``, ``1_0`` and other scripts' digits, which a setting that deletes
+    or logs out must not read as a number nobody typed."""
+    text = text.strip()
+    return int(text) if re.fullmatch(r"[0-9]+", text) else None
+
+
 def retention_days_from_env(environ: Mapping[str, str] | None = None) -> int | None:
     """``$FER_RETENTION_DAYS`` (from ``environ``, default ``os.environ``) as a whole number of
     days; None when unset or blank.
@@ -77,11 +85,11 @@ def retention_days_from_env(environ: Mapping[str, str] | None = None) -> int | N
     text = environ.get(RETENTION_DAYS_ENV, "").strip()
     if not text:
         return None
-    if not re.fullmatch(r"[0-9]+", text):
+    days = plain_whole_number(text)
+    if days is None:
         raise ValueError(
             f"{RETENTION_DAYS_ENV} must be a whole number of days in the digits 0-9, got {text!r}"
         )
-    days = int(text)
     if days < 1:
         raise ValueError(f"{RETENTION_DAYS_ENV} must be at least 1 day, got {text!r}")
     return days

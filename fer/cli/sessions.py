@@ -9,7 +9,6 @@ are listed only with --show-names.
 from __future__ import annotations
 
 import argparse
-import re
 import shlex
 import sqlite3
 import sys
@@ -56,12 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _days(text: str) -> int:
-    """``--days`` read as ``FER_RETENTION_DAYS`` is (:func:`fer.config.retention_days_from_env`):
-    ``int`` also takes ``1_0`` (10), ``+30`` and other scripts' digits, so a slip of the finger
-    would purge at a period nobody meant."""
-    if not re.fullmatch(r"[0-9]+", text.strip()):
+    """``--days`` read as ``FER_RETENTION_DAYS`` is (:func:`fer.config.plain_whole_number`), so
+    a slip of the finger (``1_0``) does not purge at a period nobody meant."""
+    from fer.config import plain_whole_number
+
+    days = plain_whole_number(text)
+    if days is None:
         raise argparse.ArgumentTypeError(f"a whole number of days in the digits 0-9, not {text!r}")
-    return int(text)
+    return days
 
 
 def _when(value) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from fer.realtime.smoothing import frame_time
+
 BBox = tuple[int, int, int, int]
 
 
@@ -145,9 +147,7 @@ class FaceTracker:
         tracks' boxes are scaled to the new frame first, so that a stream that lowers its
         resolution keeps its faces' ids.
         """
-        t_s = float(t_s)
-        if not math.isfinite(t_s):  # NaN would stamp tracks with a time nothing times out from
-            raise ValueError(f"t_s must be a finite time in seconds, got {t_s}")
+        t_s = frame_time(t_s)  # NaN would stamp tracks with a time nothing times out from
         if self._last_t is not None and t_s < self._last_t:
             self.reset()  # time went backwards: a new clip or a restarted stream
         self._last_t = t_s

@@ -17,6 +17,8 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from fer.storage.text_fields import without_invisible
+
 SECRET_BYTES = 32
 ROOM_KEY_BYTES = 9
 ROOM_KEY_LENGTH = 12  # characters of secrets.token_urlsafe(ROOM_KEY_BYTES)
@@ -86,12 +88,6 @@ def instance_of(room_key: str) -> str:
     return name if named else ""
 
 
-def _without_invisible(text: str) -> str:
-    """``text`` without invisible format characters (a zero-width space that a messaging app
-    put into a pasted link or code)."""
-    return "".join(character for character in text if unicodedata.category(character) != "Cf")
-
-
 def is_token_text(text: str) -> bool:
     """Whether ``text`` uses only the characters of a room key or secret (URL-safe base64)."""
     return bool(text) and len(text) <= MAX_TOKEN_LENGTH and set(text) <= TOKEN_CHARACTERS
@@ -103,7 +99,7 @@ def parse_join_token(text: str) -> JoinToken | None:
     A link pasted from a message often ends with the sentence's full stop, or carries an
     invisible character; neither is ever part of a token, so both are dropped.
     """
-    text = _without_invisible(text or "").strip().rstrip(TOKEN_SEPARATOR)
+    text = without_invisible(text or "").strip().rstrip(TOKEN_SEPARATOR)
     if len(text) > MAX_TOKEN_LENGTH or text.count(TOKEN_SEPARATOR) != 1:
         return None
     room_key, secret = text.split(TOKEN_SEPARATOR)
@@ -120,7 +116,7 @@ def normalise_code(text: str) -> str | None:
     """A typed short code in its stored form (upper case, without spaces or dashes of any kind,
     full-width letters as their plain form), or None when it cannot be a code (wrong length or
     a character outside the alphabet)."""
-    plain = _without_invisible(unicodedata.normalize("NFKC", text or ""))
+    plain = without_invisible(unicodedata.normalize("NFKC", text or ""))
     code = "".join(
         character for character in plain
         if not character.isspace() and unicodedata.category(character) != "Pd"

@@ -23,6 +23,12 @@ def validate_text(value: Any, what: str, max_length: int, required: bool) -> str
     return text
 
 
+def without_invisible(text: str) -> str:
+    """``text`` without invisible format characters (a zero-width space that a messaging app
+    put into a pasted link or code, a direction override, a byte-order mark)."""
+    return "".join(character for character in text if unicodedata.category(character) != "Cf")
+
+
 def canonical_code(value: Any, what: str, max_length: int, required: bool) -> str:
     """A code people type to name the same thing twice (a client's pseudonym), in one form:
     :func:`validate_text`, then Unicode NFKC (full-width letters, non-breaking and other spaces
@@ -30,9 +36,7 @@ def canonical_code(value: Any, what: str, max_length: int, required: bool) -> st
     direction overrides, a byte-order mark) and runs of whitespace as one space. Two typings
     that look the same are then one code, so one client's history is not split in two."""
     text = validate_text(value, what, max_length, required)
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(character for character in text if unicodedata.category(character) != "Cf")
-    text = " ".join(text.split())
+    text = " ".join(without_invisible(unicodedata.normalize("NFKC", text)).split())
     if required and not text:
         raise ValueError(f"{what} must not be empty")
     if len(text) > max_length:  # NFKC may lengthen it
