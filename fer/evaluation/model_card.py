@@ -28,7 +28,7 @@ from fer.evaluation.evaluation_file import (
 )
 from fer.evaluation.robustness_table import comparison_section, robustness_section
 from fer.files import write_text_atomically
-from fer.models.cards import KERAS_FILE, TFLITE_FILE, read_card
+from fer.models.cards import KERAS_FILE, SOUP_HEAD_BLENDED, TFLITE_FILE, read_card
 
 MODEL_CARD_FILE = "MODEL_CARD.md"
 MODEL_FILES = (KERAS_FILE, TFLITE_FILE)
@@ -168,7 +168,7 @@ def _training(card: dict) -> list[str]:
             )
     soup = training.get("soup")
     if soup:
-        head = ("(backbone and head)" if soup["head_from"] == "both"
+        head = ("(backbone and head)" if soup["head_from"] == SOUP_HEAD_BLENDED
                 else f"(backbone), head from `{soup['head_from']}`")
         lines += [
             "",

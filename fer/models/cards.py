@@ -17,6 +17,8 @@ from fer.config import MODELS_DIR
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model_int8.tflite"
 CARD_FILE = "card.json"
+# A soup card's ``head_from`` when both ingredients had the head, which was then blended too.
+SOUP_HEAD_BLENDED = "both"
 
 
 class ModelNotFoundError(FileNotFoundError):

@@ -25,12 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer.data.datasets import FaceDataset, load_dataset
-from fer.models.cards import KERAS_FILE, card_label_set, read_card, resolve_model_dir
+from fer.models.cards import (
+    KERAS_FILE,
+    SOUP_HEAD_BLENDED,
+    card_label_set,
+    read_card,
+    resolve_model_dir,
+)
 from fer.training.run_state import merge_stages, published_stages
 from fer.training.selection import publictest_accuracy
 
 DEFAULT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
-BOTH = "both"  # the card's head_from when the head was blended too
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,9 @@ def soup_training_record(
             "ingredients": [first.name, second.name],
             # Ingredients of one label set share the head's layer too, which is then blended
             # like the backbone: no single ingredient's head.
-            "head_from": BOTH if first.label_set == second.label_set else head_card["name"],
+            "head_from": (
+                SOUP_HEAD_BLENDED if first.label_set == second.label_set else head_card["name"]
+            ),
             "share_of_first": chosen,
             "publictest_accuracy_by_share": {
                 str(share): accuracy for share, accuracy in table[key].items()

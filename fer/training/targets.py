@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from fer.data.datasets import FaceDataset
 from fer.data.imbalance import balanced_class_weights, rebalance
 from fer.emotions import FER2013, FERPLUS, class_set
+from fer.models.cards import CARD_FILE, KERAS_FILE, TFLITE_FILE
 from fer.training.config import TrainConfig
 from fer.training.distill import blend_targets
 
@@ -129,7 +130,7 @@ def check_teacher(config: TrainConfig) -> str:
 
 # What a teacher's predictions depend on: its weights (either form serves them) and its card
 # (the output temperatures folded into the served probabilities).
-TEACHER_FILES = ("card.json", "model.keras", "model_int8.tflite")
+TEACHER_FILES = (CARD_FILE, KERAS_FILE, TFLITE_FILE)
 
 
 def teacher_fingerprint(config: TrainConfig) -> str:
