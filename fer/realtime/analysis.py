@@ -84,8 +84,9 @@ def expand_sources(paths: Iterable[str | Path]) -> list[Path]:
     seen: set[Path] = set()
     unique = []
     for file in files:
-        if file.resolve() not in seen:
-            seen.add(file.resolve())
+        resolved = file.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
             unique.append(file)
     return unique
 
@@ -146,7 +147,7 @@ def analyse_source(
             info = probe_video(path)
             check_frame_size(info)  # as the Upload page does, before any frame is decoded
             frames = iter_frames(path, stride=stride)
-            expected = -(-info.n_frames // stride) if info.n_frames else 0
+            expected = info.frames_at_stride(stride)
             duration_s = info.duration_s
         n_analysed, last_index, last_t_s, n_over = 0, -1, 0.0, 0
         for frame_index, t_s, frame_bgr in frames:

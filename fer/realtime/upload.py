@@ -227,7 +227,7 @@ def analyse_video_bytes(
         preview = _read_frame(path, first.frame_index)
         info = probe_video(path)
         truncated = truncation_note(
-            filename, len(frames), -(-info.n_frames // stride) if info.n_frames else 0,
+            filename, len(frames), info.frames_at_stride(stride),
             frames[-1].frame_index, frames[-1].t_s, info.duration_s,
         )
     if preview is not None:

@@ -45,6 +45,11 @@ class VideoInfo:
     def duration_s(self) -> float:
         return self.n_frames / self.fps if self.fps > 0 else 0.0
 
+    def frames_at_stride(self, stride: int) -> int:
+        """How many frames analysing every ``stride``-th one gives, by the container's count
+        (0 when it states none)."""
+        return -(-self.n_frames // stride)
+
 
 @dataclass(frozen=True)
 class FrameResult:
@@ -205,7 +210,7 @@ def analyse_video(
     """
     info = probe_video(path)
     check_frame_size(info)
-    n_total = -(-info.n_frames // stride) if info.n_frames else 0
+    n_total = info.frames_at_stride(stride)
     if max_frames is not None:
         n_total = min(n_total, max_frames) if n_total else max_frames
     recognizer.reset()
