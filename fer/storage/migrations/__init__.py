@@ -8,11 +8,14 @@ clinicians' markers and the REST API's tokens, ``r0004`` the remote session room
 how bright each recorded face was (the share of its crop clipped to white), ``r0006`` keeps
 SQLite from giving a deleted session's id again, ``r0007`` gives the database a random
 installation id of its own (:mod:`fer.storage.installation`), ``r0008`` an expiry for API
-tokens, ``r0009`` keeps SQLite's REPLACE from getting round the triggers. Users never run
-Alembic by hand: :func:`upgrade` runs inside the store's opening transaction.
+tokens, ``r0009`` keeps SQLite's REPLACE from getting round the triggers, ``r0010`` keeps a
+revoked token revoked and frames with their session. Users never run Alembic by hand:
+:func:`upgrade` runs inside the store's opening transaction.
 
 A new revision is a file in ``versions/`` with ``revision``, ``down_revision`` (the previous
-head) and an ``upgrade()`` that handles both dialects; revisions are never edited once shipped.
+head) and an ``upgrade()`` that handles both dialects; revisions are never edited once shipped,
+which is also why each keeps its own copy of the SQL helpers it uses. The migration tests read
+the head from ``tests/storage/migration_support.py`` (``HEAD``, ``HEAD_USER_VERSION``).
 """
 
 from __future__ import annotations
