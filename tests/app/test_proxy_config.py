@@ -9,9 +9,7 @@ import re
 import shutil
 import socket
 import ssl
-import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.app.nginx_support import NGINX, instances_config, running_nginx
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = ROOT / "docs" / "deployment.md"
-TEMPLATE = ROOT / "docs" / "deployment" / "nginx-instances.conf"
-NGINX = Path("/usr/sbin/nginx")
 # A join link with a short code: both are the room's credential.
 SECRET = "Zq7SECRETsecretSECRET"
 CODE = "ABCD-EFGH"
@@ -89,43 +87,7 @@ def documented_single_proxy(directory: Path, listen_port: int, app_port: int) ->
 
 
 def instances_proxy(directory: Path, listen_port: int, app_port: int) -> str:
-    config = TEMPLATE.read_text()
-    for name, value in (("@DIR@", directory), ("@PORT_A@", app_port), ("@PORT_B@", app_port),
-                        ("@LISTEN_PORT@", listen_port)):
-        config = config.replace(name, str(value))
-    return config
-
-
-@contextmanager
-def running_nginx(directory: Path, config: str, listen_port: int) -> Iterator[None]:
-    (directory / "tmp").mkdir()
-    (directory / "logs").mkdir(mode=0o700)
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=fer-workbench.test", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")],
-        check=True, capture_output=True,
-    )
-    conf = directory / "nginx.conf"
-    conf.write_text(config)
-    command = [str(NGINX), "-p", str(directory), "-c", str(conf), "-e",
-               str(directory / "logs" / "error.log")]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([*command, "-g", "daemon off;"])
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, "nginx stopped"
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", listen_port)) == 0:
-                    break
-            assert time.monotonic() < deadline, "nginx did not listen"
-            time.sleep(0.1)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    return instances_config(directory, listen_port, app_port, app_port)
 
 
 def fetch(url: str, upload: bytes | None = None) -> tuple[int, dict[str, str]]:

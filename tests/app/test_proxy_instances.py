@@ -31,22 +31,18 @@ from tests.app.browser_support import (  # isort: skip  (imports webrtc first)
 import dataclasses
 import re
 import shutil
-import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from fer.accounts import AccountStore
 from fer.rooms import RoomStore
+from tests.app.nginx_support import NGINX, instances_config, running_nginx
 from tests.app.page_support import SHARED_VIDEO, build_tiny_model, make_user
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "docs" / "deployment" / "nginx-instances.conf"
-NGINX = Path("/usr/sbin/nginx")
 FACE_LABEL = re.compile(r"· Face \d")
 LOG_LINE = re.compile(
     r'"(?P<method>\S+) (?P<uri>\S+)" (?P<status>\d+) upstream=(?P<upstream>\S+) '
@@ -63,42 +59,6 @@ def require_tools() -> None:
         pytest.skip(f"{NGINX} is missing (apt-get install nginx)")
     if shutil.which("openssl") is None:
         pytest.skip("openssl is missing")
-
-
-@contextmanager
-def running_nginx(directory: Path, listen_port: int, port_a: int, port_b: int):
-    """nginx from the template on 127.0.0.1:``listen_port`` with a fresh self-signed
-    certificate, in front of the instances on ``port_a`` and ``port_b``; yields its access
-    log."""
-    (directory / "tmp").mkdir(parents=True, exist_ok=True)
-    (directory / "logs").mkdir(mode=0o700, exist_ok=True)  # nginx makes its logs 0644
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=fer-workbench.test", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")],
-        check=True, capture_output=True,
-    )
-    config = TEMPLATE.read_text()
-    for name, value in (("@DIR@", directory), ("@PORT_A@", port_a), ("@PORT_B@", port_b),
-                        ("@LISTEN_PORT@", listen_port)):
-        config = config.replace(name, str(value))
-    assert "@" not in re.sub(r"#.*", "", config), "a placeholder was left unfilled"
-    conf = directory / "nginx.conf"
-    conf.write_text(config)
-    command = [str(NGINX), "-p", str(directory), "-c", str(conf), "-e",
-               str(directory / "logs" / "error.log")]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([*command, "-g", "daemon off;"])
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (directory / "nginx.pid").exists():
-            assert process.poll() is None, (directory / "logs" / "error.log").read_text()
-            time.sleep(0.2)
-        yield directory / "logs" / "access.log"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def log_lines(access_log: Path) -> list[dict]:
@@ -154,7 +114,11 @@ def test_two_instances_share_a_store_and_the_proxy_keeps_each_room_on_its_own(
     with (
         running_app(directories["a"], model_dir, instance_env("a")) as app_a,
         running_app(directories["b"], model_dir, instance_env("b")) as app_b,
-        running_nginx(directories["proxy"], listen_port, app_a.port, app_b.port) as access_log,
+        running_nginx(
+            directories["proxy"],
+            instances_config(directories["proxy"], listen_port, app_a.port, app_b.port),
+            listen_port,
+        ) as access_log,
         sync_playwright() as playwright,
     ):
         instance_at = {f"127.0.0.1:{app_a.port}": "a", f"127.0.0.1:{app_b.port}": "b"}
