@@ -4,6 +4,8 @@ A marker belongs to one session and is deleted with it. It is added while the se
 its consent stands (the schema's trigger refuses others, see :mod:`fer.storage.migrations`), by
 someone who may see the session (the rule of :mod:`fer.sessions.queries`), at a time inside the
 session: from its start up to now. The note is plain text, shown as such wherever it appears.
+A marker is never edited: once its session has ended, only erasing the client's name
+(:func:`fer.sessions.retention.erase_name`) rewrites its note.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fer.accounts.users import User
 from fer.sessions.queries import visible_session
 from fer.sessions.records import (
     ConsentError,
+    SessionEndedError,
     finite_number,
     positive_id,
 )
@@ -73,9 +76,9 @@ def insert_marker(
 ) -> int:
     """Add a marker in an open write transaction and return its id (see the module docstring).
 
-    Raises ``ValueError`` for a malformed time or note, a time outside the session or an ended
-    session; ``ConsentError`` when the session's consent was withdrawn;
-    ``SessionNotFoundError`` for a session the author may not see.
+    Raises ``ValueError`` for a malformed time or note or a time outside the session;
+    ``SessionEndedError`` for an ended session; ``ConsentError`` when the session's consent
+    was withdrawn; ``SessionNotFoundError`` for a session the author may not see.
     """
     offset = validate_offset(t_seconds)
     text = validate_note(note)
@@ -90,7 +93,7 @@ def insert_marker(
     if state.withdrawn_at is not None:
         raise ConsentError(f"Consent for session {info.id} was withdrawn")
     if state.ended_at is not None:
-        raise ValueError(f"Session {info.id} has ended; markers are made while it runs")
+        raise SessionEndedError(f"Session {info.id} has ended; markers are made while it runs")
     elapsed = (now - info.started_at + CLOCK_SKEW).total_seconds()
     if offset > elapsed:
         raise ValueError(

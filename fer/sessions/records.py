@@ -41,6 +41,12 @@ class SessionNotFoundError(ValueError):
     """No such session, or none the viewer may see (the two are not told apart)."""
 
 
+class SessionEndedError(ValueError):
+    """A change to a session that has ended: its notes, markers and frames are then a clinical
+    record. Only erasing the client's name (:func:`fer.sessions.retention.erase_name`) still
+    rewrites its notes."""
+
+
 class AccessDeniedError(PermissionError):
     """The viewer's role gives no access to patient data (a reviewer), or not to this action."""
 

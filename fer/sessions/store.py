@@ -47,6 +47,7 @@ from fer.sessions.records import (
     AccessDeniedError,
     ConsentError,
     FrameRecord,
+    SessionEndedError,
     SessionNotFoundError,
     as_utc,
     encode_frame,
@@ -226,9 +227,16 @@ class SessionStore(SessionReader):
             )
 
     def set_notes(self, session_id: int, notes: str) -> None:
+        """Replace an open session's notes; ``SessionEndedError`` once it has ended (its notes
+        are then part of the record: only erasing the client's name still redacts them)."""
         notes = validate_text(notes, "notes", MAX_NOTES_LENGTH, False)
         with write_transaction(self.engine) as connection:
-            self._require_session(connection, session_id)
+            state = self._require_session(connection, session_id)
+            if state.ended_at is not None:
+                raise SessionEndedError(
+                    f"Session {session_id} ended at {state.ended_at.isoformat()}; its notes "
+                    "are part of the record and can no longer be changed"
+                )
             connection.execute(
                 update(sessions).where(sessions.c.id == session_id).values(notes=notes)
             )
@@ -369,7 +377,7 @@ class SessionStore(SessionReader):
             if state.withdrawn_at is not None:
                 raise ConsentError(f"Consent for session {session_id} was withdrawn")
             if state.ended_at is not None:
-                raise ValueError(
+                raise SessionEndedError(
                     f"Session {session_id} ended at {state.ended_at.isoformat()}; "
                     "start a new one"
                 )
@@ -399,8 +407,8 @@ class SessionStore(SessionReader):
 
         ``t_seconds`` counts from the session's start and may not lie in the future;
         ``created_by`` (an account or its id) must be allowed to see the session. Raises
-        ``ValueError`` (malformed input, ended session), ``ConsentError`` (consent withdrawn) or
-        ``SessionNotFoundError`` (see :func:`fer.sessions.markers.insert_marker`).
+        ``ValueError`` (malformed input), ``SessionEndedError``, ``ConsentError`` (consent
+        withdrawn) or ``SessionNotFoundError`` (see :func:`fer.sessions.markers.insert_marker`).
         """
         with write_transaction(self.engine) as connection:
             return insert_marker(connection, session_id, t_seconds, note, created_by, utc_now())

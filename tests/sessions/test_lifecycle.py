@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy
 
-from fer.sessions.records import ConsentError, SessionNotFoundError
+from fer.sessions.records import ConsentError, SessionEndedError, SessionNotFoundError
 from tests.sessions.helpers import CLASSES, count, record
 
 HOUR = timedelta(hours=1)
@@ -101,6 +101,35 @@ def test_erasing_a_name_also_replaces_it_in_the_notes(store):
     # A pseudonym given later replaces the name in the record, not the placeholder in notes.
     store.erase_consent_name(consent.id, replacement="Client C-17")
     assert store.get_session(session_id).notes.startswith(erased)
+
+
+def test_an_ended_session_keeps_its_notes_and_markers(store):
+    consent = store.record_consent("Dana Client")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live", notes="as recorded")
+    store.add_marker(session_id, 0.0, "as marked")
+    store.end_session(session_id)
+    with pytest.raises(SessionEndedError, match=f"Session {session_id} ended at .*notes"):
+        store.set_notes(session_id, "rewritten afterwards")
+    with pytest.raises(SessionEndedError, match=f"Session {session_id} has ended"):
+        store.add_marker(session_id, 0.0, "added afterwards")
+    assert store.get_session(session_id).notes == "as recorded"
+    assert list(store.list_markers(session_id)["note"]) == ["as marked"]
+
+
+@pytest.mark.parametrize("ended_by", ["end", "withdrawal"])
+def test_erasing_a_name_still_redacts_the_notes_of_an_ended_session(store, ended_by):
+    consent = store.record_consent("Dana Client")
+    session_id = store.create_session(
+        consent.id, "m", CLASSES, "live", notes="Dana arrived late"
+    )
+    store.add_marker(session_id, 0.0, "Dana looks away")
+    if ended_by == "end":
+        store.end_session(session_id)
+    else:
+        store.withdraw_consent(consent.id, delete_data=False)
+    store.erase_consent_name(consent.id, replacement="Client C-17")
+    assert store.get_session(session_id).notes == "Client C-17 arrived late"
+    assert list(store.list_markers(session_id)["note"]) == ["Client C-17 looks away"]
 
 
 def test_a_long_replacement_gives_way_to_a_mark_within_the_note_limit(store):
