@@ -199,8 +199,15 @@ def _create_private_file(path: Path) -> None:
         # The project's own data/ folder; a folder the user chose is theirs to set.
         folder.chmod(0o700)
     if not path.exists():
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        os.close(descriptor)
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            # Another process opening the same new database made it meanwhile. Anything but a
+            # plain file there (a link put in since the check) is refused, as before.
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise
+        else:
+            os.close(descriptor)
     for member in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if member.exists() and stat.S_IMODE(member.stat().st_mode) & 0o077:
             member.chmod(0o600)  # a file made by older code (0644)

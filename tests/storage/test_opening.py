@@ -1,0 +1,90 @@
+"""Opening a database: several processes may make a new one at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer.sessions.store import SessionStore
+from tests.sessions.helpers import CLASSES
+from tests.storage.migration_support import HEAD, rows
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# A child imports the store, says so, and opens the database when told to: both children then
+# open it together instead of one after the other's import.
+OPEN_WHEN_TOLD = """\
+import sys
+from fer.sessions.store import SessionStore
+print("ready", flush=True)
+sys.stdin.readline()
+SessionStore(sys.argv[1])
+"""
+
+
+def test_processes_opening_a_new_database_together_migrate_it_once(database_location):
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_WHEN_TOLD, str(database_location)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        )
+        for _ in range(2)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("open\n")
+            child.stdin.flush()
+        outcomes = [child.communicate(timeout=120) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    assert [child.returncode for child in children] == [0, 0], [err for _, err in outcomes]
+    assert rows(database_location, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    store = SessionStore(database_location)
+    consent = store.record_consent("Dana Client")
+    assert store.create_session(consent.id, "m", CLASSES, "live") > 0
+
+
+def file_made_by_another_process_first(monkeypatch, path: Path) -> None:
+    """``os.open`` of ``path`` finds it made (0600) by another process just before."""
+    real_open = os.open
+
+    def open_after_the_other(file, flags, *args, **kwargs):
+        if Path(file) == path and flags & os.O_EXCL and not path.exists():
+            os.close(real_open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_after_the_other)
+
+
+def test_a_new_file_made_by_another_process_meanwhile_is_used(tmp_path, monkeypatch):
+    path = tmp_path / "sessions.db"
+    file_made_by_another_process_first(monkeypatch, path)
+    store = SessionStore(path)
+    assert store.list_sessions() == []
+    assert rows(path, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+
+
+def test_a_link_put_where_the_new_file_goes_is_still_refused(tmp_path, monkeypatch):
+    path = tmp_path / "sessions.db"
+    target = tmp_path / "elsewhere.db"
+    real_open = os.open
+
+    def link_first(file, flags, *args, **kwargs):
+        if Path(file) == path and flags & os.O_EXCL and not path.is_symlink():
+            path.symlink_to(target)
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", link_first)
+    with pytest.raises(FileExistsError):
+        SessionStore(path)
+    assert not target.exists()
