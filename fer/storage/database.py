@@ -2,7 +2,8 @@
 
 A location is a file path (SQLite, the embedded default) or a ``postgresql://`` URL. Opening one
 creates what is missing and migrates the schema to the newest revision (Alembic, see
-:mod:`fer.storage.migrations`), once per location and process.
+:mod:`fer.storage.migrations`), once per location and process; a database already at the newest
+revision is only read, so opening it does not wait for another program's write.
 
 SQLite files are private to their owner (file 0600, a folder this code creates 0700) and every
 connection switches on foreign keys and ``secure_delete`` (deleted rows are overwritten with
@@ -248,7 +249,7 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
 
 
 def _prepare(engine: Engine) -> None:
-    from fer.storage.migrations import upgrade
+    from fer.storage.migrations import is_current, upgrade
 
     if engine.dialect.name == "sqlite":
         try:
@@ -257,6 +258,12 @@ def _prepare(engine: Engine) -> None:
             raise ValueError(
                 f"The session database {sqlite_path(engine)} cannot be used: {error}"
             ) from None
+    # Looked at first without the write lock: a database already at the newest schema opens
+    # while another program writes to it. Processes that find it behind take turns at the lock,
+    # and upgrade() looks again under it, so the second one finds nothing left to do.
+    with read_connection(engine) as connection:
+        if is_current(connection):
+            return
     with write_transaction(engine) as connection:
         upgrade(connection)
 

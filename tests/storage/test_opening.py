@@ -1,15 +1,20 @@
-"""Opening a database: several processes may make a new one at once."""
+"""Opening a database: a read-only look at its schema revision first, the write lock only when
+there is something to migrate; several processes may make a new one at once."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+import fer.storage.database
 from fer.sessions.store import SessionStore
+from fer.storage.database import forget_engine
 from tests.sessions.helpers import CLASSES
 from tests.storage.migration_support import HEAD, rows
 
@@ -18,11 +23,38 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # open it together instead of one after the other's import.
 OPEN_WHEN_TOLD = """\
 import sys
+import time
 from fer.sessions.store import SessionStore
 print("ready", flush=True)
 sys.stdin.readline()
 SessionStore(sys.argv[1])
 """
+
+
+def test_a_migrated_database_opens_and_lists_while_another_program_writes(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "sessions.db"
+    store = SessionStore(path)
+    consent = store.record_consent("Dana Client")
+    session_id = store.create_session(consent.id, "m", CLASSES, "live")
+    forget_engine(path)
+    # Shorter than usual, so that waiting for the writer fails the test soon.
+    busy_timeout_s = 2.0
+    monkeypatch.setattr(fer.storage.database, "BUSY_TIMEOUT_MS", int(busy_timeout_s * 1000))
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE sessions SET notes = 'being written' WHERE id = ?", (session_id,))
+        started = time.monotonic()
+        listed = SessionStore(path).list_sessions()
+        elapsed_s = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        forget_engine(path)
+    assert [(info.id, info.notes) for info in listed] == [(session_id, "")]
+    assert elapsed_s < busy_timeout_s / 2
 
 
 def test_processes_opening_a_new_database_together_migrate_it_once(database_location):

@@ -9,8 +9,8 @@ how bright each recorded face was (the share of its crop clipped to white), ``r0
 SQLite from giving a deleted session's id again, ``r0007`` gives the database a random
 installation id of its own (:mod:`fer.storage.installation`), ``r0008`` an expiry for API
 tokens, ``r0009`` keeps SQLite's REPLACE from getting round the triggers, ``r0010`` keeps a
-revoked token revoked and frames with their session. Users never run Alembic by hand:
-:func:`upgrade` runs inside the store's opening transaction.
+revoked token revoked and frames with their session. Users never run Alembic by hand: opening
+a database that :func:`is_current` finds behind runs :func:`upgrade` in a write transaction.
 
 A new revision is a file in ``versions/`` with ``revision``, ``down_revision`` (the previous
 head) and an ``upgrade()`` that handles both dialects; revisions are never edited once shipped,
@@ -58,6 +58,12 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def is_current(connection: Connection) -> bool:
+    """Whether the database already has the newest schema; reads only, so a caller can look
+    before taking the write lock that :func:`upgrade` needs."""
+    return current_revision(connection) == head_revision()
 
 
 def upgrade(connection: Connection) -> None:
