@@ -26,7 +26,8 @@ class SessionRecorder:
     waiting. ``close`` writes the rest and ends the session. All methods are thread-safe.
 
     When nobody flushes (the page went away) the buffer stops growing at ``max_pending`` rows and
-    counts what it drops in ``n_dropped``.
+    counts the rows it drops in ``n_dropped``. A frame's faces are kept or dropped together: a
+    stored frame that lacks one of its faces would read as that face having left the view.
     """
 
     def __init__(
@@ -68,17 +69,21 @@ class SessionRecorder:
             return len(self._pending)
 
     def add(self, t_seconds: float, results: Iterable[Any]) -> int:
-        """Buffer a frame's face results (pipeline ``FaceResult``s) at ``t_seconds``."""
+        """Buffer a frame's face results (pipeline ``FaceResult``s) at ``t_seconds``; return
+        how many were buffered (none when the buffer has no room for all of them)."""
         return self.add_records(FrameRecord.from_result(t_seconds, result) for result in results)
 
     def add_records(self, records: Iterable[FrameRecord]) -> int:
+        """Buffer one frame's records, all of them or (no room for all) none, counted in
+        ``n_dropped``; return how many were buffered."""
         rows = [encode_frame(record, self.classes) for record in records]
         with self._lock:
             if self.closed:
                 raise ValueError(f"The recorder for session {self.session_id} is closed")
-            room = self.max_pending - len(self._pending)
-            self.n_dropped += max(0, len(rows) - room)
-            self._pending.extend(rows[: max(room, 0)])
+            if len(self._pending) + len(rows) > self.max_pending:
+                self.n_dropped += len(rows)
+                return 0
+            self._pending.extend(rows)
         return len(rows)
 
     def due(self) -> bool:

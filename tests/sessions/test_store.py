@@ -347,10 +347,17 @@ def test_recorder_discard_drops_the_buffer_and_leaves_the_session_to_the_withdra
     assert recorder.close() == 1  # writes nothing more, ends nothing
 
 
-def test_recorder_bounds_its_buffer(store, session_id):
+def test_recorder_bounds_its_buffer_keeping_or_dropping_each_frame_whole(store, session_id):
     recorder = SessionRecorder(store, session_id, max_batch=2, max_pending=3, clock=FakeClock())
-    recorder.add(0.0, [face_result(track) for track in range(5)])
-    assert (recorder.n_pending, recorder.n_dropped) == (3, 2)
+    taken = [recorder.add(0.0, [face_result(track) for track in range(2)])]
+    taken.append(recorder.add(0.1, [face_result(track) for track in range(2)]))  # 1 place left
+    assert (recorder.n_pending, recorder.n_dropped) == (2, 2)
+    taken.append(recorder.add(0.2, [face_result(0)]))  # a frame that fits is still taken
+    taken.append(recorder.add(0.3, [face_result(track) for track in range(5)]))
+    assert (recorder.n_pending, recorder.n_dropped) == (3, 7)
+    assert taken == [2, 0, 1, 0]
+    recorder.flush()
+    assert sorted(store.load_frames(session_id)["t_seconds"]) == [0.0, 0.0, 0.2]
 
 
 def test_concurrent_writer_and_reader_see_rows_within_a_second(store, session_id, monkeypatch):
