@@ -5,7 +5,8 @@ Threading contract (see streamlit-webrtc's samples): the worker thread calls
 :class:`LiveProcessor` for every frame. It never calls ``st.*`` and never touches SQLite: it hands
 :class:`LiveUpdate` objects to the page through a bounded queue (dropping when the page is behind)
 and appends rows to an in-memory :class:`fer.sessions.recorder.SessionRecorder` buffer. The page
-thread changes settings through lock-guarded methods and flushes the recorder.
+thread changes settings through lock-guarded methods, reads the counts as one immutable
+:class:`LiveStats` snapshot and flushes the recorder.
 
 The figures the page shows about the stream: the camera's frame rate (every frame that reaches the
 worker, analysed or skipped), the analysed rate (frames the recognizer ran on; lower when analysis
@@ -90,8 +91,11 @@ class LiveUpdate:
     error: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class LiveStats:
+    """The processor's counts at one moment. The worker replaces them whole once per frame, so
+    a snapshot never shows a frame counted without its faces, its error or its dropped update."""
+
     n_frames: int = 0
     n_with_faces: int = 0
     n_updates_dropped: int = 0
@@ -108,7 +112,7 @@ class LiveProcessor:
 
     def __init__(self, queue_size: int = 32, clock=time.monotonic):
         self.updates: queue.Queue[LiveUpdate] = queue.Queue(maxsize=queue_size)
-        self.stats = LiveStats()
+        self._stats = LiveStats()
         self._clock = clock
         self._lock = threading.Lock()
         self._recognizer = None
@@ -141,6 +145,12 @@ class LiveProcessor:
         with self._lock:
             recorder, self._recorder = self._recorder, None
         return recorder
+
+    @property
+    def stats(self) -> LiveStats:
+        """The counts so far, as one immutable snapshot (read several figures from one)."""
+        with self._lock:
+            return self._stats
 
     @property
     def recorder(self):
@@ -193,8 +203,6 @@ class LiveProcessor:
         except Exception as exception:  # shown on the page; the stream keeps running
             results, error = (), f"{type(exception).__name__}: {exception}"
         frame_ms = (time.perf_counter() - started) * 1e3
-        self.stats.n_frames += 1
-        self.stats.n_with_faces += bool(results)
         if recorder is not None and results:
             try:
                 recorder.add(max(0.0, now - record_origin), results)
@@ -203,18 +211,24 @@ class LiveProcessor:
                     stopped_meanwhile = self._recorder is not recorder
                 if not stopped_meanwhile:  # a recording stopped during the frame is no fault
                     error = f"Recording: {exception}"
-        if error:
-            self.stats.n_errors += 1
-            self.stats.last_error = error
         annotated = frame_bgr
         if results:
             annotated = draw_results(frame_bgr.copy(), results, show_landmarks)
-        try:
-            self.updates.put_nowait(
-                LiveUpdate(t_seconds, results, frame_ms, camera_fps, analysed_fps, now, error)
+        update = LiveUpdate(t_seconds, results, frame_ms, camera_fps, analysed_fps, now, error)
+        with self._lock:  # the update and the counts that include it, in one step
+            try:
+                self.updates.put_nowait(update)
+                dropped = False
+            except queue.Full:
+                dropped = True
+            stats = self._stats
+            self._stats = LiveStats(
+                n_frames=stats.n_frames + 1,
+                n_with_faces=stats.n_with_faces + bool(results),
+                n_updates_dropped=stats.n_updates_dropped + dropped,
+                n_errors=stats.n_errors + bool(error),
+                last_error=error or stats.last_error,
             )
-        except queue.Full:
-            self.stats.n_updates_dropped += 1
         return annotated
 
     def reset_clock(self) -> None:

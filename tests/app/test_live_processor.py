@@ -9,7 +9,9 @@ from tests.app.page_support import (  # isort: skip  (imports webrtc first)
     face_frame_bgr,
 )
 
+import dataclasses
 import queue
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -128,6 +130,73 @@ def test_a_recording_stopped_during_a_frame_is_no_problem_to_report(tmp_path):
     assert update.error is None and update.results
     assert live.stats.n_errors == 0 and live.stats.last_error is None
     assert store.get_session(session_id).n_frames == 0
+
+
+def counts(stats) -> tuple:
+    return (stats.n_frames, stats.n_with_faces, stats.n_errors, stats.last_error)
+
+
+def test_a_stats_snapshot_counts_each_frame_whole_and_stays_as_taken():
+    live = LiveProcessor(clock=StepClock())
+    live.configure(FakeRecognizer(), show_landmarks=False)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    live.process_bgr(frame)
+    seen_by_the_page: list[tuple] = []
+
+    class RefusingRecorder:
+        """Refuses the frame's results; the page thread looks at the counts meanwhile."""
+
+        def add(self, t_seconds, results):
+            page = threading.Thread(target=lambda: seen_by_the_page.append(counts(live.stats)))
+            page.start()
+            page.join(timeout=5)
+            raise ValueError("malformed result")
+
+    live.start_recording(RefusingRecorder())
+    live.process_bgr(frame)
+    # Mid-frame the page sees the frames before it, not this one counted without its error.
+    assert seen_by_the_page == [(1, 1, 0, None)]
+    snapshot = live.stats
+    assert counts(snapshot) == (2, 2, 1, "Recording: malformed result")
+    live.stop_recording()
+    live.process_bgr(frame)
+    assert counts(snapshot) == (2, 2, 1, "Recording: malformed result")  # as taken
+    assert counts(live.stats) == (3, 3, 1, "Recording: malformed result")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snapshot.n_frames = 0
+
+
+def test_stats_read_while_the_worker_runs_always_agree():
+    live = LiveProcessor(queue_size=2, clock=StepClock())
+
+    class SometimesFailing(FakeRecognizer):
+        def __init__(self):
+            super().__init__()
+            self.n_calls = 0
+
+        def process(self, frame_bgr, t_seconds):
+            self.n_calls += 1
+            if self.n_calls % 3 == 0:
+                raise RuntimeError("detector crashed")
+            return super().process(frame_bgr, t_seconds) if self.n_calls % 3 == 1 else []
+
+    live.configure(SometimesFailing(), show_landmarks=False)
+    frame = np.zeros((60, 80, 3), np.uint8)
+    n_frames = 300
+    worker = threading.Thread(target=lambda: [live.process_bgr(frame) for _ in range(n_frames)])
+    worker.start()
+    snapshots = []
+    while worker.is_alive():
+        snapshots.append(live.stats)
+    worker.join()
+    snapshots.append(live.stats)
+    for stats in snapshots:
+        # Each third frame has a face, each third fails; errors come with their message.
+        assert stats.n_with_faces == (stats.n_frames + 2) // 3
+        assert stats.n_errors == stats.n_frames // 3
+        assert (stats.last_error is None) == (stats.n_errors == 0)
+        assert stats.n_updates_dropped == max(0, stats.n_frames - 2)
+    assert snapshots[-1].n_frames == n_frames
 
 
 def test_history_keeps_the_last_span():
