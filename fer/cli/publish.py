@@ -89,7 +89,7 @@ def _publish_action(args: argparse.Namespace, model_dir) -> tuple[dict, str]:
     """Run the chosen action on ``model_dir``; returns the card and the views to report."""
     from fer.config import data_dir_from_env
     from fer.models.cards import read_card
-    from fer.training import publish
+    from fer.training import republish
 
     command, data_dir = args.command_line, data_dir_from_env()
     if args.logit_adjust:
@@ -104,13 +104,14 @@ def _publish_action(args: argparse.Namespace, model_dir) -> tuple[dict, str]:
         card = add_uncertainty_thresholds(model_dir, data_dir, command, args.precision_target)
         return card, "none"
     if args.output_temperatures:
-        return publish.add_output_temperatures(model_dir, data_dir, command), "none"
+        return republish.add_output_temperatures(model_dir, data_dir, command), "none"
     if args.calibrate:
-        return publish.calibrate_published(model_dir, args.quantization, data_dir, command), "none"
+        card = republish.calibrate_published(model_dir, args.quantization, data_dir, command)
+        return card, "none"
     if args.add_tta_zoom:
-        publish.add_tta_zoom_reports(model_dir, data_dir, command)
+        republish.add_tta_zoom_reports(model_dir, data_dir, command)
         return read_card(model_dir), "mirror+zoom"
-    return publish.reexport(model_dir, args.quantization, data_dir, command), "none"
+    return republish.reexport(model_dir, args.quantization, data_dir, command), "none"
 
 
 def _result_line(args: argparse.Namespace, card: dict, summary: str) -> str:

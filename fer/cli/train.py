@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from fer.training.publish import check_model_destinations
+    from fer.training.model_folders import check_model_destinations
 
     names = args.names.split(",") if args.names is not None else list(config.label_sets)
     if len(names) != len(config.label_sets):

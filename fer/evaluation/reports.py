@@ -54,7 +54,7 @@ def list_models(models_dir: Path) -> list[str]:
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return []
-    # A hidden folder is a model being published (fer.training.publish.new_model_dir).
+    # A hidden folder is a model being published (fer.training.model_folders.new_model_dir).
     return sorted(
         path.parent.name for path in models_dir.glob(f"*/{CARD_FILE}")
         if not path.parent.name.startswith(".")

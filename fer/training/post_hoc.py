@@ -72,7 +72,7 @@ def add_uncertainty_thresholds(
     The model files and its evaluation do not change. Returns the new card.
     """
     from fer.models.cards import card_label_set, resolve_model_dir
-    from fer.training.publish import _staged
+    from fer.training.model_folders import staged_model_dir
 
     model_dir = resolve_model_dir(name)
     card = read_card(model_dir)
@@ -82,7 +82,7 @@ def add_uncertainty_thresholds(
     record = uncertainty_record(model, dataset, precision_target)
     record["command"] = command or f"fer publish {card['name']} --uncertainty-thresholds"
     card["uncertainty"] = record
-    with _staged(model_dir) as work:
+    with staged_model_dir(model_dir) as work:
         save_card(work, card)
     return card
 
@@ -115,24 +115,21 @@ def publish_logit_adjusted(
     """
     from fer.training.calibration import calibrate_on_split
     from fer.training.logit_adjustment import choose_tau, fold_logit_biases
-    from fer.training.publish import (
-        _load_published,
-        _training_seed,
+    from fer.training.model_folders import (
         check_model_destinations,
         check_model_name,
-        evaluate_forms,
         new_model_dir,
-        served_summary,
-        stored_temperature,
     )
+    from fer.training.publish import evaluate_forms, served_summary
+    from fer.training.republish import load_published, stored_temperature, training_seed
 
     started = time.perf_counter()
     check_model_name(new_name)
     output_dir = Path(output_dir) if output_dir is not None else MODELS_DIR / new_name
     # Before the search: an existing model is never overwritten.
     check_model_destinations(output_dir.parent, [output_dir.name])
-    model_dir, card, keras_model, dataset = _load_published(str(name), data_dir)
-    seed = _training_seed(card, model_dir)
+    model_dir, card, keras_model, dataset = load_published(str(name), data_dir)
+    seed = training_seed(card, model_dir)
     part = dataset.split(SELECTION_SPLIT)
     n_classes = len(card["classes"])
     class_counts = np.bincount(dataset.split("Training").labels, minlength=n_classes)

@@ -1,22 +1,17 @@
-"""Publishing trained weights as a shipped model, and redoing parts of a published one.
+"""Publishing trained weights as a shipped model.
 
 A published model is a folder: ``model.keras``, the served ``model_int8.tflite``
 (:mod:`fer.training.export`), ``card.json`` and ``MODEL_CARD.md`` (:mod:`fer.training.card`) and
 ``evaluation.json``, which holds every report of both forms
-(:mod:`fer.evaluation.evaluation_file`). ``fer publish`` runs the functions that redo one part:
-re-export, recalibrate, fit output temperatures, add the pipeline's views.
+(:mod:`fer.evaluation.evaluation_file`). The folder is written whole
+(:mod:`fer.training.model_folders`); ``fer publish`` redoes one part of it later
+(:mod:`fer.training.republish`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from fer.data.datasets import FaceDataset, load_dataset
@@ -28,10 +23,11 @@ from fer.evaluation.evaluation_file import (
     served_backend,
     write_evaluation,
 )
-from fer.models.cards import CARD_FILE, KERAS_FILE, card_label_set, read_card
-from fer.models.inference import PIPELINE_TTA, EmotionModel
+from fer.models.cards import KERAS_FILE
+from fer.models.inference import EmotionModel
 from fer.training.card import build_card, save_card, training_record
 from fer.training.export import export_served_tflite
+from fer.training.model_folders import new_model_dir
 
 
 def evaluate_form(
@@ -152,74 +148,6 @@ def prepare_weights(
     return note, calibration
 
 
-def check_model_name(name: str) -> str:
-    """``name`` if it can name a model folder (``ValueError`` naming the problem otherwise)."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError("a model name must not be empty")
-    if name != name.strip() or name.startswith(".") or any(c in name for c in "/\\\0"):
-        raise ValueError(
-            f"{name!r} cannot name a model: no '/', no leading '.' or spaces (it becomes a "
-            "folder name)"
-        )
-    if not name.isprintable():
-        raise ValueError(f"{name!r} cannot name a model: it holds control characters")
-    return name
-
-
-def check_model_destinations(
-    output_dir: Path, names: list[str], replace: bool = False
-) -> list[Path]:
-    """The folders ``output_dir/NAME`` the models ``names`` will be published to, checked
-    before any work: names valid and distinct, ``output_dir`` a folder (or creatable), and no
-    existing model overwritten unless ``replace``. ``ValueError`` names what was wrong."""
-    for name in names:
-        check_model_name(name)
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(f"each model needs its own name; repeated: {', '.join(repeated)}")
-    output_dir = Path(output_dir)
-    for ancestor in (output_dir, *output_dir.parents):
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                raise ValueError(f"the output folder {output_dir} cannot be made: {ancestor} "
-                                 "is a file")
-            break
-    targets = [output_dir / name for name in names]
-    for target in targets:
-        if target.exists() and not target.is_dir():
-            raise ValueError(f"{target} is a file, not a model folder")
-        if target.is_dir() and any(target.iterdir()) and not replace:
-            raise ValueError(
-                f"{target} holds a model already; choose another name, or pass --replace to "
-                "overwrite it"
-            )
-    return targets
-
-
-@contextmanager
-def new_model_dir(output_dir: Path, replace: bool = False) -> Iterator[Path]:
-    """A hidden folder beside ``output_dir`` to write a whole model into. On a clean exit it
-    becomes ``output_dir`` (an existing model there is replaced only when ``replace``); on an
-    error it is removed, so no half-written model is left and none is overwritten."""
-    output_dir = Path(output_dir)
-    check_model_destinations(output_dir.parent, [output_dir.name], replace)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
-        os.chmod(work, 0o755)
-        yield work
-        check_model_destinations(output_dir.parent, [output_dir.name], replace)
-        if output_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-old-", dir=output_dir.parent))
-            os.replace(output_dir, old)  # an empty folder's name: the rename replaces it
-            os.replace(work, output_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def publish_weights(
     keras_model,
     output_dir: Path,
@@ -273,182 +201,3 @@ def publish_weights(
     print(f"published {name}: {served_summary(card, evaluation)}", flush=True)
     return card
 
-
-@contextmanager
-def _staged(model_dir: Path) -> Iterator[Path]:
-    """A working copy of ``model_dir``'s files, in a hidden folder inside it. The files changed
-    there replace the model's only when the whole step succeeded: a step that fails half-way
-    (an export, an evaluation) leaves the model, card and evaluation as they were, instead of a
-    new model file beside an old card."""
-    work = Path(tempfile.mkdtemp(prefix=".staged-", dir=model_dir))
-    try:
-        for path in model_dir.iterdir():
-            if path.is_file():
-                shutil.copy2(path, work / path.name)
-        try:
-            yield work
-        except (ValueError, FileNotFoundError) as error:
-            raise _naming_the_model(error, work, model_dir) from None
-        for path in work.iterdir():
-            os.replace(path, model_dir / path.name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _naming_the_model(error: Exception, work: Path, model_dir: Path) -> Exception:
-    """``error`` with the working copy's paths in its message shown as the model's own: the
-    user knows the model folder, not the hidden copy that is gone when the message is read."""
-    message = str(error)
-    if str(work) not in message:
-        return error
-    try:
-        return type(error)(message.replace(str(work), str(model_dir)))
-    except TypeError:  # an error class that takes more than a message
-        return error
-
-
-def _training_seed(card: dict, model_dir: Path) -> int:
-    """The seed the TFLite export's calibration faces are drawn with: the model's own."""
-    try:
-        return int(card["training"]["seed"])
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(
-            f"{model_dir / CARD_FILE} has no training seed (training.seed), which the TFLite "
-            "export draws its calibration faces with"
-        ) from None
-
-
-def calibration_record(card: dict, model_dir: Path) -> dict:
-    """The card's ``calibration`` record (empty when it has none); ``ValueError`` naming the
-    card when it is not a mapping."""
-    calibration = card.get("calibration") or {}
-    if not isinstance(calibration, dict):
-        raise ValueError(f"{model_dir / CARD_FILE} calibration is not a mapping: {calibration!r}")
-    return calibration
-
-
-def stored_temperature(card: dict, model_dir: Path) -> float:
-    """The head temperature the card says is folded into the model (1.0 when none is).
-
-    A new fit multiplies it, so a value that is not a finite positive number is refused,
-    naming the card and the field, instead of being carried into the new card.
-    """
-    temperature = calibration_record(card, model_dir).get("temperature", 1.0)
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, int | float)
-        or not math.isfinite(temperature)
-        or temperature <= 0
-    ):
-        raise ValueError(
-            f"{model_dir / CARD_FILE} calibration.temperature is {temperature!r}, not a finite "
-            "positive number"
-        )
-    return float(temperature)
-
-
-def _load_published(name: str, data_dir: Path):
-    """A published model's directory, card, Keras model and its label set's dataset."""
-    from fer.models.cards import resolve_model_dir
-    from fer.models.inference import KerasRunner
-
-    model_dir = resolve_model_dir(name)
-    card = read_card(model_dir)
-    label_set = card_label_set(card, model_dir)
-    # The runner names a missing or damaged file (InvalidModelError) where Keras would not.
-    keras_model = KerasRunner(model_dir / KERAS_FILE).model
-    return model_dir, card, keras_model, load_dataset(label_set, data_dir)
-
-
-def add_tta_zoom_reports(name: str, data_dir: Path, command: str | None = None) -> dict:
-    """Evaluate a published model's forms with the pipeline's views on PublicTest and
-    PrivateTest; nothing else in the card, the evaluation or the model files changes.
-
-    Returns the model's evaluation.
-    """
-    from fer.models.cards import resolve_model_dir
-
-    model_dir = resolve_model_dir(name)
-    card = read_card(model_dir)
-    dataset = load_dataset(card_label_set(card, model_dir), data_dir)
-    grid = [(split, PIPELINE_TTA) for split in ("PublicTest", "PrivateTest")]
-    with _staged(model_dir) as work:
-        evaluation = evaluate_forms(work, card, dataset, grid=grid, replace=False)
-        card["tta_zoom_reports_command"] = command or f"fer publish {name} --add-tta-zoom"
-        save_card(work, card)
-    return evaluation
-
-
-def reexport(name: str, mode: str, data_dir: Path, command: str | None = None) -> dict:
-    """Re-export a shipped model's TFLite file from its Keras model and re-evaluate it.
-
-    Returns the new card.
-    """
-    model_dir, card, keras_model, dataset = _load_published(name, data_dir)
-    seed = _training_seed(card, model_dir)
-    with _staged(model_dir) as work:
-        export_served_tflite(keras_model, dataset, work, card, seed, mode)
-        card["tflite_export_command"] = command or f"fer publish {name} --quantization {mode}"
-        save_card(work, card, model_card=False)
-        evaluate_form(work, "tflite", dataset)
-        save_card(work, card)
-    return card
-
-
-def calibrate_published(name: str, mode: str, data_dir: Path, command: str | None = None) -> dict:
-    """Fold a PublicTest temperature into a published model and re-evaluate both its forms.
-
-    Only the softmax head's weights change (accuracy cannot), but every probability does, so
-    every report of both forms and the TFLite file are redone; the latency records go with the
-    old file (:func:`fer.training.export.export_served_tflite`). Returns the new card.
-    """
-    from fer.training.calibration import calibrate_on_split
-
-    model_dir, card, keras_model, dataset = _load_published(name, data_dir)
-    previous = stored_temperature(card, model_dir)
-    calibration = calibrate_on_split(keras_model, dataset, previous_temperature=previous)
-    if calibration["fitted_on"] is None:
-        raise ValueError(f"{name}: {calibration['note']}")
-    calibration["command"] = command or f"fer publish {name} --calibrate"
-    seed = _training_seed(card, model_dir)
-    with _staged(model_dir) as work:
-        keras_model.save(work / KERAS_FILE)
-        card["calibration"] = calibration
-        if card.get("served_backend") == "tflite_int8":
-            export_served_tflite(keras_model, dataset, work, card, seed, mode)
-        # EmotionModel reads the output temperatures from the card on disk.
-        save_card(work, card, model_card=False)
-        evaluate_forms(work, card, dataset)
-        save_card(work, card)
-    return card
-
-
-def add_output_temperatures(name: str, data_dir: Path, command: str | None = None) -> dict:
-    """Fit a calibrated model's one-pass and mirror temperatures; re-evaluate both forms.
-
-    For models calibrated before output temperatures existed. The model files do not change
-    (so the card's latency records stay); only the probabilities of those view sets do, so
-    every report is redone. A model without a fitted head temperature is refused, and nothing
-    is written. Returns the new card.
-    """
-    from fer.training.calibration import fit_output_temperatures, keras_runner
-
-    model_dir, card, keras_model, dataset = _load_published(name, data_dir)
-    calibration = calibration_record(card, model_dir)
-    if calibration.get("fitted_on") is None:
-        raise ValueError(f"{name}: no fitted head temperature; run --calibrate first")
-    run, n_classes = keras_runner(keras_model), len(card["classes"])
-    try:
-        fitted = fit_output_temperatures(run, n_classes, dataset.split("PublicTest"))
-    except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
-    calibration.update(fitted)
-    calibration["output_temperatures_command"] = (
-        command or f"fer publish {name} --output-temperatures"
-    )
-    card["calibration"] = calibration
-    temperatures = calibration["output_temperatures"]
-    with _staged(model_dir) as work:
-        evaluate_forms(work, card, dataset, output_temperatures=temperatures)
-        save_card(work, card)
-    return card

@@ -227,7 +227,8 @@ def publish_soups(
     set; ``shares`` None tries :data:`DEFAULT_SHARES`. Ingredients of different architectures
     are a ``ValueError``.
     """
-    from fer.training.publish import check_model_destinations, publish_weights
+    from fer.training.model_folders import check_model_destinations
+    from fer.training.publish import publish_weights
 
     started = time.perf_counter()
     first, second = load_ingredient(first_name), load_ingredient(second_name)

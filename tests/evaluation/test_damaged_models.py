@@ -140,27 +140,27 @@ def test_counts_below_one_are_refused_by_the_parser(arguments: list[str], capsys
 
 
 def test_a_publish_step_that_fails_leaves_the_model_as_it_was(model_copy: Path):
-    from fer.training.publish import _staged
+    from fer.training.model_folders import staged_model_dir
 
     before = {path.name: path.read_bytes() for path in model_copy.iterdir()}
-    with pytest.raises(RuntimeError, match="export failed"), _staged(model_copy) as work:
+    with pytest.raises(RuntimeError, match="export failed"), staged_model_dir(model_copy) as work:
         (work / "model.keras").write_bytes(b"recalibrated")
         (work / "card.json").write_text('{"name": "tiny", "calibration": {}}')
         raise RuntimeError("export failed")
     assert {path.name: path.read_bytes() for path in model_copy.iterdir()} == before
 
-    with _staged(model_copy) as work:
+    with staged_model_dir(model_copy) as work:
         (work / "card.json").write_text('{"name": "tiny", "calibration": {}}')
     assert (model_copy / "card.json").read_text() == '{"name": "tiny", "calibration": {}}'
     assert sorted(path.name for path in model_copy.iterdir()) == sorted(before)
 
 
 def test_a_card_without_a_training_seed_is_refused_before_anything_is_written(tmp_path: Path):
-    from fer.training.publish import _training_seed
+    from fer.training.republish import training_seed
 
     with pytest.raises(ValueError, match="card.json has no training seed"):
-        _training_seed({"name": "tiny", "training": {}}, tmp_path)
-    assert _training_seed({"training": {"seed": "11"}}, tmp_path) == 11
+        training_seed({"name": "tiny", "training": {}}, tmp_path)
+    assert training_seed({"training": {"seed": "11"}}, tmp_path) == 11
 
 
 @pytest.mark.parametrize("option", ["--against", "--with"])

@@ -8,7 +8,7 @@ import pytest
 from fer.cli import main as fer_main
 from fer.training.config import TrainConfig
 from fer.training.loop import train
-from fer.training.publish import check_model_destinations, new_model_dir
+from fer.training.model_folders import check_model_destinations, new_model_dir
 from tests.research_fixtures import folder_bytes
 from tests.training.test_loop import _tiny_fer2013, _tiny_ferplus
 

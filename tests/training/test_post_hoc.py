@@ -34,10 +34,11 @@ def test_logit_adjusted_copy_and_thresholds(tmp_path: Path, monkeypatch):
     import fer.models.cards
     import fer.training.post_hoc
     import fer.training.publish
+    import fer.training.republish
     from fer.training.calibration import MIN_CALIBRATION_FACES
 
     dataset = _tiny_fer2013(n_train=140, n_val=MIN_CALIBRATION_FACES)
-    for module in (fer.training.publish, fer.training.post_hoc):
+    for module in (fer.training.publish, fer.training.republish, fer.training.post_hoc):
         monkeypatch.setattr(module, "load_dataset", lambda key, data_dir: dataset)
     for module in (fer.training.post_hoc, fer.models.cards):
         monkeypatch.setattr(module, "MODELS_DIR", tmp_path)

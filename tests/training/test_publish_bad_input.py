@@ -34,10 +34,11 @@ def model_copy(tiny_model: Path, tmp_path: Path) -> Path:
 def tiny_data(monkeypatch, tmp_path: Path):
     import fer.training.post_hoc
     import fer.training.publish
+    import fer.training.republish
     from fer.training.calibration import MIN_CALIBRATION_FACES
 
     dataset = _tiny_fer2013(n_val=MIN_CALIBRATION_FACES)
-    for module in (fer.training.publish, fer.training.post_hoc):
+    for module in (fer.training.publish, fer.training.republish, fer.training.post_hoc):
         monkeypatch.setattr(module, "load_dataset", lambda key, data_dir: dataset)
     monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
     return dataset

@@ -84,11 +84,12 @@ def _publish_untrained(model, directory: Path, label_set: str, seconds: float) -
 @pytest.mark.slow  # publishes three tiny models end to end, each with its evaluations
 def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeypatch, capsys):
     import fer.training.publish
+    import fer.training.republish
     import fer.training.soup
     from fer.training.calibration import MIN_CALIBRATION_FACES
 
     dataset = _tiny_fer2013(n_val=MIN_CALIBRATION_FACES)
-    for module in (fer.training.soup, fer.training.publish):
+    for module in (fer.training.soup, fer.training.publish, fer.training.republish):
         monkeypatch.setattr(module, "load_dataset", lambda key, data_dir: dataset)
     monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
     first, second = _two_models()
@@ -197,7 +198,7 @@ def test_cli_publishes_the_best_share_with_both_lineages(tmp_path: Path, monkeyp
     # Too few PublicTest faces to fit on: refused, and nothing on disk changes.
     files = {path.name: path.read_bytes() for path in published.iterdir() if path.is_file()}
     few = _tiny_fer2013(n_val=MIN_CALIBRATION_FACES - 1)
-    monkeypatch.setattr(fer.training.publish, "load_dataset", lambda key, data_dir: few)
+    monkeypatch.setattr(fer.training.republish, "load_dataset", lambda key, data_dir: few)
     assert fer_main(["publish", str(published), "--calibrate"]) == 2
     assert "fewer than" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in published.iterdir() if p.is_file()} == files
