@@ -9,10 +9,14 @@ A model directory holds ``model.keras`` (the reference model), ``card.json`` and
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
 from fer.config import MODELS_DIR
+from fer.files import previous_version, restore_interrupted_replacement
+
+logger = logging.getLogger(__name__)
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model_int8.tflite"
@@ -35,7 +39,12 @@ def read_card(model_dir: Path) -> dict:
     what is wrong otherwise."""
     path = Path(model_dir) / CARD_FILE
     try:
-        card = json.loads(path.read_text())
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            restore_interrupted_publication(Path(model_dir))
+            text = path.read_text()
+        card = json.loads(text)
     except FileNotFoundError:
         raise ModelNotFoundError(f"{path} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -79,6 +88,9 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
             f"a model is named by a string or a path, not {type(name_or_path).__name__}"
         )
     candidate = Path(name_or_path)
+    for folder in (candidate.parent if candidate.suffix == ".keras" else candidate,
+                   MODELS_DIR / str(name_or_path)):
+        restore_interrupted_publication(folder)
     if candidate.suffix == ".keras" and candidate.is_file():
         return candidate.parent
     if candidate.is_dir() and (candidate / CARD_FILE).is_file():
@@ -94,6 +106,26 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
         f"No model {str(name_or_path)!r}: not a model directory and not one of {available} "
         f"under {MODELS_DIR}"
     )
+
+
+def restore_interrupted_publication(model_dir: Path) -> None:
+    """Put back the model ``model_dir`` when publishing a new version of it stopped between the
+    two renames that swap the versions (:func:`fer.files.replacing_folders`): the previous
+    version waits whole beside the missing folder. A swap still running is waited for.
+    ``InvalidModelError`` saying what to do when the previous version cannot be put back."""
+    try:
+        restored = restore_interrupted_replacement(model_dir)
+    except OSError as error:
+        raise InvalidModelError(
+            f"{model_dir} is missing: publishing a new version of it stopped half-way, and its "
+            f"previous version, whole in {previous_version(model_dir)}, could not be put back "
+            f"({error}); rename that folder to {Path(model_dir).name}"
+        ) from None
+    if restored:
+        logger.warning(
+            "%s: put its previous version back; publishing a new one had stopped half-way",
+            model_dir,
+        )
 
 
 # How a session records the test-time views its model averaged: "ferplus v2, tta mirror+zoom".

@@ -2,18 +2,18 @@
 
 A new model is written into a hidden folder beside its destination that takes the
 destination's name only when complete (:func:`new_model_dir`); a step that changes a published
-model works on a copy of its files that replaces them only when the step succeeded
+model works on a copy of it that replaces the whole folder only when the step succeeded
 (:func:`staged_model_dir`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from fer.files import replacing_folder
+from fer.models.cards import restore_interrupted_publication
 
 
 def check_model_name(name: str) -> str:
@@ -50,6 +50,7 @@ def check_model_destinations(
             break
     targets = [output_dir / name for name in names]
     for target in targets:
+        restore_interrupted_publication(target)  # a model to keep, unless replaced
         if target.exists() and not target.is_dir():
             raise ValueError(f"{target} is a file, not a model folder")
         if target.is_dir() and any(target.iterdir()) and not replace:
@@ -64,45 +65,27 @@ def check_model_destinations(
 def new_model_dir(output_dir: Path, replace: bool = False) -> Iterator[Path]:
     """A hidden folder beside ``output_dir`` to write a whole model into. On a clean exit it
     becomes ``output_dir`` (an existing model there is replaced only when ``replace``); on an
-    error it is removed, so no half-written model is left and none is overwritten."""
+    error it is removed, so no half-written model is left and none is overwritten
+    (:func:`fer.files.replacing_folder`)."""
     output_dir = Path(output_dir)
     check_model_destinations(output_dir.parent, [output_dir.name], replace)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
-        os.chmod(work, 0o755)
+    with replacing_folder(output_dir) as work:
         yield work
         check_model_destinations(output_dir.parent, [output_dir.name], replace)
-        if output_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-old-", dir=output_dir.parent))
-            os.replace(output_dir, old)  # an empty folder's name: the rename replaces it
-            os.replace(work, output_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, output_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager
 def staged_model_dir(model_dir: Path) -> Iterator[Path]:
-    """A working copy of ``model_dir``'s files, in a hidden folder inside it. The files changed
-    there replace the model's only when the whole step succeeded: a step that fails half-way
-    (an export, an evaluation) leaves the model, card and evaluation as they were, instead of a
-    new model file beside an old card."""
-    work = Path(tempfile.mkdtemp(prefix=".staged-", dir=model_dir))
-    try:
-        for path in model_dir.iterdir():
-            if path.is_file():
-                shutil.copy2(path, work / path.name)
+    """A working copy of the model ``model_dir``, in a hidden folder beside it, that replaces
+    the whole model only when the step changing it succeeded: a step that fails half-way (an
+    export, an evaluation), or a process that stops, leaves the model, card and evaluation as
+    they were, never a new model file beside an old card (:func:`fer.files.replacing_folder`)."""
+    model_dir = Path(model_dir)
+    with replacing_folder(model_dir, copy_current=True) as work:
         try:
             yield work
         except (ValueError, FileNotFoundError) as error:
             raise _naming_the_model(error, work, model_dir) from None
-        for path in work.iterdir():
-            os.replace(path, model_dir / path.name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _naming_the_model(error: Exception, work: Path, model_dir: Path) -> Exception:

@@ -1,6 +1,6 @@
 """Redoing one part of a published model: re-export its TFLite file, fold in a temperature, fit
 output temperatures, add the pipeline's views. ``fer publish`` runs these functions; each works
-on a copy of the model's files that replaces them only when the step succeeded
+on a copy of the model that replaces the whole folder only when the step succeeded
 (:func:`fer.training.model_folders.staged_model_dir`).
 """
 

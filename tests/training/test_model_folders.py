@@ -1,0 +1,175 @@
+"""Re-publishing a model replaces its folder as a whole: a step that fails, or a process that
+stops, at any point leaves a reader the old set of files or the new set, never a mix."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer.models.cards import InvalidModelError, read_card, resolve_model_dir
+from fer.training.model_folders import new_model_dir, staged_model_dir
+
+FILES = ("model.keras", "model_int8.tflite", "card.json", "evaluation.json", "MODEL_CARD.md")
+
+
+def _card(version: str) -> str:
+    return f'{{"name": "tiny", "classes": ["happy", "sad"], "version": "{version}"}}'
+
+
+def _published(folder: Path, version: str) -> Path:
+    folder.mkdir(parents=True)
+    for name in FILES:
+        (folder / name).write_text(_card(version) if name == "card.json" else version)
+    return folder
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    return {path.name: path.read_text() for path in folder.iterdir() if path.is_file()}
+
+
+OLD = {name: _card("old") if name == "card.json" else "old" for name in FILES}
+NEW = {name: _card("new") if name == "card.json" else "new" for name in FILES}
+
+
+def _write_new_version(work: Path) -> None:
+    for name in FILES:
+        (work / name).write_text(NEW[name])
+
+
+@pytest.mark.parametrize("failing_rename", [1, 2, 3, 4])
+def test_a_rename_that_fails_leaves_the_model_entirely_old_or_entirely_new(
+    tmp_path: Path, monkeypatch, failing_rename: int
+):
+    model_dir = _published(tmp_path / "models" / "tiny", "old")
+    renames = []
+    real_replace = os.replace
+
+    def replace(source, destination):
+        renames.append(destination)
+        if len(renames) == failing_rename:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(source, destination)
+
+    try:
+        with staged_model_dir(model_dir) as work:
+            _write_new_version(work)
+            monkeypatch.setattr(os, "replace", replace)
+        expected = NEW
+    except OSError:  # a step that reports failure has changed nothing
+        expected = OLD
+    monkeypatch.undo()
+    assert _contents(model_dir) == expected
+    # The next step settles whatever was left beside the model.
+    with staged_model_dir(model_dir):
+        pass
+    assert _contents(model_dir) == expected
+    assert [path.name for path in model_dir.parent.iterdir()] == ["tiny"]
+
+
+# Stops the process (no cleanup runs) at the given rename of a step on the model in argv[1]:
+# 0 stops it while the new version is being written.
+STOPPING_STEP = """
+import os, sys
+from pathlib import Path
+from fer.training.model_folders import staged_model_dir
+stop_at = int(sys.argv[2])
+renames = 0
+real_replace = os.replace
+def replace(source, destination):
+    global renames
+    renames += 1
+    if renames == stop_at:
+        os._exit(17)
+    return real_replace(source, destination)
+os.replace = replace
+with staged_model_dir(Path(sys.argv[1])) as work:
+    for name in [name for name in os.listdir(work) if not name.startswith(".")]:
+        text = (work / name).read_text()
+        (work / name).write_text(text.replace("old", "new"))
+    if stop_at == 0:
+        os._exit(17)
+"""
+
+
+@pytest.mark.parametrize("stop_at", [0, 1, 2, 3])
+def test_a_process_stopped_mid_step_leaves_readers_a_whole_model(tmp_path: Path, stop_at: int):
+    model_dir = _published(tmp_path / "models" / "tiny", "old")
+    stopped = subprocess.run(
+        [sys.executable, "-c", STOPPING_STEP, str(model_dir), str(stop_at)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert stopped.returncode == 17, stopped.stderr
+    # A reader (the app, the next command) finds one version whole, whichever was on disk.
+    assert read_card(model_dir)["version"] in ("old", "new")
+    assert _contents(resolve_model_dir(model_dir)) in (OLD, NEW)
+    # The next step on the model deletes what the stopped one left.
+    with staged_model_dir(model_dir):
+        pass
+    assert [path.name for path in model_dir.parent.iterdir()] == ["tiny"]
+
+
+def test_a_model_left_half_swapped_is_put_back_when_loaded(tmp_path: Path, caplog):
+    models = tmp_path / "models"
+    _published(models / ".tiny.old", "old")  # a swap that stopped between its two renames
+    with caplog.at_level(logging.WARNING, logger="fer.models.cards"):
+        assert read_card(models / "tiny")["version"] == "old"
+    assert "put its previous version back" in caplog.text
+    assert sorted(path.name for path in models.iterdir()) == ["tiny"]
+    assert _contents(models / "tiny") == OLD
+
+
+def test_a_half_swapped_model_that_cannot_be_put_back_is_refused_with_what_to_do(
+    tmp_path: Path, monkeypatch
+):
+    models = tmp_path / "models"
+    _published(models / ".tiny.old", "old")
+
+    def refused(source, destination):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refused)
+    for load in (read_card, resolve_model_dir):
+        with pytest.raises(InvalidModelError, match="stopped half-way") as refusal:
+            load(models / "tiny")
+        assert "rename that folder to tiny" in str(refusal.value)
+        assert str(models / ".tiny.old") in str(refusal.value)
+
+
+def test_a_new_version_still_being_written_is_not_taken_for_a_leftover(tmp_path: Path):
+    model_dir = _published(tmp_path / "models" / "tiny", "old")
+    stale = model_dir.parent / ".tiny.new-0123abcd"  # its writer is gone
+    stale.mkdir()
+    with staged_model_dir(model_dir) as first:
+        assert not stale.exists()
+        with staged_model_dir(model_dir) as second:  # another writer of the same model
+            assert first.is_dir()
+            (second / "card.json").write_text(_card("second"))
+        (first / "card.json").write_text(_card("first"))
+    assert read_card(model_dir)["version"] == "first"
+    assert [path.name for path in model_dir.parent.iterdir()] == ["tiny"]
+
+
+def test_a_failed_first_publication_leaves_nothing_and_a_replacement_the_old_model(
+    tmp_path: Path,
+):
+    target = tmp_path / "models" / "m"
+    with pytest.raises(RuntimeError), new_model_dir(target) as work:
+        (work / "card.json").write_text(_card("new"))
+        raise RuntimeError("export failed")
+    assert list((tmp_path / "models").iterdir()) == []
+    _published(target, "old")
+    with pytest.raises(RuntimeError), new_model_dir(target, replace=True) as work:
+        _write_new_version(work)
+        raise RuntimeError("evaluation failed")
+    assert _contents(target) == OLD
+    with new_model_dir(target, replace=True) as work:
+        _write_new_version(work)
+    assert _contents(target) == NEW
+    assert [path.name for path in target.parent.iterdir()] == ["m"]
