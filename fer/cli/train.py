@@ -209,8 +209,7 @@ def run(args: argparse.Namespace) -> int:
     from fer.emotions import FERPLUS
     from fer.provenance import git_commit
     from fer.training.loop import train
-    from fer.training.publish import publish_model
-    from fer.training.selection import choose_published_head
+    from fer.training.publish import PublicationError, publish_heads
 
     try:
         data_dir = data_dir_from_env()
@@ -239,23 +238,31 @@ def run(args: argparse.Namespace) -> int:
         f"({state.total_wall_time_s / 60:.1f} min with earlier stages)",
         flush=True,
     )
-    for key, name in zip(config.label_sets, names, strict=True):
+    datasets = {}
+    for key in config.label_sets:
         dataset = ferplus if key == FERPLUS.key else fer2013
         if dataset is None:  # FER+ is loaded above whenever a FER+ head is trained
             raise RuntimeError(f"no dataset loaded for the {key} head")
-        keras_model, selection = choose_published_head(run_dir, key, dataset, state)
-        publish_model(
-            keras_model,
-            selection,
-            output_dir=args.output_dir / name,
-            name=name,
-            label_set=key,
-            config=config,
-            state=state,
+        datasets[key] = dataset
+    try:
+        publish_heads(
+            run_dir,
+            state,
+            config,
+            datasets,
+            output_dir=args.output_dir,
+            names=names,
             command=args.command_line,
             git_commit=git_commit(),
             data_dir=data_dir,
             export_tflite=not args.no_tflite,
             replace=args.replace,
         )
+    except PublicationError as error:
+        print(
+            f"error: {error}\nthe trained run is kept in {run_dir}: the same command with "
+            "--resume publishes it without training again",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fer.files import replacing_folder
+from fer.files import replacing_folder, replacing_folders
 from fer.models.cards import restore_interrupted_publication
 
 
@@ -67,11 +67,21 @@ def new_model_dir(output_dir: Path, replace: bool = False) -> Iterator[Path]:
     becomes ``output_dir`` (an existing model there is replaced only when ``replace``); on an
     error it is removed, so no half-written model is left and none is overwritten
     (:func:`fer.files.replacing_folder`)."""
-    output_dir = Path(output_dir)
-    check_model_destinations(output_dir.parent, [output_dir.name], replace)
-    with replacing_folder(output_dir) as work:
-        yield work
+    with new_model_dirs([output_dir], replace) as works:
+        yield works[0]
+
+
+@contextmanager
+def new_model_dirs(output_dirs: list[Path], replace: bool = False) -> Iterator[list[Path]]:
+    """:func:`new_model_dir` for models published together (the heads of one training run):
+    they all appear, or replace the models there, or none does."""
+    output_dirs = [Path(output_dir) for output_dir in output_dirs]
+    for output_dir in output_dirs:
         check_model_destinations(output_dir.parent, [output_dir.name], replace)
+    with replacing_folders(output_dirs) as works:
+        yield works
+        for output_dir in output_dirs:
+            check_model_destinations(output_dir.parent, [output_dir.name], replace)
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from fer.models.cards import KERAS_FILE
 from fer.models.inference import EmotionModel
 from fer.training.card import build_card, save_card, training_record
 from fer.training.export import export_served_tflite
-from fer.training.model_folders import new_model_dir
+from fer.training.model_folders import new_model_dir, new_model_dirs
 
 
 def evaluate_form(
@@ -72,6 +72,82 @@ def served_summary(card: dict, evaluation: dict, views: str = "none") -> str:
     )
 
 
+class PublicationError(RuntimeError):
+    """Publishing a training run's heads stopped; none of its models was published."""
+
+
+def publish_heads(
+    run_dir: Path,
+    state,
+    config,
+    datasets: dict[str, FaceDataset],
+    output_dir: Path,
+    names: list[str],
+    command: str,
+    git_commit: str,
+    data_dir: Path,
+    export_tflite: bool = True,
+    quantization: str = "dynamic",
+    replace: bool = False,
+) -> list[dict]:
+    """Publish each head of a training run (``config.label_sets``) as the model
+    ``output_dir/NAME`` of ``names``, all or none: every model is written in full before any
+    takes its place (:func:`new_model_dirs`), so a head that cannot be published leaves no
+    other head published and every model already there as it was. Returns the cards;
+    :class:`PublicationError` naming the head and the cause otherwise.
+
+    ``datasets`` holds each label set's dataset, the one its head is chosen and evaluated on.
+    """
+    from fer.training.selection import choose_published_head
+
+    published: list[tuple[dict, dict]] = []
+    targets = [Path(output_dir) / name for name in names]
+    step = f"the run's models into {output_dir}"
+    try:
+        with new_model_dirs(targets, replace) as works:
+            for key, name, work in zip(config.label_sets, names, works, strict=True):
+                step = f"the {key} head as {name}"
+                keras_model, selection = choose_published_head(
+                    run_dir, key, datasets[key], state
+                )
+                published.append(write_model(
+                    keras_model, work, name, key, config.architecture,
+                    run_training_record(config, state, selection, command, git_commit),
+                    data_dir, export_tflite=export_tflite, quantization=quantization,
+                    batch_norm_recomputed=True,
+                ))
+            step = f"the run's models into {output_dir}"  # the swap, when leaving the block
+    except Exception as error:
+        kept = " (the models there are as they were)" if replace else ""
+        raise PublicationError(
+            f"publishing {step} failed ({type(error).__name__}: {error}), so none of the "
+            f"run's models was published: {', '.join(names)}{kept}"
+        ) from error
+    for card, evaluation in published:
+        print(f"published {card['name']}: {served_summary(card, evaluation)}", flush=True)
+    return [card for card, _ in published]
+
+
+def run_training_record(config, state, selection: dict, command: str, git_commit: str) -> dict:
+    """The card's training record of a head of a training run, chosen as ``selection`` says
+    (:func:`fer.training.selection.choose_published_head`)."""
+    chosen = selection["chosen"]
+    return {
+        "heads_trained_jointly": list(config.label_sets),
+        "config": dataclasses.asdict(config),
+        "seed": config.seed,
+        "command": command,
+        "git_commit": git_commit,
+        "epochs_run": state.epochs_done,
+        "selected_epoch": selection["epoch"],
+        "selection": selection,
+        "selected_publictest_accuracy": selection["publictest_accuracy"][chosen],
+        # The whole cost of the weights: earlier stages (--init-from) and the choice included.
+        "wall_time_s": round(state.total_wall_time_s + selection["seconds"], 1),
+        "stages": state.stages(),
+    }
+
+
 def publish_model(
     keras_model,
     selection: dict,
@@ -91,30 +167,16 @@ def publish_model(
 
     ``keras_model`` and ``selection`` come from
     :func:`fer.training.selection.choose_published_head`, which has recomputed the model's
-    batch-norm statistics already.
+    batch-norm statistics already. To publish all of a run's heads together, see
+    :func:`publish_heads`.
     """
-    chosen = selection["chosen"]
-    training = {
-        "heads_trained_jointly": list(config.label_sets),
-        "config": dataclasses.asdict(config),
-        "seed": config.seed,
-        "command": command,
-        "git_commit": git_commit,
-        "epochs_run": state.epochs_done,
-        "selected_epoch": selection["epoch"],
-        "selection": selection,
-        "selected_publictest_accuracy": selection["publictest_accuracy"][chosen],
-        # The whole cost of the weights: earlier stages (--init-from) and the choice included.
-        "wall_time_s": round(state.total_wall_time_s + selection["seconds"], 1),
-        "stages": state.stages(),
-    }
     return publish_weights(
         keras_model,
         output_dir,
         name,
         label_set,
         config.architecture,
-        training,
+        run_training_record(config, state, selection, command, git_commit),
         data_dir,
         export_tflite=export_tflite,
         quantization=quantization,
@@ -162,9 +224,34 @@ def publish_weights(
     calibrate: bool = True,
     replace: bool = False,
 ) -> dict:
-    """Write ``keras_model`` into ``output_dir`` as a model; returns its card. The folder
-    appears whole or not at all, and an existing model there is overwritten only with
-    ``replace`` (:func:`new_model_dir`).
+    """Write ``keras_model`` into ``output_dir`` as a model (:func:`write_model`); returns its
+    card. The folder appears whole or not at all, and an existing model there is overwritten
+    only with ``replace`` (:func:`new_model_dir`)."""
+    with new_model_dir(Path(output_dir), replace) as work:
+        card, evaluation = write_model(
+            keras_model, work, name, label_set, architecture, training, data_dir,
+            export_tflite=export_tflite, quantization=quantization,
+            batch_norm_recomputed=batch_norm_recomputed, calibrate=calibrate,
+        )
+    print(f"published {name}: {served_summary(card, evaluation)}", flush=True)
+    return card
+
+
+def write_model(
+    keras_model,
+    folder: Path,
+    name: str,
+    label_set: str,
+    architecture: str,
+    training: dict,
+    data_dir: Path,
+    export_tflite: bool = True,
+    quantization: str = "dynamic",
+    batch_norm_recomputed: bool = False,
+    calibrate: bool = True,
+) -> tuple[dict, dict]:
+    """Write ``keras_model`` as the model ``name`` into the empty ``folder`` (a new model's,
+    :func:`new_model_dir`); returns its card and its evaluation.
 
     ``training`` is the card's training record (command, config, seed, wall time, stages, ...);
     the dataset checksums, protocol and machine are added here. The batch-norm statistics are
@@ -184,20 +271,16 @@ def publish_weights(
     card = build_card(
         name, label_set, architecture, keras_model.count_params(), training, calibration
     )
-    with new_model_dir(Path(output_dir), replace) as work:
-        keras_model.save(work / KERAS_FILE)
-        if export_tflite:
-            export_served_tflite(
-                keras_model, dataset, work, card, int(training["seed"]), quantization
-            )
-        else:
-            card["served_backend"] = "keras"
-        # Provisional: EmotionModel reads classes and temperatures from the card on disk.
-        save_card(work, card, model_card=False)
-        write_evaluation(work, empty_evaluation(name))
-        evaluation = evaluate_forms(work, card, dataset)
-        card["publish_seconds"] = round(time.perf_counter() - started, 1)
-        save_card(work, card)
-    print(f"published {name}: {served_summary(card, evaluation)}", flush=True)
-    return card
-
+    keras_model.save(folder / KERAS_FILE)
+    if export_tflite:
+        seed = int(training["seed"])
+        export_served_tflite(keras_model, dataset, folder, card, seed, quantization)
+    else:
+        card["served_backend"] = "keras"
+    # Provisional: EmotionModel reads classes and temperatures from the card on disk.
+    save_card(folder, card, model_card=False)
+    write_evaluation(folder, empty_evaluation(name))
+    evaluation = evaluate_forms(folder, card, dataset)
+    card["publish_seconds"] = round(time.perf_counter() - started, 1)
+    save_card(folder, card)
+    return card, evaluation

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fer.models.cards import InvalidModelError, read_card, resolve_model_dir
-from fer.training.model_folders import new_model_dir, staged_model_dir
+from fer.training.model_folders import new_model_dir, new_model_dirs, staged_model_dir
 
 FILES = ("model.keras", "model_int8.tflite", "card.json", "evaluation.json", "MODEL_CARD.md")
 
@@ -173,3 +173,27 @@ def test_a_failed_first_publication_leaves_nothing_and_a_replacement_the_old_mod
         _write_new_version(work)
     assert _contents(target) == NEW
     assert [path.name for path in target.parent.iterdir()] == ["m"]
+
+
+@pytest.mark.parametrize("failing_rename", [1, 2, 3, 4])
+def test_models_published_together_all_take_their_place_or_none(
+    tmp_path: Path, monkeypatch, failing_rename: int
+):
+    targets = [_published(tmp_path / "models" / name, "old") for name in ("one", "two")]
+    renames = []
+    real_replace = os.replace
+
+    def replace(source, destination):
+        renames.append(destination)
+        if len(renames) == failing_rename:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(source, destination)
+
+    with pytest.raises(OSError, match="Input/output error"):
+        with new_model_dirs(targets, replace=True) as works:
+            for work in works:
+                _write_new_version(work)
+            monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.undo()
+    assert [_contents(target) for target in targets] == [OLD, OLD]
+    assert sorted(path.name for path in (tmp_path / "models").iterdir()) == ["one", "two"]
