@@ -156,7 +156,7 @@ def test_errors_are_json_for_unknown_paths_and_methods(client, world):
 def test_a_405_lists_every_method_of_the_path(client, world):
     response = client.put("/v1/sessions/1", headers=world.headers("boss"))
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET"
+    assert response.headers["allow"] == "DELETE, GET, HEAD"
 
 
 @pytest.mark.parametrize(
