@@ -37,6 +37,8 @@ MIN_SERVICE_TOKEN_LENGTH = 32
 # break or any other character could never be sent as it is, so it would never match.
 TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 CHALLENGE = 'Bearer realm="fer"'
+# The bearer scheme, then whitespace before what follows: RFC 9110 (11.4) allows only spaces.
+_BEARER_AND_SEPARATOR = re.compile(r"\s*bearer(\s+)\S", re.IGNORECASE)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -113,10 +115,30 @@ def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
+    token = token.lstrip(" ")  # RFC 9110 (11.4): spaces, and only spaces, before the token
+    if scheme.lower() != "bearer" or not token or token[0].isspace() or " " in token:
         return None
     return token
+
+
+def _separated_by_other_whitespace(authorization: str | None) -> bool:
+    """Whether ``authorization`` is the bearer scheme and a token separated by whitespace that
+    is not only spaces (``Bearer<TAB>token``): a malformed header, not a missing token."""
+    found = _BEARER_AND_SEPARATOR.match(authorization or "")
+    return found is not None and found.group(1).strip(" ") != ""
+
+
+def refusal(authorization: str | None) -> tuple[str, str]:
+    """The detail and the ``WWW-Authenticate`` challenge of a 401 for ``authorization``."""
+    if bearer_token(authorization) is not None:
+        return "The bearer token is not valid.", CHALLENGE + ', error="invalid_token"'
+    if _separated_by_other_whitespace(authorization):
+        return (
+            "The Authorization header is malformed: the scheme and the token must be "
+            "separated by a space.",
+            CHALLENGE + ', error="invalid_request"',
+        )
+    return "A bearer token is needed.", CHALLENGE
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -160,9 +182,7 @@ class BearerAuth:
         # The token lookup reads the database: off the event loop.
         principal = await anyio.to_thread.run_sync(self.authenticator.authenticate, header)
         if principal is None:
-            given = bearer_token(header) is not None
-            challenge = CHALLENGE + (', error="invalid_token"' if given else "")
-            detail = "The bearer token is not valid." if given else "A bearer token is needed."
+            detail, challenge = refusal(header)
             # %r: a path is the caller's text, and a decoded newline in it would forge a line.
             logger.warning("refused %s %r: %s", scope.get("method"), path, detail)
             body = json.dumps({"detail": f"{detail} Send Authorization: Bearer <token>."})

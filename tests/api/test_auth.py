@@ -159,3 +159,35 @@ def test_a_refused_path_cannot_write_a_line_of_its_own_into_the_log(client, capl
     lines = caplog.text.splitlines()
     assert any("refused GET" in line and "\\n" + forged in line for line in lines)
     assert not any(line.startswith(forged) for line in lines)
+
+
+@pytest.mark.parametrize("separator", ["\t", " \t", "\t "])
+def test_a_token_not_separated_by_spaces_is_refused_as_a_malformed_header(
+    client, world, separator: str
+):
+    """RFC 9110 (11.4) and RFC 6750 (2.1) separate the scheme from the token by spaces only."""
+    token = world.tokens["dr.a"]
+    header = f"Bearer{separator}{token}"
+    response = client.get("/v1/sessions", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith(
+        "The Authorization header is malformed: the scheme and the token must be separated by "
+        "a space."
+    )
+    assert response.headers["www-authenticate"] == 'Bearer realm="fer", error="invalid_request"'
+    spaced = client.get("/v1/sessions", headers={"Authorization": f"Bearer  {token}"})
+    assert spaced.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("authorization", "detail"),
+    [("Bearer\x0btoken", "malformed"), ("bearer\xa0token", "malformed"),
+     ("Bearer\t", "needed"), ("Bearer", "needed"), ("Basic\tdXNlcg==", "needed"),
+     ("Bearerx\ttoken", "needed"), ("Bearer token", "not valid")],
+)
+def test_only_the_bearer_scheme_before_other_whitespace_is_called_malformed(
+    authorization: str, detail: str
+):
+    from fer.api.auth import refusal
+
+    assert detail in refusal(authorization)[0]
