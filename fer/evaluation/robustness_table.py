@@ -46,7 +46,8 @@ def comparison_section(evaluation: dict) -> list[str]:
         "",
         f"On {comparison['split']} faces under every robustness condition, scored on the classes "
         f"the models share, the mean macro-recall was: {listed}. This is the criterion that "
-        f"chooses the Live page's default model (the highest wins): `{ranked[0]}`, because "
+        "chooses the Live page's default model among the shipped models, each of which must "
+        f"train within the two-hour budget (the highest wins): `{ranked[0]}`, because "
         "it recognises the rarer expressions more evenly under video-call conditions, which "
         "accuracy alone, dominated by neutral and happy faces, does not show.",
         "",
