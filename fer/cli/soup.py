@@ -53,6 +53,7 @@ def parse_shares(text: str | None) -> tuple[float, ...] | None:
 def run(args: argparse.Namespace) -> int:
     from fer.config import data_dir_from_env
     from fer.models.cards import ModelNotFoundError
+    from fer.training.publish import PublicationError
     from fer.training.soup import publish_soups
 
     try:
@@ -70,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     except (ModelNotFoundError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except PublicationError as error:  # after the search: the input was fine
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     for key, share in chosen.items():
         print(f"{key}: share {share} of {args.first} published to {args.output_dir / key}")
     return 0

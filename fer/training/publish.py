@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fer.data.datasets import FaceDataset, load_dataset
@@ -73,7 +74,43 @@ def served_summary(card: dict, evaluation: dict, views: str = "none") -> str:
 
 
 class PublicationError(RuntimeError):
-    """Publishing a training run's heads stopped; none of its models was published."""
+    """Publishing models that go together stopped; none of them was published."""
+
+
+def publish_together(
+    writers: list[tuple[str, Callable[[Path], tuple[dict, dict]]]],
+    targets: list[Path],
+    group: str,
+    replace: bool = False,
+) -> list[dict]:
+    """Publish models that belong together (the heads of one run, a soup per label set) as the
+    folders ``targets``, all or none: each ``writers`` entry, a step's description and a
+    function writing one model into the empty folder it is given (:func:`write_model`), runs in
+    turn, and the models take their places only when all are written
+    (:func:`new_model_dirs`). A step that fails leaves none of them published and every model
+    already there as it was. Returns the cards; :class:`PublicationError` naming the step, the
+    cause and the models not published otherwise (``group`` names them as a whole).
+    """
+    targets = [Path(target) for target in targets]
+    folders = ", ".join(dict.fromkeys(str(target.parent) for target in targets))
+    published: list[tuple[dict, dict]] = []
+    step = f"{group} into {folders}"
+    try:
+        with new_model_dirs(targets, replace) as works:
+            for (description, write), work in zip(writers, works, strict=True):
+                step = description
+                published.append(write(work))
+            step = f"{group} into {folders}"  # the swap, when leaving the block
+    except Exception as error:
+        kept = " (the models there are as they were)" if replace else ""
+        names = ", ".join(target.name for target in targets)
+        raise PublicationError(
+            f"publishing {step} failed ({type(error).__name__}: {error}), so none of "
+            f"{group} was published: {names}{kept}"
+        ) from error
+    for card, evaluation in published:
+        print(f"published {card['name']}: {served_summary(card, evaluation)}", flush=True)
+    return [card for card, _ in published]
 
 
 def publish_heads(
@@ -91,41 +128,32 @@ def publish_heads(
     replace: bool = False,
 ) -> list[dict]:
     """Publish each head of a training run (``config.label_sets``) as the model
-    ``output_dir/NAME`` of ``names``, all or none: every model is written in full before any
-    takes its place (:func:`new_model_dirs`), so a head that cannot be published leaves no
-    other head published and every model already there as it was. Returns the cards;
-    :class:`PublicationError` naming the head and the cause otherwise.
+    ``output_dir/NAME`` of ``names``, all or none (:func:`publish_together`): a head that
+    cannot be published leaves no other head published and every model already there as it
+    was. Returns the cards; :class:`PublicationError` naming the head and the cause otherwise.
 
     ``datasets`` holds each label set's dataset, the one its head is chosen and evaluated on.
     """
     from fer.training.selection import choose_published_head
 
-    published: list[tuple[dict, dict]] = []
+    def head_writer(key: str, name: str) -> Callable[[Path], tuple[dict, dict]]:
+        def write(work: Path) -> tuple[dict, dict]:
+            keras_model, selection = choose_published_head(run_dir, key, datasets[key], state)
+            return write_model(
+                keras_model, work, name, key, config.architecture,
+                run_training_record(config, state, selection, command, git_commit),
+                data_dir, export_tflite=export_tflite, quantization=quantization,
+                batch_norm_recomputed=True,
+            )
+
+        return write
+
+    writers = [
+        (f"the {key} head as {name}", head_writer(key, name))
+        for key, name in zip(config.label_sets, names, strict=True)
+    ]
     targets = [Path(output_dir) / name for name in names]
-    step = f"the run's models into {output_dir}"
-    try:
-        with new_model_dirs(targets, replace) as works:
-            for key, name, work in zip(config.label_sets, names, works, strict=True):
-                step = f"the {key} head as {name}"
-                keras_model, selection = choose_published_head(
-                    run_dir, key, datasets[key], state
-                )
-                published.append(write_model(
-                    keras_model, work, name, key, config.architecture,
-                    run_training_record(config, state, selection, command, git_commit),
-                    data_dir, export_tflite=export_tflite, quantization=quantization,
-                    batch_norm_recomputed=True,
-                ))
-            step = f"the run's models into {output_dir}"  # the swap, when leaving the block
-    except Exception as error:
-        kept = " (the models there are as they were)" if replace else ""
-        raise PublicationError(
-            f"publishing {step} failed ({type(error).__name__}: {error}), so none of the "
-            f"run's models was published: {', '.join(names)}{kept}"
-        ) from error
-    for card, evaluation in published:
-        print(f"published {card['name']}: {served_summary(card, evaluation)}", flush=True)
-    return [card for card, _ in published]
+    return publish_together(writers, targets, "the run's models", replace)
 
 
 def run_training_record(config, state, selection: dict, command: str, git_commit: str) -> dict:

@@ -21,6 +21,7 @@ its own search, which its card's wall time includes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def search_shares(
     missing = sorted(set(datasets) - set(heads))
     if missing:
         raise ValueError(f"neither ingredient has a head for {missing}")
-    # Each label set's own Training faces: the ones publish_weights would recalibrate on.
+    # Each label set's own Training faces: the ones write_model would recalibrate on.
     training_faces = {key: dataset.split("Training").images for key, dataset in datasets.items()}
     table: dict[str, dict[float, float]] = {key: {} for key in datasets}
     best: dict[str, tuple[float, float, object]] = {}
@@ -220,15 +221,16 @@ def publish_soups(
     command: str,
     replace: bool = False,
 ) -> dict[str, float]:
-    """Search the shares, then publish one soup per label set under ``output_dir/<label set>``
-    (an existing model there is overwritten only with ``replace``).
+    """Search the shares, then publish one soup per label set under ``output_dir/<label set>``,
+    all or none (an existing model there is overwritten only with ``replace``).
 
     ``label_sets`` empty means both ingredients' label sets. Returns the chosen share per label
     set; ``shares`` None tries :data:`DEFAULT_SHARES`. Ingredients of different architectures
-    are a ``ValueError``.
+    are a ``ValueError``; a soup that cannot be published is a
+    :class:`fer.training.publish.PublicationError` naming it, and then none is published.
     """
     from fer.training.model_folders import check_model_destinations
-    from fer.training.publish import publish_weights
+    from fer.training.publish import publish_together, write_model
 
     started = time.perf_counter()
     first, second = load_ingredient(first_name), load_ingredient(second_name)
@@ -258,18 +260,29 @@ def publish_soups(
             "wall_time_s": round(time.perf_counter() - started, 1),
         }
     )
-    for key, (chosen, keras_model) in chosen_models.items():
-        head_card = first.card if first.label_set == key else second.card
-        training = soup_training_record(first, second, key, chosen, table, stages, command)
-        publish_weights(
-            keras_model,
-            output_dir / key,
-            key,
-            key,
-            head_card["architecture"],
-            training,
-            data_dir,
-            batch_norm_recomputed=True,  # by the search, on the same faces
-            replace=replace,
-        )
+
+    def soup_writer(key: str, chosen: float, keras_model) -> Callable[[Path], tuple[dict, dict]]:
+        def write(work: Path) -> tuple[dict, dict]:
+            head_card = first.card if first.label_set == key else second.card
+            training = soup_training_record(first, second, key, chosen, table, stages, command)
+            return write_model(
+                keras_model,
+                work,
+                key,
+                key,
+                head_card["architecture"],
+                training,
+                data_dir,
+                batch_norm_recomputed=True,  # by the search, on the same faces
+            )
+
+        return write
+
+    # All or none: a second soup that cannot be published must not leave the first published
+    # (or, with --replace, the first old model overwritten).
+    writers = [
+        (f"the {key} soup", soup_writer(key, chosen, keras_model))
+        for key, (chosen, keras_model) in chosen_models.items()
+    ]
+    publish_together(writers, [output_dir / key for key in chosen_models], "the soups", replace)
     return {key: chosen for key, (chosen, _) in chosen_models.items()}

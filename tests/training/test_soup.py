@@ -13,7 +13,9 @@ from fer.evaluation.evaluate import PUBLISHED_VIEWS
 from fer.evaluation.evaluation_file import find_report, read_evaluation
 from fer.models.zoo import build_classifier
 from fer.training.soup import blend_weights, shared_layer_names
+from tests.research_fixtures import folder_bytes
 from tests.training.test_loop import _tiny_fer2013
+from tests.training.test_publish import ferplus_head_fails  # noqa: F401 (a fixture)
 
 
 def _two_models(architecture="fernet", heads=("fer2013", "fer2013")):
@@ -218,3 +220,47 @@ def test_cli_refuses_a_label_set_neither_model_has(tmp_path: Path, monkeypatch, 
     assert fer_main(["soup", *argv]) == 2
     assert "ferplus" in capsys.readouterr().err
     assert not output.exists()
+
+
+@pytest.mark.slow  # publishes a tiny soup in full before the second one fails
+@pytest.mark.parametrize("replace", [False, True])
+def test_when_the_second_soup_cannot_be_published_neither_is(
+    tmp_path: Path, monkeypatch, capsys, ferplus_head_fails, replace: bool  # noqa: F811
+):
+    """`fer soup` publishes its soups together: the fer2013 soup, written in full, is not
+    published when the ferplus one fails, and with --replace both old models stay."""
+    import fer.training.publish
+    import fer.training.soup
+    from fer.training.calibration import MIN_CALIBRATION_FACES
+    from tests.training.test_loop import _tiny_ferplus
+
+    fer2013 = _tiny_fer2013(n_val=MIN_CALIBRATION_FACES)
+    ferplus = _tiny_ferplus(fer2013)
+    for module in (fer.training.soup, fer.training.publish):
+        monkeypatch.setattr(
+            module, "load_dataset", lambda key, data_dir: ferplus if key == "ferplus" else fer2013
+        )
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
+    first, second = _two_models(heads=("fer2013", "ferplus"))
+    first_dir = _publish_untrained(first, tmp_path / "one", "fer2013", 1.0)
+    second_dir = _publish_untrained(second, tmp_path / "two", "ferplus", 1.0)
+    output = tmp_path / "soup"
+    before = {}
+    if replace:
+        for key in ("fer2013", "ferplus"):
+            (output / key).mkdir(parents=True)
+            (output / key / "card.json").write_text(json.dumps({"name": f"old {key}"}))
+            before[key] = folder_bytes(output / key)
+    argv = [str(first_dir), str(second_dir), "--shares", "0.5", "--output-dir", str(output)]
+    code = fer_main(["soup", *argv, *(["--replace"] if replace else [])])
+
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "publishing the ferplus soup failed" in error
+    assert "No space left on device" in error
+    assert "none of the soups was published: fer2013, ferplus" in error
+    if replace:  # both old models as they were, the fer2013 one included
+        assert sorted(path.name for path in output.iterdir()) == ["fer2013", "ferplus"]
+        assert {key: folder_bytes(output / key) for key in before} == before
+    else:
+        assert not output.exists() or list(output.iterdir()) == []
