@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 
 from fer.config import CACHE_DIR
 from fer.emotions import class_set
-from fer.models.inference import KerasRunner, TFLiteRunner, default_threads, predict_in_batches
+from fer.models.inference import predict_in_batches
+from fer.models.runners import KerasRunner, TFLiteRunner, default_threads
 
 PEER_VERSION = "25.10.3"
 PEER_DOWNLOAD = f"pip download fer=={PEER_VERSION} --no-deps -d DIR"

@@ -61,7 +61,7 @@ def stored_temperature(card: dict, model_dir: Path) -> float:
 def load_published(name: str, data_dir: Path):
     """A published model's directory, card, Keras model and its label set's dataset."""
     from fer.models.cards import resolve_model_dir
-    from fer.models.inference import KerasRunner
+    from fer.models.runners import KerasRunner
 
     model_dir = resolve_model_dir(name)
     card = read_card(model_dir)

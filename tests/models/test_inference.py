@@ -61,7 +61,7 @@ def test_one_face_and_batches_have_the_contracted_shape(tiny_model_dir: Path):
 def test_thread_count_follows_fer_threads_and_gives_the_same_probabilities(
     tiny_model_dir: Path, monkeypatch
 ):
-    from fer.models.inference import default_threads
+    from fer.models.runners import default_threads
 
     monkeypatch.setenv("FER_THREADS", "1")
     assert default_threads() == 1
