@@ -130,6 +130,21 @@ def visible_session(connection: Connection, session_id: int, viewer: User | None
     return session_from_row(row)
 
 
+def locked_session(connection: Connection, session_id: int) -> Any:
+    """The session's ``classes`` and ``ended_at`` and its consent's ``withdrawn_at``, the
+    session's row locked for the rest of the write transaction (``SessionNotFoundError`` for
+    an unknown session): a write that depends on them sees no other writer change them."""
+    row = connection.execute(
+        select(sessions.c.classes, sessions.c.ended_at, consents.c.withdrawn_at)
+        .select_from(sessions.join(consents, consents.c.id == sessions.c.consent_id))
+        .where(sessions.c.id == positive_id(session_id, "session_id"))
+        .with_for_update(of=sessions)
+    ).first()
+    if row is None:
+        raise SessionNotFoundError(f"No session {session_id}")
+    return row
+
+
 def may_hold_patient_data(connection: Connection, user_id: int) -> str:
     """The account's name; ``ValueError`` for an account that may not own or be shared a
     session."""

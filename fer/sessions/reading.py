@@ -3,8 +3,8 @@
 Sessions, their frames and markers as ``viewer`` may see them (the rule is in
 :mod:`fer.sessions.queries`; a session the viewer may not see raises ``SessionNotFoundError``, as
 a missing one does), and their CSV and JSON exports. Builds on
-:class:`fer.sessions.consents.ConsentRegister`; :class:`fer.sessions.store.SessionStore` adds
-the writes.
+:class:`fer.sessions.consents.ConsentRegister`; :class:`fer.sessions.deletion.SessionDeleter`
+adds deleting sessions, :class:`fer.sessions.store.SessionStore` the other writes.
 """
 
 from __future__ import annotations

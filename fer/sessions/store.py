@@ -18,8 +18,9 @@ not see raises ``SessionNotFoundError``, as a missing one does.
 
 Arrays are stored compactly as little-endian float32 blobs; blendshapes and the per-face signals
 (action units, their asymmetry, head pose) as JSON text. Consent records are kept by the base
-classes :class:`fer.sessions.consents.ConsentRegister` and (what is read back and exported)
-:class:`fer.sessions.reading.SessionReader`, clinician markers by :mod:`fer.sessions.markers`.
+classes :class:`fer.sessions.consents.ConsentRegister`, (what is read back and exported)
+:class:`fer.sessions.reading.SessionReader` and (deleting sessions)
+:class:`fer.sessions.deletion.SessionDeleter`, clinician markers by :mod:`fer.sessions.markers`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, select, update
 
@@ -37,18 +37,13 @@ from fer.accounts.audit import append_entry
 from fer.accounts.users import User
 from fer.config import DEFAULT_SESSION_DB
 from fer.sessions import retention
+from fer.sessions.deletion import SessionDeleter
 from fer.sessions.markers import insert_marker
-from fer.sessions.queries import (
-    may_hold_patient_data,
-    visible_session,
-)
-from fer.sessions.reading import SessionReader
+from fer.sessions.queries import locked_session, may_hold_patient_data
 from fer.sessions.records import (
-    AccessDeniedError,
     ConsentError,
     FrameRecord,
     SessionEndedError,
-    SessionNotFoundError,
     as_utc,
     encode_frame,
     positive_id,
@@ -82,7 +77,7 @@ def _new_session_id(connection: Connection) -> dict[str, int]:
     return {"id": int(highest) + 1}
 
 
-class SessionStore(SessionReader):
+class SessionStore(SessionDeleter):
     """Sessions and their frame results in one database.
 
     Parameters
@@ -209,7 +204,7 @@ class SessionStore(SessionReader):
         given = ended_at is not None
         when = utc_now() if ended_at is None else as_utc(ended_at, "ended_at")
         with write_transaction(self.engine) as connection:
-            self._require_session(connection, session_id)
+            locked_session(connection, session_id)
             started = connection.execute(
                 select(sessions.c.started_at).where(sessions.c.id == session_id)
             ).scalar_one()
@@ -231,7 +226,7 @@ class SessionStore(SessionReader):
         are then part of the record: only erasing the client's name still redacts them)."""
         notes = validate_text(notes, "notes", MAX_NOTES_LENGTH, False)
         with write_transaction(self.engine) as connection:
-            state = self._require_session(connection, session_id)
+            state = locked_session(connection, session_id)
             if state.ended_at is not None:
                 raise SessionEndedError(
                     f"Session {session_id} ended at {state.ended_at.isoformat()}; its notes "
@@ -247,7 +242,7 @@ class SessionStore(SessionReader):
         ``actor``, the ``share_session`` audit entry is written in the same transaction."""
         user_id = positive_id(user_id, "user_id")
         with write_transaction(self.engine) as connection:
-            self._require_session(connection, session_id)
+            locked_session(connection, session_id)
             name = may_hold_patient_data(connection, user_id)
             if actor is not None:
                 append_entry(connection, actor, "share_session", f"session {session_id}",
@@ -263,72 +258,6 @@ class SessionStore(SessionReader):
                         session_id=session_id, user_id=user_id, shared_at=utc_now()
                     )
                 )
-
-    def delete_session(
-        self,
-        session_id: int,
-        viewer: User | None = None,
-        actor: str | None = None,
-        erase: bool = True,
-        detail: str = "",
-    ) -> None:
-        """Delete a session, its frames and its shares; the consent record stays as evidence.
-
-        A clinician may delete the sessions they recorded (not those only shared with them).
-        With ``actor``, the ``delete_session`` audit entry (with ``detail``, e.g. which API
-        token was used) is written in the same transaction.
-        ``erase=False`` leaves erasing the freed space to the caller
-        (:meth:`erase_deleted_data`), which then learns whether it finished.
-        """
-        with write_transaction(self.engine) as connection:
-            # Locked first: a second deletion of the same session at the same moment waits
-            # here, then finds it gone, instead of deleting nothing and auditing a deletion.
-            self._require_session(connection, session_id)
-            info = visible_session(connection, session_id, viewer)
-            if viewer is not None and not viewer.is_admin and info.owner_id != viewer.id:
-                raise AccessDeniedError(
-                    f"Only the clinician who recorded session {session_id} or an admin can "
-                    "delete it"
-                )
-            retention.delete_sessions(connection, [info.id])
-            if actor is not None:
-                append_entry(connection, actor, "delete_session", f"session {info.id}", detail)
-        if erase:
-            self._erase()
-
-    def purge_older_than(
-        self,
-        days: int,
-        now: datetime | None = None,
-        actor: str | None = None,
-        erase: bool = True,
-    ) -> int:
-        """Delete every session that started more than ``days`` days before ``now``, and erase
-        the name on each consent given before then that has no session left (the consent
-        stays, with its dates and client code, as evidence of consent); return how many
-        sessions were deleted.
-
-        With ``actor``, the ``purge_sessions`` audit entry is written in the same transaction
-        (also when nothing was old enough: the run itself is on record). ``erase`` as for
-        :meth:`delete_session`.
-        """
-        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-            raise ValueError(f"days must be a positive whole number, got {days!r}")
-        now = utc_now() if now is None else as_utc(now, "now")
-        if days > (now - datetime.min.replace(tzinfo=UTC)).days:
-            raise ValueError(f"A retention period of {days} days reaches before the year 1")
-        cutoff = now - timedelta(days=days)
-        with write_transaction(self.engine) as connection:
-            deleted, n_erased = retention.purge_started_before(connection, cutoff, now)
-            if actor is not None:
-                append_entry(
-                    connection, actor, "purge_sessions",
-                    detail=f"{deleted} sessions older than {days} days; "
-                    f"names erased from {n_erased} consents without sessions",
-                )
-        if (deleted or n_erased) and erase:
-            self._erase()
-        return deleted
 
     def close_abandoned_sessions(
         self,
@@ -348,18 +277,6 @@ class SessionStore(SessionReader):
         with write_transaction(self.engine) as connection:
             return retention.close_abandoned(connection, idle_for, now, actor)
 
-    @staticmethod
-    def _require_session(connection: Connection, session_id: int) -> Any:
-        row = connection.execute(
-            select(sessions.c.classes, sessions.c.ended_at, consents.c.withdrawn_at)
-            .select_from(sessions.join(consents, consents.c.id == sessions.c.consent_id))
-            .where(sessions.c.id == positive_id(session_id, "session_id"))
-            .with_for_update(of=sessions)
-        ).first()
-        if row is None:
-            raise SessionNotFoundError(f"No session {session_id}")
-        return row
-
     # frames -----------------------------------------------------------------------------------
 
     def add_frames(self, session_id: int, records: Iterable[FrameRecord]) -> int:
@@ -373,7 +290,7 @@ class SessionStore(SessionReader):
         if not rows:
             return 0
         with write_transaction(self.engine) as connection:
-            state = self._require_session(connection, session_id)
+            state = locked_session(connection, session_id)
             if state.withdrawn_at is not None:
                 raise ConsentError(f"Consent for session {session_id} was withdrawn")
             if state.ended_at is not None:

@@ -137,7 +137,7 @@ def test_a_deletion_whose_audit_entry_cannot_be_written_does_not_happen(
     def refuse(*args, **kwargs):
         raise RuntimeError("the audit log cannot be written")
 
-    monkeypatch.setattr("fer.sessions.store.append_entry", refuse)
+    monkeypatch.setattr("fer.sessions.deletion.append_entry", refuse)
     a = world.sessions["a"]
     response = client.delete(f"/v1/sessions/{a}", headers=world.headers("dr.a"))
     assert response.status_code == 500 and "error id" in response.json()["detail"]
