@@ -30,12 +30,12 @@ from fer.sessions import retention
 from fer.sessions.records import Consent, as_utc, positive_id, utc_now
 from fer.sessions.schema import MAX_NAME_LENGTH, MAX_NOTES_LENGTH
 from fer.storage.database import (
-    erase_free_space,
     inserted_id,
     open_engine,
     read_connection,
     write_transaction,
 )
+from fer.storage.erasure import erase_free_space
 from fer.storage.tables import (
     OPEN_ROOM_STATES,
     ROOM_CONSENTED,

@@ -25,11 +25,11 @@ from fer.sessions.records import (
 )
 from fer.sessions.schema import CLOCK_SKEW, CONSENT_STATEMENT, MAX_NAME_LENGTH, MAX_NOTES_LENGTH
 from fer.storage.database import (
-    erase_free_space,
     inserted_id,
     read_connection,
     write_transaction,
 )
+from fer.storage.erasure import erase_free_space
 from fer.storage.tables import consents
 from fer.storage.text_fields import canonical_code, validate_text
 
@@ -45,7 +45,7 @@ class ConsentRegister:
     def erase_deleted_data(self, wait_s: float) -> bool:
         """Make what earlier deletions freed unreadable in the database's files, trying for up
         to ``wait_s`` while another connection is in the way; True once done
-        (:func:`fer.storage.database.erase_free_space`). For callers that deleted with
+        (:func:`fer.storage.erasure.erase_free_space`). For callers that deleted with
         ``erase=False`` and must know the outcome before they exit (the command line)."""
         return erase_free_space(self.engine, wait_s=wait_s)
 

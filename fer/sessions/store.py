@@ -10,7 +10,7 @@ Every write runs in one transaction after the whole input has been validated, so
 raises ``ValueError`` and leaves the database as it was. Each call takes its own connection: the
 store can be shared between threads (Streamlit sessions, a recorder's page thread), and readers
 (a timeline page) run while a recorder writes. Deletions are followed by
-:func:`fer.storage.database.erase_free_space`, so deleted values leave the file.
+:func:`fer.storage.erasure.erase_free_space`, so deleted values leave the file.
 
 Who sees what: methods that read or delete a session take an optional ``viewer`` (a
 :class:`fer.accounts.User`); the rule is in :mod:`fer.sessions.queries`. A session the viewer may

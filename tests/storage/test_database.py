@@ -133,9 +133,9 @@ def test_a_reader_holding_an_old_snapshot_only_delays_the_erasure(filled, monkey
     import sqlite3
     import time
 
-    import fer.storage.database
+    import fer.storage.erasure
 
-    monkeypatch.setattr(fer.storage.database, "LOG_RETRY_INTERVAL_S", 0.1)
+    monkeypatch.setattr(fer.storage.erasure, "LOG_RETRY_INTERVAL_S", 0.1)
     store, _, session_id = filled
     wal = Path(f"{store.path}-wal")
     reader = sqlite3.connect(store.path, isolation_level=None)
