@@ -11,7 +11,7 @@ import streamlit_webrtc  # noqa: F401  # isort: skip
 import numpy as np
 import streamlit as st
 
-from fer.evaluation import cluster, plots
+from fer.evaluation import cluster, cluster_plots
 from ui import auth, research
 
 SOURCES = ("Dataset split", "Recorded session")
@@ -123,7 +123,7 @@ def main() -> None:
     names = np.asarray(classes)[labels] if np.asarray(labels).dtype.kind in "iu" else labels
     hover = [f"label: {name}" for name in names]
     st.plotly_chart(
-        plots.cluster_scatter(
+        cluster_plots.cluster_scatter(
             result.projection,
             result.labels,
             result.centroid_projection,
@@ -154,7 +154,7 @@ def main() -> None:
         else:
             with st.spinner("Sweeping k…"):
                 sweep = cluster.k_sweep(features, range(k_low, k_high + 1), seed)
-        st.plotly_chart(plots.elbow_chart(sweep))
+        st.plotly_chart(cluster_plots.elbow_chart(sweep))
     elif max_k > 2:
         st.info("Pick a range of at least two values of k.")
     else:  # no slider was offered: the points allow k = 2 only

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer.evaluation import plots, session_plots
+from fer.evaluation import cluster_plots, plots, session_plots
 
 
 def report_rows(backends: list[str], accuracies: list[float]) -> pd.DataFrame:
@@ -60,13 +60,13 @@ def test_numbered_duplicates_stay_unique_even_against_existing_numbers():
     [(1.0, "at least 99%"), (0.996, "at least 99%"), (0.37, "37%"), (4e-7, "under 1%")],
 )
 def test_a_share_of_variance_never_reads_as_all_or_nothing(ratio, words):
-    assert plots.variance_share(ratio) == words
+    assert cluster_plots.variance_share(ratio) == words
 
 
 def test_a_flat_second_axis_is_named_in_words_and_in_plain_decimals():
     rng = np.random.default_rng(0)
     projection = np.column_stack([rng.normal(size=20), rng.normal(scale=1e-6, size=20)])
-    figure = plots.cluster_scatter(
+    figure = cluster_plots.cluster_scatter(
         projection, np.arange(20) % 2, projection[:2], explained_variance=np.array([1.0, 1e-12])
     )
     assert figure.layout.xaxis.title.text == (

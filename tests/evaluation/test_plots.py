@@ -1,5 +1,5 @@
-"""fer.evaluation.plots: each builder puts the given numbers, names and emotion colours into the
-figure."""
+"""fer.evaluation.plots and cluster_plots: each builder puts the given numbers, names and
+emotion colours into the figure."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fer.emotions import EMOTIONS
-from fer.evaluation import plots, session_plots
+from fer.evaluation import cluster_plots, plots, session_plots
 from fer.evaluation.metrics import classification_report
 
 CLASSES = ["angry", "happy", "sad"]
@@ -62,7 +62,7 @@ def test_comparison_chart_one_trace_per_metric():
 
 def test_cluster_scatter_has_points_per_cluster_and_centroids():
     projection = np.array([[0, 0], [1, 1], [5, 5]], float)
-    figure = plots.cluster_scatter(
+    figure = cluster_plots.cluster_scatter(
         projection,
         np.array([0, 0, 1]),
         np.array([[0.5, 0.5], [5, 5]]),
@@ -136,7 +136,7 @@ def test_face_gallery_pads_and_captions():
 
 def test_elbow_chart_and_learning_curves():
     sweep = pd.DataFrame({"k": [2, 3], "inertia": [10.0, 4.0], "silhouette": [0.3, 0.6]})
-    elbow = plots.elbow_chart(sweep)
+    elbow = cluster_plots.elbow_chart(sweep)
     assert [trace.name for trace in elbow.data] == ["inertia", "silhouette"]
     history = pd.DataFrame(
         {"epoch": [1, 2], "loss": [2.0, 1.5], "val_accuracy_fer2013": [0.3, 0.4]}
