@@ -15,7 +15,7 @@ from fer.evaluation import session_plots
 from fer.realtime.tracking import face_name
 from fer.sessions import replay
 from fer.sessions.insights import ABOUT, session_insights
-from ui import auth, research, sessions
+from ui import auth, research, session_replay, sessions
 from ui.consent import erase_name_form, show_withdrawal_notice, withdraw_form
 
 PAGE = "replay"
@@ -137,7 +137,7 @@ def main() -> None:
         # One picture (an uploaded image): a timeline of one point says nothing.
         st.subheader("Result of the picture")
         for _, frame in frames.iterrows():
-            sessions.single_frame_result(frame, classes)
+            session_replay.single_frame_result(frame, classes)
         report_and_exports(store, session_id, user, None)
         manage(store, info, user)
         return
@@ -149,16 +149,16 @@ def main() -> None:
     raw = right.toggle("Show raw per-frame probabilities", key="replay.raw")
     prefix = replay.PROBABILITY_PREFIX if raw else replay.SMOOTHED_PREFIX
     timeline = session_plots.session_timeline(frames, track_id, prefix)
-    sessions.add_markers(timeline, markers)
+    session_replay.add_markers(timeline, markers)
     st.plotly_chart(timeline)
     st.markdown("**Marked moments**")
-    sessions.markers_table(markers)
+    session_replay.markers_table(markers)
 
     interval_s = st.slider("Interval (s)", 1, 60, 5, key="replay.interval")
     intervals = replay.predominant_per_interval(frames, interval_s)
     track_intervals = intervals[intervals["track_id"] == track_id]
     bars = session_plots.predominant_chart(track_intervals, interval_s)
-    sessions.clip_interval_bars(bars, interval_s, float(frames["t_seconds"].max()))
+    session_replay.clip_interval_bars(bars, interval_s, float(frames["t_seconds"].max()))
     st.plotly_chart(bars)
 
     st.subheader("Per face")
@@ -178,7 +178,7 @@ def main() -> None:
         lambda: session_insights(frames, markers),
     )
     face = next(face for face in insights["faces"] if face["track_id"] == track_id)
-    sessions.show_insights(face, insights, sessions.unreliable_expressions(info.model))
+    session_replay.show_insights(face, insights, sessions.unreliable_expressions(info.model))
 
     show_moment(frames, track_id, classes)
     report_and_exports(store, session_id, user, (intervals, interval_s))

@@ -109,7 +109,7 @@ def test_the_interval_chart_on_the_page_has_a_legend_and_ends_with_the_session(d
 def test_interval_bars_stop_at_the_session_end(db_path):
     from fer.evaluation import session_plots
     from fer.sessions import replay
-    from ui.sessions import clip_interval_bars
+    from ui.session_replay import clip_interval_bars
 
     anna = make_user(db_path, "anna", "clinician")
     session_id = signal_session(db_path, anna, n_frames=23)  # last frame at 11 s
