@@ -71,7 +71,7 @@ class TFLiteRunner:
     Batches of ``PARALLEL_MIN_BATCH`` faces or more run on ``num_threads`` threads; smaller ones
     (the live pipeline's one to four faces) on a single-thread interpreter: waking a second
     thread costs more than it saves on one face, and it would compete with MediaPipe's threads
-    in the frame pipeline (measured: pipeline p95 14.5 → 16.2 ms with two threads).
+    in the frame pipeline, whose p95 grew when single faces ran on two threads.
 
     The exported graph starts after the standardisation layer, so faces are standardised here with
     the NumPy twin of that layer (see fer.training.export.export_tflite_int8).
