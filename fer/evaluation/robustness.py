@@ -34,7 +34,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fer.data.datasets import FaceDataset
-from fer.data.lighting import compensated_for_overexposure
 
 PAD = 48  # context around the 48-pixel face, before the 4x enlargement
 CONDITIONS = (
@@ -165,15 +164,6 @@ def realigned_crops(
     return np.array(found, bool), (np.stack(crops) if crops else empty)
 
 
-def model_crops(
-    realigned: tuple[NDArray[np.bool_], NDArray[np.uint8]],
-) -> tuple[NDArray[np.bool_], NDArray[np.uint8]]:
-    """:func:`realigned_crops`' result as the frame pipeline hands it to the model: over-exposed
-    crops darkened (:func:`fer.data.lighting.compensated_for_overexposure`)."""
-    found, crops = realigned
-    return found, (compensated_for_overexposure(crops) if len(crops) else crops)
-
-
 def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
     """The 95 % Wilson score interval of a proportion."""
     if total == 0:
@@ -268,7 +258,7 @@ def run_suite(
                 )
         for condition in conditions:
             frames = degraded_frames(part.images, condition, seed)
-            found, crops = model_crops(realigned_crops(frames, landmarker_path, progress))
+            found, crops = realigned_crops(frames, landmarker_path, progress)
             for model in members:
                 predicted = model.predict(crops).argmax(axis=1) if len(crops) else np.zeros(0)
                 results[model.name][condition] = condition_scores(
@@ -302,9 +292,8 @@ def compare_on_common_classes(
     labels = np.array([common.index(dataset.class_names[label]) for label in part.labels[keep]])
     results: dict[str, dict] = {model.name: {} for model in models}
     for condition in conditions:
-        found, crops = model_crops(
-            realigned_crops(degraded_frames(faces, condition, seed), landmarker_path, progress)
-        )
+        found, crops = realigned_crops(degraded_frames(faces, condition, seed), landmarker_path,
+                                       progress)
         for model in models:
             columns = [list(model.classes).index(name) for name in common]
             probabilities = model.predict(crops)[:, columns] if len(crops) else np.zeros((0, 1))

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from fer.config import find_landmarker_bundle, landmarker_search_dirs
 from fer.data.image_folders import MAX_FRAME_SIDE, MIN_FRAME_SIDE
-from fer.data.lighting import clipped_share, compensated_for_overexposure, is_overexposed
+from fer.data.lighting import clipped_share, is_overexposed
 from fer.models.inference import PIPELINE_TTA, class_thresholds, tta_views
 from fer.realtime.alignment import align_detected
 from fer.realtime.faces import FaceDetector, missing_landmarker_warning, open_face_detector
@@ -148,10 +148,6 @@ class EmotionRecognizer:
         default: the face, two zoomed views and their mirror images), ``"mirror"`` or
         ``"none"``. The default buys accuracy (the model cards' mirror+zoom rows) for six model
         passes per face, a small cost next to the landmarker's per frame (docs/results.md).
-    exposure_compensation
-        Darken over-exposed crops before the model reads them
-        (:func:`fer.data.lighting.compensated_for_overexposure`; the default, as the robustness
-        suite measures the pipeline). ``FaceResult.overexposed`` is measured either way.
 
     The constructor only stores parameters; models load on the first :meth:`process`
     (or :meth:`load`).
@@ -166,7 +162,6 @@ class EmotionRecognizer:
         tracking: TrackerConfig | None = None,
         keep_crops: bool = True,
         tta: str = PIPELINE_TTA,
-        exposure_compensation: bool = True,
     ):
         # Wrong types fail here, naming the argument, rather than deep inside the first frame.
         loaded = hasattr(model, "predict") and hasattr(model, "classes")
@@ -193,11 +188,6 @@ class EmotionRecognizer:
         self.keep_crops = keep_crops
         tta_views(tta)  # a bad value fails here, not on the first frame
         self.tta = tta
-        if not isinstance(exposure_compensation, bool):
-            raise ValueError(
-                f"exposure_compensation must be True or False, not {exposure_compensation!r}"
-            )
-        self.exposure_compensation = exposure_compensation
         self._model: _Classifier | None = None
         self._detector: FaceDetector | None = None
         self._detector_warning: str | None = None
@@ -333,10 +323,7 @@ class EmotionRecognizer:
             crops = np.stack([align_detected(frame_bgr, face) for face in faces])
             aligned = time.perf_counter()
             # One call for all faces of the frame (and their test-time views).
-            model_crops = (
-                compensated_for_overexposure(crops) if self.exposure_compensation else crops
-            )
-            probs = np.asarray(model.predict(model_crops, tta=self.tta))
+            probs = np.asarray(model.predict(crops, tta=self.tta))
             predicted = time.perf_counter()
             # Checked for the whole frame before any face's track or smoothing takes it: a
             # frame refused half-way would leave the faces before the bad one a frame ahead.

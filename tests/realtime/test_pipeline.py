@@ -5,7 +5,6 @@ import sys
 import numpy as np
 import pytest
 
-from fer.data.lighting import compensated_for_overexposure
 from fer.emotions import FERPLUS, UNCERTAIN
 from fer.models.inference import validate_faces
 from fer.realtime.pipeline import EmotionRecognizer, FaceResult
@@ -21,12 +20,10 @@ class FakeModel:
     def __init__(self):
         self.batch_shapes: list[tuple[int, ...]] = []
         self.views: list[bool | str] = []
-        self.batches: list[np.ndarray] = []
 
     def predict(self, faces, tta=False):
         faces = validate_faces(faces)
         self.batch_shapes.append(faces.shape)
-        self.batches.append(np.array(faces))
         self.views.append(tta)
         probs = np.full((len(faces), len(self.classes)), 0.02, np.float32)
         probs[:, 1] = 1.0 - 0.02 * (len(self.classes) - 1)
@@ -193,44 +190,6 @@ def test_a_face_made_too_bright_is_flagged(video_frames):
         for _, t_s, frame in frames[:4]
     ]
     assert all(face.overexposed for face in brightened)
-
-
-@pytest.mark.data
-@pytest.mark.parametrize("brightness", [1.0, 1.8])
-def test_the_model_reads_an_overexposed_face_darkened_and_a_clean_one_as_it_is(
-    video_frames, brightness
-):
-    landmarker, frames = video_frames
-    model = FakeModel()
-    recognizer = EmotionRecognizer(model=model, landmarker_path=landmarker)
-    frame = np.clip(frames[0][2] * brightness, 0, 255).astype(np.uint8)
-    [face] = recognizer.process(frame, 0.0)
-    read = model.batches[-1][0]
-    if brightness == 1.0:
-        assert not face.overexposed
-        np.testing.assert_array_equal(read, face.face_gray)
-    else:
-        assert face.overexposed and face.clipped_share >= 0.2  # measured on the camera's crop
-        assert read.mean() < face.face_gray.mean() - 20
-        np.testing.assert_array_equal(read, compensated_for_overexposure(face.face_gray))
-
-
-@pytest.mark.data
-def test_exposure_compensation_can_be_turned_off(video_frames):
-    landmarker, frames = video_frames
-    model = FakeModel()
-    recognizer = EmotionRecognizer(
-        model=model, landmarker_path=landmarker, exposure_compensation=False
-    )
-    frame = np.clip(frames[0][2] * 1.8, 0, 255).astype(np.uint8)
-    [face] = recognizer.process(frame, 0.0)
-    assert face.overexposed
-    np.testing.assert_array_equal(model.batches[-1][0], face.face_gray)
-
-
-def test_exposure_compensation_must_be_true_or_false():
-    with pytest.raises(ValueError, match="exposure_compensation must be True or False"):
-        EmotionRecognizer(model=FakeModel(), exposure_compensation="yes")
 
 
 @pytest.mark.data
