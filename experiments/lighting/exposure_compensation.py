@@ -1,7 +1,7 @@
 """How strongly should the pipeline darken an over-exposed face before the model reads it?
 
-``fer.data.lighting.compensated_for_overexposure`` maps each pixel ``p`` of a crop flagged as
-over-exposed to ``255 * (p / 255) ** gamma``. This script takes the FER+ PublicTest faces as the
+A candidate for the frame pipeline (tried, not shipped: experiments/README.md): map each pixel
+``p`` of a crop ``fer.data.lighting`` flags as over-exposed to ``255 * (p / 255) ** gamma``. This script takes the FER+ PublicTest faces as the
 robustness suite makes them (``clean``, ``overexposed``: brightness x1.8 and ``underexposed``:
 x0.35, re-detected and re-aligned), darkens the flagged crops with each gamma of ``GAMMAS``
 (1.0: unchanged) and prints the Live default's accuracy and macro-recall (Keras, one pass).
@@ -14,14 +14,16 @@ Only flagged crops change, so clean and under-exposed faces show what it costs e
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from experiments.framing.bn_mixed_framing import MODEL, ROOT, evaluation_sets, write_record
+from experiments.framing.bn_mixed_framing import write_record
+from experiments.lighting.overexposure_flag import (
+    live_default_and_suite_faces,
+    write_option,
+)
 
-CONDITIONS = ("clean", "overexposed", "underexposed")
 GAMMAS = (1.0, 1.3, 1.6, 1.8, 2.0, 2.5, 3.0)
 OUTPUT = Path(__file__).resolve().parent / "results" / "exposure_compensation.json"
 
@@ -40,20 +42,12 @@ def macro_recall(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 
 def main() -> None:
-    import keras
-
-    import fer.data.preprocess  # noqa: F401  (registers the model's layers for loading)
     from fer.data.lighting import clipped_share, is_overexposed
-    from fer.models.cards import KERAS_FILE
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--write", action="store_true", help=f"store the table in {OUTPUT}")
-    args = parser.parse_args()
-    model = keras.models.load_model(ROOT / "models" / MODEL / KERAS_FILE, compile=False)
+    write = write_option(__doc__.split("\n")[0], OUTPUT)
+    model, sets = live_default_and_suite_faces()
     results = {}
-    for condition, (crops, labels) in evaluation_sets(CONDITIONS).items():
-        if condition not in CONDITIONS:
-            continue  # FER2013's own crops: not what the pipeline sees
+    for condition, (crops, labels) in sets.items():
         flagged = np.array([is_overexposed(clipped_share(crop)) for crop in crops])
         rows = {}
         for gamma in GAMMAS:
@@ -69,7 +63,7 @@ def main() -> None:
             "flagged": round(float(flagged.mean()), 4),
             "gammas": rows,
         }
-    if args.write:
+    if write:
         write_record(OUTPUT, "experiments.lighting.exposure_compensation", results)
 
 

@@ -43,21 +43,34 @@ def flag_table(shares: np.ndarray, correct: np.ndarray) -> dict[str, dict]:
     return table
 
 
-def main() -> None:
+def write_option(description: str, output: Path) -> bool:
+    """Whether the command line asked for ``--write`` (store the table in ``output``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--write", action="store_true", help=f"store the table in {output}")
+    return parser.parse_args().write
+
+
+def live_default_and_suite_faces():
+    """The Live default's Keras model, and ``{condition: (crops, labels)}`` for ``CONDITIONS``
+    (FER+ PublicTest faces as the robustness suite makes them; FER2013's own crops left out,
+    they are not what the pipeline sees)."""
     import keras
 
     import fer.data.preprocess  # noqa: F401  (registers the model's layers for loading)
-    from fer.data.lighting import clipped_share
     from fer.models.cards import KERAS_FILE
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--write", action="store_true", help=f"store the table in {OUTPUT}")
-    args = parser.parse_args()
     model = keras.models.load_model(ROOT / "models" / MODEL / KERAS_FILE, compile=False)
+    sets = evaluation_sets(CONDITIONS)
+    return model, {condition: sets[condition] for condition in CONDITIONS}
+
+
+def main() -> None:
+    from fer.data.lighting import clipped_share
+
+    write = write_option(__doc__.split("\n")[0], OUTPUT)
+    model, sets = live_default_and_suite_faces()
     results = {}
-    for condition, (crops, labels) in evaluation_sets(CONDITIONS).items():
-        if condition not in CONDITIONS:
-            continue  # FER2013's own crops: not what the pipeline sees
+    for condition, (crops, labels) in sets.items():
         probabilities = model.predict(crops[..., None].astype(np.float32), verbose=0)
         correct = probabilities.argmax(axis=1) == labels
         shares = np.array([clipped_share(crop) for crop in crops])
@@ -68,7 +81,7 @@ def main() -> None:
         }
         for threshold, row in results[condition]["thresholds"].items():
             print(f"{condition} >= {threshold}: {row}", flush=True)
-    if args.write:
+    if write:
         write_record(OUTPUT, "experiments.lighting.overexposure_flag", results)
 
 
