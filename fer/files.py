@@ -91,7 +91,7 @@ def restore_interrupted_replacement(path: Path) -> bool:
     """Put back the previous version of folder ``path`` when a replacement stopped between the
     two renames of its swap (``path`` missing, its previous version whole beside it); True if
     it did. ``OSError`` when the rename back fails."""
-    path = Path(path)
+    path = _followed(Path(path))
     try:
         if os.path.lexists(path) or not previous_version(path).is_dir():
             return False  # the usual case, seen without waiting for the lock
@@ -118,13 +118,21 @@ def replacing_folders(paths: list[Path], copy_current: bool = False) -> Iterator
 
     Leftovers of a replacement that a process stopped in the middle of are settled first: a
     previous version waiting beside a missing folder is put back, and versions that no live
-    process is writing are deleted.
+    process is writing are deleted. A path that is a link keeps it: the folder it names is
+    replaced.
     """
-    paths = [Path(path) for path in paths]
+    paths = [_followed(Path(path)) for path in paths]
     with ExitStack() as stack:
         works = [stack.enter_context(_new_version(path, copy_current)) for path in paths]
         yield works
         _swap_in(works, paths)
+
+
+def _followed(path: Path) -> Path:
+    """``path``, or the folder it is a link to. Swapped itself, the link would become a copy
+    of the folder, and the link set aside could not be renamed over the empty folder that marks
+    a version for deletion."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
 
 
 @contextmanager
@@ -224,6 +232,9 @@ def _being_written(work: Path) -> bool:
 def _set_aside_previous(path: Path) -> Path | None:
     """Move the previous version of ``path``, if any, to a name that marks it for deletion (a
     folder deleted half-way under its own name would be put back as if it were whole)."""
+    if os.path.islink(previous_version(path)):  # set aside by a swap of the link itself
+        previous_version(path).unlink()  # the folder it names is not this one's to delete
+        return None
     if not previous_version(path).is_dir():
         return None
     aside = _hidden_sibling(path, "gone")

@@ -197,3 +197,27 @@ def test_models_published_together_all_take_their_place_or_none(
     monkeypatch.undo()
     assert [_contents(target) for target in targets] == [OLD, OLD]
     assert sorted(path.name for path in (tmp_path / "models").iterdir()) == ["one", "two"]
+
+
+def test_a_model_reached_through_a_link_is_replaced_where_the_link_points(tmp_path: Path):
+    models = tmp_path / "models"
+    real = _published(models / "tiny_v3", "old")
+    alias = models / "tiny"
+    alias.symlink_to("tiny_v3")
+    for version in ("first", "second"):  # the second step once failed on the first's leftover
+        with staged_model_dir(alias) as work:
+            (work / "card.json").write_text(_card(version))
+        assert alias.is_symlink() and read_card(real)["version"] == version
+    assert sorted(path.name for path in models.iterdir()) == ["tiny", "tiny_v3"]
+
+
+def test_a_link_left_as_a_previous_version_does_not_block_later_steps(tmp_path: Path):
+    models = tmp_path / "models"
+    model_dir = _published(models / "tiny", "old")
+    _published(models / "elsewhere", "other")
+    (models / ".tiny.old").symlink_to("elsewhere")  # left by a step on a linked model
+    with staged_model_dir(model_dir) as work:
+        (work / "card.json").write_text(_card("new"))
+    assert read_card(model_dir)["version"] == "new"
+    assert _contents(models / "elsewhere")["model.keras"] == "other"
+    assert sorted(path.name for path in models.iterdir()) == ["elsewhere", "tiny"]
