@@ -9,6 +9,7 @@ runners are in :mod:`fer.models.runners`.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -211,6 +212,19 @@ def view_probabilities(
     return probabilities
 
 
+# How often a model is loaded again when its folder was replaced while it was being loaded.
+LOAD_ATTEMPTS = 3
+
+
+def _folder_version(model_dir: Path) -> tuple[int, int] | None:
+    """Which folder is at ``model_dir`` now (None: none is)."""
+    try:
+        status = os.stat(model_dir)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 class EmotionModel:
     """A trained expression classifier: uint8 gray 48×48 faces in, class probabilities out."""
 
@@ -218,6 +232,22 @@ class EmotionModel:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         self.model_dir = Path(model_dir)
+        # A re-publication swaps in a new folder whole (fer.files.replacing_folders): the card
+        # and the model file read on either side of the swap would belong to two versions, or
+        # one of them be missing for a moment: either way the folder is then no longer the one
+        # the loading began with, and the model is loaded again.
+        for attempt in range(1, LOAD_ATTEMPTS + 1):
+            version = _folder_version(self.model_dir)
+            try:
+                self._load(backend, num_threads)
+            except (ModelNotFoundError, InvalidModelError):
+                if attempt == LOAD_ATTEMPTS or _folder_version(self.model_dir) == version:
+                    raise
+                continue
+            if _folder_version(self.model_dir) == version:
+                break
+
+    def _load(self, backend: str, num_threads: int | None) -> None:
         self.card: dict = read_card(self.model_dir)
         self.name: str = self.card["name"]
         self.classes: list[str] = list(self.card["classes"])

@@ -221,3 +221,28 @@ def test_a_link_left_as_a_previous_version_does_not_block_later_steps(tmp_path: 
     assert read_card(model_dir)["version"] == "new"
     assert _contents(models / "elsewhere")["model.keras"] == "other"
     assert sorted(path.name for path in models.iterdir()) == ["elsewhere", "tiny"]
+
+
+def test_a_model_loaded_while_a_new_version_is_swapped_in_is_one_version(
+    tmp_path: Path, monkeypatch
+):
+    import fer.models.inference
+
+    model_dir = _published(tmp_path / "models" / "tiny", "old")
+    swapped = []
+
+    class FileRunner:
+        """Reads the model file; a re-publication lands between the card and the file."""
+
+        output_size = 2
+
+        def __init__(self, path: Path, num_threads: int):
+            if not swapped:
+                swapped.append(True)
+                with staged_model_dir(model_dir) as work:
+                    _write_new_version(work)
+            self.version = Path(path).read_text()
+
+    monkeypatch.setattr(fer.models.inference, "TFLiteRunner", FileRunner)
+    model = fer.models.inference.EmotionModel(model_dir)
+    assert model.card["version"] == model._run.version
