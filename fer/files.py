@@ -15,7 +15,7 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -112,9 +112,15 @@ def replacing_folder(path: Path, copy_current: bool = False) -> Iterator[Path]:
 
 
 @contextmanager
-def replacing_folders(paths: list[Path], copy_current: bool = False) -> Iterator[list[Path]]:
+def replacing_folders(
+    paths: list[Path],
+    copy_current: bool = False,
+    before_swap: Callable[[Path], None] | None = None,
+) -> Iterator[list[Path]]:
     """:func:`replacing_folder` for several folders, all or none: on a clean exit every new
     folder takes its path's place, and when one cannot, those already swapped are swapped back.
+    ``before_swap(path)``, when given, runs for each path while the folders are locked, just
+    before any is swapped; what it raises stops the replacement with every path untouched.
 
     Leftovers of a replacement that a process stopped in the middle of are settled first: a
     previous version waiting beside a missing folder is put back, and versions that no live
@@ -125,7 +131,7 @@ def replacing_folders(paths: list[Path], copy_current: bool = False) -> Iterator
     with ExitStack() as stack:
         works = [stack.enter_context(_new_version(path, copy_current)) for path in paths]
         yield works
-        _swap_in(works, paths)
+        _swap_in(works, paths, before_swap)
 
 
 def _followed(path: Path) -> Path:
@@ -154,14 +160,19 @@ def _new_version(path: Path, copy_current: bool) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)  # already gone when it was swapped in
 
 
-def _swap_in(works: list[Path], paths: list[Path]) -> None:
+def _swap_in(
+    works: list[Path], paths: list[Path], before_swap: Callable[[Path], None] | None
+) -> None:
     with ExitStack() as locks:
         for parent in sorted({path.parent for path in paths}, key=str):
             locks.enter_context(exclusive(parent))
+        for path in paths:
+            _settle(path)  # a replacement that stopped while this one was written
+            if before_swap is not None:
+                before_swap(path)
         swapped: list[tuple[Path, Path]] = []
         try:
             for work, path in zip(works, paths, strict=True):
-                _settle(path)  # a replacement that stopped while this one was written
                 (work / WRITER_LOCK).unlink()
                 _swap(work, path)
                 swapped.append((work, path))

@@ -78,10 +78,20 @@ def new_model_dirs(output_dirs: list[Path], replace: bool = False) -> Iterator[l
     output_dirs = [Path(output_dir) for output_dir in output_dirs]
     for output_dir in output_dirs:
         check_model_destinations(output_dir.parent, [output_dir.name], replace)
-    with replacing_folders(output_dirs) as works:
+    # Checked again under the folders' lock: another command may have published there while
+    # this one was writing.
+    with replacing_folders(output_dirs, before_swap=None if replace else _refuse_a_model) as works:
         yield works
-        for output_dir in output_dirs:
-            check_model_destinations(output_dir.parent, [output_dir.name], replace)
+
+
+def _refuse_a_model(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{target} is a file, not a model folder")
+    if target.is_dir() and any(target.iterdir()):
+        raise ValueError(
+            f"{target} holds a model already (published while this one was being written); "
+            "choose another name, or pass --replace to overwrite it"
+        )
 
 
 @contextmanager

@@ -175,6 +175,29 @@ def test_a_failed_first_publication_leaves_nothing_and_a_replacement_the_old_mod
     assert [path.name for path in target.parent.iterdir()] == ["m"]
 
 
+def test_a_model_published_there_while_this_one_was_written_is_not_overwritten(
+    tmp_path: Path, monkeypatch
+):
+    import fer.files
+
+    target = tmp_path / "models" / "m"
+    real_settle = fer.files._settle
+
+    def another_command_publishes_first(path: Path) -> None:
+        # After every check made before the folder lock: the last moment another publisher
+        # could slip in.
+        if path == target and not target.exists():
+            _published(target, "old")
+        real_settle(path)
+
+    monkeypatch.setattr(fer.files, "_settle", another_command_publishes_first)
+    with pytest.raises(ValueError, match="holds a model already .published while"):
+        with new_model_dir(target) as work:
+            _write_new_version(work)
+    assert _contents(target) == OLD
+    assert [path.name for path in target.parent.iterdir()] == ["m"]
+
+
 @pytest.mark.parametrize("failing_rename", [1, 2, 3, 4])
 def test_models_published_together_all_take_their_place_or_none(
     tmp_path: Path, monkeypatch, failing_rename: int
