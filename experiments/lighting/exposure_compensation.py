@@ -1,11 +1,12 @@
 """How strongly should the pipeline darken an over-exposed face before the model reads it?
 
 A candidate for the frame pipeline (tried, not shipped: experiments/README.md): map each pixel
-``p`` of a crop ``fer.data.lighting`` flags as over-exposed to ``255 * (p / 255) ** gamma``. This script takes the FER+ PublicTest faces as the
-robustness suite makes them (``clean``, ``overexposed``: brightness x1.8 and ``underexposed``:
-x0.35, re-detected and re-aligned), darkens the flagged crops with each gamma of ``GAMMAS``
-(1.0: unchanged) and prints the Live default's accuracy and macro-recall (Keras, one pass).
-Only flagged crops change, so clean and under-exposed faces show what it costs elsewhere.
+``p`` of a crop ``fer.data.lighting`` flags as over-exposed to ``255 * (p / 255) ** gamma``.
+This script takes the FER+ PublicTest faces as the robustness suite makes them (``clean``,
+``overexposed``: brightness x1.8 and ``underexposed``: x0.35, re-detected and re-aligned),
+darkens the flagged crops with each gamma of ``GAMMAS`` (1.0: unchanged) and prints the Live
+default's accuracy and macro-recall (Keras, one pass). Only flagged crops change, so clean and
+under-exposed faces show what it costs elsewhere.
 
     FER_DATA_DIR=/path/to/data python -m experiments.lighting.exposure_compensation --write
 
