@@ -88,16 +88,18 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
             f"a model is named by a string or a path, not {type(name_or_path).__name__}"
         )
     candidate = Path(name_or_path)
-    for folder in (candidate.parent if candidate.suffix == ".keras" else candidate,
-                   MODELS_DIR / str(name_or_path)):
-        restore_interrupted_publication(folder)
-    if candidate.suffix == ".keras" and candidate.is_file():
-        return candidate.parent
-    if candidate.is_dir() and (candidate / CARD_FILE).is_file():
-        return candidate
     named = MODELS_DIR / str(name_or_path)
-    if named.is_dir() and (named / CARD_FILE).is_file():
-        return named
+    # Twice: a new version swapped in just after the first look leaves the folder missing for
+    # a moment, and the second look waits for that swap (it holds the folder lock).
+    for _ in range(2):
+        for folder in (candidate.parent if candidate.suffix == ".keras" else candidate, named):
+            restore_interrupted_publication(folder)
+        if candidate.suffix == ".keras" and candidate.is_file():
+            return candidate.parent
+        if candidate.is_dir() and (candidate / CARD_FILE).is_file():
+            return candidate
+        if named.is_dir() and (named / CARD_FILE).is_file():
+            return named
     available = sorted(
         path.name for path in MODELS_DIR.glob("*")
         if (path / CARD_FILE).is_file() and not path.name.startswith(".")

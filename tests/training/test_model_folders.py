@@ -125,6 +125,27 @@ def test_a_model_left_half_swapped_is_put_back_when_loaded(tmp_path: Path, caplo
     assert _contents(models / "tiny") == OLD
 
 
+def test_a_model_swapped_just_after_the_first_look_is_found(tmp_path: Path, monkeypatch):
+    import fer.models.cards
+    from fer.files import previous_version
+
+    model_dir = _published(tmp_path / "models" / "tiny", "old")
+    real_restore = fer.models.cards.restore_interrupted_replacement
+    calls = []
+
+    def a_swap_starts_after_the_checks(path: Path) -> bool:
+        calls.append(path)
+        restored = real_restore(path)
+        if len(calls) == 2:  # the last check of the first look: the swap's first rename
+            os.replace(model_dir, previous_version(model_dir))
+        return restored
+
+    monkeypatch.setattr(fer.models.cards, "restore_interrupted_replacement",
+                        a_swap_starts_after_the_checks)
+    assert resolve_model_dir(model_dir) == model_dir
+    assert _contents(model_dir) == OLD
+
+
 def test_a_half_swapped_model_that_cannot_be_put_back_is_refused_with_what_to_do(
     tmp_path: Path, monkeypatch
 ):
