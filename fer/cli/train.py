@@ -125,7 +125,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--run-dir", type=Path, help="checkpoints and history (default runs/<names>)"
     )
-    group.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    group.add_argument(
+        "--resume", action="store_true",
+        help="continue the run in --run-dir (refused when it holds none)",
+    )
     group.add_argument(
         "--init-from",
         type=Path,
@@ -198,6 +201,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    run_dir = args.run_dir or PROJECT_ROOT / "runs" / "_".join(names)
+    # Without this a mistyped --run-dir would start a whole new run instead of continuing one.
+    if args.resume and not (run_dir / "state.json").is_file():
+        print(
+            f"error: --resume: {run_dir} holds no run to continue (no state.json); check "
+            "--run-dir and --names, or drop --resume to start a new run",
+            file=sys.stderr,
+        )
+        return 2
     if args.threads:
         import tensorflow as tf
 
@@ -219,7 +231,6 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:  # no FER_DATA_DIR, a damaged CSV
         print(f"error: {error}", file=sys.stderr)
         return 2
-    run_dir = args.run_dir or PROJECT_ROOT / "runs" / "_".join(names)
     try:
         state = train(
             config,

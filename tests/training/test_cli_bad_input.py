@@ -111,6 +111,20 @@ def test_an_existing_model_is_kept_unless_replace_is_asked_for(tiny_data, tmp_pa
     assert [p.name for p in out.iterdir()] == ["tiny"]  # no staging folder left behind
 
 
+def test_resume_refuses_a_run_dir_that_holds_no_run(tiny_data, tmp_path, capsys):
+    # A mistyped --run-dir used to start a whole new run in it, silently.
+    out = tmp_path / "out"
+    resume = ["train", *TINY, "--names", "tiny", "--output-dir", str(out), "--resume"]
+    assert fer_main([*resume, "--run-dir", str(tmp_path / "typo")]) == 2
+    error = capsys.readouterr().err
+    assert "no run to continue" in error and str(tmp_path / "typo") in error
+    assert not (tmp_path / "typo").exists() and not out.exists()
+    # A run that is there is continued (here: finished already, so only published again).
+    assert fer_main(["train", *TINY, "--names", "tiny", "--output-dir", str(out),
+                     "--run-dir", str(tmp_path / "run")]) == 0
+    assert fer_main([*resume, "--replace", "--run-dir", str(tmp_path / "run")]) == 0
+
+
 def test_a_failed_publication_leaves_no_folder_and_the_old_model_whole(tmp_path):
     target = tmp_path / "models" / "m"
     with pytest.raises(RuntimeError), new_model_dir(target) as work:
