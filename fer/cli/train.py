@@ -17,8 +17,9 @@ from fer.data.imbalance import STRATEGIES
 from fer.training.config import FRAMINGS, PRECISIONS, TrainConfig
 
 EXAMPLE = """\
-fer train --model fernet4l --labels fer2013+ferplus --epochs 64 --weight-decay 0.05
-fer train --model fernet4l --labels fer2013+ferplus --run-dir runs/NEW --resume"""
+fer train --model fernet4l --labels fer2013+ferplus --names my13,myplus --weight-decay 0.05
+fer train --model fernet4l --labels fer2013+ferplus --names my13,myplus --weight-decay 0.05 \\
+  --resume"""
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and data")
