@@ -6,6 +6,8 @@ import-linter contracts in pyproject.toml, checked by `lint-imports` in the test
 cannot see a cycle between two modules of one subpackage, which this test does.
 """
 
+import re
+
 import grimp
 
 
@@ -61,3 +63,36 @@ def test_the_cycle_finder_finds_a_cycle():
     graph.add_import(importer="a.two", imported="a.one")
     graph.add_import(importer="a.three", imported="a.one")
     assert _cycles(graph) == [["a.one", "a.two"]]
+
+
+# Subpackages whose entry in docs/architecture.md lists their modules (cli and api: described).
+DOCUMENTED_SUBPACKAGES = (
+    "training", "reporting", "evaluation", "realtime", "rooms", "sessions", "accounts", "storage",
+    "models", "data",
+)
+
+
+def test_the_architecture_page_names_every_module_of_each_layer():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "architecture.md").read_text()
+    picture = page.split("## Layers inside `fer`", 1)[1].split("```")[1]
+    entries: dict[str, set[str]] = {}
+    current = ""
+    for line in picture.splitlines():
+        if line.startswith("fer."):
+            current = line.split()[0].removeprefix("fer.")
+            line = line[len("fer." + current):]
+        entries.setdefault(current, set()).update(re.findall(r"[a-z_]+", line))
+    for subpackage in DOCUMENTED_SUBPACKAGES:
+        modules = {
+            path.stem for path in (root / "fer" / subpackage).glob("*.py")
+            if not path.stem.startswith("_")
+        }
+        modules |= {
+            path.name for path in (root / "fer" / subpackage).iterdir()
+            if (path / "__init__.py").is_file()
+        }
+        missing = sorted(modules - entries.get(subpackage, set()))
+        assert not missing, f"docs/architecture.md does not list fer.{subpackage}'s {missing}"
