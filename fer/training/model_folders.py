@@ -31,11 +31,16 @@ def check_model_name(name: str) -> str:
 
 
 def check_model_destinations(
-    output_dir: Path, names: list[str], replace: bool = False
+    output_dir: Path,
+    names: list[str],
+    replace: bool = False,
+    when_taken: str = ", or pass --replace to overwrite it",
 ) -> list[Path]:
     """The folders ``output_dir/NAME`` the models ``names`` will be published to, checked
     before any work: names valid and distinct, ``output_dir`` a folder (or creatable), and no
-    existing model overwritten unless ``replace``. ``ValueError`` names what was wrong."""
+    existing model overwritten unless ``replace``. ``ValueError`` names what was wrong; for a
+    name taken already, ``when_taken`` ends the message (the caller's way out besides another
+    name, if it has one)."""
     for name in names:
         check_model_name(name)
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -54,10 +59,7 @@ def check_model_destinations(
         if target.exists() and not target.is_dir():
             raise ValueError(f"{target} is a file, not a model folder")
         if target.is_dir() and any(target.iterdir()) and not replace:
-            raise ValueError(
-                f"{target} holds a model already; choose another name, or pass --replace to "
-                "overwrite it"
-            )
+            raise ValueError(f"{target} holds a model already; choose another name{when_taken}")
     return targets
 
 

@@ -127,7 +127,8 @@ def publish_logit_adjusted(
     check_model_name(new_name)
     output_dir = Path(output_dir) if output_dir is not None else MODELS_DIR / new_name
     # Before the search: an existing model is never overwritten.
-    check_model_destinations(output_dir.parent, [output_dir.name])
+    check_model_destinations(output_dir.parent, [output_dir.name],
+                             when_taken=" (a logit-adjusted copy never replaces a model)")
     model_dir, card, keras_model, dataset = load_published(str(name), data_dir)
     seed = training_seed(card, model_dir)
     part = dataset.split(SELECTION_SPLIT)
