@@ -14,7 +14,7 @@ import sys
 
 EXAMPLE = """\
 fer publish ferplus --calibrate
-fer publish ferplus --logit-adjust ferplus_balanced --max-accuracy-drop 0.02
+fer publish ferplus --logit-adjust my_balanced --max-accuracy-drop 0.02
 fer publish fer2013 --uncertainty-thresholds
 fer publish fer2013 --model-card"""
 

@@ -46,3 +46,11 @@ def test_the_train_examples_can_be_run_as_printed():
     for words in commands:
         if "--resume" in words:
             assert [word for word in words if word != "--resume"] in started
+
+
+def test_the_publish_examples_publish_no_copy_over_a_shipped_model():
+    parser, _ = command_parser("publish")
+    for words in _example_commands("publish"):
+        new_name = parser.parse_args(words).logit_adjust
+        if new_name:
+            check_model_destinations(MODELS_DIR, [new_name])
