@@ -2,8 +2,10 @@
 
 Every pair is trained (selection on PublicTest), scored once on FER2013 PrivateTest, and written
 as one JSON report plus summary.csv and summary.md. Finished pairs are skipped, so an interrupted
-comparison continues where it stopped. The budget is shorter than the shipped models': the
-figures rank strategies against each other, they are not the shipped models' accuracy.
+comparison continues where it stopped; a pair whose stored result has other settings (another
+budget, seed or row limit) is refused unless --restart. The budget is shorter than the shipped
+models': the figures rank strategies against each other, they are not the shipped models'
+accuracy.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
 PublicTest only), scores the selected epoch once on FER2013 PrivateTest, and writes one JSON
 report per pair to ``experiments/strategy_comparison/`` plus ``summary.csv`` and
 ``summary.md``. A finished pair is skipped when run again with the same configuration, so an
-interrupted comparison continues where it stopped.
+interrupted comparison continues where it stopped; a stored result of another configuration is
+refused, not replaced, unless ``restart``.
 
 The budget is deliberately equal and shorter than the shipped models' budget: the numbers rank
 strategies against each other; they are not the shipped models' accuracy.
@@ -116,6 +117,49 @@ def _prepare_run_dir(run_dir: Path, config, restart: bool) -> None:
             )
 
 
+def _with_defaults(saved: dict, defaults: dict) -> dict:
+    """``saved`` with every setting added since it was written at its default, nested ones
+    (the augmentation's) included: for that run, a setting that did not exist was at it."""
+    filled = dict(saved)
+    for key, default in defaults.items():
+        if key not in filled:
+            filled[key] = default
+        elif isinstance(default, dict) and isinstance(filled[key], dict):
+            filled[key] = _with_defaults(filled[key], default)
+    return filled
+
+
+def stored_report(report_path: Path, config_json: dict, restart: bool) -> dict | None:
+    """The pair's stored report when it was made with ``config_json`` (the pair is then skipped);
+    None when there is none, or ``restart`` asks to train the pair again. A report of another
+    configuration (another budget, seed or row limit) raises ``FileExistsError``: training
+    would replace a result someone may have recorded."""
+    from fer.training.config import TrainConfig
+
+    if restart or not report_path.is_file():
+        return None
+    try:
+        previous = json.loads(report_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"{report_path} cannot be read ({error}); pass --restart to train this pair again"
+        ) from None
+    if not isinstance(previous, dict):
+        raise ValueError(f"{report_path} is not a pair's report; pass --restart to train "
+                         "this pair again")
+    saved = previous.get("config")
+    saved = _with_defaults(saved if isinstance(saved, dict) else {},
+                           _json_ready(dataclasses.asdict(TrainConfig())))
+    if saved != config_json:
+        changed = sorted(key for key in config_json if saved.get(key) != config_json[key])
+        raise FileExistsError(
+            f"{report_path} holds this pair's result with other settings "
+            f"({', '.join(changed) or 'config'}); choose another --output-dir, or pass "
+            "--restart to replace it"
+        )
+    return previous
+
+
 def _predict_keras(path: Path, images: np.ndarray) -> np.ndarray:
     import keras
 
@@ -145,26 +189,16 @@ def run_one(
     name = run_name(architecture, strategy)
     report_path = Path(output_dir) / f"{name}.json"
     config_json = _json_ready(dataclasses.asdict(config))
-    if report_path.is_file() and not restart:
-        try:
-            previous = json.loads(report_path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(
-                f"{report_path} cannot be read ({error}); pass --restart to train this pair "
-                "again"
-            ) from None
-        if not isinstance(previous, dict):
-            raise ValueError(f"{report_path} is not a pair's report; pass --restart to train "
-                             "this pair again")
-        if previous.get("config") == config_json:
-            if "note" in previous:
-                # The shipped models' budget may have grown since this pair ran.
-                shipped = shipped_epochs if shipped_epochs is not None else shipped_epoch_budget()
-                note = budget_note(epochs, shipped, train_limit)
-                if previous["note"] != note:
-                    previous["note"] = note
-                    report_path.write_text(json.dumps(previous, indent=1))
-            return previous
+    previous = stored_report(report_path, config_json, restart)
+    if previous is not None:
+        if "note" in previous:
+            # The shipped models' budget may have grown since this pair ran.
+            shipped = shipped_epochs if shipped_epochs is not None else shipped_epoch_budget()
+            note = budget_note(epochs, shipped, train_limit)
+            if previous["note"] != note:
+                previous["note"] = note
+                report_path.write_text(json.dumps(previous, indent=1))
+        return previous
     run_dir = Path(runs_dir) / name
     _prepare_run_dir(run_dir, config, restart)
     started = time.perf_counter()
@@ -308,10 +342,16 @@ def run_comparison(
     for architecture in architectures:
         zoo_entry(architecture)
     shipped = shipped_epoch_budget()
+    pairs = [(a, s) for a in architectures for s in strategies]
+    for architecture, strategy in pairs:  # before any training: refuse all or none
+        config = comparison_config(architecture, strategy, epochs, train_limit, seed)
+        stored_report(
+            Path(output_dir) / f"{run_name(architecture, strategy)}.json",
+            _json_ready(dataclasses.asdict(config)), restart,
+        )
     from tqdm.auto import tqdm
 
     reports = []
-    pairs = [(a, s) for a in architectures for s in strategies]
     for architecture, strategy in tqdm(pairs, desc="comparison", unit="pair"):
         name = run_name(architecture, strategy)
         log(f"== {name}: {epochs} epoch(s)")

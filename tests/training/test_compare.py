@@ -87,6 +87,42 @@ def test_finished_pair_is_not_retrained(tmp_path):
     assert report == saved
 
 
+@pytest.mark.parametrize("name", ["ziggy_none", "fernet_smote"])
+def test_a_stored_pair_from_before_later_settings_is_not_retrained(name, tmp_path):
+    # The stored reports predate settings TrainConfig gained since (mixup, framing, the
+    # augmentation's degradation, ...); the documented command retrained and replaced them all.
+    stored = compare.DEFAULT_OUTPUT_DIR / f"{name}.json"
+    report = json.loads(stored.read_text())
+    (tmp_path / stored.name).write_bytes(stored.read_bytes())
+    again = compare.run_one(report["architecture"], report["imbalance"], report["epochs"], None,
+                            tmp_path / "runs", tmp_path, train_limit=report["train_limit"],
+                            seed=report["seed"], shipped_epochs=79)
+    assert again["accuracy"] == report["accuracy"]
+
+
+def test_a_stored_pair_of_another_budget_is_refused_not_replaced(tmp_path, monkeypatch, capsys):
+    import fer.data.datasets
+    from tests.training.test_loop import _tiny_fer2013
+
+    monkeypatch.setattr(fer.data.datasets, "load_dataset", lambda key, data_dir: _tiny_fer2013())
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
+    config = compare.comparison_config("ziggy", "none", 5, train_limit=8000)
+    saved = {"config": json.loads(json.dumps(dataclasses.asdict(config))), "accuracy": 0.5}
+    (tmp_path / "ziggy_none.json").write_text(json.dumps(saved))
+    before = (tmp_path / "ziggy_none.json").read_bytes()
+    with pytest.raises(FileExistsError, match=r"epochs, patience, train_limit.*--restart"):
+        compare.run_one("ziggy", "none", 1, None, tmp_path / "runs", tmp_path, train_limit=300)
+    # Refused before any pair trains, also a pair listed ahead of it that has no result yet.
+    code = fer_main(["compare", "--epochs", "1", "--train-limit", "300", "--architectures",
+                     "fernet,ziggy", "--strategies", "none", "--run-dir", str(tmp_path / "runs"),
+                     "--output-dir", str(tmp_path)])
+    assert code == 2
+    assert "ziggy_none.json holds this pair's result with other settings" in (
+        capsys.readouterr().err)
+    assert (tmp_path / "ziggy_none.json").read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["ziggy_none.json"]
+
+
 def test_run_dir_of_another_configuration_is_refused(tmp_path):
     run_dir = tmp_path / "ziggy_none"
     run_dir.mkdir()
