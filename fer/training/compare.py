@@ -372,4 +372,16 @@ def run_comparison(
             f"macro-F1 {report['macro_f1']:.4f} ({report['wall_time_s'] / 60:.1f} min)"
         )
         reports.append(report)
+    # The summary is the folder's: pairs run earlier (other architectures or strategies) stay in
+    # it rather than being dropped by a run of a few pairs.
+    ran = {run_name(report["architecture"], report["imbalance"]) for report in reports}
+    for path in sorted(Path(output_dir).glob("*.json")):
+        if path.stem in ran:
+            continue
+        try:
+            earlier = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # not a report this command wrote; --restart of its pair replaces it
+        if isinstance(earlier, dict) and "architecture" in earlier:
+            reports.append(earlier)
     return write_summary(reports, output_dir)

@@ -123,6 +123,20 @@ def test_a_stored_pair_of_another_budget_is_refused_not_replaced(tmp_path, monke
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ziggy_none.json"]
 
 
+def test_a_run_of_some_pairs_keeps_the_others_in_the_summary(tmp_path):
+    # A run of one architecture rewrote summary.md with that architecture's rows only.
+    for architecture, accuracy in (("ziggy", 0.45), ("mycnn", 0.48)):
+        config = compare.comparison_config(architecture, "none", 3, train_limit=8000)
+        report = fake_report(architecture, "none", accuracy, accuracy - 0.1)
+        report["config"] = json.loads(json.dumps(dataclasses.asdict(config)))
+        (tmp_path / f"{architecture}_none.json").write_text(json.dumps(report))
+    # fer2013=None: the ziggy pair is finished, so nothing trains.
+    table = compare.run_comparison(3, None, tmp_path / "runs", tmp_path, ("ziggy",), ("none",),
+                                   train_limit=8000, log=lambda line: None)
+    assert sorted(table["architecture"]) == ["mycnn", "ziggy"]
+    assert "| mycnn | none |" in (tmp_path / "summary.md").read_text()
+
+
 def test_run_dir_of_another_configuration_is_refused(tmp_path):
     run_dir = tmp_path / "ziggy_none"
     run_dir.mkdir()
