@@ -46,7 +46,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,12 +75,14 @@ MIN_FOLLOWED_SHARE = 0.9
 
 @dataclass(frozen=True)
 class Footage:
-    """Per-frame raw probabilities of one face, with frame times and the model's classes."""
+    """Per-frame raw probabilities of one face, with frame times and the model's classes (and
+    the per-class "uncertain" thresholds its card gives the pipeline's views, if any)."""
 
     name: str
     t_s: NDArray[np.float64]
     probs: NDArray[np.float64]  # (n_frames, n_classes)
     classes: tuple[str, ...]
+    class_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,11 @@ def record_probabilities(
 ) -> tuple[Footage, list[str]]:
     """Run the pipeline over the frames (15 fps) and keep the first face's raw probabilities,
     with the labels the pipeline showed; frames without a face are dropped."""
-    from fer.realtime.pipeline import EmotionRecognizer
+    from fer.models.inference import class_thresholds, load_model
+    from fer.realtime.pipeline import DEFAULT_MODEL, EmotionRecognizer
 
-    recognizer = EmotionRecognizer(smoothing=config)
+    model = load_model(DEFAULT_MODEL)
+    recognizer = EmotionRecognizer(model=model, smoothing=config)
     times, probs, labels = [], [], []
     for n_frame, frame in enumerate(frames):
         t_s = n_frame / CAMERA_FPS
@@ -163,7 +167,9 @@ def record_probabilities(
             labels.append(results[0].label)
     recognizer.close()
     footage = Footage(
-        name, np.array(times), np.array(probs, np.float64), tuple(recognizer.classes)
+        name, np.array(times), np.array(probs, np.float64), tuple(recognizer.classes),
+        # The pipeline's smoother uses the card's thresholds; so must the replay.
+        class_thresholds(model, recognizer.tta),
     )
     return footage, labels
 
@@ -175,7 +181,7 @@ def smoothed_labels(footage: Footage, config) -> list[str]:
     """The labels ``ProbabilitySmoother`` shows for the footage's probabilities."""
     from fer.realtime.smoothing import ProbabilitySmoother
 
-    smoother = ProbabilitySmoother(footage.classes, config)
+    smoother = ProbabilitySmoother(footage.classes, config, footage.class_thresholds)
     return [smoother.update(p, t).label for p, t in zip(footage.probs, footage.t_s, strict=True)]
 
 
@@ -426,7 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for w in WINDOWS_S for m in MARGINS for d in DWELLS_S
     ]
     current = score((near, far), loop, defaults, loop_s, args.pause)
-    chosen = choose_setting(grid, defaults.min_dwell_s)
+    try:
+        chosen: Scores | None = choose_setting(grid, defaults.min_dwell_s)
+    except ValueError:  # a finding about the model and footage: still print the table
+        chosen = None
     raw = SmoothingConfig(method="none", uncertain_below=0.0, switch_margin=0.0, min_dwell_s=0.0)
     print(HEADER)
     print(format_row(score((near, far), loop, raw, loop_s, args.pause), "raw per-frame top class",
@@ -443,8 +452,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if hit
         )
         print(format_row(s, marks))
-    print(f"chosen by the rule: window {chosen.window_s} s, margin {chosen.switch_margin}, "
-          f"dwell {chosen.min_dwell_s} s")
+    if chosen is None:
+        print(f"chosen by the rule: none; no setting meets its limits (at most "
+              f"{MAX_FLICKER_PER_MIN:g} unexplained label changes a minute on the stable "
+              f"stretches and on the loop, the smile followed on {MIN_FOLLOWED_SHARE:.0%} of "
+              "loops, no change missed)")
+    else:
+        print(f"chosen by the rule: window {chosen.window_s} s, margin {chosen.switch_margin}, "
+              f"dwell {chosen.min_dwell_s} s")
 
     if args.save_probabilities:
         args.save_probabilities.parent.mkdir(parents=True, exist_ok=True)
