@@ -39,3 +39,14 @@ def test_readme_names_only_real_subcommands():
     assert mentioned, "the README shows no `fer` subcommand"
     unknown = sorted(mentioned - set(COMMANDS))
     assert not unknown, f"README mentions `fer {unknown[0]}`; the CLI has {sorted(COMMANDS)}"
+
+
+def test_readme_layout_names_every_subpackage_of_fer():
+    layout = README.read_text().split("## Layout", 1)[1].split("```")[1]
+    # The fer/ entry: its line and the indented lines under it.
+    entry = re.search(r"^fer/ .*\n(?:^ +.*\n)*", layout, re.MULTILINE)
+    assert entry, "README's Layout has no fer/ entry"
+    layout = entry.group(0)
+    subpackages = sorted(path.parent.name for path in (ROOT / "fer").glob("*/__init__.py"))
+    missing = [name for name in subpackages if f"{name}/" not in layout]
+    assert not missing, f"README's Layout leaves out fer/{missing[0]}/"
