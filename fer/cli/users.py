@@ -96,8 +96,12 @@ def _token(args: argparse.Namespace, accounts, audit, actor: str) -> None:
         audit.record(actor, "list_api_tokens", f"user {user.id}", f"{len(records)} tokens")
         print(f"{'id':>4}  {'label':<32} {'created (UTC)':<16}  state")
         for record in records:
+            state = token_state(record)
+            if user.disabled_at and state.startswith("active"):
+                # The API refuses every token of a disabled account, whatever the token says.
+                state = f"refused: account disabled {user.disabled_at:%Y-%m-%d}"
             print(f"{record.id:>4}  {printable(record.name):<32} "
-                  f"{record.created_at:%Y-%m-%d %H:%M}  {token_state(record)}")
+                  f"{record.created_at:%Y-%m-%d %H:%M}  {state}")
     elif args.revoke is not None:
         record = tokens.revoke(args.revoke, user.name, actor=actor)
         print(f"revoked API token {record.id} of {user.name!r}")

@@ -171,3 +171,16 @@ def test_listing_tokens_is_audited(database, monkeypatch, capsys):
     assert (entry["actor"], entry["action"], entry["target"]) == (
         "cli:tester", "list_api_tokens", f"user {user.id}"
     )
+
+
+def test_a_disabled_accounts_tokens_are_listed_as_refused(database, monkeypatch, capsys):
+    assert fer_users(database, "add", "dr.lee", "--role", "clinician", "--password-stdin",
+                     stdin=PASSWORD + "\n", monkeypatch=monkeypatch) == 0
+    assert fer_users(database, "token", "dr.lee", "--label", "ehr") == 0
+    assert fer_users(database, "token", "dr.lee", "--list") == 0
+    assert "active until" in capsys.readouterr().out
+    assert fer_users(database, "disable", "dr.lee") == 0
+    capsys.readouterr()
+    assert fer_users(database, "token", "dr.lee", "--list") == 0
+    listing = capsys.readouterr().out
+    assert "refused: account disabled" in listing and "active" not in listing
