@@ -2,7 +2,8 @@
 landmarker are; cached loaders for the shared (thread-safe) objects; the stores for sessions,
 accounts and the audit log; and the maintenance the app runs at start-up and daily.
 
-Environment variables are read here, at the edge, and nowhere in ``fer``:
+The app's environment variables are read here, at the edge (in ``fer`` only ``fer.config``,
+the command line and ``fer.models.runners``'s ``FER_THREADS`` read any):
 
 - ``FER_SESSION_DB``: the database, a file path (SQLite, default
   ``fer.config.DEFAULT_SESSION_DB``) or a ``postgresql://`` URL; sessions, accounts and the audit
