@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from fer.accounts.users import User
-from fer.sessions.queries import visible_session
+from fer.sessions.queries import locked_session, visible_session
 from fer.sessions.records import (
     ConsentError,
     SessionEndedError,
@@ -27,7 +27,7 @@ from fer.sessions.records import (
 )
 from fer.sessions.schema import CLOCK_SKEW, MAX_MARKER_NOTE_LENGTH
 from fer.storage.database import inserted_id
-from fer.storage.tables import consents, markers, sessions, users
+from fer.storage.tables import markers, users
 from fer.storage.text_fields import validate_text
 
 MARKER_COLUMNS = ("id", "t_seconds", "note", "created_by", "created_by_name", "created_at")
@@ -84,12 +84,7 @@ def insert_marker(
     text = validate_note(note)
     author = _author(connection, created_by)
     info = visible_session(connection, session_id, author)
-    state = connection.execute(
-        select(sessions.c.ended_at, consents.c.withdrawn_at)
-        .select_from(sessions.join(consents, consents.c.id == sessions.c.consent_id))
-        .where(sessions.c.id == info.id)
-        .with_for_update(of=sessions)
-    ).one()
+    state = locked_session(connection, info.id)
     if state.withdrawn_at is not None:
         raise ConsentError(f"Consent for session {info.id} was withdrawn")
     if state.ended_at is not None:
