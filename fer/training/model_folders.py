@@ -30,11 +30,14 @@ def check_model_name(name: str) -> str:
     return name
 
 
+_WHEN_TAKEN = ", or pass --replace to overwrite it"
+
+
 def check_model_destinations(
     output_dir: Path,
     names: list[str],
     replace: bool = False,
-    when_taken: str = ", or pass --replace to overwrite it",
+    when_taken: str = _WHEN_TAKEN,
 ) -> list[Path]:
     """The folders ``output_dir/NAME`` the models ``names`` will be published to, checked
     before any work: names valid and distinct, ``output_dir`` a folder (or creatable), and no
@@ -56,11 +59,21 @@ def check_model_destinations(
     targets = [output_dir / name for name in names]
     for target in targets:
         restore_interrupted_publication(target)  # a model to keep, unless replaced
-        if target.exists() and not target.is_dir():
-            raise ValueError(f"{target} is a file, not a model folder")
-        if target.is_dir() and any(target.iterdir()) and not replace:
-            raise ValueError(f"{target} holds a model already; choose another name{when_taken}")
+        _refuse_a_model(target, replace, when_taken)
     return targets
+
+
+def _refuse_a_model(
+    target: Path, replace: bool, when_taken: str = _WHEN_TAKEN, meanwhile: str = ""
+) -> None:
+    """``ValueError`` when ``target`` is a file, or (unless ``replace``) holds a model already;
+    ``meanwhile`` says when that model came."""
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{target} is a file, not a model folder")
+    if target.is_dir() and any(target.iterdir()) and not replace:
+        raise ValueError(
+            f"{target} holds a model already{meanwhile}; choose another name{when_taken}"
+        )
 
 
 @contextmanager
@@ -82,18 +95,12 @@ def new_model_dirs(output_dirs: list[Path], replace: bool = False) -> Iterator[l
         check_model_destinations(output_dir.parent, [output_dir.name], replace)
     # Checked again under the folders' lock: another command may have published there while
     # this one was writing.
-    with replacing_folders(output_dirs, before_swap=None if replace else _refuse_a_model) as works:
+    def published_meanwhile(target: Path) -> None:
+        _refuse_a_model(target, False, meanwhile=" (published while this one was being written)")
+
+    before_swap = None if replace else published_meanwhile
+    with replacing_folders(output_dirs, before_swap=before_swap) as works:
         yield works
-
-
-def _refuse_a_model(target: Path) -> None:
-    if target.exists() and not target.is_dir():
-        raise ValueError(f"{target} is a file, not a model folder")
-    if target.is_dir() and any(target.iterdir()):
-        raise ValueError(
-            f"{target} holds a model already (published while this one was being written); "
-            "choose another name, or pass --replace to overwrite it"
-        )
 
 
 @contextmanager
