@@ -88,10 +88,10 @@ def controls() -> tuple[SmoothingConfig, bool, int, str]:
         "Smoothing window (s)", 0.2, 3.0, SmoothingConfig().window_s, 0.1, key="live.window_s",
         disabled=method == "none",
         help="Longer: steadier labels, slower to follow a change. On real footage at 15 fps the "
-        "label followed a new expression about 0.27 s after the per-frame reading changed with "
-        "0.5 s (the default), 0.6 s with 1 s and 0.9 s with 1.5 s; 0.3 s changed the label for "
-        "no reason several times a minute. With 'Newer frames count more' this is twice the "
-        "half-life.",
+        "default model's label followed a new expression about 0.65 s after the per-frame "
+        "reading changed with 1 s (the default); 0.5 s follows sooner but, on a noisy webcam "
+        "picture, changed the label for no reason two to three times as often. With 'Newer "
+        "frames count more' this is twice the half-life.",
     )
     uncertain_below = sidebar.slider(
         "Show 'uncertain' below", 0.0, 0.9, 0.4, 0.05, key="live.uncertain_below",

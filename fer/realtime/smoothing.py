@@ -51,12 +51,12 @@ class SmoothingConfig:
     """
 
     method: Literal["ema", "window", "none"] = "window"
-    window_s: float = 0.5
+    window_s: float = 1.0
     half_life_s: float = 0.4
     uncertain_below: float = 0.4
     class_thresholds: bool = True
     switch_margin: float = 0.2
-    min_dwell_s: float = 0.5
+    min_dwell_s: float = 1.0
     reset_after_s: float = 2.0
 
     def __post_init__(self) -> None:
