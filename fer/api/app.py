@@ -1,7 +1,7 @@
 """The FastAPI application: routes under ``/v1``, its OpenAPI document at ``/openapi.json``.
 
-Requests pass, outermost first: :class:`HeadAsGet` (a ``HEAD`` answered as its ``GET``, without
-the body), :class:`~fer.api.errors.UnexpectedErrors` (a 500 with an error
+Requests pass, outermost first: :class:`~fer.api.head.HeadAsGet` (a ``HEAD`` answered as its
+``GET``, without the body), :class:`~fer.api.errors.UnexpectedErrors` (a 500 with an error
 id for anything unhandled), :class:`~fer.api.auth.BearerAuth` (401 without a valid token, before
 the body is read), :class:`~fer.api.errors.BodySizeLimit` (413),
 :class:`~fer.api.errors.CompleteMultipart` (400 for a multipart body cut short), then FastAPI's
@@ -11,9 +11,7 @@ routing and validation (422 with a sentence per bad parameter).
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -25,13 +23,14 @@ from starlette.responses import Response
 from fer.accounts.audit import AuditLog
 from fer.accounts.tokens import TokenStore
 from fer.api import analysis, sessions
-from fer.api.auth import Authenticator, BearerAuth, Receive, Scope, Send, check_service_token
+from fer.api.auth import Authenticator, BearerAuth, check_service_token
 from fer.api.errors import (
     BodySizeLimit,
     CompleteMultipart,
     UnexpectedErrors,
     validation_error,
 )
+from fer.api.head import HeadAsGet
 from fer.api.schemas import Health
 from fer.sessions.store import SessionStore
 
@@ -57,7 +56,7 @@ def health() -> Health:
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods the OpenAPI document gives the path template that ``path`` matches, and
-    ``HEAD`` wherever there is ``GET`` (:class:`HeadAsGet`)."""
+    ``HEAD`` wherever there is ``GET`` (:class:`~fer.api.head.HeadAsGet`)."""
     methods: set[str] = set()
     for template, operations in app.openapi()["paths"].items():
         pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template))
@@ -66,31 +65,6 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
-
-
-class HeadAsGet:
-    """ASGI middleware: a ``HEAD`` request is answered as its ``GET`` would be, status and
-    headers, without the body (RFC 9110, 9.3.2). FastAPI's routes answer only the methods they
-    declare (fastapi/fastapi#1773), so a ``HEAD`` would otherwise get 405; declaring ``HEAD`` on
-    each route would list it in the OpenAPI document as a second operation."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
-        async def without_body(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.body":
-                if message.get("more_body", False):
-                    return
-                message = {"type": "http.response.body", "body": b"", "more_body": False}
-            await send(message)
-
-        # A copy: the server reads the method of its own scope to leave a HEAD answer bodiless.
-        await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

@@ -5,7 +5,8 @@ the sessions they recorded or that were shared with them, an admin all of them; 
 patient data (403). A session the caller may not see answers 404, as a missing one does. The
 service token reads every session but deletes none: deleting a recording is a clinician's or an
 admin's decision, made under an account the audit log can name. Every access, and every refusal
-of an authenticated caller, is written to the audit log.
+of an authenticated caller, is written to the audit log; a ``HEAD`` is recorded as the check it
+is (``check_session``, ``check_sessions``), never as the view or export it did not send.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import Path as PathParameter
 from fastapi.responses import Response
 
 from fer.api.auth import Principal, current_principal
+from fer.api.head import is_head
 from fer.api.schemas import Session, SessionList, error_responses
 from fer.sessions.records import AccessDeniedError, SessionNotFoundError
 
@@ -30,6 +32,12 @@ Caller = Annotated[Principal, Depends(current_principal)]
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
                 "fhir": "application/fhir+json"}
 REPORT_SUFFIXES = {"html": "html", "pdf": "pdf", "fhir": "json"}
+# What a HEAD is recorded as in place of the GET's action. It sends the GET's status and headers
+# (type, size, file name) but no patient data, so calling it a view or an export would tell an
+# auditor that data left which did not; it is still recorded, as every access is, because it
+# confirms that the caller may see the session.
+HEAD_ACTIONS = {"list_sessions": "check_sessions", "view_session": "check_session",
+                "export_session": "check_session"}
 
 
 def _document(media_types: dict[str, dict[str, Any]], description: str) -> dict[int | str, Any]:
@@ -40,6 +48,15 @@ def _audit(request: Request, principal: Principal, action: str, target: str = ""
            detail: str = "") -> None:
     detail = f"{detail}; {principal.token}" if detail else principal.token
     request.app.state.audit.record(principal.actor, action, target, detail)
+
+
+def _audit_answer(request: Request, principal: Principal, action: str, target: str = "",
+                  detail: str = "") -> None:
+    """Record an access about to be answered: as ``action``, or for a HEAD as the check it is."""
+    if is_head(request):
+        action = HEAD_ACTIONS[action]
+        detail = f"{detail}, headers only" if detail else "headers only"
+    _audit(request, principal, action, target, detail)
 
 
 def _patient_data_viewer(request: Request, principal: Principal, target: str) -> Any:
@@ -71,7 +88,7 @@ def _visible(request: Request, principal: Principal, session_id: int) -> Any:
 def list_sessions(request: Request, principal: Caller) -> SessionList:
     viewer = _patient_data_viewer(request, principal, "sessions")
     infos = request.app.state.store.list_sessions(viewer=viewer)
-    _audit(request, principal, "list_sessions", detail=f"{len(infos)} sessions")
+    _audit_answer(request, principal, "list_sessions", detail=f"{len(infos)} sessions")
     return SessionList(sessions=[Session.from_info(info) for info in infos])
 
 
@@ -79,7 +96,7 @@ def list_sessions(request: Request, principal: Caller) -> SessionList:
             responses=error_responses(401, 403, 404, 422))
 def get_session(request: Request, principal: Caller, session_id: SessionId) -> Session:
     info = _visible(request, principal, session_id)
-    _audit(request, principal, "view_session", f"session {info.id}")
+    _audit_answer(request, principal, "view_session", f"session {info.id}")
     return Session.from_info(info)
 
 
@@ -113,7 +130,7 @@ def export_frames(
             media_type = "application/json"
     except SessionNotFoundError:  # deleted since it was read
         raise _not_found(request, principal, session_id) from None
-    _audit(request, principal, "export_session", f"session {info.id}", f"frames {format}")
+    _audit_answer(request, principal, "export_session", f"session {info.id}", f"frames {format}")
     filename = f"session-{info.id}-frames.{format}"
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -148,7 +165,7 @@ def session_report(
         body = session_report(request.app.state.store, info.id, format, viewer=principal.viewer)
     except SessionNotFoundError:  # deleted since it was read
         raise _not_found(request, principal, session_id) from None
-    _audit(request, principal, "export_session", f"session {info.id}", f"report {format}")
+    _audit_answer(request, principal, "export_session", f"session {info.id}", f"report {format}")
     filename = f"session-{info.id}-report.{REPORT_SUFFIXES[format]}"
     return Response(body, media_type=REPORT_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

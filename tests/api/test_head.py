@@ -1,4 +1,5 @@
-"""A HEAD request is answered as its GET would be, status and headers, without a body."""
+"""A HEAD request is answered as its GET would be, status and headers, without a body, and
+audited as the check it is."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 import anyio
 import pytest
+
+from fer.accounts import AuditLog
 
 
 def _sent(app: Any, method: str, path: str, headers: dict[str, str]) -> list[dict]:
@@ -68,3 +71,59 @@ def test_head_where_there_is_no_get_is_405_and_allow_lists_head_beside_get(clien
 def test_the_openapi_document_lists_no_head_operations(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert not any("head" in operations for operations in paths.values())
+
+
+def _audit_rows(world) -> list[tuple[str, str, str, str]]:
+    """The audit log's entries, oldest first, as (actor, action, target, detail)."""
+    entries = AuditLog(world.database).entries()
+    rows = zip(entries["actor"], entries["action"], entries["target"], entries["detail"],
+               strict=True)
+    return list(reversed(list(rows)))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "get_action", "head_detail"),
+    [("/frames?format=csv", "export_session", "frames csv, headers only"),
+     ("/frames?format=json", "export_session", "frames json, headers only"),
+     ("/report?format=html", "export_session", "report html, headers only"),
+     ("/report?format=fhir", "export_session", "report fhir, headers only"),
+     ("", "view_session", "headers only")],
+)
+def test_a_head_is_audited_as_a_check_never_as_the_export_it_did_not_send(
+    client, world, endpoint: str, get_action: str, head_detail: str
+):
+    a = world.sessions["a"]
+    path = f"/v1/sessions/{a}{endpoint}"
+    assert client.head(path, headers=world.headers("dr.a")).status_code == 200
+    ((actor, action, target, detail),) = _audit_rows(world)
+    assert (actor, action, target) == ("dr.a", "check_session", f"session {a}")
+    assert detail.startswith(f"{head_detail}; api token ")
+    client.get(path, headers=world.headers("dr.a"))
+    assert _audit_rows(world)[-1][1:3] == (get_action, f"session {a}")
+
+
+def test_a_head_of_the_list_is_audited_as_a_check(client, world):
+    assert client.head("/v1/sessions", headers=world.headers("service")).status_code == 200
+    assert _audit_rows(world) == [
+        ("api:service", "check_sessions", "", "3 sessions, headers only; FER_API_TOKEN")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "session", "status"),
+    [("rev", "a", 403), ("dr.b", "a", 404), ("dr.a", "b", 404), (None, "a", 401)],
+)
+@pytest.mark.parametrize("endpoint", ["", "/frames?format=csv", "/report?format=html"])
+def test_a_head_is_refused_and_audited_exactly_as_its_get(
+    client, world, who: str | None, session: str, status: int, endpoint: str
+):
+    path = f"/v1/sessions/{world.sessions[session]}{endpoint}"
+    headers = {} if who is None else world.headers(who)
+    assert client.head(path, headers=headers).status_code == status
+    refused_head = _audit_rows(world)
+    assert client.get(path, headers=headers).status_code == status
+    refused_get = _audit_rows(world)[len(refused_head):]
+    # The same entry, time aside: a refusal is recorded whatever the method.
+    assert refused_head == refused_get
+    assert all(action == "access_denied" for _, action, _, _ in refused_head)
+    assert len(refused_head) == (0 if who is None else 1)
