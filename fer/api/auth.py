@@ -37,8 +37,6 @@ MIN_SERVICE_TOKEN_LENGTH = 32
 # break or any other character could never be sent as it is, so it would never match.
 TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 CHALLENGE = 'Bearer realm="fer"'
-# The bearer scheme, then whitespace before what follows: RFC 9110 (11.4) allows only spaces.
-_BEARER_AND_SEPARATOR = re.compile(r"\s*bearer(\s+)\S", re.IGNORECASE)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -110,35 +108,58 @@ class Authenticator:
         return Principal(record.user.name, record.user, f"api token {record.id}")
 
 
+def read_bearer(authorization: str | None) -> tuple[str | None, str | None]:
+    """Read an ``Authorization`` header as RFC 6750 (2.1) writes a bearer credential,
+    ``Bearer 1*SP token68``, the scheme in any case.
+
+    Returns ``(token, None)`` for a well-formed one; ``(None, why)`` for a header that names the
+    bearer scheme but is malformed, ``why`` a clause for a person; ``(None, None)`` for no header
+    or another scheme.
+    """
+    credentials = (authorization or "").strip()
+    scheme_end = next(
+        (index for index, character in enumerate(credentials) if character.isspace()),
+        len(credentials),
+    )
+    scheme, after_scheme = credentials[:scheme_end], credentials[scheme_end:]
+    token = after_scheme.lstrip()
+    separator = after_scheme[: len(after_scheme) - len(token)]
+    if scheme.lower() != "bearer":
+        return None, None
+    if not token:
+        return None, "no token follows the Bearer scheme"
+    if separator.strip(" "):  # RFC 9110 (11.4): spaces, and only spaces, before the token
+        return None, "the scheme and the token must be separated by a space"
+    if any(character.isspace() for character in token):
+        return None, "the token must not contain spaces or other whitespace"
+    # No token the server issues or accepts holds another character, so none could match.
+    if not TOKEN68.fullmatch(token):
+        return None, (
+            "the token may hold only letters, digits and - . _ ~ + / (then = signs at the end)"
+        )
+    return token, None
+
+
 def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, None for anything else."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.lstrip(" ")  # RFC 9110 (11.4): spaces, and only spaces, before the token
-    if scheme.lower() != "bearer" or not token or token[0].isspace() or " " in token:
-        return None
-    return token
-
-
-def _separated_by_other_whitespace(authorization: str | None) -> bool:
-    """Whether ``authorization`` is the bearer scheme and a token separated by whitespace that
-    is not only spaces (``Bearer<TAB>token``): a malformed header, not a missing token."""
-    found = _BEARER_AND_SEPARATOR.match(authorization or "")
-    return found is not None and found.group(1).strip(" ") != ""
+    """The token of a well-formed ``Authorization: Bearer <token>`` header, None otherwise."""
+    return read_bearer(authorization)[0]
 
 
 def refusal(authorization: str | None) -> tuple[str, str]:
-    """The detail and the ``WWW-Authenticate`` challenge of a 401 for ``authorization``."""
-    if bearer_token(authorization) is not None:
+    """The detail and the ``WWW-Authenticate`` challenge of a 401 for ``authorization``: an
+    error code only when bearer credentials were sent (RFC 6750, 3.1), and a detail that says
+    what was wrong with them."""
+    token, malformation = read_bearer(authorization)
+    if token is not None:
         return "The bearer token is not valid.", CHALLENGE + ', error="invalid_token"'
-    if _separated_by_other_whitespace(authorization):
+    if malformation is not None:
         return (
-            "The Authorization header is malformed: the scheme and the token must be "
-            "separated by a space.",
+            f"The Authorization header is malformed: {malformation}.",
             CHALLENGE + ', error="invalid_request"',
         )
-    return "A bearer token is needed.", CHALLENGE
+    if not (authorization or "").strip():
+        return "A bearer token is needed.", CHALLENGE
+    return "A bearer token is needed: the Authorization header names another scheme.", CHALLENGE
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

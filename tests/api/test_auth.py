@@ -36,7 +36,7 @@ def test_every_other_endpoint_answers_401_without_a_valid_token(
     response = client.request(method, path, headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Bearer realm="fer"')
-    assert "bearer token" in response.json()["detail"]
+    assert response.json()["detail"].endswith(" Send Authorization: Bearer <token>.")
 
 
 def test_an_unauthenticated_upload_is_refused_before_it_is_parsed(client):
@@ -182,7 +182,7 @@ def test_a_token_not_separated_by_spaces_is_refused_as_a_malformed_header(
 @pytest.mark.parametrize(
     ("authorization", "detail"),
     [("Bearer\x0btoken", "malformed"), ("bearer\xa0token", "malformed"),
-     ("Bearer\t", "needed"), ("Bearer", "needed"), ("Basic\tdXNlcg==", "needed"),
+     ("Bearer\t", "no token"), ("Bearer", "no token"), ("Basic\tdXNlcg==", "needed"),
      ("Bearerx\ttoken", "needed"), ("Bearer token", "not valid")],
 )
 def test_only_the_bearer_scheme_before_other_whitespace_is_called_malformed(
@@ -191,3 +191,63 @@ def test_only_the_bearer_scheme_before_other_whitespace_is_called_malformed(
     from fer.api.auth import refusal
 
     assert detail in refusal(authorization)[0]
+
+
+MALFORMED = "The Authorization header is malformed: "
+INVALID_REQUEST = 'Bearer realm="fer", error="invalid_request"'
+
+
+@pytest.mark.parametrize(
+    ("authorization", "detail", "challenge"),
+    [
+        (None, "A bearer token is needed.", 'Bearer realm="fer"'),
+        ("", "A bearer token is needed.", 'Bearer realm="fer"'),
+        ("Basic dXNlcjpwYXNz",
+         "A bearer token is needed: the Authorization header names another scheme.",
+         'Bearer realm="fer"'),
+        ("Bearer", MALFORMED + "no token follows the Bearer scheme.", INVALID_REQUEST),
+        ("Bearer   ", MALFORMED + "no token follows the Bearer scheme.", INVALID_REQUEST),
+        ("Bearer a b", MALFORMED + "the token must not contain spaces or other whitespace.",
+         INVALID_REQUEST),
+        ("bearer a b", MALFORMED + "the token must not contain spaces or other whitespace.",
+         INVALID_REQUEST),
+        ("Bearer a  b c", MALFORMED + "the token must not contain spaces or other whitespace.",
+         INVALID_REQUEST),
+        ("Bearer a\tb", MALFORMED + "the token must not contain spaces or other whitespace.",
+         INVALID_REQUEST),
+        ("Bearer\ttoken",
+         MALFORMED + "the scheme and the token must be separated by a space.", INVALID_REQUEST),
+        ("Bearer tok!en", MALFORMED + "the token may hold only letters, digits and - . _ ~ + / "
+         "(then = signs at the end).", INVALID_REQUEST),
+        ("Bearer not-a-token", "The bearer token is not valid.",
+         'Bearer realm="fer", error="invalid_token"'),
+    ],
+)
+def test_each_refused_authorization_header_is_told_what_was_wrong(
+    client, authorization: str | None, detail: str, challenge: str
+):
+    """RFC 6750 (2.1): ``Bearer 1*SP token68``; an error code only when bearer credentials were
+    sent (3.1), invalid_request for those that are malformed."""
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = client.get("/v1/sessions", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["detail"] == f"{detail} Send Authorization: Bearer <token>."
+    assert response.headers["www-authenticate"] == challenge
+
+
+def test_a_valid_token_followed_by_more_words_is_refused_as_malformed(client, world):
+    token = world.tokens["dr.a"]
+    for extra in (" b", " " + token, " realm=fer"):
+        response = client.get("/v1/sessions", headers={"Authorization": f"Bearer {token}{extra}"})
+        assert response.status_code == 401
+        assert response.json()["detail"].startswith(MALFORMED + "the token must not contain")
+
+
+@pytest.mark.parametrize("template", ["bearer {}", "BEARER {}", "Bearer   {}", "  Bearer {}  "])
+def test_the_scheme_in_any_case_and_extra_spaces_around_the_token_are_accepted(
+    client, world, template: str
+):
+    """RFC 9110 (11.1): the scheme is case-insensitive; (11.4) one or more spaces before the
+    token; surrounding whitespace is not part of a field's value (5.5)."""
+    headers = {"Authorization": template.format(world.tokens["dr.a"])}
+    assert client.get("/v1/sessions", headers=headers).status_code == 200
