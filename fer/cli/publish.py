@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--calibrate",
         action="store_true",
         help="fold a temperature fitted on PublicTest into the softmax head, then re-export and "
-        "re-evaluate",
+        "re-evaluate; a model calibrated so already is left as it is",
     )
     action.add_argument(
         "--output-temperatures",

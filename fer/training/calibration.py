@@ -144,6 +144,19 @@ def fold_temperature(keras_model, temperature: float) -> None:
     head.set_weights([weight / temperature for weight in head.get_weights()])
 
 
+def unfold_temperature(keras_model, temperature: float) -> None:
+    """Undo :func:`fold_temperature`: multiply the softmax head's logits by ``temperature``,
+    in place, giving back the head the temperature was fitted on.
+
+    Any finite positive ``temperature``: a product of several fits may lie outside
+    :data:`TEMPERATURE_BOUNDS`.
+    """
+    if not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature {temperature} is not a finite positive number")
+    head = softmax_head(keras_model)
+    head.set_weights([weight * temperature for weight in head.get_weights()])
+
+
 def fit_output_temperatures(
     run, n_classes: int, part, split: str = "PublicTest", views=OUTPUT_TEMPERATURE_VIEWS
 ) -> dict:

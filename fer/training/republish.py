@@ -44,18 +44,38 @@ def stored_temperature(card: dict, model_dir: Path) -> float:
     A new fit multiplies it, so a value that is not a finite positive number is refused,
     naming the card and the field, instead of being carried into the new card.
     """
-    temperature = calibration_record(card, model_dir).get("temperature", 1.0)
+    return _positive_number(card, model_dir, "temperature", default=1.0)
+
+
+def unfolding_temperature(card: dict, model_dir: Path) -> float:
+    """The temperature that, multiplied into the head, gives back the head the card's
+    calibration was fitted from (1.0 when nothing was fitted).
+
+    Only temperatures were ever folded into a head, so that is the card's whole
+    ``temperature``, whatever fits made it; a logit-adjusted copy's biases were added on top of
+    its source's temperature, so for it only its own fit (``this_fit``) is undone.
+    """
+    if calibration_record(card, model_dir).get("fitted_on") is None:
+        return 1.0
+    temperature = stored_temperature(card, model_dir)
+    if "logit_adjustment" not in card:
+        return temperature
+    return _positive_number(card, model_dir, "this_fit", default=temperature)
+
+
+def _positive_number(card: dict, model_dir: Path, field: str, default: float) -> float:
+    value = calibration_record(card, model_dir).get(field, default)
     if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, int | float)
-        or not math.isfinite(temperature)
-        or temperature <= 0
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
     ):
         raise ValueError(
-            f"{model_dir / CARD_FILE} calibration.temperature is {temperature!r}, not a finite "
+            f"{model_dir / CARD_FILE} calibration.{field} is {value!r}, not a finite "
             "positive number"
         )
-    return float(temperature)
+    return float(value)
 
 
 def load_published(name: str, data_dir: Path):
@@ -109,17 +129,37 @@ def reexport(name: str, mode: str, data_dir: Path, command: str | None = None) -
 def calibrate_published(name: str, mode: str, data_dir: Path, command: str | None = None) -> dict:
     """Fold a PublicTest temperature into a published model and re-evaluate both its forms.
 
-    Only the softmax head's weights change (accuracy cannot), but every probability does, so
-    every report of both forms and the TFLite file are redone; the latency records go with the
-    old file (:func:`fer.training.export.export_served_tflite`). Returns the new card.
+    The fit starts from the head as it was before the card's calibration, which is unfolded
+    first (:func:`unfolding_temperature`), so a calibrated model gets the fit and the record
+    its first calibration got: fitting on its calibrated outputs instead would record a near-1
+    second fit whose before/after figures describe nothing. When the fit comes out as the card
+    records it (``temperature`` and ``this_fit``), nothing is written: a re-export would move
+    the served file's figures for no reason and drop its latency records, and the card keeps
+    the record of the first run and of the steps after it. Otherwise only the softmax head's
+    weights change (accuracy cannot), but every probability does, so every report of both
+    forms and the TFLite file are redone; the latency records go with the old file
+    (:func:`fer.training.export.export_served_tflite`). Returns the model's card.
     """
-    from fer.training.calibration import calibrate_on_split
+    from fer.training.calibration import calibrate_on_split, unfold_temperature
 
     model_dir, card, keras_model, dataset = load_published(name, data_dir)
-    previous = stored_temperature(card, model_dir)
+    unfolding = unfolding_temperature(card, model_dir)
+    unfold_temperature(keras_model, unfolding)
+    previous = stored_temperature(card, model_dir) / unfolding
     calibration = calibrate_on_split(keras_model, dataset, previous_temperature=previous)
     if calibration["fitted_on"] is None:
         raise ValueError(f"{name}: {calibration['note']}")
+    recorded = calibration_record(card, model_dir)
+    temperature = recorded.get("temperature")
+    recorded_fit = (temperature, recorded.get("this_fit", temperature))
+    new_fit = (calibration["temperature"], calibration["this_fit"])
+    if recorded.get("fitted_on") is not None and new_fit == recorded_fit:
+        print(
+            f"{name}: already calibrated on PublicTest (temperature {recorded['temperature']}); "
+            "model, evaluation and card left as they are",
+            flush=True,
+        )
+        return card
     calibration["command"] = command or f"fer publish {name} --calibrate"
     seed = training_seed(card, model_dir)
     with staged_model_dir(model_dir) as work:

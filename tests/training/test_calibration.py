@@ -13,6 +13,7 @@ from fer.training.calibration import (
     fold_temperature,
     negative_log_likelihood,
     temperature_scaled,
+    unfold_temperature,
 )
 
 
@@ -112,6 +113,17 @@ def test_folding_divides_the_head_logits_by_the_temperature():
     np.testing.assert_allclose(after, temperature_scaled(before, 0.5), rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="outside"):
         fold_temperature(model, 100.0)
+
+
+def test_unfolding_gives_back_the_head_the_temperature_was_fitted_on():
+    model = _tiny_classifier()
+    faces = np.random.default_rng(1).integers(0, 256, (32, 48, 48, 1)).astype(np.float32)
+    before = np.asarray(model(faces))
+    fold_temperature(model, 0.5)
+    unfold_temperature(model, 0.5)
+    np.testing.assert_allclose(np.asarray(model(faces)), before, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="not a finite positive number"):
+        unfold_temperature(model, 0.0)
 
 
 def test_folding_needs_a_softmax_head():
