@@ -3,12 +3,16 @@
 Model cards, evaluation files and dataset caches are read by other processes (the app, a
 second command) while a command rewrites them; a crash or a full disk mid-write must leave the
 old file whole, not a truncated one that every later load fails on. A model is a folder of
-files that belong together, so it is replaced as a whole (:func:`replacing_folders`).
+files that belong together, so it is replaced as a whole (:func:`replacing_folders`), and
+models that belong together (the heads of one training run) are replaced all or none, even when
+the process stops between two of their swaps.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
+import logging
 import os
 import re
 import secrets
@@ -18,6 +22,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -80,6 +86,20 @@ def exclusive(directory: Path) -> Iterator[None]:
 # restore_interrupted_replacement) can tell apart and settle.
 WRITER_LOCK = ".being-written"
 _HIDDEN_SIBLING = re.compile(r"\.(?P<name>.+)\.(?P<kind>new|gone)-[0-9a-f]{8}")
+# Folders replaced together are swapped one after the other, each whole: a process stopped
+# between two swaps would leave some new and some old. So, under the lock and before the first
+# swap, this file beside them names each folder and its new version; it is removed after the
+# last swap. Only a stopped process leaves it, and whoever takes the lock next settles it.
+TOGETHER_JOURNAL = ".replacing-together.json"
+
+
+class UnsettledReplacementError(OSError):
+    """Folders replaced together were left half swapped by a process that stopped, and could
+    not be settled; the message names them (``folders``) and what to do."""
+
+    def __init__(self, message: str, folders: list[Path]):
+        super().__init__(message)
+        self.folders = folders
 
 
 def previous_version(path: Path) -> Path:
@@ -90,14 +110,24 @@ def previous_version(path: Path) -> Path:
 def restore_interrupted_replacement(path: Path) -> bool:
     """Put back the previous version of folder ``path`` when a replacement stopped between the
     two renames of its swap (``path`` missing, its previous version whole beside it); True if
-    it did. ``OSError`` when the rename back fails."""
+    it did. Folders replaced together that a stopped process left half swapped beside it are
+    settled first (:func:`replacing_folders`). ``OSError`` when a rename back fails, an
+    :class:`UnsettledReplacementError` when ``path`` is one of those that could not be settled."""
     path = _followed(Path(path))
     try:
-        if os.path.lexists(path) or not previous_version(path).is_dir():
+        if not os.path.lexists(path.parent / TOGETHER_JOURNAL) and (
+            os.path.lexists(path) or not previous_version(path).is_dir()
+        ):
             return False  # the usual case, seen without waiting for the lock
     except (OSError, ValueError):  # a name no folder can have: nothing to put back
         return False
     with exclusive(path.parent):  # a swap in progress finishes first
+        try:
+            _settle_together(path.parent)
+        except UnsettledReplacementError as error:
+            if path in error.folders:
+                raise
+            # Other folders' replacement: this one was not part of it.
         return _restore_previous(path)
 
 
@@ -119,6 +149,9 @@ def replacing_folders(
 ) -> Iterator[list[Path]]:
     """:func:`replacing_folder` for several folders, all or none: on a clean exit every new
     folder takes its path's place, and when one cannot, those already swapped are swapped back.
+    A process stopped between two swaps leaves a journal that the next replacement or reader
+    there settles (the outcome is logged): it finishes the swaps, or undoes them when a new
+    version is gone. The folders must share one parent, where the journal is written.
     ``before_swap(path)``, when given, runs for each path while the folders are locked, just
     before any is swapped; what it raises stops the replacement with every path untouched.
 
@@ -128,6 +161,11 @@ def replacing_folders(
     replaced.
     """
     paths = [_followed(Path(path)) for path in paths]
+    if len({path.parent for path in paths}) > 1:
+        raise ValueError(
+            "folders replaced together must share a parent folder: "
+            + ", ".join(str(path) for path in paths)
+        )
     with ExitStack() as stack:
         works = [stack.enter_context(_new_version(path, copy_current)) for path in paths]
         yield works
@@ -170,6 +208,9 @@ def _swap_in(
             _settle(path)  # a replacement that stopped while this one was written
             if before_swap is not None:
                 before_swap(path)
+        together = len(paths) > 1  # one folder's swap is settled without a journal
+        if together:
+            _write_journal(works, paths)
         swapped: list[tuple[Path, Path]] = []
         try:
             for work, path in zip(works, paths, strict=True):
@@ -180,7 +221,15 @@ def _swap_in(
             for work, path in reversed(swapped):
                 os.replace(path, work)
                 _restore_previous(path)
+            if together:
+                _remove_journal(paths[0].parent)
             raise
+        if together:
+            try:
+                _sync_folder(paths[0].parent)  # the swaps on disk before the journal is gone
+                _remove_journal(paths[0].parent)
+            except OSError:  # the new versions are in place; the next lock holder removes it
+                pass
         gone = []
         for path in paths:
             try:
@@ -214,6 +263,7 @@ def _restore_previous(path: Path) -> bool:
 
 def _settle(path: Path) -> None:
     """Undo or finish what a stopped replacement of ``path`` left (the parent's lock held)."""
+    _settle_together(path.parent)
     _restore_previous(path)
     gone = _set_aside_previous(path)  # still there: the swap was done, only not the deletion
     if gone is not None:
@@ -261,3 +311,91 @@ def _hidden_sibling(path: Path, kind: str) -> Path:
         except FileExistsError:
             continue
         return sibling
+
+
+def _write_journal(works: list[Path], paths: list[Path]) -> None:
+    """Record, durably, each of ``paths`` and its new version in ``works`` (the lock held)."""
+    folders = [
+        {"path": path.name, "new": work.name, "identity": _identity(work)}
+        for work, path in zip(works, paths, strict=True)
+    ]
+    with replacing(paths[0].parent / TOGETHER_JOURNAL) as temporary:
+        with open(temporary, "w") as handle:
+            json.dump({"folders": folders}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    _sync_folder(paths[0].parent)
+
+
+def _remove_journal(parent: Path) -> None:
+    (parent / TOGETHER_JOURNAL).unlink()
+    _sync_folder(parent)  # a journal back after a power cut could undo a later replacement
+
+
+def _settle_together(parent: Path) -> None:
+    """Finish the swaps of folders replaced together that a stopped process left in ``parent``
+    (the lock held), or undo them when a new version is gone, and say which."""
+    journal = parent / TOGETHER_JOURNAL
+    for leftover in parent.glob(f".{TOGETHER_JOURNAL}-*.partial"):
+        leftover.unlink(missing_ok=True)  # a journal whose writer stopped before any swap
+    try:
+        text = journal.read_text()
+    except FileNotFoundError:
+        return
+    try:
+        folders = [
+            (parent / entry["path"], parent / entry["new"], entry["identity"])
+            for entry in json.loads(text)["folders"]
+        ]
+    except (ValueError, KeyError, TypeError) as error:
+        raise UnsettledReplacementError(
+            f"{journal} cannot be read ({error}); check the folders beside it and delete it",
+            [],
+        ) from None
+    names = ", ".join(str(path) for path, _, _ in folders)
+    # A new version is known by its folder's identity, which the renames keep: waiting under
+    # its hidden name, in its path's place, or gone.
+    complete = all(
+        identity in (_identity(path), _identity(work)) for path, work, identity in folders
+    )
+    try:
+        for path, work, identity in folders:
+            if complete and _identity(work) == identity:  # not in its place yet
+                (work / WRITER_LOCK).unlink(missing_ok=True)
+                _swap(work, path)
+            elif not complete:
+                if _identity(path) == identity:
+                    os.replace(path, work)  # deleted with the other leftovers below
+                _restore_previous(path)
+        _sync_folder(parent)
+        _remove_journal(parent)
+    except OSError as error:
+        raise UnsettledReplacementError(
+            f"replacing {names} together stopped between two swaps, and settling it failed "
+            f"({error}); it is settled by the next replacement there, or the next load by a "
+            f"user who may write to {parent}",
+            [path for path, _, _ in folders],
+        ) from None
+    outcome = (
+        "finished it: each holds its new version" if complete
+        else "a new version was gone, so it was undone: each holds its version from before"
+    )
+    logger.warning("replacing %s together had stopped between two swaps; %s", names, outcome)
+    for path, _, _ in folders:
+        _settle(path)
+
+
+def _identity(path: Path) -> list[int] | None:
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return [status.st_dev, status.st_ino]
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

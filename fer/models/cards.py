@@ -14,7 +14,11 @@ import re
 from pathlib import Path
 
 from fer.config import MODELS_DIR
-from fer.files import previous_version, restore_interrupted_replacement
+from fer.files import (
+    UnsettledReplacementError,
+    previous_version,
+    restore_interrupted_replacement,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +42,12 @@ def read_card(model_dir: Path) -> dict:
     and ``classes``, a list of distinct class names. ``InvalidModelError`` naming the file and
     what is wrong otherwise."""
     path = Path(model_dir) / CARD_FILE
+    # A folder whose card is there may still be older than the models published with it.
+    restore_interrupted_publication(Path(model_dir))
     try:
         try:
             text = path.read_text()
-        except FileNotFoundError:
+        except FileNotFoundError:  # a new version swapped in just after the first look
             restore_interrupted_publication(Path(model_dir))
             text = path.read_text()
         card = json.loads(text)
@@ -113,10 +119,14 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
 def restore_interrupted_publication(model_dir: Path) -> None:
     """Put back the model ``model_dir`` when publishing a new version of it stopped between the
     two renames that swap the versions (:func:`fer.files.replacing_folders`): the previous
-    version waits whole beside the missing folder. A swap still running is waited for.
-    ``InvalidModelError`` saying what to do when the previous version cannot be put back."""
+    version waits whole beside the missing folder. Models published together (the heads of one
+    run) that a stopped process left some new and some old are all made new, or all old when a
+    new one is gone. A swap still running is waited for. ``InvalidModelError`` saying what to do
+    when that cannot be done."""
     try:
         restored = restore_interrupted_replacement(model_dir)
+    except UnsettledReplacementError as error:
+        raise InvalidModelError(str(error)) from None
     except OSError as error:
         raise InvalidModelError(
             f"{model_dir} is missing: publishing a new version of it stopped half-way, and its "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -219,7 +220,7 @@ def test_a_model_published_there_while_this_one_was_written_is_not_overwritten(
     assert [path.name for path in target.parent.iterdir()] == ["m"]
 
 
-@pytest.mark.parametrize("failing_rename", [1, 2, 3, 4])
+@pytest.mark.parametrize("failing_rename", [1, 2, 3, 4, 5])
 def test_models_published_together_all_take_their_place_or_none(
     tmp_path: Path, monkeypatch, failing_rename: int
 ):
@@ -290,3 +291,180 @@ def test_a_model_loaded_while_a_new_version_is_swapped_in_is_one_version(
     monkeypatch.setattr(fer.models.inference, "TFLiteRunner", FileRunner)
     model = fer.models.inference.EmotionModel(model_dir)
     assert model.card["version"] == model._run.version
+
+
+# Publishes the models named in argv[2:] together (new versions written in full) and stops the
+# process (no cleanup runs) when the swaps rename a folder onto argv[1], or at rename number
+# argv[1] when it is a number.
+STOPPING_PUBLICATION = f"""
+import os, sys
+from pathlib import Path
+from fer.training.model_folders import new_model_dirs
+FILES, NEW = {FILES!r}, {NEW!r}
+stop_at = sys.argv[1]
+renames = 0
+real_replace = os.replace
+def replace(source, destination):
+    global renames
+    renames += 1
+    if str(renames) == stop_at or str(destination) == stop_at:
+        os._exit(17)
+    return real_replace(source, destination)
+with new_model_dirs([Path(arg) for arg in sys.argv[2:]], replace=True) as works:
+    for work in works:
+        for name in FILES:
+            (work / name).write_text(NEW[name])
+    os.replace = replace
+"""
+
+
+def _stop_publishing(targets: list[Path], stop_at: str | Path) -> None:
+    stopped = subprocess.run(
+        [sys.executable, "-c", STOPPING_PUBLICATION, str(stop_at), *map(str, targets)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert stopped.returncode == 17, stopped.stderr
+
+
+@pytest.mark.parametrize("stop_at", range(1, 8))
+def test_models_published_together_stay_together_when_the_process_stops(
+    tmp_path: Path, stop_at: int
+):
+    models = tmp_path / "models"
+    targets = [_published(models / name, "old") for name in ("one", "two")]
+    _stop_publishing(targets, stop_at)
+    # The model the stopped process had not reached yet is read first.
+    versions = [read_card(target)["version"] for target in reversed(targets)]
+    assert versions in (["old", "old"], ["new", "new"])
+    assert [_contents(target) for target in targets] in ([OLD, OLD], [NEW, NEW])
+    for target in targets:  # the next step on each deletes what was left beside it
+        with staged_model_dir(target):
+            pass
+    assert sorted(path.name for path in models.iterdir()) == ["one", "two"]
+
+
+@pytest.mark.parametrize("replacing_models", [True, False])
+@pytest.mark.parametrize("settled_by", ["loading", "publishing"])
+def test_a_publication_stopped_between_two_swaps_is_finished_and_said_so(
+    tmp_path: Path, caplog, replacing_models: bool, settled_by: str
+):
+    from fer.files import WRITER_LOCK, previous_version
+
+    models = tmp_path / "models"
+    targets = [models / "one", models / "two"]
+    if replacing_models:
+        for target in targets:
+            _published(target, "old")
+        # "one" is swapped in; the first rename of "two"'s swap never happens.
+        _stop_publishing(targets, previous_version(targets[1]))
+    else:
+        models.mkdir()
+        _stop_publishing(targets, targets[1])
+    assert (models / "one").is_dir()
+    with caplog.at_level(logging.WARNING, logger="fer.files"):
+        if settled_by == "loading":
+            assert read_card(targets[1])["version"] == "new"
+        else:  # a step on the other model, which copies it
+            with staged_model_dir(targets[1]) as work:
+                assert _contents(work) == {**NEW, WRITER_LOCK: ""}
+    assert [_contents(target) for target in targets] == [NEW, NEW]
+    assert f"{targets[0]}, {targets[1]}" in caplog.text
+    assert "finished" in caplog.text
+    assert sorted(path.name for path in models.iterdir()) == ["one", "two"]
+
+
+def test_a_publication_stopped_between_two_swaps_is_undone_when_a_new_version_is_gone(
+    tmp_path: Path, caplog
+):
+    from fer.files import previous_version
+
+    models = tmp_path / "models"
+    targets = [_published(models / name, "old") for name in ("one", "two")]
+    _stop_publishing(targets, previous_version(targets[1]))
+    for leftover in models.glob(".two.new-*"):
+        shutil.rmtree(leftover)  # the new version of "two" cannot be put in place any more
+    with caplog.at_level(logging.WARNING, logger="fer.files"):
+        assert read_card(targets[1])["version"] == "old"
+    assert [_contents(target) for target in targets] == [OLD, OLD]
+    assert f"{targets[0]}, {targets[1]}" in caplog.text
+    assert "undone" in caplog.text
+    assert sorted(path.name for path in models.iterdir()) == ["one", "two"]
+
+
+# Loads the model argv[2] and stops the process at rename number argv[1], while it settles what
+# a stopped publication left.
+STOPPING_LOAD = """
+import os, sys
+from fer.models.cards import read_card
+stop_at = int(sys.argv[1])
+renames = 0
+real_replace = os.replace
+def replace(source, destination):
+    global renames
+    renames += 1
+    if renames == stop_at:
+        os._exit(17)
+    return real_replace(source, destination)
+os.replace = replace
+read_card(sys.argv[2])
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("new_version_gone", [False, True])
+@pytest.mark.parametrize("stop_at", [1, 2, 3])
+def test_settling_a_stopped_publication_can_itself_stop_and_be_settled_later(
+    tmp_path: Path, new_version_gone: bool, stop_at: int
+):
+    from fer.files import previous_version
+
+    models = tmp_path / "models"
+    targets = [_published(models / name, "old") for name in ("one", "two")]
+    _stop_publishing(targets, previous_version(targets[1]))
+    if new_version_gone:
+        for leftover in models.glob(".two.new-*"):
+            shutil.rmtree(leftover)
+    stopped = subprocess.run(
+        [sys.executable, "-c", STOPPING_LOAD, str(stop_at), str(targets[1])],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert stopped.returncode in (0, 17), stopped.stderr
+    expected = OLD if new_version_gone else NEW
+    assert read_card(targets[0])["version"] == read_card(targets[1])["version"]
+    assert [_contents(target) for target in targets] == [expected, expected]
+    for target in targets:
+        with staged_model_dir(target):
+            pass
+    assert sorted(path.name for path in models.iterdir()) == ["one", "two"]
+
+
+def test_a_stopped_publication_that_cannot_be_settled_refuses_only_its_own_models(
+    tmp_path: Path, monkeypatch
+):
+    from fer.files import previous_version
+
+    models = tmp_path / "models"
+    targets = [_published(models / name, "old") for name in ("one", "two")]
+    _published(models / "other", "other")
+    _stop_publishing(targets, previous_version(targets[1]))
+
+    def refused(source, destination):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refused)  # a reader who may not write to models/
+    assert read_card(models / "other")["version"] == "other"
+    for load in (read_card, resolve_model_dir):
+        with pytest.raises(InvalidModelError, match="stopped between two swaps") as refusal:
+            load(targets[1])
+        assert f"{targets[0]}, {targets[1]}" in str(refusal.value)
+    monkeypatch.undo()
+    assert [read_card(target)["version"] for target in targets] == ["new", "new"]
+
+
+def test_folders_replaced_together_must_share_their_parent(tmp_path: Path):
+    targets = [tmp_path / "models" / "one", tmp_path / "elsewhere" / "two"]
+    with pytest.raises(ValueError, match="share"), new_model_dirs(targets):
+        pass
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
