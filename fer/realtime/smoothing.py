@@ -6,7 +6,8 @@ must beat the current one by a margin, and a label stays at least ``min_dwell_s`
 the smoothed top probability is below ``uncertain_below`` the label is ``"uncertain"``: a clinician
 should not see a confident word where the model is guessing. A model whose card carries per-class
 thresholds (fitted on PublicTest by ``fer publish --uncertainty-thresholds``) is surer of some
-classes than of others; given those, the threshold is the top class's own.
+classes than of others; given those, the threshold is the top class's own. The margin never holds
+a label whose own probability has fallen below its threshold: it gives way to ``"uncertain"``.
 """
 
 from __future__ import annotations
@@ -238,8 +239,13 @@ class ProbabilitySmoother:
             # "uncertain"; halfway from the threshold to 1 is then enough.
             switch = top_p >= min(threshold + config.switch_margin, (threshold + 1.0) / 2)
         else:
-            current_p = float(smoothed[self.classes.index(current)])
+            current_index = self.classes.index(current)
+            current_p = float(smoothed[current_index])
             switch = top_p - current_p >= config.switch_margin
+            if not switch and current_p < self.thresholds[current_index]:
+                # The margin keeps a label against a close challenger, not below its own
+                # threshold: the shown word would claim a confidence the model no longer has.
+                candidate, switch = UNCERTAIN, True
         if switch:
             self._label, self._label_since = candidate, t_s
             return candidate

@@ -51,6 +51,18 @@ def test_leaving_uncertain_needs_the_class_threshold_plus_the_margin():
     assert hysteresis.update([0.02, 0.03, 0.95], 0.2).label == "contempt"
 
 
+def test_the_margin_never_holds_a_label_below_its_own_threshold():
+    held = smoother(switch_margin=0.3)
+    assert held.update([0.05, 0.10, 0.85], 0.0).label == "contempt"
+    # happy leads, but not by the margin: contempt would be held at 0.45, far below its 0.8
+    assert held.update([0.55, 0.00, 0.45], 0.1).label == UNCERTAIN
+    # while a label still above its threshold is held against a close challenger
+    steady = smoother(switch_margin=0.3)
+    assert steady.update([0.60, 0.30, 0.10], 0.0).label == "happy"
+    assert steady.update([0.35, 0.55, 0.10], 0.1).label == "happy"  # 0.35 >= 0.3
+    assert steady.update([0.25, 0.65, 0.10], 0.2).label == "sad"  # the margin is beaten
+
+
 def test_thresholds_for_unknown_classes_or_out_of_range_are_refused():
     with pytest.raises(ValueError, match="anger"):
         smoother(thresholds={"anger": 0.5})
