@@ -73,27 +73,32 @@ def test_a_rename_that_fails_leaves_the_model_entirely_old_or_entirely_new(
     assert [path.name for path in model_dir.parent.iterdir()] == ["tiny"]
 
 
-# Stops the process (no cleanup runs) at the given rename of a step on the model in argv[1]:
-# 0 stops it while the new version is being written.
-STOPPING_STEP = """
+# Each script below defines STOP_AT: the process stops (no cleanup runs) at the rename of that
+# number, or at the rename onto that path.
+STOP_AT_RENAME = """
 import os, sys
 from pathlib import Path
-from fer.training.model_folders import staged_model_dir
-stop_at = int(sys.argv[2])
-renames = 0
 real_replace = os.replace
-def replace(source, destination):
+renames = 0
+def stopping_replace(source, destination):
     global renames
     renames += 1
-    if renames == stop_at:
+    if str(renames) == STOP_AT or str(destination) == STOP_AT:
         os._exit(17)
     return real_replace(source, destination)
-os.replace = replace
+"""
+
+# Stops at rename argv[2] of a step on the model in argv[1]; 0 stops it while the new version is
+# being written.
+STOPPING_STEP = STOP_AT_RENAME + """
+from fer.training.model_folders import staged_model_dir
+STOP_AT = sys.argv[2]
+os.replace = stopping_replace
 with staged_model_dir(Path(sys.argv[1])) as work:
     for name in [name for name in os.listdir(work) if not name.startswith(".")]:
         text = (work / name).read_text()
         (work / name).write_text(text.replace("old", "new"))
-    if stop_at == 0:
+    if STOP_AT == "0":
         os._exit(17)
 """
 
@@ -293,28 +298,17 @@ def test_a_model_loaded_while_a_new_version_is_swapped_in_is_one_version(
     assert model.card["version"] == model._run.version
 
 
-# Publishes the models named in argv[2:] together (new versions written in full) and stops the
-# process (no cleanup runs) when the swaps rename a folder onto argv[1], or at rename number
-# argv[1] when it is a number.
-STOPPING_PUBLICATION = f"""
-import os, sys
-from pathlib import Path
+# Publishes the models named in argv[2:] together (new versions written in full) and stops when
+# the swaps rename a folder onto argv[1], or at rename number argv[1].
+STOPPING_PUBLICATION = STOP_AT_RENAME + f"""
 from fer.training.model_folders import new_model_dirs
 FILES, NEW = {FILES!r}, {NEW!r}
-stop_at = sys.argv[1]
-renames = 0
-real_replace = os.replace
-def replace(source, destination):
-    global renames
-    renames += 1
-    if str(renames) == stop_at or str(destination) == stop_at:
-        os._exit(17)
-    return real_replace(source, destination)
+STOP_AT = sys.argv[1]
 with new_model_dirs([Path(arg) for arg in sys.argv[2:]], replace=True) as works:
     for work in works:
         for name in FILES:
             (work / name).write_text(NEW[name])
-    os.replace = replace
+    os.replace = stopping_replace
 """
 
 
@@ -392,21 +386,12 @@ def test_a_publication_stopped_between_two_swaps_is_undone_when_a_new_version_is
     assert sorted(path.name for path in models.iterdir()) == ["one", "two"]
 
 
-# Loads the model argv[2] and stops the process at rename number argv[1], while it settles what
-# a stopped publication left.
-STOPPING_LOAD = """
-import os, sys
+# Loads the model argv[2] and stops at rename number argv[1], while it settles what a stopped
+# publication left.
+STOPPING_LOAD = STOP_AT_RENAME + """
 from fer.models.cards import read_card
-stop_at = int(sys.argv[1])
-renames = 0
-real_replace = os.replace
-def replace(source, destination):
-    global renames
-    renames += 1
-    if renames == stop_at:
-        os._exit(17)
-    return real_replace(source, destination)
-os.replace = replace
+STOP_AT = sys.argv[1]
+os.replace = stopping_replace
 read_card(sys.argv[2])
 os._exit(0)
 """
