@@ -2,9 +2,9 @@
 its output temperatures, fit its per-class "uncertain" thresholds, add the frame pipeline's views
 to its evaluation, or only rewrite its MODEL_CARD.md; or publish a logit-adjusted copy of it
 under a new name (prior-based biases in its softmax head, chosen on PublicTest). Without an
-action it re-exports the TFLite file (--quantization). Every action re-evaluates what it changed
-into the model's evaluation.json and regenerates MODEL_CARD.md from card.json and
-evaluation.json.
+action it re-exports the TFLite file. A re-export keeps the quantization the model's card records
+unless --quantization names another. Every action re-evaluates what it changed into the model's
+evaluation.json and regenerates MODEL_CARD.md from card.json and evaluation.json.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model name under models/ or a model directory")
     parser.add_argument(
         "--quantization",
-        default="dynamic",
         choices=QUANTIZATION_CHOICES,
-        help="int8 export: dynamic-range activations (default) or full integer",
+        help="int8 export: dynamic-range activations or full integer (default: the mode the "
+        "model's card records, else dynamic); with no action, --calibrate or --logit-adjust",
     )
     action = parser.add_mutually_exclusive_group()
     action.add_argument(
@@ -85,6 +85,17 @@ def _add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_quantization(args: argparse.Namespace) -> None:
+    """Refuse --quantization with an action that exports no TFLite file, which would ignore it."""
+    exporting = not (args.output_temperatures or args.uncertainty_thresholds
+                     or args.add_tta_zoom or args.model_card)
+    if args.quantization is not None and not exporting:
+        raise ValueError(
+            "--quantization applies only when the TFLite file is exported: with no action, "
+            "--calibrate or --logit-adjust"
+        )
+
+
 def _publish_action(args: argparse.Namespace, model_dir) -> tuple[dict, str]:
     """Run the chosen action on ``model_dir``; returns the card and the views to report."""
     from fer.config import data_dir_from_env
@@ -134,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
     from fer.models.cards import ModelNotFoundError, resolve_model_dir
 
     try:
+        _check_quantization(args)
         model_dir = resolve_model_dir(args.model)
         if args.model_card:  # text only: no TensorFlow, no data
             print(f"{args.model}: wrote {write_model_card(model_dir)}")

@@ -55,7 +55,8 @@ def evaluate_split(
 
     ``tta``: test-time views (``EmotionModel.predict``); the report's ``tta`` is ``False``,
     ``True`` (mirror, as earlier reports wrote it) or ``"mirror+zoom"``. ``progress`` (e.g. a
-    ``tqdm`` bar) is advanced by faces × passes as the faces are scored.
+    ``tqdm`` bar) is advanced by faces × passes as the faces are scored. A TFLite report names
+    the quantization the model's card records for its file.
     """
     views = tta_views(tta)
     saved_tta: bool | str = {None: False, "mirror": True}.get(views, views) or False
@@ -78,6 +79,9 @@ def evaluate_split(
             "seconds": round(time.perf_counter() - started, 2),
         }
     )
+    if model.backend == "tflite":
+        # A re-export in another mode changes the file these figures are of.
+        report["quantization"] = getattr(model, "card", {}).get("quantization")
     return report
 
 

@@ -22,9 +22,10 @@ Each leaf is one :func:`fer.evaluation.evaluate.evaluate_split` report, unchange
 :func:`fer.evaluation.metrics.classification_report` (accuracy, macro-F1, ECE, per-class scores,
 confusion matrices, reliability bins) plus ``model``, ``backend``, ``dataset``,
 ``data_checksum``, ``split``, ``tta`` (``False``, ``True`` for the mirror pair, or
-``"mirror+zoom"``) and ``seconds``. Keys are written in the orders above whatever the order the
-reports were added in, so the file diffs cleanly. ``card.json`` holds no metrics: headline
-figures are read from here (:func:`headline`).
+``"mirror+zoom"``) and ``seconds``; a TFLite report also has the ``quantization`` its file was
+exported with, as the card described it. Keys are written in the orders above whatever the
+order the reports were added in, so the file diffs cleanly. ``card.json`` holds no metrics:
+headline figures are read from here (:func:`headline`).
 """
 
 from __future__ import annotations

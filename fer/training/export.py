@@ -8,9 +8,10 @@ import numpy as np
 
 from fer.data.datasets import FaceDataset
 from fer.data.preprocess import standardize_faces
-from fer.models.cards import TFLITE_FILE
+from fer.models.cards import CARD_FILE, TFLITE_FILE
 
 N_CALIBRATION_FACES = 1000
+DEFAULT_QUANTIZATION = "dynamic"
 QUANTIZATION_MODES = {
     # "dynamic" is the shipped models' choice: on PublicTest it matched the calibrated
     # full-integer export while staying with the Keras reference, and XNNPACK's dynamically
@@ -20,6 +21,37 @@ QUANTIZATION_MODES = {
     "full": "int8 weights and activations, calibrated on 1,000 training faces",
 }
 TFLITE_INPUT = "standardised faces (fer.data.preprocess.standardize_faces)"
+
+
+def recorded_quantization(card: dict, model_dir: Path) -> str | None:
+    """The export mode (a key of ``QUANTIZATION_MODES``) the card's ``quantization`` describes.
+
+    None when the card records no export; ``ValueError`` naming the card when its description
+    is none of the modes', which a re-export could not keep.
+    """
+    description = card.get("quantization")
+    if description is None:
+        return None
+    for mode, mode_description in QUANTIZATION_MODES.items():
+        if description == mode_description:
+            return mode
+    raise ValueError(
+        f"{Path(model_dir) / CARD_FILE} quantization is {description!r}, which is none of "
+        f"the export modes ({', '.join(QUANTIZATION_MODES)}); choose one with --quantization"
+    )
+
+
+def reexport_mode(card: dict, model_dir: Path, requested: str | None) -> str:
+    """The mode a published model's TFLite file is exported again in: ``requested`` when the
+    user chose one, else the one its card records (``DEFAULT_QUANTIZATION`` when it records
+    none), so that a re-export never switches a model's mode unasked."""
+    if requested is not None:
+        if requested not in QUANTIZATION_MODES:
+            raise ValueError(
+                f"mode must be one of {sorted(QUANTIZATION_MODES)}, not {requested!r}"
+            )
+        return requested
+    return recorded_quantization(card, model_dir) or DEFAULT_QUANTIZATION
 
 
 def model_after_standardization(keras_model):

@@ -17,7 +17,7 @@ from fer.evaluation.evaluation_file import empty_evaluation, read_evaluation, wr
 from fer.models.cards import KERAS_FILE, read_card
 from fer.models.inference import PIPELINE_TTA, TTA_CHOICES, EmotionModel
 from fer.training.card import save_card
-from fer.training.export import export_served_tflite
+from fer.training.export import export_served_tflite, reexport_mode
 from fer.training.uncertainty import (
     DEFAULT_MIN_PREDICTIONS,
     DEFAULT_PRECISION_TARGET,
@@ -102,7 +102,7 @@ def publish_logit_adjusted(
     data_dir: Path,
     max_accuracy_drop: float,
     command: str | None = None,
-    quantization: str = "dynamic",
+    quantization: str | None = None,
     output_dir: Path | None = None,
 ) -> dict:
     """Publish a copy of the model ``name`` with prior-based logit biases in its softmax head.
@@ -110,8 +110,9 @@ def publish_logit_adjusted(
     ``tau`` is chosen on PublicTest (:func:`fer.training.logit_adjustment.choose_tau`), the
     biases folded into the head, a temperature refitted on PublicTest (the biases change how
     sure the head is), the TFLite file exported, both forms evaluated and the "uncertain"
-    thresholds fitted. The copy goes to ``models/NEW_NAME`` (or ``output_dir``). Returns its
-    card.
+    thresholds fitted. The copy goes to ``models/NEW_NAME`` (or ``output_dir``). Its TFLite
+    file is quantised as the original's card records unless ``quantization`` names another
+    mode (:func:`fer.training.export.reexport_mode`). Returns its card.
     """
     from fer.training.calibration import calibrate_on_split
     from fer.training.logit_adjustment import choose_tau, fold_logit_biases
@@ -131,6 +132,7 @@ def publish_logit_adjusted(
                              when_taken=" (a logit-adjusted copy never replaces a model)")
     model_dir, card, keras_model, dataset = load_published(str(name), data_dir)
     seed = training_seed(card, model_dir)
+    quantization = reexport_mode(card, model_dir, quantization)
     part = dataset.split(SELECTION_SPLIT)
     n_classes = len(card["classes"])
     class_counts = np.bincount(dataset.split("Training").labels, minlength=n_classes)

@@ -13,7 +13,7 @@ from fer.data.datasets import load_dataset
 from fer.models.cards import CARD_FILE, KERAS_FILE, card_label_set, read_card
 from fer.models.inference import PIPELINE_TTA
 from fer.training.card import save_card
-from fer.training.export import export_served_tflite
+from fer.training.export import QUANTIZATION_MODES, export_served_tflite, reexport_mode
 from fer.training.model_folders import staged_model_dir
 from fer.training.publish import evaluate_form, evaluate_forms
 
@@ -110,23 +110,36 @@ def add_tta_zoom_reports(name: str, data_dir: Path, command: str | None = None) 
     return evaluation
 
 
-def reexport(name: str, mode: str, data_dir: Path, command: str | None = None) -> dict:
+def reexport(name: str, mode: str | None, data_dir: Path, command: str | None = None) -> dict:
     """Re-export a shipped model's TFLite file from its Keras model and re-evaluate it.
 
-    Returns the new card.
+    ``mode`` None keeps the quantization the card records (:func:`reexport_mode`). Returns the
+    new card.
     """
     model_dir, card, keras_model, dataset = load_published(name, data_dir)
-    seed = training_seed(card, model_dir)
+    mode = reexport_mode(card, model_dir, mode)
+    seed, previous_quantization = training_seed(card, model_dir), card.get("quantization")
     with staged_model_dir(model_dir) as work:
         export_served_tflite(keras_model, dataset, work, card, seed, mode)
         card["tflite_export_command"] = command or f"fer publish {name} --quantization {mode}"
         save_card(work, card, model_card=False)
         evaluate_form(work, "tflite", dataset)
         save_card(work, card)
+    _say_if_the_mode_changed(name, previous_quantization, card, mode)
     return card
 
 
-def calibrate_published(name: str, mode: str, data_dir: Path, command: str | None = None) -> dict:
+def _say_if_the_mode_changed(name: str, previous: str | None, card: dict, mode: str) -> None:
+    """Print that the served file's quantization changed, when it did (only --quantization
+    changes it)."""
+    if previous is not None and previous != card["quantization"]:
+        print(f"{name}: TFLite file re-exported as {mode} ({card['quantization']}); it was "
+              f"{previous}", flush=True)
+
+
+def calibrate_published(
+    name: str, mode: str | None, data_dir: Path, command: str | None = None
+) -> dict:
     """Fold a PublicTest temperature into a published model and re-evaluate both its forms.
 
     The fit starts from the head as it was before the card's calibration, which is unfolded
@@ -138,11 +151,24 @@ def calibrate_published(name: str, mode: str, data_dir: Path, command: str | Non
     the record of the first run and of the steps after it. Otherwise only the softmax head's
     weights change (accuracy cannot), but every probability does, so every report of both
     forms and the TFLite file are redone; the latency records go with the old file
-    (:func:`fer.training.export.export_served_tflite`). Returns the model's card.
+    (:func:`fer.training.export.export_served_tflite`).
+
+    The TFLite file keeps the quantization the card records unless ``mode`` asks for another
+    (:func:`reexport_mode`); a calibrated model asked for another is re-exported in it
+    (:func:`reexport`). A model served as Keras has no TFLite file to quantise, so a ``mode``
+    is refused for it. Returns the model's card.
     """
     from fer.training.calibration import calibrate_on_split, unfold_temperature
 
     model_dir, card, keras_model, dataset = load_published(name, data_dir)
+    exported = card.get("served_backend") == "tflite_int8"
+    if mode is not None and not exported:
+        raise ValueError(
+            f"{name} serves its Keras model, so --calibrate exports no TFLite file to "
+            f"quantise; export one with: fer publish {name} --quantization {mode}"
+        )
+    # Before the fit: a mode the card records but no export knows is named before any work.
+    served_mode = reexport_mode(card, model_dir, mode) if exported else None
     unfolding = unfolding_temperature(card, model_dir)
     unfold_temperature(keras_model, unfolding)
     previous = stored_temperature(card, model_dir) / unfolding
@@ -154,23 +180,33 @@ def calibrate_published(name: str, mode: str, data_dir: Path, command: str | Non
     recorded_fit = (temperature, recorded.get("this_fit", temperature))
     new_fit = (calibration["temperature"], calibration["this_fit"])
     if recorded.get("fitted_on") is not None and new_fit == recorded_fit:
+        if mode is not None and card.get("quantization") != QUANTIZATION_MODES[mode]:
+            print(f"{name}: already calibrated on PublicTest (temperature "
+                  f"{recorded['temperature']}); only its TFLite file is exported again",
+                  flush=True)
+            return reexport(name, mode, data_dir, command)
         print(
             f"{name}: already calibrated on PublicTest (temperature {recorded['temperature']}); "
             "model, evaluation and card left as they are",
             flush=True,
         )
         return card
-    calibration["command"] = command or f"fer publish {name} --calibrate"
-    seed = training_seed(card, model_dir)
+    quantization = f" --quantization {mode}" if mode else ""
+    calibration["command"] = command or f"fer publish {name} --calibrate{quantization}"
+    seed, previous_quantization = training_seed(card, model_dir), card.get("quantization")
     with staged_model_dir(model_dir) as work:
         keras_model.save(work / KERAS_FILE)
         card["calibration"] = calibration
-        if card.get("served_backend") == "tflite_int8":
-            export_served_tflite(keras_model, dataset, work, card, seed, mode)
+        if served_mode is not None:
+            export_served_tflite(keras_model, dataset, work, card, seed, served_mode)
+            if mode is not None:
+                card["tflite_export_command"] = calibration["command"]
         # EmotionModel reads the output temperatures from the card on disk.
         save_card(work, card, model_card=False)
         evaluate_forms(work, card, dataset)
         save_card(work, card)
+    if served_mode is not None:
+        _say_if_the_mode_changed(name, previous_quantization, card, served_mode)
     return card
 
 
