@@ -205,10 +205,10 @@ def test_a_failed_first_publication_leaves_nothing_and_a_replacement_the_old_mod
 def test_a_model_published_there_while_this_one_was_written_is_not_overwritten(
     tmp_path: Path, monkeypatch
 ):
-    import fer.files
+    import fer.files.folders
 
     target = tmp_path / "models" / "m"
-    real_settle = fer.files._settle
+    real_settle = fer.files.folders._settle
 
     def another_command_publishes_first(path: Path) -> None:
         # After every check made before the folder lock: the last moment another publisher
@@ -217,7 +217,7 @@ def test_a_model_published_there_while_this_one_was_written_is_not_overwritten(
             _published(target, "old")
         real_settle(path)
 
-    monkeypatch.setattr(fer.files, "_settle", another_command_publishes_first)
+    monkeypatch.setattr(fer.files.folders, "_settle", another_command_publishes_first)
     with pytest.raises(ValueError, match="holds a model already .published while"):
         with new_model_dir(target) as work:
             _write_new_version(work)
