@@ -60,10 +60,10 @@ def settle_together(parent: Path) -> list[Path]:
     except FileNotFoundError:
         return []
     try:
-        folders = [
-            (parent / entry["path"], parent / entry["new"], entry["identity"])
-            for entry in json.loads(text)["folders"]
-        ]
+        folders = []
+        for entry in json.loads(text)["folders"]:
+            _check_beside(entry["path"], entry["new"])
+            folders.append((parent / entry["path"], parent / entry["new"], entry["identity"]))
     except (ValueError, KeyError, TypeError) as error:
         raise UnsettledReplacementError(
             f"{journal} cannot be read ({error}); check the folders beside it and delete it",
@@ -99,6 +99,19 @@ def settle_together(parent: Path) -> list[Path]:
     )
     logger.warning("replacing %s together had stopped between two swaps; %s", names, outcome)
     return [path for path, _, _ in folders]
+
+
+def _check_beside(name: str, new: str) -> None:
+    """``ValueError`` unless the journal's ``name`` and ``new`` are a folder beside it and that
+    folder's new version. Every loader settles the journal, so a name that leads elsewhere
+    (``..``, a separator, an absolute path) would have it rename and delete folders outside
+    the one the journal is in."""
+    if not (
+        isinstance(name, str) and isinstance(new, str) and name not in ("", ".", "..")
+        and os.sep not in name and new.startswith(f".{name}.new-") and os.sep not in new
+    ):
+        raise ValueError(f"it names {name!r} and {new!r}, not a folder beside it and its new "
+                         "version")
 
 
 def _identity(path: Path) -> list[int] | None:

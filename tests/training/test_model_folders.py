@@ -453,3 +453,29 @@ def test_folders_replaced_together_must_share_their_parent(tmp_path: Path):
     with pytest.raises(ValueError, match="share"), new_model_dirs(targets):
         pass
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+@pytest.mark.parametrize("outside_name", ["../outside", "/ABSOLUTE"])
+def test_a_journal_naming_a_folder_outside_its_own_moves_nothing_there(
+    tmp_path: Path, outside_name: str
+):
+    """The journal is read by every loader: a name in it that leaves the models folder (a
+    crafted or damaged file) must not make a loader rename or delete a folder elsewhere."""
+    import json
+
+    from fer.files import TOGETHER_JOURNAL
+
+    models = tmp_path / "models"
+    _published(models / "one", "old")
+    outside = _published(tmp_path / "outside", "outside")
+    intruder = _published(tmp_path / "intruder", "intruder")
+    if outside_name.startswith("/"):
+        outside_name = str(outside)
+    entries = [{"path": outside_name, "new": str(intruder),
+                "identity": [intruder.stat().st_dev, intruder.stat().st_ino]}]
+    (models / TOGETHER_JOURNAL).write_text(json.dumps({"folders": entries}))
+
+    assert read_card(models / "one")["version"] == "old"
+    assert _contents(outside)["card.json"] == _card("outside")
+    assert _contents(intruder)["card.json"] == _card("intruder")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["intruder", "models", "outside"]
