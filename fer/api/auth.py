@@ -116,7 +116,8 @@ def read_bearer(authorization: str | None) -> tuple[str | None, str | None]:
     bearer scheme but is malformed, ``why`` a clause for a person; ``(None, None)`` for no header
     or another scheme.
     """
-    credentials = (authorization or "").strip()
+    # RFC 9110 (5.5): only spaces and tabs around a field value are not part of it.
+    credentials = (authorization or "").strip(" \t")
     scheme_end = next(
         (index for index, character in enumerate(credentials) if character.isspace()),
         len(credentials),
@@ -157,7 +158,7 @@ def refusal(authorization: str | None) -> tuple[str, str]:
             f"The Authorization header is malformed: {malformation}.",
             CHALLENGE + ', error="invalid_request"',
         )
-    if not (authorization or "").strip():
+    if not (authorization or "").strip(" \t"):
         return "A bearer token is needed.", CHALLENGE
     return "A bearer token is needed: the Authorization header names another scheme.", CHALLENGE
 

@@ -251,3 +251,18 @@ def test_the_scheme_in_any_case_and_extra_spaces_around_the_token_are_accepted(
     token; surrounding whitespace is not part of a field's value (5.5)."""
     headers = {"Authorization": template.format(world.tokens["dr.a"])}
     assert client.get("/v1/sessions", headers=headers).status_code == 200
+
+
+
+@pytest.mark.parametrize("around", ["\xa0", "\x85", "\x1f", "\x0b"])
+def test_only_spaces_and_tabs_around_the_header_are_not_part_of_it(around: str):
+    """RFC 9110 (5.5): a field value's surrounding whitespace is spaces and tabs. Any other
+    character around the credentials (a server passes a no-break space through as it is) is
+    part of them, so they are malformed, not the token inside them."""
+    from fer.api.auth import read_bearer
+
+    for authorization in (f"Bearer token{around}", f"{around}Bearer token"):
+        token, malformation = read_bearer(authorization)
+        assert token is None, repr(authorization)
+    assert read_bearer(f"Bearer token{around}")[1] is not None
+    assert read_bearer(" \tBearer token\t ") == ("token", None)
