@@ -8,7 +8,7 @@ import logging
 import os
 from pathlib import Path
 
-from fer.files.versions import WRITER_LOCK, restore_previous, swap
+from fer.files.versions import WRITER_LOCK, previous_version, restore_previous, swap
 from fer.files.writes import replacing, sync_folder
 
 # What it logs went out under this name before the journal had a module of its own.
@@ -32,7 +32,8 @@ class UnsettledReplacementError(OSError):
 def write_journal(works: list[Path], paths: list[Path]) -> None:
     """Record, durably, each of ``paths`` and its new version in ``works`` (the lock held)."""
     folders = [
-        {"path": path.name, "new": work.name, "identity": _identity(work)}
+        {"path": path.name, "new": work.name, "identity": _identity(work),
+         "replaces": os.path.lexists(path)}
         for work, path in zip(works, paths, strict=True)
     ]
     with replacing(paths[0].parent / TOGETHER_JOURNAL) as temporary:
@@ -60,10 +61,12 @@ def settle_together(parent: Path) -> list[Path]:
     except FileNotFoundError:
         return []
     try:
-        folders = []
+        folders, replaced = [], set()
         for entry in json.loads(text)["folders"]:
             _check_beside(entry["path"], entry["new"])
             folders.append((parent / entry["path"], parent / entry["new"], entry["identity"]))
+            if entry.get("replaces", True):
+                replaced.add(parent / entry["path"])
     except (ValueError, KeyError, TypeError) as error:
         raise UnsettledReplacementError(
             f"{journal} cannot be read ({error}); check the folders beside it and delete it",
@@ -75,6 +78,7 @@ def settle_together(parent: Path) -> list[Path]:
     complete = all(
         identity in (_identity(path), _identity(work)) for path, work, identity in folders
     )
+    kept = []
     try:
         for path, work, identity in folders:
             if complete and _identity(work) == identity:  # not in its place yet
@@ -82,6 +86,11 @@ def settle_together(parent: Path) -> list[Path]:
                 swap(work, path)
             elif not complete:
                 if _identity(path) == identity:
+                    if path in replaced and not previous_version(path).is_dir():
+                        # Its version from before is already gone: taking the new one away
+                        # would leave no model at all.
+                        kept.append(path)
+                        continue
                     os.replace(path, work)  # deleted with the folder's other leftovers next
                 restore_previous(path)
         sync_folder(parent)
@@ -97,6 +106,11 @@ def settle_together(parent: Path) -> list[Path]:
         "finished it: each holds its new version" if complete
         else "a new version was gone, so it was undone: each holds its version from before"
     )
+    if kept:
+        outcome += (
+            f", except {', '.join(map(str, kept))}, whose version from before was gone: it "
+            "keeps its new version"
+        )
     logger.warning("replacing %s together had stopped between two swaps; %s", names, outcome)
     return [path for path, _, _ in folders]
 

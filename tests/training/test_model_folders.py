@@ -386,6 +386,35 @@ def test_a_publication_stopped_between_two_swaps_is_undone_when_a_new_version_is
     assert sorted(path.name for path in models.iterdir()) == ["one", "two"]
 
 
+def test_undoing_a_publication_never_takes_away_a_model_with_nothing_to_put_back(
+    tmp_path: Path, caplog
+):
+    """A journal left after the last swap (its removal failed), then one model deleted by
+    hand: the other's version from before was already deleted, so undoing it would leave none."""
+    import json
+
+    from fer.files import TOGETHER_JOURNAL, previous_version
+
+    models = tmp_path / "models"
+    targets = [_published(models / name, "old") for name in ("one", "two")]
+    with new_model_dirs(targets, replace=True) as works:
+        for work in works:
+            _write_new_version(work)
+    assert not previous_version(targets[0]).exists()
+    entries = [
+        {"path": target.name, "new": f".{target.name}.new-0123abcd", "replaces": True,
+         "identity": [target.stat().st_dev, target.stat().st_ino]}
+        for target in targets
+    ]
+    (models / TOGETHER_JOURNAL).write_text(json.dumps({"folders": entries}))
+    shutil.rmtree(targets[1])
+    with caplog.at_level(logging.WARNING, logger="fer.files"):
+        assert read_card(targets[0])["version"] == "new"
+    assert _contents(targets[0]) == NEW
+    assert "keeps its new version" in caplog.text
+    assert not (models / TOGETHER_JOURNAL).exists()
+
+
 # Loads the model argv[2] and stops at rename number argv[1], while it settles what a stopped
 # publication left.
 STOPPING_LOAD = STOP_AT_RENAME + """
