@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -380,12 +381,17 @@ def worst_case(per_model: Sequence[Scores]) -> Scores:
         stable_flicker_per_min=max(s.stable_flicker_per_min for s in per_model),
         loop_flicker_per_min=max(s.loop_flicker_per_min for s in per_model),
         loop_followed_share=min(s.loop_followed_share for s in per_model),
-        # A model whose label never followed a change has no delay; "missed" counts it.
-        onset_delay_ms=max(s.onset_delay_ms for s in per_model),
-        offset_delay_ms=max(s.offset_delay_ms for s in per_model),
+        onset_delay_ms=_longest_delay([s.onset_delay_ms for s in per_model]),
+        offset_delay_ms=_longest_delay([s.offset_delay_ms for s in per_model]),
         n_missed=max(s.n_missed for s in per_model),
         uncertain_share=max(s.uncertain_share for s in per_model),
     )
+
+
+def _longest_delay(delays_ms: Sequence[float]) -> float:
+    """The longest delay; NaN (a model whose label never followed a change) beats any other,
+    whatever the order, where ``max`` would depend on it."""
+    return max(delays_ms, key=lambda delay: math.inf if math.isnan(delay) else delay)
 
 
 def score_models(recordings: Mapping[str, Recording], config) -> Scores:

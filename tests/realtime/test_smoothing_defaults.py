@@ -127,3 +127,14 @@ def test_delays_run_from_the_raw_change_to_the_shown_label():
     assert onsets == pytest.approx([2 / 15]) and offsets == [] and n_missed == 0
     _, _, n_missed = follow_delays(raw, ["surprise"] * 12, t_s, "happy")
     assert n_missed == 1
+
+
+def test_the_worst_case_delay_is_unknown_when_any_model_never_followed():
+    from experiments.smoothing_on_footage import Scores, worst_case
+
+    def scores(onset_ms: float) -> Scores:
+        return Scores(1.0, 0.2, 1.0, 0.0, 0.0, 1.0, onset_ms, 100.0, 0, 0.1)
+
+    for order in ([float("nan"), 300.0], [300.0, float("nan")]):
+        assert np.isnan(worst_case([scores(onset) for onset in order]).onset_delay_ms)
+    assert worst_case([scores(200.0), scores(300.0)]).onset_delay_ms == 300.0
