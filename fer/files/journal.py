@@ -52,7 +52,9 @@ def remove_journal(parent: Path) -> None:
 def settle_together(parent: Path) -> list[Path]:
     """Finish the swaps of folders replaced together that a stopped process left in ``parent``
     (the lock held), or undo them when a new version is gone, and say which. Returns those
-    folders (none when nothing was left), whose own leftovers are settled next."""
+    folders, whose own leftovers are settled next; none when nothing was left, or when every
+    new version is in place and only the journal could not be removed (a reader who may not
+    write here: it loads them, and the next user who may write removes it)."""
     journal = parent / TOGETHER_JOURNAL
     for leftover in parent.glob(f".{TOGETHER_JOURNAL}-*.partial"):
         leftover.unlink(missing_ok=True)  # a journal whose writer stopped before any swap
@@ -78,6 +80,9 @@ def settle_together(parent: Path) -> list[Path]:
     complete = all(
         identity in (_identity(path), _identity(work)) for path, work, identity in folders
     )
+    # Only the journal left to remove (it outlived the last swap): a reader who may not write
+    # here can still load these folders.
+    all_in_place = all(_identity(path) == identity for path, _, identity in folders)
     kept = []
     try:
         for path, work, identity in folders:
@@ -96,6 +101,15 @@ def settle_together(parent: Path) -> list[Path]:
         sync_folder(parent)
         remove_journal(parent)
     except OSError as error:
+        if all_in_place:
+            logger.warning(
+                "replacing %s together had finished, but its journal %s could not be removed "
+                "(%s); each holds its new version, and the next user who may write to %s "
+                "removes it", names, journal, error, parent,
+            )
+            # Nothing settled: their own leftovers wait for that user too, and settling them
+            # would come back here.
+            return []
         raise UnsettledReplacementError(
             f"replacing {names} together stopped between two swaps, and settling it failed "
             f"({error}); it is settled by the next replacement there, or the next load by a "

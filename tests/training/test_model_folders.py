@@ -415,6 +415,39 @@ def test_undoing_a_publication_never_takes_away_a_model_with_nothing_to_put_back
     assert not (models / TOGETHER_JOURNAL).exists()
 
 
+def test_a_journal_that_outlived_the_last_swap_does_not_block_a_reader(
+    tmp_path: Path, monkeypatch, caplog
+):
+    """Every new version is in place and only the journal is left: a reader who may not remove
+    it still loads the models (it used to be refused until someone who may write came)."""
+    import json
+
+    from fer.files import TOGETHER_JOURNAL
+
+    models = tmp_path / "models"
+    targets = [_published(models / name, "old") for name in ("one", "two")]
+    with new_model_dirs(targets, replace=True) as works:
+        for work in works:
+            _write_new_version(work)
+    entries = [
+        {"path": target.name, "new": f".{target.name}.new-0123abcd", "replaces": True,
+         "identity": [target.stat().st_dev, target.stat().st_ino]}
+        for target in targets
+    ]
+    (models / TOGETHER_JOURNAL).write_text(json.dumps({"folders": entries}))
+
+    def refused(parent):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr("fer.files.journal.remove_journal", refused)
+    with caplog.at_level(logging.WARNING, logger="fer.files"):
+        assert [read_card(target)["version"] for target in targets] == ["new", "new"]
+    assert "could not be removed" in caplog.text
+    monkeypatch.undo()
+    assert read_card(targets[0])["version"] == "new"
+    assert not (models / TOGETHER_JOURNAL).exists()
+
+
 # Loads the model argv[2] and stops at rename number argv[1], while it settles what a stopped
 # publication left.
 STOPPING_LOAD = STOP_AT_RENAME + """
