@@ -108,6 +108,17 @@ class Authenticator:
         return Principal(record.user.name, record.user, f"api token {record.id}")
 
 
+# Set in a request's state by fer.api.head.HeadAsGet, which passes a HEAD on as a GET.
+ANSWERED_AS_HEAD = "answered_as_head"
+
+
+def requested_method(scope: Scope) -> str:
+    """The method the client sent: ``HEAD`` for a request passed on as a ``GET``."""
+    if scope.get("state", {}).get(ANSWERED_AS_HEAD):
+        return "HEAD"
+    return str(scope.get("method"))
+
+
 def read_bearer(authorization: str | None) -> tuple[str | None, str | None]:
     """Read an ``Authorization`` header as RFC 6750 (2.1) writes a bearer credential,
     ``Bearer 1*SP token68``, the scheme in any case.
@@ -206,7 +217,7 @@ class BearerAuth:
         if principal is None:
             detail, challenge = refusal(header)
             # %r: a path is the caller's text, and a decoded newline in it would forge a line.
-            logger.warning("refused %s %r: %s", scope.get("method"), path, detail)
+            logger.warning("refused %s %r: %s", requested_method(scope), path, detail)
             body = json.dumps({"detail": f"{detail} Send Authorization: Bearer <token>."})
             await send_json(send, 401, body.encode(), [(b"www-authenticate", challenge.encode())])
             return

@@ -8,10 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from fer.api.auth import Receive, Scope, Send
-
-# Kept in the request's state: the routes see the method as GET.
-_ANSWERED_AS_HEAD = "answered_as_head"
+from fer.api.auth import ANSWERED_AS_HEAD, Receive, Scope, Send
 
 
 class HeadAsGet:
@@ -36,11 +33,11 @@ class HeadAsGet:
             await send(message)
 
         # A copy: the server reads the method of its own scope to leave a HEAD answer bodiless.
-        state = {**scope.get("state", {}), _ANSWERED_AS_HEAD: True}
+        state = {**scope.get("state", {}), ANSWERED_AS_HEAD: True}
         await self.app({**scope, "method": "GET", "state": state}, receive, without_body)
 
 
 def is_head(request: Request) -> bool:
     """Whether ``request`` is a ``HEAD`` that :class:`HeadAsGet` passed on as a ``GET``: its
     answer carries the status and headers but none of the body the route builds."""
-    return bool(getattr(request.state, _ANSWERED_AS_HEAD, False))
+    return bool(getattr(request.state, ANSWERED_AS_HEAD, False))

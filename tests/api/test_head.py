@@ -127,3 +127,13 @@ def test_a_head_is_refused_and_audited_exactly_as_its_get(
     assert refused_head == refused_get
     assert all(action == "access_denied" for _, action, _, _ in refused_head)
     assert len(refused_head) == (0 if who is None else 1)
+
+
+def test_a_refused_head_is_logged_as_the_head_it_was(client, caplog):
+    with caplog.at_level("WARNING", logger="fer.api"):
+        client.head("/v1/sessions")
+        client.get("/v1/sessions")
+    refusals = [line for line in caplog.text.splitlines() if "refused" in line]
+    assert len(refusals) == 2
+    assert "refused HEAD '/v1/sessions'" in refusals[0]
+    assert "refused GET '/v1/sessions'" in refusals[1]
