@@ -97,10 +97,11 @@ def controls() -> tuple[SmoothingConfig, bool, int, str]:
         "Show 'uncertain' below", 0.0, 0.9, 0.4, 0.05, key="live.uncertain_below",
         help="When the top smoothed probability is lower, the label reads 'uncertain'. Higher: "
         "fewer confident words for a face the model is unsure of, more time shown as "
-        "'uncertain'. At 0.4 (the default) that was about a fifth of the frames of the test "
-        "footage, mostly while the expression was changing. Expressions for which the model's "
-        "card carries a calibrated threshold (the lowest at which its readings were right 80 % "
-        "of the time on the selection split) use that instead; 0 turns 'uncertain' off.",
+        "'uncertain'. At 0.4 (the default) that was about a sixth of the frames of the test "
+        "footage with the default model, mostly while the expression was changing. "
+        "Expressions for which the model's card carries a calibrated threshold (the lowest at "
+        "which its readings were right 80 % of the time on the selection split) use that "
+        "instead; 0 turns 'uncertain' off.",
     )
     show_landmarks = sidebar.checkbox("Draw landmarks", value=False, key="live.landmarks")
     max_faces = sidebar.number_input("Most faces", 1, 4, 1, key="live.max_faces")
