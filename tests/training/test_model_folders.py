@@ -386,27 +386,37 @@ def test_a_publication_stopped_between_two_swaps_is_undone_when_a_new_version_is
     assert sorted(path.name for path in models.iterdir()) == ["one", "two"]
 
 
-def test_undoing_a_publication_never_takes_away_a_model_with_nothing_to_put_back(
-    tmp_path: Path, caplog
-):
-    """A journal left after the last swap (its removal failed), then one model deleted by
-    hand: the other's version from before was already deleted, so undoing it would leave none."""
+def _published_with_a_journal_left(models: Path) -> list[Path]:
+    """Models "one" and "two" published together, new over old, and their journal written
+    again as if removing it after the last swap had failed."""
     import json
 
-    from fer.files import TOGETHER_JOURNAL, previous_version
+    from fer.files import TOGETHER_JOURNAL
 
-    models = tmp_path / "models"
     targets = [_published(models / name, "old") for name in ("one", "two")]
     with new_model_dirs(targets, replace=True) as works:
         for work in works:
             _write_new_version(work)
-    assert not previous_version(targets[0]).exists()
     entries = [
         {"path": target.name, "new": f".{target.name}.new-0123abcd", "replaces": True,
          "identity": [target.stat().st_dev, target.stat().st_ino]}
         for target in targets
     ]
     (models / TOGETHER_JOURNAL).write_text(json.dumps({"folders": entries}))
+    return targets
+
+
+def test_undoing_a_publication_never_takes_away_a_model_with_nothing_to_put_back(
+    tmp_path: Path, caplog
+):
+    """A journal left after the last swap (its removal failed), then one model deleted by
+    hand: the other's version from before was already deleted, so undoing it would leave none."""
+
+    from fer.files import TOGETHER_JOURNAL, previous_version
+
+    models = tmp_path / "models"
+    targets = _published_with_a_journal_left(models)
+    assert not previous_version(targets[0]).exists()
     shutil.rmtree(targets[1])
     with caplog.at_level(logging.WARNING, logger="fer.files"):
         assert read_card(targets[0])["version"] == "new"
@@ -420,21 +430,11 @@ def test_a_journal_that_outlived_the_last_swap_does_not_block_a_reader(
 ):
     """Every new version is in place and only the journal is left: a reader who may not remove
     it still loads the models (it used to be refused until someone who may write came)."""
-    import json
 
     from fer.files import TOGETHER_JOURNAL
 
     models = tmp_path / "models"
-    targets = [_published(models / name, "old") for name in ("one", "two")]
-    with new_model_dirs(targets, replace=True) as works:
-        for work in works:
-            _write_new_version(work)
-    entries = [
-        {"path": target.name, "new": f".{target.name}.new-0123abcd", "replaces": True,
-         "identity": [target.stat().st_dev, target.stat().st_ino]}
-        for target in targets
-    ]
-    (models / TOGETHER_JOURNAL).write_text(json.dumps({"folders": entries}))
+    targets = _published_with_a_journal_left(models)
 
     def refused(parent):
         raise PermissionError(errno.EACCES, "Permission denied")
