@@ -19,6 +19,7 @@ import re
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -254,6 +255,23 @@ def _prepare(engine: Engine) -> None:
 
 
 def _prepare_sqlite_file(engine: Engine) -> None:
+    """Set the file's auto-vacuum and journal modes, trying again while another process holds
+    it. Both changes take the write lock from a read lock; when two processes do that on a new
+    file at once, SQLite answers one "database is locked" at once instead of waiting (waiting
+    would deadlock), so the busy timeout does not cover it. Both steps are checked before they
+    are done, so the one that lost finds the other's work done."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            _set_sqlite_file_modes(engine)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _set_sqlite_file_modes(engine: Engine) -> None:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()

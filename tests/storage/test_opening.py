@@ -120,3 +120,39 @@ def test_a_link_put_where_the_new_file_goes_is_still_refused(tmp_path, monkeypat
     with pytest.raises(FileExistsError):
         SessionStore(path)
     assert not target.exists()
+
+
+def test_a_new_file_answered_locked_without_waiting_is_set_up_once_the_other_is_done(
+    tmp_path, monkeypatch
+):
+    """Two processes setting up one new file: SQLite answers one of them "database is locked"
+    at once rather than let both wait for each other, whatever the busy timeout."""
+    real = fer.storage.database._set_sqlite_file_modes
+    attempts = []
+
+    def locked_once(engine):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        real(engine)
+
+    monkeypatch.setattr(fer.storage.database, "_set_sqlite_file_modes", locked_once)
+    path = tmp_path / "sessions.db"
+    try:
+        assert SessionStore(path).list_sessions() == []
+    finally:
+        forget_engine(path)
+    assert len(attempts) == 2
+
+
+def test_a_file_that_stays_locked_is_named_after_the_busy_timeout(tmp_path, monkeypatch):
+    def always_locked(engine):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(fer.storage.database, "_set_sqlite_file_modes", always_locked)
+    monkeypatch.setattr(fer.storage.database, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "sessions.db"
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=f"{path.name} cannot be used: database is locked"):
+        SessionStore(path)
+    assert time.monotonic() - started < 5
