@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.framing.bn_mixed_framing import MODEL, ROOT, write_record
-from experiments.lighting.exposure_compensation import macro_recall
+from experiments.lighting.exposure_compensation import gamma_table, macro_recall
 from experiments.lighting.overexposure_flag import write_option
 
 # The suite's conditions that move pixels but not the face (head_tilted rotates the frame).
@@ -34,11 +34,6 @@ CONDITIONS = (
 )
 LANDMARKER_GAMMA = 2.0
 OUTPUT = Path(__file__).resolve().parent / "results" / "alignment_or_pixels.json"
-
-
-def darkened_frame(frame: np.ndarray, gamma: float) -> np.ndarray:
-    table = np.round(255.0 * (np.arange(256) / 255.0) ** gamma).astype(np.uint8)
-    return table[frame]
 
 
 def detect_all(detector, frames) -> list:
@@ -111,7 +106,8 @@ def main() -> None:
                 "landmarks from the clean frame": score(frames, on_clean, both),
             }
             if condition == "overexposed":
-                darkened = [darkened_frame(frame, LANDMARKER_GAMMA) for frame in frames]
+                table = gamma_table(LANDMARKER_GAMMA)
+                darkened = [table[frame] for frame in frames]
                 on_darkened = detect_all(detector, darkened)
                 all_three = both & found(on_darkened)
                 rows["faces found darkened"] = round(float(found(on_darkened).mean()), 4)

@@ -29,10 +29,16 @@ GAMMAS = (1.0, 1.3, 1.6, 1.8, 2.0, 2.5, 3.0)
 OUTPUT = Path(__file__).resolve().parent / "results" / "exposure_compensation.json"
 
 
+def gamma_table(gamma: float) -> np.ndarray:
+    """The lookup table of ``255 * (p / 255) ** gamma`` for each grey level ``p``, rounded to
+    whole grey levels (uint8)."""
+    return np.round(255.0 * (np.arange(256) / 255.0) ** gamma).astype(np.uint8)
+
+
 def darkened(crops: np.ndarray, flagged: np.ndarray, gamma: float) -> np.ndarray:
     """``crops`` as float32 with the ``flagged`` ones mapped through ``gamma``, as the shipped
     lookup table does (rounded to whole grey levels)."""
-    table = np.round(255.0 * (np.arange(256) / 255.0) ** gamma).astype(np.float32)
+    table = gamma_table(gamma).astype(np.float32)
     images = crops.astype(np.float32)
     images[flagged] = table[crops[flagged]]
     return images
