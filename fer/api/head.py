@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from fer.api.auth import ANSWERED_AS_HEAD, Receive, Scope, Send
+from fer.api.auth import ANSWERED_AS_HEAD, Receive, Scope, Send, requested_method
 
 
 class HeadAsGet:
@@ -40,4 +40,4 @@ class HeadAsGet:
 def is_head(request: Request) -> bool:
     """Whether ``request`` is a ``HEAD`` that :class:`HeadAsGet` passed on as a ``GET``: its
     answer carries the status and headers but none of the body the route builds."""
-    return bool(getattr(request.state, ANSWERED_AS_HEAD, False))
+    return requested_method(request.scope) == "HEAD"
