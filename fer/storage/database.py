@@ -258,8 +258,9 @@ def _prepare_sqlite_file(engine: Engine) -> None:
     """Set the file's auto-vacuum and journal modes, trying again while another process holds
     it. Both changes take the write lock from a read lock; when two processes do that on a new
     file at once, SQLite answers one "database is locked" at once instead of waiting (waiting
-    would deadlock), so the busy timeout does not cover it. Both steps are checked before they
-    are done, so the one that lost finds the other's work done."""
+    would deadlock), so the busy timeout does not cover it. Both steps are safe to repeat (the
+    auto-vacuum mode is looked at first, WAL set again is a no-op), so the one that lost finds
+    the other's work done."""
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     while True:
         try:
